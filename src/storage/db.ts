@@ -1,0 +1,30 @@
+/** The one database interface. pg-db.ts (PostgreSQL) and pglite-db.ts (embedded) implement it with the same SQL. */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  /** One parameterised statement. Row types are the caller's promise about its SELECT list. */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** A multi-statement script with no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+/** Called with the payload of a notification, or with null when notifications may have been missed. */
+export type NotifyHandler = (payload: string | null) => void;
+
+export interface Db extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs fn in one transaction on one connection; commits on return, rolls back on throw. */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  listen(channel: string, handler: NotifyHandler): Promise<void>;
+  notify(channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Normalises a bytea value (pg returns Buffer, PGlite Uint8Array). */
+export function toBuffer(v: unknown): Buffer {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  throw new TypeError('expected a bytea value');
+}

@@ -1,0 +1,51 @@
+import type { Queryable } from './db.ts';
+
+export interface MountRow {
+  id: string;
+  path: string;
+  class: 'secret' | 'auth';
+  type: string;
+  description: string;
+  config: Record<string, unknown>;
+  options: Record<string, unknown>;
+  createdAt: Date;
+}
+
+interface RawMount {
+  id: string;
+  path: string;
+  class: 'secret' | 'auth';
+  type: string;
+  description: string;
+  config: Record<string, unknown>;
+  options: Record<string, unknown>;
+  created_at: Date;
+}
+
+const toRow = (r: RawMount): MountRow => ({ ...r, createdAt: r.created_at });
+
+export function createMountsStore(db: Queryable) {
+  return {
+    async list(): Promise<MountRow[]> {
+      const r = await db.query<RawMount>(
+        'SELECT id, path, class, type, description, config, options, created_at FROM mounts ORDER BY path',
+      );
+      return r.rows.map(toRow);
+    },
+    /** Returns false if the path is taken. */
+    async insert(q: Queryable, m: Omit<MountRow, 'createdAt'>): Promise<boolean> {
+      const r = await q.query(
+        `INSERT INTO mounts (id, path, class, type, description, config, options)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (path) DO NOTHING`,
+        [m.id, m.path, m.class, m.type, m.description, JSON.stringify(m.config), JSON.stringify(m.options)],
+      );
+      return r.rowCount === 1;
+    },
+    async delete(path: string): Promise<boolean> {
+      const r = await db.query('DELETE FROM mounts WHERE path = $1', [path]);
+      return r.rowCount === 1;
+    },
+  };
+}
+
+export type MountsStore = ReturnType<typeof createMountsStore>;

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { Logger } from '../lib/log.ts';
+import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
+
+export interface PgDbOptions {
+  url: string;
+  maxConnections?: number;
+  log: Logger;
+}
+
+const names = new Map<string, string>();
+/** Every parameterised statement is prepared once per connection under a name derived from its text. */
+function statementName(sql: string): string {
+  let name = names.get(sql);
+  if (!name) {
+    name = `sb_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    names.set(sql, name);
+  }
+  return name;
+}
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const r = await client.query({ name: statementName(sql), text: sql, values: params as unknown[] | undefined });
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+    async exec(sql: string): Promise<void> {
+      await client.query(sql);
+    },
+  };
+}
+
+/** PostgreSQL through a pg.Pool, plus one dedicated connection for LISTEN that reconnects on failure. */
+export function createPgDb(opts: PgDbOptions): Db {
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.maxConnections ?? 10 });
+  pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle database connection failed'));
+  const base = wrap(pool);
+  const handlers = new Map<string, NotifyHandler[]>();
+  let listener: pg.Client | null = null;
+  let closed = false;
+  let connecting: Promise<void> | null = null;
+
+  const connectListener = async (): Promise<void> => {
+    const client = new pg.Client({ connectionString: opts.url });
+    client.on('notification', (m) => {
+      for (const h of handlers.get(m.channel) ?? []) h(m.payload ?? '');
+    });
+    client.on('error', (err) => {
+      opts.log.warn({ err: err.message }, 'notification connection failed; reconnecting');
+      listener = null;
+      void client.end().catch(() => undefined);
+      for (const hs of handlers.values()) for (const h of hs) h(null);
+      if (!closed) setTimeout(() => void ensureListener().catch(() => undefined), 1000).unref();
+    });
+    await client.connect();
+    for (const ch of handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(ch)}`);
+    listener = client;
+  };
+  const ensureListener = async (): Promise<void> => {
+    if (listener || closed) return;
+    connecting ??= connectListener().finally(() => {
+      connecting = null;
+    });
+    await connecting;
+  };
+
+  return {
+    kind: 'postgres',
+    query: base.query,
+    exec: base.exec,
+    async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn(wrap(client));
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel: string, handler: NotifyHandler): Promise<void> {
+      const list = handlers.get(channel);
+      if (list) {
+        list.push(handler);
+        return;
+      }
+      handlers.set(channel, [handler]);
+      if (listener) await listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      else await ensureListener();
+    },
+    async notify(channel: string, payload: string): Promise<void> {
+      await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async close(): Promise<void> {
+      closed = true;
+      await listener?.end().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}

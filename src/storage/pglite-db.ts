@@ -1,0 +1,38 @@
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
+
+function wrap(q: PGlite | Transaction): Queryable {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const r = await q.query<R>(sql, params as unknown[] | undefined);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await q.exec(sql);
+    },
+  };
+}
+
+/**
+ * The embedded default: PostgreSQL compiled to WASM, in-process, persisted to `dir`.
+ * One connection: PGlite queues statements and transactions itself, so a transaction is never interleaved.
+ */
+export async function createPgliteDb(dir: string): Promise<Db> {
+  const db = await PGlite.create(dir);
+  const base = wrap(db);
+  return {
+    kind: 'pglite',
+    query: base.query,
+    exec: base.exec,
+    tx: <T>(fn: (q: Queryable) => Promise<T>): Promise<T> => db.transaction((t) => fn(wrap(t))),
+    async listen(channel: string, handler: NotifyHandler): Promise<void> {
+      await db.listen(channel, (payload) => handler(payload));
+    },
+    async notify(channel: string, payload: string): Promise<void> {
+      await db.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async close(): Promise<void> {
+      await db.close();
+    },
+  };
+}

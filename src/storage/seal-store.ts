@@ -1,0 +1,49 @@
+import { toBuffer, type Queryable } from './db.ts';
+
+export interface SealConfigRow {
+  sealType: string;
+  secretShares: number;
+  secretThreshold: number;
+}
+
+export interface KeyringTermRow {
+  term: number;
+  sealedKey: Buffer;
+  createdAt: Date;
+}
+
+/** seal_configs and keyring_terms: what it takes to unseal, and the sealed key-encryption keys. */
+export function createSealStore(db: Queryable) {
+  return {
+    async getConfig(q: Queryable = db): Promise<SealConfigRow | null> {
+      const r = await q.query<{ seal_type: string; secret_shares: number; secret_threshold: number }>(
+        'SELECT seal_type, secret_shares, secret_threshold FROM seal_configs WHERE id = 1',
+      );
+      const row = r.rows[0];
+      return row ? { sealType: row.seal_type, secretShares: row.secret_shares, secretThreshold: row.secret_threshold } : null;
+    },
+    async insertConfig(q: Queryable, c: SealConfigRow): Promise<void> {
+      await q.query('INSERT INTO seal_configs (id, seal_type, secret_shares, secret_threshold) VALUES (1, $1, $2, $3)', [
+        c.sealType,
+        c.secretShares,
+        c.secretThreshold,
+      ]);
+    },
+    async listTerms(q: Queryable = db): Promise<KeyringTermRow[]> {
+      const r = await q.query<{ term: number; sealed_key: Uint8Array; created_at: Date }>(
+        'SELECT term, sealed_key, created_at FROM keyring_terms ORDER BY term',
+      );
+      return r.rows.map((row) => ({ term: row.term, sealedKey: toBuffer(row.sealed_key), createdAt: row.created_at }));
+    },
+    /** Inserts the next term; returns false if another replica took that term first. */
+    async insertTerm(q: Queryable, term: number, sealedKey: Uint8Array): Promise<boolean> {
+      const r = await q.query('INSERT INTO keyring_terms (term, sealed_key) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+        term,
+        sealedKey,
+      ]);
+      return r.rowCount === 1;
+    },
+  };
+}
+
+export type SealStore = ReturnType<typeof createSealStore>;

@@ -1,0 +1,127 @@
+import { toBuffer, type Queryable } from './db.ts';
+
+export interface TokenRow {
+  tokenHmac: Buffer;
+  accessor: string;
+  parentAccessor: string | null;
+  policies: string[];
+  displayName: string;
+  meta: Record<string, string>;
+  path: string;
+  orphan: boolean;
+  renewable: boolean;
+  creationTtl: number;
+  explicitMaxTtl: number;
+  period: number;
+  numUses: number;
+  createdAt: Date;
+  expiresAt: Date | null;
+  maxExpiresAt: Date | null;
+}
+
+const COLUMNS = `token_hmac, accessor, parent_accessor, policies, display_name, meta, path, orphan, renewable,
+  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at`;
+
+interface RawToken {
+  token_hmac: Uint8Array;
+  accessor: string;
+  parent_accessor: string | null;
+  policies: string[];
+  display_name: string;
+  meta: Record<string, string>;
+  path: string;
+  orphan: boolean;
+  renewable: boolean;
+  creation_ttl: number;
+  explicit_max_ttl: number;
+  period: number;
+  num_uses: number;
+  created_at: Date;
+  expires_at: Date | null;
+  max_expires_at: Date | null;
+}
+
+const toRow = (r: RawToken): TokenRow => ({
+  tokenHmac: toBuffer(r.token_hmac),
+  accessor: r.accessor,
+  parentAccessor: r.parent_accessor,
+  policies: r.policies,
+  displayName: r.display_name,
+  meta: r.meta,
+  path: r.path,
+  orphan: r.orphan,
+  renewable: r.renewable,
+  creationTtl: r.creation_ttl,
+  explicitMaxTtl: r.explicit_max_ttl,
+  period: r.period,
+  numUses: r.num_uses,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  maxExpiresAt: r.max_expires_at,
+});
+
+export function createTokensStore(db: Queryable) {
+  return {
+    async insert(t: TokenRow, q: Queryable = db): Promise<void> {
+      await q.query(
+        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         ON CONFLICT (token_hmac) DO NOTHING`,
+        [
+          t.tokenHmac,
+          t.accessor,
+          t.parentAccessor,
+          t.policies,
+          t.displayName,
+          JSON.stringify(t.meta),
+          t.path,
+          t.orphan,
+          t.renewable,
+          t.creationTtl,
+          t.explicitMaxTtl,
+          t.period,
+          t.numUses,
+          t.createdAt,
+          t.expiresAt,
+          t.maxExpiresAt,
+        ],
+      );
+    },
+    async getByHmac(tokenHmac: Uint8Array): Promise<TokenRow | null> {
+      const r = await db.query<RawToken>(`SELECT ${COLUMNS} FROM tokens WHERE token_hmac = $1`, [tokenHmac]);
+      return r.rows[0] ? toRow(r.rows[0]) : null;
+    },
+    async getByAccessor(accessor: string): Promise<TokenRow | null> {
+      const r = await db.query<RawToken>(`SELECT ${COLUMNS} FROM tokens WHERE accessor = $1`, [accessor]);
+      return r.rows[0] ? toRow(r.rows[0]) : null;
+    },
+    async setExpiry(accessor: string, expiresAt: Date | null): Promise<void> {
+      await db.query('UPDATE tokens SET expires_at = $2 WHERE accessor = $1', [accessor, expiresAt]);
+    },
+    /** Deletes the token and every descendant; returns the HMACs deleted (for cache invalidation). */
+    async deleteTree(accessor: string): Promise<Buffer[]> {
+      const r = await db.query<{ token_hmac: Uint8Array }>(
+        `WITH RECURSIVE tree AS (
+           SELECT accessor FROM tokens WHERE accessor = $1
+           UNION SELECT t.accessor FROM tokens t JOIN tree ON t.parent_accessor = tree.accessor
+         )
+         DELETE FROM tokens WHERE accessor IN (SELECT accessor FROM tree) RETURNING token_hmac`,
+        [accessor],
+      );
+      return r.rows.map((row) => toBuffer(row.token_hmac));
+    },
+    /** Spends one use of a limited-use token; returns the uses left, or null if none were left. */
+    async spendUse(accessor: string): Promise<number | null> {
+      const r = await db.query<{ num_uses: number }>(
+        'UPDATE tokens SET num_uses = num_uses - 1 WHERE accessor = $1 AND num_uses > 0 RETURNING num_uses',
+        [accessor],
+      );
+      return r.rows[0] ? r.rows[0].num_uses : null;
+    },
+    async countRoot(): Promise<number> {
+      const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tokens WHERE 'root' = ANY(policies)");
+      return r.rows[0]?.n ?? 0;
+    },
+  };
+}
+
+export type TokensStore = ReturnType<typeof createTokensStore>;
