@@ -1,0 +1,163 @@
+import { deriveKey as hkdf, zero } from '../lib/crypto.ts';
+import { AppError } from '../lib/errors.ts';
+import type { Random } from '../lib/random.ts';
+import type { Db, Queryable } from '../storage/db.ts';
+import type { SealStore } from '../storage/seal-store.ts';
+import { envelopeTerm, openEnvelope, openKek, sealEnvelope, sealKek } from './envelope.ts';
+
+export interface SealedValue {
+  sealed: Buffer;
+  term: number;
+}
+
+export interface KeyStatus {
+  term: number;
+  installTime: Date;
+}
+
+export interface Barrier {
+  isSealed(): boolean;
+  /** Writes term 1 of a new keyring, sealed by rootKey, inside the caller's transaction. */
+  writeInitialKeyring(q: Queryable, rootKey: Uint8Array): Promise<void>;
+  /** Loads and opens the keyring with rootKey; throws a 400 if the key is wrong. */
+  unseal(rootKey: Uint8Array): Promise<void>;
+  /** Forgets all key material. */
+  seal(): void;
+  encrypt(ctx: string, plaintext: Uint8Array): SealedValue;
+  decrypt(ctx: string, sealed: Uint8Array): Promise<Buffer>;
+  /** Adds a keyring term; new writes use it, old terms keep decrypting. */
+  rotate(): Promise<KeyStatus>;
+  keyStatus(): KeyStatus;
+  /** Re-reads the keyring (another replica rotated). No-op while sealed. */
+  refresh(): Promise<void>;
+  /** Called after this process adds a term, so that other replicas can refresh. */
+  onRotate?: () => Promise<void>;
+  /** An HKDF sub-key of the root key for one purpose. Throws 503 while sealed. */
+  deriveKey(purpose: string): Buffer;
+}
+
+export interface BarrierDeps {
+  db: Db;
+  sealStore: SealStore;
+  random: Random;
+}
+
+interface Unsealed {
+  rootKey: Buffer;
+  keks: Map<number, Buffer>;
+  current: KeyStatus;
+  derived: Map<string, Buffer>;
+}
+
+const sealedError = (): AppError => new AppError('sealed', 'sealbox is sealed');
+
+/** The only holder of key material (DESIGN §2). */
+export function createBarrier(deps: BarrierDeps): Barrier {
+  const randomBytes = (n: number): Uint8Array => deps.random.bytes(n);
+  let state: Unsealed | null = null;
+
+  const need = (): Unsealed => {
+    if (!state) throw sealedError();
+    return state;
+  };
+
+  const loadKeyring = async (rootKey: Buffer): Promise<Omit<Unsealed, 'rootKey' | 'derived'>> => {
+    const rows = await deps.sealStore.listTerms();
+    const last = rows.at(-1);
+    if (!last) throw new AppError('uninitialized', 'sealbox is not initialized');
+    const keks = new Map<number, Buffer>();
+    for (const row of rows) {
+      try {
+        keks.set(row.term, openKek(rootKey, row.term, row.sealedKey));
+      } catch {
+        for (const k of keks.values()) zero(k);
+        throw new AppError('bad_request', 'unseal key is not valid for this storage');
+      }
+    }
+    return { keks, current: { term: last.term, installTime: last.createdAt } };
+  };
+
+  const merge = async (s: Unsealed): Promise<void> => {
+    const fresh = await loadKeyring(s.rootKey);
+    if (state !== s) throw sealedError();
+    for (const [t, k] of fresh.keks) {
+      if (s.keks.has(t)) zero(k);
+      else s.keks.set(t, k);
+    }
+    if (fresh.current.term > s.current.term) s.current = fresh.current;
+  };
+
+  const kekFor = async (s: Unsealed, term: number): Promise<Buffer> => {
+    let kek = s.keks.get(term);
+    if (!kek) {
+      // Another replica rotated: reload the keyring once.
+      await merge(s);
+      kek = s.keks.get(term);
+    }
+    if (!kek) throw new AppError('internal', 'stored value uses an unknown key term');
+    return kek;
+  };
+
+  const barrier: Barrier = {
+    isSealed: () => state === null,
+    async writeInitialKeyring(q, rootKey) {
+      const kek = Buffer.from(randomBytes(32));
+      await deps.sealStore.insertTerm(q, 1, sealKek(rootKey, 1, kek, randomBytes));
+      zero(kek);
+    },
+    async unseal(rootKey) {
+      if (state) return;
+      const key = Buffer.from(rootKey);
+      const ring = await loadKeyring(key);
+      state = { rootKey: key, ...ring, derived: new Map() };
+    },
+    seal() {
+      if (!state) return;
+      zero(state.rootKey);
+      for (const k of state.keks.values()) zero(k);
+      for (const k of state.derived.values()) zero(k);
+      state = null;
+    },
+    encrypt(ctx, plaintext) {
+      const s = need();
+      const { term } = s.current;
+      const kek = s.keks.get(term);
+      if (!kek) throw new AppError('internal', 'current key term is missing');
+      return { sealed: sealEnvelope(term, kek, ctx, plaintext, randomBytes), term };
+    },
+    async decrypt(ctx, sealed) {
+      const s = need();
+      const kek = await kekFor(s, envelopeTerm(sealed));
+      return openEnvelope(kek, ctx, sealed);
+    },
+    async rotate() {
+      const s = need();
+      const kek = Buffer.from(randomBytes(32));
+      for (;;) {
+        await merge(s);
+        const term = s.current.term + 1;
+        const inserted = await deps.db.tx((q) => deps.sealStore.insertTerm(q, term, sealKek(s.rootKey, term, kek, randomBytes)));
+        if (inserted) {
+          s.keks.set(term, kek);
+          s.current = { term, installTime: new Date() };
+          await barrier.onRotate?.();
+          return s.current;
+        }
+      }
+    },
+    async refresh() {
+      if (state) await merge(state);
+    },
+    keyStatus: () => need().current,
+    deriveKey(purpose) {
+      const s = need();
+      let k = s.derived.get(purpose);
+      if (!k) {
+        k = hkdf(s.rootKey, purpose);
+        s.derived.set(purpose, k);
+      }
+      return k;
+    },
+  };
+  return barrier;
+}

@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { parseDuration } from '../../lib/durations.ts';
+import { badRequest, notFound, permissionDenied } from '../../lib/errors.ts';
+import { op, type AuthResponse, type EngineRequest, type PathDef } from '../engine.ts';
+import type { TokenEntry, Tokens } from '../tokens.ts';
+
+const duration = z.union([z.string().max(32), z.number()]).optional();
+const dur = (v: string | number | undefined, field: string): number => (v === undefined ? 0 : parseDuration(v, field));
+
+const createBody = z.object({
+  id: z.string().min(1).max(256).optional(),
+  policies: z.array(z.string().min(1).max(128)).max(64).optional(),
+  meta: z.record(z.string(), z.string().max(1024)).optional(),
+  no_parent: z.boolean().optional(),
+  no_default_policy: z.boolean().optional(),
+  renewable: z.boolean().optional(),
+  ttl: duration,
+  explicit_max_ttl: duration,
+  period: duration,
+  display_name: z.string().max(128).optional(),
+  num_uses: z.number().int().min(0).max(1_000_000).optional(),
+  entity_alias: z.string().optional(),
+  type: z.enum(['service']).optional(),
+});
+
+const tokenBody = z.object({ token: z.string().min(1).max(256) });
+const accessorBody = z.object({ accessor: z.string().min(1).max(128) });
+const increment = z.object({ increment: duration });
+
+/** auth/token/*: Vault's token store endpoints. */
+export function tokenPaths(deps: { tokens: Tokens }): PathDef[] {
+  const { tokens } = deps;
+
+  const authWire = (token: string, e: TokenEntry): AuthResponse => ({
+    clientToken: token,
+    accessor: e.accessor,
+    policies: e.policies,
+    tokenPolicies: e.policies,
+    metadata: e.meta,
+    leaseDuration: tokens.remainingTtl(e),
+    renewable: e.renewable,
+    orphan: e.orphan,
+  });
+
+  const lookupWire = (e: TokenEntry, id: string) => ({
+    accessor: e.accessor,
+    creation_time: Math.floor(e.createdAt.getTime() / 1000),
+    creation_ttl: e.creationTtl,
+    display_name: e.displayName,
+    entity_id: '',
+    expire_time: e.expiresAt ? e.expiresAt.toISOString() : null,
+    explicit_max_ttl: e.explicitMaxTtl,
+    id,
+    issue_time: e.createdAt.toISOString(),
+    meta: Object.keys(e.meta).length > 0 ? e.meta : null,
+    num_uses: e.numUses,
+    orphan: e.orphan,
+    path: e.path,
+    period: e.period > 0 ? e.period : undefined,
+    policies: e.policies,
+    renewable: e.renewable,
+    ttl: tokens.remainingTtl(e),
+    type: 'service',
+  });
+
+  const self = async (req: EngineRequest): Promise<{ token: string; entry: TokenEntry }> => {
+    const token = req.clientToken;
+    const entry = token ? await tokens.lookup(token) : null;
+    if (!token || !entry) throw permissionDenied();
+    return { token, entry };
+  };
+  const byToken = async (token: string): Promise<TokenEntry> => {
+    const entry = await tokens.lookup(token);
+    if (!entry) throw badRequest('bad token');
+    return entry;
+  };
+  const byAccessor = async (accessor: string): Promise<TokenEntry> => {
+    const entry = await tokens.lookupAccessor(accessor);
+    if (!entry) throw badRequest('invalid accessor');
+    return entry;
+  };
+
+  const create = (orphanPath: boolean) =>
+    op(createBody, async (req) => {
+      const parent = req.caller ? await tokens.lookupAccessor(req.caller.accessor) : null;
+      if (!parent) throw permissionDenied();
+      const isRootParent = parent.policies.includes('root');
+      if (req.input.id !== undefined && !isRootParent) throw badRequest('id: only a root token can choose a token id');
+      const requested = req.input.policies ?? parent.policies.filter((p) => p !== 'root' || isRootParent);
+      const policies = [...requested, ...(req.input.no_default_policy || requested.includes('root') ? [] : ['default'])];
+      const { token, entry } = await tokens.create(parent, {
+        id: req.input.id,
+        policies,
+        ttl: dur(req.input.ttl, 'ttl'),
+        explicitMaxTtl: dur(req.input.explicit_max_ttl, 'explicit_max_ttl'),
+        period: dur(req.input.period, 'period'),
+        numUses: req.input.num_uses ?? 0,
+        renewable: req.input.renewable ?? true,
+        displayName: `token${req.input.display_name ? `-${req.input.display_name}` : ''}`,
+        meta: req.input.meta ?? {},
+        orphan: orphanPath || req.input.no_parent === true,
+        path: orphanPath ? 'auth/token/create-orphan' : 'auth/token/create',
+      });
+      return { auth: authWire(token, entry) };
+    });
+
+  const lookupSelf = op(z.object({}), async (req) => {
+    const { token, entry } = await self(req);
+    return { data: lookupWire(entry, token) };
+  });
+  const renewSelf = op(increment, async (req) => {
+    const { token, entry } = await self(req);
+    return { auth: authWire(token, await tokens.renew(entry, dur(req.input.increment, 'increment'))) };
+  });
+  const noContent = async (): Promise<{ warnings?: string[] }> => ({});
+
+  return [
+    { pattern: 'create', operations: { update: create(false) } },
+    { pattern: 'create-orphan', operations: { update: create(true) } },
+    { pattern: 'lookup-self', needsToken: true, operations: { read: lookupSelf, update: lookupSelf } },
+    {
+      pattern: 'lookup',
+      operations: {
+        update: op(tokenBody, async ({ input }) => ({ data: lookupWire(await byToken(input.token), input.token) })),
+      },
+    },
+    {
+      pattern: 'lookup-accessor',
+      operations: { update: op(accessorBody, async ({ input }) => ({ data: lookupWire(await byAccessor(input.accessor), '') })) },
+    },
+    { pattern: 'renew-self', needsToken: true, operations: { update: renewSelf } },
+    {
+      pattern: 'renew',
+      operations: {
+        update: op(tokenBody.extend(increment.shape), async ({ input }) => ({
+          auth: authWire(input.token, await tokens.renew(await byToken(input.token), dur(input.increment, 'increment'))),
+        })),
+      },
+    },
+    {
+      pattern: 'revoke-self',
+      needsToken: true,
+      operations: {
+        update: op(z.object({}), async (req) => {
+          const { entry } = await self(req);
+          await tokens.revoke(entry.accessor);
+          return noContent();
+        }),
+      },
+    },
+    {
+      pattern: 'revoke',
+      operations: {
+        update: op(tokenBody, async ({ input }) => {
+          const entry = await tokens.lookup(input.token);
+          if (entry) await tokens.revoke(entry.accessor);
+          return noContent();
+        }),
+      },
+    },
+    {
+      pattern: 'revoke-accessor',
+      operations: {
+        update: op(accessorBody, async ({ input }) => {
+          if ((await tokens.revoke(input.accessor)) === 0) throw notFound();
+          return noContent();
+        }),
+      },
+    },
+  ];
+}

@@ -1,0 +1,74 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBase62, type Random } from '../lib/random.ts';
+import type { Queryable } from '../storage/db.ts';
+import type { SealManager } from './seal-manager.ts';
+import type { Tokens } from './tokens.ts';
+
+interface DevCredentials {
+  unseal_key: string;
+  root_token: string;
+}
+
+export interface DevSealDeps {
+  dataDir: string;
+  seal: SealManager;
+  tokens: Tokens;
+  random: Random;
+  /** Extra work in the initialising transaction (dev mounts). */
+  onInitialize: (q: Queryable) => Promise<void>;
+}
+
+const FILE = 'dev-credentials.json';
+
+async function readCreds(path: string): Promise<DevCredentials | null> {
+  try {
+    const v = JSON.parse(await readFile(path, 'utf8')) as Partial<DevCredentials>;
+    if (typeof v.unseal_key !== 'string' || typeof v.root_token !== 'string') throw new Error(`${path} is malformed`);
+    return { unseal_key: v.unseal_key, root_token: v.root_token };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/**
+ * Dev mode: a 1-of-1 shamir seal whose key and root token live in DATA/dev-credentials.json (mode 0600),
+ * so that restarts, and replicas sharing DATA and one PostgreSQL, unseal themselves with the same key.
+ * Returns the root token and unseal key to print.
+ */
+export async function bootDevSeal(deps: DevSealDeps, rootTokenFlag?: string): Promise<DevCredentials> {
+  await mkdir(deps.dataDir, { recursive: true, mode: 0o700 });
+  const path = join(deps.dataDir, FILE);
+  let creds = await readCreds(path);
+  if (!creds && !(await deps.seal.isInitialized())) {
+    const fresh: DevCredentials = {
+      unseal_key: deps.random.bytes(32).toString('base64'),
+      root_token: rootTokenFlag ?? `sbx.${randomBase62(deps.random, 40)}`,
+    };
+    try {
+      await writeFile(path, `${JSON.stringify(fresh)}\n`, { mode: 0o600, flag: 'wx' });
+      creds = fresh;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      creds = await readCreds(path);
+    }
+  }
+  if (!creds) throw new Error(`storage is already initialised but ${path} is missing: dev mode cannot unseal it`);
+  const rootKey = Buffer.from(creds.unseal_key, 'base64');
+  const rootToken = creds.root_token;
+  if (!(await deps.seal.isInitialized())) {
+    await deps.seal.initialize({ shares: 1, threshold: 1, rootKey }, async (q, key) => {
+      await deps.tokens.ensureRoot(rootToken, q, key);
+      await deps.onInitialize(q);
+    });
+  }
+  await deps.seal.unsealWithRootKey(rootKey);
+  rootKey.fill(0);
+  if (rootTokenFlag && rootTokenFlag !== creds.root_token) {
+    creds = { ...creds, root_token: rootTokenFlag };
+    await writeFile(path, `${JSON.stringify(creds)}\n`, { mode: 0o600 });
+  }
+  await deps.tokens.ensureRoot(creds.root_token);
+  return creds;
+}

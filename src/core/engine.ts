@@ -1,0 +1,125 @@
+/**
+ * The engine contract (DESIGN §1, §5). An engine is data: a list of path definitions whose operations
+ * take zod-parsed input and return a response. Engines see only this file and lib/.
+ */
+import type { z } from 'zod';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Random } from '../lib/random.ts';
+
+export type Operation = 'read' | 'list' | 'update' | 'delete' | 'patch';
+
+export interface MountInfo {
+  id: string;
+  /** With a trailing slash, e.g. "secret/" or "auth/token/". */
+  path: string;
+  class: 'secret' | 'auth';
+  type: string;
+  description: string;
+  config: Record<string, unknown>;
+  options: Record<string, unknown>;
+}
+
+/** Who is calling, as established by the token. The raw token is never part of it. */
+export interface Caller {
+  accessor: string;
+  policies: readonly string[];
+  displayName: string;
+}
+
+export interface EngineRequest<I = unknown> {
+  operation: Operation;
+  /** The request path relative to the mount, without leading or trailing slash. */
+  path: string;
+  /** Values of the `:name` and `*name` segments of the matched pattern. */
+  params: Readonly<Record<string, string>>;
+  input: I;
+  requestId: string;
+  remoteAddress: string;
+  caller: Caller | null;
+  /** The raw client token, present only on paths that declare `needsToken` (auth/token/*-self). */
+  clientToken?: string;
+  mount: MountInfo;
+}
+
+/** What an auth method or token endpoint hands back as `auth` in the envelope. */
+export interface AuthResponse {
+  clientToken: string;
+  accessor: string;
+  policies: readonly string[];
+  tokenPolicies: readonly string[];
+  metadata: Record<string, string>;
+  leaseDuration: number;
+  renewable: boolean;
+  orphan: boolean;
+}
+
+export interface EngineResponse {
+  /** Wire-ready data (Vault's snake_case field names; user data passes through untouched). Absent: 204. */
+  data?: Record<string, unknown>;
+  warnings?: string[];
+  auth?: AuthResponse;
+  /** Builtins only: send `data` as the whole body (no envelope) with this status, as sys/health does. */
+  raw?: { status: number };
+}
+
+export interface Handler {
+  input: z.ZodType;
+  handle(req: EngineRequest): Promise<EngineResponse>;
+}
+
+/** Declares one operation with its input schema; the handler receives the parsed input. */
+export function op<S extends z.ZodType>(
+  input: S,
+  handle: (req: EngineRequest<z.output<S>>) => Promise<EngineResponse>,
+): Handler {
+  return { input, handle: (req) => handle(req as EngineRequest<z.output<S>>) };
+}
+
+export interface PathDef {
+  /** Segments: literal, `:name` (one segment) or `*name` (the rest, one or more segments). */
+  pattern: string;
+  operations: Partial<Record<Operation, Handler>>;
+  /** Callable without a token (login, health, unseal). */
+  unauthenticated?: boolean;
+  /** Served while sealed (health, seal-status, init, unseal). */
+  whileSealed?: boolean;
+  /** Hands the raw client token to the handler (lookup-self and friends). */
+  needsToken?: boolean;
+}
+
+export interface Engine {
+  paths: readonly PathDef[];
+}
+
+/** Encrypted, mount-scoped storage. Every value is sealed by the barrier and bound to (mount, key). */
+export interface StorageView {
+  get(key: string): Promise<Buffer | null>;
+  getMany(keys: readonly string[]): Promise<Map<string, Buffer>>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  delete(keys: readonly string[]): Promise<void>;
+  deletePrefix(prefix: string): Promise<void>;
+  /** Immediate children under prefix: "leaf" or "folder/". */
+  list(prefix: string): Promise<string[]>;
+}
+
+export interface EngineStorage extends StorageView {
+  /** Runs fn in one transaction that holds an exclusive lock on lockKey (check-and-set, read-modify-write). */
+  locked<T>(lockKey: string, fn: (s: StorageView) => Promise<T>): Promise<T>;
+}
+
+export interface EngineDeps {
+  mount: MountInfo;
+  storage: EngineStorage;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+}
+
+export interface EngineFactory {
+  type: string;
+  class: 'secret' | 'auth';
+  /** Validates and normalises mount options (e.g. kv `version`); throws a 400 AppError on bad input. */
+  mountOptions?(options: Record<string, unknown>): Record<string, unknown>;
+  create(deps: EngineDeps): Engine;
+}

@@ -1,0 +1,78 @@
+import nacl from 'tweetnacl';
+import { AppError } from '../lib/errors.ts';
+
+/**
+ * Envelope layout (version 1), all integers big-endian:
+ *   [0]        format version (1)
+ *   [1..5)     keyring term of the KEK that wraps the DEK
+ *   [5..29)    DEK nonce (24)            [29..77)  secretbox(DEK, KEK[term])  (32 + 16)
+ *   [77..101)  value nonce (24)          [101..)   secretbox(u16 ctxLen ‖ ctx ‖ plaintext, DEK)
+ * The context names where the value lives (table, mount, key). secretbox has no associated data, so
+ * the context travels inside the ciphertext and is compared on open: a value copied elsewhere fails.
+ */
+const VERSION = 1;
+const N = nacl.secretbox.nonceLength; // 24
+const WRAPPED = nacl.secretbox.keyLength + nacl.secretbox.overheadLength; // 48
+const HEADER = 1 + 4 + N + WRAPPED + N; // 101
+
+export const integrityError = (): AppError => new AppError('internal', 'stored value failed its integrity check');
+
+export function sealEnvelope(
+  term: number,
+  kek: Uint8Array,
+  ctx: string,
+  plaintext: Uint8Array,
+  randomBytes: (n: number) => Uint8Array,
+): Buffer {
+  const dek = randomBytes(nacl.secretbox.keyLength);
+  const dekNonce = randomBytes(N);
+  const valueNonce = randomBytes(N);
+  const ctxBytes = Buffer.from(ctx, 'utf8');
+  const framed = Buffer.alloc(2 + ctxBytes.length + plaintext.length);
+  framed.writeUInt16BE(ctxBytes.length, 0);
+  ctxBytes.copy(framed, 2);
+  framed.set(plaintext, 2 + ctxBytes.length);
+  const wrapped = nacl.secretbox(dek, dekNonce, kek);
+  const box = nacl.secretbox(framed, valueNonce, dek);
+  dek.fill(0);
+  framed.fill(0);
+  const out = Buffer.alloc(HEADER + box.length);
+  out[0] = VERSION;
+  out.writeUInt32BE(term, 1);
+  out.set(dekNonce, 5);
+  out.set(wrapped, 5 + N);
+  out.set(valueNonce, 5 + N + WRAPPED);
+  out.set(box, HEADER);
+  return out;
+}
+
+/** The term an envelope was written under, so the caller can find (or load) its KEK. */
+export function envelopeTerm(sealed: Uint8Array): number {
+  if (sealed.length < HEADER + nacl.secretbox.overheadLength + 2 || sealed[0] !== VERSION) throw integrityError();
+  return Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).readUInt32BE(1);
+}
+
+export function openEnvelope(kek: Uint8Array, ctx: string, sealed: Uint8Array): Buffer {
+  envelopeTerm(sealed);
+  const dek = nacl.secretbox.open(sealed.subarray(5 + N, 5 + N + WRAPPED), sealed.subarray(5, 5 + N), kek);
+  if (!dek) throw integrityError();
+  const framed = nacl.secretbox.open(sealed.subarray(HEADER), sealed.subarray(5 + N + WRAPPED, HEADER), dek);
+  dek.fill(0);
+  if (!framed) throw integrityError();
+  const buf = Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
+  const ctxLen = buf.readUInt16BE(0);
+  if (buf.toString('utf8', 2, 2 + ctxLen) !== ctx) {
+    buf.fill(0);
+    throw integrityError();
+  }
+  return buf.subarray(2 + ctxLen);
+}
+
+/** Root-key wrapping of one keyring term's KEK, bound to that term. */
+export function sealKek(rootKey: Uint8Array, term: number, kek: Uint8Array, randomBytes: (n: number) => Uint8Array): Buffer {
+  return sealEnvelope(0, rootKey, `keyring/${term}`, kek, randomBytes);
+}
+
+export function openKek(rootKey: Uint8Array, term: number, sealed: Uint8Array): Buffer {
+  return openEnvelope(rootKey, `keyring/${term}`, sealed);
+}

@@ -1,0 +1,124 @@
+import { AppError, badRequest } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Random } from '../lib/random.ts';
+import type { Db, Queryable } from '../storage/db.ts';
+import type { MountRow, MountsStore } from '../storage/mounts-store.ts';
+import type { Engine, EngineFactory, MountInfo } from './engine.ts';
+import { createPathMatcher, type PathMatch } from './path-match.ts';
+
+export interface MountedEngine {
+  info: MountInfo;
+  engine: Engine;
+  match: (path: string) => PathMatch | null;
+}
+
+export interface RouteMatch {
+  mounted: MountedEngine;
+  /** The path relative to the mount. */
+  rest: string;
+}
+
+const CHANNEL = 'sealbox_mounts';
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const RESERVED = ['sys/', 'auth/token/', 'cubbyhole/', 'identity/'];
+
+/** Normalises "foo/bar" to "foo/bar/" and rejects anything that is not plain segments. */
+export function normalizeMountPath(path: string): string {
+  const trimmed = path.replace(/^\/+|\/+$/g, '');
+  const segs = trimmed.split('/');
+  if (trimmed === '' || segs.length > 8 || !segs.every((s) => SEGMENT.test(s))) {
+    throw badRequest(`invalid mount path "${trimmed.slice(0, 80)}": use letters, digits, '_', '-' and '.' in up to 8 segments`);
+  }
+  return `${trimmed}/`;
+}
+
+export interface MountTableDeps {
+  db: Db;
+  store: MountsStore;
+  random: Random;
+  log: Logger;
+  factories: readonly EngineFactory[];
+  builtins: readonly { info: MountInfo; engine: Engine }[];
+  /** Builds the engine for a stored mount (app.ts supplies storage, clock and the rest). */
+  instantiate: (factory: EngineFactory, info: MountInfo) => Engine;
+}
+
+/** The mount table: which engine serves which path prefix, shared by all replicas through PostgreSQL. */
+export function createMountTable(deps: MountTableDeps) {
+  let mounted: MountedEngine[] = [];
+  const factoryFor = (cls: 'secret' | 'auth', type: string): EngineFactory | undefined =>
+    deps.factories.find((f) => f.class === cls && f.type === type);
+
+  const toMounted = (info: MountInfo, engine: Engine): MountedEngine => ({ info, engine, match: createPathMatcher(engine.paths) });
+
+  const reload = async (): Promise<void> => {
+    const rows: MountRow[] = await deps.store.list();
+    const next: MountedEngine[] = deps.builtins.map((b) => toMounted(b.info, b.engine));
+    for (const row of rows) {
+      const factory = factoryFor(row.class, row.type);
+      if (!factory) {
+        deps.log.error({ path: row.path, type: row.type }, 'mount has an unknown engine type; skipped');
+        continue;
+      }
+      const info: MountInfo = { id: row.id, path: row.path, class: row.class, type: row.type, description: row.description, config: row.config, options: row.options };
+      next.push(toMounted(info, deps.instantiate(factory, info)));
+    }
+    // Longest prefix first, so that "auth/token/" wins over a hypothetical "auth/".
+    mounted = next.sort((a, b) => b.info.path.length - a.info.path.length);
+  };
+
+  const conflict = (path: string): string | undefined =>
+    mounted.map((m) => m.info.path).find((p) => p.startsWith(path) || path.startsWith(p));
+
+  return {
+    reload,
+    async listenForChanges(): Promise<void> {
+      await deps.db.listen(CHANNEL, () => void reload().catch((err: Error) => deps.log.error({ err: err.message }, 'mount reload failed')));
+    },
+
+    route(path: string): RouteMatch | null {
+      for (const m of mounted) {
+        const base = m.info.path.slice(0, -1);
+        if (path === base || path.startsWith(m.info.path)) return { mounted: m, rest: path.slice(m.info.path.length) };
+      }
+      return null;
+    },
+
+    list(cls: 'secret' | 'auth'): MountInfo[] {
+      return mounted.filter((m) => m.info.class === cls).map((m) => m.info).sort((a, b) => a.path.localeCompare(b.path));
+    },
+
+    async mount(
+      req: { path: string; class: 'secret' | 'auth'; type: string; description: string; config: Record<string, unknown>; options: Record<string, unknown> },
+      q?: Queryable,
+    ): Promise<MountInfo> {
+      const path = req.class === 'auth' ? `auth/${normalizeMountPath(req.path)}` : normalizeMountPath(req.path);
+      if (RESERVED.some((r) => path.startsWith(r) || r.startsWith(path)) || (req.class === 'secret' && path.startsWith('auth/'))) {
+        throw badRequest(`cannot mount at "${path}": the path is reserved`);
+      }
+      const factory = factoryFor(req.class, req.type);
+      if (!factory) throw badRequest(`unknown ${req.class === 'auth' ? 'auth method' : 'secrets engine'} type "${req.type.slice(0, 40)}"`);
+      const options = factory.mountOptions ? factory.mountOptions(req.options) : req.options;
+      const existing = conflict(path);
+      if (existing) throw new AppError('bad_request', `path is already in use at ${existing}`);
+      const info: MountInfo = { id: deps.random.uuid(), path, class: req.class, type: req.type, description: req.description, config: req.config, options };
+      const ok = await deps.store.insert(q ?? deps.db, info);
+      if (!ok) throw new AppError('bad_request', `path is already in use at ${path}`);
+      if (!q) {
+        await reload();
+        await deps.db.notify(CHANNEL, path);
+      }
+      return info;
+    },
+
+    async unmount(rawPath: string, cls: 'secret' | 'auth'): Promise<void> {
+      const path = cls === 'auth' ? `auth/${normalizeMountPath(rawPath)}` : normalizeMountPath(rawPath);
+      if (RESERVED.includes(path)) throw badRequest(`cannot unmount "${path}"`);
+      await deps.store.delete(path);
+      await reload();
+      await deps.db.notify(CHANNEL, path);
+    },
+  };
+}
+
+export type MountTable = ReturnType<typeof createMountTable>;

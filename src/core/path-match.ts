@@ -1,0 +1,41 @@
+import type { PathDef } from './engine.ts';
+
+export interface PathMatch {
+  def: PathDef;
+  params: Record<string, string>;
+}
+
+interface Compiled {
+  def: PathDef;
+  segments: string[];
+}
+
+function matchOne(c: Compiled, parts: readonly string[]): Record<string, string> | null {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < c.segments.length; i++) {
+    const seg = c.segments[i] ?? '';
+    if (seg.startsWith('*')) {
+      if (i >= parts.length) return null;
+      params[seg.slice(1)] = parts.slice(i).join('/');
+      return params;
+    }
+    const part = parts[i];
+    if (part === undefined) return null;
+    if (seg.startsWith(':')) params[seg.slice(1)] = part;
+    else if (seg !== part) return null;
+  }
+  return parts.length === c.segments.length ? params : null;
+}
+
+/** Compiles an engine's path list into a matcher; the first pattern that matches wins. */
+export function createPathMatcher(defs: readonly PathDef[]): (path: string) => PathMatch | null {
+  const compiled: Compiled[] = defs.map((def) => ({ def, segments: def.pattern === '' ? [] : def.pattern.split('/') }));
+  return (path) => {
+    const parts = path === '' ? [] : path.split('/');
+    for (const c of compiled) {
+      const params = matchOne(c, parts);
+      if (params) return { def: c.def, params };
+    }
+    return null;
+  };
+}

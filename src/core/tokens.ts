@@ -1,0 +1,180 @@
+import type { Clock } from '../lib/clock.ts';
+import { deriveKey, hmacSha256 } from '../lib/crypto.ts';
+import { AppError, badRequest } from '../lib/errors.ts';
+import { randomBase62, type Random } from '../lib/random.ts';
+import type { Db, Queryable } from '../storage/db.ts';
+import type { TokenRow, TokensStore } from '../storage/tokens-store.ts';
+import type { Barrier } from './barrier.ts';
+
+export type TokenEntry = TokenRow;
+
+export interface CreateTokenOptions {
+  policies: string[];
+  /** Seconds; 0 means the default (or, for a root-policy token, no expiry). */
+  ttl: number;
+  explicitMaxTtl: number;
+  period: number;
+  numUses: number;
+  renewable: boolean;
+  displayName: string;
+  meta: Record<string, string>;
+  orphan: boolean;
+  path: string;
+  /** Use this exact token value (dev root token only). */
+  id?: string;
+}
+
+export interface TokenLimits {
+  defaultTtl: number;
+  maxTtl: number;
+}
+
+const CHANNEL = 'sealbox_tokens';
+const CACHE_MS = 30_000;
+const CACHE_MAX = 10_000;
+
+/** Token minting, lookup (cached, invalidated across replicas), renewal and tree revocation. Tokens are stored only as HMACs. */
+export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrier; random: Random; clock: Clock; limits: TokenLimits }) {
+  const { store, barrier, clock, limits } = deps;
+  const cache = new Map<string, { entry: TokenEntry; until: number }>();
+  const TOKEN_HMAC = 'token-hmac';
+  const hmac = (token: string): Buffer => hmacSha256(barrier.deriveKey(TOKEN_HMAC), token);
+
+  const forget = (hexes: Iterable<string>): void => {
+    for (const h of hexes) cache.delete(h);
+  };
+  const broadcast = async (hmacs: Buffer[]): Promise<void> => {
+    const hexes = hmacs.map((h) => h.toString('hex'));
+    forget(hexes);
+    const payload = hexes.join(',');
+    await deps.db.notify(CHANNEL, payload.length < 7000 ? payload : '*');
+  };
+
+  const expired = (e: TokenEntry): boolean => e.expiresAt !== null && e.expiresAt.getTime() <= clock.now().getTime();
+
+  const build = (opts: CreateTokenOptions, parent: TokenEntry | null, tokenHmac?: Buffer) => {
+    const now = clock.now();
+    const isRoot = opts.policies.includes('root');
+    const maxTtl = opts.explicitMaxTtl > 0 ? Math.min(opts.explicitMaxTtl, limits.maxTtl) : limits.maxTtl;
+    let ttl = opts.period > 0 ? opts.period : opts.ttl > 0 ? opts.ttl : isRoot ? 0 : limits.defaultTtl;
+    if (ttl > maxTtl && opts.period === 0) ttl = maxTtl;
+    const noExpiry = ttl === 0 && isRoot && opts.explicitMaxTtl === 0;
+    const token = opts.id ?? `sbx.${randomBase62(deps.random, 40)}`;
+    const row: TokenRow = {
+      tokenHmac: tokenHmac ?? hmac(token),
+      accessor: randomBase62(deps.random, 24),
+      parentAccessor: opts.orphan ? null : (parent?.accessor ?? null),
+      policies: [...new Set(opts.policies)].sort(),
+      displayName: opts.displayName,
+      meta: opts.meta,
+      path: opts.path,
+      orphan: opts.orphan || parent === null,
+      renewable: opts.renewable && !noExpiry,
+      creationTtl: ttl,
+      explicitMaxTtl: opts.explicitMaxTtl,
+      period: opts.period,
+      numUses: opts.numUses,
+      createdAt: now,
+      expiresAt: noExpiry ? null : new Date(now.getTime() + ttl * 1000),
+      maxExpiresAt: noExpiry || opts.period > 0 ? null : new Date(now.getTime() + maxTtl * 1000),
+    };
+    return { token, row };
+  };
+
+  return {
+    hmac,
+    async listenForInvalidations(): Promise<void> {
+      await deps.db.listen(CHANNEL, (payload) => {
+        if (payload === null || payload === '*') cache.clear();
+        else forget(payload.split(','));
+      });
+    },
+
+    async create(parent: TokenEntry | null, opts: CreateTokenOptions, q?: Queryable): Promise<{ token: string; entry: TokenEntry }> {
+      if (parent && !parent.policies.includes('root')) {
+        const missing = opts.policies.filter((p) => p !== 'default' && !parent.policies.includes(p));
+        if (missing.length > 0) throw new AppError('permission_denied', `child policies must be a subset of the parent's: ${missing.join(', ')}`);
+      }
+      if (opts.policies.includes('root') && parent && !parent.policies.includes('root')) {
+        throw new AppError('permission_denied', 'root tokens may only be created by a root token');
+      }
+      const { token, row } = build(opts, parent);
+      await store.insert(row, q);
+      return { token, entry: row };
+    },
+
+    /** The live entry for a token, or null if it is unknown, expired or revoked. */
+    async lookup(token: string): Promise<TokenEntry | null> {
+      if (token.length === 0 || token.length > 256) return null;
+      const key = hmac(token);
+      const hex = key.toString('hex');
+      const hit = cache.get(hex);
+      const nowMs = clock.now().getTime();
+      let entry: TokenEntry | null;
+      if (hit && hit.until > nowMs) entry = hit.entry;
+      else {
+        entry = await store.getByHmac(key);
+        if (entry && entry.numUses === 0) {
+          if (cache.size >= CACHE_MAX) cache.clear();
+          cache.set(hex, { entry, until: nowMs + CACHE_MS });
+        }
+      }
+      if (!entry || expired(entry)) return null;
+      return entry;
+    },
+
+    /**
+     * Spends one use of a limited-use token: 'ok' (uses remain or unlimited), 'last' (this was the last use:
+     * the caller revokes the token once the request is done) or 'none' (no uses were left).
+     */
+    async spendUse(entry: TokenEntry): Promise<'ok' | 'last' | 'none'> {
+      if (entry.numUses === 0) return 'ok';
+      const left = await store.spendUse(entry.accessor);
+      return left === null ? 'none' : left === 0 ? 'last' : 'ok';
+    },
+
+    async lookupAccessor(accessor: string): Promise<TokenEntry | null> {
+      const e = await store.getByAccessor(accessor);
+      return e && !expired(e) ? e : null;
+    },
+
+    async renew(entry: TokenEntry, increment: number): Promise<TokenEntry> {
+      if (!entry.renewable) throw badRequest('token is not renewable');
+      const now = clock.now().getTime();
+      const want = entry.period > 0 ? entry.period : increment > 0 ? increment : entry.creationTtl;
+      let expires = now + want * 1000;
+      if (entry.maxExpiresAt) expires = Math.min(expires, entry.maxExpiresAt.getTime());
+      const expiresAt = new Date(expires);
+      await store.setExpiry(entry.accessor, expiresAt);
+      await broadcast([entry.tokenHmac]);
+      return { ...entry, expiresAt };
+    },
+
+    /** Revokes the token and all its descendants. */
+    async revoke(accessor: string): Promise<number> {
+      const gone = await store.deleteTree(accessor);
+      if (gone.length > 0) await broadcast(gone);
+      return gone.length;
+    },
+
+    /**
+     * Makes sure a root token with this exact value exists (dev mode, initialisation). During initialisation
+     * the barrier is not unsealed yet, so the caller passes the new root key.
+     */
+    async ensureRoot(token: string, q?: Queryable, rootKey?: Uint8Array): Promise<void> {
+      const { row } = build(
+        { policies: ['root'], ttl: 0, explicitMaxTtl: 0, period: 0, numUses: 0, renewable: false, displayName: 'root', meta: {}, orphan: true, path: 'auth/token/root', id: token },
+        null,
+        rootKey ? hmacSha256(deriveKey(rootKey, TOKEN_HMAC), token) : undefined,
+      );
+      await store.insert(row, q);
+    },
+
+    remainingTtl(entry: TokenEntry): number {
+      if (!entry.expiresAt) return 0;
+      return Math.max(0, Math.floor((entry.expiresAt.getTime() - clock.now().getTime()) / 1000));
+    },
+  };
+}
+
+export type Tokens = ReturnType<typeof createTokens>;

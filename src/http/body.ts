@@ -1,0 +1,38 @@
+import type { IncomingMessage } from 'node:http';
+import { AppError, badRequest } from '../lib/errors.ts';
+
+const tooLarge = (limit: number): AppError => new AppError('payload_too_large', `request body is larger than the limit of ${limit} bytes`);
+
+/** Reads the whole body, refusing more than `limit` bytes without buffering the excess. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      for (const c of chunks) c.fill(0);
+      throw tooLarge(limit);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses a JSON object body; an empty body is `{}`. Anything else is a 400 that says what is wrong. */
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  const text = body.toString('utf8').trim();
+  if (text === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    // V8's message quotes the input, which may hold a secret: report only the position.
+    const pos = err instanceof SyntaxError ? /position (\d+)/.exec(err.message)?.[1] : undefined;
+    throw badRequest(`failed to parse JSON input: malformed JSON${pos ? ` at position ${pos}` : ''}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('request body must be a JSON object');
+  return value as Record<string, unknown>;
+}

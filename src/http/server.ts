@@ -1,0 +1,61 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Pipeline } from '../core/request.ts';
+import { isAppError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Random } from '../lib/random.ts';
+import { ERROR_STATUS } from './error-status.ts';
+import type { AppState } from './state.ts';
+import { createVaultAdapter } from './vault-adapter.ts';
+
+export interface HttpDeps {
+  pipeline: Pipeline;
+  log: Logger;
+  random: Random;
+  maxBodyBytes: number;
+  /** One info line per request (method, path, status, ms); never bodies, queries or headers. */
+  accessLog: boolean;
+}
+
+/** Koa app: request id → access log → error render → no-store → vault adapter. */
+export function createHttpApp(deps: HttpDeps): Koa<AppState> {
+  const app = new Koa<AppState>({ proxy: false });
+  const router = new Router<AppState>();
+  const adapter = createVaultAdapter({ pipeline: deps.pipeline, maxBodyBytes: deps.maxBodyBytes });
+  router.all('/v1', adapter);
+  router.all('/v1/{*rest}', adapter);
+
+  app.use(async (ctx, next) => {
+    const requestId = deps.random.uuid();
+    ctx.state.requestId = requestId;
+    ctx.state.log = deps.log.child({ request_id: requestId });
+    ctx.set('X-Request-Id', requestId);
+    ctx.set('Cache-Control', 'no-store');
+    const started = performance.now();
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { errors: [] };
+      }
+    } catch (err) {
+      if (isAppError(err)) {
+        ctx.status = ERROR_STATUS[err.code];
+        ctx.body = { errors: err.message === '' ? [] : [err.message, ...err.details] };
+        if (err.code === 'payload_too_large') ctx.set('Connection', 'close');
+        if (ctx.status >= 500) ctx.state.log.error({ code: err.code, msg2: err.message }, 'request failed');
+      } else {
+        ctx.status = 500;
+        ctx.body = { errors: ['internal error'] };
+        ctx.state.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'unhandled error');
+      }
+    } finally {
+      if (deps.accessLog) ctx.state.log.info(
+        { method: ctx.method, path: ctx.path.slice(0, 256), status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 },
+        'request',
+      );
+    }
+  });
+  app.use(router.routes());
+  return app;
+}
