@@ -1,0 +1,171 @@
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type Koa from 'koa';
+import type { Config } from './config.ts';
+import { createBarrier } from './core/barrier.ts';
+import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
+import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
+import { sysSealPaths } from './core/builtins/sys-seal.ts';
+import { tokenPaths } from './core/builtins/token.ts';
+import { bootDevSeal } from './core/dev-seal.ts';
+import type { EngineFactory, MountInfo } from './core/engine.ts';
+import { createEngineStorage } from './core/entry-storage.ts';
+import { createMountTable } from './core/mounts.ts';
+import { createRootOnlyAuthorizer } from './core/policy.ts';
+import { createPipeline } from './core/request.ts';
+import { createSealManager } from './core/seal-manager.ts';
+import { bootStaticSeal, loadStaticKey } from './core/static-seal.ts';
+import { createTokens } from './core/tokens.ts';
+import { kvEngine } from './engines/kv/index.ts';
+import { createHttpApp } from './http/server.ts';
+import type { AppState } from './http/state.ts';
+import type { Clock } from './lib/clock.ts';
+import type { Logger } from './lib/log.ts';
+import { randomBase62, type Random } from './lib/random.ts';
+import type { Db } from './storage/db.ts';
+import { createEntriesStore } from './storage/entries-store.ts';
+import { migrate } from './storage/migrate.ts';
+import { createMountsStore } from './storage/mounts-store.ts';
+import { createPgDb } from './storage/pg-db.ts';
+import { createPgliteDb } from './storage/pglite-db.ts';
+import { createSealStore } from './storage/seal-store.ts';
+import { createTokensStore } from './storage/tokens-store.ts';
+
+export const VERSION = '0.1.0';
+const MIGRATIONS = fileURLToPath(new URL('../migrations/', import.meta.url));
+const FACTORIES: readonly EngineFactory[] = [kvEngine];
+
+export interface App {
+  http: Koa<AppState>;
+  /** Printed once in dev mode. */
+  dev?: { rootToken: string; unsealKey: string };
+  close(): Promise<void>;
+}
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  random: Random;
+}
+
+async function openDb(config: Config, log: Logger): Promise<Db> {
+  if (config.database_url) return createPgDb({ url: config.database_url, maxConnections: config.database_max_connections, log });
+  return createPgliteDb(join(config.data_dir, 'pglite'));
+}
+
+const builtinInfo = (id: string, path: string, cls: 'secret' | 'auth', type: string): MountInfo => ({
+  id,
+  path,
+  class: cls,
+  type,
+  description: '',
+  config: {},
+  options: {},
+});
+
+/** The composition root: the only place that wires storage, core, engines and HTTP together. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config, log, clock, random } = deps;
+  const db = await openDb(config, log);
+  const applied = await migrate(db, MIGRATIONS);
+  if (applied.length > 0) log.info({ applied }, 'migrations applied');
+
+  const sealStore = createSealStore(db);
+  const entries = createEntriesStore();
+  const barrier = createBarrier({ db, sealStore, random });
+  const seal = createSealManager({ db, sealStore, barrier, random, sealType: config.seal.type });
+  const tokens = createTokens({
+    db,
+    store: createTokensStore(db),
+    barrier,
+    random,
+    clock,
+    limits: { defaultTtl: config.token_default_ttl, maxTtl: config.token_max_ttl },
+  });
+  const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
+
+  let mountsRef: ReturnType<typeof createMountTable> | null = null;
+  const sysPaths = [
+    ...sysSealPaths({
+      seal,
+      clock,
+      version: VERSION,
+      clusterName: config.cluster_name,
+      staticRootKey: staticKey,
+      createRootToken: async (q, rootKey) => {
+        const token = `sbx.${randomBase62(random, 40)}`;
+        await tokens.ensureRoot(token, q, rootKey);
+        return token;
+      },
+      afterInitialize: async (rootKey) => {
+        if (staticKey) await seal.unsealWithRootKey(rootKey);
+      },
+    }),
+    ...sysMountsPaths({ mounts: () => mustMounts() }),
+    ...sysKeyringPaths({ barrier }),
+  ];
+  // The sys/mounts paths are part of the table they manage, so they reach it lazily.
+  const mustMounts = () => {
+    if (!mountsRef) throw new Error('mount table not ready');
+    return mountsRef;
+  };
+  const mounts = createMountTable({
+    db,
+    store: createMountsStore(db),
+    random,
+    log,
+    factories: FACTORIES,
+    builtins: [
+      { info: builtinInfo('sys', 'sys/', 'secret', 'system'), engine: { paths: sysPaths } },
+      { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens }) } },
+    ],
+    instantiate: (factory, info) =>
+      factory.create({
+        mount: info,
+        storage: createEngineStorage({ db, entries, barrier, mountId: info.id }),
+        clock,
+        random,
+        log: log.child({ mount: info.path }),
+      }),
+  });
+  mountsRef = mounts;
+  await mounts.reload();
+  await mounts.listenForChanges();
+  await tokens.listenForInvalidations();
+  const KEYRING_CHANNEL = 'sealbox_keyring';
+  barrier.onRotate = () => db.notify(KEYRING_CHANNEL, 'rotated');
+  await db.listen(KEYRING_CHANNEL, () => void barrier.refresh().catch((err: Error) => log.warn({ err: err.message }, 'keyring refresh failed')));
+
+  let dev: App['dev'];
+  if (config.dev) {
+    const creds = await bootDevSeal(
+      {
+        dataDir: config.data_dir,
+        seal,
+        tokens,
+        random,
+        onInitialize: async (q) => {
+          await mounts.mount({ path: 'secret', class: 'secret', type: 'kv', description: 'key/value secret storage', config: {}, options: { version: '2' } }, q);
+        },
+      },
+      config.dev_root_token,
+    );
+    await mounts.reload();
+    dev = { rootToken: creds.root_token, unsealKey: creds.unseal_key };
+  } else if (staticKey) {
+    await bootStaticSeal(seal, staticKey);
+  }
+
+  const pipeline = createPipeline({ mounts, tokens, authorizer: createRootOnlyAuthorizer(), barrier });
+  const http = createHttpApp({ pipeline, log, random, maxBodyBytes: config.max_request_bytes, accessLog: config.access_log });
+  return {
+    http,
+    dev,
+    async close() {
+      seal.seal();
+      await db.close();
+    },
+  };
+}
+

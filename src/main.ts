@@ -1,0 +1,75 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { systemClock } from './lib/clock.ts';
+import { createLogger } from './lib/log.ts';
+import { systemRandom } from './lib/random.ts';
+
+const DRAIN_MS = 10_000;
+
+function addressOf(server: Server): string {
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `http://${host}:${a.port}`;
+}
+
+/** `sealbox server`: load config, build the app, listen, and drain on SIGTERM/SIGINT. */
+export async function runServer(argv: readonly string[]): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(argv, process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`sealbox: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const log = createLogger({ level: config.log_level });
+  const app = await buildApp({ config, log, clock: systemClock, random: systemRandom });
+  if (app.dev) {
+    process.stderr.write(
+      [
+        '',
+        'WARNING: dev mode. The unseal key and root token below are stored in plaintext in',
+        `${config.data_dir}/dev-credentials.json. Do not run dev mode in production.`,
+        '',
+        `Unseal Key: ${app.dev.unsealKey}`,
+        `Root Token: ${app.dev.rootToken}`,
+        '',
+      ].join('\n'),
+    );
+  }
+  const server = createServer(app.http.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
+  });
+  log.info({ address: addressOf(server), storage: config.database_url ? 'postgresql' : 'pglite', dev: config.dev }, 'listening');
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining');
+      const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+      force.unref();
+      server.close(() => {
+        clearTimeout(force);
+        void app
+          .close()
+          .catch((err: Error) => log.error({ err: err.message }, 'close failed'))
+          .finally(() => {
+            log.info('stopped');
+            log.flush(() => resolve(0));
+          });
+      });
+      server.closeIdleConnections();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
