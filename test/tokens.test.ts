@@ -1,0 +1,104 @@
+import test from 'ava';
+import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startPostgres, withPgClient } from './helpers/postgres.ts';
+
+let b: Broker;
+let dbUrl: string;
+test.before(async () => {
+  const pg = await startPostgres();
+  dbUrl = await pg.createDatabase();
+  b = await startBroker({ databaseUrl: dbUrl });
+});
+test.after.always(async () => {
+  await b?.stop();
+});
+
+interface Auth {
+  client_token: string;
+  accessor: string;
+  policies: string[];
+  lease_duration: number;
+  renewable: boolean;
+}
+const authOf = (json: unknown): Auth => (json as { auth: Auth }).auth;
+const dataOf = <T>(json: unknown): T => (json as { data: T }).data;
+
+test.serial('create, lookup-self, lookup, lookup-accessor record policies, TTL and accessor', async (t) => {
+  const c = await api(b, 'POST', 'auth/token/create', { body: { policies: ['app'], ttl: '1h', display_name: 'ci', meta: { team: 'x' } } });
+  t.is(c.status, 200);
+  const auth = authOf(c.json);
+  t.deepEqual(auth.policies, ['app', 'default']);
+  t.true(auth.lease_duration > 3590 && auth.lease_duration <= 3600);
+  t.true(auth.renewable);
+
+  const self = await api(b, 'GET', 'auth/token/lookup-self', { token: auth.client_token });
+  t.is(self.status, 200);
+  const d = dataOf<{ accessor: string; policies: string[]; display_name: string; meta: Record<string, string>; id: string; ttl: number }>(self.json);
+  t.is(d.accessor, auth.accessor);
+  t.is(d.display_name, 'token-ci');
+  t.deepEqual(d.meta, { team: 'x' });
+  t.is(d.id, auth.client_token);
+
+  const byToken = await api(b, 'POST', 'auth/token/lookup', { body: { token: auth.client_token } });
+  t.is(dataOf<{ accessor: string }>(byToken.json).accessor, auth.accessor);
+  const byAccessor = await api(b, 'POST', 'auth/token/lookup-accessor', { body: { accessor: auth.accessor } });
+  t.is(dataOf<{ id: string }>(byAccessor.json).id, '', 'an accessor lookup never reveals the token');
+
+  // Until ACL policies land, a non-root token may only manage itself.
+  t.is((await api(b, 'GET', 'secret/data/x', { token: auth.client_token })).status, 403);
+  t.is((await api(b, 'GET', 'sys/mounts', { token: auth.client_token })).status, 403);
+});
+
+test.serial('tokens are stored only as HMACs', async (t) => {
+  const auth = authOf((await api(b, 'POST', 'auth/token/create', { body: { policies: ['a'] } })).json);
+  const rows = await withPgClient(dbUrl, async (c) => (await c.query('SELECT * FROM tokens')).rows);
+  const dump = JSON.stringify(rows);
+  t.false(dump.includes(auth.client_token));
+  t.false(dump.includes(b.rootToken));
+  t.true(dump.includes(auth.accessor));
+});
+
+test.serial('renew-self extends up to the max TTL; renew of a non-renewable token is a 400', async (t) => {
+  const auth = authOf((await api(b, 'POST', 'auth/token/create', { body: { ttl: '10m', explicit_max_ttl: '30m' } })).json);
+  const r = await api(b, 'POST', 'auth/token/renew-self', { token: auth.client_token, body: { increment: '1h' } });
+  t.is(r.status, 200);
+  const ld = authOf(r.json).lease_duration;
+  t.true(ld > 1790 && ld <= 1800, `capped at explicit_max_ttl, got ${ld}`);
+  const fixed = authOf((await api(b, 'POST', 'auth/token/create', { body: { renewable: false } })).json);
+  const nr = await api(b, 'POST', 'auth/token/renew', { body: { token: fixed.client_token } });
+  t.is(nr.status, 400);
+  t.deepEqual(nr.json, { errors: ['token is not renewable'] });
+});
+
+test.serial('revoking a token revokes its children; orphans survive; revoke-self and revoke-accessor work', async (t) => {
+  const parent = authOf((await api(b, 'POST', 'auth/token/create', { body: { policies: ['root'] } })).json);
+  const child = authOf((await api(b, 'POST', 'auth/token/create', { token: parent.client_token, body: { policies: ['root'] } })).json);
+  const grandchild = authOf((await api(b, 'POST', 'auth/token/create', { token: child.client_token, body: { policies: ['p'] } })).json);
+  const orphan = authOf((await api(b, 'POST', 'auth/token/create-orphan', { token: parent.client_token, body: { policies: ['p'] } })).json);
+  t.deepEqual(grandchild.policies, ['default', 'p']);
+
+  t.is((await api(b, 'POST', 'auth/token/revoke', { body: { token: parent.client_token } })).status, 204);
+  for (const tok of [parent, child, grandchild]) {
+    t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: tok.client_token })).status, 403);
+  }
+  t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: orphan.client_token })).status, 200);
+  t.is((await api(b, 'POST', 'auth/token/revoke-self', { token: orphan.client_token })).status, 204);
+  t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: orphan.client_token })).status, 403);
+
+  const other = authOf((await api(b, 'POST', 'auth/token/create', { body: {} })).json);
+  t.is((await api(b, 'POST', 'auth/token/revoke-accessor', { body: { accessor: other.accessor } })).status, 204);
+  t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: other.client_token })).status, 403);
+});
+
+test.serial('an expired token is 403 permission denied', async (t) => {
+  const short = authOf((await api(b, 'POST', 'auth/token/create', { body: { ttl: '1s' } })).json);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: short.client_token })).status, 403);
+});
+
+test.serial('num_uses limits how many requests a token can make', async (t) => {
+  const auth = authOf((await api(b, 'POST', 'auth/token/create', { body: { num_uses: 2 } })).json);
+  t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: auth.client_token })).status, 200);
+  t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: auth.client_token })).status, 200);
+  t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: auth.client_token })).status, 403);
+});
