@@ -34,5 +34,20 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
     throw badRequest(`failed to parse JSON input: malformed JSON${pos ? ` at position ${pos}` : ''}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('request body must be a JSON object');
+  if (depthExceeds(value, MAX_DEPTH)) throw badRequest(`request body is nested deeper than ${MAX_DEPTH} levels`);
   return value as Record<string, unknown>;
+}
+
+/** Deeply nested JSON would overflow the stack of every recursive walk after this one (JSON.stringify included). */
+const MAX_DEPTH = 64;
+
+function depthExceeds(root: unknown, max: number): boolean {
+  const stack: { v: unknown; d: number }[] = [{ v: root, d: 1 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    if (item.d > max) return true;
+    if (typeof item.v === 'object' && item.v !== null) {
+      for (const child of Object.values(item.v)) if (typeof child === 'object' && child !== null) stack.push({ v: child, d: item.d + 1 });
+    }
+  }
+  return false;
 }
