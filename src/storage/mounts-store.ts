@@ -11,26 +11,13 @@ export interface MountRow {
   createdAt: Date;
 }
 
-interface RawMount {
-  id: string;
-  path: string;
-  class: 'secret' | 'auth';
-  type: string;
-  description: string;
-  config: Record<string, unknown>;
-  options: Record<string, unknown>;
-  created_at: Date;
-}
-
-const toRow = (r: RawMount): MountRow => ({ ...r, createdAt: r.created_at });
-
 export function createMountsStore(db: Queryable) {
   return {
     async list(): Promise<MountRow[]> {
-      const r = await db.query<RawMount>(
-        'SELECT id, path, class, type, description, config, options, created_at FROM mounts ORDER BY path',
+      const r = await db.query<MountRow>(
+        'SELECT id, path, class, type, description, config, options, created_at AS "createdAt" FROM mounts ORDER BY path',
       );
-      return r.rows.map(toRow);
+      return r.rows;
     },
     /** Returns false if the path is taken. */
     async insert(q: Queryable, m: Omit<MountRow, 'createdAt'>): Promise<boolean> {
