@@ -8,15 +8,16 @@ import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
 import { sysSealPaths } from './core/builtins/sys-seal.ts';
 import { tokenPaths } from './core/builtins/token.ts';
 import { bootDevSeal } from './core/dev-seal.ts';
-import type { EngineFactory, MountInfo } from './core/engine.ts';
+import type { MountInfo } from './core/engine.ts';
 import { createEngineStorage } from './core/entry-storage.ts';
-import { createMountTable } from './core/mounts.ts';
+import { createLoginLockout } from './core/lockout.ts';
+import { createMountTable, mountAccessor } from './core/mounts.ts';
 import { createRootOnlyAuthorizer } from './core/policy.ts';
 import { createPipeline } from './core/request.ts';
 import { createSealManager } from './core/seal-manager.ts';
 import { bootStaticSeal, loadStaticKey } from './core/static-seal.ts';
 import { createTokens } from './core/tokens.ts';
-import { kvEngine } from './engines/kv/index.ts';
+import { ENGINE_FACTORIES } from './engine-registry.ts';
 import { createHttpApp } from './http/server.ts';
 import type { AppState } from './http/state.ts';
 import type { Clock } from './lib/clock.ts';
@@ -24,6 +25,7 @@ import type { Logger } from './lib/log.ts';
 import { randomBase62, type Random } from './lib/random.ts';
 import type { Db } from './storage/db.ts';
 import { createEntriesStore } from './storage/entries-store.ts';
+import { createLockoutStore } from './storage/lockout-store.ts';
 import { migrate } from './storage/migrate.ts';
 import { createMountsStore } from './storage/mounts-store.ts';
 import { createPgDb } from './storage/pg-db.ts';
@@ -33,7 +35,6 @@ import { createTokensStore } from './storage/tokens-store.ts';
 
 export const VERSION = '0.1.0';
 const MIGRATIONS = fileURLToPath(new URL('../migrations/', import.meta.url));
-const FACTORIES: readonly EngineFactory[] = [kvEngine];
 
 export interface App {
   http: Koa<AppState>;
@@ -73,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const sealStore = createSealStore(db);
   const entries = createEntriesStore();
+  const lockoutStore = createLockoutStore(db);
   const barrier = createBarrier({ db, sealStore, random });
   const seal = createSealManager({ db, sealStore, barrier, random, sealType: config.seal.type });
   const tokens = createTokens({
@@ -115,7 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     store: createMountsStore(db),
     random,
     log,
-    factories: FACTORIES,
+    factories: ENGINE_FACTORIES,
     builtins: [
       { info: builtinInfo('sys', 'sys/', 'secret', 'system'), engine: { paths: sysPaths } },
       { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens }) } },
@@ -123,6 +125,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     instantiate: (factory, info) =>
       factory.create({
         mount: info,
+        mountAccessor: mountAccessor(info),
+        lockout: createLoginLockout({
+          store: lockoutStore,
+          barrier,
+          mountId: info.id,
+          log: log.child({ mount: info.path }),
+          policy: { threshold: config.lockout_threshold, windowSeconds: config.lockout_counter_reset, lockSeconds: config.lockout_duration },
+        }),
         storage: createEngineStorage({ db, entries, barrier, mountId: info.id }),
         clock,
         random,

@@ -42,6 +42,9 @@ const schema = z
     token_default_ttl: durationSeconds.default(768 * 3600),
     token_max_ttl: durationSeconds.default(768 * 3600),
     cluster_name: z.string().min(1).max(64).default('sealbox'),
+    lockout_threshold: z.coerce.number().int().min(0).max(1000).default(5),
+    lockout_duration: durationSeconds.default(900),
+    lockout_counter_reset: durationSeconds.default(900),
   })
   .refine((c) => c.seal.type !== 'static' || c.dev || c.seal.key_file || c.seal.key, {
     message: 'a static seal needs seal.key_file (SEALBOX_SEAL_KEY_FILE) or seal.key (SEALBOX_SEAL_KEY)',

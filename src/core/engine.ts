@@ -40,6 +40,30 @@ export interface EngineRequest<I = unknown> {
   /** The raw client token, present only on paths that declare `needsToken` (auth/token/*-self). */
   clientToken?: string;
   mount: MountInfo;
+  /** The TLS client certificate chain (leaf first, DER), when the connection is TLS and the client sent one. */
+  peerCertificates?: readonly Buffer[];
+}
+
+/**
+ * What an auth method's login hands back. The pipeline mints the token from it; auth methods never mint tokens.
+ */
+export interface LoginResult {
+  policies: string[];
+  /** The token's display name, e.g. "approle-web" or "kubernetes-team-a-web". */
+  displayName: string;
+  /**
+   * The identity the login proved: the alias name is unique within the mount (a role ID, "namespace/service-account",
+   * a certificate name) and its metadata is what templated policies read.
+   */
+  alias: { name: string; metadata: Record<string, string> };
+  /** Seconds; 0 means the broker default. */
+  ttl: number;
+  /** Seconds; 0 means the broker maximum. */
+  maxTtl: number;
+  period?: number;
+  numUses?: number;
+  renewable?: boolean;
+  noDefaultPolicy?: boolean;
 }
 
 /** What an auth method or token endpoint hands back as `auth` in the envelope. */
@@ -61,6 +85,8 @@ export interface EngineResponse {
   auth?: AuthResponse;
   /** Builtins only: send `data` as the whole body (no envelope) with this status, as sys/health does. */
   raw?: { status: number };
+  /** Auth methods: a successful login; the pipeline mints the token and answers with `auth`. */
+  login?: LoginResult;
 }
 
 export interface Handler {
@@ -86,6 +112,13 @@ export interface PathDef {
   whileSealed?: boolean;
   /** Hands the raw client token to the handler (lookup-self and friends). */
   needsToken?: boolean;
+  /** Requires the `sudo` capability on top of the operation's own (Vault's root-protected paths). */
+  sudo?: boolean;
+  /**
+   * For writes: whether the target already exists, which decides whether the `create` or the `update`
+   * capability is required. Without it every write needs `update`.
+   */
+  exists?: (req: EngineRequest) => Promise<boolean>;
 }
 
 export interface Engine {
@@ -108,8 +141,24 @@ export interface EngineStorage extends StorageView {
   locked<T>(lockKey: string, fn: (s: StorageView) => Promise<T>): Promise<T>;
 }
 
+/**
+ * Failed-login lockout, kept in PostgreSQL so that it holds across replicas. Keys are identities within the
+ * mount (a role ID, a role name plus subject); they are stored only as HMACs.
+ */
+export interface LoginLockout {
+  /** Throws the generic login failure while the identity is locked. */
+  assertNotLocked(identity: string): Promise<void>;
+  /** Counts a failure; locks the identity after the threshold. */
+  recordFailure(identity: string): Promise<void>;
+  /** Clears the failures after a successful login. */
+  reset(identity: string): Promise<void>;
+}
+
 export interface EngineDeps {
   mount: MountInfo;
+  /** The mount's accessor, as listed in sys/mounts and sys/auth (used in templated policies). */
+  mountAccessor: string;
+  lockout: LoginLockout;
   storage: EngineStorage;
   clock: Clock;
   random: Random;

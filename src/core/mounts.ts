@@ -19,6 +19,9 @@ export interface RouteMatch {
 }
 
 const CHANNEL = 'sealbox_mounts';
+
+/** The mount's accessor as sys/mounts and sys/auth list it, and as templated policies name it. */
+export const mountAccessor = (m: Pick<MountInfo, 'type' | 'id'>): string => `${m.type}_${m.id.slice(0, 8)}`;
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const RESERVED = ['sys/', 'auth/token/', 'cubbyhole/', 'identity/'];
 

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { AppError, permissionDenied } from '../lib/errors.ts';
 import type { Barrier } from './barrier.ts';
-import type { Caller, EngineResponse, MountInfo, Operation } from './engine.ts';
-import type { MountTable, RouteMatch } from './mounts.ts';
+import type { AuthResponse, Caller, EngineRequest, EngineResponse, LoginResult, MountInfo, Operation } from './engine.ts';
+import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
 import type { PathMatch } from './path-match.ts';
-import type { Authorizer } from './policy.ts';
-import type { Tokens } from './tokens.ts';
+import type { Authorizer, Capability } from './policy.ts';
+import type { TokenEntry, Tokens } from './tokens.ts';
 
 export interface PipelineRequest {
   operation: Operation;
@@ -16,6 +16,8 @@ export interface PipelineRequest {
   token: string | null;
   requestId: string;
   remoteAddress: string;
+  /** TLS client certificate chain (leaf first, DER), if any. */
+  peerCertificates?: readonly Buffer[];
 }
 
 export interface PipelineResult {
@@ -43,46 +45,87 @@ function unknownFields(schema: z.ZodType, raw: Record<string, unknown>): string[
   return Object.keys(raw).filter((k) => !known.has(k));
 }
 
+const CAPABILITY: Record<Exclude<Operation, 'update'>, Capability> = { read: 'read', list: 'list', delete: 'delete', patch: 'patch' };
+
 /**
- * The one request pipeline (DESIGN §1): route → seal check → authenticate → authorise → validate → engine.
- * Audit recording plugs in around `handle` (audit issue).
+ * The one request pipeline (DESIGN §1): route → seal check → authenticate → authorise → validate → engine
+ * → mint a token for a login. Audit recording plugs in around `handle` (audit issue).
  */
 export function createPipeline(deps: PipelineDeps) {
-  async function dispatch(
-    req: PipelineRequest,
-    route: RouteMatch,
-    match: PathMatch | null,
-    caller: Caller | null,
-  ): Promise<PipelineResult> {
-    const { mounted, rest } = route;
+  /** Auth methods prove an identity; the token is minted here, so that no engine can mint one itself. */
+  async function mintLoginToken(path: string, mount: MountInfo, login: LoginResult): Promise<AuthResponse> {
+    if (login.policies.includes('root')) throw new AppError('bad_request', 'an auth method cannot grant the root policy');
+    const policies = [...login.policies, ...(login.noDefaultPolicy ? [] : ['default'])];
+    const { token, entry } = await deps.tokens.create(null, {
+      policies,
+      ttl: login.ttl,
+      explicitMaxTtl: login.maxTtl,
+      period: login.period ?? 0,
+      numUses: login.numUses ?? 0,
+      renewable: login.renewable ?? true,
+      displayName: login.displayName,
+      meta: login.alias.metadata,
+      orphan: true,
+      path,
+      identity: {
+        entityName: login.alias.name,
+        alias: { mountAccessor: mountAccessor(mount), mountType: mount.type, name: login.alias.name, metadata: login.alias.metadata },
+      },
+    });
+    return deps.tokens.authResponse(token, entry);
+  }
+
+  function engineRequest(req: PipelineRequest, route: RouteMatch, match: PathMatch, caller: Caller | null, input: unknown): EngineRequest {
+    return {
+      operation: req.operation,
+      path: route.rest,
+      params: match.params,
+      input,
+      requestId: req.requestId,
+      remoteAddress: req.remoteAddress,
+      caller,
+      clientToken: match.def.needsToken && req.token ? req.token : undefined,
+      mount: route.mounted.info,
+      peerCertificates: req.peerCertificates,
+    };
+  }
+
+  /** Which capability the request needs: writes need `create` when the target does not exist yet. */
+  async function capabilityFor(req: PipelineRequest, route: RouteMatch, match: PathMatch | null): Promise<Capability> {
+    if (req.operation !== 'update') return CAPABILITY[req.operation];
+    if (!match?.def.exists) return 'update';
+    return (await match.def.exists(engineRequest(req, route, match, null, req.rawInput))) ? 'update' : 'create';
+  }
+
+  async function authenticate(req: PipelineRequest, route: RouteMatch, match: PathMatch | null): Promise<TokenEntry> {
+    const entry = req.token ? await deps.tokens.lookup(req.token) : null;
+    if (!entry) throw permissionDenied();
+    const capability = await capabilityFor(req, route, match);
+    const allowed = await deps.authorizer.allowed(entry, req.path, capability, match?.def.sudo === true);
+    if (!allowed) throw permissionDenied();
+    return entry;
+  }
+
+  async function dispatch(req: PipelineRequest, route: RouteMatch, match: PathMatch | null, caller: Caller | null): Promise<PipelineResult> {
+    const mount = route.mounted.info;
     if (!match) throw new AppError('not_found', `unsupported path "${req.path.slice(0, 200)}"`);
     const handler = match.def.operations[req.operation];
     if (!handler) throw new AppError('unsupported_operation', `unsupported operation "${req.operation}" on "${req.path.slice(0, 200)}"`);
-
     const parsed = handler.input.safeParse(req.rawInput);
     if (!parsed.success) {
       const [first, ...more] = formatIssues(parsed.error);
       throw new AppError('bad_request', first ?? 'invalid input', more);
     }
-    const response = await handler.handle({
-      operation: req.operation,
-      path: rest,
-      params: match.params,
-      input: parsed.data,
-      requestId: req.requestId,
-      remoteAddress: req.remoteAddress,
-      caller,
-      clientToken: match.def.needsToken && req.token ? req.token : undefined,
-      mount: mounted.info,
-    });
+    const response = await handler.handle(engineRequest(req, route, match, caller, parsed.data));
+    if (response.login) response.auth = await mintLoginToken(req.path, mount, response.login);
     const writes = req.operation === 'update' || req.operation === 'patch';
     const ignored = writes ? unknownFields(handler.input, req.rawInput) : [];
     if (ignored.length > 0) {
       const warning = `Endpoint ignored these unrecognized parameters: [${ignored.slice(0, 20).map((k) => k.slice(0, 64)).join(' ')}]`;
       response.warnings = [...(response.warnings ?? []), warning];
     }
-    return { response, mount: mounted.info };
-}
+    return { response, mount };
+  }
 
   return {
     async handle(req: PipelineRequest): Promise<PipelineResult> {
@@ -92,27 +135,20 @@ export function createPipeline(deps: PipelineDeps) {
         if (sealed) throw new AppError('sealed', 'sealbox is sealed');
         throw new AppError('not_found', `no handler for route "${req.path.slice(0, 200)}": route entry not found`);
       }
-      const { mounted, rest } = route;
-      const match = mounted.match(rest);
+      const match = route.mounted.match(route.rest);
       if (sealed && !match?.def.whileSealed) throw new AppError('sealed', 'sealbox is sealed');
+      if (match?.def.unauthenticated) return dispatch(req, route, match, null);
 
-      let caller = null;
-      let lastUse = false;
-      if (!match?.def.unauthenticated) {
-        const entry = req.token ? await deps.tokens.lookup(req.token) : null;
-        if (!entry || !deps.authorizer.allowed(entry.policies, req.path, req.operation)) throw permissionDenied();
-        const use = await deps.tokens.spendUse(entry);
-        if (use === 'none') throw permissionDenied();
-        lastUse = use === 'last';
-        caller = { accessor: entry.accessor, policies: entry.policies, displayName: entry.displayName };
-      }
+      const entry = await authenticate(req, route, match);
+      const use = await deps.tokens.spendUse(entry);
+      if (use === 'none') throw permissionDenied();
+      const caller: Caller = { accessor: entry.accessor, policies: entry.policies, displayName: entry.displayName };
       try {
         return await dispatch(req, route, match, caller);
       } finally {
-        if (lastUse && caller) await deps.tokens.revoke(caller.accessor);
+        if (use === 'last') await deps.tokens.revoke(entry.accessor);
       }
     },
-
   };
 }
 

@@ -3,7 +3,8 @@ import { deriveKey, hmacSha256 } from '../lib/crypto.ts';
 import { AppError, badRequest } from '../lib/errors.ts';
 import { randomBase62, type Random } from '../lib/random.ts';
 import type { Db, Queryable } from '../storage/db.ts';
-import type { TokenRow, TokensStore } from '../storage/tokens-store.ts';
+import type { TokenAlias, TokenRow, TokensStore } from '../storage/tokens-store.ts';
+import type { AuthResponse } from './engine.ts';
 import type { Barrier } from './barrier.ts';
 
 export type TokenEntry = TokenRow;
@@ -22,6 +23,8 @@ export interface CreateTokenOptions {
   path: string;
   /** Use this exact token value (dev root token only). */
   id?: string;
+  /** The identity from a login; child tokens inherit their parent's. */
+  identity?: { entityName: string; alias: TokenAlias };
 }
 
 export interface TokenLimits {
@@ -50,6 +53,9 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     await deps.db.notify(CHANNEL, payload.length < 7000 ? payload : '*');
   };
 
+  const remainingTtl = (entry: TokenEntry): number =>
+    entry.expiresAt ? Math.max(0, Math.floor((entry.expiresAt.getTime() - clock.now().getTime()) / 1000)) : 0;
+
   const expired = (e: TokenEntry): boolean => e.expiresAt !== null && e.expiresAt.getTime() <= clock.now().getTime();
 
   const build = (opts: CreateTokenOptions, parent: TokenEntry | null, tokenHmac?: Buffer) => {
@@ -77,6 +83,8 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       createdAt: now,
       expiresAt: noExpiry ? null : new Date(now.getTime() + ttl * 1000),
       maxExpiresAt: noExpiry || opts.period > 0 ? null : new Date(now.getTime() + maxTtl * 1000),
+      entityName: opts.identity?.entityName ?? parent?.entityName ?? '',
+      alias: opts.identity?.alias ?? parent?.alias ?? null,
     };
     return { token, row };
   };
@@ -170,9 +178,20 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       await store.insert(row, q);
     },
 
-    remainingTtl(entry: TokenEntry): number {
-      if (!entry.expiresAt) return 0;
-      return Math.max(0, Math.floor((entry.expiresAt.getTime() - clock.now().getTime()) / 1000));
+    remainingTtl,
+
+    /** The `auth` block of a response that hands out this token. */
+    authResponse(token: string, e: TokenEntry): AuthResponse {
+      return {
+        clientToken: token,
+        accessor: e.accessor,
+        policies: e.policies,
+        tokenPolicies: e.policies,
+        metadata: e.meta,
+        leaseDuration: remainingTtl(e),
+        renewable: e.renewable,
+        orphan: e.orphan,
+      };
     },
   };
 }

@@ -30,3 +30,6 @@ export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
 export const badRequest = (message: string): AppError => new AppError('bad_request', message);
 export const notFound = (message = ''): AppError => new AppError('not_found', message);
 export const permissionDenied = (): AppError => new AppError('permission_denied', 'permission denied');
+
+/** The one answer to a failed login: it never says which part (role, secret, key, claim) was wrong. */
+export const loginFailed = (): AppError => new AppError('bad_request', 'invalid credentials');

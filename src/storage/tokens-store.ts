@@ -17,10 +17,20 @@ export interface TokenRow {
   createdAt: Date;
   expiresAt: Date | null;
   maxExpiresAt: Date | null;
+  /** The identity from the auth method that minted the token (or its ancestor). */
+  entityName: string;
+  alias: TokenAlias | null;
+}
+
+export interface TokenAlias {
+  mountAccessor: string;
+  mountType: string;
+  name: string;
+  metadata: Record<string, string>;
 }
 
 const COLUMNS = `token_hmac, accessor, parent_accessor, policies, display_name, meta, path, orphan, renewable,
-  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at`;
+  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at, entity_name, alias`;
 
 interface RawToken {
   token_hmac: Uint8Array;
@@ -39,6 +49,8 @@ interface RawToken {
   created_at: Date;
   expires_at: Date | null;
   max_expires_at: Date | null;
+  entity_name: string;
+  alias: TokenAlias | null;
 }
 
 const toRow = (r: RawToken): TokenRow => ({
@@ -58,13 +70,15 @@ const toRow = (r: RawToken): TokenRow => ({
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   maxExpiresAt: r.max_expires_at,
+  entityName: r.entity_name,
+  alias: r.alias,
 });
 
 export function createTokensStore(db: Queryable) {
   return {
     async insert(t: TokenRow, q: Queryable = db): Promise<void> {
       await q.query(
-        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          ON CONFLICT (token_hmac) DO NOTHING`,
         [
           t.tokenHmac,
@@ -83,6 +97,8 @@ export function createTokensStore(db: Queryable) {
           t.createdAt,
           t.expiresAt,
           t.maxExpiresAt,
+          t.entityName,
+          t.alias ? JSON.stringify(t.alias) : null,
         ],
       );
     },

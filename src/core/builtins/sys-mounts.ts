@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { notFound } from '../../lib/errors.ts';
 import { op, type MountInfo, type PathDef } from '../engine.ts';
-import type { MountTable } from '../mounts.ts';
+import { mountAccessor, type MountTable } from '../mounts.ts';
 
 const mountWire = (m: MountInfo) => ({
   type: m.type,
   description: m.description,
-  accessor: `${m.type}_${m.id.slice(0, 8)}`,
+  accessor: mountAccessor(m),
   uuid: m.id,
   config: { default_lease_ttl: 0, max_lease_ttl: 0, ...m.config },
   options: Object.keys(m.options).length > 0 ? m.options : null,

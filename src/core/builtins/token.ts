@@ -31,16 +31,7 @@ const increment = z.object({ increment: duration });
 export function tokenPaths(deps: { tokens: Tokens }): PathDef[] {
   const { tokens } = deps;
 
-  const authWire = (token: string, e: TokenEntry): AuthResponse => ({
-    clientToken: token,
-    accessor: e.accessor,
-    policies: e.policies,
-    tokenPolicies: e.policies,
-    metadata: e.meta,
-    leaseDuration: tokens.remainingTtl(e),
-    renewable: e.renewable,
-    orphan: e.orphan,
-  });
+  const authWire = (token: string, e: TokenEntry): AuthResponse => tokens.authResponse(token, e);
 
   const lookupWire = (e: TokenEntry, id: string) => ({
     accessor: e.accessor,

@@ -1,0 +1,5 @@
+import type { EngineFactory } from './core/engine.ts';
+import { kvEngine } from './engines/kv/index.ts';
+
+/** Every secrets engine and auth method the broker can mount. Add new engines here. */
+export const ENGINE_FACTORIES: readonly EngineFactory[] = [kvEngine];

@@ -1,0 +1,44 @@
+import type { Queryable } from './db.ts';
+
+/** login_failures: failure counts and lock expiry per (mount, identity HMAC). */
+export function createLockoutStore(db: Queryable) {
+  return {
+    async lockedUntil(mountId: string, identityHmac: Uint8Array): Promise<Date | null> {
+      const r = await db.query<{ locked_until: Date }>(
+        'SELECT locked_until FROM login_failures WHERE mount_id = $1 AND identity_hmac = $2 AND locked_until > now()',
+        [mountId, identityHmac],
+      );
+      return r.rows[0]?.locked_until ?? null;
+    },
+    /**
+     * Counts one failure in a window of `windowSeconds`; at `threshold` failures the identity is locked for
+     * `lockSeconds`. One statement, so concurrent failures on several replicas all count.
+     */
+    async recordFailure(
+      mountId: string,
+      identityHmac: Uint8Array,
+      opts: { threshold: number; windowSeconds: number; lockSeconds: number },
+    ): Promise<void> {
+      await db.query(
+        `INSERT INTO login_failures AS f (mount_id, identity_hmac, failures, first_failed_at, locked_until)
+         VALUES ($1, $2, 1, now(), CASE WHEN $3::int <= 1 THEN now() + make_interval(secs => $5::int) END)
+         ON CONFLICT (mount_id, identity_hmac) DO UPDATE SET
+           failures = CASE WHEN f.first_failed_at < now() - make_interval(secs => $4::int) AND (f.locked_until IS NULL OR f.locked_until <= now())
+                           THEN 1 ELSE f.failures + 1 END,
+           first_failed_at = CASE WHEN f.first_failed_at < now() - make_interval(secs => $4::int) AND (f.locked_until IS NULL OR f.locked_until <= now())
+                                  THEN now() ELSE f.first_failed_at END,
+           locked_until = CASE
+             WHEN f.locked_until > now() THEN f.locked_until
+             WHEN f.first_failed_at >= now() - make_interval(secs => $4::int) AND f.failures + 1 >= $3::int
+               THEN now() + make_interval(secs => $5::int)
+             ELSE NULL END`,
+        [mountId, identityHmac, opts.threshold, opts.windowSeconds, opts.lockSeconds],
+      );
+    },
+    async reset(mountId: string, identityHmac: Uint8Array): Promise<void> {
+      await db.query('DELETE FROM login_failures WHERE mount_id = $1 AND identity_hmac = $2', [mountId, identityHmac]);
+    },
+  };
+}
+
+export type LockoutStore = ReturnType<typeof createLockoutStore>;
