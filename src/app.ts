@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type Koa from 'koa';
 import type { Config } from './config.ts';
 import { createBarrier } from './core/barrier.ts';
+import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
 import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
 import { sysSealPaths } from './core/builtins/sys-seal.ts';
@@ -12,7 +13,8 @@ import type { MountInfo } from './core/engine.ts';
 import { createEngineStorage } from './core/entry-storage.ts';
 import { createLoginLockout } from './core/lockout.ts';
 import { createMountTable, mountAccessor } from './core/mounts.ts';
-import { createRootOnlyAuthorizer } from './core/policy.ts';
+import { createAclAuthorizer, createPolicies } from './core/policies.ts';
+import { sysPoliciesPaths } from './core/builtins/sys-policies.ts';
 import { createPipeline } from './core/request.ts';
 import { createSealManager } from './core/seal-manager.ts';
 import { bootStaticSeal, loadStaticKey } from './core/static-seal.ts';
@@ -28,6 +30,7 @@ import { createEntriesStore } from './storage/entries-store.ts';
 import { createLockoutStore } from './storage/lockout-store.ts';
 import { migrate } from './storage/migrate.ts';
 import { createMountsStore } from './storage/mounts-store.ts';
+import { createPoliciesStore } from './storage/policies-store.ts';
 import { createPgDb } from './storage/pg-db.ts';
 import { createPgliteDb } from './storage/pglite-db.ts';
 import { createSealStore } from './storage/seal-store.ts';
@@ -85,6 +88,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     clock,
     limits: { defaultTtl: config.token_default_ttl, maxTtl: config.token_max_ttl },
   });
+  const policies = createPolicies({ db, store: createPoliciesStore(db), log });
+  await policies.ensureDefault();
+  await policies.listenForChanges();
+  const authorizer = createAclAuthorizer(policies);
   const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
 
   let mountsRef: ReturnType<typeof createMountTable> | null = null;
@@ -106,6 +113,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
     ...sysMountsPaths({ mounts: () => mustMounts() }),
     ...sysKeyringPaths({ barrier }),
+    ...sysInternalPaths({ mounts: () => mustMounts() }),
+    ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
   // The sys/mounts paths are part of the table they manage, so they reach it lazily.
   const mustMounts = () => {
@@ -120,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     factories: ENGINE_FACTORIES,
     builtins: [
       { info: builtinInfo('sys', 'sys/', 'secret', 'system'), engine: { paths: sysPaths } },
-      { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens }) } },
+      { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens, canSudo: (t) => authorizer.allowed(t, 'auth/token/create', 'update', true) }) } },
     ],
     instantiate: (factory, info) =>
       factory.create({
@@ -167,7 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await bootStaticSeal(seal, staticKey);
   }
 
-  const pipeline = createPipeline({ mounts, tokens, authorizer: createRootOnlyAuthorizer(), barrier });
+  const pipeline = createPipeline({ mounts, tokens, authorizer, barrier });
   const http = createHttpApp({ pipeline, log, random, maxBodyBytes: config.max_request_bytes, accessLog: config.access_log });
   return {
     http,

@@ -87,6 +87,16 @@ export function createMountTable(deps: MountTableDeps) {
       return null;
     },
 
+    /** Every mounted engine, builtins included (for sys/internal/specs/openapi). */
+    engines(): readonly MountedEngine[] {
+      return [...mounted].sort((a, b) => a.info.path.localeCompare(b.info.path));
+    },
+
+    /** The engine types that can be mounted, by class (for sys/plugins/catalog). */
+    types(cls: 'secret' | 'auth'): string[] {
+      return deps.factories.filter((f) => f.class === cls).map((f) => f.type).sort();
+    },
+
     list(cls: 'secret' | 'auth'): MountInfo[] {
       return mounted.filter((m) => m.info.class === cls).map((m) => m.info).sort((a, b) => a.path.localeCompare(b.path));
     },

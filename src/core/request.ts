@@ -100,8 +100,11 @@ export function createPipeline(deps: PipelineDeps) {
   async function authenticate(req: PipelineRequest, route: RouteMatch, match: PathMatch | null): Promise<TokenEntry> {
     const entry = req.token ? await deps.tokens.lookup(req.token) : null;
     if (!entry) throw permissionDenied();
+    if (entry.policies.includes('root')) return entry;
     const capability = await capabilityFor(req, route, match);
-    const allowed = await deps.authorizer.allowed(entry, req.path, capability, match?.def.sudo === true);
+    // A LIST of "a/b" is a request on the folder "a/b/", which is what "a/b/*" rules are written for.
+    const aclPath = req.operation === 'list' ? `${req.path}/` : req.path;
+    const allowed = await deps.authorizer.allowed(entry, aclPath, capability, match?.def.sudo === true);
     if (!allowed) throw permissionDenied();
     return entry;
   }

@@ -23,6 +23,8 @@ export interface CreateTokenOptions {
   path: string;
   /** Use this exact token value (dev root token only). */
   id?: string;
+  /** The creator holds sudo: the child may hold policies the parent lacks (never `root`). */
+  allowAnyPolicies?: boolean;
   /** The identity from a login; child tokens inherit their parent's. */
   identity?: { entityName: string; alias: TokenAlias };
 }
@@ -99,7 +101,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     },
 
     async create(parent: TokenEntry | null, opts: CreateTokenOptions, q?: Queryable): Promise<{ token: string; entry: TokenEntry }> {
-      if (parent && !parent.policies.includes('root')) {
+      if (parent && !parent.policies.includes('root') && !opts.allowAnyPolicies) {
         const missing = opts.policies.filter((p) => p !== 'default' && !parent.policies.includes(p));
         if (missing.length > 0) throw new AppError('permission_denied', `child policies must be a subset of the parent's: ${missing.join(', ')}`);
       }

@@ -15,7 +15,7 @@ export function sysKeyringPaths(deps: { barrier: Barrier }): PathDef[] {
     return {};
   });
   return [
-    { pattern: 'rotate', operations: { update: rotate } },
+    { pattern: 'rotate', sudo: true, operations: { update: rotate } },
     { pattern: 'key-status', operations: { read: op(z.object({}), async () => ({ data: keyStatusWire(deps.barrier.keyStatus()) })) } },
   ];
 }

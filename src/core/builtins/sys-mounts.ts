@@ -42,6 +42,8 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
     },
     {
       pattern: `${prefix}/*path`,
+      // Enabling and disabling auth methods is root-protected in Vault; secrets engines are not.
+      sudo: cls === 'auth',
       operations: {
         read: op(z.object({}), async ({ params }) => {
           const want = `${cls === 'auth' ? 'auth/' : ''}${(params.path ?? '').replace(/\/+$/, '')}/`;

@@ -130,6 +130,7 @@ export function sysSealPaths(deps: SysSealDeps): PathDef[] {
     },
     {
       pattern: 'seal',
+      sudo: true,
       operations: {
         update: op(z.object({}), async () => {
           deps.seal.seal();

@@ -28,7 +28,11 @@ const accessorBody = z.object({ accessor: z.string().min(1).max(128) });
 const increment = z.object({ increment: duration });
 
 /** auth/token/*: Vault's token store endpoints. */
-export function tokenPaths(deps: { tokens: Tokens }): PathDef[] {
+export function tokenPaths(deps: {
+  tokens: Tokens;
+  /** Whether the token holds sudo on auth/token/create (then its children may hold any policies, and be orphans). */
+  canSudo: (token: TokenEntry) => boolean | Promise<boolean>;
+}): PathDef[] {
   const { tokens } = deps;
 
   const authWire = (token: string, e: TokenEntry): AuthResponse => tokens.authResponse(token, e);
@@ -77,6 +81,8 @@ export function tokenPaths(deps: { tokens: Tokens }): PathDef[] {
       if (!parent) throw permissionDenied();
       const isRootParent = parent.policies.includes('root');
       if (req.input.id !== undefined && !isRootParent) throw badRequest('id: only a root token can choose a token id');
+      const sudo = await deps.canSudo(parent);
+      if ((orphanPath || req.input.no_parent === true) && !sudo) throw permissionDenied();
       const requested = req.input.policies ?? parent.policies.filter((p) => p !== 'root' || isRootParent);
       const policies = [...requested, ...(req.input.no_default_policy || requested.includes('root') ? [] : ['default'])];
       const { token, entry } = await tokens.create(parent, {
@@ -91,6 +97,7 @@ export function tokenPaths(deps: { tokens: Tokens }): PathDef[] {
         meta: req.input.meta ?? {},
         orphan: orphanPath || req.input.no_parent === true,
         path: orphanPath ? 'auth/token/create-orphan' : 'auth/token/create',
+        allowAnyPolicies: sudo,
       });
       return { auth: authWire(token, entry) };
     });
@@ -107,7 +114,7 @@ export function tokenPaths(deps: { tokens: Tokens }): PathDef[] {
 
   return [
     { pattern: 'create', operations: { update: create(false) } },
-    { pattern: 'create-orphan', operations: { update: create(true) } },
+    { pattern: 'create-orphan', sudo: true, operations: { update: create(true) } },
     { pattern: 'lookup-self', needsToken: true, operations: { read: lookupSelf, update: lookupSelf } },
     {
       pattern: 'lookup',

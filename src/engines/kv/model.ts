@@ -91,6 +91,10 @@ export function newMeta(now: Date): SecretMeta {
   };
 }
 
+/** Existence check for policies: a write to an existing secret needs `update`, to a new one `create`. */
+export const secretExists = (deps: KvDeps) => async (req: { params: Readonly<Record<string, string>> }): Promise<boolean> =>
+  (await deps.storage.get(metaKey(secretPath(req.params)))) !== null;
+
 export async function loadConfig(s: StorageView): Promise<KvConfig> {
   return decodeConfig(await s.get(CONFIG_KEY));
 }

@@ -14,6 +14,7 @@ import {
   metaKey,
   newMeta,
   saveMeta,
+  secretExists,
   secretPath,
   versionKey,
   versionWire,
@@ -120,6 +121,7 @@ export function createDataPaths(deps: KvDeps): PathDef[] {
   return [
     {
       pattern: 'data/*path',
+      exists: secretExists(deps),
       operations: {
         read: op(readInput, async ({ params, input }) => {
           const path = secretPath(params);

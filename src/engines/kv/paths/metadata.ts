@@ -11,6 +11,7 @@ import {
   metadataWire,
   newMeta,
   saveMeta,
+  secretExists,
   secretPath,
   versionKey,
   versionNumbers,
@@ -107,6 +108,7 @@ export function createMetadataPaths(deps: KvDeps): PathDef[] {
     },
     {
       pattern: 'metadata/*path',
+      exists: secretExists(deps),
       operations: {
         read: op(empty, async ({ params }) => readMetadata(deps, secretPath(params))),
         list: op(empty, async ({ params }) => listKeys(deps, secretPath(params))),
