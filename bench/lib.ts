@@ -1,0 +1,86 @@
+// Shared pieces of the benchmarks: start a server process with its output in a file, and run autocannon.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+export const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+export interface Server {
+  proc: ChildProcess;
+  address: string;
+}
+
+/** Spawns `node args…`, waits for its "listening" JSON line (written to a log file, not piped, so reading it costs nothing). */
+export async function spawnServer(name: string, args: string[], env: Record<string, string>): Promise<Server> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const logFile = join(dir, 'out.log');
+  const fd = openSync(logFile, 'w');
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const m = /"msg":"listening".*?"address":"([^"]+)"|"address":"([^"]+)".*?"msg":"listening"/.exec(readFileSync(logFile, 'utf8'));
+    if (m) return { proc, address: m[1] ?? m[2] ?? '' };
+    if (proc.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`${name} did not start:\n${readFileSync(logFile, 'utf8')}`);
+}
+
+/** A dev broker on the given PostgreSQL with a known root token. */
+export function spawnBroker(databaseUrl: string, rootToken: string): Promise<Server> {
+  const data = mkdtempSync(join(tmpdir(), 'bench-data-'));
+  return spawnServer('broker', ['bin/sealbox.mjs', 'server', '--dev', '--listen', '127.0.0.1:0', '--data', data, '--dev-root-token', rootToken], {
+    SEALBOX_DATABASE_URL: databaseUrl,
+  });
+}
+
+export interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+export async function load(url: string, headers: Record<string, string>, seconds = SECONDS): Promise<Run> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
+}
+
+export const row = (name: string, r: Run): string =>
+  `${name.padEnd(40)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${String(r.p50).padStart(4)} ms   p99 ${String(r.p99).padStart(4)} ms   non-2xx ${r.non2xx}  errors ${r.errors}`;
+
+/** Calls the broker's API as `token`; throws on anything but 2xx. */
+export async function call(address: string, token: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const r = await fetch(`${address}/v1/${path}`, {
+    method,
+    headers: { 'x-vault-token': token, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** Runs A and B alternately `rounds` times (ABAB…) so that a noisy neighbour hits both alike; sums the runs. */
+export async function alternate(a: () => Promise<Run>, b: () => Promise<Run>, rounds = Number(process.env.BENCH_ROUNDS ?? 2)): Promise<[Run, Run]> {
+  const as: Run[] = [];
+  const bs: Run[] = [];
+  for (let i = 0; i < rounds; i++) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  const merge = (runs: Run[]): Run => ({
+    rps: runs.reduce((s, r) => s + r.rps, 0) / runs.length,
+    p50: Math.max(...runs.map((r) => r.p50)),
+    p99: Math.max(...runs.map((r) => r.p99)),
+    non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+  });
+  return [merge(as), merge(bs)];
+}
