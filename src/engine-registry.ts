@@ -1,5 +1,6 @@
 import type { EngineFactory } from './core/engine.ts';
+import { approleEngine } from './engines/approle/index.ts';
 import { kvEngine } from './engines/kv/index.ts';
 
 /** Every secrets engine and auth method the broker can mount. Add new engines here. */
-export const ENGINE_FACTORIES: readonly EngineFactory[] = [kvEngine];
+export const ENGINE_FACTORIES: readonly EngineFactory[] = [kvEngine, approleEngine];

@@ -137,7 +137,11 @@ export interface StorageView {
 }
 
 export interface EngineStorage extends StorageView {
-  /** Runs fn in one transaction that holds an exclusive lock on lockKey (check-and-set, read-modify-write). */
+  /**
+   * Runs fn in one transaction that holds an exclusive lock on lockKey (check-and-set, read-modify-write).
+   * Inside fn use only the handle it receives: on PGlite (one connection) a query through the outer storage
+   * waits for the open transaction and never returns.
+   */
   locked<T>(lockKey: string, fn: (s: StorageView) => Promise<T>): Promise<T>;
 }
 
