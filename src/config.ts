@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseDuration } from './lib/durations.ts';
@@ -20,6 +20,17 @@ const durationSeconds = z.union([z.string(), z.number()]).transform((v, ctx) => 
     return z.NEVER;
   }
 });
+
+const boolSetting = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const schema = z
   .object({
@@ -45,6 +56,26 @@ const schema = z
     lockout_threshold: z.coerce.number().int().min(0).max(1000).default(5),
     lockout_duration: durationSeconds.default(900),
     lockout_counter_reset: durationSeconds.default(900),
+    tls_cert_file: z.string().min(1).refine(readable, 'file is not readable').optional(),
+    tls_key_file: z.string().min(1).refine(readable, 'file is not readable').optional(),
+    tls_client_ca_file: z.string().min(1).refine(readable, 'file is not readable').optional(),
+    tls_request_client_cert: boolSetting.default(true),
+    max_header_bytes: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    header_timeout: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(10),
+    request_timeout: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(30),
+    keep_alive_timeout: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(65),
+  })
+  .refine((c) => (c.tls_cert_file === undefined) === (c.tls_key_file === undefined), {
+    message: 'tls_cert_file (SEALBOX_TLS_CERT_FILE) and tls_key_file (SEALBOX_TLS_KEY_FILE) go together: set both or neither',
+    path: ['tls_cert_file'],
+  })
+  .refine((c) => c.tls_cert_file !== undefined || c.tls_client_ca_file === undefined, {
+    message: 'tls_client_ca_file needs TLS: set tls_cert_file and tls_key_file too',
+    path: ['tls_client_ca_file'],
+  })
+  .refine((c) => c.header_timeout <= c.request_timeout, {
+    message: 'header_timeout must not be longer than request_timeout',
+    path: ['header_timeout'],
   })
   .refine((c) => c.seal.type !== 'static' || c.dev || c.seal.key_file || c.seal.key, {
     message: 'a static seal needs seal.key_file (SEALBOX_SEAL_KEY_FILE) or seal.key (SEALBOX_SEAL_KEY)',
@@ -65,13 +96,23 @@ const ENV: Record<string, string> = {
   SEALBOX_LOG_LEVEL: 'log_level',
   SEALBOX_CLUSTER_NAME: 'cluster_name',
   SEALBOX_ACCESS_LOG: 'access_log',
+  SEALBOX_TLS_CERT_FILE: 'tls_cert_file',
+  SEALBOX_TLS_KEY_FILE: 'tls_key_file',
+  SEALBOX_TLS_CLIENT_CA_FILE: 'tls_client_ca_file',
+  SEALBOX_TLS_REQUEST_CLIENT_CERT: 'tls_request_client_cert',
+  SEALBOX_MAX_HEADER_BYTES: 'max_header_bytes',
+  SEALBOX_HEADER_TIMEOUT: 'header_timeout',
+  SEALBOX_REQUEST_TIMEOUT: 'request_timeout',
+  SEALBOX_KEEP_ALIVE_TIMEOUT: 'keep_alive_timeout',
 };
 
 export const SERVER_USAGE = `usage: sealbox server [--dev] [--config FILE] [--listen HOST:PORT] [--data DIR] [--dev-root-token TOKEN]
 
 Environment: SEALBOX_LISTEN, SEALBOX_DATA, SEALBOX_DATABASE_URL, SEALBOX_DATABASE_MAX_CONNECTIONS, SEALBOX_DEV_ROOT_TOKEN,
 SEALBOX_MAX_REQUEST_BYTES, SEALBOX_LOG_LEVEL, SEALBOX_ACCESS_LOG (true|false), SEALBOX_CLUSTER_NAME, SEALBOX_SEAL_TYPE (shamir|static),
-SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key).`;
+SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key), SEALBOX_TLS_CERT_FILE, SEALBOX_TLS_KEY_FILE,
+SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBOX_MAX_HEADER_BYTES, SEALBOX_HEADER_TIMEOUT,
+SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT.`;
 
 /** Flags override the environment, which overrides the config file. Validated once; throws ConfigError with every problem. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {

@@ -1,17 +1,23 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener } from 'node:http';
 import { buildApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createListener, ListenerError, listenerAddress, type Listener } from './http/listener.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/log.ts';
 import { systemRandom } from './lib/random.ts';
 
 const DRAIN_MS = 10_000;
 
-function addressOf(server: Server): string {
-  const a = server.address() as AddressInfo;
-  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return `http://${host}:${a.port}`;
+function listenerOrExit(config: Config, handler: RequestListener): Listener | null {
+  try {
+    return createListener(config, handler);
+  } catch (e) {
+    if (e instanceof ListenerError) {
+      process.stderr.write(`sealbox: ${e.message}\n`);
+      return null;
+    }
+    throw e;
+  }
 }
 
 /** `sealbox server`: load config, build the app, listen, and drain on SIGTERM/SIGINT. */
@@ -26,6 +32,10 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     }
     throw e;
   }
+  // Built before the app so that unusable TLS material stops the broker before storage is opened.
+  const deferred: { handler?: RequestListener } = {};
+  const server = listenerOrExit(config, (req, res) => deferred.handler?.(req, res));
+  if (!server) return 2;
   const log = createLogger({ level: config.log_level });
   const app = await buildApp({ config, log, clock: systemClock, random: systemRandom });
   if (app.dev) {
@@ -41,13 +51,12 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       ].join('\n'),
     );
   }
-  const server = createServer(app.http.callback());
-  server.keepAliveTimeout = 65_000;
+  deferred.handler = app.http.callback();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
   });
-  log.info({ address: addressOf(server), storage: config.database_url ? 'postgresql' : 'pglite', dev: config.dev }, 'listening');
+  log.info({ address: listenerAddress(server), storage: config.database_url ? 'postgresql' : 'pglite', dev: config.dev }, 'listening');
 
   return new Promise<number>((resolve) => {
     let stopping = false;

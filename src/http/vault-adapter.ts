@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import { TLSSocket, type DetailedPeerCertificate } from 'node:tls';
 import type Koa from 'koa';
 import type { Operation } from '../core/engine.ts';
 import type { Pipeline } from '../core/request.ts';
@@ -41,6 +43,27 @@ function queryInput(query: URLSearchParams): Record<string, unknown> {
   return out;
 }
 
+/** Peer chains per TLS connection: a keep-alive connection presents its certificate once. */
+const peerChains = new WeakMap<TLSSocket, readonly Buffer[] | undefined>();
+
+/** The client certificate chain of a TLS connection (leaf first, DER), or undefined when none was presented. */
+function peerCertificatesOf(socket: Socket): readonly Buffer[] | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  if (peerChains.has(socket)) return peerChains.get(socket);
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
+  let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (cert?.raw && cert.raw.length > 0 && !seen.has(cert.fingerprint256) && chain.length < 16) {
+    seen.add(cert.fingerprint256);
+    chain.push(cert.raw);
+    // Node links a self-signed certificate to itself; `seen` stops that and any other loop.
+    cert = cert.issuerCertificate;
+  }
+  const result = chain.length > 0 ? chain : undefined;
+  peerChains.set(socket, result);
+  return result;
+}
+
 /** Vault wire format ↔ pipeline: method and ?list → operation, body/query → input, result → envelope. */
 export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: number }): Koa.Middleware<AppState> {
   return async (ctx) => {
@@ -63,6 +86,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
       token: tokenFrom(ctx.headers),
       requestId: ctx.state.requestId,
       remoteAddress: ctx.request.ip,
+      peerCertificates: peerCertificatesOf(ctx.req.socket),
     });
     const out = renderResponse(ctx.state.requestId, response, mount);
     ctx.status = out.status;

@@ -1,0 +1,74 @@
+/**
+ * `cert` auth stored model: one trusted-certificate entry per name under `cert/<name>` (JSON), and its Vault wire shape.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { Clock } from '../../lib/clock.ts';
+import type { EngineStorage, StorageView } from '../../core/engine.ts';
+
+export interface CertEntry {
+  name: string;
+  /** PEM: one or more CA or leaf certificates to trust. */
+  certificate: string;
+  displayName: string;
+  allowedNames: string[];
+  allowedCommonNames: string[];
+  allowedDnsSans: string[];
+  allowedEmailSans: string[];
+  allowedUriSans: string[];
+  allowedOrganizationalUnits: string[];
+  tokenPolicies: string[];
+  /** Seconds; 0 means the broker default. */
+  tokenTtl: number;
+  tokenMaxTtl: number;
+  tokenPeriod: number;
+  tokenNumUses: number;
+  tokenNoDefaultPolicy: boolean;
+}
+
+export interface CertDeps {
+  storage: EngineStorage;
+  clock: Clock;
+}
+
+/** Vault's GenericNameRegex; names are case-insensitive (stored lower-case). */
+export const NAME_PATTERN = /^\w([\w.-]{0,126}\w)?$/;
+
+export const entryKey = (name: string): string => `cert/${name.toLowerCase()}`;
+
+export const encode = (entry: CertEntry): Buffer => Buffer.from(JSON.stringify(entry), 'utf8');
+
+export function decode(raw: Buffer): CertEntry {
+  return JSON.parse(raw.toString('utf8')) as CertEntry;
+}
+
+export async function loadEntry(storage: StorageView, name: string): Promise<CertEntry | null> {
+  const raw = await storage.get(entryKey(name));
+  return raw ? decode(raw) : null;
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
+
+/** Every CERTIFICATE block in a PEM text, parsed; throws (node:crypto) when a block does not parse. */
+export function parsePemCertificates(pem: string): X509Certificate[] {
+  return [...pem.matchAll(PEM_BLOCK)].map((m) => new X509Certificate(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')));
+}
+
+export function entryWire(e: CertEntry): Record<string, unknown> {
+  return {
+    certificate: e.certificate,
+    display_name: e.displayName,
+    allowed_names: e.allowedNames,
+    allowed_common_names: e.allowedCommonNames,
+    allowed_dns_sans: e.allowedDnsSans,
+    allowed_email_sans: e.allowedEmailSans,
+    allowed_uri_sans: e.allowedUriSans,
+    allowed_organizational_units: e.allowedOrganizationalUnits,
+    token_policies: e.tokenPolicies,
+    policies: e.tokenPolicies,
+    token_ttl: e.tokenTtl,
+    token_max_ttl: e.tokenMaxTtl,
+    token_period: e.tokenPeriod,
+    token_num_uses: e.tokenNumUses,
+    token_no_default_policy: e.tokenNoDefaultPolicy,
+  };
+}
