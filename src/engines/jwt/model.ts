@@ -1,0 +1,110 @@
+/**
+ * jwt auth method: stored model, storage keys and the conversions to Vault's wire shape.
+ *
+ *   config       → JwtConfig (JSON)
+ *   role/<name>  → JwtRole (JSON); role names are lower-cased, as in Vault.
+ */
+import { badRequest } from '../../lib/errors.ts';
+import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
+import type { EngineStorage, StorageView } from '../../core/engine.ts';
+
+export interface JwtConfig {
+  jwtValidationPubkeys: string[];
+  jwksUrl: string;
+  jwksCaPem: string;
+  boundIssuer: string;
+  /** Empty: every supported asymmetric algorithm. */
+  jwtSupportedAlgs: string[];
+  defaultRole: string;
+}
+
+export type BoundClaimValue = string | number | boolean;
+
+export interface JwtRole {
+  roleType: 'jwt';
+  boundAudiences: string[];
+  userClaim: string;
+  boundSubject: string;
+  boundClaimsType: 'string' | 'glob';
+  boundClaims: Record<string, BoundClaimValue | BoundClaimValue[]>;
+  claimMappings: Record<string, string>;
+  /** Seconds; 0 means Vault's default, a negative value none. */
+  clockSkewLeeway: number;
+  expirationLeeway: number;
+  notBeforeLeeway: number;
+  token: TokenSettings;
+}
+
+export interface JwtDeps {
+  storage: EngineStorage;
+}
+
+/** Vault's defaults: clock skew 60 s; a missing exp or nbf is derived with 150 s. */
+export const DEFAULT_CLOCK_SKEW = 60;
+export const DEFAULT_CLAIM_LEEWAY = 150;
+
+export const CONFIG_KEY = 'config';
+export const ROLE_PREFIX = 'role/';
+export const roleKey = (name: string): string => `${ROLE_PREFIX}${name}`;
+
+const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
+export const isRoleName = (name: string): boolean => ROLE_NAME.test(name);
+
+/** The role name from the path, lower-cased; Vault's name rule (letters, digits, '_', '-', '.'). */
+export function roleName(params: Readonly<Record<string, string>>): string {
+  const name = (params.name ?? '').toLowerCase();
+  if (!isRoleName(name)) throw badRequest(`invalid role name "${name.slice(0, 64)}": use letters, digits, '_', '-' and '.'`);
+  return name;
+}
+
+export const newRole = (): JwtRole => ({
+  roleType: 'jwt',
+  boundAudiences: [],
+  userClaim: '',
+  boundSubject: '',
+  boundClaimsType: 'string',
+  boundClaims: {},
+  claimMappings: {},
+  clockSkewLeeway: DEFAULT_CLOCK_SKEW,
+  expirationLeeway: DEFAULT_CLAIM_LEEWAY,
+  notBeforeLeeway: DEFAULT_CLAIM_LEEWAY,
+  token: { ...DEFAULT_TOKEN_SETTINGS },
+});
+
+export const encode = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
+const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
+
+export const decodeConfig = (raw: Buffer | null | undefined): JwtConfig | null => (raw ? decode<JwtConfig>(raw) : null);
+export const decodeRole = (raw: Buffer | null | undefined): JwtRole | null => (raw ? decode<JwtRole>(raw) : null);
+
+export async function loadRole(s: StorageView, name: string): Promise<JwtRole | null> {
+  return decodeRole(await s.get(roleKey(name)));
+}
+
+export function configWire(c: JwtConfig): Record<string, unknown> {
+  return {
+    bound_issuer: c.boundIssuer,
+    default_role: c.defaultRole,
+    jwks_ca_pem: c.jwksCaPem,
+    jwks_url: c.jwksUrl,
+    jwt_supported_algs: c.jwtSupportedAlgs,
+    jwt_validation_pubkeys: c.jwtValidationPubkeys,
+    oidc_discovery_url: '',
+  };
+}
+
+export function roleWire(r: JwtRole): Record<string, unknown> {
+  return {
+    role_type: r.roleType,
+    bound_audiences: r.boundAudiences,
+    bound_subject: r.boundSubject,
+    bound_claims_type: r.boundClaimsType,
+    bound_claims: Object.keys(r.boundClaims).length > 0 ? r.boundClaims : null,
+    claim_mappings: Object.keys(r.claimMappings).length > 0 ? r.claimMappings : null,
+    user_claim: r.userClaim,
+    clock_skew_leeway: r.clockSkewLeeway,
+    expiration_leeway: r.expirationLeeway,
+    not_before_leeway: r.notBeforeLeeway,
+    ...tokenSettingsWire(r.token),
+  };
+}

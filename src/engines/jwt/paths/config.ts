@@ -1,0 +1,71 @@
+/** config: where the keys come from (PEM keys or a JWKS URL), the bound issuer and the accepted algorithms. */
+import { z } from 'zod';
+import { badRequest, notFound } from '../../../lib/errors.ts';
+import { checkJwksUrl, parsePublicKeyPem, parsePublicKeyPems, pemListField, SUPPORTED_ALGS } from '../../../lib/jwt-verify.ts';
+import { stringListField } from '../../../lib/role-token-fields.ts';
+import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { CONFIG_KEY, configWire, decodeConfig, encode, type JwtConfig, type JwtDeps } from '../model.ts';
+
+const configInput = z.object({
+  jwt_validation_pubkeys: pemListField.optional(),
+  jwks_url: z.string().max(2048).optional(),
+  jwks_ca_pem: z.string().max(256 * 1024).optional(),
+  bound_issuer: z.string().max(2048).optional(),
+  jwt_supported_algs: stringListField.optional(),
+  default_role: z.string().max(128).optional(),
+  oidc_discovery_url: z.string().max(2048).optional(),
+});
+type ConfigInput = z.output<typeof configInput>;
+
+function supportedAlgs(raw: readonly string[]): string[] {
+  const algs = [...new Set(raw.map((a) => a.trim()).filter((a) => a.length > 0))];
+  const known: readonly string[] = SUPPORTED_ALGS;
+  const bad = algs.find((a) => !known.includes(a));
+  if (bad !== undefined) throw badRequest(`jwt_supported_algs: unsupported algorithm "${bad.slice(0, 20)}" (supported: ${SUPPORTED_ALGS.join(', ')})`);
+  return algs;
+}
+
+/** Validates the whole config (Vault replaces it on every write) and checks the JWKS URL by fetching it. */
+async function buildConfig(input: ConfigInput): Promise<JwtConfig> {
+  if (input.oidc_discovery_url) throw badRequest('oidc_discovery_url is not supported: use jwks_url or jwt_validation_pubkeys');
+  const pubkeys = (input.jwt_validation_pubkeys ?? []).filter((p) => p.trim().length > 0);
+  const jwksUrl = (input.jwks_url ?? '').trim();
+  if ((pubkeys.length > 0) === (jwksUrl !== '')) throw badRequest("exactly one of 'jwt_validation_pubkeys' or 'jwks_url' must be set");
+  parsePublicKeyPems(pubkeys, 'jwt_validation_pubkeys');
+  const jwksCaPem = (input.jwks_ca_pem ?? '').trim();
+  if (jwksCaPem !== '') {
+    if (jwksUrl === '') throw badRequest('jwks_ca_pem: only valid with jwks_url');
+    if (!jwksCaPem.includes('-----BEGIN CERTIFICATE-----')) throw badRequest('jwks_ca_pem: not a PEM-encoded certificate');
+    parsePublicKeyPem(jwksCaPem, 'jwks_ca_pem');
+  }
+  if (jwksUrl !== '') await checkJwksUrl(jwksUrl, jwksCaPem);
+  return {
+    jwtValidationPubkeys: pubkeys.map((p) => p.trim()),
+    jwksUrl,
+    jwksCaPem,
+    boundIssuer: input.bound_issuer ?? '',
+    jwtSupportedAlgs: supportedAlgs(input.jwt_supported_algs ?? []),
+    defaultRole: (input.default_role ?? '').toLowerCase(),
+  };
+}
+
+async function writeConfig(deps: JwtDeps, input: ConfigInput): Promise<EngineResponse> {
+  await deps.storage.put(CONFIG_KEY, encode(await buildConfig(input)));
+  return {};
+}
+
+export function createConfigPaths(deps: JwtDeps): PathDef[] {
+  return [
+    {
+      pattern: 'config',
+      operations: {
+        read: op(z.object({}), async () => {
+          const config = decodeConfig(await deps.storage.get(CONFIG_KEY));
+          if (!config) throw notFound();
+          return { data: configWire(config) };
+        }),
+        update: op(configInput, async ({ input }) => writeConfig(deps, input)),
+      },
+    },
+  ];
+}

@@ -1,0 +1,120 @@
+/** role/:name (read, write, delete) and LIST role: which JWTs may log in and what token they get. */
+import { z } from 'zod';
+import { badRequest, notFound } from '../../../lib/errors.ts';
+import { parseDuration } from '../../../lib/durations.ts';
+import { applyTokenFields, stringListField, tokenFieldsShape } from '../../../lib/role-token-fields.ts';
+import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { encode, isRoleName, loadRole, newRole, ROLE_PREFIX, roleKey, roleName, roleWire, type BoundClaimValue, type JwtDeps, type JwtRole } from '../model.ts';
+
+const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
+const boundClaimsField = z
+  .record(z.string().min(1).max(256), z.union([scalar, z.array(scalar).max(256)]), { error: 'must be an object of claim names to values' })
+  .refine((m) => Object.keys(m).length <= 64, { error: 'at most 64 bound claims' });
+const claimMappingsField = z
+  .record(z.string().min(1).max(256), z.string().min(1).max(128), { error: 'must be an object of claim names to metadata keys' })
+  .refine((m) => Object.keys(m).length <= 64, { error: 'at most 64 claim mappings' });
+
+/** Seconds as an integer (negative: no leeway) or a duration string. */
+const leewayField = z.union([z.number().int().min(-1_000_000).max(1_000_000), z.string().max(64)], {
+  error: 'must be a number of seconds or a duration such as "2m"',
+});
+
+const roleInput = z.object({
+  role_type: z.enum(['jwt'], { error: 'only role_type "jwt" is supported (OIDC login is not implemented)' }).optional(),
+  bound_audiences: stringListField.optional(),
+  user_claim: z.string().max(256).optional(),
+  bound_subject: z.string().max(1024).optional(),
+  bound_claims_type: z.enum(['string', 'glob'], { error: 'must be "string" or "glob"' }).optional(),
+  bound_claims: boundClaimsField.optional(),
+  claim_mappings: claimMappingsField.optional(),
+  clock_skew_leeway: leewayField.optional(),
+  expiration_leeway: leewayField.optional(),
+  not_before_leeway: leewayField.optional(),
+  ...tokenFieldsShape,
+});
+type RoleInput = z.output<typeof roleInput>;
+
+function leeway(value: string | number | undefined, field: string, current: number): number {
+  if (value === undefined) return current;
+  if (typeof value === 'number') return value;
+  return /^-\d+$/.test(value.trim()) ? Number(value.trim()) : parseDuration(value, field);
+}
+
+function checkClaimMappings(mappings: Record<string, string>): Record<string, string> {
+  const targets = new Set<string>();
+  for (const target of Object.values(mappings)) {
+    if (target === 'role') throw badRequest('claim_mappings: metadata key "role" is reserved and may not be a mapping destination');
+    if (targets.has(target)) throw badRequest(`claim_mappings: multiple claims are mapped to metadata key "${target.slice(0, 64)}"`);
+    targets.add(target);
+  }
+  return mappings;
+}
+
+/** Applies the given fields over the stored role (or a new one) and checks the result as Vault does. */
+export function applyRole(current: JwtRole, input: RoleInput): JwtRole {
+  const role: JwtRole = {
+    roleType: 'jwt',
+    boundAudiences: input.bound_audiences ? [...new Set(input.bound_audiences.map((a) => a.trim()).filter(Boolean))] : current.boundAudiences,
+    userClaim: input.user_claim ?? current.userClaim,
+    boundSubject: input.bound_subject ?? current.boundSubject,
+    boundClaimsType: input.bound_claims_type ?? current.boundClaimsType,
+    boundClaims: (input.bound_claims as Record<string, BoundClaimValue | BoundClaimValue[]> | undefined) ?? current.boundClaims,
+    claimMappings: input.claim_mappings ? checkClaimMappings(input.claim_mappings) : current.claimMappings,
+    clockSkewLeeway: leeway(input.clock_skew_leeway, 'clock_skew_leeway', current.clockSkewLeeway),
+    expirationLeeway: leeway(input.expiration_leeway, 'expiration_leeway', current.expirationLeeway),
+    notBeforeLeeway: leeway(input.not_before_leeway, 'not_before_leeway', current.notBeforeLeeway),
+    token: applyTokenFields(current.token, input),
+  };
+  if (role.userClaim === '') throw badRequest('a user claim must be defined on the role (user_claim)');
+  if (role.boundClaimsType === 'glob') {
+    const nonString = Object.entries(role.boundClaims).find(([, v]) => (Array.isArray(v) ? v : [v]).some((x) => typeof x !== 'string'));
+    if (nonString) throw badRequest(`bound_claims: claim "${nonString[0].slice(0, 64)}" must be a string or list of strings with bound_claims_type "glob"`);
+  }
+  if (role.boundAudiences.length === 0 && role.boundSubject === '' && Object.keys(role.boundClaims).length === 0) {
+    throw badRequest('must have at least one bound constraint when creating/updating a role (bound_audiences, bound_subject or bound_claims)');
+  }
+  return role;
+}
+
+async function writeRole(deps: JwtDeps, name: string, input: RoleInput): Promise<EngineResponse> {
+  await deps.storage.locked(roleKey(name), async (s) => {
+    const role = applyRole((await loadRole(s, name)) ?? newRole(), input);
+    await s.put(roleKey(name), encode(role));
+  });
+  return {};
+}
+
+export function createRolePaths(deps: JwtDeps): PathDef[] {
+  const empty = z.object({});
+  return [
+    {
+      pattern: 'role',
+      operations: {
+        list: op(empty, async () => {
+          const keys = await deps.storage.list(ROLE_PREFIX);
+          if (keys.length === 0) throw notFound();
+          return { data: { keys } };
+        }),
+      },
+    },
+    {
+      pattern: 'role/:name',
+      exists: async (req) => {
+        const name = (req.params.name ?? '').toLowerCase();
+        return isRoleName(name) && (await deps.storage.get(roleKey(name))) !== null;
+      },
+      operations: {
+        read: op(empty, async ({ params }) => {
+          const role = await loadRole(deps.storage, roleName(params));
+          if (!role) throw notFound();
+          return { data: roleWire(role) };
+        }),
+        update: op(roleInput, async ({ params, input }) => writeRole(deps, roleName(params), input)),
+        delete: op(empty, async ({ params }) => {
+          await deps.storage.delete([roleKey(roleName(params))]);
+          return {};
+        }),
+      },
+    },
+  ];
+}

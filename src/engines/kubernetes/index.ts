@@ -1,0 +1,18 @@
+/** The `kubernetes` auth method: service-account JWTs verified locally with the cluster's signing keys. */
+import type { Engine, EngineDeps, EngineFactory } from '../../core/engine.ts';
+import { createConfigPaths } from './paths/config.ts';
+import { createLoginPaths } from './paths/login.ts';
+import { createRolePaths } from './paths/role.ts';
+
+export function createKubernetesEngine(deps: EngineDeps): Engine {
+  const k8sDeps = { storage: deps.storage };
+  return {
+    paths: [
+      ...createConfigPaths(k8sDeps),
+      ...createRolePaths(k8sDeps),
+      ...createLoginPaths({ ...k8sDeps, log: deps.log, now: () => deps.clock.now() }),
+    ],
+  };
+}
+
+export const kubernetesEngine: EngineFactory = { type: 'kubernetes', class: 'auth', create: createKubernetesEngine };

@@ -1,0 +1,96 @@
+/**
+ * kubernetes auth method: stored model, storage keys and the conversions to Vault's wire shape.
+ *
+ *   config       → K8sConfig (JSON)
+ *   role/<name>  → K8sRole (JSON)
+ */
+import { badRequest } from '../../lib/errors.ts';
+import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
+import type { EngineStorage, StorageView } from '../../core/engine.ts';
+
+export interface K8sConfig {
+  /** Stored and shown; tokens are verified locally with pemKeys (no TokenReview). */
+  kubernetesHost: string;
+  kubernetesCaCert: string;
+  pemKeys: string[];
+  issuer: string;
+  /** null: not set, which means "validate only when an issuer is configured". */
+  disableIssValidation: boolean | null;
+  disableLocalCaJwt: boolean;
+}
+
+export type AliasNameSource = 'serviceaccount_uid' | 'serviceaccount_name';
+
+export interface K8sRole {
+  boundServiceAccountNames: string[];
+  boundServiceAccountNamespaces: string[];
+  audience: string;
+  aliasNameSource: AliasNameSource;
+  token: TokenSettings;
+}
+
+export interface K8sDeps {
+  storage: EngineStorage;
+}
+
+/** The issuer of legacy (Secret-based) service-account tokens. */
+export const LEGACY_ISSUER = 'kubernetes/serviceaccount';
+/** Seconds of clock skew allowed on exp, nbf and iat (go-jose's default, as in Vault). */
+export const CLOCK_SKEW = 60;
+
+export const CONFIG_KEY = 'config';
+export const ROLE_PREFIX = 'role/';
+export const roleKey = (name: string): string => `${ROLE_PREFIX}${name}`;
+
+const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
+export const isRoleName = (name: string): boolean => ROLE_NAME.test(name);
+
+export function roleName(params: Readonly<Record<string, string>>): string {
+  const name = params.name ?? '';
+  if (!isRoleName(name)) throw badRequest(`invalid role name "${name.slice(0, 64)}": use letters, digits, '_', '-' and '.'`);
+  return name;
+}
+
+export const newRole = (): K8sRole => ({
+  boundServiceAccountNames: [],
+  boundServiceAccountNamespaces: [],
+  audience: '',
+  aliasNameSource: 'serviceaccount_uid',
+  token: { ...DEFAULT_TOKEN_SETTINGS },
+});
+
+export const encode = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
+const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
+
+export const decodeConfig = (raw: Buffer | null | undefined): K8sConfig | null => (raw ? decode<K8sConfig>(raw) : null);
+export const decodeRole = (raw: Buffer | null | undefined): K8sRole | null => (raw ? decode<K8sRole>(raw) : null);
+
+export async function loadRole(s: StorageView, name: string): Promise<K8sRole | null> {
+  return decodeRole(await s.get(roleKey(name)));
+}
+
+/** Without an explicit setting, the issuer is validated exactly when one is configured. */
+export const issValidationDisabled = (c: K8sConfig): boolean => c.disableIssValidation ?? c.issuer === '';
+
+export function configWire(c: K8sConfig): Record<string, unknown> {
+  return {
+    kubernetes_host: c.kubernetesHost,
+    kubernetes_ca_cert: c.kubernetesCaCert,
+    pem_keys: c.pemKeys,
+    issuer: c.issuer,
+    disable_iss_validation: issValidationDisabled(c),
+    disable_local_ca_jwt: c.disableLocalCaJwt,
+    token_reviewer_jwt_set: false,
+  };
+}
+
+export function roleWire(r: K8sRole): Record<string, unknown> {
+  return {
+    bound_service_account_names: r.boundServiceAccountNames,
+    bound_service_account_namespaces: r.boundServiceAccountNamespaces,
+    bound_service_account_namespace_selector: '',
+    audience: r.audience,
+    alias_name_source: r.aliasNameSource,
+    ...tokenSettingsWire(r.token),
+  };
+}

@@ -1,0 +1,62 @@
+/** config: the service-account signing keys (pem_keys) and the issuer; kubernetes_host is stored for reference. */
+import { z } from 'zod';
+import { badRequest, notFound } from '../../../lib/errors.ts';
+import { parsePublicKeyPem, parsePublicKeyPems, pemListField } from '../../../lib/jwt-verify.ts';
+import { boolField } from '../../../lib/role-token-fields.ts';
+import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { CONFIG_KEY, configWire, decodeConfig, encode, type K8sConfig, type K8sDeps } from '../model.ts';
+
+const configInput = z.object({
+  kubernetes_host: z.string().max(2048).optional(),
+  kubernetes_ca_cert: z.string().max(256 * 1024).optional(),
+  pem_keys: pemListField.optional(),
+  issuer: z.string().max(2048).optional(),
+  disable_iss_validation: boolField.optional(),
+  disable_local_ca_jwt: boolField.optional(),
+});
+type ConfigInput = z.output<typeof configInput>;
+
+/** Vault replaces the whole config on every write. Without TokenReview, pem_keys is the only key source. */
+function buildConfig(input: ConfigInput): K8sConfig {
+  const pemKeys = (input.pem_keys ?? []).map((p) => p.trim()).filter((p) => p.length > 0);
+  if (pemKeys.length === 0) {
+    throw badRequest('pem_keys: at least one PEM public key is required (service-account JWTs are verified locally; TokenReview is not supported)');
+  }
+  parsePublicKeyPems(pemKeys, 'pem_keys');
+  const host = (input.kubernetes_host ?? '').trim();
+  if (host !== '' && !/^https?:\/\/[^\s]+$/.test(host)) throw badRequest('kubernetes_host: must be an http(s) URL such as https://10.0.0.1:443');
+  const caCert = (input.kubernetes_ca_cert ?? '').trim();
+  if (caCert !== '') {
+    if (!caCert.includes('-----BEGIN CERTIFICATE-----')) throw badRequest('kubernetes_ca_cert: not a PEM-encoded certificate');
+    parsePublicKeyPem(caCert, 'kubernetes_ca_cert');
+  }
+  return {
+    kubernetesHost: host,
+    kubernetesCaCert: caCert,
+    pemKeys,
+    issuer: (input.issuer ?? '').trim(),
+    disableIssValidation: input.disable_iss_validation ?? null,
+    disableLocalCaJwt: input.disable_local_ca_jwt ?? false,
+  };
+}
+
+async function writeConfig(deps: K8sDeps, input: ConfigInput): Promise<EngineResponse> {
+  await deps.storage.put(CONFIG_KEY, encode(buildConfig(input)));
+  return {};
+}
+
+export function createConfigPaths(deps: K8sDeps): PathDef[] {
+  return [
+    {
+      pattern: 'config',
+      operations: {
+        read: op(z.object({}), async () => {
+          const config = decodeConfig(await deps.storage.get(CONFIG_KEY));
+          if (!config) throw notFound();
+          return { data: configWire(config) };
+        }),
+        update: op(configInput, async ({ input }) => writeConfig(deps, input)),
+      },
+    },
+  ];
+}

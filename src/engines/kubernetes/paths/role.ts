@@ -1,0 +1,79 @@
+/** role/:name (read, write, delete) and LIST role: which service accounts may log in and what token they get. */
+import { z } from 'zod';
+import { badRequest, notFound } from '../../../lib/errors.ts';
+import { applyTokenFields, stringListField, tokenFieldsShape } from '../../../lib/role-token-fields.ts';
+import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { encode, isRoleName, loadRole, newRole, ROLE_PREFIX, roleKey, roleName, roleWire, type K8sDeps, type K8sRole } from '../model.ts';
+
+const roleInput = z.object({
+  bound_service_account_names: stringListField.optional(),
+  bound_service_account_namespaces: stringListField.optional(),
+  audience: z.string().max(1024).optional(),
+  alias_name_source: z.enum(['serviceaccount_uid', 'serviceaccount_name'], { error: 'must be "serviceaccount_uid" or "serviceaccount_name"' }).optional(),
+  ...tokenFieldsShape,
+});
+type RoleInput = z.output<typeof roleInput>;
+
+const cleanList = (list: readonly string[]): string[] => [...new Set(list.map((s) => s.trim()).filter((s) => s.length > 0))];
+
+/** Applies the given fields over the stored role (or a new one) and checks the result as Vault does. */
+export function applyRole(current: K8sRole, input: RoleInput): K8sRole {
+  const role: K8sRole = {
+    boundServiceAccountNames: input.bound_service_account_names ? cleanList(input.bound_service_account_names) : current.boundServiceAccountNames,
+    boundServiceAccountNamespaces: input.bound_service_account_namespaces
+      ? cleanList(input.bound_service_account_namespaces)
+      : current.boundServiceAccountNamespaces,
+    audience: input.audience?.trim() ?? current.audience,
+    aliasNameSource: input.alias_name_source ?? current.aliasNameSource,
+    token: applyTokenFields(current.token, input),
+  };
+  if (role.boundServiceAccountNames.length === 0) throw badRequest('"bound_service_account_names" can not be empty');
+  if (role.boundServiceAccountNamespaces.length === 0) throw badRequest('"bound_service_account_namespaces" can not be empty');
+  if (role.boundServiceAccountNames.includes('*') && role.boundServiceAccountNamespaces.includes('*')) {
+    throw badRequest('bound_service_account_names and bound_service_account_namespaces can not both be "*"');
+  }
+  return role;
+}
+
+async function writeRole(deps: K8sDeps, name: string, input: RoleInput): Promise<EngineResponse> {
+  await deps.storage.locked(roleKey(name), async (s) => {
+    const role = applyRole((await loadRole(s, name)) ?? newRole(), input);
+    await s.put(roleKey(name), encode(role));
+  });
+  return {};
+}
+
+export function createRolePaths(deps: K8sDeps): PathDef[] {
+  const empty = z.object({});
+  return [
+    {
+      pattern: 'role',
+      operations: {
+        list: op(empty, async () => {
+          const keys = await deps.storage.list(ROLE_PREFIX);
+          if (keys.length === 0) throw notFound();
+          return { data: { keys } };
+        }),
+      },
+    },
+    {
+      pattern: 'role/:name',
+      exists: async (req) => {
+        const name = req.params.name ?? '';
+        return isRoleName(name) && (await deps.storage.get(roleKey(name))) !== null;
+      },
+      operations: {
+        read: op(empty, async ({ params }) => {
+          const role = await loadRole(deps.storage, roleName(params));
+          if (!role) throw notFound();
+          return { data: roleWire(role) };
+        }),
+        update: op(roleInput, async ({ params, input }) => writeRole(deps, roleName(params), input)),
+        delete: op(empty, async ({ params }) => {
+          await deps.storage.delete([roleKey(roleName(params))]);
+          return {};
+        }),
+      },
+    },
+  ];
+}
