@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import { createBarrier } from './core/barrier.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
+import { sysQuotasPaths } from './core/builtins/sys-quotas.ts';
 import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
 import { sysSealPaths } from './core/builtins/sys-seal.ts';
 import { tokenPaths } from './core/builtins/token.ts';
@@ -15,6 +16,7 @@ import { createLoginLockout } from './core/lockout.ts';
 import { createMountTable, mountAccessor } from './core/mounts.ts';
 import { createAclAuthorizer, createPolicies } from './core/policies.ts';
 import { sysPoliciesPaths } from './core/builtins/sys-policies.ts';
+import { createQuotaLimiter } from './core/quotas.ts';
 import { createPipeline } from './core/request.ts';
 import { createSealManager } from './core/seal-manager.ts';
 import { bootStaticSeal, loadStaticKey } from './core/static-seal.ts';
@@ -30,6 +32,7 @@ import { createEntriesStore } from './storage/entries-store.ts';
 import { createLockoutStore } from './storage/lockout-store.ts';
 import { migrate } from './storage/migrate.ts';
 import { createMountsStore } from './storage/mounts-store.ts';
+import { createQuotasStore } from './storage/quotas-store.ts';
 import { createPoliciesStore } from './storage/policies-store.ts';
 import { createPgDb } from './storage/pg-db.ts';
 import { createPgliteDb } from './storage/pglite-db.ts';
@@ -78,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const sealStore = createSealStore(db);
   const entries = createEntriesStore();
   const lockoutStore = createLockoutStore(db);
+  const quotas = createQuotaLimiter({ db, store: createQuotasStore(db), clock, log: log.child({ component: 'quotas' }) });
   const barrier = createBarrier({ db, sealStore, random });
   const seal = createSealManager({ db, sealStore, barrier, random, sealType: config.seal.type });
   const tokens = createTokens({
@@ -113,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
     ...sysMountsPaths({ mounts: () => mustMounts() }),
     ...sysKeyringPaths({ barrier }),
+    ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysInternalPaths({ mounts: () => mustMounts() }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
@@ -151,6 +156,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   mountsRef = mounts;
   await mounts.reload();
   await mounts.listenForChanges();
+  await quotas.reload();
+  await quotas.listenForChanges();
   await tokens.listenForInvalidations();
   const KEYRING_CHANNEL = 'sealbox_keyring';
   barrier.onRotate = () => db.notify(KEYRING_CHANNEL, 'rotated');
@@ -177,12 +184,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }
 
   const pipeline = createPipeline({ mounts, tokens, authorizer, barrier });
-  const http = createHttpApp({ pipeline, log, random, maxBodyBytes: config.max_request_bytes, accessLog: config.access_log });
+  const http = createHttpApp({ pipeline, log, random, maxBodyBytes: config.max_request_bytes, accessLog: config.access_log, rateLimiter: quotas });
   return {
     http,
     dev,
     async close() {
       seal.seal();
+      quotas.close();
       await db.close();
     },
   };

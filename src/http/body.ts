@@ -9,14 +9,18 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) {
-      for (const c of chunks) c.fill(0);
-      throw tooLarge(limit);
+  try {
+    for await (const chunk of req) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > limit) throw tooLarge(limit);
+      chunks.push(buf);
     }
-    chunks.push(buf);
+  } catch (err) {
+    for (const c of chunks) c.fill(0);
+    if (err instanceof AppError) throw err;
+    // The client went away or the request timed out mid-body: its mistake, not ours.
+    throw badRequest('the request body was not received completely');
   }
   return Buffer.concat(chunks);
 }

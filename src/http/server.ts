@@ -1,10 +1,12 @@
 import Router from '@koa/router';
 import Koa from 'koa';
+import type { QuotaLimiter } from '../core/quotas.ts';
 import type { Pipeline } from '../core/request.ts';
 import { isAppError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Random } from '../lib/random.ts';
 import { ERROR_STATUS } from './error-status.ts';
+import { createRateLimitMiddleware } from './rate-limit.ts';
 import type { AppState } from './state.ts';
 import { createVaultAdapter } from './vault-adapter.ts';
 
@@ -15,9 +17,11 @@ export interface HttpDeps {
   maxBodyBytes: number;
   /** One info line per request (method, path, status, ms); never bodies, queries or headers. */
   accessLog: boolean;
+  /** Rate-limit quotas, checked before the vault adapter (and so before authentication). */
+  rateLimiter?: QuotaLimiter;
 }
 
-/** Koa app: request id → access log → error render → no-store → vault adapter. */
+/** Koa app: request id → access log → error render → no-store → rate-limit quotas → vault adapter. */
 export function createHttpApp(deps: HttpDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   const router = new Router<AppState>();
@@ -43,6 +47,7 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
         ctx.status = ERROR_STATUS[err.code];
         ctx.body = { errors: err.message === '' ? [] : [err.message, ...err.details] };
         if (err.code === 'payload_too_large') ctx.set('Connection', 'close');
+        if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
         if (ctx.status >= 500) ctx.state.log.error({ code: err.code, msg2: err.message }, 'request failed');
       } else {
         ctx.status = 500;
@@ -56,6 +61,7 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
       );
     }
   });
+  if (deps.rateLimiter) app.use(createRateLimitMiddleware(deps.rateLimiter));
   app.use(router.routes());
   return app;
 }

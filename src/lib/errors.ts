@@ -16,12 +16,15 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   /** Extra messages rendered after the main one in `errors[]`. Never put secrets here. */
   readonly details: readonly string[];
+  /** Rendered as a `Retry-After` header (seconds), e.g. for `rate_limited`. */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, details: readonly string[] = []) {
+  constructor(code: ErrorCode, message: string, details: readonly string[] = [], opts: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = 'AppError';
     this.code = code;
     this.details = details;
+    if (opts.retryAfterSeconds !== undefined) this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 }
 

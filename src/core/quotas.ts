@@ -1,0 +1,232 @@
+import type { Clock } from '../lib/clock.ts';
+import { badRequest } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Db } from '../storage/db.ts';
+import type { QuotasStore } from '../storage/quotas-store.ts';
+import { idle, newBucket, take, type Bucket, type Decision, type QuotaParams } from './quotas/buckets.ts';
+import { exemptMatches, formatExemptRule, parseExemptPath, type ExemptRule } from './quotas/exempt.ts';
+import { ALWAYS_EXEMPT, DEFAULT_EXEMPT_PATHS, underPrefix } from './quotas/paths.ts';
+
+export type { Decision } from './quotas/buckets.ts';
+
+export interface RateLimitQuota {
+  name: string;
+  /** '' (global), a mount with its trailing slash ("secret/"), or a path under a mount ("secret/data/app"). */
+  path: string;
+  /** Requests per interval. */
+  rate: number;
+  intervalSeconds: number;
+  /** 0: no blocking. */
+  blockIntervalSeconds: number;
+}
+
+export interface QuotaConfig {
+  enableRateLimitResponseHeaders: boolean;
+  rateLimitExemptPaths: string[];
+}
+
+/** One quota as the request path sees it. */
+export interface ActiveQuota extends QuotaParams {
+  def: RateLimitQuota;
+  /** The path without its trailing slash; matched at segment boundaries. */
+  prefix: string;
+  buckets: Map<string, Bucket>;
+}
+
+export interface QuotaLimiterDeps {
+  db: Db;
+  store: QuotasStore;
+  clock: Clock;
+  log: Logger;
+  /** Clients tracked in memory across all quotas; the oldest idle ones go first. Default 50,000. */
+  maxClients?: number;
+  /** How often idle buckets are dropped. Default 10 s. */
+  sweepMs?: number;
+  /** How often expired shared counters are deleted. Default 60 s. */
+  purgeMs?: number;
+}
+
+const CHANNEL = 'sealbox_quotas';
+const ALWAYS: ExemptRule = { path: ALWAYS_EXEMPT, prefix: false };
+const DEFAULT_CONFIG: QuotaConfig = { enableRateLimitResponseHeaders: false, rateLimitExemptPaths: [...DEFAULT_EXEMPT_PATHS] };
+
+/** Vault rounds the rate to whole requests per interval; at least one passes. */
+const limitOf = (rate: number): number => Math.max(1, Math.round(rate));
+
+function activate(def: RateLimitQuota): ActiveQuota {
+  const limit = limitOf(def.rate);
+  return {
+    def,
+    name: def.name,
+    prefix: def.path.replace(/\/$/, ''),
+    limit,
+    chunk: Math.max(1, Math.floor(limit / 10)),
+    intervalMs: def.intervalSeconds * 1000,
+    blockMs: def.blockIntervalSeconds * 1000,
+    buckets: new Map(),
+  };
+}
+
+const sameDef = (a: RateLimitQuota, b: RateLimitQuota): boolean =>
+  a.name === b.name && a.path === b.path && a.rate === b.rate && a.intervalSeconds === b.intervalSeconds && a.blockIntervalSeconds === b.blockIntervalSeconds;
+
+/**
+ * Rate-limit quotas (Vault's sys/quotas/rate-limit): definitions in PostgreSQL, reloaded on every replica through
+ * LISTEN/NOTIFY, and a per-client limiter whose counters replicas share through PostgreSQL (see quotas/buckets.ts).
+ */
+export function createQuotaLimiter(deps: QuotaLimiterDeps) {
+  const maxClients = deps.maxClients ?? 50_000;
+  const nowMs = (): number => deps.clock.now().getTime();
+  /** Longest prefix first: the most specific quota wins. */
+  let active: ActiveQuota[] = [];
+  let config: QuotaConfig = DEFAULT_CONFIG;
+  let exempt: ExemptRule[] = DEFAULT_EXEMPT_PATHS.map(parseExemptPath);
+  let tracked = 0;
+  let lastDbWarning = 0;
+
+  const onReserveError = (err: unknown): void => {
+    const now = nowMs();
+    if (now - lastDbWarning < 30_000) return;
+    lastDbWarning = now;
+    deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate limit counters unreachable; limiting per replica');
+  };
+
+  const sweep = (): void => {
+    const now = nowMs();
+    let left = 0;
+    for (const q of active) {
+      for (const [key, b] of q.buckets) if (idle(b, now)) q.buckets.delete(key);
+      left += q.buckets.size;
+    }
+    // Recounted rather than adjusted: a request that raced a reload may have added to a quota no longer active.
+    tracked = left;
+  };
+
+  /** Drops idle buckets, then the oldest ones; an evicted client only loses unspent local tokens (never over-admits). */
+  const makeRoom = (): void => {
+    sweep();
+    for (const q of active) {
+      for (const [key, b] of q.buckets) {
+        if (tracked < maxClients) return;
+        if (b.pending) continue;
+        q.buckets.delete(key);
+        tracked -= 1;
+      }
+    }
+  };
+
+  const reload = async (): Promise<void> => {
+    const [rows, stored] = await Promise.all([deps.store.list(), deps.store.getConfig()]);
+    const previous = new Map(active.map((q) => [q.name, q]));
+    const next = rows.map((def) => {
+      const old = previous.get(def.name);
+      // An unchanged quota keeps its buckets (and the tokens they reserved).
+      return old && sameDef(old.def, def) ? old : activate(def);
+    });
+    active = next.sort((a, b) => b.prefix.length - a.prefix.length || (a.name < b.name ? -1 : 1));
+    tracked = active.reduce((n, q) => n + q.buckets.size, 0);
+    config = stored ?? DEFAULT_CONFIG;
+    exempt = config.rateLimitExemptPaths.map(parseExemptPath);
+  };
+
+  const timers = [
+    setInterval(sweep, deps.sweepMs ?? 10_000),
+    setInterval(() => {
+      deps.store
+        .purgeExpired()
+        .then((n) => n > 0 && deps.log.debug({ rows: n }, 'expired rate limit counters deleted'))
+        .catch((err: Error) => deps.log.warn({ err: err.message }, 'rate limit counter cleanup failed'));
+    }, deps.purgeMs ?? 60_000),
+  ];
+  for (const t of timers) t.unref();
+
+  const changed = async (name: string): Promise<void> => {
+    await reload();
+    await deps.db.notify(CHANNEL, name);
+  };
+
+  return {
+    reload,
+    async listenForChanges(): Promise<void> {
+      await deps.db.listen(CHANNEL, () => void reload().catch((err: Error) => deps.log.error({ err: err.message }, 'quota reload failed')));
+    },
+
+    /** No quota at all: the request path skips everything else. */
+    hasQuotas: (): boolean => active.length > 0,
+
+    /**
+     * The most specific quota for the API path held in `path` from `offset` on, or null when none applies or the
+     * path is exempt. Allocates nothing.
+     */
+    quotaFor(path: string, offset: number): ActiveQuota | null {
+      for (const q of active) {
+        if (!underPrefix(path, offset, q.prefix)) continue;
+        if (exemptMatches(path, offset, ALWAYS)) return null;
+        for (const r of exempt) if (exemptMatches(path, offset, r)) return null;
+        return q;
+      }
+      return null;
+    },
+
+    /** Counts one request of `client` (its address) against the quota. */
+    async take(q: ActiveQuota, client: string): Promise<Decision> {
+      let b = q.buckets.get(client);
+      if (!b) {
+        if (tracked >= maxClients) makeRoom();
+        b = newBucket();
+        q.buckets.set(client, b);
+        tracked += 1;
+      }
+      const d = await take(
+        q,
+        b,
+        nowMs,
+        (n) => deps.store.reserve(q.name, client, n, { intervalSeconds: q.def.intervalSeconds, limit: q.limit, blockSeconds: q.def.blockIntervalSeconds }),
+        onReserveError,
+      );
+      if (d.firstRefusal) deps.log.info({ quota: q.name, client, retry_after: d.retryAfterSeconds }, 'rate limit quota exceeded');
+      return d;
+    },
+
+    headersEnabled: (): boolean => config.enableRateLimitResponseHeaders,
+
+    async list(): Promise<RateLimitQuota[]> {
+      return deps.store.list();
+    },
+
+    async get(name: string): Promise<RateLimitQuota | null> {
+      return (await deps.store.list()).find((q) => q.name === name) ?? null;
+    },
+
+    /** Creates or replaces a quota (already validated). */
+    async put(q: RateLimitQuota): Promise<void> {
+      if (!(await deps.store.upsert(q))) {
+        const other = (await deps.store.list()).find((o) => o.path === q.path && o.name !== q.name);
+        throw badRequest(`quota rule with similar properties exists under the name "${other?.name ?? '?'}"`);
+      }
+      await changed(q.name);
+    },
+
+    async delete(name: string): Promise<void> {
+      await deps.store.delete(name);
+      await changed(name);
+    },
+
+    async getConfig(): Promise<QuotaConfig> {
+      return (await deps.store.getConfig()) ?? { ...DEFAULT_CONFIG, rateLimitExemptPaths: [...DEFAULT_EXEMPT_PATHS] };
+    },
+
+    /** Validates and stores the configuration; the exempt paths are normalised. */
+    async putConfig(c: QuotaConfig): Promise<void> {
+      const paths = [...new Set(c.rateLimitExemptPaths.map((p) => formatExemptRule(parseExemptPath(p))))];
+      await deps.store.putConfig({ enableRateLimitResponseHeaders: c.enableRateLimitResponseHeaders, rateLimitExemptPaths: paths });
+      await changed('config');
+    },
+
+    close(): void {
+      for (const t of timers) clearInterval(t);
+    },
+  };
+}
+
+export type QuotaLimiter = ReturnType<typeof createQuotaLimiter>;
