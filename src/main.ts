@@ -68,8 +68,9 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       force.unref();
       server.close(() => {
         clearTimeout(force);
-        void app
-          .close()
+        // Storage gets a deadline too: a stuck connection must not keep the process from exiting.
+        const deadline = new Promise<void>((r) => setTimeout(r, 5_000).unref());
+        void Promise.race([app.close(), deadline])
           .catch((err: Error) => log.error({ err: err.message }, 'close failed'))
           .finally(() => {
             log.info('stopped');

@@ -88,3 +88,12 @@ test('PostgreSQL: no plaintext in pg_dump or logs; a ciphertext copied into anot
   t.is(swappedVersion.rowCount, 1);
   t.is((await api(b, 'GET', 'secret/data/a?version=1')).status, 200, 'the source row still opens');
 });
+
+test('dev mode: restarting with another --dev-root-token retires the old one', async (t) => {
+  const b1 = await startBroker({ rootToken: 'first-root' });
+  await b1.stop();
+  const b2 = await startBroker({ dataDir: b1.dataDir, rootToken: 'second-root' });
+  t.teardown(() => b2.stop());
+  t.is((await api(b2, 'GET', 'auth/token/lookup-self')).status, 200);
+  t.is((await api(b2, 'GET', 'auth/token/lookup-self', { token: 'first-root' })).status, 403);
+});

@@ -418,3 +418,12 @@ function kvTests(kind: Kind): void {
 
 kvTests('pglite');
 kvTests('postgres');
+
+test('LIST handles names outside the Basic Multilingual Plane', async (t) => {
+  const b = await startBroker();
+  t.teardown(() => b.stop());
+  const v = vaultClient(b);
+  await v.write('secret/data/\u{1F600}/child-one', { data: { a: 1 } });
+  await v.write('secret/data/\u{1F600}/sub/leaf', { data: { a: 1 } });
+  t.deepEqual((await v.list('secret/metadata/\u{1F600}')).data, { keys: ['child-one', 'sub/'] });
+});

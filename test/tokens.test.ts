@@ -102,3 +102,43 @@ test.serial('num_uses limits how many requests a token can make', async (t) => {
   t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: auth.client_token })).status, 200);
   t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: auth.client_token })).status, 403);
 });
+
+test.serial('a one-use token is good for exactly one request, even under 40 concurrent requests', async (t) => {
+  await api(b, 'PUT', 'sys/policy/one-use', { body: { rules: 'path "secret/data/*" { capabilities = ["read"] }' } });
+  await api(b, 'POST', 'secret/data/once', { body: { data: { v: 1 } } });
+  const auth = authOf((await api(b, 'POST', 'auth/token/create', { body: { num_uses: 1, policies: ['one-use'] } })).json);
+  const results = await Promise.all(Array.from({ length: 40 }, () => api(b, 'GET', 'secret/data/once', { token: auth.client_token })));
+  t.is(results.filter((r) => r.status === 200).length, 1);
+  t.is(results.filter((r) => r.status === 403).length, 39);
+});
+
+test.serial('a duplicate token id is a 400 and changes nothing', async (t) => {
+  const first = await api(b, 'POST', 'auth/token/create', { body: { id: 'dup-id-1', policies: ['a'] } });
+  t.is(first.status, 200);
+  const again = await api(b, 'POST', 'auth/token/create', { body: { id: 'dup-id-1', policies: ['root'] } });
+  t.is(again.status, 400);
+  t.deepEqual(again.json, { errors: ['cannot create a token with a duplicate ID'] });
+  const self = await api(b, 'GET', 'auth/token/lookup-self', { token: 'dup-id-1' });
+  t.deepEqual(dataOf<{ policies: string[] }>(self.json).policies, ['a', 'default']);
+});
+
+test.serial('TTL rules: explicit_max_ttl caps periodic tokens, and a root child with a max TTL is alive', async (t) => {
+  const rootChild = authOf((await api(b, 'POST', 'auth/token/create', { body: { policies: ['root'], explicit_max_ttl: '1h' } })).json);
+  const self = await api(b, 'GET', 'auth/token/lookup-self', { token: rootChild.client_token });
+  t.is(self.status, 200);
+  const ttl = dataOf<{ ttl: number }>(self.json).ttl;
+  t.true(ttl > 3590 && ttl <= 3600, `ttl ${ttl}`);
+
+  const periodic = authOf((await api(b, 'POST', 'auth/token/create', { body: { period: '1h', explicit_max_ttl: '90s' } })).json);
+  t.true(periodic.lease_duration <= 90);
+  const renewed = await api(b, 'POST', 'auth/token/renew-self', { token: periodic.client_token, body: {} });
+  t.true(authOf(renewed.json).lease_duration <= 90, 'renewal never passes the explicit max');
+  t.is((await api(b, 'POST', 'auth/token/create', { body: { period: '30000d' } })).status, 400);
+});
+
+test.serial('without a valid token, an unknown mount is indistinguishable from a forbidden one', async (t) => {
+  t.is((await api(b, 'GET', 'nosuchmount/x', { token: null })).status, 403);
+  t.is((await api(b, 'GET', 'nosuchmount/x', { token: 'forged' })).status, 403);
+  t.is((await api(b, 'GET', 'secret/data/x', { token: null })).status, 403);
+  t.is((await api(b, 'GET', 'nosuchmount/x')).status, 404);
+});

@@ -24,7 +24,8 @@ export interface Barrier {
   /** Forgets all key material. */
   seal(): void;
   encrypt(ctx: string, plaintext: Uint8Array): SealedValue;
-  decrypt(ctx: string, sealed: Uint8Array): Promise<Buffer>;
+  /** `q`: the caller's transaction, if any, so that a keyring reload never waits for a second pool connection. */
+  decrypt(ctx: string, sealed: Uint8Array, q?: Queryable): Promise<Buffer>;
   /** Adds a keyring term; new writes use it, old terms keep decrypting. */
   rotate(): Promise<KeyStatus>;
   keyStatus(): KeyStatus;
@@ -61,8 +62,8 @@ export function createBarrier(deps: BarrierDeps): Barrier {
     return state;
   };
 
-  const loadKeyring = async (rootKey: Buffer): Promise<Omit<Unsealed, 'rootKey' | 'derived'>> => {
-    const rows = await deps.sealStore.listTerms();
+  const loadKeyring = async (rootKey: Buffer, q?: Queryable): Promise<Omit<Unsealed, 'rootKey' | 'derived'>> => {
+    const rows = await deps.sealStore.listTerms(q);
     const last = rows.at(-1);
     if (!last) throw new AppError('uninitialized', 'sealbox is not initialized');
     const keks = new Map<number, Buffer>();
@@ -77,9 +78,13 @@ export function createBarrier(deps: BarrierDeps): Barrier {
     return { keks, current: { term: last.term, installTime: last.createdAt } };
   };
 
-  const merge = async (s: Unsealed): Promise<void> => {
-    const fresh = await loadKeyring(s.rootKey);
-    if (state !== s) throw sealedError();
+  const merge = async (s: Unsealed, q?: Queryable): Promise<void> => {
+    const fresh = await loadKeyring(s.rootKey, q);
+    if (state !== s) {
+      // Sealed while loading: the fresh keys belong to nobody.
+      for (const k of fresh.keks.values()) zero(k);
+      throw sealedError();
+    }
     for (const [t, k] of fresh.keks) {
       if (s.keks.has(t)) zero(k);
       else s.keks.set(t, k);
@@ -87,11 +92,11 @@ export function createBarrier(deps: BarrierDeps): Barrier {
     if (fresh.current.term > s.current.term) s.current = fresh.current;
   };
 
-  const kekFor = async (s: Unsealed, term: number): Promise<Buffer> => {
+  const kekFor = async (s: Unsealed, term: number, q?: Queryable): Promise<Buffer> => {
     let kek = s.keks.get(term);
     if (!kek) {
       // Another replica rotated: reload the keyring once.
-      await merge(s);
+      await merge(s, q);
       kek = s.keks.get(term);
     }
     if (!kek) throw new AppError('internal', 'stored value uses an unknown key term');
@@ -125,9 +130,9 @@ export function createBarrier(deps: BarrierDeps): Barrier {
       if (!kek) throw new AppError('internal', 'current key term is missing');
       return { sealed: sealEnvelope(term, kek, ctx, plaintext, randomBytes), term };
     },
-    async decrypt(ctx, sealed) {
+    async decrypt(ctx, sealed, q) {
       const s = need();
-      const kek = await kekFor(s, envelopeTerm(sealed));
+      const kek = await kekFor(s, envelopeTerm(sealed), q);
       return openEnvelope(kek, ctx, sealed);
     },
     async rotate() {
@@ -137,6 +142,10 @@ export function createBarrier(deps: BarrierDeps): Barrier {
         await merge(s);
         const term = s.current.term + 1;
         const inserted = await deps.db.tx((q) => deps.sealStore.insertTerm(q, term, sealKek(s.rootKey, term, kek, randomBytes)));
+        if (state !== s) {
+          zero(kek);
+          throw sealedError();
+        }
         if (inserted) {
           s.keks.set(term, kek);
           s.current = { term, installTime: new Date() };

@@ -66,6 +66,9 @@ export async function bootDevSeal(deps: DevSealDeps, rootTokenFlag?: string): Pr
   await deps.seal.unsealWithRootKey(rootKey);
   rootKey.fill(0);
   if (rootTokenFlag && rootTokenFlag !== creds.root_token) {
+    // The old dev root token stops working: one dev root token at a time.
+    const old = await deps.tokens.lookup(creds.root_token);
+    if (old) await deps.tokens.revoke(old.accessor);
     creds = { ...creds, root_token: rootTokenFlag };
     await writeFile(path, `${JSON.stringify(creds)}\n`, { mode: 0o600 });
   }

@@ -76,6 +76,8 @@ export interface AuthResponse {
   leaseDuration: number;
   renewable: boolean;
   orphan: boolean;
+  /** Uses left on the token; 0 (or absent) means unlimited. */
+  numUses?: number;
 }
 
 export interface EngineResponse {
@@ -103,7 +105,10 @@ export function op<S extends z.ZodType>(
 }
 
 export interface PathDef {
-  /** Segments: literal, `:name` (one segment) or `*name` (the rest, one or more segments). */
+  /**
+   * Segments: literal, `:name` (one segment) or `*name` (one or more segments: the rest, or up to the literal
+   * segments that follow it, as in "mounts/*path/tune").
+   */
   pattern: string;
   operations: Partial<Record<Operation, Handler>>;
   /** Callable without a token (login, health, unseal). */

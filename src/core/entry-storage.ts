@@ -11,12 +11,12 @@ export function createEngineStorage(deps: { db: Db; entries: EntriesStore; barri
   const view = (q: Queryable): StorageView => ({
     async get(key) {
       const sealed = await entries.get(q, mountId, key);
-      return sealed ? barrier.decrypt(entryContext(mountId, key), sealed) : null;
+      return sealed ? barrier.decrypt(entryContext(mountId, key), sealed, q) : null;
     },
     async getMany(keys) {
       const m = await entries.getMany(q, mountId, keys);
       const out = new Map<string, Buffer>();
-      for (const [k, sealed] of m) out.set(k, await barrier.decrypt(entryContext(mountId, k), sealed));
+      for (const [k, sealed] of m) out.set(k, await barrier.decrypt(entryContext(mountId, k), sealed, q));
       return out;
     },
     async put(key, value) {

@@ -124,6 +124,30 @@ export function createMountTable(deps: MountTableDeps) {
       return info;
     },
 
+    /**
+     * sys/mounts/:path/tune: changes a stored mount's description, config or options in one locked read-modify-write,
+     * then reloads every replica. Builtin mounts (sys/, auth/token/) are not stored and cannot be tuned.
+     */
+    async tune(
+      rawPath: string,
+      cls: 'secret' | 'auth',
+      apply: (current: Pick<MountInfo, 'description' | 'config' | 'options'>) => Pick<MountInfo, 'description' | 'config' | 'options'>,
+    ): Promise<void> {
+      const path = cls === 'auth' ? `auth/${normalizeMountPath(rawPath)}` : normalizeMountPath(rawPath);
+      const found = await deps.db.tx(async (q) => {
+        const row = await deps.store.getForUpdate(q, path);
+        if (!row) return false;
+        const next = apply(row);
+        const factory = factoryFor(cls, row.type);
+        const options = factory?.mountOptions ? factory.mountOptions(next.options) : next.options;
+        await deps.store.update(q, path, { ...next, options });
+        return true;
+      });
+      if (!found) throw badRequest(`cannot tune "${path}": no such mount`);
+      await reload();
+      await deps.db.notify(CHANNEL, path);
+    },
+
     async unmount(rawPath: string, cls: 'secret' | 'auth'): Promise<void> {
       const path = cls === 'auth' ? `auth/${normalizeMountPath(rawPath)}` : normalizeMountPath(rawPath);
       if (RESERVED.includes(path)) throw badRequest(`cannot unmount "${path}"`);

@@ -15,8 +15,11 @@ function matchOne(c: Compiled, parts: readonly string[]): Record<string, string>
   for (let i = 0; i < c.segments.length; i++) {
     const seg = c.segments[i] ?? '';
     if (seg.startsWith('*')) {
-      if (i >= parts.length) return null;
-      params[seg.slice(1)] = parts.slice(i).join('/');
+      // `*name` takes one or more segments: the rest, less the literal segments that follow it ("mounts/*path/tune").
+      const tail = c.segments.slice(i + 1);
+      const end = parts.length - tail.length;
+      if (end <= i || tail.some((lit, j) => parts[end + j] !== lit)) return null;
+      params[seg.slice(1)] = parts.slice(i, end).join('/');
       return params;
     }
     const part = parts[i];

@@ -22,6 +22,10 @@ path "auth/token/revoke-self" {
 path "sys/capabilities-self" {
   capabilities = ["update"]
 }
+# The mount of a path and its options, as the vault CLI's "kv" commands ask for them.
+path "sys/internal/ui/mounts/*" {
+  capabilities = ["read"]
+}
 `;
 
 const CHANNEL = 'sealbox_policies';

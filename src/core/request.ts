@@ -136,6 +136,8 @@ export function createPipeline(deps: PipelineDeps) {
       const sealed = deps.barrier.isSealed();
       if (!route) {
         if (sealed) throw new AppError('sealed', 'sealbox is sealed');
+        // Only a valid token learns that a mount does not exist: others cannot map the mount table.
+        if (!req.token || !(await deps.tokens.lookup(req.token))) throw permissionDenied();
         throw new AppError('not_found', `no handler for route "${req.path.slice(0, 200)}": route entry not found`);
       }
       const match = route.mounted.match(route.rest);

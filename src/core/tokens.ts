@@ -45,9 +45,13 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
   const TOKEN_HMAC = 'token-hmac';
   const hmac = (token: string): Buffer => hmacSha256(barrier.deriveKey(TOKEN_HMAC), token);
 
+  // Bumped on every invalidation: a lookup that started before one must not cache what it read.
+  let generation = 0;
   const forget = (hexes: Iterable<string>): void => {
+    generation++;
     for (const h of hexes) cache.delete(h);
   };
+  const revokedHooks: ((accessors: string[]) => Promise<void>)[] = [];
   const broadcast = async (hmacs: Buffer[]): Promise<void> => {
     const hexes = hmacs.map((h) => h.toString('hex'));
     forget(hexes);
@@ -64,8 +68,9 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     const now = clock.now();
     const isRoot = opts.policies.includes('root');
     const maxTtl = opts.explicitMaxTtl > 0 ? Math.min(opts.explicitMaxTtl, limits.maxTtl) : limits.maxTtl;
-    let ttl = opts.period > 0 ? opts.period : opts.ttl > 0 ? opts.ttl : isRoot ? 0 : limits.defaultTtl;
-    if (ttl > maxTtl && opts.period === 0) ttl = maxTtl;
+    let ttl = opts.period > 0 ? opts.period : opts.ttl > 0 ? opts.ttl : isRoot && opts.explicitMaxTtl === 0 ? 0 : limits.defaultTtl;
+    // A period renews forever unless an explicit max caps it; everything else is capped by the max TTL.
+    if (ttl > maxTtl && (opts.period === 0 || opts.explicitMaxTtl > 0)) ttl = maxTtl;
     const noExpiry = ttl === 0 && isRoot && opts.explicitMaxTtl === 0;
     const token = opts.id ?? `sbx.${randomBase62(deps.random, 40)}`;
     const row: TokenRow = {
@@ -84,7 +89,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       numUses: opts.numUses,
       createdAt: now,
       expiresAt: noExpiry ? null : new Date(now.getTime() + ttl * 1000),
-      maxExpiresAt: noExpiry || opts.period > 0 ? null : new Date(now.getTime() + maxTtl * 1000),
+      maxExpiresAt: noExpiry || (opts.period > 0 && opts.explicitMaxTtl === 0) ? null : new Date(now.getTime() + maxTtl * 1000),
       entityName: opts.identity?.entityName ?? parent?.entityName ?? '',
       alias: opts.identity?.alias ?? parent?.alias ?? null,
     };
@@ -95,8 +100,10 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     hmac,
     async listenForInvalidations(): Promise<void> {
       await deps.db.listen(CHANNEL, (payload) => {
-        if (payload === null || payload === '*') cache.clear();
-        else forget(payload.split(','));
+        if (payload === null || payload === '*') {
+          generation++;
+          cache.clear();
+        } else forget(payload.split(','));
       });
     },
 
@@ -109,7 +116,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
         throw new AppError('permission_denied', 'root tokens may only be created by a root token');
       }
       const { token, row } = build(opts, parent);
-      await store.insert(row, q);
+      if (!(await store.insert(row, q))) throw badRequest('cannot create a token with a duplicate ID');
       return { token, entry: row };
     },
 
@@ -123,13 +130,15 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       let entry: TokenEntry | null;
       if (hit && hit.until > nowMs) entry = hit.entry;
       else {
+        const seen = generation;
         entry = await store.getByHmac(key);
-        if (entry && entry.numUses === 0) {
+        if (entry && entry.numUses === 0 && seen === generation) {
           if (cache.size >= CACHE_MAX) cache.clear();
           cache.set(hex, { entry, until: nowMs + CACHE_MS });
         }
       }
-      if (!entry || expired(entry)) return null;
+      // numUses < 0: the last use is being spent; the token is revoked when that request ends.
+      if (!entry || expired(entry) || entry.numUses < 0) return null;
       return entry;
     },
 
@@ -140,7 +149,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     async spendUse(entry: TokenEntry): Promise<'ok' | 'last' | 'none'> {
       if (entry.numUses === 0) return 'ok';
       const left = await store.spendUse(entry.accessor);
-      return left === null ? 'none' : left === 0 ? 'last' : 'ok';
+      return left === null ? 'none' : left < 0 ? 'last' : 'ok';
     },
 
     async lookupAccessor(accessor: string): Promise<TokenEntry | null> {
@@ -163,8 +172,16 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     /** Revokes the token and all its descendants. */
     async revoke(accessor: string): Promise<number> {
       const gone = await store.deleteTree(accessor);
-      if (gone.length > 0) await broadcast(gone);
+      if (gone.length > 0) {
+        await broadcast(gone.map((g) => g.tokenHmac));
+        for (const hook of revokedHooks) await hook(gone.map((g) => g.accessor));
+      }
       return gone.length;
+    },
+
+    /** Called with the accessors of every revoked token (the leases issue revokes their leases here). */
+    onRevoked(hook: (accessors: string[]) => Promise<void>): void {
+      revokedHooks.push(hook);
     },
 
     /**
@@ -193,6 +210,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
         leaseDuration: remainingTtl(e),
         renewable: e.renewable,
         orphan: e.orphan,
+        numUses: Math.max(0, e.numUses),
       };
     },
   };

@@ -13,7 +13,7 @@ const authWire = (a: AuthResponse) => ({
   token_type: 'service',
   orphan: a.orphan,
   mfa_requirement: null,
-  num_uses: 0,
+  num_uses: a.numUses ?? 0,
 });
 
 /** Renders an engine response in Vault's wire form: a status and a body (undefined for 204). */

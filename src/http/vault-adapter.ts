@@ -15,6 +15,9 @@ function operationFor(method: string, query: URLSearchParams): Operation {
       const list = query.get('list');
       return list === 'true' || list === '1' ? 'list' : 'read';
     }
+    case 'HEAD':
+      // Load balancers probe with HEAD sys/health; Koa sends the status and headers without the body.
+      return 'read';
     case 'LIST':
       return 'list';
     case 'POST':

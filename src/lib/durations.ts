@@ -2,18 +2,29 @@ import { badRequest } from './errors.ts';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
+/** The longest duration accepted anywhere: 10 years. Longer values overflow dates and int4 columns downstream. */
+export const MAX_DURATION_SECONDS = 315_360_000;
+
+function bounded(seconds: number, field: string): number {
+  if (!Number.isSafeInteger(seconds) || seconds > MAX_DURATION_SECONDS) {
+    throw badRequest(`${field}: must be at most 10 years (${MAX_DURATION_SECONDS} seconds)`);
+  }
+  return seconds;
+}
+
 /**
  * Parses a Vault duration: an integer number of seconds (number or numeric string) or a Go-style
- * string such as "90s", "15m", "1h30m", "7d". Returns whole seconds. Throws a 400 on anything else.
+ * string such as "90s", "15m", "1h30m", "7d". Returns whole seconds, at most 10 years. Throws a 400 naming
+ * `field` on anything else.
  */
 export function parseDuration(value: unknown, field: string): number {
   if (typeof value === 'number') {
-    if (Number.isInteger(value) && value >= 0) return value;
+    if (Number.isInteger(value) && value >= 0) return bounded(value, field);
     throw badRequest(`${field}: must be a non-negative whole number of seconds`);
   }
   if (typeof value !== 'string') throw badRequest(`${field}: must be a duration such as "30m" or a number of seconds`);
   const s = value.trim();
-  if (/^\d+$/.test(s)) return Number(s);
+  if (/^\d+$/.test(s)) return bounded(Number(s), field);
   const re = /(\d+)([smhd])/gy;
   let total = 0;
   let matched = 0;
@@ -24,7 +35,7 @@ export function parseDuration(value: unknown, field: string): number {
   if (s.length === 0 || matched !== s.length) {
     throw badRequest(`${field}: "${s.slice(0, 40)}" is not a duration such as "30m", "1h30m" or a number of seconds`);
   }
-  return total;
+  return bounded(total, field);
 }
 
 /** Formats seconds the way Vault prints durations in config reads ("0s", "1h0m0s"). */

@@ -44,10 +44,10 @@ export function createEntriesStore() {
     async listChildren(q: Queryable, mountId: string, prefix: string): Promise<string[]> {
       const r = await q.query<{ child: string }>(
         `SELECT DISTINCT CASE WHEN strpos(rest, '/') > 0 THEN substr(rest, 1, strpos(rest, '/')) ELSE rest END AS child
-           FROM (SELECT substr(key, $3::int) AS rest FROM entries
+           FROM (SELECT substr(key, char_length($3::text) + 1) AS rest FROM entries
                   WHERE mount_id = $1 AND key LIKE $2 ESCAPE '\\') s
           ORDER BY child`,
-        [mountId, likePrefix(prefix), prefix.length + 1],
+        [mountId, likePrefix(prefix), prefix],
       );
       return r.rows.map((row) => row.child).filter((c) => c.length > 0);
     },

@@ -28,6 +28,22 @@ export function createMountsStore(db: Queryable) {
       );
       return r.rowCount === 1;
     },
+    /** The tunable part of a mount, locked until the transaction ends (sys/mounts/:path/tune). */
+    async getForUpdate(q: Queryable, path: string): Promise<Pick<MountRow, 'type' | 'description' | 'config' | 'options'> | null> {
+      const r = await q.query<Pick<MountRow, 'type' | 'description' | 'config' | 'options'>>(
+        'SELECT type, description, config, options FROM mounts WHERE path = $1 FOR UPDATE',
+        [path],
+      );
+      return r.rows[0] ?? null;
+    },
+    async update(q: Queryable, path: string, m: Pick<MountRow, 'description' | 'config' | 'options'>): Promise<void> {
+      await q.query('UPDATE mounts SET description = $2, config = $3, options = $4 WHERE path = $1', [
+        path,
+        m.description,
+        JSON.stringify(m.config),
+        JSON.stringify(m.options),
+      ]);
+    },
     async delete(path: string): Promise<boolean> {
       const r = await db.query('DELETE FROM mounts WHERE path = $1', [path]);
       return r.rowCount === 1;

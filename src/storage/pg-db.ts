@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../lib/log.ts';
 import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
+import { translatePgError } from './pg-errors.ts';
 
 export interface PgDbOptions {
   url: string;
@@ -23,7 +24,7 @@ function statementName(sql: string): string {
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const r = await client.query({ name: statementName(sql), text: sql, values: params as unknown[] | undefined });
+      const r = await client.query({ name: statementName(sql), text: sql, values: params as unknown[] | undefined }).catch(translatePgError);
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
@@ -34,7 +35,13 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
 
 /** PostgreSQL through a pg.Pool, plus one dedicated connection for LISTEN that reconnects on failure. */
 export function createPgDb(opts: PgDbOptions): Db {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.maxConnections ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.maxConnections ?? 10,
+    // Never wait forever for a connection, and never let a stuck transaction hold locks for long.
+    connectionTimeoutMillis: 10_000,
+    options: '-c idle_in_transaction_session_timeout=60000',
+  });
   pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle database connection failed'));
   const base = wrap(pool);
   const handlers = new Map<string, NotifyHandler[]>();
@@ -52,10 +59,15 @@ export function createPgDb(opts: PgDbOptions): Db {
       listener = null;
       void client.end().catch(() => undefined);
       for (const hs of handlers.values()) for (const h of hs) h(null);
-      if (!closed) setTimeout(() => void ensureListener().catch(() => undefined), 1000).unref();
+      retry(1000);
     });
-    await client.connect();
-    for (const ch of handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(ch)}`);
+    try {
+      await client.connect();
+      for (const ch of handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(ch)}`);
+    } catch (err) {
+      void client.end().catch(() => undefined);
+      throw err;
+    }
     listener = client;
   };
   const ensureListener = async (): Promise<void> => {
@@ -65,6 +77,21 @@ export function createPgDb(opts: PgDbOptions): Db {
     });
     await connecting;
   };
+  /** Keeps trying, with backoff up to 30 s, until the LISTEN connection is back; then caches are flushed. */
+  const retry = (delayMs: number): void => {
+    if (closed) return;
+    setTimeout(() => {
+      ensureListener().then(
+        () => {
+          for (const hs of handlers.values()) for (const h of hs) h(null);
+        },
+        (err: Error) => {
+          opts.log.warn({ err: err.message }, 'notification connection still down');
+          retry(Math.min(delayMs * 2, 30_000));
+        },
+      );
+    }, delayMs).unref();
+  };
 
   return {
     kind: 'postgres',
@@ -72,17 +99,22 @@ export function createPgDb(opts: PgDbOptions): Db {
     exec: base.exec,
     async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      let out: T;
       try {
         await client.query('BEGIN');
-        const out = await fn(wrap(client));
+        out = await fn(wrap(client));
         await client.query('COMMIT');
-        return out;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        // A client whose ROLLBACK failed is broken: destroy it rather than return it to the pool.
+        const broken = await client.query('ROLLBACK').then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        client.release(broken);
         throw err;
-      } finally {
-        client.release();
       }
+      client.release();
+      return out;
     },
     async listen(channel: string, handler: NotifyHandler): Promise<void> {
       const list = handlers.get(channel);

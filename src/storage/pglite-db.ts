@@ -1,10 +1,11 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
+import { translatePgError } from './pg-errors.ts';
 
 function wrap(q: PGlite | Transaction): Queryable {
   return {
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const r = await q.query<R>(sql, params as unknown[] | undefined);
+      const r = await q.query<R>(sql, params as unknown[] | undefined).catch(translatePgError);
       return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
     },
     async exec(sql: string): Promise<void> {

@@ -76,8 +76,9 @@ const toRow = (r: RawToken): TokenRow => ({
 
 export function createTokensStore(db: Queryable) {
   return {
-    async insert(t: TokenRow, q: Queryable = db): Promise<void> {
-      await q.query(
+    /** Returns false when a token with the same value already exists (nothing is written then). */
+    async insert(t: TokenRow, q: Queryable = db): Promise<boolean> {
+      const r = await q.query(
         `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          ON CONFLICT (token_hmac) DO NOTHING`,
         [
@@ -101,6 +102,7 @@ export function createTokensStore(db: Queryable) {
           t.alias ? JSON.stringify(t.alias) : null,
         ],
       );
+      return r.rowCount === 1;
     },
     async getByHmac(tokenHmac: Uint8Array): Promise<TokenRow | null> {
       const r = await db.query<RawToken>(`SELECT ${COLUMNS} FROM tokens WHERE token_hmac = $1`, [tokenHmac]);
@@ -114,21 +116,24 @@ export function createTokensStore(db: Queryable) {
       await db.query('UPDATE tokens SET expires_at = $2 WHERE accessor = $1', [accessor, expiresAt]);
     },
     /** Deletes the token and every descendant; returns the HMACs deleted (for cache invalidation). */
-    async deleteTree(accessor: string): Promise<Buffer[]> {
-      const r = await db.query<{ token_hmac: Uint8Array }>(
+    async deleteTree(accessor: string): Promise<{ tokenHmac: Buffer; accessor: string }[]> {
+      const r = await db.query<{ token_hmac: Uint8Array; accessor: string }>(
         `WITH RECURSIVE tree AS (
            SELECT accessor FROM tokens WHERE accessor = $1
            UNION SELECT t.accessor FROM tokens t JOIN tree ON t.parent_accessor = tree.accessor
          )
-         DELETE FROM tokens WHERE accessor IN (SELECT accessor FROM tree) RETURNING token_hmac`,
+         DELETE FROM tokens WHERE accessor IN (SELECT accessor FROM tree) RETURNING token_hmac, accessor`,
         [accessor],
       );
-      return r.rows.map((row) => toBuffer(row.token_hmac));
+      return r.rows.map((row) => ({ tokenHmac: toBuffer(row.token_hmac), accessor: row.accessor }));
     },
-    /** Spends one use of a limited-use token; returns the uses left, or null if none were left. */
+    /**
+     * Spends one use of a limited-use token in one statement. Returns the uses left, -1 when this was the last
+     * one (the row then reads as exhausted, never as 0 = unlimited), or null when none were left.
+     */
     async spendUse(accessor: string): Promise<number | null> {
       const r = await db.query<{ num_uses: number }>(
-        'UPDATE tokens SET num_uses = num_uses - 1 WHERE accessor = $1 AND num_uses > 0 RETURNING num_uses',
+        'UPDATE tokens SET num_uses = CASE WHEN num_uses = 1 THEN -1 ELSE num_uses - 1 END WHERE accessor = $1 AND num_uses > 0 RETURNING num_uses',
         [accessor],
       );
       return r.rows[0] ? r.rows[0].num_uses : null;

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { notFound } from '../../lib/errors.ts';
 import { op, type Operation, type PathDef } from '../engine.ts';
-import type { MountTable } from '../mounts.ts';
+import { mountAccessor, type MountTable } from '../mounts.ts';
+import { renderMountConfig } from './mount-config.ts';
 
 const METHOD: Record<Operation, string> = { read: 'get', list: 'get', update: 'post', delete: 'delete', patch: 'patch' };
 
@@ -14,6 +16,31 @@ const openApiPath = (mountPath: string, pattern: string): string =>
  */
 export function sysInternalPaths(deps: { mounts: () => MountTable }): PathDef[] {
   return [
+    {
+      // What `vault kv …` asks first to learn the mount of a path and its KV version. Vault's default policy grants it.
+      pattern: 'internal/ui/mounts/*path',
+      operations: {
+        read: op(z.object({}), async ({ params }) => {
+          const route = deps.mounts().route((params.path ?? '').replace(/\/+$/, ''));
+          if (!route) throw notFound();
+          const m = route.mounted.info;
+          return {
+            data: {
+              path: m.path,
+              type: m.type,
+              description: m.description,
+              accessor: mountAccessor(m),
+              uuid: m.id,
+              config: renderMountConfig(m.config),
+              options: Object.keys(m.options).length > 0 ? m.options : null,
+              local: false,
+              seal_wrap: false,
+              external_entropy_access: false,
+            },
+          };
+        }),
+      },
+    },
     {
       pattern: 'plugins/catalog',
       operations: {

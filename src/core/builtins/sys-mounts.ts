@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { notFound } from '../../lib/errors.ts';
 import { op, type MountInfo, type PathDef } from '../engine.ts';
 import { mountAccessor, type MountTable } from '../mounts.ts';
+import { applyMountConfig, mountConfigFields, mountConfigInput, renderMountConfig } from './mount-config.ts';
 
 const mountWire = (m: MountInfo) => ({
   type: m.type,
   description: m.description,
   accessor: mountAccessor(m),
   uuid: m.id,
-  config: { default_lease_ttl: 0, max_lease_ttl: 0, ...m.config },
+  config: renderMountConfig(m.config),
   options: Object.keys(m.options).length > 0 ? m.options : null,
   local: false,
   seal_wrap: false,
@@ -21,10 +22,18 @@ const listWire = (mounts: MountInfo[], strip: string) =>
 const mountBody = z.object({
   type: z.string().min(1).max(64),
   description: z.string().max(1024).optional(),
-  config: z.record(z.string(), z.unknown()).optional(),
+  config: mountConfigInput.nullable().optional(),
   options: z.record(z.string(), z.unknown()).nullable().optional(),
   local: z.boolean().optional(),
   seal_wrap: z.boolean().optional(),
+  external_entropy_access: z.boolean().optional(),
+});
+
+/** Vault's tune body: the config fields at the top level, plus description and options. */
+const tuneBody = z.object({
+  ...mountConfigFields,
+  description: z.string().max(1024).nullable().optional(),
+  options: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 
 /** Type aliases Vault users type: "kv-v2" is kv with options.version=2. */
@@ -33,42 +42,71 @@ function canonicalType(type: string, options: Record<string, unknown>): { type: 
   return { type, options };
 }
 
-/** sys/mounts and sys/auth: list, enable and disable secrets engines and auth methods. */
+/** sys/mounts and sys/auth: list, enable, tune and disable secrets engines and auth methods. */
 export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
-  const paths = (cls: 'secret' | 'auth', prefix: string): PathDef[] => [
-    {
-      pattern: prefix,
-      operations: { read: op(z.object({}), async () => ({ data: listWire(deps.mounts().list(cls), cls === 'auth' ? 'auth/' : '') })) },
-    },
-    {
-      pattern: `${prefix}/*path`,
-      // Enabling and disabling auth methods is root-protected in Vault; secrets engines are not.
-      sudo: cls === 'auth',
-      operations: {
-        read: op(z.object({}), async ({ params }) => {
-          const want = `${cls === 'auth' ? 'auth/' : ''}${(params.path ?? '').replace(/\/+$/, '')}/`;
-          const m = deps.mounts().list(cls).find((x) => x.path === want);
-          if (!m) throw notFound();
-          return { data: mountWire(m) };
-        }),
-        update: op(mountBody, async ({ params, input }) => {
-          const t = canonicalType(input.type, input.options ?? {});
-          await deps.mounts().mount({
-            path: params.path ?? '',
-            class: cls,
-            type: t.type,
-            description: input.description ?? '',
-            config: input.config ?? {},
-            options: t.options,
-          });
-          return {};
-        }),
-        delete: op(z.object({}), async ({ params }) => {
-          await deps.mounts().unmount(params.path ?? '', cls);
-          return {};
-        }),
+  const paths = (cls: 'secret' | 'auth', prefix: string): PathDef[] => {
+    const find = (path: string): MountInfo | undefined => {
+      const want = `${cls === 'auth' ? 'auth/' : ''}${path.replace(/\/+$/, '')}/`;
+      return deps.mounts().list(cls).find((x) => x.path === want);
+    };
+    // Enabling, tuning and disabling auth methods is root-protected in Vault; secrets engines are not.
+    const sudo = cls === 'auth';
+    return [
+      {
+        pattern: prefix,
+        operations: { read: op(z.object({}), async () => ({ data: listWire(deps.mounts().list(cls), cls === 'auth' ? 'auth/' : '') })) },
       },
-    },
-  ];
+      {
+        // Before `${prefix}/*path`, as in Vault: a path ending in "/tune" is the tune endpoint of the mount before it.
+        pattern: `${prefix}/*path/tune`,
+        sudo,
+        operations: {
+          read: op(z.object({}), async ({ params }) => {
+            const m = find(params.path ?? '');
+            if (!m) throw notFound();
+            const options = Object.keys(m.options).length > 0 ? m.options : null;
+            return { data: { description: m.description, options, ...renderMountConfig(m.config) } };
+          }),
+          update: op(tuneBody, async ({ params, input }) => {
+            // force_no_cache is set when mounting only: Vault's tune ignores it, and its client always sends false.
+            const { description, options, force_no_cache: _mountOnly, ...config } = input;
+            await deps.mounts().tune(params.path ?? '', cls, (cur) => ({
+              description: description ?? cur.description,
+              config: applyMountConfig(cur.config, config),
+              options: options ? { ...cur.options, ...options } : cur.options,
+            }));
+            return {};
+          }),
+        },
+      },
+      {
+        pattern: `${prefix}/*path`,
+        sudo,
+        operations: {
+          read: op(z.object({}), async ({ params }) => {
+            const m = find(params.path ?? '');
+            if (!m) throw notFound();
+            return { data: mountWire(m) };
+          }),
+          update: op(mountBody, async ({ params, input }) => {
+            const t = canonicalType(input.type, input.options ?? {});
+            await deps.mounts().mount({
+              path: params.path ?? '',
+              class: cls,
+              type: t.type,
+              description: input.description ?? '',
+              config: applyMountConfig({}, input.config ?? {}, 'config.'),
+              options: t.options,
+            });
+            return {};
+          }),
+          delete: op(z.object({}), async ({ params }) => {
+            await deps.mounts().unmount(params.path ?? '', cls);
+            return {};
+          }),
+        },
+      },
+    ];
+  };
   return [...paths('secret', 'mounts'), ...paths('auth', 'auth')];
 }

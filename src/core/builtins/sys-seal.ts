@@ -24,6 +24,8 @@ const statusCode = z
   .pipe(z.number().int().min(200).max(599))
   .optional();
 
+const pgpKeys = z.array(z.string().max(65_536), { error: 'must be a list of PGP public keys' }).max(64).nullable().optional();
+
 const sealStatusWire = (s: SealStatus, version: string, clusterName: string) => ({
   type: s.type,
   initialized: s.initialized,
@@ -67,9 +69,22 @@ export function sysSealPaths(deps: SysSealDeps): PathDef[] {
     raw: { status: 200 },
     data: sealStatusWire(await deps.seal.status(), deps.version, deps.clusterName),
   }));
+  const leader = op(z.object({}), async () => ({
+    raw: { status: 200 },
+    data: {
+      ha_enabled: false,
+      is_self: true,
+      leader_address: '',
+      leader_cluster_address: '',
+      performance_standby: false,
+      raft_committed_index: 0,
+    },
+  }));
   return [
     { pattern: 'health', unauthenticated: true, whileSealed: true, operations: { read: health } },
     { pattern: 'seal-status', unauthenticated: true, whileSealed: true, operations: { read: sealStatus } },
+    // Replicas share PostgreSQL and each serves every request (no leader election): every unsealed node is "the leader".
+    { pattern: 'leader', unauthenticated: true, operations: { read: leader } },
     {
       pattern: 'init',
       unauthenticated: true,
@@ -80,11 +95,17 @@ export function sysSealPaths(deps: SysSealDeps): PathDef[] {
           z.object({
             secret_shares: z.number().int().optional(),
             secret_threshold: z.number().int().optional(),
-            pgp_keys: z.unknown().optional(),
-            root_token_pgp_key: z.unknown().optional(),
+            // Vault's Go client always sends these, empty ("pgp_keys":null,"root_token_pgp_key":""); only a real key is refused.
+            pgp_keys: pgpKeys,
+            recovery_pgp_keys: pgpKeys,
+            root_token_pgp_key: z.string().max(65_536).nullable().optional(),
+            // Auto-unseal (recovery key) settings Vault clients send; sealbox has no recovery keys, so they are ignored.
+            recovery_shares: z.number().int().min(0).optional(),
+            recovery_threshold: z.number().int().min(0).optional(),
+            stored_shares: z.number().int().min(0).optional(),
           }),
           async ({ input }) => {
-            if (input.pgp_keys !== undefined || input.root_token_pgp_key !== undefined) {
+            if ((input.pgp_keys ?? []).length > 0 || (input.recovery_pgp_keys ?? []).length > 0 || input.root_token_pgp_key) {
               throw badRequest('PGP-encrypted key shares are not supported');
             }
             if (await deps.seal.isInitialized()) throw badRequest('sealbox is already initialized');

@@ -20,7 +20,8 @@ const createBody = z.object({
   display_name: z.string().max(128).optional(),
   num_uses: z.number().int().min(0).max(1_000_000).optional(),
   entity_alias: z.string().optional(),
-  type: z.enum(['service']).optional(),
+  // The Go client always sends "type": "".
+  type: z.enum(['service', '']).optional(),
 });
 
 const tokenBody = z.object({ token: z.string().min(1).max(256) });
@@ -48,7 +49,7 @@ export function tokenPaths(deps: {
     id,
     issue_time: e.createdAt.toISOString(),
     meta: Object.keys(e.meta).length > 0 ? e.meta : null,
-    num_uses: e.numUses,
+    num_uses: Math.max(0, e.numUses),
     orphan: e.orphan,
     path: e.path,
     period: e.period > 0 ? e.period : undefined,
@@ -58,9 +59,10 @@ export function tokenPaths(deps: {
     type: 'service',
   });
 
+  /** The caller's own token, as the pipeline authenticated it (also while its last use is being spent). */
   const self = async (req: EngineRequest): Promise<{ token: string; entry: TokenEntry }> => {
     const token = req.clientToken;
-    const entry = token ? await tokens.lookup(token) : null;
+    const entry = token && req.caller ? await tokens.lookupAccessor(req.caller.accessor) : null;
     if (!token || !entry) throw permissionDenied();
     return { token, entry };
   };
