@@ -17,6 +17,7 @@ interface Pattern {
 }
 
 const NONE: ReadonlySet<Capability> = new Set();
+const MEMO_MAX = 4096;
 
 function firstWildcard(path: string): number {
   const plus = path.split('/').findIndex((s) => s === '+');
@@ -75,12 +76,24 @@ export function compileAcl(rules: readonly PolicyRule[]): Acl {
   }
   // Most specific first: the first match wins.
   wild.sort((a, b) => (higherPriority(a, b) ? -1 : higherPriority(b, a) ? 1 : 0));
+  // Services read the same few paths over and over: remember each path's answer (bounded).
+  const memo = new Map<string, ReadonlySet<Capability>>();
   return {
     capabilities(path) {
       const hit = exact.get(path);
       if (hit) return hit;
-      for (const p of wild) if (p.re.test(path)) return p.caps;
-      return NONE;
+      const known = memo.get(path);
+      if (known) return known;
+      let caps = NONE;
+      for (const p of wild) {
+        if (p.re.test(path)) {
+          caps = p.caps;
+          break;
+        }
+      }
+      if (memo.size >= MEMO_MAX) memo.clear();
+      memo.set(path, caps);
+      return caps;
     },
   };
 }
