@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { notFound } from '../../lib/errors.ts';
+import { mountWire } from './sys-mounts.ts';
 import { op, type Operation, type PathDef } from '../engine.ts';
-import { mountAccessor, type MountTable } from '../mounts.ts';
-import { renderMountConfig } from './mount-config.ts';
+import type { MountTable } from '../mounts.ts';
 
 const METHOD: Record<Operation, string> = { read: 'get', list: 'get', update: 'post', delete: 'delete', patch: 'patch' };
 
@@ -24,20 +24,7 @@ export function sysInternalPaths(deps: { mounts: () => MountTable }): PathDef[] 
           const route = deps.mounts().route((params.path ?? '').replace(/\/+$/, ''));
           if (!route) throw notFound();
           const m = route.mounted.info;
-          return {
-            data: {
-              path: m.path,
-              type: m.type,
-              description: m.description,
-              accessor: mountAccessor(m),
-              uuid: m.id,
-              config: renderMountConfig(m.config),
-              options: Object.keys(m.options).length > 0 ? m.options : null,
-              local: false,
-              seal_wrap: false,
-              external_entropy_access: false,
-            },
-          };
+          return { data: { path: m.path, ...mountWire(m) } };
         }),
       },
     },

@@ -4,7 +4,7 @@ import { op, type MountInfo, type PathDef } from '../engine.ts';
 import { mountAccessor, type MountTable } from '../mounts.ts';
 import { applyMountConfig, mountConfigFields, mountConfigInput, renderMountConfig } from './mount-config.ts';
 
-const mountWire = (m: MountInfo) => ({
+export const mountWire = (m: MountInfo) => ({
   type: m.type,
   description: m.description,
   accessor: mountAccessor(m),
