@@ -3,6 +3,11 @@ import { join } from 'node:path';
 import type Koa from 'koa';
 import type { Config } from './config.ts';
 import { createBarrier } from './core/barrier.ts';
+import { createAuditAppender } from './core/audit/appender.ts';
+import { createFileSink } from './core/audit/file-sink.ts';
+import { AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorder.ts';
+import { createAuditSigner } from './core/audit/signer.ts';
+import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
 import { sysQuotasPaths } from './core/builtins/sys-quotas.ts';
@@ -28,6 +33,7 @@ import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/log.ts';
 import { randomBase62, type Random } from './lib/random.ts';
 import type { Db } from './storage/db.ts';
+import { createAuditStore } from './storage/audit-store.ts';
 import { createEntriesStore } from './storage/entries-store.ts';
 import { createLockoutStore } from './storage/lockout-store.ts';
 import { migrate } from './storage/migrate.ts';
@@ -92,6 +98,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     clock,
     limits: { defaultTtl: config.token_default_ttl, maxTtl: config.token_max_ttl },
   });
+  const auditSigner = createAuditSigner(barrier);
+  const audit = config.audit_enabled
+    ? createAuditAppender({
+        db,
+        store: createAuditStore(db),
+        signer: auditSigner,
+        clock,
+        log,
+        checkpointEvery: config.audit_checkpoint_every,
+        checkpointSeconds: config.audit_checkpoint_seconds,
+        sink: config.audit_file ? createFileSink({ path: config.audit_file, log }) : undefined,
+      })
+    : null;
+  if (!audit) log.warn('audit log is switched off (SEALBOX_AUDIT=false): for tests and benchmarks only');
   const policies = createPolicies({ db, store: createPoliciesStore(db), log });
   await policies.ensureDefault();
   await policies.listenForChanges();
@@ -117,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
     ...sysMountsPaths({ mounts: () => mustMounts() }),
     ...sysKeyringPaths({ barrier }),
+    ...sysAuditHashPaths({ hmac: () => auditHmac(barrier.deriveKey(AUDIT_HMAC)) }),
     ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysInternalPaths({ mounts: () => mustMounts() }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
@@ -183,12 +204,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await bootStaticSeal(seal, staticKey);
   }
 
-  const pipeline = createPipeline({ mounts, tokens, authorizer, barrier });
+  const pipeline = createPipeline({ mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
   const http = createHttpApp({ pipeline, log, random, maxBodyBytes: config.max_request_bytes, accessLog: config.access_log, rateLimiter: quotas });
   return {
     http,
     dev,
     async close() {
+      await audit?.close();
       seal.seal();
       quotas.close();
       await db.close();

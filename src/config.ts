@@ -53,6 +53,10 @@ const schema = z
     token_default_ttl: durationSeconds.default(768 * 3600),
     token_max_ttl: durationSeconds.default(768 * 3600),
     cluster_name: z.string().min(1).max(64).default('sealbox'),
+    audit_enabled: boolSetting.default(true),
+    audit_checkpoint_every: z.coerce.number().int().min(1).max(10_000_000).default(1000),
+    audit_checkpoint_seconds: z.coerce.number().int().min(1).max(86_400).default(60),
+    audit_file: z.string().min(1).optional(),
     lockout_threshold: z.coerce.number().int().min(0).max(1000).default(5),
     lockout_duration: durationSeconds.default(900),
     lockout_counter_reset: durationSeconds.default(900),
@@ -96,6 +100,10 @@ const ENV: Record<string, string> = {
   SEALBOX_LOG_LEVEL: 'log_level',
   SEALBOX_CLUSTER_NAME: 'cluster_name',
   SEALBOX_ACCESS_LOG: 'access_log',
+  SEALBOX_AUDIT: 'audit_enabled',
+  SEALBOX_AUDIT_CHECKPOINT_EVERY: 'audit_checkpoint_every',
+  SEALBOX_AUDIT_CHECKPOINT_SECONDS: 'audit_checkpoint_seconds',
+  SEALBOX_AUDIT_FILE: 'audit_file',
   SEALBOX_TLS_CERT_FILE: 'tls_cert_file',
   SEALBOX_TLS_KEY_FILE: 'tls_key_file',
   SEALBOX_TLS_CLIENT_CA_FILE: 'tls_client_ca_file',
@@ -112,7 +120,8 @@ Environment: SEALBOX_LISTEN, SEALBOX_DATA, SEALBOX_DATABASE_URL, SEALBOX_DATABAS
 SEALBOX_MAX_REQUEST_BYTES, SEALBOX_LOG_LEVEL, SEALBOX_ACCESS_LOG (true|false), SEALBOX_CLUSTER_NAME, SEALBOX_SEAL_TYPE (shamir|static),
 SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key), SEALBOX_TLS_CERT_FILE, SEALBOX_TLS_KEY_FILE,
 SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBOX_MAX_HEADER_BYTES, SEALBOX_HEADER_TIMEOUT,
-SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT.`;
+SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,
+SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only).`;
 
 /** Flags override the environment, which overrides the config file. Validated once; throws ConfigError with every problem. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { AppError, permissionDenied } from '../lib/errors.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { AuditTrail } from './audit/entry.ts';
+import type { AuditRecorder } from './audit/recorder.ts';
 import type { Barrier } from './barrier.ts';
 import type { AuthResponse, Caller, EngineRequest, EngineResponse, LoginResult, MountInfo, Operation } from './engine.ts';
 import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
@@ -30,6 +33,9 @@ export interface PipelineDeps {
   tokens: Tokens;
   authorizer: Authorizer;
   barrier: Barrier;
+  clock: Clock;
+  /** Absent only when auditing is switched off (tests and benchmarks). */
+  audit?: AuditRecorder;
 }
 
 function formatIssues(err: z.ZodError): string[] {
@@ -97,9 +103,10 @@ export function createPipeline(deps: PipelineDeps) {
     return (await match.def.exists(engineRequest(req, route, match, null, req.rawInput))) ? 'update' : 'create';
   }
 
-  async function authenticate(req: PipelineRequest, route: RouteMatch, match: PathMatch | null): Promise<TokenEntry> {
+  async function authenticate(req: PipelineRequest, route: RouteMatch, match: PathMatch | null, trail: AuditTrail): Promise<TokenEntry> {
     const entry = req.token ? await deps.tokens.lookup(req.token) : null;
     if (!entry) throw permissionDenied();
+    trail.token = entry;
     if (entry.policies.includes('root')) return entry;
     const capability = await capabilityFor(req, route, match);
     // A LIST of "a/b" is a request on the folder "a/b/", which is what "a/b/*" rules are written for.
@@ -130,29 +137,65 @@ export function createPipeline(deps: PipelineDeps) {
     return { response, mount };
   }
 
-  return {
-    async handle(req: PipelineRequest): Promise<PipelineResult> {
-      const route = deps.mounts.route(req.path);
-      const sealed = deps.barrier.isSealed();
-      if (!route) {
-        if (sealed) throw new AppError('sealed', 'sealbox is sealed');
-        // Only a valid token learns that a mount does not exist: others cannot map the mount table.
-        if (!req.token || !(await deps.tokens.lookup(req.token))) throw permissionDenied();
-        throw new AppError('not_found', `no handler for route "${req.path.slice(0, 200)}": route entry not found`);
-      }
-      const match = route.mounted.match(route.rest);
-      if (sealed && !match?.def.whileSealed) throw new AppError('sealed', 'sealbox is sealed');
-      if (match?.def.unauthenticated) return dispatch(req, route, match, null);
+  async function run(req: PipelineRequest, trail: AuditTrail): Promise<PipelineResult> {
+    const route = deps.mounts.route(req.path);
+    const sealed = deps.barrier.isSealed();
+    if (!route) {
+      if (sealed) throw new AppError('sealed', 'sealbox is sealed');
+      // Only a valid token learns that a mount does not exist: others cannot map the mount table.
+      const entry = req.token ? await deps.tokens.lookup(req.token) : null;
+      trail.token = entry;
+      if (!entry) throw permissionDenied();
+      throw new AppError('not_found', `no handler for route "${req.path.slice(0, 200)}": route entry not found`);
+    }
+    trail.mount = route.mounted.info;
+    const match = route.mounted.match(route.rest);
+    if (sealed && !match?.def.whileSealed) throw new AppError('sealed', 'sealbox is sealed');
+    if (match?.def.unauthenticated) return dispatch(req, route, match, null);
 
-      const entry = await authenticate(req, route, match);
-      const use = await deps.tokens.spendUse(entry);
-      if (use === 'none') throw permissionDenied();
-      const caller: Caller = { accessor: entry.accessor, policies: entry.policies, displayName: entry.displayName };
+    const entry = await authenticate(req, route, match, trail);
+    const use = await deps.tokens.spendUse(entry);
+    if (use === 'none') throw permissionDenied();
+    const caller: Caller = { accessor: entry.accessor, policies: entry.policies, displayName: entry.displayName };
+    try {
+      return await dispatch(req, route, match, caller);
+    } finally {
+      if (use === 'last') await deps.tokens.revoke(entry.accessor);
+    }
+  }
+
+  return {
+    /** Runs the request, then records it (denials and errors too) before anyone sees the answer: fail closed. */
+    async handle(req: PipelineRequest): Promise<PipelineResult> {
+      const hmac = deps.audit?.begin(req.path) ?? null;
+      const trail: AuditTrail = {
+        time: deps.clock.now(),
+        requestId: req.requestId,
+        operation: req.operation,
+        path: req.path,
+        remoteAddress: req.remoteAddress,
+        rawInput: req.rawInput,
+        mount: null,
+        token: null,
+        response: null,
+        error: null,
+      };
+      let result: PipelineResult | null = null;
       try {
-        return await dispatch(req, route, match, caller);
-      } finally {
-        if (use === 'last') await deps.tokens.revoke(entry.accessor);
+        result = await run(req, trail);
+        trail.response = result.response;
+      } catch (err) {
+        trail.error = err;
       }
+      if (deps.audit && hmac) {
+        try {
+          await deps.audit.record(trail, hmac);
+        } catch {
+          throw new AppError('internal', 'internal error');
+        }
+      }
+      if (!result) throw trail.error;
+      return result;
     },
   };
 }

@@ -1,0 +1,46 @@
+-- Tamper-evident audit log (DESIGN §7). One row per request (with its response). `entry` is the canonical JSON
+-- the chain covers; the other columns are copies of its fields, for searching. hash = SHA-256(prev hash ‖ entry).
+CREATE TABLE audit_entries (
+  seq bigint PRIMARY KEY,
+  time timestamptz NOT NULL,
+  request_id text NOT NULL,
+  type text NOT NULL,
+  operation text NOT NULL,
+  mount_path text,
+  path text COLLATE "C" NOT NULL,
+  accessor text,
+  remote_address text,
+  outcome text NOT NULL,
+  entry text NOT NULL,
+  hash bytea NOT NULL
+);
+CREATE INDEX audit_entries_time_idx ON audit_entries (time, seq);
+CREATE INDEX audit_entries_path_idx ON audit_entries (path, seq);
+CREATE INDEX audit_entries_accessor_idx ON audit_entries (accessor, seq) WHERE accessor IS NOT NULL;
+CREATE INDEX audit_entries_operation_idx ON audit_entries (operation, seq);
+CREATE INDEX audit_entries_outcome_idx ON audit_entries (outcome, seq);
+
+-- The chain head: every appender, on every replica, extends the chain under this row's lock.
+CREATE TABLE audit_head (
+  id int PRIMARY KEY CHECK (id = 1),
+  seq bigint NOT NULL,
+  hash bytea NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex'));
+
+-- Signed checkpoints pin the head: Ed25519 over canonical {"hash":hex,"seq":n,"time":iso}.
+CREATE TABLE audit_checkpoints (
+  seq bigint PRIMARY KEY,
+  hash bytea NOT NULL,
+  time timestamptz NOT NULL,
+  signature bytea NOT NULL,
+  public_key bytea NOT NULL
+);
+
+-- Retention: entries may be pruned only up to what has been exported.
+CREATE TABLE audit_exports (
+  id int PRIMARY KEY CHECK (id = 1),
+  exported_through bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO audit_exports (id, exported_through) VALUES (1, 0);
