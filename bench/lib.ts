@@ -32,10 +32,11 @@ export async function spawnServer(name: string, args: string[], env: Record<stri
 }
 
 /** A dev broker on the given PostgreSQL with a known root token. */
-export function spawnBroker(databaseUrl: string, rootToken: string): Promise<Server> {
+export function spawnBroker(databaseUrl: string, rootToken: string, env: Record<string, string> = {}): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'bench-data-'));
   return spawnServer('broker', ['bin/sealbox.mjs', 'server', '--dev', '--listen', '127.0.0.1:0', '--data', data, '--dev-root-token', rootToken], {
     SEALBOX_DATABASE_URL: databaseUrl,
+    ...env,
   });
 }
 

@@ -8,6 +8,7 @@ import { createFileSink } from './core/audit/file-sink.ts';
 import { AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorder.ts';
 import { createAuditSigner } from './core/audit/signer.ts';
 import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
+import { sysAuditPaths } from './core/builtins/sys-audit.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
 import { sysQuotasPaths } from './core/builtins/sys-quotas.ts';
@@ -33,6 +34,7 @@ import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/log.ts';
 import { randomBase62, type Random } from './lib/random.ts';
 import type { Db } from './storage/db.ts';
+import { createAuditReadStore } from './storage/audit-read-store.ts';
 import { createAuditStore } from './storage/audit-store.ts';
 import { createEntriesStore } from './storage/entries-store.ts';
 import { createLockoutStore } from './storage/lockout-store.ts';
@@ -138,6 +140,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...sysMountsPaths({ mounts: () => mustMounts() }),
     ...sysKeyringPaths({ barrier }),
     ...sysAuditHashPaths({ hmac: () => auditHmac(barrier.deriveKey(AUDIT_HMAC)) }),
+    ...sysAuditPaths({
+      store: createAuditReadStore(db),
+      publicKey: () => auditSigner.publicKey().toString('base64'),
+      ensureCheckpointAt: async (seq) => {
+        if (!audit) throw new Error('audit log is switched off');
+        await audit.ensureCheckpointAt(seq);
+      },
+      clock,
+      retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
+    }),
     ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysInternalPaths({ mounts: () => mustMounts() }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),

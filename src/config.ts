@@ -57,6 +57,8 @@ const schema = z
     audit_checkpoint_every: z.coerce.number().int().min(1).max(10_000_000).default(1000),
     audit_checkpoint_seconds: z.coerce.number().int().min(1).max(86_400).default(60),
     audit_file: z.string().min(1).optional(),
+    /** Entries older than this may be pruned (once exported); 0 keeps everything. */
+    audit_retention: durationSeconds.default(0),
     lockout_threshold: z.coerce.number().int().min(0).max(1000).default(5),
     lockout_duration: durationSeconds.default(900),
     lockout_counter_reset: durationSeconds.default(900),
@@ -104,6 +106,7 @@ const ENV: Record<string, string> = {
   SEALBOX_AUDIT_CHECKPOINT_EVERY: 'audit_checkpoint_every',
   SEALBOX_AUDIT_CHECKPOINT_SECONDS: 'audit_checkpoint_seconds',
   SEALBOX_AUDIT_FILE: 'audit_file',
+  SEALBOX_AUDIT_RETENTION: 'audit_retention',
   SEALBOX_TLS_CERT_FILE: 'tls_cert_file',
   SEALBOX_TLS_KEY_FILE: 'tls_key_file',
   SEALBOX_TLS_CLIENT_CA_FILE: 'tls_client_ca_file',

@@ -54,8 +54,11 @@ test('two replicas writing at once leave one gap-free chain that verifies; value
   const hashed = await api(a, 'POST', 'sys/audit-hash/file', { body: { input: `${secret}-3` } });
   const h = (hashed.json as { data: { hash: string } }).data.hash;
   t.regex(h, /^hmac-sha256:[0-9a-f]{64}$/);
-  const hit = rows.filter((r) => r.entry.includes(h));
+  // The write of k3 carries it in its request; reads of k3 that found it carry it in their response.
+  const hit = rows.filter((r) => r.entry.includes(h) && (JSON.parse(r.entry) as { operation: string }).operation === 'update');
   t.is(hit.length, 1, 'the write of k3 is found by its HMAC');
+  const readsOfK3 = rows.filter((r) => r.entry.includes(h) && (JSON.parse(r.entry) as { operation: string }).operation === 'read');
+  for (const r of readsOfK3) t.deepEqual((JSON.parse(r.entry) as { response: { data: unknown } }).response.data, { data: { password: h }, metadata: (JSON.parse(r.entry) as { response: { data: { metadata: unknown } } }).response.data.metadata });
   const entry = JSON.parse(hit[0]?.entry ?? '{}') as { operation: string; path: string; accessor: string; outcome: string; request: unknown };
   t.like(entry, { operation: 'update', path: 'secret/data/app/k3', outcome: 'success' });
   t.deepEqual(entry.request, { data: { data: { password: h } } });

@@ -24,6 +24,8 @@ export function createAuditRecorder(deps: { appender: AuditAppender; barrier: Ba
       if (NOT_AUDITED.has(path) || deps.barrier.isSealed()) return null;
       return auditHmac(deps.barrier.deriveKey(AUDIT_HMAC));
     },
-    record: (trail, hmac) => deps.appender.append(buildEntry(trail, hmac)),
+    // Review answers are the log itself: recording their data again would grow the log by the size of every search.
+    record: (trail, hmac) =>
+      deps.appender.append(buildEntry(trail.path.startsWith('sys/audit-log') && trail.response ? { ...trail, response: { ...trail.response, data: undefined } } : trail, hmac)),
   };
 }

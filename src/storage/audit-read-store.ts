@@ -1,0 +1,198 @@
+import { toBuffer, type Queryable } from './db.ts';
+
+/** One stored link of the chain, as verify and export read it. */
+export interface ChainRowRecord {
+  seq: number;
+  entry: string;
+  hash: Buffer;
+}
+
+export interface CheckpointRecord {
+  seq: number;
+  hash: Buffer;
+  time: Date;
+  signature: Buffer;
+  publicKey: Buffer;
+}
+
+export interface AuditSearch {
+  /** Inclusive lower bound on the entry time. */
+  since?: Date;
+  /** Exclusive upper bound on the entry time. */
+  until?: Date;
+  /** Request path prefix, matched literally (no wildcards). */
+  pathPrefix?: string;
+  accessor?: string;
+  operation?: string;
+  outcome?: string;
+  /** Only entries with seq > after (the paging cursor). */
+  after?: number;
+  limit: number;
+}
+
+/**
+ * How far an entry's time (when its request started) may lag behind the moment it took its place in the chain (the
+ * head lock), including clock skew between replicas. Entries whose time is more than this before `since` hold lower
+ * seqs than every entry at or after `since`, which turns a time range into a seq range the primary key can serve.
+ */
+const TIME_SLACK = '1 hour';
+
+/** Escapes LIKE's metacharacters so that a prefix matches literally (with ESCAPE '\'). */
+export const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** Greater than every string that starts with the prefix (U+10FFFF is the largest code point; C collation compares bytes). */
+const prefixUpperBound = (prefix: string): string => `${prefix}\u{10FFFF}`;
+
+/**
+ * pg returns bigint as a string, PGlite as a bigint or number: one JS number either way. (Never select `seq::text AS seq`:
+ * ORDER BY seq would then sort the text alias, and "10" comes before "2".)
+ */
+const seqOf = (v: unknown): number => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new TypeError('audit seq is not a safe integer');
+  return n;
+};
+
+/** The review side of the audit log: search, pages for verify and export, checkpoints, the export mark, pruning. */
+export function createAuditReadStore(db: Queryable) {
+  const page = async (after: number, limit: number): Promise<ChainRowRecord[]> => {
+    const r = await db.query<{ seq: unknown; entry: string; hash: Uint8Array }>(
+      'SELECT seq, entry, hash FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2',
+      [after, limit],
+    );
+    return r.rows.map((row) => ({ seq: seqOf(row.seq), entry: row.entry, hash: toBuffer(row.hash) }));
+  };
+
+  const head = async (): Promise<{ seq: number; hash: Buffer }> => {
+    const r = await db.query<{ seq: unknown; hash: Uint8Array }>('SELECT seq, hash FROM audit_head WHERE id = 1');
+    const row = r.rows[0];
+    if (!row) throw new Error('audit_head row is missing');
+    return { seq: seqOf(row.seq), hash: toBuffer(row.hash) };
+  };
+
+  return {
+    /**
+     * Entries matching every given filter, in seq order, at most `limit`. Each filter is one indexed column
+     * compared with `=`, a time range, or a path range, so the (column, seq) indexes serve it.
+     */
+    async search(s: AuditSearch): Promise<ChainRowRecord[]> {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (sql: (n: string) => string, value: unknown) => {
+        params.push(value);
+        where.push(sql(`$${params.length}`));
+      };
+      if (s.after !== undefined && s.after > 0) add((n) => `seq > ${n}`, s.after);
+      // Time bounds are also turned into seq bounds, found through the time index: otherwise PostgreSQL walks the
+      // primary key from the start and filters by time (it does not know that time grows with seq).
+      if (s.since) {
+        add((n) => `time >= ${n}`, s.since);
+        where.push(`seq > coalesce((SELECT seq FROM audit_entries WHERE time <= $${params.length}::timestamptz - interval '${TIME_SLACK}'
+          ORDER BY time DESC, seq DESC LIMIT 1), 0)`);
+      }
+      if (s.until) {
+        add((n) => `time < ${n}`, s.until);
+        where.push(`seq < coalesce((SELECT seq FROM audit_entries WHERE time >= $${params.length}::timestamptz + interval '${TIME_SLACK}'
+          ORDER BY time, seq LIMIT 1), 9223372036854775807)`);
+      }
+      if (s.pathPrefix) {
+        // The range lets a generic (prepared) plan use the path index; LIKE keeps the match exact.
+        add((n) => `path >= ${n}`, s.pathPrefix);
+        add((n) => `path < ${n}`, prefixUpperBound(s.pathPrefix));
+        add((n) => `path LIKE ${n} ESCAPE '\\'`, `${escapeLike(s.pathPrefix)}%`);
+      }
+      if (s.accessor !== undefined) add((n) => `accessor = ${n}`, s.accessor);
+      if (s.operation !== undefined) add((n) => `operation = ${n}`, s.operation);
+      if (s.outcome !== undefined) add((n) => `outcome = ${n}`, s.outcome);
+      params.push(s.limit);
+      const r = await db.query<{ seq: unknown; entry: string; hash: Uint8Array }>(
+        `SELECT seq, entry, hash FROM audit_entries${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY seq LIMIT $${params.length}`,
+        params,
+      );
+      return r.rows.map((row) => ({ seq: seqOf(row.seq), entry: row.entry, hash: toBuffer(row.hash) }));
+    },
+
+    /** The next `limit` links after `after`, in seq order (verify and export stream through these). */
+    page,
+
+    /** Every link after `after`, fetched a page at a time (never the whole table in memory). */
+    async *pages(after = 0, pageSize = 1000): AsyncGenerator<ChainRowRecord> {
+      let cursor = after;
+      for (;;) {
+        const rows = await page(cursor, pageSize);
+        yield* rows;
+        const last = rows.at(-1);
+        if (!last || rows.length < pageSize) return;
+        cursor = last.seq;
+      }
+    },
+
+    async checkpoints(): Promise<CheckpointRecord[]> {
+      const r = await db.query<{ seq: unknown; hash: Uint8Array; time: Date; signature: Uint8Array; public_key: Uint8Array }>(
+        'SELECT seq, hash, time, signature, public_key FROM audit_checkpoints ORDER BY seq',
+      );
+      return r.rows.map((row) => ({
+        seq: seqOf(row.seq),
+        hash: toBuffer(row.hash),
+        time: new Date(row.time),
+        signature: toBuffer(row.signature),
+        publicKey: toBuffer(row.public_key),
+      }));
+    },
+
+    /** The chain head every appender extends: the last seq and its hash (0 and 32 zero bytes when empty). */
+    head,
+
+    /** The lowest seq still stored, or null when the table is empty. */
+    async firstSeq(): Promise<number | null> {
+      const r = await db.query<{ seq: unknown }>('SELECT min(seq) AS seq FROM audit_entries');
+      const v = r.rows[0]?.seq;
+      return v === null || v === undefined ? null : seqOf(v);
+    },
+
+    /** Highest seq an export has marked as exported; pruning never goes past it. */
+    async exportedThrough(): Promise<number> {
+      const r = await db.query<{ seq: unknown }>('SELECT exported_through AS seq FROM audit_exports WHERE id = 1');
+      return r.rows[0] ? seqOf(r.rows[0].seq) : 0;
+    },
+
+    /** Raises the export mark to `seq` (never lowers it). Returns the mark afterwards. */
+    async markExported(seq: number): Promise<number> {
+      const r = await db.query<{ seq: unknown }>(
+        `INSERT INTO audit_exports (id, exported_through, updated_at) VALUES (1, $1, now())
+         ON CONFLICT (id) DO UPDATE SET exported_through = GREATEST(audit_exports.exported_through, EXCLUDED.exported_through),
+           updated_at = now()
+         RETURNING exported_through AS seq`,
+        [seq],
+      );
+      return r.rows[0] ? seqOf(r.rows[0].seq) : seq;
+    },
+
+    /**
+     * The last seq that is older than `cutoff`: one below the first entry (by seq) at or after it. Times are taken
+     * when requests start, so they are not strictly ordered by seq; this never removes an entry newer than the
+     * cutoff. The scan starts TIME_SLACK before the cutoff. With no entry at or after the cutoff, the head.
+     */
+    async lastSeqBefore(cutoff: Date): Promise<number> {
+      const r = await db.query<{ seq: unknown }>(
+        `SELECT seq FROM audit_entries WHERE time >= $1
+           AND seq > coalesce((SELECT seq FROM audit_entries WHERE time <= $1::timestamptz - interval '${TIME_SLACK}'
+                               ORDER BY time DESC, seq DESC LIMIT 1), 0)
+         ORDER BY seq LIMIT 1`,
+        [cutoff],
+      );
+      const v = r.rows[0]?.seq;
+      if (v !== null && v !== undefined) return seqOf(v) - 1;
+      return (await head()).seq;
+    },
+
+    /** Deletes every entry with seq <= through, in one statement (all or nothing). Returns how many went. */
+    async prune(through: number): Promise<number> {
+      const r = await db.query('DELETE FROM audit_entries WHERE seq <= $1', [through]);
+      return r.rowCount;
+    },
+  };
+}
+
+export type AuditReadStore = ReturnType<typeof createAuditReadStore>;
