@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { runServer } from '../main.ts';
 
 const USAGE = `usage: sealbox <command> [options]
 
 Commands:
   server     run the broker (sealbox server --help)
+  audit      search, tail, export and verify the audit log (sealbox audit help)
   version    print the version
 `;
 
@@ -17,7 +17,12 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${SERVER_USAGE}\n`);
         return 0;
       }
-      return runServer(rest);
+      // Loaded only here: client commands should not pay for importing the whole server.
+      return (await import('../main.ts')).runServer(rest);
+    case 'audit': {
+      const { runAudit } = await import('./audit.ts');
+      return runAudit(rest, process.env);
+    }
     case 'version':
     case '--version': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

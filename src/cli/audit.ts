@@ -1,0 +1,389 @@
+import { auditPublicKey, searchAuditLog, verifyAuditLog, type AuditEntry, type SearchFilters } from './audit-api.ts';
+import { EXPORT_USAGE, runExport } from './audit-export.ts';
+import { runVerifyFile } from './audit-offline.ts';
+import { ApiError, errorMessage, EXIT_API, EXIT_BROKEN, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
+import { boolFlag, formatFlag, intFlag, parseFlags, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.ts';
+import { Client, clientConfigFromEnv } from './http.ts';
+import { cell, json, renderKeyValue, renderTable } from './output.ts';
+import { ENV_HELP } from './usage.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const AUDIT_USAGE = `usage: sealbox audit <command> [options]
+
+Search, follow, export and verify the tamper-evident audit log.
+
+Commands:
+  search       list the entries that match filters, oldest first (one page; continue with -after)
+  tail         print entries as they are recorded, until Ctrl-C
+  verify       have the server walk the whole chain and check its signed checkpoints
+  verify -file FILE [-public-key KEY]
+               check an export offline, without the server
+  export -o FILE
+               write the log and its signed checkpoints as JSON Lines
+  public-key   print the Ed25519 public key that signs the checkpoints
+
+Run "sealbox audit <command> -help" for a command's options.
+"sealbox audit verify" exits 3 when the audit chain is broken.
+
+${ENV_HELP}
+`;
+
+const FILTER_HELP = `  -since TIME          entries at or after TIME: RFC 3339 (2024-05-01T12:00:00Z) or a duration ago (15m, 2h, 7d)
+  -until TIME          entries before TIME (same forms)
+  -path-prefix PREFIX  request paths that start with PREFIX, e.g. secret/data/app/
+  -accessor ACCESSOR   requests made with the token that has this accessor
+  -operation OP        read, list, update, delete or patch
+  -outcome OUTCOME     success, denied, client_error or server_error`;
+
+const SEARCH_USAGE = `usage: sealbox audit search [options]
+
+Lists audit entries matching every given filter, oldest first. Prints one page (-limit); when more match, the
+command to fetch the next page is printed on stderr.
+
+${FILTER_HELP}
+  -limit N             entries per page (default 100, at most 1000)
+  -after SEQ           only entries after sequence number SEQ (paging)
+  -format FORMAT       table (default: seq, time, operation, path, accessor, outcome) or json ({entries, next})
+
+${ENV_HELP}
+`;
+
+const TAIL_USAGE = `usage: sealbox audit tail [options]
+
+Prints audit entries as they are recorded, until interrupted (Ctrl-C, exit 0). Starts at the current end of the log,
+or at -since. Reads of the audit log made with this command's own token (its polling, among others) are not shown
+unless -show-self is given.
+
+${FILTER_HELP}
+  -interval DURATION   time between polls (default 1s; e.g. 500ms, 5s)
+  -show-self           also show audit-log reads made with this token
+  -format FORMAT       table (default) or json (one JSON object per line)
+
+${ENV_HELP}
+`;
+
+const VERIFY_USAGE = `usage: sealbox audit verify [options]
+       sealbox audit verify -file FILE [-public-key KEY] [options]
+
+Without -file, asks the server to walk the hash chain and check every signed checkpoint (GET sys/audit-log/verify).
+With -file, checks an export written by "sealbox audit export" offline: the hash chain, that every entry's sequence
+number follows the last, and the Ed25519 signature of every checkpoint in the file.
+
+  -file FILE           the export to check offline ("-" reads stdin)
+  -public-key KEY      the checkpoint signing key, base64, or @FILE to read it from a file. Obtain it separately
+                       (sealbox audit public-key, ahead of time): without it the key in the file's header is used,
+                       which only proves the file is self-consistent, not who wrote it.
+  -progress            show progress on stderr even when stderr is not a terminal
+  -format FORMAT       table (default) or json
+
+Prints ok, checked (entries verified) and first_bad_seq (the first sequence number that does not check).
+Offline, it also prints signed_through: the last entry a signed checkpoint covers. Entries after it are protected by
+the hash chain only, and an export with no signed checkpoint at all does not verify (nothing in it is authenticated).
+Exit status: 0 when the chain verifies, 3 when it is broken, 1 for a usage error, 2 for an API or file error.
+
+${ENV_HELP}
+`;
+
+const PUBLIC_KEY_USAGE = `usage: sealbox audit public-key [-format table|json]
+
+Prints the base64 Ed25519 public key that signs audit checkpoints (GET sys/audit-log/public-key). Keep a copy
+somewhere the broker's operators cannot write, and give it to "sealbox audit verify -file" with -public-key.
+
+${ENV_HELP}
+`;
+
+const FILTER_FLAGS: FlagSpecs = {
+  since: { type: 'string' },
+  until: { type: 'string' },
+  'path-prefix': { type: 'string' },
+  accessor: { type: 'string' },
+  operation: { type: 'string' },
+  outcome: { type: 'string' },
+  format: { type: 'string' },
+};
+
+const OPERATIONS = ['read', 'list', 'update', 'delete', 'patch'];
+const OUTCOMES = ['success', 'denied', 'client_error', 'server_error'];
+
+/** `-since 15m` means 15 minutes ago; anything else must be a date the server will understand, sent as RFC 3339. */
+export function parseTime(value: string, flag: string, now = Date.now()): string {
+  const v = value.trim();
+  const rel = /^(?:\d+(?:ms|[smhd]))+$/.test(v) ? durationMs(v) : undefined;
+  if (rel !== undefined) return new Date(now - rel).toISOString();
+  const t = Date.parse(v);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t)) {
+    throw new UsageError(`flag -${flag}: "${value}" is neither a time like 2024-05-01T12:00:00Z nor a duration like 15m`);
+  }
+  return new Date(t).toISOString();
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "1h30m", "500ms", "2s" → milliseconds (undefined if it is not such a duration). */
+export function durationMs(v: string): number | undefined {
+  const re = /(\d+)(ms|[smhd])/gy;
+  let total = 0;
+  let end = 0;
+  for (let m = re.exec(v); m; m = re.exec(v)) {
+    total += Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? 1000);
+    end = re.lastIndex;
+  }
+  return end === v.length && end > 0 ? total : undefined;
+}
+
+function filtersFrom(f: ParsedFlags): SearchFilters {
+  const out: SearchFilters = {};
+  const since = stringFlag(f, 'since');
+  const until = stringFlag(f, 'until');
+  if (since !== undefined) out.since = parseTime(since, 'since');
+  if (until !== undefined) out.until = parseTime(until, 'until');
+  const prefix = stringFlag(f, 'path-prefix');
+  if (prefix !== undefined) out.path_prefix = prefix.replace(/^\/+/, '');
+  const accessor = stringFlag(f, 'accessor');
+  if (accessor !== undefined) out.accessor = accessor;
+  const op = stringFlag(f, 'operation');
+  if (op !== undefined) {
+    if (!OPERATIONS.includes(op)) throw new UsageError(`flag -operation must be one of ${OPERATIONS.join(', ')}`);
+    out.operation = op;
+  }
+  const outcome = stringFlag(f, 'outcome');
+  if (outcome !== undefined) {
+    if (!OUTCOMES.includes(outcome)) throw new UsageError(`flag -outcome must be one of ${OUTCOMES.join(', ')}`);
+    out.outcome = outcome;
+  }
+  return out;
+}
+
+const TABLE_HEADER = ['SEQ', 'TIME', 'OPERATION', 'PATH', 'ACCESSOR', 'OUTCOME'] as const;
+const tableRow = (e: AuditEntry): string[] => [String(e.seq), cell(e.time), cell(e.operation), cell(e.path), cell(e.accessor), cell(e.outcome)];
+
+/** Rebuilds the command line for the next page, for the hint on stderr. */
+function nextPageHint(argv: readonly string[], next: number): string {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (/^--?after(=|$)/.test(a)) {
+      if (!a.includes('=')) i++;
+      continue;
+    }
+    kept.push(/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
+  }
+  return `sealbox audit search ${[...kept, `-after=${next}`].join(' ')}`;
+}
+
+async function search(argv: readonly string[], env: Env): Promise<number> {
+  const f = parseFlags(argv, { ...FILTER_FLAGS, limit: { type: 'string' }, after: { type: 'string' } });
+  if (f.help) return help(SEARCH_USAGE);
+  noPositional(f);
+  const format = formatFlag(f);
+  const filters = filtersFrom(f);
+  const limit = intFlag(f, 'limit', 1, 1_000_000);
+  const after = intFlag(f, 'after', 0, Number.MAX_SAFE_INTEGER);
+  const client = new Client(clientConfigFromEnv(env));
+  try {
+    const page = await searchAuditLog(client, filters, limit, after);
+    if (format === 'json') {
+      process.stdout.write(json(page));
+    } else if (page.entries.length === 0) {
+      process.stderr.write('No entries found.\n');
+    } else {
+      process.stdout.write(renderTable(TABLE_HEADER, page.entries.map(tableRow)));
+    }
+    if (page.next !== null && format === 'table') process.stderr.write(`More entries: ${nextPageHint(argv, page.next)}\n`);
+    return EXIT_OK;
+  } finally {
+    client.close();
+  }
+}
+
+/** Streams rows whose column widths only grow, so that consecutive polls stay roughly aligned. */
+class StreamTable {
+  private readonly widths: number[] = [6, 24, 9, 24, 24];
+  private headerDone = false;
+  write(rows: readonly (readonly string[])[]): string {
+    let out = '';
+    const line = (r: readonly string[]) =>
+      r
+        .map((c, i) => {
+          if (i === r.length - 1) return c;
+          this.widths[i] = Math.max(this.widths[i] ?? 0, c.length);
+          return c.padEnd(this.widths[i] ?? 0);
+        })
+        .join('  ')
+        .trimEnd() + '\n';
+    if (!this.headerDone) {
+      out += line(TABLE_HEADER);
+      this.headerDone = true;
+    }
+    for (const r of rows) out += line(r);
+    return out;
+  }
+}
+
+/** The accessor of our own token, so that `tail` can hide its own polling (lookup-self is allowed to every token). */
+async function ownAccessor(client: Client): Promise<{ accessor: string | null; serverTime: number | null }> {
+  try {
+    const res = await client.request('GET', 'auth/token/lookup-self');
+    const body = res.body as { data?: { accessor?: unknown } } | undefined;
+    const accessor = typeof body?.data?.accessor === 'string' ? body.data.accessor : null;
+    const date = typeof res.headers.date === 'string' ? Date.parse(res.headers.date) : NaN;
+    return { accessor, serverTime: Number.isNaN(date) ? null : date };
+  } catch (e) {
+    if (e instanceof ApiError && e.status === null) throw e; // unreachable server: no point polling
+    return { accessor: null, serverTime: null };
+  }
+}
+
+const SELF_PATHS = ['sys/audit-log', 'auth/token/lookup-self'];
+
+async function tail(argv: readonly string[], env: Env): Promise<number> {
+  const f = parseFlags(argv, { ...FILTER_FLAGS, interval: { type: 'string' }, 'show-self': { type: 'boolean' } });
+  if (f.help) return help(TAIL_USAGE);
+  noPositional(f);
+  const format = formatFlag(f);
+  const filters = filtersFrom(f);
+  const intervalRaw = stringFlag(f, 'interval') ?? '1s';
+  const intervalMs = /^\d+$/.test(intervalRaw) ? Number(intervalRaw) * 1000 : durationMs(intervalRaw);
+  if (intervalMs === undefined || intervalMs < 100 || intervalMs > 3_600_000) {
+    throw new UsageError(`flag -interval must be a duration between 100ms and 1h, such as 1s or 500ms`);
+  }
+  const showSelf = boolFlag(f, 'show-self') ?? false;
+  const client = new Client(clientConfigFromEnv(env));
+  const stop = new AbortController();
+  const onSigint = (): void => stop.abort();
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
+  try {
+    const self = await ownAccessor(client);
+    // Start at the end of the log: the server's clock (its Date header, whole seconds) avoids skew with ours.
+    if (filters.since === undefined) filters.since = new Date(self.serverTime ?? Date.now()).toISOString();
+    const table = new StreamTable();
+    let cursor: number | undefined;
+    while (!stop.signal.aborted) {
+      // Once we have a cursor, sequence numbers (not clocks) decide what is new.
+      const q: SearchFilters = cursor === undefined ? filters : { ...filters, since: undefined };
+      const page = await searchAuditLog(client, q, 1000, cursor);
+      const last = page.entries.at(-1);
+      if (last) cursor = Math.max(cursor ?? 0, last.seq);
+      const shown = page.entries.filter(
+        (e) => showSelf || self.accessor === null || e.accessor !== self.accessor || !SELF_PATHS.some((p) => (e.path ?? '').startsWith(p)),
+      );
+      if (shown.length > 0) {
+        if (format === 'json') process.stdout.write(shown.map((e) => `${JSON.stringify(e)}\n`).join(''));
+        else process.stdout.write(table.write(shown.map(tableRow)));
+      }
+      if (page.next !== null) continue; // more already waiting: no pause
+      await sleep(intervalMs, stop.signal);
+    }
+    return EXIT_OK;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigint);
+    client.close();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+async function verify(argv: readonly string[], env: Env): Promise<number> {
+  const f = parseFlags(argv, {
+    file: { type: 'string', aliases: ['f'] },
+    'public-key': { type: 'string' },
+    progress: { type: 'boolean' },
+    format: { type: 'string' },
+  });
+  if (f.help) return help(VERIFY_USAGE);
+  noPositional(f);
+  const format = formatFlag(f);
+  const file = stringFlag(f, 'file');
+  if (file !== undefined) {
+    return runVerifyFile({ file, publicKey: stringFlag(f, 'public-key'), progress: boolFlag(f, 'progress'), format });
+  }
+  if (f.values.has('public-key')) throw new UsageError('flag -public-key is only for an offline verify (-file FILE)');
+  const client = new Client(clientConfigFromEnv(env));
+  try {
+    if (process.stderr.isTTY && format === 'table') process.stderr.write('Verifying the audit chain on the server…\n');
+    const r = await verifyAuditLog(client);
+    if (format === 'json') process.stdout.write(json(r));
+    else process.stdout.write(renderKeyValue([['ok', r.ok], ['checked', r.checked], ['first_bad_seq', r.first_bad_seq]]));
+    if (!r.ok) {
+      process.stderr.write(`The audit chain is BROKEN: the first entry that does not verify is seq ${r.first_bad_seq ?? '?'}.\n`);
+      return EXIT_BROKEN;
+    }
+    return EXIT_OK;
+  } finally {
+    client.close();
+  }
+}
+
+async function publicKey(argv: readonly string[], env: Env): Promise<number> {
+  const f = parseFlags(argv, { format: { type: 'string' } });
+  if (f.help) return help(PUBLIC_KEY_USAGE);
+  noPositional(f);
+  const format = formatFlag(f);
+  const client = new Client(clientConfigFromEnv(env));
+  try {
+    const k = await auditPublicKey(client);
+    process.stdout.write(format === 'json' ? json(k) : `${k.public_key}\n`);
+    return EXIT_OK;
+  } finally {
+    client.close();
+  }
+}
+
+function noPositional(f: ParsedFlags): void {
+  if (f.positional.length > 0) throw new UsageError(`unexpected argument "${f.positional[0] ?? ''}"`);
+}
+
+function help(text: string): number {
+  process.stdout.write(text);
+  return EXIT_OK;
+}
+
+const COMMANDS: Record<string, { run: (argv: readonly string[], env: Env) => Promise<number>; usage: string }> = {
+  search: { run: search, usage: SEARCH_USAGE },
+  tail: { run: tail, usage: TAIL_USAGE },
+  verify: { run: verify, usage: VERIFY_USAGE },
+  export: { run: runExport, usage: EXPORT_USAGE },
+  'public-key': { run: publicKey, usage: PUBLIC_KEY_USAGE },
+};
+
+/** `sealbox audit …`: returns the exit code. */
+export async function runAudit(argv: readonly string[], env: Env): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || ['help', '-h', '-help', '--help'].includes(sub)) {
+    (sub === undefined ? process.stderr : process.stdout).write(AUDIT_USAGE);
+    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const cmd = COMMANDS[sub];
+  if (!cmd) {
+    process.stderr.write(`sealbox audit: unknown command "${sub}"\n\n${AUDIT_USAGE}`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await cmd.run(rest, env);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`sealbox audit ${sub}: ${e.message}\n\n${cmd.usage}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof ApiError) {
+      process.stderr.write(`Error: ${e.message}\n`);
+      return EXIT_API;
+    }
+    process.stderr.write(`sealbox audit ${sub}: ${errorMessage(e)}\n`);
+    return EXIT_API;
+  }
+}
