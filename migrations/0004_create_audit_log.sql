@@ -14,11 +14,12 @@ CREATE TABLE audit_entries (
   entry text NOT NULL,
   hash bytea NOT NULL
 );
+-- Every index is paid for on every request, so only the selective ones: 'success' and the operation values are
+-- common enough that a scan in seq order finds them.
 CREATE INDEX audit_entries_time_idx ON audit_entries (time, seq);
 CREATE INDEX audit_entries_path_idx ON audit_entries (path, seq);
 CREATE INDEX audit_entries_accessor_idx ON audit_entries (accessor, seq) WHERE accessor IS NOT NULL;
-CREATE INDEX audit_entries_operation_idx ON audit_entries (operation, seq);
-CREATE INDEX audit_entries_outcome_idx ON audit_entries (outcome, seq);
+CREATE INDEX audit_entries_outcome_idx ON audit_entries (outcome, seq) WHERE outcome <> 'success';
 
 -- The chain head: every appender, on every replica, extends the chain under this row's lock.
 CREATE TABLE audit_head (
@@ -27,6 +28,14 @@ CREATE TABLE audit_head (
   hash bytea NOT NULL
 );
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex'));
+
+-- Raised by an append whose expected head is gone (another replica, or an earlier batch of this one, is not
+-- where the batch expected it): the whole statement rolls back and the appender rebuilds the batch.
+CREATE FUNCTION audit_head_moved() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit chain head moved' USING ERRCODE = 'SBX01';
+END
+$$;
 
 -- Signed checkpoints pin the head: Ed25519 over canonical {"hash":hex,"seq":n,"time":iso}.
 CREATE TABLE audit_checkpoints (

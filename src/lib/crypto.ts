@@ -17,3 +17,4 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function zero(buf: Uint8Array | null | undefined): void {
   buf?.fill(0);
 }
+

@@ -2,8 +2,8 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { AuditRow, AuditStore } from '../../storage/audit-store.ts';
 import type { Db } from '../../storage/db.ts';
-import { canonicalJson, chainHash, checkpointMessage } from './canonical.ts';
-import type { PendingEntry } from './entry.ts';
+import { chainHash, checkpointMessage } from './canonical.ts';
+import { serializeEntry, type PendingEntry } from './entry.ts';
 import type { AuditSigner } from './signer.ts';
 
 export interface AuditSink {
@@ -22,6 +22,8 @@ export interface AuditAppenderDeps {
   /** …or after this many seconds with new entries, whichever comes first. */
   checkpointSeconds: number;
   maxBatch?: number;
+  /** Batches in flight at once (default 1: deeper pipelines overtake each other at the head lock and retry). */
+  pipelineDepth?: number;
   sink?: AuditSink;
 }
 
@@ -32,47 +34,42 @@ interface Waiting {
 }
 
 /**
- * Group commit: requests enqueue their entry and wait; one flush loop writes everything queued as one transaction
- * that extends the chain under the audit_head row lock, then answers all of them. While a batch commits, the next
- * one gathers. A failed batch rejects every request in it (fail closed).
+ * Group commit: requests enqueue their entry and wait; one flush loop writes everything queued as one statement
+ * that moves the audit_head row (compare-and-set, under its row lock) and inserts the batch, then answers all of
+ * them. While a batch commits, the next one gathers. A failed batch rejects every request in it (fail closed).
  */
 export function createAuditAppender(deps: AuditAppenderDeps) {
   const maxBatch = deps.maxBatch ?? 500;
   let queue: Waiting[] = [];
-  let flushing = false;
   let lastCheckpointSeq = -1;
   let lastCheckpointAt = Date.now();
   let headSeq = 0;
   let closed = false;
   const stats = { batches: 0, entries: 0 };
 
-  const writeBatch = (batch: Waiting[]): Promise<AuditRow[]> =>
-    deps.db.tx(async (q) => {
-      const head = await deps.store.lockHead(q);
-      let seq = head.seq;
-      let hash = head.hash;
-      const rows = batch.map(({ entry: e }) => {
-        seq += 1;
-        const entry = canonicalJson({ ...e.fields, seq });
-        hash = chainHash(hash, entry);
-        return {
-          seq,
-          time: e.time,
-          requestId: e.requestId,
-          type: 'request',
-          operation: e.operation,
-          mountPath: e.mountPath,
-          path: e.path,
-          accessor: e.accessor,
-          remoteAddress: e.remoteAddress,
-          outcome: e.outcome,
-          entry,
-          hash,
-        };
-      });
-      await deps.store.insertBatch(q, rows);
-      return rows;
+  const buildRows = (batch: Waiting[], head: { seq: number; hash: Buffer }): AuditRow[] => {
+    let seq = head.seq;
+    let hash = head.hash;
+    return batch.map(({ entry: e }) => {
+      seq += 1;
+      const entry = serializeEntry(e.fields, seq);
+      hash = chainHash(hash, entry);
+      return {
+        seq,
+        time: e.time,
+        requestId: e.requestId,
+        type: 'request',
+        operation: e.operation,
+        mountPath: e.mountPath,
+        path: e.path,
+        accessor: e.accessor,
+        remoteAddress: e.remoteAddress,
+        outcome: e.outcome,
+        entry,
+        hash,
+      };
     });
+  };
 
   const checkpointAt = async (seq: number, hash: Buffer): Promise<void> => {
     const time = deps.clock.now();
@@ -87,34 +84,80 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     if (last.seq - lastCheckpointSeq >= deps.checkpointEvery) await checkpointAt(last.seq, last.hash);
   };
 
-  const flush = async (): Promise<void> => {
-    if (flushing) return;
-    flushing = true;
-    try {
-      while (queue.length > 0) {
-        const batch = queue.slice(0, maxBatch);
-        queue = queue.slice(batch.length);
-        let rows: AuditRow[];
-        try {
-          rows = await writeBatch(batch);
-        } catch (err) {
+  // Pipelining: up to `depth` batches in flight, each built on the head the previous one will leave. PostgreSQL
+  // serialises them on the audit_head row; a batch whose expected head is not there (another replica appended, or
+  // it overtook its predecessor) changes nothing and is rebuilt once everything in flight has settled.
+  const depth = deps.pipelineDepth ?? 1;
+  let predicted: { seq: number; hash: Buffer } | null = null;
+  let inFlight = 0;
+  let refreshing = false;
+  let dispatched = 0;
+  let retry: { order: number; batch: Waiting[] }[] = [];
+
+  const settled = (batch: Waiting[], rows: AuditRow[]): void => {
+    for (const w of batch) w.resolve();
+    stats.batches += 1;
+    stats.entries += rows.length;
+    const last = rows.at(-1);
+    if (!last) return;
+    headSeq = Math.max(headSeq, last.seq);
+    deps.sink?.write(rows);
+    void maybeCheckpoint(last).catch((err: Error) => deps.log.warn({ err: err.message }, 'audit checkpoint failed'));
+  };
+
+  const refresh = (): void => {
+    if (refreshing || inFlight > 0) return;
+    refreshing = true;
+    deps.store.head().then(
+      (h) => {
+        refreshing = false;
+        predicted = h;
+        queue = [...retry.sort((a, b) => a.order - b.order).flatMap((r) => r.batch), ...queue];
+        retry = [];
+        pump();
+      },
+      (err: unknown) => {
+        refreshing = false;
+        const waiting = [...retry.flatMap((r) => r.batch), ...queue];
+        retry = [];
+        queue = [];
+        deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'audit head unreadable; requests refused');
+        for (const w of waiting) w.reject(err);
+      },
+    );
+  };
+
+  const pump = (): void => {
+    while (queue.length > 0 && inFlight < depth) {
+      if (!predicted) return refresh();
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      const expected = predicted;
+      const rows = buildRows(batch, expected);
+      const last = rows.at(-1);
+      if (last) predicted = { seq: last.seq, hash: last.hash };
+      inFlight += 1;
+      const order = dispatched++;
+      deps.store.appendIfHead(expected, rows).then(
+        (ok) => {
+          inFlight -= 1;
+          if (ok) settled(batch, rows);
+          else {
+            retry.push({ order, batch });
+            predicted = null;
+          }
+          pump();
+        },
+        (err: unknown) => {
+          inFlight -= 1;
+          predicted = null;
           deps.log.error({ err: err instanceof Error ? err.message : String(err), entries: batch.length }, 'audit append failed; requests refused');
           for (const w of batch) w.reject(err);
-          continue;
-        }
-        for (const w of batch) w.resolve();
-        stats.batches += 1;
-        stats.entries += rows.length;
-        const last = rows.at(-1);
-        if (last) {
-          headSeq = last.seq;
-          deps.sink?.write(rows);
-          await maybeCheckpoint(last).catch((err: Error) => deps.log.warn({ err: err.message }, 'audit checkpoint failed'));
-        }
-      }
-    } finally {
-      flushing = false;
+          pump();
+        },
+      );
     }
+    if (!predicted && queue.length === 0 && retry.length > 0) refresh();
   };
 
   // Time-based checkpoints: pin the head when entries arrived but the count threshold was not reached.
@@ -134,7 +177,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
       if (closed) return Promise.reject(new Error('audit log is closed'));
       return new Promise<void>((resolve, reject) => {
         queue.push({ entry, resolve, reject });
-        void flush();
+        pump();
       });
     },
     /** Makes sure a signed checkpoint pins entry `seq` (before pruning the entries up to it). */
@@ -147,7 +190,8 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     async close(): Promise<void> {
       closed = true;
       clearInterval(timer);
-      while (flushing || queue.length > 0) await new Promise((r) => setTimeout(r, 10));
+      while (inFlight > 0 || refreshing || queue.length > 0 || retry.length > 0) await new Promise((r) => setTimeout(r, 10));
+      deps.log.info({ batches: stats.batches, entries: stats.entries }, 'audit appender closed');
       await deps.sink?.close();
     },
   };
