@@ -87,6 +87,11 @@ export interface EngineResponse {
   auth?: AuthResponse;
   /** Builtins only: send `data` as the whole body (no envelope) with this status, as sys/health does. */
   raw?: { status: number };
+  /**
+   * Optional: a string that identifies `data` exactly within the mount (equal strings mean equal data), such as a
+   * secret's path, version and update time. The audit log then reuses the HMACs it computed for that data.
+   */
+  dataVersion?: string;
   /** Auth methods: a successful login; the pipeline mints the token and answers with `auth`. */
   login?: LoginResult;
 }

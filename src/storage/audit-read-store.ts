@@ -31,11 +31,12 @@ export interface AuditSearch {
 }
 
 /**
- * How far an entry's time (when its request started) may lag behind the moment it took its place in the chain (the
- * head lock), including clock skew between replicas. Entries whose time is more than this before `since` hold lower
- * seqs than every entry at or after `since`, which turns a time range into a seq range the primary key can serve.
+ * How far apart the times of two entries may be out of seq order: a request's time is when it started, its seq when
+ * it was appended, so this covers the longest request plus the clock skew between replicas. Checkpoints carry the
+ * time of the entry they pin; a checkpoint more than this before `since` bounds the seqs from below, one more than
+ * this after `until` from above. So a time range becomes a seq range the primary key serves, with no time index.
  */
-const TIME_SLACK = '1 hour';
+const TIME_SLACK = '5 minutes';
 
 /** Escapes LIKE's metacharacters so that a prefix matches literally (with ESCAPE '\'). */
 export const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -83,17 +84,15 @@ export function createAuditReadStore(db: Queryable) {
         where.push(sql(`$${params.length}`));
       };
       if (s.after !== undefined && s.after > 0) add((n) => `seq > ${n}`, s.after);
-      // Time bounds are also turned into seq bounds, found through the time index: otherwise PostgreSQL walks the
-      // primary key from the start and filters by time (it does not know that time grows with seq).
+      // Time bounds are also turned into seq bounds through the checkpoints (see TIME_SLACK): otherwise PostgreSQL
+      // walks the primary key from the start and filters by time (it does not know that time grows with seq).
       if (s.since) {
         add((n) => `time >= ${n}`, s.since);
-        where.push(`seq > coalesce((SELECT seq FROM audit_entries WHERE time <= $${params.length}::timestamptz - interval '${TIME_SLACK}'
-          ORDER BY time DESC, seq DESC LIMIT 1), 0)`);
+        where.push(`seq > coalesce((SELECT max(seq) FROM audit_checkpoints WHERE time < $${params.length}::timestamptz - interval '${TIME_SLACK}'), 0)`);
       }
       if (s.until) {
         add((n) => `time < ${n}`, s.until);
-        where.push(`seq < coalesce((SELECT seq FROM audit_entries WHERE time >= $${params.length}::timestamptz + interval '${TIME_SLACK}'
-          ORDER BY time, seq LIMIT 1), 9223372036854775807)`);
+        where.push(`seq < coalesce((SELECT min(seq) FROM audit_checkpoints WHERE time >= $${params.length}::timestamptz + interval '${TIME_SLACK}'), 9223372036854775807)`);
       }
       if (s.pathPrefix) {
         // The range lets a generic (prepared) plan use the path index; LIKE keeps the match exact.
@@ -177,8 +176,7 @@ export function createAuditReadStore(db: Queryable) {
     async lastSeqBefore(cutoff: Date): Promise<number> {
       const r = await db.query<{ seq: unknown }>(
         `SELECT seq FROM audit_entries WHERE time >= $1
-           AND seq > coalesce((SELECT seq FROM audit_entries WHERE time <= $1::timestamptz - interval '${TIME_SLACK}'
-                               ORDER BY time DESC, seq DESC LIMIT 1), 0)
+           AND seq > coalesce((SELECT max(seq) FROM audit_checkpoints WHERE time < $1::timestamptz - interval '${TIME_SLACK}'), 0)
          ORDER BY seq LIMIT 1`,
         [cutoff],
       );

@@ -27,7 +27,7 @@ const columns = (rows: readonly AuditRow[]): unknown[] => {
   const col = <K extends keyof AuditRow>(k: K) => rows.map((r) => r[k]);
   return [
     col('seq'),
-    col('time'),
+    rows.map((r) => r.time.toISOString()),
     col('requestId'),
     col('type'),
     col('operation'),
@@ -36,7 +36,9 @@ const columns = (rows: readonly AuditRow[]): unknown[] => {
     col('accessor'),
     col('remoteAddress'),
     col('outcome'),
-    col('entry'),
+    // Canonical JSON never contains a raw newline (JSON.stringify escapes it), so the entries travel as one text
+    // value split in SQL: no per-element array escaping of ~1 KB strings full of quotes.
+    rows.map((r) => r.entry).join('\n'),
     rows.map((r) => r.hash.toString('hex')),
   ];
 };
@@ -56,7 +58,7 @@ export function createAuditStore(db: Queryable) {
         `INSERT INTO audit_entries (seq, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome, entry, hash)
          SELECT s, t, rid, ty, op, mp, p, acc, ra, oc, e, decode(h, 'hex')
            FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                       $9::text[], $10::text[], $11::text[], $12::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h)`,
+                       $9::text[], $10::text[], regexp_split_to_array($11::text, E'\\n'), $12::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h)`,
         columns(rows),
       );
       const last = rows.at(-1);
@@ -78,7 +80,7 @@ export function createAuditStore(db: Queryable) {
              INSERT INTO audit_entries (seq, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome, entry, hash)
              SELECT s, t, rid, ty, op, mp, p, acc, ra, oc, e, decode(h, 'hex')
                FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                           $9::text[], $10::text[], $11::text[], $12::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h)
+                           $9::text[], $10::text[], regexp_split_to_array($11::text, E'\\n'), $12::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h)
              RETURNING 1
            ), head AS (
              UPDATE audit_head SET seq = $13, hash = decode($14, 'hex')
@@ -97,9 +99,9 @@ export function createAuditStore(db: Queryable) {
       }
     },
 
-    async hashAt(seq: number): Promise<Buffer | null> {
-      const r = await db.query<{ hash: Uint8Array }>('SELECT hash FROM audit_entries WHERE seq = $1', [seq]);
-      return r.rows[0] ? toBuffer(r.rows[0].hash) : null;
+    async linkAt(seq: number): Promise<{ hash: Buffer; time: Date } | null> {
+      const r = await db.query<{ hash: Uint8Array; time: Date }>('SELECT hash, time FROM audit_entries WHERE seq = $1', [seq]);
+      return r.rows[0] ? { hash: toBuffer(r.rows[0].hash), time: new Date(r.rows[0].time) } : null;
     },
     async latestCheckpointSeq(): Promise<number> {
       const r = await db.query<{ seq: string | null }>('SELECT max(seq)::text AS seq FROM audit_checkpoints');

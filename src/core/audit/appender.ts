@@ -71,8 +71,8 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     });
   };
 
-  const checkpointAt = async (seq: number, hash: Buffer): Promise<void> => {
-    const time = deps.clock.now();
+  /** A checkpoint carries the time of the entry it pins (search turns time ranges into seq ranges with it). */
+  const checkpointAt = async (seq: number, hash: Buffer, time: Date): Promise<void> => {
     const { signature, publicKey } = deps.signer.sign(checkpointMessage({ seq, hash, time: time.toISOString() }));
     await deps.store.insertCheckpoint({ seq, hash, time, signature, publicKey });
     lastCheckpointSeq = Math.max(lastCheckpointSeq, seq);
@@ -81,7 +81,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
 
   const maybeCheckpoint = async (last: AuditRow): Promise<void> => {
     if (lastCheckpointSeq < 0) lastCheckpointSeq = await deps.store.latestCheckpointSeq();
-    if (last.seq - lastCheckpointSeq >= deps.checkpointEvery) await checkpointAt(last.seq, last.hash);
+    if (last.seq - lastCheckpointSeq >= deps.checkpointEvery) await checkpointAt(last.seq, last.hash, last.time);
   };
 
   // Pipelining: up to `depth` batches in flight, each built on the head the previous one will leave. PostgreSQL
@@ -165,7 +165,11 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     if (closed || headSeq <= lastCheckpointSeq || Date.now() - lastCheckpointAt < deps.checkpointSeconds * 1000) return;
     void deps.store
       .head()
-      .then((h) => (h.seq > lastCheckpointSeq ? checkpointAt(h.seq, h.hash) : undefined))
+      .then(async (h) => {
+        if (h.seq <= lastCheckpointSeq) return;
+        const link = await deps.store.linkAt(h.seq);
+        if (link) await checkpointAt(h.seq, link.hash, link.time);
+      })
       .catch((err: Error) => deps.log.warn({ err: err.message }, 'audit checkpoint failed'));
   }, Math.max(250, Math.min(deps.checkpointSeconds * 1000, 5000)));
   timer.unref();
@@ -183,9 +187,9 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     /** Makes sure a signed checkpoint pins entry `seq` (before pruning the entries up to it). */
     async ensureCheckpointAt(seq: number): Promise<void> {
       if (seq <= 0) return;
-      const hash = await deps.store.hashAt(seq);
-      if (!hash) throw new Error(`no audit entry with seq ${seq}`);
-      await checkpointAt(seq, hash);
+      const link = await deps.store.linkAt(seq);
+      if (!link) throw new Error(`no audit entry with seq ${seq}`);
+      await checkpointAt(seq, link.hash, link.time);
     },
     async close(): Promise<void> {
       closed = true;

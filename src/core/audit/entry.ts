@@ -117,7 +117,7 @@ export function serializeEntry(f: EntryFields, seq: number): string {
 }
 
 /** Builds the audit entry of a request and its response. Every request and response string is HMAC'd. */
-export function buildEntry(t: AuditTrail, hmac: (s: string) => string): PendingEntry {
+export function buildEntry(t: AuditTrail, hmac: (s: string) => string, hmacData: (data: Record<string, unknown>, version?: string) => unknown = (d) => hmacStrings(d, hmac)): PendingEntry {
   const { outcome, code, message } = outcomeOf(t.error);
   const tok = t.token;
   const r = t.response;
@@ -147,7 +147,7 @@ export function buildEntry(t: AuditTrail, hmac: (s: string) => string): PendingE
     response: r
       ? {
           auth: r.auth ? { accessor: r.auth.accessor, client_token: hmac(r.auth.clientToken), policies: r.auth.policies } : null,
-          data: r.data ? hmacStrings(r.data, hmac) : null,
+          data: r.data ? hmacData(r.data, r.dataVersion) : null,
           warnings: r.warnings && r.warnings.length > 0 ? r.warnings : null,
         }
       : null,

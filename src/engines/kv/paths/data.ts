@@ -42,10 +42,11 @@ export function mergePatch(target: unknown, patch: unknown, depth = 0): unknown 
   return Object.fromEntries(merged);
 }
 
-function dataResponse(meta: SecretMeta, version: number, data: SecretData): EngineResponse {
+function dataResponse(path: string, meta: SecretMeta, version: number, data: SecretData): EngineResponse {
   const vm = meta.versions[String(version)];
   if (!vm) throw notFound();
-  return { data: { data, metadata: versionWire(meta, version, vm) } };
+  // Data and metadata of a version change only with the metadata's update time (delete, undelete, custom metadata).
+  return { data: { data, metadata: versionWire(meta, version, vm) }, dataVersion: `${path}\u0000${version}\u0000${meta.updatedTime}\u0000${vm.deletionTime}` };
 }
 
 /** Latest version: one round trip (the metadata carries a copy of the live current version). */
@@ -54,7 +55,7 @@ async function readLatest(deps: KvDeps, path: string): Promise<EngineResponse> {
   if (!meta) throw notFound();
   const data = await liveCurrentData(deps.storage, path, meta, deps.clock.now());
   if (!data) throw notFound();
-  return dataResponse(meta, meta.currentVersion, data);
+  return dataResponse(path, meta, meta.currentVersion, data);
 }
 
 /** A given version: metadata and version data in one round trip. */
@@ -64,7 +65,7 @@ async function readVersion(deps: KvDeps, path: string, version: number): Promise
   const vm = meta?.versions[String(version)];
   const raw = found.get(versionKey(path, version));
   if (!meta || !vm || !raw || !isLive(vm, deps.clock.now())) throw notFound();
-  return dataResponse(meta, version, decodeData(raw));
+  return dataResponse(path, meta, version, decodeData(raw));
 }
 
 /** Stores a new version (and prunes old ones) inside the caller's lock; answers with the version's metadata. */
