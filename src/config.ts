@@ -49,7 +49,7 @@ const schema = z
       .default({ type: 'shamir' }),
     max_request_bytes: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    access_log: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(true),
+    access_log: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
     token_default_ttl: durationSeconds.default(768 * 3600),
     token_max_ttl: durationSeconds.default(768 * 3600),
     cluster_name: z.string().min(1).max(64).default('sealbox'),

@@ -3,7 +3,7 @@ import { AppError } from '../lib/errors.ts';
 import type { Random } from '../lib/random.ts';
 import type { Db, Queryable } from '../storage/db.ts';
 import type { SealStore } from '../storage/seal-store.ts';
-import { envelopeTerm, openEnvelope, openKek, sealEnvelope, sealKek } from './envelope.ts';
+import { envelopeTerm, openEnvelope, openKek, sealEnvelope, sealKek, type DekCache } from './envelope.ts';
 
 export interface SealedValue {
   sealed: Buffer;
@@ -46,6 +46,7 @@ export interface BarrierDeps {
 interface Unsealed {
   rootKey: Buffer;
   keks: Map<number, Buffer>;
+  deks: DekCache;
   current: KeyStatus;
   derived: Map<string, Buffer>;
 }
@@ -62,7 +63,7 @@ export function createBarrier(deps: BarrierDeps): Barrier {
     return state;
   };
 
-  const loadKeyring = async (rootKey: Buffer, q?: Queryable): Promise<Omit<Unsealed, 'rootKey' | 'derived'>> => {
+  const loadKeyring = async (rootKey: Buffer, q?: Queryable): Promise<Omit<Unsealed, 'rootKey' | 'derived' | 'deks'>> => {
     const rows = await deps.sealStore.listTerms(q);
     const last = rows.at(-1);
     if (!last) throw new AppError('uninitialized', 'sealbox is not initialized');
@@ -114,13 +115,14 @@ export function createBarrier(deps: BarrierDeps): Barrier {
       if (state) return;
       const key = Buffer.from(rootKey);
       const ring = await loadKeyring(key);
-      state = { rootKey: key, ...ring, derived: new Map() };
+      state = { rootKey: key, ...ring, derived: new Map(), deks: new Map() };
     },
     seal() {
       if (!state) return;
       zero(state.rootKey);
       for (const k of state.keks.values()) zero(k);
       for (const k of state.derived.values()) zero(k);
+      for (const k of state.deks.values()) zero(k);
       state = null;
     },
     encrypt(ctx, plaintext) {
@@ -133,7 +135,7 @@ export function createBarrier(deps: BarrierDeps): Barrier {
     async decrypt(ctx, sealed, q) {
       const s = need();
       const kek = await kekFor(s, envelopeTerm(sealed), q);
-      return openEnvelope(kek, ctx, sealed);
+      return openEnvelope(kek, ctx, sealed, s.deks);
     },
     async rotate() {
       const s = need();

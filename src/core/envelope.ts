@@ -52,12 +52,30 @@ export function envelopeTerm(sealed: Uint8Array): number {
   return Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).readUInt32BE(1);
 }
 
-export function openEnvelope(kek: Uint8Array, ctx: string, sealed: Uint8Array): Buffer {
+/**
+ * Unwrapped DEKs by their wrapped form, so that a value read again costs one secretbox instead of two. It holds
+ * nothing the KEKs beside it could not recover; the barrier bounds it and zeroes it on seal.
+ */
+export type DekCache = Map<string, Uint8Array>;
+const DEK_CACHE_MAX = 10_000;
+
+export function openEnvelope(kek: Uint8Array, ctx: string, sealed: Uint8Array, dekCache?: DekCache): Buffer {
   envelopeTerm(sealed);
-  const dek = nacl.secretbox.open(sealed.subarray(5 + N, 5 + N + WRAPPED), sealed.subarray(5, 5 + N), kek);
-  if (!dek) throw integrityError();
+  const wrappedKey = dekCache ? Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).toString('latin1', 1, 5 + N + WRAPPED) : '';
+  let dek = dekCache?.get(wrappedKey) ?? null;
+  if (!dek) {
+    dek = nacl.secretbox.open(sealed.subarray(5 + N, 5 + N + WRAPPED), sealed.subarray(5, 5 + N), kek);
+    if (!dek) throw integrityError();
+    if (dekCache) {
+      if (dekCache.size >= DEK_CACHE_MAX) {
+        for (const d of dekCache.values()) d.fill(0);
+        dekCache.clear();
+      }
+      dekCache.set(wrappedKey, dek);
+    }
+  }
   const framed = nacl.secretbox.open(sealed.subarray(HEADER), sealed.subarray(5 + N + WRAPPED, HEADER), dek);
-  dek.fill(0);
+  if (!dekCache) dek.fill(0);
   if (!framed) throw integrityError();
   const buf = Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
   const ctxLen = buf.readUInt16BE(0);

@@ -32,7 +32,9 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
   app.use(async (ctx, next) => {
     const requestId = deps.random.uuid();
     ctx.state.requestId = requestId;
-    ctx.state.log = deps.log.child({ request_id: requestId });
+    // A child logger only when something is logged beyond the access line (creating one per request costs).
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= deps.log.child({ request_id: requestId })), configurable: true });
     ctx.set('X-Request-Id', requestId);
     ctx.set('Cache-Control', 'no-store');
     const started = performance.now();
@@ -55,10 +57,10 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
         ctx.state.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'unhandled error');
       }
     } finally {
-      if (deps.accessLog) ctx.state.log.info(
-        { method: ctx.method, path: ctx.path.slice(0, 256), status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 },
-        'request',
-      );
+      if (deps.accessLog) {
+        const ms = Math.round((performance.now() - started) * 10) / 10;
+        deps.log.info({ request_id: requestId, method: ctx.method, path: ctx.path.slice(0, 256), status: ctx.status, ms }, 'request');
+      }
     }
   });
   if (deps.rateLimiter) app.use(createRateLimitMiddleware(deps.rateLimiter));
