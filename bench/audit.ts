@@ -3,13 +3,14 @@
 //      switched off (SEALBOX_AUDIT=false, a test/bench-only switch). Goal (issue 4): ratio >= 0.8.
 //   2. Raw appender throughput (entries/s) with 200 concurrent appenders (group commit), against one INSERT per
 //      transaction with the same concurrency, in process.
-//   3. Verify speed: entries/s over BENCH_VERIFY_ENTRIES (default 1,000,000) chained entries.
+//   3. Verify speed: entries/s over BENCH_VERIFY_ENTRIES (default 1,000,000) chained entries, and search latency
+//      over them (BENCH_VERIFY_ENTRIES=10000000 for the 10M-row check).
 //
 //   npm run bench:audit        (BENCH_SECONDS=10 BENCH_CONNECTIONS=50 BENCH_VERIFY_ENTRIES=1000000)
 import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { createAuditAppender } from '../src/core/audit/appender.ts';
-import { canonicalJson, chainHash, GENESIS_HASH } from '../src/core/audit/canonical.ts';
+import { canonicalJson, chainHash, checkpointMessage, GENESIS_HASH } from '../src/core/audit/canonical.ts';
 import type { PendingEntry } from '../src/core/audit/entry.ts';
 import { verifyChain } from '../src/core/audit/verify.ts';
 import { systemClock } from '../src/lib/clock.ts';
@@ -85,27 +86,52 @@ console.log(`  one INSERT per transaction (baseline): ${single.toFixed(0)} entri
 console.log(`  group-commit appender (chained):       ${grouped.toFixed(0)} entries/s   ratio ${(grouped / single).toFixed(2)}`);
 await appender.close();
 
-// 3. Verify: build a valid chain of VERIFY_ENTRIES rows straight into a fresh table, then walk it.
+// 3. Verify, and search: build a valid chain of VERIFY_ENTRIES rows (1 ms apart, 1000 accessors, one denial in
+// 1000, a signed checkpoint every 1000 entries) straight into a fresh database, then walk it and search it.
 const vdb = createPgDb({ url: await pg.createDatabase(), log, maxConnections: 4 });
 await migrate(vdb, join(ROOT, 'migrations'));
 const vstore = createAuditStore(vdb);
+const t0 = Date.now() - VERIFY_ENTRIES;
 let prev: Buffer = GENESIS_HASH;
 const loadStarted = performance.now();
 for (let from = 1; from <= VERIFY_ENTRIES; from += 5000) {
   const rows: AuditRow[] = [];
   for (let seq = from; seq < Math.min(from + 5000, VERIFY_ENTRIES + 1); seq++) {
     const p = pending(seq);
-    const entry = canonicalJson({ ...p.fields, seq });
+    const time = new Date(t0 + seq);
+    const outcome = seq % 1000 === 500 ? 'denied' : 'success';
+    const accessor = `acc-${seq % 1000}`;
+    const entry = canonicalJson({ ...p.fields, seq, time: time.toISOString(), outcome, accessor });
     prev = chainHash(prev, entry);
-    rows.push({ seq, time: p.time, requestId: p.requestId, type: 'request', operation: p.operation, mountPath: p.mountPath, path: p.path, accessor: p.accessor, remoteAddress: p.remoteAddress, outcome: p.outcome, entry, hash: prev });
+    rows.push({ seq, time, requestId: p.requestId, type: 'request', operation: p.operation, mountPath: p.mountPath, path: p.path, accessor, remoteAddress: p.remoteAddress, outcome, entry, hash: prev });
+    if (seq % 1000 === 0) {
+      const cp = { seq, hash: prev, time };
+      const { signature, publicKey } = signer.sign(checkpointMessage({ ...cp, time: time.toISOString() }));
+      await vstore.insertCheckpoint({ ...cp, signature, publicKey });
+    }
   }
   await vdb.tx((q) => vstore.insertBatch(q, rows));
 }
+await vdb.exec('ANALYZE audit_entries');
 const loadSeconds = (performance.now() - loadStarted) / 1000;
 const reader = createAuditReadStore(vdb);
 const verifyStarted = performance.now();
-const result = await verifyChain(reader.pages(), await reader.checkpoints(), undefined);
+const result = await verifyChain(reader.pages(), await reader.checkpoints(), Buffer.from(keys.publicKey));
 const verifySeconds = (performance.now() - verifyStarted) / 1000;
 console.log(`verify: ${VERIFY_ENTRIES} entries loaded in ${loadSeconds.toFixed(1)} s; verified in ${verifySeconds.toFixed(1)} s = ${(VERIFY_ENTRIES / verifySeconds).toFixed(0)} entries/s; result ${JSON.stringify(result)}`);
+const timed = async (name: string, q: Parameters<typeof reader.search>[0]) => {
+  await reader.search(q);
+  const started = performance.now();
+  const rows = await reader.search(q);
+  console.log(`  search ${name.padEnd(36)} ${(performance.now() - started).toFixed(1).padStart(7)} ms, ${rows.length} rows`);
+};
+console.log(`search over ${VERIFY_ENTRIES} entries (first page of 100):`);
+await timed('path_prefix secret/data/app/42', { pathPrefix: 'secret/data/app/42', limit: 100 });
+await timed('accessor acc-7', { accessor: 'acc-7', limit: 100 });
+await timed('outcome denied', { outcome: 'denied', limit: 100 });
+await timed('operation read', { operation: 'read', limit: 100 });
+await timed('since (last 10%)', { since: new Date(t0 + VERIFY_ENTRIES * 0.9), limit: 100 });
+await timed('since+until (a 1 s window mid-log)', { since: new Date(t0 + VERIFY_ENTRIES / 2), until: new Date(t0 + VERIFY_ENTRIES / 2 + 1000), limit: 100 });
+await timed('accessor acc-7, last 10%', { accessor: 'acc-7', since: new Date(t0 + VERIFY_ENTRIES * 0.9), limit: 100 });
 await db.close();
 await vdb.close();
