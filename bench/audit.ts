@@ -13,7 +13,6 @@ import { createAuditAppender } from '../src/core/audit/appender.ts';
 import { canonicalJson, chainHash, checkpointMessage, GENESIS_HASH } from '../src/core/audit/canonical.ts';
 import type { PendingEntry } from '../src/core/audit/entry.ts';
 import { verifyChain } from '../src/core/audit/verify.ts';
-import { systemClock } from '../src/lib/clock.ts';
 import { createLogger } from '../src/lib/log.ts';
 import { createAuditReadStore } from '../src/storage/audit-read-store.ts';
 import { createAuditStore, type AuditRow } from '../src/storage/audit-store.ts';
@@ -57,7 +56,7 @@ const signer = {
   sign: (m: string) => ({ signature: Buffer.from(nacl.sign.detached(Buffer.from(m), keys.secretKey)), publicKey: Buffer.from(keys.publicKey) }),
 };
 const store = createAuditStore(db);
-const appender = createAuditAppender({ db, store, signer, clock: systemClock, log, checkpointEvery: 100_000, checkpointSeconds: 3600 });
+const appender = createAuditAppender({ db, store, signer, log, checkpointEvery: 100_000, checkpointSeconds: 3600 });
 const pending = (i: number): PendingEntry => ({
   fields: { type: 'request', time: new Date().toISOString(), request_id: `r${i}`, operation: 'read', mount: 'secret/', path: `secret/data/app/${i % 100}`, remote_address: '127.0.0.1', accessor: 'acc', policies: ['default'], identity: null, outcome: 'success', error_code: null, error: null, lease_id: null, request: { data: {} }, response: null },
   time: new Date(),

@@ -106,7 +106,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         db,
         store: createAuditStore(db),
         signer: auditSigner,
-        clock,
         log,
         checkpointEvery: config.audit_checkpoint_every,
         checkpointSeconds: config.audit_checkpoint_seconds,

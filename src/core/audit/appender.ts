@@ -1,4 +1,3 @@
-import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { AuditRow, AuditStore } from '../../storage/audit-store.ts';
 import type { Db } from '../../storage/db.ts';
@@ -15,7 +14,6 @@ export interface AuditAppenderDeps {
   db: Db;
   store: AuditStore;
   signer: AuditSigner;
-  clock: Clock;
   log: Logger;
   /** A signed checkpoint after this many entries (from this replica)… */
   checkpointEvery: number;
