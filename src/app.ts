@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type Koa from 'koa';
@@ -66,6 +67,8 @@ export interface AppDeps {
 
 async function openDb(config: Config, log: Logger): Promise<Db> {
   if (config.database_url) return createPgDb({ url: config.database_url, maxConnections: config.database_max_connections, log });
+  // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
+  await mkdir(join(config.data_dir, 'pglite'), { recursive: true, mode: 0o700 });
   return createPgliteDb(join(config.data_dir, 'pglite'));
 }
 

@@ -97,3 +97,15 @@ test('dev mode: restarting with another --dev-root-token retires the old one', a
   t.is((await api(b2, 'GET', 'auth/token/lookup-self')).status, 200);
   t.is((await api(b2, 'GET', 'auth/token/lookup-self', { token: 'first-root' })).status, 403);
 });
+
+test('a data directory that does not exist yet is created, owner-only (npm start on a fresh checkout)', async (t) => {
+  const { mkdtemp, stat } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const parent = await mkdtemp(join(tmpdir(), 'sealbox-fresh-'));
+  const dataDir = join(parent, 'not', 'yet', '.sealbox');
+  const b = await startBroker({ dataDir });
+  t.teardown(() => b.stop());
+  t.is((await api(b, 'GET', 'sys/health', { token: null })).status, 200);
+  t.is((await stat(dataDir)).mode & 0o077, 0, 'no access for group or others');
+});
