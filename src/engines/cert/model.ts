@@ -35,7 +35,6 @@ export const NAME_PATTERN = /^\w([\w.-]{0,126}\w)?$/;
 
 export const entryKey = (name: string): string => `cert/${name.toLowerCase()}`;
 
-export const encode = (entry: CertEntry): Buffer => Buffer.from(JSON.stringify(entry), 'utf8');
 
 export function decode(raw: Buffer): CertEntry {
   return JSON.parse(raw.toString('utf8')) as CertEntry;

@@ -6,7 +6,7 @@
  */
 import { badRequest } from '../../lib/errors.ts';
 import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
-import type { EngineStorage, StorageView } from '../../core/engine.ts';
+import type { EngineStorage } from '../../core/engine.ts';
 
 export interface JwtConfig {
   jwtValidationPubkeys: string[];
@@ -77,9 +77,6 @@ const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
 export const decodeConfig = (raw: Buffer | null | undefined): JwtConfig | null => (raw ? decode<JwtConfig>(raw) : null);
 export const decodeRole = (raw: Buffer | null | undefined): JwtRole | null => (raw ? decode<JwtRole>(raw) : null);
 
-export async function loadRole(s: StorageView, name: string): Promise<JwtRole | null> {
-  return decodeRole(await s.get(roleKey(name)));
-}
 
 export function configWire(c: JwtConfig): Record<string, unknown> {
   return {

@@ -6,7 +6,7 @@
  */
 import { badRequest } from '../../lib/errors.ts';
 import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
-import type { EngineStorage, StorageView } from '../../core/engine.ts';
+import type { EngineStorage } from '../../core/engine.ts';
 
 export interface K8sConfig {
   /** Stored and shown; tokens are verified locally with pemKeys (no TokenReview). */
@@ -65,9 +65,6 @@ const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
 export const decodeConfig = (raw: Buffer | null | undefined): K8sConfig | null => (raw ? decode<K8sConfig>(raw) : null);
 export const decodeRole = (raw: Buffer | null | undefined): K8sRole | null => (raw ? decode<K8sRole>(raw) : null);
 
-export async function loadRole(s: StorageView, name: string): Promise<K8sRole | null> {
-  return decodeRole(await s.get(roleKey(name)));
-}
 
 /** Without an explicit setting, the issuer is validated exactly when one is configured. */
 export const issValidationDisabled = (c: K8sConfig): boolean => c.disableIssValidation ?? c.issuer === '';

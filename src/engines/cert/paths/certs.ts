@@ -1,10 +1,11 @@
 /** certs/:name (read, write, delete) and LIST certs: the trusted certificates and the constraints of each. */
 import { z } from 'zod';
-import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import type { PathDef } from '../../../core/engine.ts';
+import { namedRecordPaths } from '../../../core/engine-records.ts';
 import { parseDuration } from '../../../lib/durations.ts';
-import { badRequest, notFound } from '../../../lib/errors.ts';
+import { badRequest } from '../../../lib/errors.ts';
 import { hasClientAuthUsage } from '../verify.ts';
-import { encode, entryKey, entryWire, loadEntry, NAME_PATTERN, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
+import { entryWire, NAME_PATTERN, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
 
 const MAX_LIST = 256;
 const MAX_PEM_CHARS = 256 * 1024;
@@ -120,43 +121,14 @@ function applyInput(name: string, existing: CertEntry | null, input: CertInput):
   return next;
 }
 
-async function writeEntry(deps: CertDeps, rawName: string, input: CertInput): Promise<EngineResponse> {
-  const name = checkName(rawName);
-  await deps.storage.locked(entryKey(name), async (s) => {
-    const entry = applyInput(name, await loadEntry(s, name), input);
-    await s.put(entryKey(name), encode(entry));
-  });
-  return {};
-}
-
 export function createCertsPaths(deps: CertDeps): PathDef[] {
-  const empty = z.object({});
-  return [
-    {
-      pattern: 'certs',
-      operations: {
-        list: op(empty, async () => {
-          const keys = await deps.storage.list('cert/');
-          if (keys.length === 0) throw notFound();
-          return { data: { keys } };
-        }),
-      },
-    },
-    {
-      pattern: 'certs/:name',
-      exists: async (req) => NAME_PATTERN.test(req.params.name ?? '') && (await loadEntry(deps.storage, req.params.name ?? '')) !== null,
-      operations: {
-        read: op(empty, async ({ params }) => {
-          const entry = await loadEntry(deps.storage, checkName(params.name ?? ''));
-          if (!entry) throw notFound();
-          return { data: entryWire(entry) };
-        }),
-        update: op(certInput, async ({ params, input }) => writeEntry(deps, params.name ?? '', input)),
-        delete: op(empty, async ({ params }) => {
-          await deps.storage.delete([entryKey(checkName(params.name ?? ''))]);
-          return {};
-        }),
-      },
-    },
-  ];
+  return namedRecordPaths<CertEntry, typeof certInput>({
+    storage: deps.storage,
+    collection: 'certs',
+    prefix: 'cert/',
+    name: checkName,
+    input: certInput,
+    apply: (current, input, name) => applyInput(name, current, input),
+    wire: entryWire,
+  });
 }

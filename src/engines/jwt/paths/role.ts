@@ -1,10 +1,11 @@
 /** role/:name (read, write, delete) and LIST role: which JWTs may log in and what token they get. */
 import { z } from 'zod';
-import { badRequest, notFound } from '../../../lib/errors.ts';
+import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { applyTokenFields, stringListField, tokenFieldsShape } from '../../../lib/role-token-fields.ts';
-import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
-import { encode, isRoleName, loadRole, newRole, ROLE_PREFIX, roleKey, roleName, roleWire, type BoundClaimValue, type JwtDeps, type JwtRole } from '../model.ts';
+import type { PathDef } from '../../../core/engine.ts';
+import { namedRecordPaths } from '../../../core/engine-records.ts';
+import { newRole, ROLE_PREFIX, roleName, roleWire, type BoundClaimValue, type JwtDeps, type JwtRole } from '../model.ts';
 
 const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
 const boundClaimsField = z
@@ -76,45 +77,14 @@ export function applyRole(current: JwtRole, input: RoleInput): JwtRole {
   return role;
 }
 
-async function writeRole(deps: JwtDeps, name: string, input: RoleInput): Promise<EngineResponse> {
-  await deps.storage.locked(roleKey(name), async (s) => {
-    const role = applyRole((await loadRole(s, name)) ?? newRole(), input);
-    await s.put(roleKey(name), encode(role));
-  });
-  return {};
-}
-
 export function createRolePaths(deps: JwtDeps): PathDef[] {
-  const empty = z.object({});
-  return [
-    {
-      pattern: 'role',
-      operations: {
-        list: op(empty, async () => {
-          const keys = await deps.storage.list(ROLE_PREFIX);
-          if (keys.length === 0) throw notFound();
-          return { data: { keys } };
-        }),
-      },
-    },
-    {
-      pattern: 'role/:name',
-      exists: async (req) => {
-        const name = (req.params.name ?? '').toLowerCase();
-        return isRoleName(name) && (await deps.storage.get(roleKey(name))) !== null;
-      },
-      operations: {
-        read: op(empty, async ({ params }) => {
-          const role = await loadRole(deps.storage, roleName(params));
-          if (!role) throw notFound();
-          return { data: roleWire(role) };
-        }),
-        update: op(roleInput, async ({ params, input }) => writeRole(deps, roleName(params), input)),
-        delete: op(empty, async ({ params }) => {
-          await deps.storage.delete([roleKey(roleName(params))]);
-          return {};
-        }),
-      },
-    },
-  ];
+  return namedRecordPaths<JwtRole, typeof roleInput>({
+    storage: deps.storage,
+    collection: 'role',
+    prefix: ROLE_PREFIX,
+    name: (raw) => roleName({ name: raw }),
+    input: roleInput,
+    apply: (current, input) => applyRole(current ?? newRole(), input),
+    wire: roleWire,
+  });
 }

@@ -1,9 +1,10 @@
 /** role/:name (read, write, delete) and LIST role: which service accounts may log in and what token they get. */
 import { z } from 'zod';
-import { badRequest, notFound } from '../../../lib/errors.ts';
+import { badRequest } from '../../../lib/errors.ts';
 import { applyTokenFields, stringListField, tokenFieldsShape } from '../../../lib/role-token-fields.ts';
-import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
-import { encode, isRoleName, loadRole, newRole, ROLE_PREFIX, roleKey, roleName, roleWire, type K8sDeps, type K8sRole } from '../model.ts';
+import type { PathDef } from '../../../core/engine.ts';
+import { namedRecordPaths } from '../../../core/engine-records.ts';
+import { newRole, ROLE_PREFIX, roleName, roleWire, type K8sDeps, type K8sRole } from '../model.ts';
 
 const roleInput = z.object({
   bound_service_account_names: stringListField.optional(),
@@ -35,45 +36,14 @@ export function applyRole(current: K8sRole, input: RoleInput): K8sRole {
   return role;
 }
 
-async function writeRole(deps: K8sDeps, name: string, input: RoleInput): Promise<EngineResponse> {
-  await deps.storage.locked(roleKey(name), async (s) => {
-    const role = applyRole((await loadRole(s, name)) ?? newRole(), input);
-    await s.put(roleKey(name), encode(role));
-  });
-  return {};
-}
-
 export function createRolePaths(deps: K8sDeps): PathDef[] {
-  const empty = z.object({});
-  return [
-    {
-      pattern: 'role',
-      operations: {
-        list: op(empty, async () => {
-          const keys = await deps.storage.list(ROLE_PREFIX);
-          if (keys.length === 0) throw notFound();
-          return { data: { keys } };
-        }),
-      },
-    },
-    {
-      pattern: 'role/:name',
-      exists: async (req) => {
-        const name = req.params.name ?? '';
-        return isRoleName(name) && (await deps.storage.get(roleKey(name))) !== null;
-      },
-      operations: {
-        read: op(empty, async ({ params }) => {
-          const role = await loadRole(deps.storage, roleName(params));
-          if (!role) throw notFound();
-          return { data: roleWire(role) };
-        }),
-        update: op(roleInput, async ({ params, input }) => writeRole(deps, roleName(params), input)),
-        delete: op(empty, async ({ params }) => {
-          await deps.storage.delete([roleKey(roleName(params))]);
-          return {};
-        }),
-      },
-    },
-  ];
+  return namedRecordPaths<K8sRole, typeof roleInput>({
+    storage: deps.storage,
+    collection: 'role',
+    prefix: ROLE_PREFIX,
+    name: (raw) => roleName({ name: raw }),
+    input: roleInput,
+    apply: (current, input) => applyRole(current ?? newRole(), input),
+    wire: roleWire,
+  });
 }

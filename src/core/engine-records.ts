@@ -1,0 +1,77 @@
+/**
+ * Part of the engine contract: the CRUD paths of a collection of named JSON records in an engine's storage
+ * (`role/:name`, `certs/:name`, …): LIST the names, read, write (merge into the stored record under a lock), delete,
+ * and an existence check that decides `create` versus `update` with the same name rules as the handlers.
+ */
+import { z } from 'zod';
+import { notFound } from '../lib/errors.ts';
+import { op, type EngineStorage, type PathDef } from './engine.ts';
+
+export interface NamedRecords<R, S extends z.ZodType> {
+  storage: EngineStorage;
+  /** The URL segment of the collection: 'role' serves `role` (LIST) and `role/:name`. */
+  collection: string;
+  /** The storage key prefix, e.g. 'role/'. */
+  prefix: string;
+  /** Normalises and checks a name from the path; throws a 400 for a bad one. */
+  name: (raw: string) => string;
+  input: S;
+  /** Merges a write into the stored record (null when there is none yet); validates; throws a 400. */
+  apply: (current: R | null, input: z.output<S>, name: string) => R;
+  /** The record as the API shows it. */
+  wire: (record: R) => Record<string, unknown>;
+}
+
+const empty = z.object({});
+
+export function namedRecordPaths<R, S extends z.ZodType>(spec: NamedRecords<R, S>): PathDef[] {
+  const key = (name: string): string => `${spec.prefix}${name}`;
+  const load = async (get: (k: string) => Promise<Buffer | null>, name: string): Promise<R | null> => {
+    const raw = await get(key(name));
+    return raw ? (JSON.parse(raw.toString('utf8')) as R) : null;
+  };
+  const nameOf = (params: Readonly<Record<string, string>>): string => spec.name(params.name ?? '');
+  return [
+    {
+      pattern: spec.collection,
+      operations: {
+        list: op(empty, async () => {
+          const keys = await spec.storage.list(spec.prefix);
+          if (keys.length === 0) throw notFound();
+          return { data: { keys } };
+        }),
+      },
+    },
+    {
+      pattern: `${spec.collection}/:name`,
+      exists: async (req) => {
+        let name: string;
+        try {
+          name = nameOf(req.params);
+        } catch {
+          return false;
+        }
+        return (await spec.storage.get(key(name))) !== null;
+      },
+      operations: {
+        read: op(empty, async ({ params }) => {
+          const record = await load((k) => spec.storage.get(k), nameOf(params));
+          if (!record) throw notFound();
+          return { data: spec.wire(record) };
+        }),
+        update: op(spec.input, async ({ params, input }) => {
+          const name = nameOf(params);
+          await spec.storage.locked(key(name), async (s) => {
+            const record = spec.apply(await load((k) => s.get(k), name), input, name);
+            await s.put(key(name), Buffer.from(JSON.stringify(record), 'utf8'));
+          });
+          return {};
+        }),
+        delete: op(empty, async ({ params }) => {
+          await spec.storage.delete([key(nameOf(params))]);
+          return {};
+        }),
+      },
+    },
+  ];
+}
