@@ -75,3 +75,33 @@ export function namedRecordPaths<R, S extends z.ZodType>(spec: NamedRecords<R, S
     },
   ];
 }
+
+export interface SingleRecord<R, S extends z.ZodType> {
+  storage: EngineStorage;
+  /** The path and the storage key, e.g. 'config'. */
+  pattern: string;
+  input: S;
+  /** Builds the whole record from a write (each write replaces it, as Vault's auth configs do); throws a 400. */
+  build: (input: z.output<S>) => R | Promise<R>;
+  wire: (record: R) => Record<string, unknown>;
+}
+
+/** Read and replace one JSON record (an auth method's `config`). */
+export function singleRecordPaths<R, S extends z.ZodType>(spec: SingleRecord<R, S>): PathDef[] {
+  return [
+    {
+      pattern: spec.pattern,
+      operations: {
+        read: op(empty, async () => {
+          const raw = await spec.storage.get(spec.pattern);
+          if (!raw) throw notFound();
+          return { data: spec.wire(JSON.parse(raw.toString('utf8')) as R) };
+        }),
+        update: op(spec.input, async ({ input }) => {
+          await spec.storage.put(spec.pattern, Buffer.from(JSON.stringify(await spec.build(input)), 'utf8'));
+          return {};
+        }),
+      },
+    },
+  ];
+}

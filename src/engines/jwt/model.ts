@@ -71,7 +71,6 @@ export const newRole = (): JwtRole => ({
   token: { ...DEFAULT_TOKEN_SETTINGS },
 });
 
-export const encode = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
 const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
 
 export const decodeConfig = (raw: Buffer | null | undefined): JwtConfig | null => (raw ? decode<JwtConfig>(raw) : null);

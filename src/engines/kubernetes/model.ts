@@ -59,7 +59,6 @@ export const newRole = (): K8sRole => ({
   token: { ...DEFAULT_TOKEN_SETTINGS },
 });
 
-export const encode = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
 const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
 
 export const decodeConfig = (raw: Buffer | null | undefined): K8sConfig | null => (raw ? decode<K8sConfig>(raw) : null);

@@ -1,10 +1,11 @@
 /** config: where the keys come from (PEM keys or a JWKS URL), the bound issuer and the accepted algorithms. */
 import { z } from 'zod';
-import { badRequest, notFound } from '../../../lib/errors.ts';
+import { badRequest } from '../../../lib/errors.ts';
 import { checkJwksUrl, parsePublicKeyPem, parsePublicKeyPems, pemListField, SUPPORTED_ALGS } from '../../../lib/jwt-verify.ts';
 import { stringListField } from '../../../lib/role-token-fields.ts';
-import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
-import { CONFIG_KEY, configWire, decodeConfig, encode, type JwtConfig, type JwtDeps } from '../model.ts';
+import type { PathDef } from '../../../core/engine.ts';
+import { singleRecordPaths } from '../../../core/engine-records.ts';
+import { CONFIG_KEY, configWire, type JwtConfig, type JwtDeps } from '../model.ts';
 
 const configInput = z.object({
   jwt_validation_pubkeys: pemListField.optional(),
@@ -49,23 +50,6 @@ async function buildConfig(input: ConfigInput): Promise<JwtConfig> {
   };
 }
 
-async function writeConfig(deps: JwtDeps, input: ConfigInput): Promise<EngineResponse> {
-  await deps.storage.put(CONFIG_KEY, encode(await buildConfig(input)));
-  return {};
-}
-
 export function createConfigPaths(deps: JwtDeps): PathDef[] {
-  return [
-    {
-      pattern: 'config',
-      operations: {
-        read: op(z.object({}), async () => {
-          const config = decodeConfig(await deps.storage.get(CONFIG_KEY));
-          if (!config) throw notFound();
-          return { data: configWire(config) };
-        }),
-        update: op(configInput, async ({ input }) => writeConfig(deps, input)),
-      },
-    },
-  ];
+  return singleRecordPaths({ storage: deps.storage, pattern: CONFIG_KEY, input: configInput, build: buildConfig, wire: configWire });
 }

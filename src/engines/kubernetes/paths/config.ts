@@ -1,10 +1,11 @@
 /** config: the service-account signing keys (pem_keys) and the issuer; kubernetes_host is stored for reference. */
 import { z } from 'zod';
-import { badRequest, notFound } from '../../../lib/errors.ts';
+import { badRequest } from '../../../lib/errors.ts';
 import { parsePublicKeyPem, parsePublicKeyPems, pemListField } from '../../../lib/jwt-verify.ts';
 import { boolField } from '../../../lib/role-token-fields.ts';
-import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
-import { CONFIG_KEY, configWire, decodeConfig, encode, type K8sConfig, type K8sDeps } from '../model.ts';
+import type { PathDef } from '../../../core/engine.ts';
+import { singleRecordPaths } from '../../../core/engine-records.ts';
+import { CONFIG_KEY, configWire, type K8sConfig, type K8sDeps } from '../model.ts';
 
 const configInput = z.object({
   kubernetes_host: z.string().max(2048).optional(),
@@ -40,23 +41,6 @@ function buildConfig(input: ConfigInput): K8sConfig {
   };
 }
 
-async function writeConfig(deps: K8sDeps, input: ConfigInput): Promise<EngineResponse> {
-  await deps.storage.put(CONFIG_KEY, encode(buildConfig(input)));
-  return {};
-}
-
 export function createConfigPaths(deps: K8sDeps): PathDef[] {
-  return [
-    {
-      pattern: 'config',
-      operations: {
-        read: op(z.object({}), async () => {
-          const config = decodeConfig(await deps.storage.get(CONFIG_KEY));
-          if (!config) throw notFound();
-          return { data: configWire(config) };
-        }),
-        update: op(configInput, async ({ input }) => writeConfig(deps, input)),
-      },
-    },
-  ];
+  return singleRecordPaths({ storage: deps.storage, pattern: CONFIG_KEY, input: configInput, build: buildConfig, wire: configWire });
 }
