@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBase62, type Random } from '../lib/random.ts';
 import type { Queryable } from '../storage/db.ts';
@@ -46,12 +46,18 @@ export async function bootDevSeal(deps: DevSealDeps, rootTokenFlag?: string): Pr
       unseal_key: deps.random.bytes(32).toString('base64'),
       root_token: rootTokenFlag ?? `sbx.${randomBase62(deps.random, 40)}`,
     };
+    // Written whole to a private temp file, then linked into place: link() fails if a replica sharing DATA got
+    // there first, and nobody ever reads a half-written file.
+    const tmp = `${path}.${process.pid}.${randomBase62(deps.random, 8)}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(fresh)}\n`, { mode: 0o600, flag: 'wx' });
     try {
-      await writeFile(path, `${JSON.stringify(fresh)}\n`, { mode: 0o600, flag: 'wx' });
+      await link(tmp, path);
       creds = fresh;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       creds = await readCreds(path);
+    } finally {
+      await unlink(tmp);
     }
   }
   if (!creds) throw new Error(`storage is already initialised but ${path} is missing: dev mode cannot unseal it`);
@@ -70,7 +76,9 @@ export async function bootDevSeal(deps: DevSealDeps, rootTokenFlag?: string): Pr
     const old = await deps.tokens.lookup(creds.root_token);
     if (old) await deps.tokens.revoke(old.accessor);
     creds = { ...creds, root_token: rootTokenFlag };
-    await writeFile(path, `${JSON.stringify(creds)}\n`, { mode: 0o600 });
+    const tmp = `${path}.${process.pid}.${randomBase62(deps.random, 8)}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(creds)}\n`, { mode: 0o600, flag: 'wx' });
+    await rename(tmp, path);
   }
   await deps.tokens.ensureRoot(creds.root_token);
   return creds;
