@@ -12,6 +12,12 @@ import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
 import { sysAuditPaths } from './core/builtins/sys-audit.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
+import { sysLeaseQuotasPaths } from './core/builtins/sys-lease-quotas.ts';
+import { sysLeasesPaths } from './core/builtins/sys-leases.ts';
+import { sysPasswordPoliciesPaths } from './core/builtins/sys-password-policies.ts';
+import { createExpiryWorker } from './core/lease-expiry.ts';
+import { createLeaseManager } from './core/leases.ts';
+import { createPasswordGenerator } from './core/passwords.ts';
 import { sysQuotasPaths } from './core/builtins/sys-quotas.ts';
 import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
 import { sysSealPaths } from './core/builtins/sys-seal.ts';
@@ -34,11 +40,15 @@ import type { AppState } from './http/state.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/log.ts';
 import { randomBase62, type Random } from './lib/random.ts';
+import { AppError } from './lib/errors.ts';
 import type { Db } from './storage/db.ts';
 import { createAuditReadStore } from './storage/audit-read-store.ts';
 import { createAuditStore } from './storage/audit-store.ts';
 import { createEntriesStore } from './storage/entries-store.ts';
+import { createLeaseQuotasStore } from './storage/lease-quotas-store.ts';
+import { createLeasesStore } from './storage/leases-store.ts';
 import { createLockoutStore } from './storage/lockout-store.ts';
+import { createPasswordPoliciesStore } from './storage/password-policies-store.ts';
 import { migrate } from './storage/migrate.ts';
 import { createMountsStore } from './storage/mounts-store.ts';
 import { createQuotasStore } from './storage/quotas-store.ts';
@@ -120,6 +130,25 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await policies.ensureDefault();
   await policies.listenForChanges();
   const authorizer = createAclAuthorizer(policies);
+  const passwordPolicies = createPasswordPoliciesStore(db);
+  const passwords = createPasswordGenerator({ store: passwordPolicies, random });
+  const leasesStore = createLeasesStore();
+  const leases = createLeaseManager({
+    db,
+    store: leasesStore,
+    barrier,
+    clock,
+    random,
+    log: log.child({ component: 'leases' }),
+    limits: {
+      defaultTtl: config.lease_default_ttl,
+      maxTtl: config.lease_max_ttl,
+      maxAttempts: config.lease_revoke_max_attempts,
+      backoffMs: config.lease_revoke_backoff_ms,
+      irrevocableRetrySeconds: config.lease_irrevocable_retry,
+    },
+    secretType: (mountId, type) => mustMounts().byId(mountId)?.engine.secrets?.[type] ?? null,
+  });
   const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
 
   let mountsRef: ReturnType<typeof createMountTable> | null = null;
@@ -153,6 +182,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
     }),
     ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
+    ...sysLeaseQuotasPaths({ store: createLeaseQuotasStore(db), mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
+    ...sysLeasesPaths({ leases, now: () => clock.now() }),
+    ...sysPasswordPoliciesPaths({ store: passwordPolicies, random }),
     ...sysInternalPaths({ mounts: () => mustMounts() }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
@@ -167,6 +199,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     random,
     log,
     factories: ENGINE_FACTORIES,
+    beforeUnmount: async (info) => {
+      const r = await leases.revokePrefix(info.path);
+      if (r.failed > 0) throw new AppError('bad_request', `failed to revoke ${r.failed} leases under "${info.path}"; fix the target or use sys/leases/revoke-force, then unmount`);
+    },
     builtins: [
       { info: builtinInfo('sys', 'sys/', 'secret', 'system'), engine: { paths: sysPaths } },
       { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens, canSudo: (t) => authorizer.allowed(t, 'auth/token/create', 'update', true) }) } },
@@ -174,6 +210,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     instantiate: (factory, info) =>
       factory.create({
         mount: info,
+        passwords,
         mountAccessor: mountAccessor(info),
         lockout: createLoginLockout({
           store: lockoutStore,
@@ -218,12 +255,37 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await bootStaticSeal(seal, staticKey);
   }
 
-  const pipeline = createPipeline({ mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
+  const expiry = createExpiryWorker({
+    db,
+    store: leasesStore,
+    leases,
+    clock,
+    log: log.child({ component: 'lease-expiry' }),
+    intervalMs: config.lease_expiry_interval_ms,
+    batch: config.lease_expiry_batch,
+    concurrency: config.lease_revoke_concurrency,
+    ready: () => !barrier.isSealed(),
+  });
+  // A revoked token's leases become due now; the worker revokes them at once rather than at the next interval.
+  tokens.onRevoked(async (accessors) => {
+    if ((await leases.tokensRevoked(accessors)) > 0) void expiry.kick();
+  });
+  expiry.start();
+  const tokenTidy = setInterval(() => {
+    if (barrier.isSealed()) return;
+    void tokens.revokeExpired(200).catch((err: Error) => log.warn({ err: err.message }, 'revoking expired tokens failed'));
+  }, 30_000);
+  tokenTidy.unref();
+
+  const pipeline = createPipeline({ leases, mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
   const http = createHttpApp({ pipeline, log, random, maxBodyBytes: config.max_request_bytes, accessLog: config.access_log, rateLimiter: quotas });
   return {
     http,
     dev,
     async close() {
+      clearInterval(tokenTidy);
+      await expiry.stop();
+      mounts.close();
       await audit?.close();
       seal.seal();
       quotas.close();

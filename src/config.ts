@@ -59,6 +59,15 @@ const schema = z
     audit_file: z.string().min(1).optional(),
     /** Entries older than this may be pruned (once exported); 0 keeps everything. */
     audit_retention: durationSeconds.default(0),
+    /** Leases (DESIGN §4): defaults for engines that ask for 0, and the expiry worker's pacing. */
+    lease_default_ttl: durationSeconds.default(768 * 3600),
+    lease_max_ttl: durationSeconds.default(768 * 3600),
+    lease_expiry_interval_ms: z.coerce.number().int().min(50).max(60_000).default(1000),
+    lease_expiry_batch: z.coerce.number().int().min(1).max(10_000).default(500),
+    lease_revoke_concurrency: z.coerce.number().int().min(1).max(256).default(16),
+    lease_revoke_max_attempts: z.coerce.number().int().min(1).max(100).default(6),
+    lease_revoke_backoff_ms: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+    lease_irrevocable_retry: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(86_400),
     lockout_threshold: z.coerce.number().int().min(0).max(1000).default(5),
     lockout_duration: durationSeconds.default(900),
     lockout_counter_reset: durationSeconds.default(900),
@@ -115,6 +124,14 @@ const ENV: Record<string, string> = {
   SEALBOX_HEADER_TIMEOUT: 'header_timeout',
   SEALBOX_REQUEST_TIMEOUT: 'request_timeout',
   SEALBOX_KEEP_ALIVE_TIMEOUT: 'keep_alive_timeout',
+  SEALBOX_LEASE_DEFAULT_TTL: 'lease_default_ttl',
+  SEALBOX_LEASE_MAX_TTL: 'lease_max_ttl',
+  SEALBOX_LEASE_EXPIRY_INTERVAL_MS: 'lease_expiry_interval_ms',
+  SEALBOX_LEASE_EXPIRY_BATCH: 'lease_expiry_batch',
+  SEALBOX_LEASE_REVOKE_CONCURRENCY: 'lease_revoke_concurrency',
+  SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: 'lease_revoke_max_attempts',
+  SEALBOX_LEASE_REVOKE_BACKOFF_MS: 'lease_revoke_backoff_ms',
+  SEALBOX_LEASE_IRREVOCABLE_RETRY: 'lease_irrevocable_retry',
 };
 
 export const SERVER_USAGE = `usage: sealbox server [--dev] [--config FILE] [--listen HOST:PORT] [--data DIR] [--dev-root-token TOKEN]
@@ -124,7 +141,9 @@ SEALBOX_MAX_REQUEST_BYTES, SEALBOX_LOG_LEVEL, SEALBOX_ACCESS_LOG (true|false), S
 SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key), SEALBOX_TLS_CERT_FILE, SEALBOX_TLS_KEY_FILE,
 SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBOX_MAX_HEADER_BYTES, SEALBOX_HEADER_TIMEOUT,
 SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,
-SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only).`;
+SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only), SEALBOX_LEASE_DEFAULT_TTL,
+SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_INTERVAL_MS, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
+SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY.`;
 
 /** Flags override the environment, which overrides the config file. Validated once; throws ConfigError with every problem. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {

@@ -85,8 +85,11 @@ export interface EngineResponse {
   data?: Record<string, unknown>;
   warnings?: string[];
   auth?: AuthResponse;
-  /** Builtins only: send `data` as the whole body (no envelope) with this status, as sys/health does. */
-  raw?: { status: number };
+  /**
+   * Send `data` as the whole body (no envelope) with this status, as sys/health does (builtins); or, with `body`,
+   * send those bytes with `contentType` instead (PKI's ca/pem, crl, … serve raw PEM or DER, as Vault does).
+   */
+  raw?: { status: number; body?: string | Buffer; contentType?: string };
   /**
    * Optional: a string that identifies `data` exactly within the mount (equal strings mean equal data), such as a
    * secret's path, version and update time. The audit log then reuses the HMACs it computed for that data.
@@ -94,6 +97,44 @@ export interface EngineResponse {
   dataVersion?: string;
   /** Auth methods: a successful login; the pipeline mints the token and answers with `auth`. */
   login?: LoginResult;
+  /**
+   * Secrets engines: the response carries a dynamic secret that must be leased. The pipeline registers the lease
+   * (and revokes the secret at once through the engine if that fails), then answers with `lease_id`,
+   * `lease_duration` and `renewable`.
+   */
+  lease?: LeaseSpec;
+  /** Set by the pipeline once `lease` is registered (and by sys/leases/renew): rendered as the envelope's top-level lease fields. */
+  leased?: { id: string; duration: number; renewable: boolean };
+}
+
+/** What an engine asks the lease manager to track for a dynamic secret (DESIGN §4). */
+export interface LeaseSpec {
+  /** The engine's secret type: a key of `Engine.secrets`, whose revoke and renew the lease manager calls. */
+  type: string;
+  /** What revoke and renew need (a username, a serial number). Sealed at rest, never returned to clients. */
+  internal: Record<string, unknown>;
+  /** Seconds until the lease expires; 0 means the mount's default_lease_ttl (else the broker default). */
+  ttl: number;
+  /** Seconds from issue after which renewals stop; 0 means the mount's max_lease_ttl (else the broker maximum). */
+  maxTtl: number;
+  renewable: boolean;
+}
+
+/** A lease as handed to a secret type's revoke and renew. */
+export interface LeaseInfo {
+  id: string;
+  internal: Readonly<Record<string, unknown>>;
+  issuedAt: Date;
+  /** For renew: the new expiry. For revoke: the expiry it had. */
+  expiresAt: Date;
+}
+
+/** How an engine renews and revokes the secrets it leased. Both must be idempotent. */
+export interface SecretType {
+  /** Extends the secret on its target to `lease.expiresAt` (e.g. ALTER ROLE … VALID UNTIL). Absent: renewal is bookkeeping only. */
+  renew?(lease: LeaseInfo): Promise<void>;
+  /** Destroys the secret. Must succeed when it is already gone; throws when the target cannot be reached. */
+  revoke(lease: LeaseInfo): Promise<void>;
 }
 
 export interface Handler {
@@ -133,6 +174,10 @@ export interface PathDef {
 
 export interface Engine {
   paths: readonly PathDef[];
+  /** The secret types this engine leases (see `EngineResponse.lease`), by name. */
+  secrets?: Readonly<Record<string, SecretType>>;
+  /** Releases what the engine holds (target connection pools) when the mount is reloaded, removed or the broker stops. */
+  close?(): Promise<void>;
 }
 
 /** Encrypted, mount-scoped storage. Every value is sealed by the barrier and bound to (mount, key). */
@@ -168,8 +213,15 @@ export interface LoginLockout {
   reset(identity: string): Promise<void>;
 }
 
+/** Generates passwords from a named password policy (`sys/policies/password/:name`) or Vault's default policy. */
+export interface PasswordGenerator {
+  /** Throws a 400 AppError when the named policy does not exist. */
+  generate(policyName?: string): Promise<string>;
+}
+
 export interface EngineDeps {
   mount: MountInfo;
+  passwords: PasswordGenerator;
   /** The mount's accessor, as listed in sys/mounts and sys/auth (used in templated policies). */
   mountAccessor: string;
   lockout: LoginLockout;

@@ -44,6 +44,8 @@ export interface MountTableDeps {
   builtins: readonly { info: MountInfo; engine: Engine }[];
   /** Builds the engine for a stored mount (app.ts supplies storage, clock and the rest). */
   instantiate: (factory: EngineFactory, info: MountInfo) => Engine;
+  /** Runs before a mount is removed (the lease manager revokes the mount's leases); throwing keeps the mount. */
+  beforeUnmount?: (info: MountInfo) => Promise<void>;
 }
 
 /** The mount table: which engine serves which path prefix, shared by all replicas through PostgreSQL. */
@@ -54,9 +56,16 @@ export function createMountTable(deps: MountTableDeps) {
 
   const toMounted = (info: MountInfo, engine: Engine): MountedEngine => ({ info, engine, match: createPathMatcher(engine.paths) });
 
+  // Engines hold resources (target connection pools): an unchanged mount keeps its instance across reloads.
+  let instances = new Map<string, { key: string; mounted: MountedEngine }>();
+  const closeEngine = (m: MountedEngine): void => {
+    void m.engine.close?.().catch((err: Error) => deps.log.warn({ path: m.info.path, err: err.message }, 'closing an engine failed'));
+  };
+
   const reload = async (): Promise<void> => {
     const rows: MountRow[] = await deps.store.list();
     const next: MountedEngine[] = deps.builtins.map((b) => toMounted(b.info, b.engine));
+    const kept = new Map<string, { key: string; mounted: MountedEngine }>();
     for (const row of rows) {
       const factory = factoryFor(row.class, row.type);
       if (!factory) {
@@ -64,8 +73,14 @@ export function createMountTable(deps: MountTableDeps) {
         continue;
       }
       const info: MountInfo = { id: row.id, path: row.path, class: row.class, type: row.type, description: row.description, config: row.config, options: row.options };
-      next.push(toMounted(info, deps.instantiate(factory, info)));
+      const key = JSON.stringify(info);
+      const old = instances.get(row.id);
+      const m = old && old.key === key ? old.mounted : toMounted(info, deps.instantiate(factory, info));
+      kept.set(row.id, { key, mounted: m });
+      next.push(m);
     }
+    for (const [id, old] of instances) if (kept.get(id)?.mounted !== old.mounted) closeEngine(old.mounted);
+    instances = kept;
     // Longest prefix first, so that "auth/token/" wins over a hypothetical "auth/".
     mounted = next.sort((a, b) => b.info.path.length - a.info.path.length);
   };
@@ -85,6 +100,17 @@ export function createMountTable(deps: MountTableDeps) {
         if (path === base || path.startsWith(m.info.path)) return { mounted: m, rest: path.slice(m.info.path.length) };
       }
       return null;
+    },
+
+    /** The engine of a stored mount by id (the lease manager's revoke and renew), or null once it is gone. */
+    byId(id: string): MountedEngine | null {
+      return instances.get(id)?.mounted ?? null;
+    },
+
+    /** Closes every engine (broker shutdown). */
+    close(): void {
+      for (const { mounted: m } of instances.values()) closeEngine(m);
+      instances = new Map();
     },
 
     /** Every mounted engine, builtins included (for sys/internal/specs/openapi). */
@@ -151,6 +177,8 @@ export function createMountTable(deps: MountTableDeps) {
     async unmount(rawPath: string, cls: 'secret' | 'auth'): Promise<void> {
       const path = cls === 'auth' ? `auth/${normalizeMountPath(rawPath)}` : normalizeMountPath(rawPath);
       if (RESERVED.includes(path)) throw badRequest(`cannot unmount "${path}"`);
+      const current = mounted.find((m) => m.info.path === path);
+      if (current && deps.beforeUnmount) await deps.beforeUnmount(current.info);
       await deps.store.delete(path);
       await reload();
       await deps.db.notify(CHANNEL, path);

@@ -22,6 +22,16 @@ path "auth/token/revoke-self" {
 path "sys/capabilities-self" {
   capabilities = ["update"]
 }
+# Renew and look up a lease by its id (the id is the capability, as in Vault).
+path "sys/leases/renew" {
+  capabilities = ["update"]
+}
+path "sys/leases/lookup" {
+  capabilities = ["update"]
+}
+path "sys/renew" {
+  capabilities = ["update"]
+}
 # The mount of a path and its options, as the vault CLI's "kv" commands ask for them.
 path "sys/internal/ui/mounts/*" {
   capabilities = ["read"]

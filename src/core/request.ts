@@ -5,6 +5,7 @@ import type { AuditTrail } from './audit/entry.ts';
 import type { AuditRecorder } from './audit/recorder.ts';
 import type { Barrier } from './barrier.ts';
 import type { AuthResponse, Caller, EngineRequest, EngineResponse, LoginResult, MountInfo, Operation } from './engine.ts';
+import type { LeaseManager } from './leases.ts';
 import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
 import type { PathMatch } from './path-match.ts';
 import type { Authorizer, Capability } from './policy.ts';
@@ -36,6 +37,7 @@ export interface PipelineDeps {
   clock: Clock;
   /** Absent only when auditing is switched off (tests and benchmarks). */
   audit?: AuditRecorder;
+  leases: LeaseManager;
 }
 
 function formatIssues(err: z.ZodError): string[] {
@@ -128,6 +130,11 @@ export function createPipeline(deps: PipelineDeps) {
     }
     const response = await handler.handle(engineRequest(req, route, match, caller, parsed.data));
     if (response.login) response.auth = await mintLoginToken(req.path, mount, response.login);
+    if (response.lease) {
+      const leased = await deps.leases.register(mount, route.rest, response.lease, caller?.accessor ?? null);
+      response.leased = { id: leased.id, duration: leased.duration, renewable: leased.renewable };
+      if (leased.warnings.length > 0) response.warnings = [...(response.warnings ?? []), ...leased.warnings];
+    }
     const writes = req.operation === 'update' || req.operation === 'patch';
     const ignored = writes ? unknownFields(handler.input, req.rawInput) : [];
     if (ignored.length > 0) {

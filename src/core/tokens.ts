@@ -179,6 +179,13 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       return gone.length;
     },
 
+    /** Revokes up to `limit` expired tokens (and so their children and leases); returns how many went. */
+    async revokeExpired(limit: number): Promise<number> {
+      let n = 0;
+      for (const accessor of await store.expiredAccessors(clock.now(), limit)) n += await this.revoke(accessor);
+      return n;
+    },
+
     /** Called with the accessors of every revoked token (the leases issue revokes their leases here). */
     onRevoked(hook: (accessors: string[]) => Promise<void>): void {
       revokedHooks.push(hook);

@@ -17,17 +17,18 @@ const authWire = (a: AuthResponse) => ({
 });
 
 /** Renders an engine response in Vault's wire form: a status and a body (undefined for 204). */
-export function renderResponse(requestId: string, r: EngineResponse, mount: MountInfo): { status: number; body?: unknown } {
+export function renderResponse(requestId: string, r: EngineResponse, mount: MountInfo): { status: number; body?: unknown; contentType?: string } {
+  if (r.raw?.body !== undefined) return { status: r.raw.status, body: r.raw.body, contentType: r.raw.contentType ?? 'application/octet-stream' };
   if (r.raw) return { status: r.raw.status, body: r.data ?? {} };
   const warnings = r.warnings && r.warnings.length > 0 ? r.warnings : null;
-  if (!r.data && !r.auth && !warnings) return { status: 204 };
+  if (!r.data && !r.auth && !r.leased && !warnings) return { status: 204 };
   return {
     status: 200,
     body: {
       request_id: requestId,
-      lease_id: '',
-      renewable: false,
-      lease_duration: 0,
+      lease_id: r.leased?.id ?? '',
+      renewable: r.leased?.renewable ?? false,
+      lease_duration: r.leased?.duration ?? 0,
       data: r.data ?? null,
       wrap_info: null,
       warnings,

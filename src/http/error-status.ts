@@ -12,5 +12,6 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   rate_limited: 429,
   internal: 500,
   sealed: 503,
+  unavailable: 503,
   uninitialized: 503,
 };

@@ -94,5 +94,6 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
     const out = renderResponse(ctx.state.requestId, response, mount);
     ctx.status = out.status;
     if (out.body !== undefined) ctx.body = out.body;
+    if (out.contentType) ctx.type = out.contentType;
   };
 }

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'sealed'
   | 'uninitialized'
   | 'rate_limited'
+  /** A dependency (a database target, an upstream) is down or too slow: 503, retry later. */
+  | 'unavailable'
   | 'internal';
 
 export class AppError extends Error {

@@ -112,6 +112,12 @@ export function createTokensStore(db: Queryable) {
       const r = await db.query<RawToken>(`SELECT ${COLUMNS} FROM tokens WHERE accessor = $1`, [accessor]);
       return r.rows[0] ? toRow(r.rows[0]) : null;
     },
+    /** Accessors of tokens past their expiry (revoked by the lease expiry pass, which also revokes their leases). */
+    async expiredAccessors(now: Date, limit: number): Promise<string[]> {
+      const r = await db.query<{ accessor: string }>('SELECT accessor FROM tokens WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2', [now, limit]);
+      return r.rows.map((x) => x.accessor);
+    },
+
     async setExpiry(accessor: string, expiresAt: Date | null): Promise<void> {
       await db.query('UPDATE tokens SET expires_at = $2 WHERE accessor = $1', [accessor, expiresAt]);
     },

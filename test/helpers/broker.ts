@@ -38,7 +38,7 @@ export interface StartBrokerOptions {
   dev?: boolean;
   /** Production mode: `server --config <file>` (the config decides listen address and storage). */
   configFile?: string;
-  /** How long to wait for the `listening` log line. Default 30 s (PGlite's first boot takes a few seconds). */
+  /** How long to wait for the `listening` log line. Default 60 s (PGlite’s first boot takes 5 s alone and much longer when two test files load both cores). */
   timeoutMs?: number;
   /** Node flags for the broker process, e.g. ['--import=tsx'] if the CLI loads .ts sources. */
   nodeArgs?: string[];
@@ -85,7 +85,7 @@ function installExitHook(): void {
 
 export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker> {
   installExitHook();
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   const rootToken = opts.rootToken ?? `root-${randomBytes(12).toString('hex')}`;
 
   let dataDir = opts.dataDir ?? '';

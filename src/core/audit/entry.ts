@@ -61,7 +61,7 @@ function hmacFreeSorted(m: Record<string, string>): Record<string, string> {
   return out;
 }
 
-const SERVER_CODES = new Set(['internal', 'sealed', 'uninitialized']);
+const SERVER_CODES = new Set(['internal', 'sealed', 'uninitialized', 'unavailable']);
 
 function outcomeOf(error: unknown): { outcome: Outcome; code: string | null; message: string | null } {
   if (error === null || error === undefined) return { outcome: 'success', code: null, message: null };
@@ -135,7 +135,7 @@ export function buildEntry(t: AuditTrail, hmac: (s: string) => string, hmacData:
           entity_name: tok.entityName,
         }
       : null,
-    lease_id: null,
+    lease_id: r?.leased?.id ?? null,
     mount: t.mount?.path ?? null,
     operation: t.operation,
     outcome,

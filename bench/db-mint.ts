@@ -1,0 +1,96 @@
+// bench/db-mint: dynamic PostgreSQL credentials per second through the broker (HTTP, SCRAM verifier, CREATE ROLE,
+// lease row and audit entry included) against a raw `CREATE ROLE … LOGIN PASSWORD … VALID UNTIL … IN ROLE` loop on
+// the same target with the same number of connections, in the same run. Goal (issue 5): ratio ≥ 0.8.
+//
+//   npm run bench:db-mint                 (BENCH_SECONDS=10 BENCH_ROUNDS=2 BENCH_DB_CONNECTIONS=4 by default)
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
+import { call, SECONDS, spawnBroker } from './lib.ts';
+
+const TOKEN = 'bench-root-token';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const DB_CONNECTIONS = Number(process.env.BENCH_DB_CONNECTIONS ?? 4);
+const HTTP_CONCURRENCY = Number(process.env.BENCH_HTTP_CONCURRENCY ?? DB_CONNECTIONS * 2);
+
+const cluster = await startPostgres();
+const targetUrl = await cluster.createDatabase();
+const targetDb = new URL(targetUrl).pathname.slice(1);
+await withPgClient(targetUrl, (c) => c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mint_readers') THEN CREATE ROLE mint_readers NOLOGIN; END IF; END $$`));
+const broker = await spawnBroker(await cluster.createDatabase(), TOKEN, { SEALBOX_LOG_LEVEL: 'warn' });
+
+await call(broker.address, TOKEN, 'POST', 'sys/mounts/database', { type: 'database' });
+await call(broker.address, TOKEN, 'POST', 'database/config/main', {
+  plugin_name: 'postgresql-database-plugin',
+  connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${cluster.port}/${targetDb}`,
+  username: cluster.user,
+  password: cluster.password,
+  allowed_roles: '*',
+  max_open_connections: DB_CONNECTIONS,
+});
+await call(broker.address, TOKEN, 'POST', 'database/roles/ro', { db_name: 'main', default_group: 'mint_readers', default_ttl: '1h', max_ttl: '1h' });
+
+/** Runs `lanes` loops of `once` for `seconds`; returns operations per second. */
+async function rate(lanes: number, seconds: number, once: (lane: number) => Promise<void>): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let n = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: lanes }, async (_, lane) => {
+      while (performance.now() < until) {
+        await once(lane);
+        n++;
+      }
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function raw(seconds: number): Promise<number> {
+  const clients = await Promise.all(
+    Array.from({ length: DB_CONNECTIONS }, async () => {
+      const c = new pg.Client({ connectionString: targetUrl });
+      await c.connect();
+      return c;
+    }),
+  );
+  let i = 0;
+  const r = await rate(DB_CONNECTIONS, seconds, async (lane) => {
+    const name = `raw_${Date.now()}_${i++}`;
+    const password = randomBytes(15).toString('base64url');
+    const until = new Date(Date.now() + 3600_000).toISOString();
+    await clients[lane]?.query(`CREATE ROLE ${pg.escapeIdentifier(name)} WITH LOGIN PASSWORD ${pg.escapeLiteral(password)} VALID UNTIL ${pg.escapeLiteral(until)} IN ROLE mint_readers`);
+  });
+  await Promise.all(clients.map((c) => c.end()));
+  return r;
+}
+
+async function viaBroker(seconds: number): Promise<number> {
+  return rate(HTTP_CONCURRENCY, seconds, async () => {
+    const res = await fetch(`${broker.address}/v1/database/creds/ro`, { headers: { 'x-vault-token': TOKEN } });
+    if (res.status !== 200) throw new Error(`creds: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  });
+}
+
+try {
+  await raw(2);
+  await viaBroker(2);
+  const raws: number[] = [];
+  const brokers: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    raws.push(await raw(SECONDS));
+    brokers.push(await viaBroker(SECONDS));
+  }
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const r = avg(raws);
+  const b = avg(brokers);
+  const roles = await withPgClient(targetUrl, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_roles`)).rows[0]?.n ?? 0));
+  console.log(`db-mint: ${SECONDS} s per run, ${ROUNDS} rounds alternated, ${DB_CONNECTIONS} target connections, ${HTTP_CONCURRENCY} HTTP clients, PostgreSQL ${cluster.majorVersion}; ${roles} roles on the target at the end`);
+  console.log(`raw CREATE ROLE … IN ROLE loop        ${r.toFixed(0).padStart(6)} roles/s   (runs: ${raws.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`sealbox GET database/creds/ro          ${b.toFixed(0).padStart(6)} creds/s   (runs: ${brokers.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`ratio sealbox/raw: ${(b / r).toFixed(2)} (goal >= 0.80)`);
+} finally {
+  broker.proc.kill('SIGTERM');
+  await cluster.stop();
+}

@@ -1,0 +1,60 @@
+/** sys/policies/password/:name and its /generate, as Vault has them. */
+import { z } from 'zod';
+import type { Random } from '../../lib/random.ts';
+import { badRequest, notFound } from '../../lib/errors.ts';
+import type { PasswordPoliciesStore } from '../../storage/password-policies-store.ts';
+import { op, type PathDef } from '../engine.ts';
+import { generatePassword, parsePasswordPolicy } from '../passwords.ts';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+const nameOf = (raw: string | undefined): string => {
+  const name = raw ?? '';
+  if (!NAME.test(name)) throw badRequest(`invalid password policy name "${name.slice(0, 40)}": use letters, digits, '_', '-' and '.'`);
+  return name;
+};
+
+export function sysPasswordPoliciesPaths(deps: { store: PasswordPoliciesStore; random: Random }): PathDef[] {
+  return [
+    {
+      pattern: 'policies/password',
+      operations: {
+        list: op(z.object({}), async () => {
+          const keys = await deps.store.list();
+          if (keys.length === 0) throw notFound();
+          return { data: { keys } };
+        }),
+      },
+    },
+    {
+      pattern: 'policies/password/:name',
+      operations: {
+        read: op(z.object({}), async ({ params }) => {
+          const p = await deps.store.get(nameOf(params.name));
+          if (!p) throw notFound();
+          return { data: { policy: p.policy.document } };
+        }),
+        update: op(z.object({ policy: z.string({ error: 'must be a password policy document (HCL or JSON)' }).min(1).max(64 * 1024) }), async ({ params, input }) => {
+          const name = nameOf(params.name);
+          const parsed = parsePasswordPolicy(input.policy);
+          await deps.store.put({ name, policy: { document: input.policy, ...parsed } });
+          return {};
+        }),
+        delete: op(z.object({}), async ({ params }) => {
+          await deps.store.delete(nameOf(params.name));
+          return {};
+        }),
+      },
+    },
+    {
+      pattern: 'policies/password/:name/generate',
+      operations: {
+        read: op(z.object({}), async ({ params }) => {
+          const p = await deps.store.get(nameOf(params.name));
+          if (!p) throw notFound();
+          return { data: { password: generatePassword(p.policy, deps.random) } };
+        }),
+      },
+    },
+  ];
+}

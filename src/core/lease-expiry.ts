@@ -1,0 +1,103 @@
+/**
+ * The expiry worker (DESIGN §4): every replica runs one. Each pass claims due leases with FOR UPDATE SKIP LOCKED
+ * (so replicas split the work with no coordinator and never take the same lease), revokes them through their
+ * engines with bounded concurrency, and deletes the revoked rows in one statement. A full batch means more
+ * may be due, so the next pass starts at once.
+ */
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Db } from '../storage/db.ts';
+import type { LeaseRow, LeasesStore } from '../storage/leases-store.ts';
+import type { LeaseManager } from './leases.ts';
+
+export interface ExpiryWorkerDeps {
+  db: Db;
+  store: LeasesStore;
+  leases: LeaseManager;
+  clock: Clock;
+  log: Logger;
+  intervalMs: number;
+  batch: number;
+  concurrency: number;
+  /** Skips a pass (e.g. while sealed: leases cannot be decrypted). */
+  ready(): boolean;
+}
+
+const CLAIM_SECONDS = 60;
+
+/** Runs fn over items with at most `limit` in flight. */
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+export function createExpiryWorker(deps: ExpiryWorkerDeps) {
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  let again = false;
+
+  /** One pass: claim, revoke, delete. Returns how many leases it claimed. */
+  async function pass(): Promise<number> {
+    const now = deps.clock.now();
+    const rows: LeaseRow[] = await deps.store.claimDue(deps.db, now, new Date(now.getTime() + CLAIM_SECONDS * 1000), deps.batch);
+    if (rows.length === 0) return 0;
+    const gone: string[] = [];
+    await pool(rows, deps.concurrency, async (row) => {
+      if (await deps.leases.revokeClaimed(row)) gone.push(row.id);
+    });
+    await deps.store.deleteMany(deps.db, gone);
+    for (const id of gone) deps.log.info({ lease_id: id }, 'lease revoked');
+    return rows.length;
+  }
+
+  async function loop(): Promise<void> {
+    do {
+      again = false;
+      try {
+        if (!deps.ready()) return;
+        while (!stopped && (await pass()) >= deps.batch) {
+          // a full batch: more are due
+        }
+      } catch (err) {
+        deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease expiry pass failed; retrying next interval');
+      }
+    } while (again && !stopped);
+  }
+
+  function run(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = loop().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  return {
+    start(): void {
+      if (timer || stopped) return;
+      timer = setInterval(() => void run(), deps.intervalMs);
+      timer.unref();
+      void run();
+    },
+    /** Runs a pass now (a token was revoked and its leases are due); returns when that pass is done. */
+    kick(): Promise<void> {
+      return stopped ? Promise.resolve() : run();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      timer = null;
+      await running;
+    },
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * The lease manager (DESIGN §4): leases are indexed PostgreSQL rows, never a table in memory, so start-up costs
+ * the same with ten leases or ten million. It never imports an engine: `secretType` resolves a lease's mount and
+ * type to the engine's renew and revoke.
+ */
+import { AppError, badRequest } from '../lib/errors.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import { randomBase62, type Random } from '../lib/random.ts';
+import type { Db } from '../storage/db.ts';
+import type { LeaseRow, LeasesStore } from '../storage/leases-store.ts';
+import type { Barrier } from './barrier.ts';
+import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from './engine.ts';
+
+export interface LeaseLimits {
+  /** Seconds, for specs that ask for 0 on a mount without default_lease_ttl. */
+  defaultTtl: number;
+  /** Seconds: no lease outlives this from its issue time. */
+  maxTtl: number;
+  /** Failed revocations before a lease becomes irrevocable. */
+  maxAttempts: number;
+  /** First retry delay; doubles per attempt (with jitter), capped at 10 minutes. */
+  backoffMs: number;
+  /** Seconds between retries of an irrevocable lease. */
+  irrevocableRetrySeconds: number;
+}
+
+export interface LeaseManagerDeps {
+  db: Db;
+  store: LeasesStore;
+  barrier: Barrier;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  limits: LeaseLimits;
+  /** The engine's renew/revoke for a lease's mount and secret type; null when the mount or type is gone. */
+  secretType(mountId: string, type: string): SecretType | null;
+}
+
+export interface Registered {
+  id: string;
+  duration: number;
+  renewable: boolean;
+}
+
+/** How long a replica owns a lease it is revoking before others may retry it (a crash mid-revoke). */
+const CLAIM_SECONDS = 60;
+const MAX_BACKOFF_MS = 10 * 60_000;
+const ERROR_CHARS = 500;
+
+const addSeconds = (d: Date, s: number): Date => new Date(d.getTime() + s * 1000);
+const secondsOf = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+const minPositive = (...xs: number[]): number => Math.min(...xs.filter((x) => x > 0));
+const ctxOf = (id: string): string => `leases/${id}`;
+
+export const leaseNotFound = (): AppError => badRequest('lease not found');
+
+/** The text kept in last_error: the engine's message, bounded, never a stack. */
+function errorText(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.slice(0, ERROR_CHARS) || 'revocation failed';
+}
+
+export function createLeaseManager(deps: LeaseManagerDeps) {
+  const { store, db, clock, limits } = deps;
+
+  async function info(row: LeaseRow, expiresAt = row.expiresAt): Promise<LeaseInfo> {
+    const plain = await deps.barrier.decrypt(ctxOf(row.id), row.internal);
+    return { id: row.id, internal: JSON.parse(plain.toString('utf8')) as Record<string, unknown>, issuedAt: row.issuedAt, expiresAt };
+  }
+
+  function typeOf(row: LeaseRow): SecretType {
+    const t = deps.secretType(row.mountId, row.secretType);
+    if (!t) throw new Error(`no engine for secret type "${row.secretType}" on mount ${row.mountId} (was it unmounted?)`);
+    return t;
+  }
+
+  /** The delay before retry number `attempts` (1-based): exponential with full jitter over its upper half. */
+  function backoffMs(attempts: number): number {
+    const ceiling = Math.min(MAX_BACKOFF_MS, limits.backoffMs * 2 ** Math.min(attempts - 1, 30));
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  /** Records a failed revocation: back off, or after maxAttempts mark the lease irrevocable (retried daily). */
+  async function failed(row: LeaseRow, err: unknown): Promise<void> {
+    const attempts = row.revokeAttempts + 1;
+    const irrevocable = row.state === 'irrevocable' || attempts >= limits.maxAttempts;
+    const now = clock.now();
+    const dueAt = irrevocable ? addSeconds(now, limits.irrevocableRetrySeconds) : new Date(now.getTime() + backoffMs(attempts));
+    const error = errorText(err);
+    await store.recordFailure(db, row.id, { attempts, dueAt, error, irrevocable });
+    const fields = { lease_id: row.id, attempts, error, next_attempt_at: dueAt.toISOString() };
+    if (irrevocable && row.state !== 'irrevocable') deps.log.error(fields, 'lease is irrevocable: revocation keeps failing; retried daily, listed at sys/leases?type=irrevocable');
+    else deps.log.warn(fields, 'lease revocation failed; will retry');
+  }
+
+  /** Runs the engine's revoke for a claimed lease; true when it is gone (the row is deleted by the caller). */
+  async function revokeClaimed(row: LeaseRow): Promise<boolean> {
+    try {
+      await typeOf(row).revoke(await info(row));
+      return true;
+    } catch (err) {
+      await failed(row, err).catch((e: Error) => deps.log.error({ lease_id: row.id, err: e.message }, 'could not record a failed revocation'));
+      return false;
+    }
+  }
+
+  return {
+    revokeClaimed,
+
+    /**
+     * Registers the lease for a secret an engine has just created. If that fails (quota, database), the secret
+     * is revoked at once through the engine, so that no credential outlives its missing lease.
+     */
+    async register(mount: MountInfo, path: string, spec: LeaseSpec, tokenAccessor: string | null): Promise<Registered & { warnings: string[] }> {
+      const now = clock.now();
+      const maxTtl = minPositive(spec.maxTtl, secondsOf(mount.config.max_lease_ttl), limits.maxTtl);
+      const wanted = spec.ttl > 0 ? spec.ttl : secondsOf(mount.config.default_lease_ttl) || limits.defaultTtl;
+      const ttl = Math.min(wanted, maxTtl);
+      const warnings = wanted > ttl ? [`TTL of "${wanted}s" exceeded the effective max_ttl of "${maxTtl}s"; TTL value is capped accordingly`] : [];
+      const id = `${mount.path}${path}/${randomBase62(deps.random, 24)}`;
+      const expiresAt = addSeconds(now, ttl);
+      try {
+        const internal = deps.barrier.encrypt(ctxOf(id), Buffer.from(JSON.stringify(spec.internal), 'utf8')).sealed;
+        await db.tx(async (q) => {
+          const quotas = await store.quotasCovering(q, id);
+          const full = quotas.find((x) => x.used >= x.maxLeases);
+          if (full) throw new AppError('rate_limited', 'lease count quota exceeded', [`quota "${full.name}" allows ${full.maxLeases} leases under "${full.path}"`]);
+          await store.addUse(q, quotas.map((x) => x.name));
+          await store.insert(q, {
+            id,
+            mountId: mount.id,
+            secretType: spec.type,
+            internal,
+            tokenAccessor,
+            issuedAt: now,
+            expiresAt,
+            maxExpiresAt: addSeconds(now, maxTtl),
+            ttlSeconds: ttl,
+            renewable: spec.renewable,
+            dueAt: expiresAt,
+          });
+        });
+      } catch (err) {
+        const type = deps.secretType(mount.id, spec.type);
+        try {
+          await type?.revoke({ id, internal: spec.internal, issuedAt: now, expiresAt });
+          deps.log.warn({ lease_id: id, err: errorText(err) }, 'lease registration failed; the new secret was revoked at once');
+        } catch (revokeErr) {
+          deps.log.error({ lease_id: id, err: errorText(revokeErr) }, 'lease registration failed AND revoking the new secret failed: it lives until its own expiry');
+        }
+        throw err;
+      }
+      return { id, duration: ttl, renewable: spec.renewable, warnings };
+    },
+
+    async lookup(id: string): Promise<LeaseRow | null> {
+      return store.get(db, id);
+    },
+
+    /** Vault's renew: the new TTL is `increment` (or the lease's own TTL) from now, capped at the lease's max. */
+    async renew(id: string, increment: number): Promise<Registered & { warnings: string[] }> {
+      const row = await store.get(db, id);
+      const now = clock.now();
+      if (!row || row.state !== 'active' || row.expiresAt <= now) throw leaseNotFound();
+      if (!row.renewable) throw badRequest('lease is not renewable');
+      const wanted = increment > 0 ? increment : row.ttlSeconds;
+      const left = Math.max(0, Math.floor((row.maxExpiresAt.getTime() - now.getTime()) / 1000));
+      const ttl = Math.min(wanted, left);
+      const warnings = wanted > ttl ? [`TTL of "${wanted}s" exceeded the effective max_ttl of "${left}s"; TTL value is capped accordingly`] : [];
+      const expiresAt = addSeconds(now, ttl);
+      const type = typeOf(row);
+      if (type.renew) await type.renew(await info(row, expiresAt));
+      if (!(await store.renewed(db, id, expiresAt, now))) throw leaseNotFound();
+      return { id, duration: ttl, renewable: true, warnings };
+    },
+
+    /**
+     * Revokes one lease now and waits for the engine. Unknown ids succeed (Vault's revoke is idempotent). A
+     * failure is recorded for the retry schedule and reported; `force` forgets the lease anyway.
+     */
+    async revoke(id: string, opts: { force?: boolean } = {}): Promise<void> {
+      const now = clock.now();
+      const claim = await store.claimOne(db, id, now, addSeconds(now, CLAIM_SECONDS));
+      // Another replica is revoking it right now; revoking again is harmless (revoke is idempotent) and keeps this call synchronous.
+      const row = claim.row ?? (claim.busy ? await store.get(db, id) : null);
+      if (!row) return;
+      if (await revokeClaimed(row)) {
+        await store.deleteMany(db, [row.id]);
+        deps.log.info({ lease_id: row.id }, 'lease revoked');
+        return;
+      }
+      if (opts.force) {
+        await store.deleteMany(db, [row.id]);
+        deps.log.error({ lease_id: row.id }, 'lease FORCE-revoked: the secret may still exist on its target; the broker no longer tracks it');
+        return;
+      }
+      throw new AppError('unavailable', `failed to revoke lease "${row.id}"; it will be retried`);
+    },
+
+    /** Revokes every lease under a prefix, in id order, page by page; returns how many were revoked or forgotten. */
+    async revokePrefix(prefix: string, opts: { force?: boolean } = {}): Promise<{ revoked: number; failed: number }> {
+      let after = '';
+      let revoked = 0;
+      let failedCount = 0;
+      for (;;) {
+        const ids = await store.idsWithPrefix(db, prefix, 500, after);
+        if (ids.length === 0) break;
+        after = ids[ids.length - 1] ?? after;
+        for (const id of ids) {
+          try {
+            await this.revoke(id, opts);
+            revoked += 1;
+          } catch {
+            failedCount += 1;
+          }
+        }
+      }
+      if (opts.force && revoked > 0) deps.log.error({ prefix, count: revoked }, 'revoke-force: leases forgotten under prefix');
+      return { revoked, failed: failedCount };
+    },
+
+    /** A revoked token's leases become due now; the expiry worker revokes them in batches. */
+    async tokensRevoked(accessors: readonly string[]): Promise<number> {
+      return store.dueByAccessors(db, accessors, clock.now());
+    },
+
+    children(prefix: string, limit: number): Promise<string[]> {
+      return store.children(db, prefix, limit);
+    },
+
+    irrevocable(limit: number): Promise<LeaseRow[]> {
+      return store.irrevocable(db, limit);
+    },
+
+    count(irrevocableOnly: boolean): Promise<number> {
+      return store.count(db, irrevocableOnly);
+    },
+  };
+}
+
+export type LeaseManager = ReturnType<typeof createLeaseManager>;

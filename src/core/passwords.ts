@@ -1,0 +1,124 @@
+/**
+ * Password policies (Vault's sys/policies/password): a length and charset rules with minimum counts. Documents
+ * are Vault's HCL subset (`length = 20` and `rule "charset" { charset = "…" min-chars = 1 }`) or the same in JSON.
+ */
+import { badRequest } from '../lib/errors.ts';
+import type { Random } from '../lib/random.ts';
+import type { PasswordPoliciesStore } from '../storage/password-policies-store.ts';
+import type { PasswordGenerator } from './engine.ts';
+
+export interface PasswordPolicy {
+  length: number;
+  rules: { charset: string; minChars: number }[];
+}
+
+const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const DIGITS = '0123456789';
+
+/** Vault's default policy: 20 characters from a-z A-Z 0-9 and '-', at least one of each class. */
+export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = {
+  length: 20,
+  rules: [
+    { charset: LOWER, minChars: 1 },
+    { charset: UPPER, minChars: 1 },
+    { charset: DIGITS, minChars: 1 },
+    { charset: '-', minChars: 1 },
+  ],
+};
+
+const MAX_LENGTH = 4096;
+
+function check(p: PasswordPolicy): PasswordPolicy {
+  if (!Number.isInteger(p.length) || p.length < 4 || p.length > MAX_LENGTH) throw badRequest(`policy: length must be 4 to ${MAX_LENGTH}`);
+  if (p.rules.length === 0) throw badRequest('policy: at least one charset rule is required');
+  let min = 0;
+  for (const r of p.rules) {
+    if (r.charset.length === 0 || r.charset.length > 1024) throw badRequest('policy: a charset must have 1 to 1024 characters');
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
+    if (/[\u0000-\u001f\u007f]/.test(r.charset)) throw badRequest('policy: control characters are not allowed in a charset');
+    if (!Number.isInteger(r.minChars) || r.minChars < 0) throw badRequest('policy: min-chars must be a whole number');
+    min += r.minChars;
+  }
+  if (min > p.length) throw badRequest(`policy: the rules need ${min} characters but length is ${p.length}: it cannot be satisfied`);
+  return { length: p.length, rules: p.rules.map((r) => ({ charset: [...new Set(r.charset)].join(''), minChars: r.minChars })) };
+}
+
+function fromJson(doc: unknown): PasswordPolicy {
+  if (typeof doc !== 'object' || doc === null) throw badRequest('policy: must be an object');
+  const d = doc as { length?: unknown; rule?: unknown };
+  const rules = Array.isArray(d.rule) ? d.rule : d.rule === undefined ? [] : [d.rule];
+  return {
+    length: typeof d.length === 'number' ? d.length : NaN,
+    rules: rules.map((r: unknown) => {
+      const x = (typeof r === 'object' && r !== null ? ((r as { charset?: unknown }).charset ?? r) : {}) as Record<string, unknown>;
+      return { charset: typeof x.charset === 'string' ? x.charset : '', minChars: typeof x['min-chars'] === 'number' ? x['min-chars'] : 0 };
+    }),
+  };
+}
+
+function fromHcl(text: string): PasswordPolicy {
+  const stripped = text.replace(/(^|\s)#[^\n]*/g, '$1');
+  const length = /(?:^|\s)length\s*=\s*(\d+)/.exec(stripped);
+  const rules = [...stripped.matchAll(/rule\s+"charset"\s*\{([^}]*)\}/g)].map((m) => {
+    const body = m[1] ?? '';
+    const cs = /charset\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(body);
+    const min = /min-chars\s*=\s*(\d+)/.exec(body);
+    return { charset: cs ? (JSON.parse(`"${cs[1] ?? ''}"`) as string) : '', minChars: min ? Number(min[1]) : 0 };
+  });
+  return { length: length ? Number(length[1]) : NaN, rules };
+}
+
+/** Parses a policy document; a bad or unsatisfiable one is a 400 that says why. */
+export function parsePasswordPolicy(text: string): PasswordPolicy {
+  if (text.length > 64 * 1024) throw badRequest('policy: larger than 64 KiB');
+  const t = text.trim();
+  if (t.startsWith('{')) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(t);
+    } catch {
+      throw badRequest('policy: malformed JSON');
+    }
+    return check(fromJson(doc));
+  }
+  try {
+    return check(fromHcl(t));
+  } catch (err) {
+    if (err instanceof SyntaxError) throw badRequest('policy: bad string escape in a charset');
+    throw err;
+  }
+}
+
+/** A uniformly random index below n, without modulo bias. */
+function below(random: Random, n: number): number {
+  const limit = Math.floor(0x1_0000_0000 / n) * n;
+  for (;;) {
+    const v = random.bytes(4).readUInt32BE(0);
+    if (v < limit) return v % n;
+  }
+}
+
+/** A password that satisfies every rule: the minimums first, the rest from all charsets, then shuffled. */
+export function generatePassword(p: PasswordPolicy, random: Random): string {
+  const chars: string[] = [];
+  for (const r of p.rules) for (let i = 0; i < r.minChars; i++) chars.push(r.charset[below(random, r.charset.length)] ?? '');
+  const all = [...new Set(p.rules.map((r) => r.charset).join(''))].join('');
+  while (chars.length < p.length) chars.push(all[below(random, all.length)] ?? '');
+  for (let i = chars.length - 1; i > 0; i--) {
+    const j = below(random, i + 1);
+    [chars[i], chars[j]] = [chars[j] ?? '', chars[i] ?? ''];
+  }
+  return chars.join('');
+}
+
+export function createPasswordGenerator(deps: { store: PasswordPoliciesStore; random: Random }): PasswordGenerator {
+  return {
+    async generate(policyName?: string): Promise<string> {
+      if (!policyName) return generatePassword(DEFAULT_PASSWORD_POLICY, deps.random);
+      const stored = await deps.store.get(policyName);
+      if (!stored) throw badRequest(`password policy "${policyName.slice(0, 64)}" does not exist`);
+      return generatePassword(stored.policy, deps.random);
+    },
+  };
+}

@@ -1,0 +1,16 @@
+/** What the database engine's paths and secret type use. */
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Random } from '../../lib/random.ts';
+import type { EngineStorage, MountInfo, PasswordGenerator } from '../../core/engine.ts';
+import type { TargetPools } from './pools.ts';
+
+export interface DbDeps {
+  mount: MountInfo;
+  storage: EngineStorage;
+  passwords: PasswordGenerator;
+  pools: TargetPools;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+}

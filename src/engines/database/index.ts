@@ -1,0 +1,33 @@
+/** Database secrets engine for PostgreSQL targets (DESIGN §5), wire-compatible with Vault's `database`. */
+import type { Engine, EngineDeps, EngineFactory } from '../../core/engine.ts';
+import { createCredsSecret } from './creds-secret.ts';
+import type { DbDeps } from './deps.ts';
+import { createConfigPaths } from './paths/config.ts';
+import { CREDS_SECRET, createCredsPaths } from './paths/creds.ts';
+import { createRolePaths } from './paths/roles.ts';
+import { createRotatePaths } from './paths/rotate.ts';
+import { createTargetPools } from './pools.ts';
+
+export function createDatabaseEngine(deps: EngineDeps): Engine {
+  const pools = createTargetPools({ log: deps.log });
+  const dbDeps: DbDeps = {
+    mount: deps.mount,
+    storage: deps.storage,
+    passwords: deps.passwords,
+    pools,
+    clock: deps.clock,
+    random: deps.random,
+    log: deps.log,
+  };
+  return {
+    paths: [...createConfigPaths(dbDeps), ...createRolePaths(dbDeps), ...createCredsPaths(dbDeps), ...createRotatePaths(dbDeps)],
+    secrets: { [CREDS_SECRET]: createCredsSecret(dbDeps) },
+    close: () => pools.closeAll(),
+  };
+}
+
+export const databaseEngine: EngineFactory = {
+  type: 'database',
+  class: 'secret',
+  create: createDatabaseEngine,
+};

@@ -1,0 +1,78 @@
+/** Shared zod pieces for database engine inputs. Like Vault's field types, they also accept numbers and booleans as strings. */
+import { z } from 'zod';
+import { badRequest } from '../../lib/errors.ts';
+
+const MAX_LIST_ITEMS = 256;
+const MAX_ITEM_LENGTH = 256;
+/** A statement list as a whole: generous, but bounded (a request body is limited anyway). */
+const MAX_STATEMENTS_LENGTH = 64 * 1024;
+
+const NON_NEGATIVE = 'must be a non-negative integer';
+export const nonNegativeInt = z.union(
+  [
+    z.number().int({ error: NON_NEGATIVE }).min(0, { error: NON_NEGATIVE }).max(10_000, { error: 'must be at most 10000' }),
+    z.string().regex(/^\d{1,5}$/, { error: NON_NEGATIVE }).transform(Number),
+  ],
+  { error: NON_NEGATIVE },
+);
+
+export const boolField = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')], {
+  error: 'must be a boolean',
+});
+
+/** Parsed in the handler with parseDuration, which reports Vault's duration forms in its 400. */
+export const durationField = z.union([z.number(), z.string().max(64)], {
+  error: 'must be a duration such as "30m" or a number of seconds',
+});
+
+/** Vault's comma string slice: ["a", "b"] or "a,b". Items are trimmed; empty items are dropped. */
+export const stringListField = z
+  .union(
+    [
+      z.array(z.string().max(MAX_ITEM_LENGTH)).max(MAX_LIST_ITEMS),
+      z.string().max(MAX_LIST_ITEMS * MAX_ITEM_LENGTH).transform((s) => s.split(',')),
+    ],
+    { error: 'must be a list of strings or a comma-separated string' },
+  )
+  .transform((items) => [...new Set(items.map((s) => s.trim()).filter((s) => s.length > 0))]);
+
+/**
+ * Vault's statement lists: an array of strings, or one string that is a JSON array, base64 of the statements, or the
+ * statements themselves (never split on commas: statements contain commas).
+ */
+export const statementsField = z
+  .union([z.array(z.string().max(MAX_STATEMENTS_LENGTH)).max(MAX_LIST_ITEMS), z.string().max(MAX_STATEMENTS_LENGTH)], {
+    error: 'must be a list of SQL statements or a string of statements separated by ";"',
+  })
+  .transform((v) => normaliseStatements(v));
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+function fromString(s: string): string[] {
+  const text = s.trim();
+  if (text === '') return [];
+  if (text.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw badRequest('statements: a value starting with "[" must be a JSON array of strings');
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) throw badRequest('statements: must be a JSON array of strings');
+    return parsed;
+  }
+  // A statement always has a space; base64 never does.
+  if (text.length % 4 === 0 && BASE64.test(text)) {
+    const decoded = Buffer.from(text, 'base64').toString('utf8');
+    if (!decoded.includes('\uFFFD') && /\s/.test(decoded)) return [decoded];
+  }
+  return [text];
+}
+
+function normaliseStatements(v: string | string[]): string[] {
+  const list = typeof v === 'string' ? fromString(v) : v;
+  return list.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** A plain bounded string field, e.g. a username or a policy name. */
+export const shortString = (max: number) => z.string({ error: 'must be a string' }).max(max, { error: `must be at most ${max} characters` });

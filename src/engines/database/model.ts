@@ -1,0 +1,115 @@
+/**
+ * Database engine stored model: types, storage keys, load helpers and the conversions to Vault's wire shape.
+ *
+ *   config/<name> → DbConfig (JSON): connection settings, including the broker's own password
+ *   role/<name>   → DbRole (JSON)
+ *
+ * Every value is encrypted by the barrier. Reads never return the password (nor one embedded in connection_url).
+ */
+import { formatDuration } from '../../lib/durations.ts';
+import type { StorageView } from '../../core/engine.ts';
+import { maskConnectionUrl } from './connection-url.ts';
+
+export const PLUGIN_NAME = 'postgresql-database-plugin';
+
+export interface DbConfig {
+  name: string;
+  pluginName: string;
+  /** With `{{username}}` / `{{password}}` placeholders (or literal credentials). */
+  connectionUrl: string;
+  username: string;
+  password: string;
+  /**
+   * rotate-root stores the new password here before it changes the target, so that a crash half-way never locks
+   * the broker out: connecting falls back to it when the current one is refused.
+   */
+  pendingPassword?: string;
+  allowedRoles: string[];
+  verifyConnection: boolean;
+  maxOpenConnections: number;
+  maxIdleConnections: number;
+  /** Seconds; 0: connections are not recycled by age. */
+  maxConnectionLifetime: number;
+  passwordPolicy: string;
+  /** '' means the default template. */
+  usernameTemplate: string;
+  rootRotationStatements: string[];
+  /** Changes on every write: pools (on every replica) are rebuilt when the stored version differs from theirs. */
+  version: string;
+}
+
+export interface DbRole {
+  name: string;
+  dbName: string;
+  creationStatements: string[];
+  revocationStatements: string[];
+  renewStatements: string[];
+  rollbackStatements: string[];
+  /** The group role that the default creation statement makes the user a member of. */
+  defaultGroup: string;
+  /** Seconds; 0: the mount's default. */
+  defaultTtl: number;
+  /** Seconds; 0: the mount's maximum. */
+  maxTtl: number;
+}
+
+/** What a `creds` lease carries in its (sealed) internal data. */
+export interface CredsInternal {
+  config: string;
+  role: string;
+  username: string;
+}
+
+export const configKey = (name: string): string => `config/${name}`;
+export const roleKey = (name: string): string => `role/${name}`;
+
+export const encode = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
+
+export async function loadConfig(s: StorageView, name: string): Promise<DbConfig | null> {
+  const raw = await s.get(configKey(name));
+  return raw ? (JSON.parse(raw.toString('utf8')) as DbConfig) : null;
+}
+
+export async function loadRole(s: StorageView, name: string): Promise<DbRole | null> {
+  const raw = await s.get(roleKey(name));
+  return raw ? (JSON.parse(raw.toString('utf8')) as DbRole) : null;
+}
+
+/** Vault's max_idle_connections: 0 means "as many as max_open_connections", and never more. */
+export const effectiveMaxIdle = (c: Pick<DbConfig, 'maxIdleConnections' | 'maxOpenConnections'>): number =>
+  c.maxIdleConnections === 0 || c.maxIdleConnections > c.maxOpenConnections ? c.maxOpenConnections : c.maxIdleConnections;
+
+// ---- wire conversion (Vault's snake_case) ----
+
+export function configWire(c: DbConfig): Record<string, unknown> {
+  return {
+    plugin_name: c.pluginName,
+    plugin_version: '',
+    connection_details: {
+      connection_url: maskConnectionUrl(c.connectionUrl),
+      username: c.username,
+      max_open_connections: c.maxOpenConnections,
+      max_idle_connections: effectiveMaxIdle(c),
+      max_connection_lifetime: formatDuration(c.maxConnectionLifetime),
+      ...(c.usernameTemplate === '' ? {} : { username_template: c.usernameTemplate }),
+    },
+    allowed_roles: c.allowedRoles,
+    root_credentials_rotate_statements: c.rootRotationStatements,
+    password_policy: c.passwordPolicy,
+    verify_connection: c.verifyConnection,
+  };
+}
+
+export function roleWire(r: DbRole): Record<string, unknown> {
+  return {
+    db_name: r.dbName,
+    creation_statements: r.creationStatements,
+    revocation_statements: r.revocationStatements,
+    renew_statements: r.renewStatements,
+    rollback_statements: r.rollbackStatements,
+    default_group: r.defaultGroup,
+    default_ttl: r.defaultTtl,
+    max_ttl: r.maxTtl,
+    credential_type: 'password',
+  };
+}

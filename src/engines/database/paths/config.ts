@@ -1,0 +1,137 @@
+/** config/:name (read, write, delete), LIST config: connections to target PostgreSQL servers. */
+import { z } from 'zod';
+import { badRequest, notFound } from '../../../lib/errors.ts';
+import { parseDuration } from '../../../lib/durations.ts';
+import { op, type EngineRequest, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import type { DbDeps } from '../deps.ts';
+import { validateConnectionUrl } from '../connection-url.ts';
+import { boolField, durationField, nonNegativeInt, shortString, statementsField, stringListField } from '../input.ts';
+import { configKey, configWire, encode, loadConfig, PLUGIN_NAME, type DbConfig } from '../model.ts';
+import { configNameParam } from '../names.ts';
+import { checkConnection } from '../pools.ts';
+import { checkUsernameTemplate } from '../usernames.ts';
+
+const configInput = z.object({
+  plugin_name: shortString(128).optional(),
+  connection_url: shortString(4096).optional(),
+  username: shortString(256).optional(),
+  password: shortString(1024).optional(),
+  allowed_roles: stringListField.optional(),
+  verify_connection: boolField.optional(),
+  max_open_connections: nonNegativeInt.optional(),
+  max_idle_connections: nonNegativeInt.optional(),
+  max_connection_lifetime: durationField.optional(),
+  password_policy: shortString(128).optional(),
+  username_template: shortString(1024).optional(),
+  root_rotation_statements: statementsField.optional(),
+});
+type ConfigInput = z.output<typeof configInput>;
+
+const empty = z.object({});
+
+/** Vault's default max_open_connections. */
+const DEFAULT_MAX_OPEN = 4;
+
+function newConfig(name: string): DbConfig {
+  return {
+    name,
+    pluginName: '',
+    connectionUrl: '',
+    username: '',
+    password: '',
+    allowedRoles: [],
+    verifyConnection: true,
+    maxOpenConnections: DEFAULT_MAX_OPEN,
+    maxIdleConnections: 0,
+    maxConnectionLifetime: 0,
+    passwordPolicy: '',
+    usernameTemplate: '',
+    rootRotationStatements: [],
+    version: '',
+  };
+}
+
+/** Applies the given fields over the stored config (Vault updates a config field by field). */
+function applyConfig(current: DbConfig, input: ConfigInput): DbConfig {
+  const next: DbConfig = { ...current };
+  if (input.plugin_name !== undefined) next.pluginName = input.plugin_name.trim();
+  if (input.connection_url !== undefined) next.connectionUrl = input.connection_url.trim();
+  if (input.username !== undefined) next.username = input.username;
+  if (input.password !== undefined) {
+    next.password = input.password;
+    delete next.pendingPassword;
+  }
+  if (input.allowed_roles !== undefined) next.allowedRoles = input.allowed_roles;
+  if (input.verify_connection !== undefined) next.verifyConnection = input.verify_connection;
+  if (input.max_open_connections !== undefined) next.maxOpenConnections = input.max_open_connections === 0 ? DEFAULT_MAX_OPEN : input.max_open_connections;
+  if (input.max_idle_connections !== undefined) next.maxIdleConnections = input.max_idle_connections;
+  if (input.max_connection_lifetime !== undefined) next.maxConnectionLifetime = parseDuration(input.max_connection_lifetime, 'max_connection_lifetime');
+  if (input.password_policy !== undefined) next.passwordPolicy = input.password_policy.trim();
+  if (input.username_template !== undefined) next.usernameTemplate = input.username_template.trim();
+  if (input.root_rotation_statements !== undefined) next.rootRotationStatements = input.root_rotation_statements;
+
+  if (next.pluginName === '') throw badRequest('plugin_name: required');
+  if (next.pluginName !== PLUGIN_NAME) throw badRequest(`plugin_name: "${next.pluginName.slice(0, 64)}" is not supported; use "${PLUGIN_NAME}"`);
+  if (next.connectionUrl === '') throw badRequest('connection_url: required');
+  validateConnectionUrl(next.connectionUrl);
+  if (/\{\{\s*username\s*\}\}/.test(next.connectionUrl) && next.username === '') throw badRequest('username: required when connection_url has {{username}}');
+  if (/\{\{\s*password\s*\}\}/.test(next.connectionUrl) && next.password === '') throw badRequest('password: required when connection_url has {{password}}');
+  checkUsernameTemplate(next.usernameTemplate);
+  return next;
+}
+
+async function writeConfig(deps: DbDeps, req: EngineRequest<ConfigInput>): Promise<EngineResponse> {
+  const name = configNameParam(req.params);
+  const existing = await loadConfig(deps.storage, name);
+  const next = applyConfig(existing ?? newConfig(name), req.input);
+  // Fails with a 400 when the policy does not exist.
+  if (next.passwordPolicy !== '' && next.passwordPolicy !== existing?.passwordPolicy) await deps.passwords.generate(next.passwordPolicy);
+  if (next.verifyConnection) {
+    const problem = await checkConnection(next);
+    if (problem !== null) throw badRequest(`verify_connection: ${problem}; the config was not saved`);
+  }
+  next.version = deps.random.uuid();
+  await deps.storage.locked(configKey(name), (s) => s.put(configKey(name), encode(next)));
+  deps.pools.evict(name);
+  return {};
+}
+
+export function createConfigPaths(deps: DbDeps): PathDef[] {
+  const exists = async (req: EngineRequest): Promise<boolean> => {
+    try {
+      return (await loadConfig(deps.storage, configNameParam(req.params))) !== null;
+    } catch {
+      return false;
+    }
+  };
+  return [
+    {
+      pattern: 'config',
+      operations: {
+        list: op(empty, async () => {
+          const keys = await deps.storage.list('config/');
+          if (keys.length === 0) throw notFound();
+          return { data: { keys } };
+        }),
+      },
+    },
+    {
+      pattern: 'config/:name',
+      exists,
+      operations: {
+        read: op(empty, async ({ params }) => {
+          const config = await loadConfig(deps.storage, configNameParam(params));
+          if (!config) throw notFound();
+          return { data: configWire(config) };
+        }),
+        update: op(configInput, (req) => writeConfig(deps, req)),
+        delete: op(empty, async ({ params }) => {
+          const name = configNameParam(params);
+          await deps.storage.delete([configKey(name)]);
+          deps.pools.evict(name);
+          return {};
+        }),
+      },
+    },
+  ];
+}

@@ -1,0 +1,88 @@
+/** creds/:name (read): mints a PostgreSQL user for a role, leased (DESIGN §4, §5). */
+import { z } from 'zod';
+import { badRequest } from '../../../lib/errors.ts';
+import { op, type EngineRequest, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import type { DbDeps } from '../deps.ts';
+import { loadConfig, loadRole, type CredsInternal, type DbConfig } from '../model.ts';
+import { roleNameParam } from '../names.ts';
+import { scramVerifier } from '../scram.ts';
+import { defaultCreation, formatExpiration, renderStatements } from '../statements.ts';
+import { classify } from '../target-errors.ts';
+import { revokeUser, runInTransaction, statementFailure } from '../target-sql.ts';
+import { validForSeconds } from '../ttl.ts';
+import { generateUsername } from '../usernames.ts';
+
+export const CREDS_SECRET = 'creds';
+
+/** Vault's glob match for allowed_roles: "*" matches any run of characters. */
+function allowed(patterns: readonly string[], name: string): boolean {
+  return patterns.some((p) => {
+    if (!p.includes('*')) return p === name;
+    const re = new RegExp(`^${p.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    return re.test(name);
+  });
+}
+
+async function mint(deps: DbDeps, req: EngineRequest): Promise<EngineResponse> {
+  const name = roleNameParam(req.params);
+  const role = await loadRole(deps.storage, name);
+  if (!role) throw badRequest(`unknown role: ${name}`);
+  const config = await loadConfig(deps.storage, role.dbName);
+  if (!config) throw badRequest(`role "${name}": its database config "${role.dbName}" does not exist`);
+  if (!allowed(config.allowedRoles, name)) throw badRequest(`role "${name}" is not in the allowed_roles of database config "${config.name}"`);
+
+  const now = deps.clock.now();
+  const username = generateUsername(config.usernameTemplate, {
+    displayName: req.caller?.displayName ?? 'token',
+    roleName: name,
+    now,
+    random: deps.random,
+  });
+  const password = await deps.passwords.generate(config.passwordPolicy === '' ? undefined : config.passwordPolicy);
+  const verifier = await scramVerifier(password, deps.random);
+  const expiration = formatExpiration(new Date(now.getTime() + validForSeconds(role, deps.mount) * 1000));
+  const statements =
+    role.creationStatements.length > 0
+      ? renderStatements(role.creationStatements, { name: username, username, password: verifier, expiration })
+      : [defaultCreation(username, verifier, expiration, role.defaultGroup)];
+
+  const reload = (): Promise<DbConfig | null> => loadConfig(deps.storage, config.name);
+  let interrupted = false;
+  try {
+    await deps.pools.withClient(
+      config,
+      async (client) => {
+        try {
+          await runInTransaction(client, statements);
+        } catch (err) {
+          interrupted = classify(err) !== 'sql';
+          throw statementFailure(err, config.name, 'creating the user');
+        }
+      },
+      reload,
+    );
+  } catch (err) {
+    // Outside withClient, so that the clean-up does not wait for the connection this request held.
+    if (interrupted) await dropQuietly(deps, config, username);
+    throw err;
+  }
+
+  const internal: CredsInternal = { config: config.name, role: name, username };
+  return {
+    data: { username, password },
+    lease: { type: CREDS_SECRET, internal: { ...internal }, ttl: role.defaultTtl, maxTtl: role.maxTtl, renewable: true },
+  };
+}
+
+/** When the connection failed around COMMIT, the user may exist: drop it, best effort, on a fresh connection. */
+async function dropQuietly(deps: DbDeps, config: DbConfig, username: string): Promise<void> {
+  try {
+    await deps.pools.withClient(config, (c) => revokeUser(c, username, null, deps.log));
+  } catch {
+    deps.log.warn({ config: config.name, username }, 'could not drop a database user whose creation was interrupted');
+  }
+}
+
+export function createCredsPaths(deps: DbDeps): PathDef[] {
+  return [{ pattern: 'creds/:name', operations: { read: op(z.object({}), (req) => mint(deps, req)) } }];
+}

@@ -1,0 +1,157 @@
+/**
+ * One bounded pg.Pool per connection config. Pools are rebuilt when the stored config's version changes (a write
+ * here, or on another replica: rotate-root elsewhere changes the password). A target that cannot be reached opens a
+ * short circuit breaker, so that requests fail at once with a 503 instead of each waiting for a timeout.
+ */
+import pg from 'pg';
+import { AppError } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import { buildConnectionString, describeTarget } from './connection-url.ts';
+import { effectiveMaxIdle, type DbConfig } from './model.ts';
+import { classify, connectFailure, unavailable } from './target-errors.ts';
+
+export const CONNECT_TIMEOUT_MS = 4000;
+const STATEMENT_TIMEOUT_MS = 10_000;
+const QUERY_TIMEOUT_MS = 15_000;
+const IDLE_TIMEOUT_MS = 30_000;
+/** How long a failed connect short-circuits later requests for the same config. */
+export const BREAKER_MS = 2000;
+
+type ConnectSettings = Pick<DbConfig, 'connectionUrl' | 'username' | 'maxOpenConnections' | 'maxIdleConnections' | 'maxConnectionLifetime'>;
+
+function clientConfig(cfg: Pick<DbConfig, 'connectionUrl' | 'username'>, password: string): pg.ClientConfig {
+  return {
+    connectionString: buildConnectionString(cfg.connectionUrl, cfg.username, password),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    application_name: 'sealbox',
+    keepAlive: true,
+  };
+}
+
+function poolConfig(cfg: ConnectSettings, password: string): pg.PoolConfig {
+  return {
+    ...clientConfig(cfg, password),
+    max: cfg.maxOpenConnections,
+    idleTimeoutMillis: effectiveMaxIdle(cfg) > 0 ? IDLE_TIMEOUT_MS : 1,
+    maxLifetimeSeconds: cfg.maxConnectionLifetime,
+  };
+}
+
+/** Connects once with the given settings and runs SELECT 1; resolves with an error message, or null when it worked. */
+export async function checkConnection(cfg: Pick<DbConfig, 'connectionUrl' | 'username' | 'password'>): Promise<string | null> {
+  const client = new pg.Client(clientConfig(cfg, cfg.password));
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return connectFailure(err, describeTarget(cfg.connectionUrl), CONNECT_TIMEOUT_MS / 1000);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+interface PoolEntry {
+  version: string;
+  /** Whether this pool logs in with the config's pendingPassword (an interrupted rotate-root). */
+  pending: boolean;
+  pool: pg.Pool;
+}
+
+export interface TargetPools {
+  /**
+   * Runs fn on a pooled connection to the config's target. Throws a 503 AppError when it cannot connect. On an
+   * authentication failure it asks `reload` for the stored config and retries once if that changed.
+   */
+  withClient<T>(cfg: DbConfig, fn: (c: pg.PoolClient) => Promise<T>, reload?: () => Promise<DbConfig | null>): Promise<T>;
+  /** Ends the config's pool (after a write or delete of the config, a reset, a rotation). */
+  evict(name: string): void;
+  closeAll(): Promise<void>;
+}
+
+export function createTargetPools(deps: { log: Logger; now?: () => number }): TargetPools {
+  const pools = new Map<string, PoolEntry>();
+  const breakers = new Map<string, { version: string; until: number; reason: string }>();
+  const now = deps.now ?? Date.now;
+
+  const end = (entry: PoolEntry): void => {
+    void entry.pool.end().catch(() => {});
+  };
+
+  const poolFor = (cfg: DbConfig, pending: boolean): PoolEntry => {
+    const existing = pools.get(cfg.name);
+    if (existing && existing.version === cfg.version && (existing.pending === pending || !pending)) return existing;
+    if (existing) end(existing);
+    const password = pending && cfg.pendingPassword !== undefined ? cfg.pendingPassword : cfg.password;
+    const pool = new pg.Pool(poolConfig(cfg, password));
+    const log = deps.log;
+    pool.on('error', (err) => {
+      log.warn({ config: cfg.name, failure: classify(err) }, 'database connection error');
+    });
+    const entry: PoolEntry = { version: cfg.version, pending, pool };
+    pools.set(cfg.name, entry);
+    return entry;
+  };
+
+  const connect = async (cfg: DbConfig, reload?: () => Promise<DbConfig | null>): Promise<pg.PoolClient> => {
+    const breaker = breakers.get(cfg.name);
+    if (breaker && breaker.version === cfg.version && now() < breaker.until) throw unavailable(cfg.name, breaker.reason);
+    let entry = poolFor(cfg, pools.get(cfg.name)?.pending === true && pools.get(cfg.name)?.version === cfg.version);
+    try {
+      return await entry.pool.connect();
+    } catch (err) {
+      const failure = classify(err);
+      const target = describeTarget(cfg.connectionUrl);
+      if (failure === 'auth') {
+        const fresh = reload ? await reload() : null;
+        if (fresh && fresh.version !== cfg.version) return connect(fresh);
+        if (cfg.pendingPassword !== undefined && !entry.pending) {
+          entry = poolFor(cfg, true);
+          deps.log.warn({ config: cfg.name }, 'database refused the broker password; trying the one an interrupted rotate-root left');
+          try {
+            return await entry.pool.connect();
+          } catch (again) {
+            throw unavailable(cfg.name, connectFailure(again, target, CONNECT_TIMEOUT_MS / 1000));
+          }
+        }
+      }
+      const reason = connectFailure(err, target, CONNECT_TIMEOUT_MS / 1000);
+      if (failure === 'unreachable' || failure === 'timeout' || failure === 'connection') {
+        breakers.set(cfg.name, { version: cfg.version, until: now() + BREAKER_MS, reason });
+      }
+      throw unavailable(cfg.name, reason);
+    }
+  };
+
+  return {
+    async withClient(cfg, fn, reload) {
+      const client = await connect(cfg, reload);
+      breakers.delete(cfg.name);
+      try {
+        const result = await fn(client);
+        client.release();
+        return result;
+      } catch (err) {
+        // A broken connection must not go back to the pool; one that only ran a refused statement may.
+        const broken = err instanceof AppError ? err.code === 'unavailable' : classify(err) !== 'sql';
+        client.release(broken ? true : undefined);
+        throw err;
+      }
+    },
+    evict(name) {
+      const entry = pools.get(name);
+      pools.delete(name);
+      breakers.delete(name);
+      if (entry) end(entry);
+    },
+    async closeAll() {
+      const entries = [...pools.values()];
+      pools.clear();
+      breakers.clear();
+      await Promise.all(entries.map((e) => e.pool.end().catch(() => {})));
+    },
+  };
+}
