@@ -1,0 +1,223 @@
+/**
+ * Building and signing certificates: the extensions of leaves and CAs (SAN, key usage, EKU, key identifiers, AIA
+ * and CRL distribution points from config/urls) and the signature by the issuing CA.
+ */
+import type { Algorithm, CryptoKey, CryptoKeyPair, EcdsaParams } from './x509.ts';
+import { createHash } from 'node:crypto';
+import type { Issuer } from './issuer.ts';
+import type { KeyType } from './keys.ts';
+import type { UrlsConfig } from './model.ts';
+import type { Role } from './role.ts';
+import { x509 } from './x509.ts';
+
+export interface SanSet {
+  dns: string[];
+  emails: string[];
+  ips: string[];
+  uris: string[];
+}
+
+const KEY_USAGE_FLAG: Record<string, number> = {
+  DigitalSignature: x509.KeyUsageFlags.digitalSignature,
+  ContentCommitment: x509.KeyUsageFlags.nonRepudiation,
+  KeyEncipherment: x509.KeyUsageFlags.keyEncipherment,
+  DataEncipherment: x509.KeyUsageFlags.dataEncipherment,
+  KeyAgreement: x509.KeyUsageFlags.keyAgreement,
+  CertSign: x509.KeyUsageFlags.keyCertSign,
+  CRLSign: x509.KeyUsageFlags.cRLSign,
+  EncipherOnly: x509.KeyUsageFlags.encipherOnly,
+  DecipherOnly: x509.KeyUsageFlags.decipherOnly,
+};
+
+const EKU_OID: Record<string, string> = {
+  ServerAuth: x509.ExtendedKeyUsage.serverAuth,
+  ClientAuth: x509.ExtendedKeyUsage.clientAuth,
+  CodeSigning: x509.ExtendedKeyUsage.codeSigning,
+  EmailProtection: x509.ExtendedKeyUsage.emailProtection,
+  TimeStamping: x509.ExtendedKeyUsage.timeStamping,
+  OCSPSigning: x509.ExtendedKeyUsage.ocspSigning,
+};
+
+function sanExtension(sans: SanSet): x509.Extension[] {
+  const names: x509.JsonGeneralName[] = [
+    ...sans.dns.map((value) => ({ type: 'dns' as const, value })),
+    ...sans.emails.map((value) => ({ type: 'email' as const, value })),
+    ...sans.ips.map((value) => ({ type: 'ip' as const, value })),
+    ...sans.uris.map((value) => ({ type: 'url' as const, value })),
+  ];
+  return names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names, false)] : [];
+}
+
+/** Authority information access (CA issuers, OCSP) and CRL distribution points from config/urls. */
+export function urlExtensions(urls: UrlsConfig): x509.Extension[] {
+  const out: x509.Extension[] = [];
+  if (urls.issuingCertificates.length > 0 || urls.ocspServers.length > 0) {
+    out.push(new x509.AuthorityInfoAccessExtension({ caIssuers: urls.issuingCertificates, ocsp: urls.ocspServers }));
+  }
+  if (urls.crlDistributionPoints.length > 0) out.push(new x509.CRLDistributionPointsExtension(urls.crlDistributionPoints));
+  return out;
+}
+
+const akiCache = new WeakMap<x509.X509Certificate, Promise<x509.Extension>>();
+
+/** The authority key identifier of certificates signed by `issuer`: its own subject key identifier (computed once per CA). */
+function authorityKeyId(issuer: x509.X509Certificate): Promise<x509.Extension> {
+  let aki = akiCache.get(issuer);
+  if (!aki) {
+    const ski = issuer.getExtension(x509.SubjectKeyIdentifierExtension);
+    aki = ski ? Promise.resolve(new x509.AuthorityKeyIdentifierExtension(ski.keyId)) : x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey);
+    akiCache.set(issuer, aki);
+  }
+  return aki;
+}
+
+/** DER length at `at`: [length, header bytes]. */
+function derLength(der: Uint8Array, at: number): [number, number] {
+  const first = der[at] ?? 0;
+  if (first < 0x80) return [first, 1];
+  let len = 0;
+  for (let i = 1; i <= (first & 0x7f); i++) len = len * 256 + (der[at + i] ?? 0);
+  return [len, 1 + (first & 0x7f)];
+}
+
+/**
+ * RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING of a SubjectPublicKeyInfo, computed
+ * synchronously (the library's version goes through WebCrypto's thread pool twice per certificate).
+ */
+function subjectKeyId(publicKey: x509.PublicKey): x509.Extension {
+  const der = new Uint8Array(publicKey.rawData);
+  const [, outerHeader] = derLength(der, 1);
+  const algAt = 1 + outerHeader;
+  const [algLen, algHeader] = derLength(der, algAt + 1);
+  const bitsAt = algAt + 1 + algHeader + algLen;
+  const [bitsLen, bitsHeader] = derLength(der, bitsAt + 1);
+  const start = bitsAt + 1 + bitsHeader + 1; // skip the unused-bits byte
+  const keyBits = der.subarray(start, bitsAt + 1 + bitsHeader + bitsLen);
+  return new x509.SubjectKeyIdentifierExtension(createHash('sha1').update(keyBits).digest('hex'));
+}
+
+const urlCache = new Map<string, x509.Extension[]>();
+
+function cachedUrlExtensions(urls: UrlsConfig): x509.Extension[] {
+  const key = JSON.stringify(urls);
+  let ext = urlCache.get(key);
+  if (!ext) {
+    if (urlCache.size > 64) urlCache.clear();
+    ext = urlExtensions(urls);
+    urlCache.set(key, ext);
+  }
+  return ext;
+}
+
+/**
+ * The role's key usages; key encipherment only for RSA keys (an EC or Ed25519 key cannot encipher) and key
+ * agreement only for EC keys.
+ */
+function leafKeyUsage(role: Role, keyType: KeyType): number {
+  let flags = 0;
+  for (const name of role.keyUsage) {
+    if (name === 'KeyEncipherment' && keyType !== 'rsa') continue;
+    if (name === 'KeyAgreement' && keyType !== 'ec') continue;
+    flags |= KEY_USAGE_FLAG[name] ?? 0;
+  }
+  return flags;
+}
+
+function leafEkus(role: Role): string[] {
+  const ekus = new Set<string>();
+  if (role.serverFlag) ekus.add(x509.ExtendedKeyUsage.serverAuth);
+  if (role.clientFlag) ekus.add(x509.ExtendedKeyUsage.clientAuth);
+  if (role.codeSigningFlag) ekus.add(x509.ExtendedKeyUsage.codeSigning);
+  if (role.emailProtectionFlag) ekus.add(x509.ExtendedKeyUsage.emailProtection);
+  for (const name of role.extKeyUsage) ekus.add(EKU_OID[name] ?? '');
+  ekus.delete('');
+  return [...ekus];
+}
+
+export interface LeafRequest {
+  subject: Record<string, string[]>[];
+  publicKey: CryptoKey | x509.PublicKey;
+  keyType: KeyType;
+  sans: SanSet;
+  serialHex: string;
+  notBefore: Date;
+  notAfter: Date;
+  role: Role;
+  urls: UrlsConfig;
+}
+
+export async function signLeaf(issuer: Issuer, req: LeafRequest): Promise<x509.X509Certificate> {
+  const extensions: x509.Extension[] = [];
+  const usage = leafKeyUsage(req.role, req.keyType);
+  if (usage !== 0) extensions.push(new x509.KeyUsagesExtension(usage, true));
+  const ekus = leafEkus(req.role);
+  if (ekus.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(ekus, false));
+  extensions.push(req.publicKey instanceof x509.PublicKey ? subjectKeyId(req.publicKey) : await x509.SubjectKeyIdentifierExtension.create(req.publicKey));
+  extensions.push(await authorityKeyId(issuer.cert));
+  extensions.push(...sanExtension(req.sans));
+  extensions.push(...cachedUrlExtensions(req.urls));
+  return x509.X509CertificateGenerator.create({
+    serialNumber: req.serialHex,
+    subject: req.subject,
+    issuer: issuer.cert.subjectName,
+    notBefore: req.notBefore,
+    notAfter: req.notAfter,
+    publicKey: req.publicKey,
+    signingKey: issuer.signingKey,
+    signingAlgorithm: issuer.signingAlgorithm,
+    extensions,
+  });
+}
+
+export interface CaRequest {
+  subject: Record<string, string[]>[];
+  sans: SanSet;
+  serialHex: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** -1: no limit. */
+  maxPathLength: number;
+  urls: UrlsConfig;
+}
+
+async function caExtensions(req: CaRequest, publicKey: CryptoKey | x509.PublicKey): Promise<x509.Extension[]> {
+  return [
+    new x509.BasicConstraintsExtension(true, req.maxPathLength >= 0 ? req.maxPathLength : undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+    await x509.SubjectKeyIdentifierExtension.create(publicKey),
+    ...sanExtension(req.sans),
+  ];
+}
+
+export async function selfSignCa(
+  req: CaRequest,
+  keys: CryptoKeyPair,
+  signingAlgorithm: Algorithm | EcdsaParams,
+): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    serialNumber: req.serialHex,
+    subject: req.subject,
+    issuer: req.subject,
+    notBefore: req.notBefore,
+    notAfter: req.notAfter,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
+    signingAlgorithm,
+    extensions: [...(await caExtensions(req, keys.publicKey)), ...urlExtensions(req.urls)],
+  });
+}
+
+/** An intermediate CA certificate for a CSR's key, signed by `issuer` (root/sign-intermediate). */
+export async function signCa(issuer: Issuer, req: CaRequest, publicKey: x509.PublicKey): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    serialNumber: req.serialHex,
+    subject: req.subject,
+    issuer: issuer.cert.subjectName,
+    notBefore: req.notBefore,
+    notAfter: req.notAfter,
+    publicKey,
+    signingKey: issuer.signingKey,
+    signingAlgorithm: issuer.signingAlgorithm,
+    extensions: [...(await caExtensions(req, publicKey)), await authorityKeyId(issuer.cert), ...urlExtensions(req.urls)],
+  });
+}

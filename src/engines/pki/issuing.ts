@@ -1,0 +1,126 @@
+/**
+ * The one issuance pipeline behind issue/:role and sign/:role: load role, CA and URLs in one round trip →
+ * check the names → settle the validity window (TTL capped at max_ttl with Vault's warning, never past the CA)
+ * → sign → store the certificate (never the leaf key) → answer in Vault's shape, with a lease when the role asks.
+ */
+import type { CryptoKey } from './x509.ts';
+import { badRequest } from '../../lib/errors.ts';
+import { formatDuration } from '../../lib/durations.ts';
+import type { EngineResponse, LeaseSpec } from '../../core/engine.ts';
+import { signLeaf, type SanSet } from './certificate.ts';
+import type { Issuer, IssuerCache } from './issuer.ts';
+import type { KeyType } from './keys.ts';
+import { CA_KEY, certKey, decode, encode, roleKey, unix, URLS_KEY, DEFAULT_URLS, type CaBundle, type PkiDeps, type StoredCert, type UrlsConfig } from './model.ts';
+import { checkNames, sanNames, type RequestedNames } from './names.ts';
+import { SYSTEM_MAX_TTL, type Role } from './role.ts';
+import { newSerialHex, serialColons } from './serial.ts';
+import { subjectName } from './subject.ts';
+import type { x509 } from './x509.ts';
+
+export interface IssueContext {
+  role: Role;
+  issuer: Issuer;
+  urls: UrlsConfig;
+}
+
+/** Role, CA bundle and URL config in one storage round trip; 400 for an unknown role or a missing CA. */
+export async function loadIssueContext(deps: PkiDeps, cache: IssuerCache, roleName: string): Promise<IssueContext> {
+  const found = await deps.storage.getMany([roleKey(roleName), CA_KEY, URLS_KEY]);
+  const role = decode<Role>(found.get(roleKey(roleName)));
+  if (!role) throw badRequest(`unknown role: ${roleName.slice(0, 128)}`);
+  const issuer = await cache.issuer(decode<CaBundle>(found.get(CA_KEY)));
+  return { role, issuer, urls: decode<UrlsConfig>(found.get(URLS_KEY)) ?? DEFAULT_URLS };
+}
+
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+  ttl: number;
+  warnings: string[];
+}
+
+/** The requested TTL (or the role's), capped at the role's max_ttl (else the mount's, else 768h) with Vault's warning. */
+export function validity(deps: PkiDeps, ctx: IssueContext, requestedTtl: number | undefined): Validity {
+  const now = deps.clock.now();
+  const maxTtl = ctx.role.maxTtl || deps.mountMaxTtl() || SYSTEM_MAX_TTL;
+  let ttl = requestedTtl && requestedTtl > 0 ? requestedTtl : ctx.role.ttl;
+  const warnings: string[] = [];
+  if (ttl > maxTtl) {
+    warnings.push(`TTL "${formatDuration(ttl)}" is longer than permitted maxTTL "${formatDuration(maxTtl)}", so maxTTL is being used`);
+    ttl = maxTtl;
+  }
+  const notAfter = new Date(now.getTime() + ttl * 1000);
+  const caNotAfter = ctx.issuer.cert.notAfter;
+  if (notAfter > caNotAfter) {
+    throw badRequest(
+      `cannot satisfy request, as TTL would result in notAfter of ${notAfter.toISOString()} that is beyond the expiration of the CA certificate at ${caNotAfter.toISOString()}`,
+    );
+  }
+  return { notBefore: new Date(now.getTime() - ctx.role.notBeforeDuration * 1000), notAfter, ttl, warnings };
+}
+
+export type OutputFormat = 'pem' | 'der' | 'pem_bundle';
+
+export interface SignedLeaf {
+  cert: x509.X509Certificate;
+  serial: string;
+  validity: Validity;
+}
+
+/** Checks the names, signs, and stores the certificate unless the role says no_store. */
+export async function issueLeaf(
+  deps: PkiDeps,
+  ctx: IssueContext,
+  req: { names: RequestedNames; publicKey: CryptoKey | x509.PublicKey; keyType: KeyType; ttl: number | undefined },
+): Promise<SignedLeaf> {
+  checkNames(ctx.role, req.names);
+  const v = validity(deps, ctx, req.ttl);
+  const { dns, emails } = sanNames(req.names);
+  const sans: SanSet = { dns, emails, ips: req.names.ipSans, uris: req.names.uriSans };
+  const serialHex = newSerialHex(deps.random);
+  const cert = await signLeaf(ctx.issuer, {
+    subject: subjectName(req.names.commonName, ctx.role),
+    publicKey: req.publicKey,
+    keyType: req.keyType,
+    sans,
+    serialHex,
+    notBefore: v.notBefore,
+    notAfter: v.notAfter,
+    role: ctx.role,
+    urls: ctx.urls,
+  });
+  const serial = serialColons(serialHex);
+  if (!ctx.role.noStore) {
+    const stored: StoredCert = { certificate: cert.toString('pem'), notAfter: v.notAfter.toISOString() };
+    await deps.storage.put(certKey(serial.replace(/:/g, '-')), encode(stored));
+  }
+  return { cert, serial, validity: v };
+}
+
+const derB64 = (pem: string): string => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
+
+/** Vault's issue/sign answer: certificate, issuing_ca, ca_chain, serial_number, expiration (and the key, for issue). */
+export function leafResponse(ctx: IssueContext, leaf: SignedLeaf, format: OutputFormat, privateKey?: { key: string; type: KeyType }): EngineResponse {
+  const certPem = `${leaf.cert.toString('pem')}\n`;
+  const conv = (pem: string): string => (format === 'der' ? derB64(pem) : pem.trim());
+  const chain = ctx.issuer.chain.map(conv);
+  const data: Record<string, unknown> = {
+    certificate: format === 'pem_bundle' ? [certPem.trim(), ...chain].join('\n') : conv(certPem),
+    issuing_ca: chain[0] ?? '',
+    ca_chain: chain,
+    serial_number: leaf.serial,
+    expiration: unix(leaf.validity.notAfter),
+  };
+  if (privateKey) {
+    data.private_key = privateKey.key.trim();
+    data.private_key_type = privateKey.type;
+  }
+  const response: EngineResponse = { data };
+  if (leaf.validity.warnings.length > 0) response.warnings = leaf.validity.warnings;
+  if (ctx.role.generateLease) response.lease = certLease(leaf);
+  return response;
+}
+
+function certLease(leaf: SignedLeaf): LeaseSpec {
+  return { type: 'cert', internal: { serial_number: leaf.serial }, ttl: leaf.validity.ttl, maxTtl: leaf.validity.ttl, renewable: false };
+}

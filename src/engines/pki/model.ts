@@ -1,0 +1,103 @@
+/**
+ * The PKI engine's stored model. Everything lives in the mount's barrier-encrypted storage:
+ *
+ *   ca/bundle       → CaBundle: the issuing CA (certificate, its parents, its private key as PKCS #8)
+ *   ca/pending      → PendingKey: the key of an intermediate CSR awaiting `intermediate/set-signed`
+ *   config/urls     → UrlsConfig          config/crl → CrlConfig
+ *   role/<name>     → Role (role.ts)
+ *   certs/<serial>  → StoredCert (serial as "1f-0a-…"); leaf private keys are never stored
+ *   revoked/<serial>→ RevokedEntry
+ *   crl/current     → StoredCrl: the signed CRL, rebuilt on revoke and when past its refresh point
+ */
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Random } from '../../lib/random.ts';
+import type { EngineStorage, StorageView } from '../../core/engine.ts';
+import type { KeySpec } from './keys.ts';
+
+export interface PkiDeps {
+  storage: EngineStorage;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  /** The mount's max_lease_ttl in seconds (0: none), the cap of roles without max_ttl. */
+  mountMaxTtl: () => number;
+}
+
+export interface CaBundle {
+  /** PEM of the CA certificate. */
+  certificate: string;
+  /** PEM of its parents, nearest first (empty for a root). */
+  parents: string[];
+  key: KeySpec;
+  /** Base64 PKCS #8. */
+  privateKey: string;
+  serial: string;
+  notAfter: string;
+}
+
+export interface PendingKey {
+  key: KeySpec;
+  privateKey: string;
+  createdAt: string;
+}
+
+export interface UrlsConfig {
+  issuingCertificates: string[];
+  crlDistributionPoints: string[];
+  ocspServers: string[];
+}
+
+export interface CrlConfig {
+  /** Seconds from a CRL's thisUpdate to its nextUpdate. */
+  expiry: number;
+  /** Seconds before nextUpdate at which a fetch (or the scheduled job) rebuilds the CRL. */
+  autoRebuildGracePeriod: number;
+}
+
+export interface StoredCert {
+  certificate: string;
+  notAfter: string;
+  /** Unix seconds; absent while not revoked. */
+  revocationTime?: number;
+}
+
+export interface RevokedEntry {
+  serial: string;
+  revocationTime: number;
+  notAfter: string;
+}
+
+export interface StoredCrl {
+  /** Base64 DER. */
+  der: string;
+  thisUpdate: string;
+  nextUpdate: string;
+  number: number;
+  /** The CA (by serial) that signed it: a new CA means a new CRL. */
+  caSerial: string;
+}
+
+export const CA_KEY = 'ca/bundle';
+export const PENDING_KEY = 'ca/pending';
+export const URLS_KEY = 'config/urls';
+export const CRL_CONFIG_KEY = 'config/crl';
+export const CRL_KEY = 'crl/current';
+export const certKey = (serial: string): string => `certs/${serial}`;
+export const revokedKey = (serial: string): string => `revoked/${serial}`;
+
+export const DEFAULT_URLS: UrlsConfig = Object.freeze({ issuingCertificates: [], crlDistributionPoints: [], ocspServers: [] });
+export const DEFAULT_CRL_CONFIG: CrlConfig = Object.freeze({ expiry: 72 * 3600, autoRebuildGracePeriod: 12 * 3600 });
+
+export const encode = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
+export function decode<T>(raw: Buffer | null | undefined): T | null {
+  return raw ? (JSON.parse(raw.toString('utf8')) as T) : null;
+}
+
+export async function loadJson<T>(s: StorageView, key: string): Promise<T | null> {
+  return decode<T>(await s.get(key));
+}
+
+export const unix = (d: Date): number => Math.floor(d.getTime() / 1000);
+
+export const roleKey = (name: string): string => `role/${name}`;

@@ -1,0 +1,87 @@
+/** issue/:role (generates the key pair) and sign/:role (signs a CSR after checking its signature, key and names). */
+import { z } from 'zod';
+import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { badRequest } from '../../../lib/errors.ts';
+import { parseDuration } from '../../../lib/durations.ts';
+import { parseCsr, type ParsedCsr } from '../csr.ts';
+import { boolField, durationField, formatField, pemField, privateKeyFormatField, stringList } from '../input.ts';
+import { issueLeaf, leafResponse, loadIssueContext, type IssueContext } from '../issuing.ts';
+import type { IssuerCache } from '../issuer.ts';
+import { encodePrivateKey, generateLeafKey, keySpec } from '../keys.ts';
+import type { PkiDeps } from '../model.ts';
+import { checkNames, type RequestedNames } from '../names.ts';
+import { roleName } from './roles.ts';
+
+const nameFields = {
+  common_name: z.string().max(256).optional(),
+  alt_names: stringList.optional(),
+  ip_sans: stringList.optional(),
+  uri_sans: stringList.optional(),
+  exclude_cn_from_sans: boolField.optional(),
+  ttl: durationField.optional(),
+  format: formatField.optional(),
+};
+
+const issueInput = z.object({ ...nameFields, private_key_format: privateKeyFormatField.optional() });
+const signInput = z.object({ ...nameFields, csr: pemField });
+type IssueInput = z.output<typeof issueInput>;
+
+const requested = (input: IssueInput): RequestedNames => ({
+  commonName: input.common_name ?? '',
+  altNames: input.alt_names ?? [],
+  ipSans: input.ip_sans ?? [],
+  uriSans: input.uri_sans ?? [],
+  excludeCnFromSans: input.exclude_cn_from_sans ?? false,
+});
+
+const ttlOf = (v: string | number | undefined): number | undefined => (v === undefined ? undefined : parseDuration(v, 'ttl'));
+
+async function issue(deps: PkiDeps, cache: IssuerCache, name: string, input: IssueInput): Promise<EngineResponse> {
+  const ctx = await loadIssueContext(deps, cache, roleName(name));
+  if (ctx.role.keyType === 'any') throw badRequest('role key type "any" not allowed for issuing certificates, only signing');
+  const spec = keySpec(ctx.role.keyType, ctx.role.keyBits);
+  const names = requested(input);
+  const ttl = ttlOf(input.ttl);
+  // Names first: a refused request must not cost a key generation.
+  checkNames(ctx.role, names);
+  const keys = await generateLeafKey(spec);
+  const leaf = await issueLeaf(deps, ctx, { names, publicKey: keys.publicKey, keyType: spec.type, ttl });
+  const format = input.format ?? 'pem';
+  const privateKey = encodePrivateKey(keys.privateKey, spec.type, input.private_key_format === 'pkcs8' ? 'pkcs8' : 'der', format === 'der' ? 'der' : 'pem');
+  return leafResponse(ctx, leaf, format, { key: privateKey, type: spec.type });
+}
+
+/** The role's key type and size rules for a CSR's key. */
+function checkCsrKey(ctx: IssueContext, csr: ParsedCsr): void {
+  const role = ctx.role;
+  if (role.keyType === 'any') {
+    if (csr.key.type === 'rsa' && csr.key.bits < 2048) throw badRequest(`RSA keys < 2048 bits are unsafe and not supported: got ${csr.key.bits}`);
+    return;
+  }
+  if (csr.key.type !== role.keyType) throw badRequest(`role requires keys of type ${role.keyType}, but the CSR's key is ${csr.key.type}`);
+  if (role.keyType === 'rsa' && csr.key.bits < role.keyBits) throw badRequest(`role requires a minimum of ${role.keyBits} bits for RSA keys, but the CSR's key has ${csr.key.bits}`);
+  if (role.keyType === 'ec' && csr.key.bits !== role.keyBits) throw badRequest(`role requires EC keys of ${role.keyBits} bits, but the CSR's key has ${csr.key.bits}`);
+}
+
+async function sign(deps: PkiDeps, cache: IssuerCache, name: string, input: z.output<typeof signInput>): Promise<EngineResponse> {
+  const ctx = await loadIssueContext(deps, cache, roleName(name));
+  const csr = await parseCsr(input.csr);
+  checkCsrKey(ctx, csr);
+  const fromInput = requested(input);
+  const names: RequestedNames = {
+    commonName: ctx.role.useCsrCommonName ? csr.commonName : fromInput.commonName,
+    altNames: ctx.role.useCsrSans ? [...csr.dns, ...csr.emails] : fromInput.altNames,
+    ipSans: ctx.role.useCsrSans ? csr.ips : fromInput.ipSans,
+    uriSans: ctx.role.useCsrSans ? csr.uris : fromInput.uriSans,
+    excludeCnFromSans: fromInput.excludeCnFromSans,
+  };
+  const leaf = await issueLeaf(deps, ctx, { names, publicKey: csr.publicKey, keyType: csr.key.type, ttl: ttlOf(input.ttl) });
+  return leafResponse(ctx, leaf, input.format ?? 'pem');
+}
+
+export function createIssuePaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
+  return [
+    { pattern: 'issue/:role', operations: { update: op(issueInput, async ({ params, input }) => issue(deps, cache, params.role ?? '', input)) } },
+    { pattern: 'sign/:role', operations: { update: op(signInput, async ({ params, input }) => sign(deps, cache, params.role ?? '', input)) } },
+  ];
+}
