@@ -17,7 +17,7 @@ const cluster = await startPostgres();
 const targetUrl = await cluster.createDatabase();
 const targetDb = new URL(targetUrl).pathname.slice(1);
 await withPgClient(targetUrl, (c) => c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mint_readers') THEN CREATE ROLE mint_readers NOLOGIN; END IF; END $$`));
-const broker = await spawnBroker(await cluster.createDatabase(), TOKEN, { SEALBOX_LOG_LEVEL: 'warn' });
+const broker = await spawnBroker(await cluster.createDatabase(), TOKEN);
 
 await call(broker.address, TOKEN, 'POST', 'sys/mounts/database', { type: 'database' });
 await call(broker.address, TOKEN, 'POST', 'database/config/main', {

@@ -122,25 +122,20 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       const expiresAt = addSeconds(now, ttl);
       try {
         const internal = deps.barrier.encrypt(ctxOf(id), Buffer.from(JSON.stringify(spec.internal), 'utf8')).sealed;
-        await db.tx(async (q) => {
-          const quotas = await store.quotasCovering(q, id);
-          const full = quotas.find((x) => x.used >= x.maxLeases);
-          if (full) throw new AppError('rate_limited', 'lease count quota exceeded', [`quota "${full.name}" allows ${full.maxLeases} leases under "${full.path}"`]);
-          await store.addUse(q, quotas.map((x) => x.name));
-          await store.insert(q, {
-            id,
-            mountId: mount.id,
-            secretType: spec.type,
-            internal,
-            tokenAccessor,
-            issuedAt: now,
-            expiresAt,
-            maxExpiresAt: addSeconds(now, maxTtl),
-            ttlSeconds: ttl,
-            renewable: spec.renewable,
-            dueAt: expiresAt,
-          });
+        const full = await store.insertWithinQuota(db, {
+          id,
+          mountId: mount.id,
+          secretType: spec.type,
+          internal,
+          tokenAccessor,
+          issuedAt: now,
+          expiresAt,
+          maxExpiresAt: addSeconds(now, maxTtl),
+          ttlSeconds: ttl,
+          renewable: spec.renewable,
+          dueAt: expiresAt,
         });
+        if (full) throw new AppError('rate_limited', 'lease count quota exceeded', [`quota "${full.name}" allows ${full.maxLeases} leases under "${full.path}"`]);
       } catch (err) {
         const type = deps.secretType(mount.id, spec.type);
         try {

@@ -70,12 +70,30 @@ export interface LeaseCountQuota {
 
 export function createLeasesStore() {
   return {
-    async insert(q: Queryable, l: Omit<LeaseRow, 'lastRenewedAt' | 'state' | 'revokeAttempts' | 'lastError'>): Promise<void> {
-      await q.query(
-        `INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    /**
+     * Inserts a lease unless a lease count quota covering its id is full, in one statement (one round trip on the
+     * mint path): the covering quotas are locked, checked, and counted up together with the insert. Returns the
+     * full quota, or null when the lease was stored.
+     */
+    async insertWithinQuota(
+      q: Queryable,
+      l: Omit<LeaseRow, 'lastRenewedAt' | 'state' | 'revokeAttempts' | 'lastError'>,
+    ): Promise<{ name: string; path: string; maxLeases: number } | null> {
+      const r = await q.query<{ full_name: string | null; full_path: string | null; full_max: string | null; inserted: string }>(
+        `WITH q AS (SELECT name, path, used, max_leases FROM lease_count_quotas WHERE starts_with($1::text COLLATE "C", path) FOR UPDATE),
+              full_q AS (SELECT name, path, max_leases FROM q WHERE used >= max_leases ORDER BY name LIMIT 1),
+              bump AS (UPDATE lease_count_quotas SET used = used + 1
+                        WHERE name IN (SELECT name FROM q) AND NOT EXISTS (SELECT 1 FROM full_q) RETURNING name),
+              ins AS (INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at)
+                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE NOT EXISTS (SELECT 1 FROM full_q) RETURNING id)
+         SELECT (SELECT name FROM full_q) AS full_name, (SELECT path FROM full_q) AS full_path, (SELECT max_leases FROM full_q) AS full_max,
+                (SELECT count(*) FROM ins) AS inserted`,
         [l.id, l.mountId, l.secretType, l.internal, l.tokenAccessor, l.issuedAt, l.expiresAt, l.maxExpiresAt, l.ttlSeconds, l.renewable, l.dueAt],
       );
+      const row = r.rows[0];
+      if (row?.full_name) return { name: row.full_name, path: row.full_path ?? '', maxLeases: Number(row.full_max ?? 0) };
+      if (Number(row?.inserted ?? 0) !== 1) throw new Error('lease insert did not store the lease');
+      return null;
     },
 
     async get(q: Queryable, id: string): Promise<LeaseRow | null> {
@@ -187,18 +205,6 @@ export function createLeasesStore() {
       return Number(r.rows[0]?.n ?? 0);
     },
 
-    /** The lease count quotas covering `id`, locked for this transaction. */
-    async quotasCovering(q: Queryable, id: string): Promise<LeaseCountQuota[]> {
-      const r = await q.query<{ name: string; path: string; max_leases: string; used: string }>(
-        `SELECT name, path, max_leases, used FROM lease_count_quotas WHERE starts_with($1::text COLLATE "C", path) ORDER BY name FOR UPDATE`,
-        [id],
-      );
-      return r.rows.map((x) => ({ name: x.name, path: x.path, maxLeases: Number(x.max_leases), used: Number(x.used) }));
-    },
-
-    async addUse(q: Queryable, names: readonly string[]): Promise<void> {
-      if (names.length > 0) await q.query(`UPDATE lease_count_quotas SET used = used + 1 WHERE name = ANY($1::text[])`, [names]);
-    },
   };
 }
 

@@ -8,8 +8,17 @@ import { AppError, badRequest } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { classify, pgMessage, unavailable } from './target-errors.ts';
 
-/** Runs the statements one by one in a transaction; rolls back (dropping whatever they created) on any failure. */
+/**
+ * Runs the statements as one transaction in one round trip: a multi-statement simple query is atomic in
+ * PostgreSQL (an implicit transaction), so a failure anywhere rolls back what the earlier ones created. Lists that
+ * manage transactions themselves (BEGIN/COMMIT) are run one by one inside an explicit transaction instead.
+ */
 export async function runInTransaction(client: pg.PoolClient, statements: readonly string[]): Promise<void> {
+  const controlsTx = statements.some((s) => /^\s*(BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK|END|SAVEPOINT)\b/i.test(s));
+  if (!controlsTx) {
+    await client.query(statements.join(';\n'));
+    return;
+  }
   await client.query('BEGIN');
   try {
     for (const s of statements) await client.query(s);
