@@ -11,7 +11,9 @@ import { createAuditSigner } from './core/audit/signer.ts';
 import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
 import { sysAuditPaths } from './core/builtins/sys-audit.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
+import { sysEventsPaths } from './core/builtins/sys-events.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
+import { createEventBus } from './core/events.ts';
 import { sysLeaseQuotasPaths } from './core/builtins/sys-lease-quotas.ts';
 import { sysLeasesPaths } from './core/builtins/sys-leases.ts';
 import { sysPasswordPoliciesPaths } from './core/builtins/sys-password-policies.ts';
@@ -30,7 +32,7 @@ import { createMountTable, mountAccessor } from './core/mounts.ts';
 import { createAclAuthorizer, createPolicies } from './core/policies.ts';
 import { sysPoliciesPaths } from './core/builtins/sys-policies.ts';
 import { createQuotaLimiter } from './core/quotas.ts';
-import { createPipeline } from './core/request.ts';
+import { createPipeline, type Pipeline } from './core/request.ts';
 import { createSealManager } from './core/seal-manager.ts';
 import { bootStaticSeal, loadStaticKey } from './core/static-seal.ts';
 import { createTokens } from './core/tokens.ts';
@@ -63,6 +65,10 @@ const MIGRATIONS = fileURLToPath(new URL('../migrations/', import.meta.url));
 
 export interface App {
   http: Koa<AppState>;
+  /** For the broker's own internal requests (its TLS certificate from a PKI mount). */
+  pipeline: Pipeline;
+  /** Ends long-lived responses (event streams) when the broker starts to drain. */
+  drain(): void;
   /** Printed once in dev mode. */
   dev?: { rootToken: string; unsealKey: string };
   close(): Promise<void>;
@@ -149,6 +155,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     secretType: (mountId, type) => mustMounts().byId(mountId)?.engine.secrets?.[type] ?? null,
   });
+  const bus = createEventBus({ db, clock, random, log: log.child({ component: 'events' }) });
+  await bus.start();
+  const events = sysEventsPaths({ bus, tokens, authorizer });
   const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
 
   let mountsRef: ReturnType<typeof createMountTable> | null = null;
@@ -185,6 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...sysLeaseQuotasPaths({ store: createLeaseQuotasStore(db), mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysLeasesPaths({ leases, now: () => clock.now() }),
     ...sysPasswordPoliciesPaths({ store: passwordPolicies, random }),
+    ...events.paths,
     ...sysInternalPaths({ mounts: () => mustMounts() }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
@@ -277,13 +287,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }, 30_000);
   tokenTidy.unref();
 
-  const pipeline = createPipeline({ leases, mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
+  const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
   const http = createHttpApp({ pipeline, log, random, maxBodyBytes: config.max_request_bytes, accessLog: config.access_log, rateLimiter: quotas });
   return {
     http,
+    pipeline,
     dev,
+    drain: () => events.closeAll(),
     async close() {
       clearInterval(tokenTidy);
+      events.closeAll();
       await expiry.stop();
       mounts.close();
       await audit?.close();

@@ -1,4 +1,5 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseDuration } from './lib/durations.ts';
@@ -20,6 +21,11 @@ const durationSeconds = z.union([z.string(), z.number()]).transform((v, ctx) => 
     return z.NEVER;
   }
 });
+
+/** A JSON array of strings, or one comma-separated string (environment variables). */
+const nameList = z
+  .union([z.array(z.string().min(1).max(256)).max(100), z.string().max(16 * 1024)])
+  .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s.length > 0));
 
 const boolSetting = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
@@ -75,6 +81,20 @@ const schema = z
     tls_key_file: z.string().min(1).refine(readable, 'file is not readable').optional(),
     tls_client_ca_file: z.string().min(1).refine(readable, 'file is not readable').optional(),
     tls_request_client_cert: boolSetting.default(true),
+    /** Broker TLS from one of its own PKI mounts (issued through `<mount>/issue/<role>`, renewed at 2/3 of its lifetime). */
+    tls_pki_mount: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/?$/, 'must be a mount path such as "pki"')
+      .transform((s) => s.replace(/\/+$/, ''))
+      .optional(),
+    tls_pki_role: z.string().min(1).max(128).optional(),
+    tls_pki_common_name: z.string().min(1).max(256).optional(),
+    tls_pki_alt_names: nameList.default([]),
+    tls_pki_ip_sans: nameList.refine((l) => l.every((ip) => isIP(ip) !== 0), 'must be IP addresses').default([]),
+    /** 0: the role's ttl. */
+    tls_pki_ttl: durationSeconds.default(0),
+    /** How often to look again while the mount, role or CA is missing or the broker is sealed; also the first retry after a failed renewal. */
+    tls_pki_retry_interval: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(10),
     max_header_bytes: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
     header_timeout: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(10),
     request_timeout: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(30),
@@ -84,9 +104,18 @@ const schema = z
     message: 'tls_cert_file (SEALBOX_TLS_CERT_FILE) and tls_key_file (SEALBOX_TLS_KEY_FILE) go together: set both or neither',
     path: ['tls_cert_file'],
   })
-  .refine((c) => c.tls_cert_file !== undefined || c.tls_client_ca_file === undefined, {
-    message: 'tls_client_ca_file needs TLS: set tls_cert_file and tls_key_file too',
+  .refine((c) => c.tls_cert_file !== undefined || c.tls_pki_mount !== undefined || c.tls_client_ca_file === undefined, {
+    message: 'tls_client_ca_file needs TLS: set tls_cert_file and tls_key_file (or tls_pki_mount) too',
     path: ['tls_client_ca_file'],
+  })
+  .refine((c) => c.tls_pki_mount === undefined || (c.tls_cert_file === undefined && c.tls_key_file === undefined), {
+    message:
+      'tls_pki_mount (SEALBOX_TLS_PKI_MOUNT) and tls_cert_file/tls_key_file (SEALBOX_TLS_CERT_FILE/SEALBOX_TLS_KEY_FILE) are two sources of the serving certificate: set one or the other',
+    path: ['tls_pki_mount'],
+  })
+  .refine((c) => c.tls_pki_mount === undefined || (c.tls_pki_role !== undefined && c.tls_pki_common_name !== undefined), {
+    message: 'tls_pki_mount needs tls_pki_role (SEALBOX_TLS_PKI_ROLE) and tls_pki_common_name (SEALBOX_TLS_PKI_COMMON_NAME)',
+    path: ['tls_pki_mount'],
   })
   .refine((c) => c.header_timeout <= c.request_timeout, {
     message: 'header_timeout must not be longer than request_timeout',
@@ -120,6 +149,13 @@ const ENV: Record<string, string> = {
   SEALBOX_TLS_KEY_FILE: 'tls_key_file',
   SEALBOX_TLS_CLIENT_CA_FILE: 'tls_client_ca_file',
   SEALBOX_TLS_REQUEST_CLIENT_CERT: 'tls_request_client_cert',
+  SEALBOX_TLS_PKI_MOUNT: 'tls_pki_mount',
+  SEALBOX_TLS_PKI_ROLE: 'tls_pki_role',
+  SEALBOX_TLS_PKI_COMMON_NAME: 'tls_pki_common_name',
+  SEALBOX_TLS_PKI_ALT_NAMES: 'tls_pki_alt_names',
+  SEALBOX_TLS_PKI_IP_SANS: 'tls_pki_ip_sans',
+  SEALBOX_TLS_PKI_TTL: 'tls_pki_ttl',
+  SEALBOX_TLS_PKI_RETRY_INTERVAL: 'tls_pki_retry_interval',
   SEALBOX_MAX_HEADER_BYTES: 'max_header_bytes',
   SEALBOX_HEADER_TIMEOUT: 'header_timeout',
   SEALBOX_REQUEST_TIMEOUT: 'request_timeout',
@@ -143,7 +179,10 @@ SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBO
 SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,
 SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only), SEALBOX_LEASE_DEFAULT_TTL,
 SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_INTERVAL_MS, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
-SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY.`;
+SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY.
+Serving certificate from the broker's own PKI mount instead of the two files (self-signed until the mount can issue,
+renewed at 2/3 of its lifetime): SEALBOX_TLS_PKI_MOUNT, SEALBOX_TLS_PKI_ROLE, SEALBOX_TLS_PKI_COMMON_NAME,
+SEALBOX_TLS_PKI_ALT_NAMES and SEALBOX_TLS_PKI_IP_SANS (comma-separated), SEALBOX_TLS_PKI_TTL, SEALBOX_TLS_PKI_RETRY_INTERVAL.`;
 
 /** Flags override the environment, which overrides the config file. Validated once; throws ConfigError with every problem. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {

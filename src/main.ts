@@ -1,16 +1,17 @@
 import type { RequestListener } from 'node:http';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createListener, ListenerError, listenerAddress, type Listener } from './http/listener.ts';
+import { createListener, ListenerError, listenerAddress, type Listener, type ServingCertificate } from './http/listener.ts';
+import { bootstrapCertificate, startPkiTls } from './http/pki-tls.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/log.ts';
 import { systemRandom } from './lib/random.ts';
 
 const DRAIN_MS = 10_000;
 
-function listenerOrExit(config: Config, handler: RequestListener): Listener | null {
+function listenerOrExit(config: Config, handler: RequestListener, serving?: ServingCertificate): Listener | null {
   try {
-    return createListener(config, handler);
+    return createListener(config, handler, serving);
   } catch (e) {
     if (e instanceof ListenerError) {
       process.stderr.write(`sealbox: ${e.message}\n`);
@@ -32,12 +33,16 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     }
     throw e;
   }
+  const log = createLogger({ level: config.log_level });
+  // With tls_pki_mount, a self-signed certificate until the broker's own PKI mount can issue one.
+  const boot = config.tls_pki_mount ? await bootstrapCertificate(config, { clock: systemClock, random: systemRandom }) : undefined;
+  if (boot) log.warn({ expires: boot.notAfter.toISOString(), mount: config.tls_pki_mount }, 'serving a self-signed certificate until the PKI mount issues one');
   // Built before the app so that unusable TLS material stops the broker before storage is opened.
   const deferred: { handler?: RequestListener } = {};
-  const server = listenerOrExit(config, (req, res) => deferred.handler?.(req, res));
+  const server = listenerOrExit(config, (req, res) => deferred.handler?.(req, res), boot);
   if (!server) return 2;
-  const log = createLogger({ level: config.log_level });
   const app = await buildApp({ config, log, clock: systemClock, random: systemRandom });
+  const pkiTls = boot ? startPkiTls({ config, server, pipeline: app.pipeline, bootstrap: boot, log, clock: systemClock, random: systemRandom }) : null;
   if (app.dev) {
     process.stderr.write(
       [
@@ -64,6 +69,9 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'draining');
+      pkiTls?.close();
+      // Event streams never finish by themselves: end them first so that they do not hold the drain open.
+      app.drain();
       const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
       force.unref();
       server.close(() => {

@@ -103,8 +103,29 @@ export interface EngineResponse {
    * `lease_duration` and `renewable`.
    */
   lease?: LeaseSpec;
+  /**
+   * Changes other parties may want to hear of at once (a new KV version): the pipeline publishes them on the
+   * event bus after the request succeeds. `path` is relative to the mount (default: the request path).
+   */
+  events?: { type: string; path?: string; version?: number }[];
+  /** sys/events/subscribe: the HTTP layer streams these events to the client (server-sent events) instead of an envelope. */
+  stream?: EventStream;
   /** Set by the pipeline once `lease` is registered (and by sys/leases/renew): rendered as the envelope's top-level lease fields. */
   leased?: { id: string; duration: number; renewable: boolean };
+}
+
+/** An event as subscribers receive it: `path` is the full API path (e.g. "secret/data/app/config"). */
+export interface BrokerEvent {
+  id: string;
+  type: string;
+  path: string;
+  time: string;
+  version?: number;
+}
+
+/** A live subscription: `open` starts delivery of the events the caller may see and returns the function that stops it. */
+export interface EventStream {
+  open(send: (event: BrokerEvent) => void, end: (reason: string) => void): () => void;
 }
 
 /** What an engine asks the lease manager to track for a dynamic secret (DESIGN §4). */

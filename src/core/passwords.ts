@@ -90,23 +90,33 @@ export function parsePasswordPolicy(text: string): PasswordPolicy {
   }
 }
 
-/** A uniformly random index below n, without modulo bias. */
-function below(random: Random, n: number): number {
-  const limit = Math.floor(0x1_0000_0000 / n) * n;
-  for (;;) {
-    const v = random.bytes(4).readUInt32BE(0);
-    if (v < limit) return v % n;
-  }
+/** Uniformly random indexes without modulo bias, drawn from one buffer of random bytes (one call, not one per character). */
+function indexSource(random: Random, expected: number): (n: number) => number {
+  let buf = random.bytes(4 * expected);
+  let off = 0;
+  return (n) => {
+    const limit = Math.floor(0x1_0000_0000 / n) * n;
+    for (;;) {
+      if (off + 4 > buf.length) {
+        buf = random.bytes(4 * expected);
+        off = 0;
+      }
+      const v = buf.readUInt32BE(off);
+      off += 4;
+      if (v < limit) return v % n;
+    }
+  };
 }
 
 /** A password that satisfies every rule: the minimums first, the rest from all charsets, then shuffled. */
 export function generatePassword(p: PasswordPolicy, random: Random): string {
+  const below = indexSource(random, p.length * 2 + 8);
   const chars: string[] = [];
-  for (const r of p.rules) for (let i = 0; i < r.minChars; i++) chars.push(r.charset[below(random, r.charset.length)] ?? '');
+  for (const r of p.rules) for (let i = 0; i < r.minChars; i++) chars.push(r.charset[below(r.charset.length)] ?? '');
   const all = [...new Set(p.rules.map((r) => r.charset).join(''))].join('');
-  while (chars.length < p.length) chars.push(all[below(random, all.length)] ?? '');
+  while (chars.length < p.length) chars.push(all[below(all.length)] ?? '');
   for (let i = chars.length - 1; i > 0; i--) {
-    const j = below(random, i + 1);
+    const j = below(i + 1);
     [chars[i], chars[j]] = [chars[j] ?? '', chars[i] ?? ''];
   }
   return chars.join('');

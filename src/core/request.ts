@@ -22,6 +22,8 @@ export interface PipelineRequest {
   remoteAddress: string;
   /** TLS client certificate chain (leaf first, DER), if any. */
   peerCertificates?: readonly Buffer[];
+  /** Set only by the broker itself, never from the wire (e.g. its own TLS certificate): root privileges, no token, still audited. */
+  internal?: boolean;
 }
 
 export interface PipelineResult {
@@ -38,6 +40,8 @@ export interface PipelineDeps {
   /** Absent only when auditing is switched off (tests and benchmarks). */
   audit?: AuditRecorder;
   leases: LeaseManager;
+  /** Where engines' change events go (the event bus); absent: events are dropped. */
+  publish?: (e: { type: string; path: string; version?: number }) => Promise<void>;
 }
 
 function formatIssues(err: z.ZodError): string[] {
@@ -135,6 +139,7 @@ export function createPipeline(deps: PipelineDeps) {
       response.leased = { id: leased.id, duration: leased.duration, renewable: leased.renewable };
       if (leased.warnings.length > 0) response.warnings = [...(response.warnings ?? []), ...leased.warnings];
     }
+    for (const e of response.events ?? []) void deps.publish?.({ type: e.type, path: `${mount.path}${e.path ?? route.rest}`, version: e.version });
     const writes = req.operation === 'update' || req.operation === 'patch';
     const ignored = writes ? unknownFields(handler.input, req.rawInput) : [];
     if (ignored.length > 0) {
@@ -152,13 +157,13 @@ export function createPipeline(deps: PipelineDeps) {
       // Only a valid token learns that a mount does not exist: others cannot map the mount table.
       const entry = req.token ? await deps.tokens.lookup(req.token) : null;
       trail.token = entry;
-      if (!entry) throw permissionDenied();
+      if (!entry && !req.internal) throw permissionDenied();
       throw new AppError('not_found', `no handler for route "${req.path.slice(0, 200)}": route entry not found`);
     }
     trail.mount = route.mounted.info;
     const match = route.mounted.match(route.rest);
     if (sealed && !match?.def.whileSealed) throw new AppError('sealed', 'sealbox is sealed');
-    if (match?.def.unauthenticated) return dispatch(req, route, match, null);
+    if (match?.def.unauthenticated || req.internal) return dispatch(req, route, match, null);
 
     const entry = await authenticate(req, route, match, trail);
     const use = await deps.tokens.spendUse(entry);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import type { Config } from '../config.ts';
 
 export type Listener = HttpServer | HttpsServer;
@@ -36,8 +37,37 @@ function readPem(file: string, what: string): Buffer {
   }
 }
 
-/** Builds (but does not start) the listener. Throws ListenerError when the TLS material cannot be read or used. */
-export function createListener(config: ListenerConfig, handler: RequestListener): Listener {
+/** A serving certificate (leaf first, then any intermediates) and its private key, PEM. */
+export interface ServingCertificate {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+/**
+ * The secure-context options: given in full both at creation and to `setSecureContext`, which resets every option it
+ * is not given (the client CA list and the no-ticket option included).
+ */
+type ContextConfig = Pick<ListenerConfig, 'tls_client_ca_file' | 'tls_request_client_cert'>;
+
+function secureContextOptions(config: ContextConfig, serving: ServingCertificate) {
+  const ca = config.tls_client_ca_file ? readPem(config.tls_client_ca_file, 'tls_client_ca_file') : undefined;
+  return {
+    cert: serving.cert,
+    key: serving.key,
+    ...(ca ? { ca } : {}),
+    minVersion: 'TLSv1.2' as const,
+    // A resumed TLS session keeps only the client's leaf certificate, not the intermediates it presented, so a
+    // chained client certificate would stop verifying on a resumed connection. No resumption while we ask for one.
+    ...(config.tls_request_client_cert ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
+  };
+}
+
+/**
+ * Builds (but does not start) the listener. HTTPS when `serving` is given (a certificate that changes at run time,
+ * see replaceServingCertificate) or the certificate files are configured. Throws ListenerError when the TLS material
+ * cannot be read or used.
+ */
+export function createListener(config: ListenerConfig, handler: RequestListener, serving?: ServingCertificate): Listener {
   const limits = {
     maxHeaderSize: config.max_header_bytes,
     headersTimeout: config.header_timeout * 1000,
@@ -46,27 +76,24 @@ export function createListener(config: ListenerConfig, handler: RequestListener)
     connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
   };
   let server: Listener;
-  if (config.tls_cert_file && config.tls_key_file) {
-    const cert = readPem(config.tls_cert_file, 'tls_cert_file');
-    const key = readPem(config.tls_key_file, 'tls_key_file');
-    const ca = config.tls_client_ca_file ? readPem(config.tls_client_ca_file, 'tls_client_ca_file') : undefined;
+  const fromFiles =
+    config.tls_cert_file && config.tls_key_file
+      ? { cert: readPem(config.tls_cert_file, 'tls_cert_file'), key: readPem(config.tls_key_file, 'tls_key_file') }
+      : undefined;
+  const material = serving ?? fromFiles;
+  if (material) {
+    const context = secureContextOptions(config, material);
     try {
       server = createHttpsServer(
         {
           ...limits,
-          cert,
-          key,
-          ...(ca ? { ca } : {}),
-          minVersion: 'TLSv1.2',
+          ...context,
           // The TLS handshake gets the same budget as the request headers.
           handshakeTimeout: config.header_timeout * 1000,
           // Ask for a client certificate but never refuse a connection over it: clients without one (tokens, AppRole …)
           // must still work, and whether a certificate is trusted is decided by the `cert` auth method at login.
           requestCert: config.tls_request_client_cert,
           rejectUnauthorized: false,
-          // A resumed TLS session keeps only the client's leaf certificate, not the intermediates it presented, so a
-          // chained client certificate would stop verifying on a resumed connection. No resumption while we ask for one.
-          ...(config.tls_request_client_cert ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
         },
         handler,
       );
@@ -79,6 +106,22 @@ export function createListener(config: ListenerConfig, handler: RequestListener)
   // Also set on the instance: Node reads keepAliveTimeout from the server object.
   server.keepAliveTimeout = limits.keepAliveTimeout;
   return server;
+}
+
+/**
+ * Swaps the serving certificate of a running HTTPS listener: new handshakes get it, open connections keep theirs.
+ * Throws ListenerError (and keeps the current one) when the certificate and key are unusable or do not match.
+ */
+export function replaceServingCertificate(server: HttpsServer, config: ContextConfig, serving: ServingCertificate): void {
+  try {
+    const options = secureContextOptions(config, serving);
+    // Checked on its own first: a failing setSecureContext has already overwritten the server's stored options.
+    createSecureContext(options);
+    server.setSecureContext(options);
+  } catch (e) {
+    if (e instanceof ListenerError) throw e;
+    throw new ListenerError(`TLS: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** The bound address as a URL, e.g. `https://127.0.0.1:8200`. */

@@ -6,6 +6,7 @@ import type { Pipeline } from '../core/request.ts';
 import { AppError } from '../lib/errors.ts';
 import { parseJsonObject, readBody } from './body.ts';
 import { renderResponse } from './envelope.ts';
+import { streamEvents } from './event-stream.ts';
 import { parseApiPath } from './request-path.ts';
 import type { AppState } from './state.ts';
 
@@ -91,6 +92,10 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
       remoteAddress: ctx.request.ip,
       peerCertificates: peerCertificatesOf(ctx.req.socket),
     });
+    if (response.stream) {
+      streamEvents(ctx, response.stream);
+      return;
+    }
     const out = renderResponse(ctx.state.requestId, response, mount);
     ctx.status = out.status;
     if (out.body !== undefined) ctx.body = out.body;

@@ -2,12 +2,14 @@
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
-import type { EngineStorage, MountInfo, PasswordGenerator } from '../../core/engine.ts';
+import type { EngineStorage, MountInfo, PasswordGenerator, StorageView } from '../../core/engine.ts';
 import type { TargetPools } from './pools.ts';
 
 export interface DbDeps {
   mount: MountInfo;
   storage: EngineStorage;
+  /** Reads of roles and configs on the mint path, cached for up to 1 s (read-cache.ts). */
+  cachedReads: StorageView;
   passwords: PasswordGenerator;
   pools: TargetPools;
   clock: Clock;

@@ -7,12 +7,15 @@ import { CREDS_SECRET, createCredsPaths } from './paths/creds.ts';
 import { createRolePaths } from './paths/roles.ts';
 import { createRotatePaths } from './paths/rotate.ts';
 import { createTargetPools } from './pools.ts';
+import { createReadCache } from './read-cache.ts';
 
 export function createDatabaseEngine(deps: EngineDeps): Engine {
   const pools = createTargetPools({ log: deps.log });
+  const cache = createReadCache(deps.storage, 1000);
   const dbDeps: DbDeps = {
     mount: deps.mount,
-    storage: deps.storage,
+    storage: cache.storage,
+    cachedReads: cache.cached,
     passwords: deps.passwords,
     pools,
     clock: deps.clock,

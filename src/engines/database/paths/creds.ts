@@ -25,9 +25,9 @@ function allowed(patterns: readonly string[], name: string): boolean {
 
 async function mint(deps: DbDeps, req: EngineRequest): Promise<EngineResponse> {
   const name = roleNameParam(req.params);
-  const role = await loadRole(deps.storage, name);
+  const role = await loadRole(deps.cachedReads, name);
   if (!role) throw badRequest(`unknown role: ${name}`);
-  const config = await loadConfig(deps.storage, role.dbName);
+  const config = await loadConfig(deps.cachedReads, role.dbName);
   if (!config) throw badRequest(`role "${name}": its database config "${role.dbName}" does not exist`);
   if (!allowed(config.allowedRoles, name)) throw badRequest(`role "${name}" is not in the allowed_roles of database config "${config.name}"`);
 

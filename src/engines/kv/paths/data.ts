@@ -74,12 +74,13 @@ async function commitVersion(
   path: string,
   state: { config: KvConfig; meta: SecretMeta; now: Date },
   data: SecretData,
+  eventType = 'kv-v2/data-write',
 ): Promise<EngineResponse> {
   const added = addVersion(state.config, state.meta, data, state.now);
   await s.put(versionKey(path, added.version), encode(data));
   await saveMeta(s, path, added.meta);
   if (added.pruned.length > 0) await s.delete(added.pruned.map((n) => versionKey(path, n)));
-  return { data: versionWire(added.meta, added.version, added.versionMeta) };
+  return { data: versionWire(added.meta, added.version, added.versionMeta), events: [{ type: eventType, path: `data/${path}`, version: added.version }] };
 }
 
 async function writeData(deps: KvDeps, path: string, data: SecretData, cas: number | undefined): Promise<EngineResponse> {
@@ -101,7 +102,7 @@ async function patchData(deps: KvDeps, path: string, patch: SecretData, cas: num
     const current = await liveCurrentData(s, path, meta, now);
     if (!current) throw notFound();
     const patched = mergePatch(current, patch);
-    return commitVersion(s, path, { config, meta, now }, isPlainObject(patched) ? patched : {});
+    return commitVersion(s, path, { config, meta, now }, isPlainObject(patched) ? patched : {}, 'kv-v2/data-patch');
   });
 }
 
@@ -115,7 +116,7 @@ async function deleteLatest(deps: KvDeps, path: string): Promise<EngineResponse>
     const { latest: _dropped, ...rest } = softDelete(meta, [meta.currentVersion], now);
     await saveMeta(s, path, rest);
   });
-  return {};
+  return { events: [{ type: 'kv-v2/data-delete', path: `data/${path}` }] };
 }
 
 export function createDataPaths(deps: KvDeps): PathDef[] {

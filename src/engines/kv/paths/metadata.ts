@@ -90,7 +90,7 @@ async function deleteMetadata(deps: KvDeps, path: string): Promise<EngineRespons
     if (!meta) return;
     await s.delete([...versionNumbers(meta).map((n) => versionKey(path, n)), metaKey(path)]);
   });
-  return {};
+  return { events: [{ type: 'kv-v2/metadata-delete', path: `data/${path}` }] };
 }
 
 async function listKeys(deps: KvDeps, folder: string): Promise<EngineResponse> {

@@ -25,7 +25,7 @@ interface Change {
 type ChangeFn = (meta: SecretMeta, config: KvConfig, versions: readonly number[], now: Date) => Change;
 
 /** Loads, changes and saves the metadata under the secret's lock; a missing secret is a silent no-op, as in Vault. */
-async function changeVersions(deps: KvDeps, path: string, versions: readonly number[], change: ChangeFn): Promise<EngineResponse> {
+async function changeVersions(deps: KvDeps, path: string, versions: readonly number[], change: ChangeFn, eventType: string): Promise<EngineResponse> {
   await deps.storage.locked(metaKey(path), async (s: StorageView) => {
     const now = deps.clock.now();
     const { meta, config } = await loadMetaAndConfig(s, path);
@@ -36,7 +36,7 @@ async function changeVersions(deps: KvDeps, path: string, versions: readonly num
     }
     await saveMeta(s, path, await syncLatest(s, path, result.meta, now));
   });
-  return {};
+  return { events: [{ type: eventType, path: `data/${path}` }] };
 }
 
 const deleteChange: ChangeFn = (meta, _config, versions, now) => ({ meta: softDelete(meta, versions, now) });
@@ -47,10 +47,10 @@ const destroyChange: ChangeFn = (meta, _config, versions) => {
 };
 
 export function createVersionsPaths(deps: KvDeps): PathDef[] {
-  const path = (prefix: string, change: ChangeFn): PathDef => ({
+  const path = (prefix: 'delete' | 'undelete' | 'destroy', change: ChangeFn): PathDef => ({
     pattern: `${prefix}/*path`,
     operations: {
-      update: op(versionsInput, async ({ params, input }) => changeVersions(deps, secretPath(params), input.versions, change)),
+      update: op(versionsInput, async ({ params, input }) => changeVersions(deps, secretPath(params), input.versions, change, `kv-v2/data-${prefix}`)),
     },
   });
   return [path('delete', deleteChange), path('undelete', undeleteChange), path('destroy', destroyChange)];

@@ -1,0 +1,130 @@
+// sys/events/subscribe: server-sent events that tell agents about changes at once, filtered by the subscriber's
+// policies, across replicas, and ended when the token is revoked.
+import http from 'node:http';
+import test from 'ava';
+import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startPostgres } from './helpers/postgres.ts';
+
+interface Sse {
+  events: { event: string; data: Record<string, unknown>; at: number }[];
+  status: number;
+  ended: Promise<void>;
+  close(): void;
+  waitFor(pred: (e: { event: string; data: Record<string, unknown> }) => boolean, timeoutMs?: number): Promise<{ event: string; data: Record<string, unknown>; at: number }>;
+}
+
+function subscribe(b: Broker, token: string, query = ''): Promise<Sse> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${b.address}/v1/sys/events/subscribe${query}`, { headers: { 'x-vault-token': token, accept: 'text/event-stream' } }, (res) => {
+      const events: Sse['events'] = [];
+      let buf = '';
+      let endResolve: () => void = () => {};
+      const ended = new Promise<void>((r) => (endResolve = r));
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown>, at: Date.now() });
+        }
+      });
+      res.on('end', () => endResolve());
+      res.on('close', () => endResolve());
+      resolve({
+        events,
+        status: res.statusCode ?? 0,
+        ended,
+        close: () => req.destroy(),
+        async waitFor(pred, timeoutMs = 5000) {
+          const start = Date.now();
+          for (;;) {
+            const hit = events.find(pred);
+            if (hit) return hit;
+            if (Date.now() - start > timeoutMs) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        },
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
+async function tokenWith(b: Broker, policy: Record<string, unknown>): Promise<string> {
+  const name = `p${Math.random().toString(36).slice(2, 8)}`;
+  await api(b, 'PUT', `sys/policies/acl/${name}`, { body: { policy: JSON.stringify({ path: policy }) } });
+  const r = await api(b, 'POST', 'auth/token/create', { body: { policies: [name] } });
+  return (r.json as { auth: { client_token: string } }).auth.client_token;
+}
+
+test('a KV write reaches a subscriber within a second, with path and version and no secret data', async (t) => {
+  const b = await startBroker();
+  t.teardown(() => b.stop());
+  const sse = await subscribe(b, b.rootToken);
+  t.teardown(() => sse.close());
+  t.is(sse.status, 200);
+  const sent = Date.now();
+  await api(b, 'POST', 'secret/data/app/config', { body: { data: { password: 'hunter2-event-secret' } } });
+  const e = await sse.waitFor((x) => x.event === 'kv-v2/data-write');
+  t.true(e.at - sent < 1000, `arrived after ${e.at - sent} ms`);
+  t.like(e.data, { type: 'kv-v2/data-write', path: 'secret/data/app/config', version: 1 });
+  await api(b, 'DELETE', 'secret/data/app/config');
+  const d = await sse.waitFor((x) => x.event === 'kv-v2/data-delete');
+  t.is(d.data.path, 'secret/data/app/config');
+  t.false(JSON.stringify(sse.events).includes('hunter2-event-secret'));
+});
+
+test('subscribers hear only paths they may read; the types filter narrows further; no read on sys/events/subscribe is 403', async (t) => {
+  const b = await startBroker();
+  t.teardown(() => b.stop());
+  const token = await tokenWith(b, { 'sys/events/subscribe*': { capabilities: ['read'] }, 'secret/data/app/*': { capabilities: ['read'] } });
+  const mine = await subscribe(b, token);
+  const onlyDeletes = await subscribe(b, b.rootToken, '?types=kv-v2/data-delete');
+  t.teardown(() => {
+    mine.close();
+    onlyDeletes.close();
+  });
+  await api(b, 'POST', 'secret/data/other/x', { body: { data: { a: 1 } } });
+  await api(b, 'POST', 'secret/data/app/y', { body: { data: { a: 1 } } });
+  await mine.waitFor((x) => x.data.path === 'secret/data/app/y');
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(
+    mine.events.map((e) => e.data.path),
+    ['secret/data/app/y'],
+  );
+  t.deepEqual(onlyDeletes.events, []);
+
+  const noRead = await tokenWith(b, { 'secret/data/app/*': { capabilities: ['read'] } });
+  const denied = await api(b, 'GET', 'sys/events/subscribe', { token: noRead });
+  t.is(denied.status, 403);
+  const badType = await api(b, 'GET', 'sys/events/subscribe?types=%3Bdrop', {});
+  t.is(badType.status, 400);
+});
+
+test('an event published on one replica reaches a subscriber of the other; revoking the token ends the stream', async (t) => {
+  const pg = await startPostgres();
+  const databaseUrl = await pg.createDatabase();
+  const a = await startBroker({ databaseUrl });
+  const b = await startBroker({ databaseUrl, dataDir: a.dataDir, rootToken: a.rootToken });
+  t.teardown(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  const token = await tokenWith(a, { 'sys/events/subscribe': { capabilities: ['read'] }, 'secret/data/*': { capabilities: ['read'] } });
+  const sse = await subscribe(b, token);
+  t.teardown(() => sse.close());
+  await api(a, 'POST', 'secret/data/shared', { body: { data: { v: 1 } } });
+  const e = await sse.waitFor((x) => x.event === 'kv-v2/data-write');
+  t.is(e.data.path, 'secret/data/shared');
+
+  t.is((await api(a, 'POST', 'auth/token/revoke', { body: { token } })).status, 204);
+  await api(a, 'POST', 'secret/data/shared', { body: { data: { v: 2 } } });
+  const end = await sse.waitFor((x) => x.event === 'end');
+  t.is(end.data.reason, 'token revoked or expired');
+  await sse.ended;
+  t.is(sse.events.filter((x) => x.event === 'kv-v2/data-write').length, 1, 'nothing after the revocation');
+});
