@@ -1,7 +1,7 @@
 -- Leases for dynamic secrets (DESIGN §4). One row per live lease; nothing is ever loaded whole into memory.
 -- `id` is "<mount path><request path>/<random>" and sorts bytewise (COLLATE "C"), so a prefix is an index range.
 -- `due_at` is when the expiry worker must next look at the row: the expiry for an active lease, the end of a
--- claim while a replica revokes it, the next retry after a failure, or the daily retry of an irrevocable lease.
+-- claim (claim_id) while a replica revokes it, the next retry after a failure, or the daily retry of an irrevocable lease.
 CREATE TABLE leases (
   id text COLLATE "C" PRIMARY KEY,
   mount_id text NOT NULL,
@@ -17,6 +17,9 @@ CREATE TABLE leases (
   renewable boolean NOT NULL,
   state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'revoking', 'irrevocable')),
   due_at timestamptz NOT NULL,
+  -- Set while one replica (or an explicit revoke) holds the lease until due_at; only the holder may delete the row
+  -- or record a failure, so a lease is never revoked by two parties at once.
+  claim_id text,
   revoke_attempts int NOT NULL DEFAULT 0,
   last_error text
 );

@@ -173,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         await tokens.ensureRoot(token, q, rootKey);
         return token;
       },
+      afterSeal: () => events.closeAll(),
       afterInitialize: async (rootKey) => {
         if (staticKey) await seal.unsealWithRootKey(rootKey);
       },

@@ -184,6 +184,11 @@ export interface PathDef {
   whileSealed?: boolean;
   /** Hands the raw client token to the handler (lookup-self and friends). */
   needsToken?: boolean;
+  /**
+   * The path hands out leased secrets (database creds, PKI issue): a full lease count quota refuses the request
+   * before the engine creates anything.
+   */
+  issuesLeases?: boolean;
   /** Requires the `sudo` capability on top of the operation's own (Vault's root-protected paths). */
   sudo?: boolean;
   /**

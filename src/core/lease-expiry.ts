@@ -4,6 +4,7 @@
  * engines with bounded concurrency, and deletes the revoked rows in one statement. A full batch means more
  * may be due, so the next pass starts at once.
  */
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Db } from '../storage/db.ts';
@@ -24,6 +25,8 @@ export interface ExpiryWorkerDeps {
 }
 
 const CLAIM_SECONDS = 60;
+/** A lease is never started this close to the end of its claim: it goes back to the queue for the next pass. */
+const CLAIM_MARGIN_MS = 20_000;
 
 /** Runs fn over items with at most `limit` in flight. */
 async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -46,13 +49,22 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps) {
   /** One pass: claim, revoke, delete. Returns how many leases it claimed. */
   async function pass(): Promise<number> {
     const now = deps.clock.now();
-    const rows: LeaseRow[] = await deps.store.claimDue(deps.db, now, new Date(now.getTime() + CLAIM_SECONDS * 1000), deps.batch);
+    const claimId = randomUUID();
+    const claimUntil = now.getTime() + CLAIM_SECONDS * 1000;
+    const rows: LeaseRow[] = await deps.store.claimDue(deps.db, claimId, now, new Date(claimUntil), deps.batch);
     if (rows.length === 0) return 0;
     const gone: string[] = [];
+    const late: string[] = [];
     await pool(rows, deps.concurrency, async (row) => {
-      if (await deps.leases.revokeClaimed(row)) gone.push(row.id);
+      // Past the margin another replica may take the lease once the claim ends: never revoke it here then.
+      if (deps.clock.now().getTime() > claimUntil - CLAIM_MARGIN_MS) {
+        late.push(row.id);
+        return;
+      }
+      if (await deps.leases.revokeClaimed(row, claimId)) gone.push(row.id);
     });
-    await deps.store.deleteMany(deps.db, gone);
+    await deps.store.deleteMany(deps.db, gone, claimId);
+    await deps.store.release(deps.db, late, claimId, deps.clock.now());
     for (const id of gone) deps.log.info({ lease_id: id }, 'lease revoked');
     return rows.length;
   }

@@ -8,7 +8,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { randomBase62, type Random } from '../lib/random.ts';
 import type { Db } from '../storage/db.ts';
-import type { LeaseRow, LeasesStore } from '../storage/leases-store.ts';
+import type { LeaseCountQuota, LeaseRow, LeasesStore } from '../storage/leases-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from './engine.ts';
 
@@ -45,6 +45,9 @@ export interface Registered {
 
 /** How long a replica owns a lease it is revoking before others may retry it (a crash mid-revoke). */
 const CLAIM_SECONDS = 60;
+/** How long an explicit revoke waits for someone else's revocation of the same lease to finish. */
+const BUSY_WAIT_MS = 15_000;
+const BUSY_POLL_MS = 100;
 const MAX_BACKOFF_MS = 10 * 60_000;
 const ERROR_CHARS = 500;
 
@@ -54,6 +57,9 @@ const minPositive = (...xs: number[]): number => Math.min(...xs.filter((x) => x 
 const ctxOf = (id: string): string => `leases/${id}`;
 
 export const leaseNotFound = (): AppError => badRequest('lease not found');
+const QUOTA_CACHE_MS = 1000;
+const quotaExceeded = (q: { name: string; path: string; maxLeases: number }): AppError =>
+  new AppError('rate_limited', 'lease count quota exceeded', [`quota "${q.name}" allows ${q.maxLeases} leases under "${q.path}"`]);
 
 /** The text kept in last_error: the engine's message, bounded, never a stack. */
 function errorText(err: unknown): string {
@@ -82,31 +88,42 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   }
 
   /** Records a failed revocation: back off, or after maxAttempts mark the lease irrevocable (retried daily). */
-  async function failed(row: LeaseRow, err: unknown): Promise<void> {
+  async function failed(row: LeaseRow, claimId: string, err: unknown): Promise<void> {
     const attempts = row.revokeAttempts + 1;
     const irrevocable = row.state === 'irrevocable' || attempts >= limits.maxAttempts;
     const now = clock.now();
     const dueAt = irrevocable ? addSeconds(now, limits.irrevocableRetrySeconds) : new Date(now.getTime() + backoffMs(attempts));
     const error = errorText(err);
-    await store.recordFailure(db, row.id, { attempts, dueAt, error, irrevocable });
+    await store.recordFailure(db, row.id, claimId, { attempts, dueAt, error, irrevocable });
     const fields = { lease_id: row.id, attempts, error, next_attempt_at: dueAt.toISOString() };
     if (irrevocable && row.state !== 'irrevocable') deps.log.error(fields, 'lease is irrevocable: revocation keeps failing; retried daily, listed at sys/leases?type=irrevocable');
     else deps.log.warn(fields, 'lease revocation failed; will retry');
   }
 
-  /** Runs the engine's revoke for a claimed lease; true when it is gone (the row is deleted by the caller). */
-  async function revokeClaimed(row: LeaseRow): Promise<boolean> {
+  /** Runs the engine's revoke for a lease this claim holds; true when it is gone (the caller deletes the row). */
+  async function revokeClaimed(row: LeaseRow, claimId: string): Promise<boolean> {
     try {
       await typeOf(row).revoke(await info(row));
       return true;
     } catch (err) {
-      await failed(row, err).catch((e: Error) => deps.log.error({ lease_id: row.id, err: e.message }, 'could not record a failed revocation'));
+      await failed(row, claimId, err).catch((e: Error) => deps.log.error({ lease_id: row.id, err: e.message }, 'could not record a failed revocation'));
       return false;
     }
   }
 
+  // Lease count quotas as last read (at most QUOTA_CACHE_MS old): a cheap refusal before an engine mints anything.
+  let quotaCache: { at: number; quotas: LeaseCountQuota[] } | null = null;
+
   return {
     revokeClaimed,
+
+    /** Throws 429 when a lease count quota covering `path` (mount path + request path) was full when last read. */
+    async assertQuotaRoom(path: string): Promise<void> {
+      const t = Date.now();
+      if (!quotaCache || t - quotaCache.at > QUOTA_CACHE_MS) quotaCache = { at: t, quotas: await store.quotaCounters(db) };
+      const full = quotaCache.quotas.find((x) => `${path}/`.startsWith(x.path) && x.used >= x.maxLeases);
+      if (full) throw quotaExceeded(full);
+    },
 
     /**
      * Registers the lease for a secret an engine has just created. If that fails (quota, database), the secret
@@ -120,6 +137,8 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       const warnings = wanted > ttl ? [`TTL of "${wanted}s" exceeded the effective max_ttl of "${maxTtl}s"; TTL value is capped accordingly`] : [];
       const id = `${mount.path}${path}/${randomBase62(deps.random, 24)}`;
       const expiresAt = addSeconds(now, ttl);
+      // Taken now: if the mount goes away while this registers, its engine is still needed to undo the secret.
+      const type = deps.secretType(mount.id, spec.type);
       try {
         const internal = deps.barrier.encrypt(ctxOf(id), Buffer.from(JSON.stringify(spec.internal), 'utf8')).sealed;
         const full = await store.insertWithinQuota(db, {
@@ -135,11 +154,11 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
           renewable: spec.renewable,
           dueAt: expiresAt,
         });
-        if (full) throw new AppError('rate_limited', 'lease count quota exceeded', [`quota "${full.name}" allows ${full.maxLeases} leases under "${full.path}"`]);
+        if (full) throw quotaExceeded(full);
       } catch (err) {
-        const type = deps.secretType(mount.id, spec.type);
         try {
-          await type?.revoke({ id, internal: spec.internal, issuedAt: now, expiresAt });
+          if (!type) throw new Error(`no engine for secret type "${spec.type}"`);
+          await type.revoke({ id, internal: spec.internal, issuedAt: now, expiresAt });
           deps.log.warn({ lease_id: id, err: errorText(err) }, 'lease registration failed; the new secret was revoked at once');
         } catch (revokeErr) {
           deps.log.error({ lease_id: id, err: errorText(revokeErr) }, 'lease registration failed AND revoking the new secret failed: it lives until its own expiry');
@@ -175,18 +194,30 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
      * failure is recorded for the retry schedule and reported; `force` forgets the lease anyway.
      */
     async revoke(id: string, opts: { force?: boolean } = {}): Promise<void> {
-      const now = clock.now();
-      const claim = await store.claimOne(db, id, now, addSeconds(now, CLAIM_SECONDS));
-      // Another replica is revoking it right now; revoking again is harmless (revoke is idempotent) and keeps this call synchronous.
-      const row = claim.row ?? (claim.busy ? await store.get(db, id) : null);
+      const claimId = deps.random.uuid();
+      let row: LeaseRow | null = null;
+      // Someone (the expiry worker, another replica) is revoking it right now: wait for them rather than revoke twice.
+      for (let waited = 0; ; waited += BUSY_POLL_MS) {
+        const now = clock.now();
+        const claim = await store.claimOne(db, id, claimId, now, addSeconds(now, CLAIM_SECONDS));
+        if (!claim.busy) {
+          row = claim.row;
+          break;
+        }
+        if (waited >= BUSY_WAIT_MS) throw new AppError('unavailable', `lease "${id.slice(0, 200)}" is being revoked; try again`);
+        await new Promise((r) => setTimeout(r, BUSY_POLL_MS));
+      }
       if (!row) return;
-      if (await revokeClaimed(row)) {
-        await store.deleteMany(db, [row.id]);
+      if (await revokeClaimed(row, claimId)) {
+        await store.deleteMany(db, [row.id], claimId);
         deps.log.info({ lease_id: row.id }, 'lease revoked');
         return;
       }
       if (opts.force) {
-        await store.deleteMany(db, [row.id]);
+        // The failure was recorded and the claim let go: take it again to delete the row.
+        const now = clock.now();
+        const again = await store.claimOne(db, id, claimId, now, addSeconds(now, CLAIM_SECONDS));
+        if (again.row) await store.deleteMany(db, [row.id], claimId);
         deps.log.error({ lease_id: row.id }, 'lease FORCE-revoked: the secret may still exist on its target; the broker no longer tracks it');
         return;
       }

@@ -34,7 +34,7 @@ function check(p: PasswordPolicy): PasswordPolicy {
   if (p.rules.length === 0) throw badRequest('policy: at least one charset rule is required');
   let min = 0;
   for (const r of p.rules) {
-    if (r.charset.length === 0 || r.charset.length > 1024) throw badRequest('policy: a charset must have 1 to 1024 characters');
+    if (r.charset.length === 0 || [...r.charset].length > 1024) throw badRequest('policy: a charset must have 1 to 1024 characters');
     // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
     if (/[\u0000-\u001f\u007f]/.test(r.charset)) throw badRequest('policy: control characters are not allowed in a charset');
     if (!Number.isInteger(r.minChars) || r.minChars < 0) throw badRequest('policy: min-chars must be a whole number');
@@ -112,8 +112,12 @@ function indexSource(random: Random, expected: number): (n: number) => number {
 export function generatePassword(p: PasswordPolicy, random: Random): string {
   const below = indexSource(random, p.length * 2 + 8);
   const chars: string[] = [];
-  for (const r of p.rules) for (let i = 0; i < r.minChars; i++) chars.push(r.charset[below(r.charset.length)] ?? '');
-  const all = [...new Set(p.rules.map((r) => r.charset).join(''))].join('');
+  // Code points, not UTF-16 units: a charset may hold characters outside the Basic Multilingual Plane.
+  for (const r of p.rules) {
+    const cs = [...r.charset];
+    for (let i = 0; i < r.minChars; i++) chars.push(cs[below(cs.length)] ?? '');
+  }
+  const all = [...new Set(p.rules.flatMap((r) => [...r.charset]))];
   while (chars.length < p.length) chars.push(all[below(all.length)] ?? '');
   for (let i = chars.length - 1; i > 0; i--) {
     const j = below(i + 1);

@@ -132,6 +132,7 @@ export function createPipeline(deps: PipelineDeps) {
       const [first, ...more] = formatIssues(parsed.error);
       throw new AppError('bad_request', first ?? 'invalid input', more);
     }
+    if (match.def.issuesLeases) await deps.leases.assertQuotaRoom(req.path);
     const response = await handler.handle(engineRequest(req, route, match, caller, parsed.data));
     if (response.login) response.auth = await mintLoginToken(req.path, mount, response.login);
     if (response.lease) {

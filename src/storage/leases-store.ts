@@ -82,17 +82,17 @@ export function createLeasesStore() {
       const r = await q.query<{ full_name: string | null; full_path: string | null; full_max: string | null; inserted: string }>(
         `WITH q AS (SELECT name, path, used, max_leases FROM lease_count_quotas WHERE starts_with($1::text COLLATE "C", path) FOR UPDATE),
               full_q AS (SELECT name, path, max_leases FROM q WHERE used >= max_leases ORDER BY name LIMIT 1),
-              bump AS (UPDATE lease_count_quotas SET used = used + 1
-                        WHERE name IN (SELECT name FROM q) AND NOT EXISTS (SELECT 1 FROM full_q) RETURNING name),
               ins AS (INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at)
-                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE NOT EXISTS (SELECT 1 FROM full_q) RETURNING id)
+                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+                       WHERE NOT EXISTS (SELECT 1 FROM full_q) AND EXISTS (SELECT 1 FROM mounts WHERE id::text = $2) RETURNING id),
+              bump AS (UPDATE lease_count_quotas SET used = used + 1 WHERE name IN (SELECT name FROM q) AND EXISTS (SELECT 1 FROM ins) RETURNING name)
          SELECT (SELECT name FROM full_q) AS full_name, (SELECT path FROM full_q) AS full_path, (SELECT max_leases FROM full_q) AS full_max,
                 (SELECT count(*) FROM ins) AS inserted`,
         [l.id, l.mountId, l.secretType, l.internal, l.tokenAccessor, l.issuedAt, l.expiresAt, l.maxExpiresAt, l.ttlSeconds, l.renewable, l.dueAt],
       );
       const row = r.rows[0];
       if (row?.full_name) return { name: row.full_name, path: row.full_path ?? '', maxLeases: Number(row.full_max ?? 0) };
-      if (Number(row?.inserted ?? 0) !== 1) throw new Error('lease insert did not store the lease');
+      if (Number(row?.inserted ?? 0) !== 1) throw new Error('the mount was removed while the secret was issued');
       return null;
     },
 
@@ -102,71 +102,76 @@ export function createLeasesStore() {
     },
 
     /**
-     * Claims up to `limit` due leases for this replica until `claimUntil`: other replicas skip rows locked by the
-     * claim and, once it commits, see them as not due. Active leases become 'revoking'; irrevocable ones stay so.
+     * Claims up to `limit` due leases for this replica until `claimUntil` under `claimId`: other replicas skip rows
+     * locked by the claim and, once it commits, see them as not due. Active leases become 'revoking'.
      */
-    async claimDue(q: Queryable, now: Date, claimUntil: Date, limit: number): Promise<LeaseRow[]> {
+    async claimDue(q: Queryable, claimId: string, now: Date, claimUntil: Date, limit: number): Promise<LeaseRow[]> {
       const r = await q.query<RawLease>(
-        `UPDATE leases SET due_at = $2, state = CASE WHEN state = 'irrevocable' THEN 'irrevocable' ELSE 'revoking' END
-          WHERE id IN (SELECT id FROM leases WHERE due_at <= $1 ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+        `UPDATE leases SET due_at = $3, claim_id = $1, state = CASE WHEN state = 'irrevocable' THEN 'irrevocable' ELSE 'revoking' END
+          WHERE id IN (SELECT id FROM leases WHERE due_at <= $2 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED)
           RETURNING ${COLUMNS}`,
-        [now, claimUntil, limit],
+        [claimId, now, claimUntil, limit],
       );
       return r.rows.map(toRow);
     },
 
-    /** Claims one lease for an explicit revoke, unless another replica holds an unexpired claim on it. */
-    async claimOne(q: Queryable, id: string, now: Date, claimUntil: Date): Promise<{ row: LeaseRow | null; busy: boolean }> {
+    /** Claims one lease (an explicit revoke) unless someone holds an unexpired claim on it. */
+    async claimOne(q: Queryable, id: string, claimId: string, now: Date, claimUntil: Date): Promise<{ row: LeaseRow | null; busy: boolean }> {
       const r = await q.query<RawLease>(
-        `UPDATE leases SET due_at = $3, state = CASE WHEN state = 'irrevocable' THEN 'irrevocable' ELSE 'revoking' END
-          WHERE id = $1 AND NOT (state = 'revoking' AND due_at > $2) RETURNING ${COLUMNS}`,
-        [id, now, claimUntil],
+        `UPDATE leases SET due_at = $4, claim_id = $2, state = CASE WHEN state = 'irrevocable' THEN 'irrevocable' ELSE 'revoking' END
+          WHERE id = $1 AND (claim_id IS NULL OR due_at <= $3) RETURNING ${COLUMNS}`,
+        [id, claimId, now, claimUntil],
       );
       if (r.rows[0]) return { row: toRow(r.rows[0]), busy: false };
       const exists = await q.query(`SELECT 1 FROM leases WHERE id = $1`, [id]);
       return { row: null, busy: exists.rowCount > 0 };
     },
 
-    /** Deletes leases and gives their places back to the lease count quotas that covered them. */
-    async deleteMany(q: Queryable, ids: readonly string[]): Promise<number> {
-      if (ids.length === 0) return 0;
-      const r = await q.query<{ id: string }>(`DELETE FROM leases WHERE id = ANY($1::text[]) RETURNING id`, [ids]);
-      const gone = r.rows.map((x) => x.id);
-      if (gone.length > 0) {
-        await q.query(
-          `UPDATE lease_count_quotas qt SET used = GREATEST(0, used - m.n)
-             FROM (SELECT qq.name, count(*) AS n FROM lease_count_quotas qq, unnest($1::text[]) AS g(id)
-                    WHERE starts_with(g.id COLLATE "C", qq.path) GROUP BY qq.name) m
-            WHERE qt.name = m.name`,
-          [gone],
-        );
-      }
-      return gone.length;
+    /** Gives claimed leases back, due now, for the next pass (this replica ran out of claim time). */
+    async release(q: Queryable, ids: readonly string[], claimId: string, now: Date): Promise<void> {
+      if (ids.length > 0) await q.query(`UPDATE leases SET claim_id = NULL, due_at = $3 WHERE id = ANY($1::text[]) AND claim_id = $2`, [ids, claimId, now]);
     },
 
-    async recordFailure(q: Queryable, id: string, f: { attempts: number; dueAt: Date; error: string; irrevocable: boolean }): Promise<void> {
+    /**
+     * Deletes revoked leases this claim holds and gives their places back to the lease count quotas covering them,
+     * in one statement (a crash cannot leave a quota counting a deleted lease).
+     */
+    async deleteMany(q: Queryable, ids: readonly string[], claimId: string): Promise<number> {
+      if (ids.length === 0) return 0;
+      const r = await q.query<{ n: string }>(
+        `WITH d AS (DELETE FROM leases WHERE id = ANY($1::text[]) AND claim_id = $2 RETURNING id),
+              m AS (SELECT qq.name, count(*) AS n FROM lease_count_quotas qq JOIN d ON starts_with(d.id COLLATE "C", qq.path) GROUP BY qq.name),
+              u AS (UPDATE lease_count_quotas qt SET used = GREATEST(0, qt.used - m.n) FROM m WHERE qt.name = m.name RETURNING 1)
+         SELECT count(*) AS n FROM d`,
+        [ids, claimId],
+      );
+      return Number(r.rows[0]?.n ?? 0);
+    },
+
+    /** Records a failed revocation by the claim holder and lets the claim go (the lease is due again at `dueAt`). */
+    async recordFailure(q: Queryable, id: string, claimId: string, f: { attempts: number; dueAt: Date; error: string; irrevocable: boolean }): Promise<void> {
       await q.query(
-        `UPDATE leases SET revoke_attempts = $2, due_at = $3, last_error = $4,
-                state = CASE WHEN $5::boolean THEN 'irrevocable' ELSE state END
-          WHERE id = $1`,
-        [id, f.attempts, f.dueAt, f.error, f.irrevocable],
+        `UPDATE leases SET revoke_attempts = $3, due_at = $4, last_error = $5, claim_id = NULL,
+                state = CASE WHEN $6::boolean THEN 'irrevocable' ELSE state END
+          WHERE id = $1 AND claim_id = $2`,
+        [id, claimId, f.attempts, f.dueAt, f.error, f.irrevocable],
       );
     },
 
     /** Records a renewal; false if the lease is gone or no longer active. */
     async renewed(q: Queryable, id: string, expiresAt: Date, now: Date): Promise<boolean> {
       const r = await q.query(
-        `UPDATE leases SET expires_at = $2, due_at = $2, last_renewed_at = $3 WHERE id = $1 AND state = 'active'`,
+        `UPDATE leases SET expires_at = $2, due_at = $2, last_renewed_at = $3 WHERE id = $1 AND state = 'active' AND claim_id IS NULL`,
         [id, expiresAt, now],
       );
       return r.rowCount > 0;
     },
 
-    /** Makes the active leases of these tokens due now (the expiry worker revokes them). */
+    /** Queues the active leases of these tokens for revocation now: due, and no longer renewable. */
     async dueByAccessors(q: Queryable, accessors: readonly string[], now: Date): Promise<number> {
       if (accessors.length === 0) return 0;
       const r = await q.query(
-        `UPDATE leases SET due_at = $2 WHERE token_accessor = ANY($1::text[]) AND state = 'active' AND due_at > $2`,
+        `UPDATE leases SET due_at = $2, state = 'revoking' WHERE token_accessor = ANY($1::text[]) AND state = 'active' AND claim_id IS NULL`,
         [accessors, now],
       );
       return r.rowCount;
@@ -191,6 +196,12 @@ export function createLeasesStore() {
         [prefix, prefixEnd(prefix), limit],
       );
       return r.rows.map((x) => x.k);
+    },
+
+    /** Every lease count quota with its counter (a handful of rows). */
+    async quotaCounters(q: Queryable): Promise<LeaseCountQuota[]> {
+      const r = await q.query<{ name: string; path: string; max_leases: string; used: string }>(`SELECT name, path, max_leases, used FROM lease_count_quotas`);
+      return r.rows.map((x) => ({ name: x.name, path: x.path, maxLeases: Number(x.max_leases), used: Number(x.used) }));
     },
 
     async irrevocable(q: Queryable, limit: number): Promise<LeaseRow[]> {

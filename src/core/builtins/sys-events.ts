@@ -54,9 +54,12 @@ export function sysEventsPaths(deps: { bus: EventBus; tokens: Tokens; authorizer
             }).catch(() => finish('internal error'));
           });
           const recheck = setInterval(() => {
-            void current().then((e) => {
-              if (!e) finish('token revoked or expired');
-            });
+            void current()
+              .then((e) => {
+                if (!e) finish('token revoked or expired');
+              })
+              // Sealed, or storage down: end the stream (the client reconnects or falls back to polling).
+              .catch(() => finish('sealbox is unavailable'));
           }, TOKEN_RECHECK_MS);
           recheck.unref();
           live.add(finish);

@@ -16,6 +16,8 @@ export interface SysSealDeps {
   staticRootKey?: Buffer;
   /** Static seals unseal right after init; shamir seals stay sealed until the shares arrive. */
   afterInitialize: (rootKey: Buffer) => Promise<void>;
+  /** Runs after sys/seal (event streams end: nothing can be checked against a sealed barrier). */
+  afterSeal?: () => void;
 }
 
 const statusCode = z
@@ -155,6 +157,7 @@ export function sysSealPaths(deps: SysSealDeps): PathDef[] {
       operations: {
         update: op(z.object({}), async () => {
           deps.seal.seal();
+          deps.afterSeal?.();
           return {};
         }),
       },
