@@ -1,0 +1,79 @@
+/**
+ * What to do when a file's content changed: run a command (no shell, with a timeout) or send a signal to the
+ * PID in a pid file. Runs for one destination are serialised; changes that arrive while one runs coalesce into
+ * one more run afterwards (the app then reads the newest file).
+ */
+import { spawn } from 'node:child_process';
+import fsp from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { OnChange } from './config.ts';
+
+async function runCommand(cmd: { command: string[]; timeoutMs: number }, env: Record<string, string>, log: Logger): Promise<void> {
+  const [file, ...args] = cmd.command;
+  if (!file) return;
+  await new Promise<void>((resolve) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+    let killer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      log.warn({ command: file, timeout_ms: cmd.timeoutMs }, 'on_change command timed out; terminating it');
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    }, cmd.timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      log.error({ command: file, err: err.message }, 'on_change command could not start');
+      resolve();
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (killer) clearTimeout(killer);
+      if (code === 0) log.info({ command: file }, 'on_change command finished');
+      else log.warn({ command: file, code, signal }, 'on_change command failed');
+      resolve();
+    });
+  });
+}
+
+async function sendSignal(sig: { signal: NodeJS.Signals; pidFile: string }, log: Logger): Promise<void> {
+  try {
+    const pid = Number.parseInt((await fsp.readFile(sig.pidFile, 'utf8')).trim(), 10);
+    if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no valid PID in ${sig.pidFile}`);
+    process.kill(pid, sig.signal);
+    log.info({ pid, signal: sig.signal }, 'on_change signal sent');
+  } catch (err) {
+    log.warn({ pid_file: sig.pidFile, err: (err as Error).message }, 'on_change signal not sent');
+  }
+}
+
+export interface ChangeNotifier {
+  /** Ask for one run (coalesced with a pending one). */
+  notify(): void;
+  /** Resolves when nothing is running or pending (bounded by the caller). */
+  idle(): Promise<void>;
+}
+
+export function createChangeNotifier(onChange: OnChange | undefined, env: Record<string, string>, log: Logger): ChangeNotifier {
+  let running: Promise<void> | undefined;
+  let pending = false;
+  const runOnce = (): Promise<void> => {
+    if (!onChange) return Promise.resolve();
+    return onChange.kind === 'command' ? runCommand(onChange, env, log) : sendSignal(onChange, log);
+  };
+  const loop = async (): Promise<void> => {
+    while (pending) {
+      pending = false;
+      await runOnce();
+    }
+    running = undefined;
+  };
+  return {
+    notify() {
+      if (!onChange) return;
+      pending = true;
+      running ??= loop();
+    },
+    async idle() {
+      while (running) await running;
+    },
+  };
+}

@@ -1,0 +1,207 @@
+// Helpers for the agent's tests: a real broker (root test harness), real agent processes, AppRole set-up, a
+// PostgreSQL target for dynamic credentials, and a TCP forwarder whose target can move (broker restarts).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { api, type Broker } from '../../test/helpers/broker.ts';
+import { onExitSync } from '../../test/helpers/exit.ts';
+import { startPostgres, withPgClient, type PgCluster } from '../../test/helpers/postgres.ts';
+
+export const AGENT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sealbox-agent.mjs');
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const live = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+onExitSync(() => {
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+export async function tempDir(prefix = 'agent-'): Promise<string> {
+  const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+  tempDirs.add(d);
+  return d;
+}
+
+export async function ok(b: Broker, method: string, p: string, body?: unknown): Promise<unknown> {
+  const r = await api(b, method, p, body === undefined ? {} : { body });
+  if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
+  return r.json;
+}
+
+/** An AppRole role (random name) whose token may read `paths` (plus leases and the event stream); role and secret ID files in `dir`. */
+export async function setupAppRole(b: Broker, dir: string, paths: string[], role: Record<string, unknown> = {}): Promise<{ roleIdFile: string; secretIdFile: string }> {
+  const r = await api(b, 'POST', 'sys/auth/approle', { body: { type: 'approle' } });
+  if (r.status >= 300 && !r.text.includes('already in use')) throw new Error(`approle mount: ${r.status} ${r.text}`);
+  const policy: Record<string, { capabilities: string[] }> = {
+    'sys/leases/renew': { capabilities: ['update'] },
+    'sys/leases/revoke': { capabilities: ['update'] },
+    'sys/events/subscribe': { capabilities: ['read'] },
+  };
+  for (const p of paths) policy[p] = { capabilities: ['read', 'update'] };
+  // Each call gets its own role and policy: tests in one file run concurrently against one broker.
+  const name = `agent-${randomBytes(4).toString('hex')}`;
+  await ok(b, 'PUT', `sys/policies/acl/${name}`, { policy: { path: policy } });
+  await ok(b, 'POST', `auth/approle/role/${name}`, { token_policies: [name], token_ttl: '1h', token_max_ttl: '4h', ...role });
+  const roleId = ((await ok(b, 'GET', `auth/approle/role/${name}/role-id`)) as { data: { role_id: string } }).data.role_id;
+  const secretId = ((await ok(b, 'POST', `auth/approle/role/${name}/secret-id`)) as { data: { secret_id: string } }).data.secret_id;
+  const roleIdFile = path.join(dir, 'role-id');
+  const secretIdFile = path.join(dir, 'secret-id');
+  await fsp.writeFile(roleIdFile, `${roleId}\n`);
+  await fsp.writeFile(secretIdFile, `${secretId}\n`);
+  return { roleIdFile, secretIdFile };
+}
+
+export interface AgentProc {
+  proc: ChildProcess;
+  logs(): string;
+  /** Resolves with the exit code (null if killed by a signal). */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function writeConfig(dir: string, config: unknown, name = 'agent.json'): Promise<string> {
+  const file = path.join(dir, name);
+  await fsp.writeFile(file, typeof config === 'string' ? config : JSON.stringify(config, null, 2));
+  return file;
+}
+
+export function runAgent(configFile: string, args: string[] = [], env: Record<string, string> = {}): AgentProc {
+  const proc = spawn(process.execPath, [AGENT_BIN, '--config', configFile, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  live.add(proc);
+  const chunks: string[] = [];
+  proc.stdout?.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
+  proc.stderr?.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
+  const exited = new Promise<number | null>((resolve) => {
+    proc.on('exit', (code) => {
+      live.delete(proc);
+      resolve(code);
+    });
+  });
+  return {
+    proc,
+    logs: () => chunks.join(''),
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(killer);
+      }
+    },
+  };
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 50): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export async function readOr(file: string, fallback = ''): Promise<string> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export interface Target {
+  cluster: PgCluster;
+  url: string;
+  dbName: string;
+}
+
+/** A target database with a table readable by the group role `group`. */
+export async function newTarget(group: string): Promise<Target> {
+  const cluster = await startPostgres();
+  const url = await cluster.createDatabase();
+  const dbName = new URL(url).pathname.slice(1);
+  await withPgClient(url, async (c) => {
+    await c.query('CREATE TABLE items (id int PRIMARY KEY, name text)');
+    await c.query(`INSERT INTO items VALUES (1, 'one')`);
+    await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${group}') THEN CREATE ROLE ${group} NOLOGIN; END IF; END $$`);
+    await c.query(`GRANT SELECT ON items TO ${group}`);
+  });
+  return { cluster, url, dbName };
+}
+
+/** `database/` mount, config `main` on the target, role `app` in `group`. */
+export async function mountDatabase(b: Broker, target: Target, group: string, role: Record<string, unknown> = {}): Promise<void> {
+  const r = await api(b, 'POST', 'sys/mounts/database', { body: { type: 'database' } });
+  if (r.status >= 300 && !r.text.includes('already in use')) throw new Error(`mount: ${r.status} ${r.text}`);
+  await ok(b, 'POST', 'database/config/main', {
+    plugin_name: 'postgresql-database-plugin',
+    connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${target.cluster.port}/${target.dbName}`,
+    username: target.cluster.user,
+    password: target.cluster.password,
+    allowed_roles: '*',
+  });
+  await ok(b, 'POST', 'database/roles/app', { db_name: 'main', default_group: group, default_ttl: '1h', max_ttl: '2h', ...role });
+}
+
+/** A TCP forwarder on a fixed port whose upstream can change (a restarted broker gets a new port). */
+export async function startForwarder(initialTarget: number): Promise<{ port: number; setTarget(p: number): void; close(): Promise<void> }> {
+  let target = initialTarget;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    setTarget(p) {
+      target = p;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** Parse KEY=value lines (values may be double-quoted as the agent's env helper writes them). */
+export function parseEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (!m?.[1]) continue;
+    let v = m[2] ?? '';
+    if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\n/g, '\n').replace(/\\(.)/g, '$1');
+    out[m[1]] = v;
+  }
+  return out;
+}

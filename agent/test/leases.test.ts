@@ -1,0 +1,79 @@
+// Dynamic database credentials with 5 s TTL and 15 s max TTL for 60 s: the agent renews them and swaps in a new
+// credential before the old one dies. A demo application (a real process) reconnects on SIGHUP; a checker logs in
+// with whatever the file holds every 250 ms. Zero failures.
+import { spawn } from 'node:child_process';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import pg from 'pg';
+import { startBroker } from '../../test/helpers/broker.ts';
+import { mountDatabase, newTarget, parseEnv, runAgent, setupAppRole, sleep, tempDir, waitFor, writeConfig } from './helpers.ts';
+
+const DEMO_APP = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'demo-app.mjs');
+
+test('5 s TTL / 15 s max TTL leases are renewed and replaced for 60 s; the credential in the file always logs in', async (t) => {
+  t.timeout(150_000);
+  const target = await newTarget('agent_lease_readers');
+  const b = await startBroker({ databaseUrl: await target.cluster.createDatabase() });
+  t.teardown(() => b.stop());
+  await mountDatabase(b, target, 'agent_lease_readers', { default_ttl: '5s', max_ttl: '15s' });
+
+  const dir = await tempDir();
+  const files = await setupAppRole(b, dir, ['database/creds/app']);
+  const dest = path.join(dir, 'db.env');
+  const pidFile = path.join(dir, 'app.pid');
+  const config = await writeConfig(dir, {
+    broker: { address: b.address },
+    retry: { initial: '200ms', max: '1s' },
+    auth: { method: 'approle', role_id_file: files.roleIdFile, secret_id_file: files.secretIdFile },
+    secrets: [{ path: 'database/creds/app', destination: dest, template: 'USERNAME={{username}}\nPASSWORD={{env password}}\n', on_change: { signal: 'HUP', pid_file: pidFile } }],
+  });
+  const agent = runAgent(config);
+  t.teardown(() => agent.stop('SIGKILL'));
+  await waitFor('first credential', async () => (await fsp.readFile(dest, 'utf8').catch(() => '')).includes('PASSWORD='), 30_000);
+
+  const app = spawn(process.execPath, [DEMO_APP, dest, pidFile, '127.0.0.1', String(target.cluster.port), target.dbName], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let appOut = '';
+  app.stdout.setEncoding('utf8').on('data', (c: string) => (appOut += c));
+  const appExit = new Promise((r) => app.on('exit', r));
+  t.teardown(() => app.kill('SIGKILL'));
+
+  const failures: string[] = [];
+  const users = new Set<string>();
+  let checks = 0;
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    const started = Date.now();
+    const env = parseEnv(await fsp.readFile(dest, 'utf8'));
+    users.add(env.USERNAME ?? '');
+    const c = new pg.Client({ host: '127.0.0.1', port: target.cluster.port, database: target.dbName, user: env.USERNAME, password: env.PASSWORD, connectionTimeoutMillis: 5000 });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+    } catch (err) {
+      failures.push(`${new Date().toISOString()} ${env.USERNAME ?? '?'}: ${(err as Error).message}`);
+    } finally {
+      await c.end().catch(() => {});
+    }
+    checks++;
+    await sleep(Math.max(0, 250 - (Date.now() - started)));
+  }
+  app.kill('SIGTERM');
+  await appExit;
+  const stats = JSON.parse(appOut.trim().split('\n').pop() ?? '{}') as { queries: number; queryFailures: number; connects: number; connectFailures: number; users: string[]; errors: string[] };
+
+  t.deepEqual(failures, [], agent.logs());
+  t.true(checks > 150, `${checks} checks`);
+  // 60 s of 15 s max TTL: at least 4 credentials in turn, and the app moved to each one.
+  t.true(users.size >= 4, `credentials seen: ${users.size}`);
+  t.is(stats.connectFailures, 0, stats.errors.join('\n'));
+  t.is(stats.queryFailures, 0, stats.errors.join('\n'));
+  t.true(stats.connects >= 4, `app reconnected ${stats.connects} times`);
+  t.true(stats.queries > 300);
+  t.regex(agent.logs(), /lease reached its max TTL/);
+  t.log(`${checks} logins with the file's credential, ${users.size} credentials, app: ${stats.connects} connects, ${stats.queries} queries, 0 failures`);
+  t.is(await agent.stop(), 0);
+});

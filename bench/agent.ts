@@ -1,0 +1,153 @@
+// bench/agent: the agent's steady-state RSS with 10 secrets (goal ≤ 50 MB), start-to-ready time, and the latency
+// from a KV write to the new content in the file (p50/p99 over 100 changes; goal p99 ≤ 1 s), with the event
+// stream on (poll_interval 60 s). Runs the agent from its TypeScript sources (what `npx sealbox-agent` does
+// without a build) and compiled (`npm run build -w sealbox-agent`, built here into a scratch dir).
+//
+//   npm run bench:agent          (BENCH_CHANGES=100 BENCH_STARTS=5)
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { api, startBroker, type Broker } from '../test/helpers/broker.ts';
+import { ROOT } from './lib.ts';
+
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 100);
+const STARTS = Number(process.env.BENCH_STARTS ?? 5);
+const AGENT_DIR = path.join(ROOT, 'agent');
+
+async function ok(b: Broker, method: string, p: string, body?: unknown): Promise<unknown> {
+  const r = await api(b, method, p, body === undefined ? {} : { body });
+  if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
+  return r.json;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** RSS of a process and its descendants (tsx runs esbuild as a child process), in MB. */
+function rssMb(pid: number): number {
+  let kb = 0;
+  const visit = (p: number): void => {
+    try {
+      const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+      kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      for (const task of fs.readdirSync(`/proc/${p}/task`)) {
+        const kids = fs.readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k));
+      }
+    } catch {
+      // gone
+    }
+  };
+  visit(pid);
+  return kb / 1024;
+}
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const b = await startBroker();
+const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-agent-'));
+const scratch = path.join(AGENT_DIR, '.bench-dist');
+try {
+  await ok(b, 'POST', 'sys/auth/approle', { type: 'approle' });
+  await ok(b, 'PUT', 'sys/policies/acl/bench-agent', { policy: { path: { 'secret/data/bench/*': { capabilities: ['read'] }, 'sys/events/subscribe': { capabilities: ['read'] } } } });
+  await ok(b, 'POST', 'auth/approle/role/bench', { token_policies: ['bench-agent'], token_ttl: '1h' });
+  const roleId = ((await ok(b, 'GET', 'auth/approle/role/bench/role-id')) as { data: { role_id: string } }).data.role_id;
+  const secretId = ((await ok(b, 'POST', 'auth/approle/role/bench/secret-id')) as { data: { secret_id: string } }).data.secret_id;
+  await fsp.writeFile(path.join(work, 'role-id'), roleId);
+  await fsp.writeFile(path.join(work, 'secret-id'), secretId);
+  for (let i = 0; i < 10; i++) await ok(b, 'POST', `secret/data/bench/s${i}`, { data: { user: `u${i}`, password: `p${i}-0`, n: i } });
+
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(AGENT_DIR, 'tsconfig.build.json'), '--outDir', scratch], { stdio: 'inherit' });
+  const variants: [string, string[]][] = [
+    ['sources via tsx', [path.join(AGENT_DIR, 'bin', 'sealbox-agent.mjs')]],
+    ['compiled (npm run build)', [path.join(scratch, 'main.js')]],
+    // V8 flags for a small sidecar: no optimising compilers' code and a small young generation (the Dockerfile uses them).
+    // V8 flags for a small sidecar (the agent Dockerfile uses them): a small young generation, no optimising compiler.
+    ['compiled, --max-semi-space-size=1 --lite-mode', ['--max-semi-space-size=1', '--lite-mode', path.join(scratch, 'main.js')]],
+  ];
+
+  const config = async (port: number, out: string): Promise<string> => {
+    await fsp.mkdir(out, { recursive: true });
+    // YAML (the usual form; a JSON config would not even load the YAML parser).
+    const file = path.join(work, `agent-${port}.yaml`);
+    const lines = [
+      `broker: { address: "${b.address}" }`,
+      `listen: "127.0.0.1:${port}"`,
+      'poll_interval: 60s',
+      'log_level: warn',
+      `auth: { method: approle, role_id_file: ${path.join(work, 'role-id')}, secret_id_file: ${path.join(work, 'secret-id')} }`,
+      'secrets:',
+      ...Array.from({ length: 10 }, (_, i) => `  - { path: secret/data/bench/s${i}, destination: ${path.join(out, `s${i}.env`)}, template: "USER={{user}}\\nPASSWORD={{env password}}\\n" }`),
+    ];
+    await fsp.writeFile(file, `${lines.join('\n')}\n`);
+    return file;
+  };
+  const start = async (args: string[]): Promise<{ proc: ChildProcess; port: number; readyMs: number }> => {
+    const port = await freePort();
+    const file = await config(port, path.join(work, `out-${port}`));
+    const t0 = performance.now();
+    const proc = spawn(process.execPath, [...args, '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+    for (;;) {
+      const r = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
+      if (r?.status === 200) return { proc, port, readyMs: performance.now() - t0 };
+      if (proc.exitCode !== null) throw new Error('agent exited');
+      await sleep(5);
+    }
+  };
+  const stop = (proc: ChildProcess): Promise<void> =>
+    new Promise((r) => {
+      proc.once('exit', () => r());
+      proc.kill('SIGTERM');
+    });
+
+  console.log(`agent bench: 10 KV v2 secrets via AppRole, event stream on, poll_interval 60 s; node ${process.version}, ${os.cpus().length} cores`);
+  for (const [name, args] of variants.filter(([n]) => !process.env.BENCH_VARIANT || n.startsWith(process.env.BENCH_VARIANT))) {
+    const readies: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      const a = await start(args);
+      readies.push(a.readyMs);
+      await stop(a.proc);
+    }
+    const a = await start(args);
+    await sleep(3000);
+    const rssIdle = rssMb(a.proc.pid ?? 0);
+
+    // Write-to-file latency: one secret changed 100 times, one change at a time.
+    const dest = path.join(work, `out-${a.port}`, 's0.env');
+    const lat: number[] = [];
+    for (let i = 1; i <= CHANGES; i++) {
+      const want = `USER=u0\nPASSWORD="p0-${i}"\n`;
+      const t0 = performance.now();
+      await ok(b, 'POST', 'secret/data/bench/s0', { data: { user: 'u0', password: `p0-${i}`, n: 0 } });
+      for (;;) {
+        if ((await fsp.readFile(dest, 'utf8').catch(() => '')) === want) break;
+        if (performance.now() - t0 > 10_000) throw new Error(`change ${i} did not arrive within 10 s`);
+        await sleep(1);
+      }
+      lat.push(performance.now() - t0);
+    }
+    await sleep(1000);
+    const rssAfter = rssMb(a.proc.pid ?? 0);
+    await stop(a.proc);
+    console.log(`\n[${name}]`);
+    console.log(`  start-to-ready (spawn → GET /ready 200): median ${pct(readies, 50).toFixed(0)} ms, max ${Math.max(...readies).toFixed(0)} ms over ${STARTS} starts`);
+    console.log(`  steady-state RSS, 10 secrets: ${rssIdle.toFixed(1)} MB idle, ${rssAfter.toFixed(1)} MB after ${CHANGES} changes (goal <= 50 MB)`);
+    console.log(`  KV write -> file (write request included): p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms over ${CHANGES} changes (goal p99 <= 1000 ms)`);
+  }
+} finally {
+  await b.stop();
+  await fsp.rm(work, { recursive: true, force: true });
+  await fsp.rm(scratch, { recursive: true, force: true });
+}
