@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type Koa from 'koa';
+import { Registry } from 'prom-client';
 import type { Config } from './config.ts';
 import { createBarrier } from './core/barrier.ts';
 import { createAuditAppender } from './core/audit/appender.ts';
@@ -16,6 +17,7 @@ import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
 import { createEventBus } from './core/events.ts';
 import { sysLeaseQuotasPaths } from './core/builtins/sys-lease-quotas.ts';
 import { sysLeasesPaths } from './core/builtins/sys-leases.ts';
+import { sysMetricsPaths } from './core/builtins/sys-metrics.ts';
 import { sysPasswordPoliciesPaths } from './core/builtins/sys-password-policies.ts';
 import { createExpiryWorker } from './core/lease-expiry.ts';
 import { createLeaseManager } from './core/leases.ts';
@@ -28,6 +30,7 @@ import { bootDevSeal } from './core/dev-seal.ts';
 import type { MountInfo } from './core/engine.ts';
 import { createEngineStorage } from './core/entry-storage.ts';
 import { createLoginLockout } from './core/lockout.ts';
+import { createMetrics, NO_MOUNT } from './core/metrics.ts';
 import { createMountTable, mountAccessor } from './core/mounts.ts';
 import { createAclAuthorizer, createPolicies } from './core/policies.ts';
 import { sysPoliciesPaths } from './core/builtins/sys-policies.ts';
@@ -47,6 +50,7 @@ import type { Db } from './storage/db.ts';
 import { createAuditReadStore } from './storage/audit-read-store.ts';
 import { createAuditStore } from './storage/audit-store.ts';
 import { createEntriesStore } from './storage/entries-store.ts';
+import { createLeaseMetricsStore } from './storage/lease-metrics-store.ts';
 import { createLeaseQuotasStore } from './storage/lease-quotas-store.ts';
 import { createLeasesStore } from './storage/leases-store.ts';
 import { createLockoutStore } from './storage/lockout-store.ts';
@@ -120,6 +124,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     limits: { defaultTtl: config.token_default_ttl, maxTtl: config.token_max_ttl },
   });
   const auditSigner = createAuditSigner(barrier);
+  const auditSink = config.audit_enabled && config.audit_file ? createFileSink({ path: config.audit_file, log }) : undefined;
+  const leaseMetrics = createLeaseMetricsStore(db);
+  const metrics = createMetrics({
+    registry: new Registry(),
+    log: log.child({ component: 'metrics' }),
+    version: VERSION,
+    sources: {
+      leaseCounts: (horizon) => leaseMetrics.countsByMount(horizon),
+      mountPath: (id) => mustMounts().byId(id)?.info.path ?? null,
+      sealed: () => barrier.isSealed(),
+      keyringTerm: () => (barrier.isSealed() ? null : barrier.keyStatus().term),
+      auditSinkDropped: auditSink ? () => auditSink.dropped() : undefined,
+      pools: () =>
+        mustMounts()
+          .engines()
+          .flatMap((m) => {
+            const pools = m.engine.metrics?.().pools;
+            return pools && pools.length > 0 ? [{ mount: m.info.path, pools }] : [];
+          }),
+      now: () => clock.now(),
+    },
+  });
   const audit = config.audit_enabled
     ? createAuditAppender({
         db,
@@ -128,7 +154,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         log,
         checkpointEvery: config.audit_checkpoint_every,
         checkpointSeconds: config.audit_checkpoint_seconds,
-        sink: config.audit_file ? createFileSink({ path: config.audit_file, log }) : undefined,
+        sink: auditSink,
+        onBatch: (entries, seconds, committed) => metrics.observeAuditBatch(entries, seconds, committed),
       })
     : null;
   if (!audit) log.warn('audit log is switched off (SEALBOX_AUDIT=false): for tests and benchmarks only');
@@ -194,6 +221,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysLeaseQuotasPaths({ store: createLeaseQuotasStore(db), mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysLeasesPaths({ leases, now: () => clock.now() }),
+    ...sysMetricsPaths({ metrics }),
     ...sysPasswordPoliciesPaths({ store: passwordPolicies, random }),
     ...events.paths,
     ...sysInternalPaths({ mounts: () => mustMounts() }),
@@ -289,7 +317,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   tokenTidy.unref();
 
   const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
-  const http = createHttpApp({ pipeline, log, random, maxBodyBytes: config.max_request_bytes, accessLog: config.access_log, rateLimiter: quotas });
+  const http = createHttpApp({
+    pipeline,
+    log,
+    random,
+    maxBodyBytes: config.max_request_bytes,
+    accessLog: config.access_log,
+    rateLimiter: quotas,
+    // Labelled by mount path ("secret/"), never by the request path.
+    onRequest: (r) =>
+      metrics.observeRequest((r.path === undefined ? null : mounts.route(r.path)?.mounted.info.path) ?? NO_MOUNT, r.operation ?? NO_MOUNT, r.status, r.seconds),
+  });
   return {
     http,
     pipeline,

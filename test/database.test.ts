@@ -11,6 +11,7 @@ import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import { api, PROJECT_ROOT, startBroker, vaultClient, type ApiResponse, type Broker } from './helpers/broker.ts';
 import { startPostgres, withPgClient, type PgCluster } from './helpers/postgres.ts';
+import { startTcpProxy } from './helpers/tcp-proxy.ts';
 
 let b: Broker;
 let cluster: PgCluster;
@@ -332,6 +333,95 @@ test.serial('through the lease manager: renew moves VALID UNTIL, revoke kills th
   await v.revoke({ lease_id: leaseId });
 });
 
+test.serial('connection_url: a literal password holding "@" is masked whole on read', async (t) => {
+  const secret = `p@ss-${randomBytes(6).toString('hex')}`;
+  const url = `postgresql://admin:${secret}@127.0.0.1:${await closedPort()}/${targetDb}?sslmode=disable`;
+  await ok(t, api(b, 'POST', 'database/config/atpw', { body: { plugin_name: 'postgresql-database-plugin', connection_url: url, verify_connection: false } }));
+  const r = await ok(t, api(b, 'GET', 'database/config/atpw'), 200);
+  const shown = dataOf<{ connection_details: { connection_url: string } }>(r).connection_details.connection_url;
+  t.is(shown, `postgresql://admin:*****@127.0.0.1:${new URL(url).port}/${targetDb}?sslmode=disable`);
+  t.false(r.text.includes(secret.split('@')[1] ?? secret));
+  t.false(r.text.includes(secret));
+  await ok(t, api(b, 'DELETE', 'database/config/atpw'));
+});
+
+test.serial('connection_url: parameters that read broker files and unix socket hosts are a 400, and nothing is stored', async (t) => {
+  const base = { plugin_name: 'postgresql-database-plugin', username: BROKER_USER, password: BROKER_PASSWORD };
+  const cases: Array<[string, RegExp]> = [
+    [`${templateUrl()}?sslcert=/nonexistent`, /sslcert/],
+    [`${templateUrl()}?sslmode=require&sslkey=/etc/shadow`, /sslkey/],
+    [`${templateUrl()}?sslrootcert=/etc/passwd`, /sslrootcert/],
+    [`${templateUrl()}?sslcrl=/etc/passwd`, /sslcrl/],
+    [`${templateUrl()}?host=/var/run/postgresql`, /unix socket/],
+    [`postgresql://{{username}}:{{password}}@%2Fvar%2Frun%2Fpostgresql/${targetDb}`, /unix socket/],
+  ];
+  for (const [connection_url, message] of cases) {
+    for (const verify_connection of [true, false]) {
+      const r = await api(b, 'POST', 'database/config/files', { body: { ...base, connection_url, verify_connection } });
+      t.is(r.status, 400, `${connection_url}: ${r.text}`);
+      t.regex(errorsOf(r), message);
+      t.regex(errorsOf(r), /^connection_url: /);
+    }
+  }
+  t.is((await api(b, 'GET', 'database/config/files')).status, 404);
+});
+
+test.serial('a connection cut while a target query runs is a 503, and the broker keeps serving', async (t) => {
+  const proxy = await startTcpProxy(cluster.port);
+  t.teardown(() => proxy.close());
+  await ok(
+    t,
+    api(b, 'POST', 'database/config/proxied', {
+      body: { plugin_name: 'postgresql-database-plugin', connection_url: templateUrl(proxy.port), username: BROKER_USER, password: BROKER_PASSWORD, allowed_roles: '*' },
+    }),
+  );
+  const create = `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${GROUP}`;
+  await ok(t, api(b, 'POST', 'database/roles/slow', { body: { db_name: 'proxied', creation_statements: ['SELECT pg_sleep(3)', create] } }));
+  await ok(t, api(b, 'POST', 'database/roles/fast', { body: { db_name: 'proxied', default_group: GROUP } }));
+  minted.push((await mint(t, 'fast')).password);
+
+  const pending = api(b, 'GET', 'database/creds/slow');
+  await new Promise((r) => setTimeout(r, 1000));
+  await proxy.down();
+  const r = await pending;
+  t.is(r.status, 503, r.text);
+  t.regex(errorsOf(r), /database "proxied" is unavailable/);
+  const health = await api(b, 'GET', 'sys/health');
+  t.is(health.status, 200, health.text);
+  t.is(b.proc.exitCode, null);
+  t.is((await api(b, 'GET', 'database/config/main')).status, 200);
+
+  // Once the target is back, the same config works again (after the short breaker).
+  await proxy.up();
+  let again: ApiResponse | undefined;
+  for (let i = 0; i < 20; i++) {
+    again = await api(b, 'GET', 'database/creds/fast');
+    if (again.status === 200) break;
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  t.is(again?.status, 200, again?.text);
+  if (again?.status === 200) minted.push(dataOf<{ password: string }>(again).password);
+  t.false(b.logs().includes('uncaught'), 'no uncaught exception logged');
+});
+
+test.serial('a burst beyond max_open_connections waits for a free connection instead of failing (no breaker)', async (t) => {
+  await ok(
+    t,
+    api(b, 'POST', 'database/config/narrow', {
+      body: { plugin_name: 'postgresql-database-plugin', connection_url: templateUrl(), username: BROKER_USER, password: BROKER_PASSWORD, allowed_roles: '*', max_open_connections: 1 },
+    }),
+  );
+  const create = `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${GROUP}`;
+  await ok(t, api(b, 'POST', 'database/roles/sleepy', { body: { db_name: 'narrow', creation_statements: ['SELECT pg_sleep(0.7)', create] } }));
+  // 7 × 0.7 s on one connection: the last request waits longer than the 4 s TCP connect timeout.
+  const results = await Promise.all(Array.from({ length: 7 }, () => api(b, 'GET', 'database/creds/sleepy')));
+  for (const r of results) {
+    t.is(r.status, 200, r.text);
+    if (r.status === 200) minted.push(dataOf<{ password: string }>(r).password);
+  }
+  await ok(t, api(b, 'DELETE', 'database/config/narrow'));
+});
+
 test.serial('rotate-root: the old root password stops working, creds still mint, the new one is never returned', async (t) => {
   const r = await api(b, 'POST', 'database/rotate-root/main');
   t.is(r.status, 204, r.text);
@@ -344,6 +434,37 @@ test.serial('rotate-root: the old root password stops working, creds still mint,
   const stored = await superuser(async (c) => (await c.query<{ p: string }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [BROKER_USER])).rows[0]?.p);
   t.regex(stored ?? '', /^SCRAM-SHA-256\$4096:/);
   await ok(t, api(b, 'POST', 'database/reset/main'));
+  await mint(t, 'readonly');
+});
+
+test.serial('concurrent rotate-root calls and config writes leave the stored password the one the target has', async (t) => {
+  const calls = [
+    ...Array.from({ length: 5 }, () => api(b, 'POST', 'database/rotate-root/main')),
+    api(b, 'POST', 'database/config/main', { body: { allowed_roles: 'readonly,custom,templated,creator,short,down' } }),
+    api(b, 'POST', 'database/config/main', { body: { max_open_connections: 3 } }),
+  ];
+  const results = await Promise.all(calls);
+  const rotations = results.slice(0, 5);
+  for (const r of rotations) t.true(r.status === 204 || r.status === 409, `${r.status} ${r.text}`);
+  t.true(rotations.some((r) => r.status === 204), 'at least one rotation went through');
+  for (const r of rotations.filter((x) => x.status === 409)) t.regex(errorsOf(r), /superseded/);
+  for (const r of results.slice(5)) t.is(r.status, 204, r.text);
+
+  // A fresh connection logs in with the stored password: creds still mint and work.
+  await ok(t, api(b, 'POST', 'database/reset/main'));
+  const { username, password } = await mint(t, 'readonly');
+  t.is(await asUser(username, password, async (c) => (await c.query('SELECT 1')).rowCount), 1);
+  const cfg = dataOf<{ allowed_roles: string[]; connection_details: { max_open_connections: number } }>(await ok(t, api(b, 'GET', 'database/config/main'), 200));
+  t.true(cfg.allowed_roles.includes('down'));
+  t.is(cfg.connection_details.max_open_connections, 3);
+  // A rotation statement the target refuses is a 400 that changes nothing; a rotation after that still works.
+  await ok(t, api(b, 'POST', 'database/config/main', { body: { root_rotation_statements: [`ALTER ROLE "${prefix}_no_such_role" WITH PASSWORD '{{password}}'`] } }));
+  const refused = await api(b, 'POST', 'database/rotate-root/main');
+  t.is(refused.status, 400, refused.text);
+  t.regex(errorsOf(refused), /rotating the root password failed/);
+  await ok(t, api(b, 'POST', 'database/config/main', { body: { root_rotation_statements: [] } }));
+  await mint(t, 'readonly');
+  await ok(t, api(b, 'POST', 'database/rotate-root/main'));
   await mint(t, 'readonly');
 });
 

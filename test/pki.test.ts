@@ -224,9 +224,11 @@ test('revoke: the serial appears in `openssl crl -text` of crl/pem and `openssl 
   const v = openssl(['verify', '-crl_check', '-CAfile', 'root.pem', '-CRLfile', put('crl-after.pem', crl), leaf]);
   t.not(v.code, 0);
   t.regex(v.out, /certificate revoked/);
-  // The DER form is the same CRL.
+  // The DER form is the same CRL (or, when a test running beside this one revoked on the same mount in between, the next one).
   const der = Buffer.from(await (await fetch(`${b.address}/v1/pki/crl`)).arrayBuffer());
-  t.is(der.toString('base64'), crl.replace(/-----(BEGIN|END) X509 CRL-----|\s/g, ''));
+  const pemAfter = (await api(b, 'GET', 'pki/crl/pem', { token: null })).text;
+  const b64 = (pem: string): string => pem.replace(/-----(BEGIN|END) X509 CRL-----|\s/g, '');
+  t.true([b64(crl), b64(pemAfter)].includes(der.toString('base64')));
   // cert/:serial shows the revocation.
   const read = dataOf<{ certificate: string; revocation_time: number }>(await api(b, 'GET', `pki/cert/${c.serial_number}`, { token: null }));
   t.is(read.revocation_time, rev.revocation_time);
@@ -431,4 +433,99 @@ test('private keys (CA and leaf) never reach the logs, the audit log or PostgreS
   // Everything is sealed at rest: not even the public certificate is readable in the dump.
   t.false(dump.includes(root.certificate.split('\n')[1] ?? 'x'));
   t.true((audit.json as { data: { entries: unknown[] } }).data.entries.length > 3);
+});
+
+test('SPIFFE URI SANs: a glob never admits dot segments, encoded slashes or a trust domain outside the pattern', async (t) => {
+  await ok('POST', 'pki/roles/spiffe', {
+    allowed_domains: ['example.com'],
+    allow_subdomains: true,
+    allowed_uri_sans: ['spiffe://cluster.local/ns/app/*', 'spiffe://*.example.org/ns/*'],
+  });
+  const base = { common_name: 'w.example.com' };
+  // What the patterns are for still works.
+  for (const uri of ['spiffe://cluster.local/ns/app/sa/web', 'spiffe://prod.example.org/ns/web', 'spiffe://a.b.example.org/ns/x/sa/y']) {
+    const c = await issue('pki', 'spiffe', { ...base, uri_sans: uri });
+    t.true(certText(c.certificate).includes(`URI:${uri}`), uri);
+  }
+  // Path traversal out of ns/app, and its disguises.
+  for (const uri of [
+    'spiffe://cluster.local/ns/app/../../kube-system/sa/admin',
+    'spiffe://cluster.local/ns/app/./x',
+    'spiffe://cluster.local/ns/app//x',
+    'spiffe://cluster.local/ns/app/x/',
+    'spiffe://cluster.local/ns/app/%2e%2e/%2e%2e/kube-system/sa/admin',
+    'spiffe://cluster.local/ns/app/x%2F..%2F..%2Fkube-system',
+    'spiffe://cluster.local/ns/app/x?y=1',
+    'spiffe://cluster.local/ns/app/x#frag',
+    'spiffe://admin@cluster.local/ns/app/x',
+    'spiffe://cluster.local:8443/ns/app/x',
+    'SPIFFE://cluster.local/ns/app/x',
+  ]) {
+    await rejects(t, 'POST', 'pki/issue/spiffe', { ...base, uri_sans: uri }, /is not a valid SPIFFE ID/);
+  }
+  // A "*" in the trust domain does not reach into the path.
+  await rejects(t, 'POST', 'pki/issue/spiffe', { ...base, uri_sans: 'spiffe://evil.com/ns/x/.example.org/ns/y' }, /URI Subject Alternative Name spiffe:\/\/evil\.com\/ns\/x\/\.example\.org\/ns\/y not allowed/);
+  await rejects(t, 'POST', 'pki/issue/spiffe', { ...base, uri_sans: 'spiffe://example.org.evil.com/ns/x' }, /not allowed by this role/);
+  // The same checks hold for the names in a CSR.
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'trav.key', '-out', 'trav.csr', '-subj', '/CN=w.example.com', '-addext', 'subjectAltName=URI:spiffe://cluster.local/ns/app/../../kube-system/sa/admin']);
+  await rejects(t, 'POST', 'pki/sign/spiffe', { csr: files.read('trav.csr') }, /is not a valid SPIFFE ID/);
+});
+
+test('names a certificate cannot hold are a 400 even with allow_any_name: non-ASCII DNS names and IPv6 zones', async (t) => {
+  await ok('POST', 'pki/roles/anyname', { allow_any_name: true, enforce_hostnames: false, allow_ip_sans: true });
+  await rejects(t, 'POST', 'pki/issue/anyname', { common_name: 'bücher.example' }, /"bücher\.example" is not ASCII.*punycode.*"xn--bcher-kva\.example"/);
+  await rejects(t, 'POST', 'pki/issue/anyname', { common_name: 'ok.example', alt_names: 'bücher.example' }, /not ASCII/);
+  await rejects(t, 'POST', 'pki/issue/anyname', { common_name: 'ok.example', alt_names: 'jürgen@example.com' }, /not ASCII/);
+  await rejects(t, 'POST', 'pki/issue/anyname', { common_name: 'ok.example', uri_sans: 'https://bücher.example/' }, /not allowed in this role|not a valid URI/);
+  await rejects(t, 'POST', 'pki/issue/anyname', { common_name: 'ok.example', ip_sans: 'fe80::1%eth0' }, /IPv6 zone identifiers are not allowed/);
+  // The punycode form, and an IPv6 address without a zone, are fine.
+  const c = await issue('pki', 'anyname', { common_name: 'xn--bcher-kva.example', ip_sans: 'fe80::1' });
+  const text = certText(c.certificate);
+  t.regex(text, /DNS:xn--bcher-kva\.example/);
+  t.regex(text, /IP Address:FE80:0:0:0:0:0:0:1/i);
+  // CA endpoints check their SANs the same way.
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'idn-ca.key', '-out', 'idn-ca.csr', '-subj', '/CN=IDN CA']);
+  const csr = files.read('idn-ca.csr');
+  await rejects(t, 'POST', 'pki/root/sign-intermediate', { csr, common_name: 'IDN CA', alt_names: 'bücher.example', ttl: '1h' }, /not ASCII/);
+  await rejects(t, 'POST', 'pki/root/sign-intermediate', { csr, common_name: 'IDN CA', ip_sans: 'fe80::1%eth0', ttl: '1h' }, /zone/);
+});
+
+test('CSRs with weak keys are refused everywhere: RSA-1024 on sign/:role and root/sign-intermediate', async (t) => {
+  const weak = openssl(['req', '-new', '-newkey', 'rsa:1024', '-nodes', '-keyout', 'weak.key', '-out', 'weak.csr', '-subj', '/CN=Weak Intermediate']);
+  t.is(weak.code, 0, weak.out);
+  await rejects(t, 'POST', 'pki/root/sign-intermediate', { csr: files.read('weak.csr'), common_name: 'Weak Intermediate', ttl: '1h' }, /RSA keys < 2048 bits are unsafe/);
+  await ok('POST', 'pki/roles/anykey', { allowed_domains: ['example.com'], allow_subdomains: true, key_type: 'any' });
+  openssl(['req', '-new', '-newkey', 'rsa:1024', '-nodes', '-keyout', 'weak2.key', '-out', 'weak2.csr', '-subj', '/CN=w.example.com']);
+  await rejects(t, 'POST', 'pki/sign/anykey', { csr: files.read('weak2.csr') }, /RSA keys < 2048 bits are unsafe/);
+  // An Ed25519 CSR is fine on a role that takes any key.
+  openssl(['req', '-new', '-newkey', 'ed25519', '-nodes', '-keyout', 'ed.key', '-out', 'ed.csr', '-subj', '/CN=ed.example.com']);
+  const c = dataOf<Issued>(await ok('POST', 'pki/sign/anykey', { csr: files.read('ed.csr') }));
+  t.is(openssl(['verify', '-CAfile', 'root.pem', put('ed-signed.pem', c.certificate)]).code, 0);
+});
+
+test('a burst of CRL fetches at the refresh point rebuilds the CRL once; concurrent revokes all reach the CRL', async (t) => {
+  // On PostgreSQL (concurrent connections; embedded PGlite runs one statement at a time, which hides the race).
+  const pg = await startPostgres();
+  const pb = await startBroker({ databaseUrl: await pg.createDatabase() });
+  t.teardown(() => pb.stop());
+  await ok('POST', 'sys/mounts/pki_crlb', { type: 'pki' }, pb);
+  await ok('POST', 'pki_crlb/root/generate/internal', { common_name: 'CRL Burst Root', ttl: '100h' }, pb);
+  await ok('POST', 'pki_crlb/config/crl', { expiry: '3s', auto_rebuild_grace_period: '2s' }, pb);
+  await ok('GET', 'pki_crlb/crl/rotate', undefined, pb);
+  const crlText = (pem: string): string => openssl(['crl', '-noout', '-text'], pem).out;
+  const numberOf = (pem: string): number => Number(/CRL Number: *\n? *(\d+)/.exec(crlText(pem))?.[1] ?? -1);
+  const first = numberOf((await api(pb, 'GET', 'pki_crlb/crl/pem', { token: null })).text);
+  t.true(first >= 1);
+  await new Promise((r) => setTimeout(r, 1300));
+  const burst = await Promise.all(Array.from({ length: 12 }, () => api(pb, 'GET', 'pki_crlb/crl/pem', { token: null })));
+  for (const r of burst) t.is(r.status, 200, r.text);
+  t.deepEqual([...new Set(burst.map((r) => numberOf(r.text)))], [first + 1], 'one rebuild, not one per fetch');
+
+  await ok('POST', 'pki_crlb/config/crl', { expiry: '72h', auto_rebuild_grace_period: '12h' }, pb);
+  await ok('POST', 'pki_crlb/roles/r', { allowed_domains: ['example.com'], allow_subdomains: true }, pb);
+  const certs = await Promise.all(Array.from({ length: 10 }, (_, i) => issue('pki_crlb', 'r', { common_name: `c${i}.example.com` }, pb)));
+  const revoked = await Promise.all(certs.map((c) => api(pb, 'POST', 'pki_crlb/revoke', { body: { serial_number: c.serial_number } })));
+  for (const r of revoked) t.is(r.status, 200, r.text);
+  const text = crlText((await api(pb, 'GET', 'pki_crlb/crl/pem', { token: null })).text);
+  for (const c of certs) t.true(text.includes(c.serial_number.replace(/:/g, '').toUpperCase()), c.serial_number);
 });

@@ -204,6 +204,25 @@ export interface Engine {
   secrets?: Readonly<Record<string, SecretType>>;
   /** Releases what the engine holds (target connection pools) when the mount is reloaded, removed or the broker stops. */
   close?(): Promise<void>;
+  /** Optional: a cheap, synchronous reading of what the engine holds, for sys/metrics. */
+  metrics?(): EngineMetrics;
+}
+
+/** What an engine reports to sys/metrics. Label values must stay bounded (config names), never secrets or paths. */
+export interface EngineMetrics {
+  pools?: readonly TargetPoolStats[];
+}
+
+/** One target connection pool (the database engine's, per connection config). */
+export interface TargetPoolStats {
+  config: string;
+  /** Open connections, idle ones included. */
+  total: number;
+  idle: number;
+  /** Requests waiting for a connection. */
+  waiting: number;
+  /** The pool's size limit. */
+  max: number;
 }
 
 /** Encrypted, mount-scoped storage. Every value is sealed by the barrier and bound to (mount, key). */

@@ -117,11 +117,17 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   return {
     revokeClaimed,
 
-    /** Throws 429 when a lease count quota covering `path` (mount path + request path) was full when last read. */
+    /**
+     * Throws 429 when a lease count quota covering `path` (mount path + request path) is full. Counters are read at
+     * most once a second; a quota that looks full is read again before refusing, so a freed place is never refused.
+     */
     async assertQuotaRoom(path: string): Promise<void> {
+      const fullIn = (quotas: LeaseCountQuota[]) => quotas.find((x) => `${path}/`.startsWith(x.path) && x.used >= x.maxLeases);
       const t = Date.now();
       if (!quotaCache || t - quotaCache.at > QUOTA_CACHE_MS) quotaCache = { at: t, quotas: await store.quotaCounters(db) };
-      const full = quotaCache.quotas.find((x) => `${path}/`.startsWith(x.path) && x.used >= x.maxLeases);
+      if (!fullIn(quotaCache.quotas)) return;
+      quotaCache = { at: Date.now(), quotas: await store.quotaCounters(db) };
+      const full = fullIn(quotaCache.quotas);
       if (full) throw quotaExceeded(full);
     },
 

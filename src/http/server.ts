@@ -19,6 +19,8 @@ export interface HttpDeps {
   accessLog: boolean;
   /** Rate-limit quotas, checked before the vault adapter (and so before authentication). */
   rateLimiter?: QuotaLimiter;
+  /** Called once per finished request (metrics): the API path and operation when the request got that far. */
+  onRequest?: (r: { path: string | undefined; operation: string | undefined; status: number; seconds: number }) => void;
 }
 
 /** Koa app: request id → access log → error render → no-store → rate-limit quotas → vault adapter. */
@@ -57,8 +59,10 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
         ctx.state.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'unhandled error');
       }
     } finally {
+      const elapsed = performance.now() - started;
+      deps.onRequest?.({ path: ctx.state.apiPath, operation: ctx.state.operation, status: ctx.status, seconds: elapsed / 1000 });
       if (deps.accessLog) {
-        const ms = Math.round((performance.now() - started) * 10) / 10;
+        const ms = Math.round(elapsed * 10) / 10;
         deps.log.info({ request_id: requestId, method: ctx.method, path: ctx.path.slice(0, 256), status: ctx.status, ms }, 'request');
       }
     }

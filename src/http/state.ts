@@ -4,4 +4,7 @@ import type { Logger } from '../lib/log.ts';
 export interface AppState {
   requestId: string;
   log: Logger;
+  /** Set by the vault adapter once it has parsed the request (for the request metrics). */
+  apiPath?: string;
+  operation?: string;
 }

@@ -74,6 +74,8 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
     const path = parseApiPath(ctx.req.url ?? '/');
     const query = new URLSearchParams(ctx.querystring);
     const operation = operationFor(ctx.method, query);
+    ctx.state.apiPath = path;
+    ctx.state.operation = operation;
     let rawInput: Record<string, unknown>;
     if (operation === 'update' || operation === 'patch') {
       if (operation === 'patch' && !(ctx.get('content-type') ?? '').startsWith('application/merge-patch+json')) {

@@ -23,6 +23,8 @@ export interface AuditAppenderDeps {
   /** Batches in flight at once (default 1: deeper pipelines overtake each other at the head lock and retry). */
   pipelineDepth?: number;
   sink?: AuditSink;
+  /** Optional observer (metrics): each batch's size and commit time in seconds, and whether it committed or failed. */
+  onBatch?: (entries: number, seconds: number, committed: boolean) => void;
 }
 
 interface Waiting {
@@ -136,11 +138,14 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
       if (last) predicted = { seq: last.seq, hash: last.hash };
       inFlight += 1;
       const order = dispatched++;
+      const started = performance.now();
       deps.store.appendIfHead(expected, rows).then(
         (ok) => {
           inFlight -= 1;
-          if (ok) settled(batch, rows);
-          else {
+          if (ok) {
+            deps.onBatch?.(rows.length, (performance.now() - started) / 1000, true);
+            settled(batch, rows);
+          } else {
             retry.push({ order, batch });
             predicted = null;
           }
@@ -150,6 +155,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
           inFlight -= 1;
           predicted = null;
           deps.log.error({ err: err instanceof Error ? err.message : String(err), entries: batch.length }, 'audit append failed; requests refused');
+          deps.onBatch?.(batch.length, (performance.now() - started) / 1000, false);
           for (const w of batch) w.reject(err);
           pump();
         },

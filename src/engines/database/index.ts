@@ -26,6 +26,7 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     paths: [...createConfigPaths(dbDeps), ...createRolePaths(dbDeps), ...createCredsPaths(dbDeps), ...createRotatePaths(dbDeps)],
     secrets: { [CREDS_SECRET]: createCredsSecret(dbDeps) },
     close: () => pools.closeAll(),
+    metrics: () => ({ pools: pools.stats() }),
   };
 }
 

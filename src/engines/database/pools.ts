@@ -4,6 +4,7 @@
  * short circuit breaker, so that requests fail at once with a 503 instead of each waiting for a timeout.
  */
 import pg from 'pg';
+import type { TargetPoolStats } from '../../core/engine.ts';
 import { AppError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { buildConnectionString, describeTarget } from './connection-url.ts';
@@ -11,11 +12,18 @@ import { effectiveMaxIdle, type DbConfig } from './model.ts';
 import { classify, connectFailure, unavailable } from './target-errors.ts';
 
 export const CONNECT_TIMEOUT_MS = 4000;
+/**
+ * How long a request may wait for a free pooled connection when all max_open_connections are busy. Longer than a
+ * TCP connect: a burst of requests is normal load, not a sign that the target is down, so it never opens the breaker.
+ */
+export const POOL_WAIT_MS = 10_000;
 const STATEMENT_TIMEOUT_MS = 10_000;
 const QUERY_TIMEOUT_MS = 15_000;
 const IDLE_TIMEOUT_MS = 30_000;
 /** How long a failed connect short-circuits later requests for the same config. */
 export const BREAKER_MS = 2000;
+/** pg-pool's message when no pooled connection became free within connectionTimeoutMillis. */
+const POOL_WAIT_TIMEOUT = 'timeout exceeded when trying to connect';
 
 type ConnectSettings = Pick<DbConfig, 'connectionUrl' | 'username' | 'maxOpenConnections' | 'maxIdleConnections' | 'maxConnectionLifetime'>;
 
@@ -30,9 +38,21 @@ function clientConfig(cfg: Pick<DbConfig, 'connectionUrl' | 'username'>, passwor
   };
 }
 
+/**
+ * pg-pool uses its connectionTimeoutMillis both for the wait for a free slot and (passed on to each new client)
+ * for the TCP connect and login. The pool gets POOL_WAIT_MS; this client class keeps the connect at CONNECT_TIMEOUT_MS.
+ */
+class TargetClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super({ ...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  }
+}
+
 function poolConfig(cfg: ConnectSettings, password: string): pg.PoolConfig {
   return {
     ...clientConfig(cfg, password),
+    Client: TargetClient,
+    connectionTimeoutMillis: POOL_WAIT_MS,
     max: cfg.maxOpenConnections,
     idleTimeoutMillis: effectiveMaxIdle(cfg) > 0 ? IDLE_TIMEOUT_MS : 1,
     maxLifetimeSeconds: cfg.maxConnectionLifetime,
@@ -41,16 +61,18 @@ function poolConfig(cfg: ConnectSettings, password: string): pg.PoolConfig {
 
 /** Connects once with the given settings and runs SELECT 1; resolves with an error message, or null when it worked. */
 export async function checkConnection(cfg: Pick<DbConfig, 'connectionUrl' | 'username' | 'password'>): Promise<string | null> {
-  const client = new pg.Client(clientConfig(cfg, cfg.password));
-  client.on('error', () => {});
+  let client: pg.Client | null = null;
   try {
+    // Inside the try: parsing the connection string can throw (a parameter pg does not accept).
+    client = new pg.Client(clientConfig(cfg, cfg.password));
+    client.on('error', () => {});
     await client.connect();
     await client.query('SELECT 1');
     return null;
   } catch (err) {
     return connectFailure(err, describeTarget(cfg.connectionUrl), CONNECT_TIMEOUT_MS / 1000);
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
 }
 
@@ -70,6 +92,8 @@ export interface TargetPools {
   /** Ends the config's pool (after a write or delete of the config, a reset, a rotation). */
   evict(name: string): void;
   closeAll(): Promise<void>;
+  /** Size and saturation of each open pool (sys/metrics). */
+  stats(): TargetPoolStats[];
 }
 
 export function createTargetPools(deps: { log: Logger; now?: () => number }): TargetPools {
@@ -103,6 +127,15 @@ export function createTargetPools(deps: { log: Logger; now?: () => number }): Ta
     try {
       return await entry.pool.connect();
     } catch (err) {
+      // Every connection is busy: load, not an outage. Never opens the breaker (it would fail mints and revokes).
+      if (err instanceof Error && err.message === POOL_WAIT_TIMEOUT) {
+        throw new AppError(
+          'unavailable',
+          `database "${cfg.name}" is busy: all ${entry.pool.options.max} connections (max_open_connections) stayed in use for ${POOL_WAIT_MS / 1000} s`,
+          [],
+          { retryAfterSeconds: 1 },
+        );
+      }
       const failure = classify(err);
       const target = describeTarget(cfg.connectionUrl);
       if (failure === 'auth') {
@@ -127,25 +160,48 @@ export function createTargetPools(deps: { log: Logger; now?: () => number }): Ta
   };
 
   return {
-    async withClient(cfg, fn, reload) {
+    async withClient<T>(cfg: DbConfig, fn: (c: pg.PoolClient) => Promise<T>, reload?: () => Promise<DbConfig | null>): Promise<T> {
       const client = await connect(cfg, reload);
       breakers.delete(cfg.name);
+      // pg-pool takes its own error listener off a checked-out client. Without one, a connection that drops while
+      // a query runs (a network cut, the server restarting) emits 'error' with no listener: an uncaught exception
+      // that would kill the broker. The query itself rejects as well, so the request still fails (503).
+      let lost = false;
+      const onError = (err: Error): void => {
+        lost = true;
+        deps.log.warn({ config: cfg.name, failure: classify(err) }, 'database connection lost while in use');
+      };
+      client.on('error', onError);
+      const release = (destroy: boolean): void => {
+        client.removeListener('error', onError);
+        client.release(destroy ? true : undefined);
+      };
+      let result: T;
       try {
-        const result = await fn(client);
-        client.release();
-        return result;
+        result = await fn(client);
       } catch (err) {
         // A broken connection must not go back to the pool; one that only ran a refused statement may.
-        const broken = err instanceof AppError ? err.code === 'unavailable' : classify(err) !== 'sql';
-        client.release(broken ? true : undefined);
+        const broken = lost || (err instanceof AppError ? err.code === 'unavailable' : classify(err) !== 'sql');
+        release(broken);
         throw err;
       }
+      release(lost);
+      return result;
     },
     evict(name) {
       const entry = pools.get(name);
       pools.delete(name);
       breakers.delete(name);
       if (entry) end(entry);
+    },
+    stats() {
+      return [...pools].map(([config, { pool }]) => ({
+        config,
+        total: pool.totalCount,
+        idle: pool.idleCount,
+        waiting: pool.waitingCount,
+        max: pool.options.max,
+      }));
     },
     async closeAll() {
       const entries = [...pools.values()];

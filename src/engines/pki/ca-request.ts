@@ -4,7 +4,7 @@ import { badRequest } from '../../lib/errors.ts';
 import { parseDuration } from '../../lib/durations.ts';
 import type { SanSet } from './certificate.ts';
 import { boolField, durationField, formatField, intField, privateKeyFormatField, stringList, subjectFields } from './input.ts';
-import { sanNames } from './names.ts';
+import { checkSanSyntax, sanNames } from './names.ts';
 import type { Subject } from './role.ts';
 import { subjectName } from './subject.ts';
 
@@ -67,7 +67,7 @@ export function caSubject(input: NameInput, commonName: string): Record<string, 
   return subjectName(commonName, s);
 }
 
-/** A CA's SANs: only what was asked for (alt names, IPs, URIs), plus the CN when it looks like a host name. */
+/** A CA's SANs: only what was asked for (alt names, IPs, URIs), plus the CN when it looks like a host name; 400 for one a certificate cannot hold. */
 export function caSans(input: NameInput, commonName: string): SanSet {
   const hostLike = /^[A-Za-z0-9*][A-Za-z0-9.-]*$/.test(commonName) && commonName.includes('.');
   const { dns, emails } = sanNames({
@@ -77,7 +77,9 @@ export function caSans(input: NameInput, commonName: string): SanSet {
     uriSans: [],
     excludeCnFromSans: input.exclude_cn_from_sans ?? false,
   });
-  return { dns, emails, ips: input.ip_sans ?? [], uris: input.uri_sans ?? [] };
+  const sans: SanSet = { dns, emails, ips: input.ip_sans ?? [], uris: input.uri_sans ?? [] };
+  checkSanSyntax(sans);
+  return sans;
 }
 
 export function caTtl(input: { ttl?: string | number | undefined }): number {

@@ -61,16 +61,27 @@ async function signCrl(issuer: Issuer, entries: RevokedEntry[], number: number, 
   });
 }
 
-/** Rebuilds and stores the CRL inside one lock (replicas never interleave two rebuilds). Null when there is no CA. */
-export async function rebuildCrl(deps: PkiDeps, cache: IssuerCache): Promise<StoredCrl | null> {
+/** Whether a stored CRL must be rebuilt: none yet, signed by another CA, or past its refresh point. */
+export function crlDue(crl: StoredCrl | null, bundle: CaBundle, config: CrlConfig, now: Date): boolean {
+  if (!crl || crl.caSerial !== bundle.serial) return true;
+  return now.getTime() >= Date.parse(crl.nextUpdate) - config.autoRebuildGracePeriod * 1000;
+}
+
+/**
+ * Rebuilds and stores the CRL inside one lock (replicas never interleave two rebuilds). With `onlyIfDue`, the
+ * refresh point is checked again under the lock, so that of many fetches that found the CRL due at the same moment
+ * only the first rebuilds it (and bumps the CRL number); the others get the fresh one. Null when there is no CA.
+ */
+export async function rebuildCrl(deps: PkiDeps, cache: IssuerCache, opts: { onlyIfDue?: boolean } = {}): Promise<StoredCrl | null> {
   return deps.storage.locked(CRL_KEY, async (s) => {
     const found = await s.getMany([CA_KEY, CRL_KEY, CRL_CONFIG_KEY]);
     const bundle = decode<CaBundle>(found.get(CA_KEY));
     if (!bundle) return null;
-    const issuer = await cache.issuer(bundle);
     const previous = decode<StoredCrl>(found.get(CRL_KEY));
     const config = decode<CrlConfig>(found.get(CRL_CONFIG_KEY)) ?? DEFAULT_CRL_CONFIG;
     const now = deps.clock.now();
+    if (opts.onlyIfDue && previous && !crlDue(previous, bundle, config, now)) return previous;
+    const issuer = await cache.issuer(bundle);
     const nextUpdate = new Date(now.getTime() + config.expiry * 1000);
     const number = (previous?.number ?? 0) + 1;
     const crl = await signCrl(issuer, await revokedEntries(s), number, now, nextUpdate);
@@ -86,10 +97,42 @@ export async function rebuildCrl(deps: PkiDeps, cache: IssuerCache): Promise<Sto
   });
 }
 
-/** Whether a stored CRL must be rebuilt: none yet, signed by another CA, or past its refresh point. */
-export function crlDue(crl: StoredCrl | null, bundle: CaBundle, config: CrlConfig, now: Date): boolean {
-  if (!crl || crl.caSerial !== bundle.serial) return true;
-  return now.getTime() >= Date.parse(crl.nextUpdate) - config.autoRebuildGracePeriod * 1000;
+interface Coalescer {
+  running: Promise<StoredCrl | null> | null;
+  next: Promise<StoredCrl | null> | null;
+}
+/** Per engine (its issuer cache): the rebuild in progress in this process, and the one queued behind it. */
+const coalescers = new WeakMap<IssuerCache, Coalescer>();
+
+/**
+ * A rebuild after a change to the revoked set (revoke, tidy), coalesced within this process: a caller resolves only
+ * after a rebuild that started after its call, but many concurrent callers (revoking many leased certificates at
+ * once) share one queued rebuild instead of running one each, every one of which reads the whole revoked set.
+ */
+export function rebuildCrlAfterChange(deps: PkiDeps, cache: IssuerCache): Promise<StoredCrl | null> {
+  let c = coalescers.get(cache);
+  if (!c) {
+    c = { running: null, next: null };
+    coalescers.set(cache, c);
+  }
+  const state = c;
+  const start = (): Promise<StoredCrl | null> => {
+    const run = rebuildCrl(deps, cache).finally(() => {
+      if (state.running === run) state.running = null;
+    });
+    state.running = run;
+    return run;
+  };
+  if (!state.running) return start();
+  if (!state.next) {
+    state.next = state.running
+      .catch(() => null)
+      .then(() => {
+        state.next = null;
+        return start();
+      });
+  }
+  return state.next;
 }
 
 /** The current CRL as DER, rebuilt first if due. Null when the mount has no CA. */
@@ -98,13 +141,15 @@ export async function currentCrl(deps: PkiDeps, cache: IssuerCache): Promise<Buf
   const bundle = decode<CaBundle>(found.get(CA_KEY));
   if (!bundle) return null;
   let crl = decode<StoredCrl>(found.get(CRL_KEY));
-  if (crlDue(crl, bundle, decode<CrlConfig>(found.get(CRL_CONFIG_KEY)) ?? DEFAULT_CRL_CONFIG, deps.clock.now())) crl = await rebuildCrl(deps, cache);
+  if (crlDue(crl, bundle, decode<CrlConfig>(found.get(CRL_CONFIG_KEY)) ?? DEFAULT_CRL_CONFIG, deps.clock.now())) {
+    crl = await rebuildCrl(deps, cache, { onlyIfDue: true });
+  }
   return crl ? Buffer.from(crl.der, 'base64') : null;
 }
 
 /**
  * The scheduled CRL job (DESIGN §6 "CRL rebuild"): rebuilds the CRL when it is past its refresh point.
- * Idempotent and safe on every replica at once (the rebuild runs under a storage lock).
+ * Idempotent and safe on every replica at once (the rebuild runs under a storage lock and checks again there).
  */
 export async function rebuildCrlIfDue(deps: PkiDeps, cache: IssuerCache): Promise<'rebuilt' | 'fresh' | 'no-ca'> {
   const found = await deps.storage.getMany([CA_KEY, CRL_KEY, CRL_CONFIG_KEY]);
@@ -112,6 +157,6 @@ export async function rebuildCrlIfDue(deps: PkiDeps, cache: IssuerCache): Promis
   if (!bundle) return 'no-ca';
   const config = decode<CrlConfig>(found.get(CRL_CONFIG_KEY)) ?? DEFAULT_CRL_CONFIG;
   if (!crlDue(decode<StoredCrl>(found.get(CRL_KEY)), bundle, config, deps.clock.now())) return 'fresh';
-  await rebuildCrl(deps, cache);
+  await rebuildCrl(deps, cache, { onlyIfDue: true });
   return 'rebuilt';
 }

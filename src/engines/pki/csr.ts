@@ -15,6 +15,9 @@ export interface ParsedCsr {
 }
 
 const OID_SAN = '2.5.29.17';
+const MIN_RSA_BITS = 2048;
+/** Bigger keys only cost the CA (and every verifier) time. */
+const MAX_RSA_BITS = 8192;
 
 function sanOf(csr: x509.Pkcs10CertificateRequest): x509.GeneralName[] {
   const ext = csr.getExtension(OID_SAN);
@@ -23,7 +26,7 @@ function sanOf(csr: x509.Pkcs10CertificateRequest): x509.GeneralName[] {
   return [...san.names.items];
 }
 
-/** Parses and verifies a PEM CSR; throws a 400 for garbage, a bad signature or an unsupported key. */
+/** Parses and verifies a PEM CSR; throws a 400 for garbage, a bad signature or an unsupported or weak key. */
 export async function parseCsr(pem: string): Promise<ParsedCsr> {
   if (!pem.includes('-----BEGIN CERTIFICATE REQUEST-----') && !pem.includes('-----BEGIN NEW CERTIFICATE REQUEST-----')) {
     throw badRequest('csr: no PEM "CERTIFICATE REQUEST" block found');
@@ -36,7 +39,10 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
   } catch {
     throw badRequest('csr: certificate request could not be parsed');
   }
+  // Every CSR (sign/:role, root/sign-intermediate): EC P-256/P-384/P-521, Ed25519, or RSA of 2048 to 8192 bits.
   const key = publicKeySpec(csr.publicKey.algorithm);
+  if (key.type === 'rsa' && !(key.bits >= MIN_RSA_BITS)) throw badRequest(`csr: RSA keys < ${MIN_RSA_BITS} bits are unsafe and not supported: got ${key.bits}`);
+  if (key.type === 'rsa' && key.bits > MAX_RSA_BITS) throw badRequest(`csr: RSA keys > ${MAX_RSA_BITS} bits are not supported: got ${key.bits}`);
   let valid = false;
   try {
     valid = await csr.verify();

@@ -1,6 +1,6 @@
 /** Revoking a stored certificate: mark it, add it to revoked/, rebuild the CRL. Repeating a revoke changes nothing. */
 import { badRequest } from '../../lib/errors.ts';
-import { rebuildCrl } from './crl.ts';
+import { rebuildCrlAfterChange } from './crl.ts';
 import type { IssuerCache } from './issuer.ts';
 import { CA_KEY, certKey, decode, encode, revokedKey, unix, type CaBundle, type PkiDeps, type RevokedEntry, type StoredCert } from './model.ts';
 import { serialFromKey, serialKey } from './serial.ts';
@@ -37,6 +37,6 @@ export async function revokeSerial(deps: PkiDeps, cache: IssuerCache, serialInpu
     await s.put(revokedKey(key), encode(entry));
     return { revocationTime, warnings: [], changed: true };
   });
-  if (result.changed) await rebuildCrl(deps, cache);
+  if (result.changed) await rebuildCrlAfterChange(deps, cache);
   return { revocationTime: result.revocationTime, warnings: result.warnings };
 }

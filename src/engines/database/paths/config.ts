@@ -80,18 +80,33 @@ function applyConfig(current: DbConfig, input: ConfigInput): DbConfig {
   return next;
 }
 
+/** Whether two configs log in the same way (a connection check of one holds for the other). */
+const sameLogin = (a: DbConfig, b: DbConfig): boolean => a.connectionUrl === b.connectionUrl && a.username === b.username && a.password === b.password;
+
+/**
+ * Field-by-field update under the config's lock: a rotate-root (which holds the same lock while it changes the
+ * password) can never be overwritten by a write that read the config before it. The connection is checked before
+ * the lock and, only if a concurrent change altered how it logs in, again inside it.
+ */
 async function writeConfig(deps: DbDeps, req: EngineRequest<ConfigInput>): Promise<EngineResponse> {
   const name = configNameParam(req.params);
+  const key = configKey(name);
   const existing = await loadConfig(deps.storage, name);
-  const next = applyConfig(existing ?? newConfig(name), req.input);
-  // Fails with a 400 when the policy does not exist.
-  if (next.passwordPolicy !== '' && next.passwordPolicy !== existing?.passwordPolicy) await deps.passwords.generate(next.passwordPolicy);
-  if (next.verifyConnection) {
-    const problem = await checkConnection(next);
+  const draft = applyConfig(existing ?? newConfig(name), req.input);
+  // Fails with a 400 when the policy does not exist (outside the lock: it reads other storage).
+  if (draft.passwordPolicy !== '' && draft.passwordPolicy !== existing?.passwordPolicy) await deps.passwords.generate(draft.passwordPolicy);
+  const verify = async (c: DbConfig): Promise<void> => {
+    const problem = await checkConnection(c);
     if (problem !== null) throw badRequest(`verify_connection: ${problem}; the config was not saved`);
-  }
-  next.version = deps.random.uuid();
-  await deps.storage.locked(configKey(name), (s) => s.put(configKey(name), encode(next)));
+  };
+  if (draft.verifyConnection) await verify(draft);
+  await deps.storage.locked(key, async (s) => {
+    const current = await loadConfig(s, name);
+    const next = applyConfig(current ?? newConfig(name), req.input);
+    if (next.verifyConnection && !sameLogin(next, draft)) await verify(next);
+    next.version = deps.random.uuid();
+    await s.put(key, encode(next));
+  });
   deps.pools.evict(name);
   return {};
 }

@@ -84,5 +84,5 @@ async function dropQuietly(deps: DbDeps, config: DbConfig, username: string): Pr
 }
 
 export function createCredsPaths(deps: DbDeps): PathDef[] {
-  return [{ pattern: 'creds/:name', operations: { read: op(z.object({}), (req) => mint(deps, req)) } }];
+  return [{ pattern: 'creds/:name', issuesLeases: true, operations: { read: op(z.object({}), (req) => mint(deps, req)) } }];
 }

@@ -81,7 +81,7 @@ async function sign(deps: PkiDeps, cache: IssuerCache, name: string, input: z.ou
 
 export function createIssuePaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
   return [
-    { pattern: 'issue/:role', operations: { update: op(issueInput, async ({ params, input }) => issue(deps, cache, params.role ?? '', input)) } },
-    { pattern: 'sign/:role', operations: { update: op(signInput, async ({ params, input }) => sign(deps, cache, params.role ?? '', input)) } },
+    { pattern: 'issue/:role', issuesLeases: true, operations: { update: op(issueInput, async ({ params, input }) => issue(deps, cache, params.role ?? '', input)) } },
+    { pattern: 'sign/:role', issuesLeases: true, operations: { update: op(signInput, async ({ params, input }) => sign(deps, cache, params.role ?? '', input)) } },
   ];
 }

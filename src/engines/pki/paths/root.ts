@@ -5,6 +5,7 @@ import { badRequest } from '../../../lib/errors.ts';
 import { caKeyFields, caNameFields, caSans, caSubject, caTtl, caValidityFields, notBefore, requireCommonName } from '../ca-request.ts';
 import { selfSignCa, signCa } from '../certificate.ts';
 import { parseCsr } from '../csr.ts';
+import { checkSanSyntax } from '../names.ts';
 import { boolField, empty, pemField } from '../input.ts';
 import type { IssuerCache } from '../issuer.ts';
 import { encodePrivateKey, exportPkcs8, generateKeyPair, keySpec, signingAlgorithm } from '../keys.ts';
@@ -111,6 +112,7 @@ async function signIntermediate(deps: PkiDeps, cache: IssuerCache, input: z.outp
   }
   const subject = useCsr ? (csr.csr.subjectName.toJSON()) : caSubject(input, commonName);
   const sans = useCsr ? { dns: csr.dns, emails: csr.emails, ips: csr.ips, uris: csr.uris } : caSans(input, commonName);
+  if (useCsr) checkSanSyntax(sans);
   const cert = await signCa(
     issuer,
     { subject, sans, serialHex: newSerialHex(deps.random), notBefore: notBefore(now, input), notAfter, maxPathLength: input.max_path_length ?? -1, urls },

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { op, type PathDef } from '../../../core/engine.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
-import { rebuildCrl } from '../crl.ts';
+import { rebuildCrlAfterChange } from '../crl.ts';
 import { boolField, durationField } from '../input.ts';
 import type { IssuerCache } from '../issuer.ts';
 import { certKey, decode, revokedKey, type PkiDeps, type RevokedEntry, type StoredCert } from '../model.ts';
@@ -51,7 +51,7 @@ export function createTidyPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
           const cutoff = deps.clock.now().getTime() - buffer * 1000;
           const certCount = certStore ? await sweep(deps, 'certs/', certKey, cutoff) : 0;
           const revokedCount = revoked ? await sweep(deps, 'revoked/', revokedKey, cutoff) : 0;
-          if (revokedCount > 0) await rebuildCrl(deps, cache);
+          if (revokedCount > 0) await rebuildCrlAfterChange(deps, cache);
           return { data: { cert_store_deleted_count: certCount, revoked_cert_deleted_count: revokedCount, safety_buffer: buffer } };
         }),
       },

@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+#
+# sealbox-agent: runs beside an application (init container with --once, then a sidecar). Build from the repository root:
+#
+#   docker build -f deploy/docker/agent.Dockerfile -t sealbox-agent:0.1.0 .
+#
+# `build` compiles agent/src to agent/dist, `deps` installs the agent workspace's production dependencies only, and the
+# runtime stage is distroless: no shell, uid 65532, nothing written outside the secret volume (read-only root friendly).
+
+ARG BUILD_IMAGE=node:20-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
+
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /build
+COPY package.json package-lock.json tsconfig.json ./
+COPY agent/package.json agent/
+RUN npm ci --workspace=agent --ignore-scripts --no-audit --no-fund
+COPY agent/ agent/
+RUN npx tsc -p agent/tsconfig.build.json
+
+FROM ${BUILD_IMAGE} AS deps
+WORKDIR /build
+COPY package.json package-lock.json ./
+COPY agent/package.json agent/
+RUN npm ci --omit=dev --workspace=agent --ignore-scripts --no-audit --no-fund
+
+FROM ${RUNTIME_IMAGE}
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /build/node_modules ./node_modules
+COPY --from=build /build/agent/dist ./agent/dist
+COPY agent/package.json ./agent/
+USER 65532:65532
+# The agent's `listen` endpoint (GET /health). An agent without `listen` (the --once init container) has no health
+# endpoint; set SEALBOX_AGENT_HEALTHCHECK_URL when `listen` is not 127.0.0.1:8100.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["/nodejs/bin/node", "-e", "require('node:http').get(process.env.SEALBOX_AGENT_HEALTHCHECK_URL||'http://127.0.0.1:8100/health',{timeout:2000},(r)=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
+ENTRYPOINT ["/nodejs/bin/node", "agent/dist/main.js"]
+CMD ["--config", "/etc/sealbox-agent/agent.yaml"]
