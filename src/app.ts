@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type Koa from 'koa';
@@ -13,6 +14,9 @@ import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
 import { sysAuditPaths } from './core/builtins/sys-audit.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysEventsPaths } from './core/builtins/sys-events.ts';
+import { sysSchedulerPaths } from './core/builtins/sys-scheduler.ts';
+import { createScheduler } from './core/scheduler.ts';
+import { createSchedulerStore } from './storage/scheduler-store.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
 import { createEventBus } from './core/events.ts';
 import { sysLeaseQuotasPaths } from './core/builtins/sys-lease-quotas.ts';
@@ -185,6 +189,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const bus = createEventBus({ db, clock, random, log: log.child({ component: 'events' }) });
   await bus.start();
   const events = sysEventsPaths({ bus, tokens, authorizer });
+  const scheduler = createScheduler({
+    db,
+    store: createSchedulerStore(),
+    clock,
+    log: log.child({ component: 'scheduler' }),
+    replicaId: `${hostname()}/${process.pid}/${random.uuid().slice(0, 8)}`,
+    ready: () => !barrier.isSealed(),
+  });
   const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
 
   let mountsRef: ReturnType<typeof createMountTable> | null = null;
@@ -224,6 +236,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...sysMetricsPaths({ metrics }),
     ...sysPasswordPoliciesPaths({ store: passwordPolicies, random }),
     ...events.paths,
+    ...sysSchedulerPaths({ scheduler }),
     ...sysInternalPaths({ mounts: () => mustMounts() }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
@@ -300,21 +313,46 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     leases,
     clock,
     log: log.child({ component: 'lease-expiry' }),
-    intervalMs: config.lease_expiry_interval_ms,
     batch: config.lease_expiry_batch,
     concurrency: config.lease_revoke_concurrency,
     ready: () => !barrier.isSealed(),
   });
-  // A revoked token's leases become due now; the worker revokes them at once rather than at the next interval.
+  // A revoked token's leases become due now; the worker revokes them at once rather than at the next tick.
   tokens.onRevoked(async (accessors) => {
     if ((await leases.tokensRevoked(accessors)) > 0) void expiry.kick();
   });
-  expiry.start();
-  const tokenTidy = setInterval(() => {
-    if (barrier.isSealed()) return;
-    void tokens.revokeExpired(200).catch((err: Error) => log.warn({ err: err.message }, 'revoking expired tokens failed'));
-  }, 30_000);
-  tokenTidy.unref();
+  scheduler.add({ name: 'lease-expiry', schedule: config.lease_expiry_schedule, exclusive: false, run: () => expiry.kick() });
+  scheduler.add({
+    name: 'token-tidy',
+    schedule: '*/30 * * * * *',
+    exclusive: true,
+    run: async () => {
+      while ((await tokens.revokeExpired(200)) >= 200) {
+        // more expired tokens are waiting
+      }
+    },
+  });
+  scheduler.add({
+    name: 'engine-maintenance',
+    schedule: config.maintenance_schedule,
+    exclusive: true,
+    catchUp: true,
+    run: async () => {
+      for (const m of mounts.engines()) {
+        await m.engine.maintain?.().catch((err: Error) => log.warn({ mount: m.info.path, err: err.message }, 'engine maintenance failed'));
+      }
+    },
+  });
+  scheduler.add({
+    name: 'job-history-prune',
+    schedule: '0 30 3 * * *',
+    exclusive: true,
+    catchUp: true,
+    run: async () => {
+      await createSchedulerStore().pruneRuns(db, new Date(clock.now().getTime() - 7 * 86_400_000));
+    },
+  });
+  await scheduler.start();
 
   const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
   const http = createHttpApp({
@@ -334,8 +372,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     dev,
     drain: () => events.closeAll(),
     async close() {
-      clearInterval(tokenTidy);
       events.closeAll();
+      await scheduler.stop();
       await expiry.stop();
       mounts.close();
       await audit?.close();

@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import cron from 'node-cron';
 import { z } from 'zod';
 import { parseDuration } from './lib/durations.ts';
 
@@ -26,6 +27,8 @@ const durationSeconds = z.union([z.string(), z.number()]).transform((v, ctx) => 
 const nameList = z
   .union([z.array(z.string().min(1).max(256)).max(100), z.string().max(16 * 1024)])
   .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s.length > 0));
+
+const cronSetting = z.string().max(256).refine((v) => cron.validate(v), 'must be a cron expression (5 fields, or 6 with seconds first), in UTC');
 
 const boolSetting = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
@@ -68,7 +71,10 @@ const schema = z
     /** Leases (DESIGN §4): defaults for engines that ask for 0, and the expiry worker's pacing. */
     lease_default_ttl: durationSeconds.default(768 * 3600),
     lease_max_ttl: durationSeconds.default(768 * 3600),
-    lease_expiry_interval_ms: z.coerce.number().int().min(50).max(60_000).default(1000),
+    /** Cron (UTC, with seconds) of the shared lease-expiry job; every second by default. */
+    lease_expiry_schedule: cronSetting.default('* * * * * *'),
+    /** Cron of engine maintenance (PKI CRL refresh), run on one replica per slot. */
+    maintenance_schedule: cronSetting.default('0 * * * * *'),
     lease_expiry_batch: z.coerce.number().int().min(1).max(10_000).default(500),
     lease_revoke_concurrency: z.coerce.number().int().min(1).max(256).default(16),
     lease_revoke_max_attempts: z.coerce.number().int().min(1).max(100).default(6),
@@ -162,7 +168,8 @@ const ENV: Record<string, string> = {
   SEALBOX_KEEP_ALIVE_TIMEOUT: 'keep_alive_timeout',
   SEALBOX_LEASE_DEFAULT_TTL: 'lease_default_ttl',
   SEALBOX_LEASE_MAX_TTL: 'lease_max_ttl',
-  SEALBOX_LEASE_EXPIRY_INTERVAL_MS: 'lease_expiry_interval_ms',
+  SEALBOX_LEASE_EXPIRY_SCHEDULE: 'lease_expiry_schedule',
+  SEALBOX_MAINTENANCE_SCHEDULE: 'maintenance_schedule',
   SEALBOX_LEASE_EXPIRY_BATCH: 'lease_expiry_batch',
   SEALBOX_LEASE_REVOKE_CONCURRENCY: 'lease_revoke_concurrency',
   SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: 'lease_revoke_max_attempts',
@@ -178,7 +185,7 @@ SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key), SEALBOX_TLS
 SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBOX_MAX_HEADER_BYTES, SEALBOX_HEADER_TIMEOUT,
 SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,
 SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only), SEALBOX_LEASE_DEFAULT_TTL,
-SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_INTERVAL_MS, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
+SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_SCHEDULE, SEALBOX_MAINTENANCE_SCHEDULE, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
 SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY.
 Serving certificate from the broker's own PKI mount instead of the two files (self-signed until the mount can issue,
 renewed at 2/3 of its lifetime): SEALBOX_TLS_PKI_MOUNT, SEALBOX_TLS_PKI_ROLE, SEALBOX_TLS_PKI_COMMON_NAME,

@@ -245,7 +245,7 @@ test('a target that is down: revocation backs off, turns irrevocable and is list
   t.teardown(() => proxy.close());
   const b = await startBroker({
     databaseUrl: await target.cluster.createDatabase(),
-    env: { SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: '3', SEALBOX_LEASE_REVOKE_BACKOFF_MS: '300', SEALBOX_LEASE_IRREVOCABLE_RETRY: '4s', SEALBOX_LEASE_EXPIRY_INTERVAL_MS: '200' },
+    env: { SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: '3', SEALBOX_LEASE_REVOKE_BACKOFF_MS: '300', SEALBOX_LEASE_IRREVOCABLE_RETRY: '4s' },
   });
   t.teardown(() => b.stop());
   await mountDatabase(b, target, { default_ttl: '2s', max_ttl: '2s' }, proxy.port);

@@ -202,6 +202,8 @@ export interface Engine {
   paths: readonly PathDef[];
   /** The secret types this engine leases (see `EngineResponse.lease`), by name. */
   secrets?: Readonly<Record<string, SecretType>>;
+  /** Periodic upkeep (PKI: refresh a CRL past its refresh point), run by the scheduler on one replica per slot. */
+  maintain?(): Promise<void>;
   /** Releases what the engine holds (target connection pools) when the mount is reloaded, removed or the broker stops. */
   close?(): Promise<void>;
   /** Optional: a cheap, synchronous reading of what the engine holds, for sys/metrics. */

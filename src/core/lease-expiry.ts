@@ -1,5 +1,5 @@
 /**
- * The expiry worker (DESIGN §4): every replica runs one. Each pass claims due leases with FOR UPDATE SKIP LOCKED
+ * The expiry worker (DESIGN §4): every replica runs it, as the scheduler's shared `lease-expiry` job (every second). Each pass claims due leases with FOR UPDATE SKIP LOCKED
  * (so replicas split the work with no coordinator and never take the same lease), revokes them through their
  * engines with bounded concurrency, and deletes the revoked rows in one statement. A full batch means more
  * may be due, so the next pass starts at once.
@@ -17,7 +17,6 @@ export interface ExpiryWorkerDeps {
   leases: LeaseManager;
   clock: Clock;
   log: Logger;
-  intervalMs: number;
   batch: number;
   concurrency: number;
   /** Skips a pass (e.g. while sealed: leases cannot be decrypted). */
@@ -41,7 +40,6 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Prom
 }
 
 export function createExpiryWorker(deps: ExpiryWorkerDeps) {
-  let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let stopped = false;
   let again = false;
@@ -95,20 +93,12 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps) {
   }
 
   return {
-    start(): void {
-      if (timer || stopped) return;
-      timer = setInterval(() => void run(), deps.intervalMs);
-      timer.unref();
-      void run();
-    },
-    /** Runs a pass now (a token was revoked and its leases are due); returns when that pass is done. */
+    /** Runs a pass now (the scheduler's lease-expiry job, or a token was revoked); returns when that pass is done. */
     kick(): Promise<void> {
       return stopped ? Promise.resolve() : run();
     },
     async stop(): Promise<void> {
       stopped = true;
-      if (timer) clearInterval(timer);
-      timer = null;
       await running;
     },
   };

@@ -51,6 +51,10 @@ export function createPkiEngine(deps: EngineDeps): PkiEngine {
     ],
     secrets: { cert: createCertSecret(pki, cache) },
     rebuildCrlIfDue: () => rebuildCrlIfDue(pki, cache),
+    // The scheduler's engine-maintenance job: keeps the CRL fresh even when nobody fetches it.
+    maintain: async () => {
+      await rebuildCrlIfDue(pki, cache);
+    },
   };
 }
 

@@ -1,0 +1,165 @@
+/**
+ * The scheduler (DESIGN §6, issue 7): node-cron fires every job on every replica, in UTC. A *shared* job (lease
+ * expiry) runs on all replicas at once, which split its work themselves. An *exclusive* job runs each slot on
+ * exactly one replica: the slot is claimed with an INSERT into job_runs, and the job body also holds an advisory
+ * lock so that a slow run never overlaps the next one on another replica (node-cron's noOverlap is per process).
+ * Next-due times and history live in PostgreSQL; a slot missed while every broker was down runs once at start-up.
+ */
+import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Db } from '../storage/db.ts';
+import type { JobRow, JobRunRow, SchedulerStore } from '../storage/scheduler-store.ts';
+
+export interface JobSpec {
+  name: string;
+  /** Cron, UTC; 5 fields, or 6 with seconds first. */
+  schedule: string;
+  /** One replica per slot (claimed in PostgreSQL) and never overlapping; false: every replica runs it. */
+  exclusive: boolean;
+  /** Exclusive jobs only: a slot missed while no broker ran is run once at start-up. */
+  catchUp?: boolean;
+  run(): Promise<void>;
+}
+
+export interface SchedulerDeps {
+  db: Db;
+  store: SchedulerStore;
+  clock: Clock;
+  log: Logger;
+  /** Names this process in job_runs.replica. */
+  replicaId: string;
+  /** Skips runs while false (sealed). */
+  ready(): boolean;
+}
+
+export type RunOutcome = JobRunRow['status'] | 'not-claimed';
+
+const ERROR_CHARS = 500;
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
+/** A stable 32-bit key for pg_try_advisory_xact_lock, one per job name. */
+const lockKey = (name: string): number => {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h | 0;
+};
+
+export function validSchedule(expr: string): boolean {
+  return cron.validate(expr);
+}
+
+export function createScheduler(deps: SchedulerDeps) {
+  const specs = new Map<string, JobSpec>();
+  const tasks = new Map<string, ScheduledTask>();
+  const running = new Set<Promise<unknown>>();
+  let stopped = false;
+
+  const cronLogger = {
+    info: (m: string) => deps.log.debug({ source: 'node-cron' }, m),
+    warn: (m: string) => deps.log.warn({ source: 'node-cron' }, m),
+    error: (m: string | Error) => deps.log.error({ source: 'node-cron', err: m instanceof Error ? m.message : m }, 'scheduler error'),
+    debug: (m: string | Error) => deps.log.debug({ source: 'node-cron' }, m instanceof Error ? m.message : m),
+  };
+
+  /** Runs the body, holding the job's advisory lock on PostgreSQL (PGlite is one process: nothing to exclude). */
+  async function underLock(spec: JobSpec): Promise<boolean> {
+    if (deps.db.kind === 'pglite') {
+      await spec.run();
+      return true;
+    }
+    return deps.db.tx(async (q) => {
+      const r = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7001, $1) AS ok', [lockKey(spec.name)]);
+      if (r.rows[0]?.ok !== true) return false;
+      await spec.run();
+      return true;
+    });
+  }
+
+  /** One exclusive run of a slot: claim it, check pause, run under the lock, record the outcome. */
+  async function runSlot(spec: JobSpec, slot: Date, kind: JobRunRow['kind']): Promise<RunOutcome> {
+    const { db, store } = deps;
+    if (!(await store.claim(db, spec.name, slot, kind, deps.replicaId, deps.clock.now()))) return 'not-claimed';
+    let status: JobRunRow['status'] = 'ok';
+    let error: string | null = null;
+    try {
+      const row = await store.get(db, spec.name);
+      if (row?.paused && kind !== 'manual') status = 'skipped';
+      else if (!(await underLock(spec))) {
+        status = 'skipped';
+        error = 'the previous run is still going';
+      }
+    } catch (err) {
+      status = 'failed';
+      error = errorText(err);
+      deps.log.warn({ job: spec.name, err: error }, 'scheduled job failed');
+    }
+    const now = deps.clock.now();
+    await store.finish(db, spec.name, slot, status, error, now);
+    await store.recordRun(db, spec.name, { at: now, status, error, nextRunAt: tasks.get(spec.name)?.getNextRun() ?? null });
+    return status;
+  }
+
+  function track<T>(p: Promise<T>): Promise<T> {
+    running.add(p);
+    void p.finally(() => running.delete(p));
+    return p;
+  }
+
+  async function fire(spec: JobSpec, ctx: TaskContext): Promise<void> {
+    if (stopped || !deps.ready()) return;
+    if (!spec.exclusive) {
+      await spec.run().catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'scheduled job failed'));
+      return;
+    }
+    const slot = new Date(Math.floor(ctx.date.getTime() / 1000) * 1000);
+    await runSlot(spec, slot, 'scheduled').catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'could not run a scheduled slot'));
+  }
+
+  return {
+    /** Registers a job; call before start(). */
+    add(spec: JobSpec): void {
+      if (!cron.validate(spec.schedule)) throw new Error(`job ${spec.name}: invalid cron expression "${spec.schedule}"`);
+      specs.set(spec.name, spec);
+    },
+
+    /** Stores the jobs, runs the catch-up of slots missed while no broker ran, and starts the timers. */
+    async start(): Promise<void> {
+      const { db, store } = deps;
+      for (const spec of specs.values()) {
+        const row = await store.upsert(db, spec.name, spec.schedule);
+        const task = cron.createTask(spec.schedule, (ctx) => track(fire(spec, ctx)), { name: spec.name, timezone: 'UTC', noOverlap: true, logger: cronLogger });
+        tasks.set(spec.name, task);
+        const now = deps.clock.now();
+        if (spec.exclusive && spec.catchUp && row.nextRunAt && row.nextRunAt.getTime() < now.getTime() - 1000 && deps.ready()) {
+          // Once, not once per missed slot: the missed due time is the catch-up's slot, so only one replica runs it.
+          deps.log.info({ job: spec.name, missed: row.nextRunAt.toISOString() }, 'running a job slot missed while the broker was down');
+          await track(runSlot(spec, row.nextRunAt, 'catchup')).catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'catch-up run failed'));
+        }
+        await task.start();
+        // node-cron knows the next run only once the task is started.
+        if (!spec.exclusive || row.nextRunAt === null || row.nextRunAt.getTime() < now.getTime()) await store.setNextRun(db, spec.name, task.getNextRun());
+      }
+    },
+
+    /** Runs an exclusive job now (operators, tests), as a manual slot; a job that is running is 'skipped'. */
+    async runNow(name: string): Promise<RunOutcome> {
+      const spec = specs.get(name);
+      if (!spec) throw new Error(`unknown job ${name}`);
+      return track(runSlot(spec, deps.clock.now(), 'manual'));
+    },
+
+    has: (name: string): boolean => specs.has(name),
+    list: (): Promise<JobRow[]> => deps.store.list(deps.db),
+    history: (name: string, limit: number): Promise<JobRunRow[]> => deps.store.history(deps.db, name, limit),
+    setPaused: (name: string, paused: boolean): Promise<boolean> => deps.store.setPaused(deps.db, name, paused),
+
+    async stop(): Promise<void> {
+      stopped = true;
+      for (const t of tasks.values()) await t.destroy();
+      tasks.clear();
+      await Promise.allSettled([...running]);
+    },
+  };
+}
+
+export type Scheduler = ReturnType<typeof createScheduler>;

@@ -1,0 +1,125 @@
+import type { Queryable } from './db.ts';
+
+export interface JobRow {
+  name: string;
+  schedule: string;
+  paused: boolean;
+  nextRunAt: Date | null;
+  lastRunAt: Date | null;
+  lastStatus: string | null;
+  lastError: string | null;
+}
+
+export interface JobRunRow {
+  job: string;
+  slot: Date;
+  kind: 'scheduled' | 'catchup' | 'manual';
+  replica: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  status: 'running' | 'ok' | 'failed' | 'skipped';
+  error: string | null;
+}
+
+interface RawJob {
+  name: string;
+  schedule: string;
+  paused: boolean;
+  next_run_at: Date | null;
+  last_run_at: Date | null;
+  last_status: string | null;
+  last_error: string | null;
+}
+
+const toJob = (r: RawJob): JobRow => ({
+  name: r.name,
+  schedule: r.schedule,
+  paused: r.paused,
+  nextRunAt: r.next_run_at ? new Date(r.next_run_at) : null,
+  lastRunAt: r.last_run_at ? new Date(r.last_run_at) : null,
+  lastStatus: r.last_status,
+  lastError: r.last_error,
+});
+
+/** scheduled_jobs and job_runs (migrations/0006). */
+export function createSchedulerStore() {
+  return {
+    /** Creates the job row, or updates its schedule; returns the stored row (its next_run_at as last written). */
+    async upsert(q: Queryable, name: string, schedule: string): Promise<JobRow> {
+      const r = await q.query<RawJob>(
+        `INSERT INTO scheduled_jobs (name, schedule) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET schedule = EXCLUDED.schedule, updated_at = now()
+         RETURNING name, schedule, paused, next_run_at, last_run_at, last_status, last_error`,
+        [name, schedule],
+      );
+      const row = r.rows[0];
+      if (!row) throw new Error(`could not store job ${name}`);
+      return toJob(row);
+    },
+
+    async get(q: Queryable, name: string): Promise<JobRow | null> {
+      const r = await q.query<RawJob>(`SELECT name, schedule, paused, next_run_at, last_run_at, last_status, last_error FROM scheduled_jobs WHERE name = $1`, [name]);
+      return r.rows[0] ? toJob(r.rows[0]) : null;
+    },
+
+    async list(q: Queryable): Promise<JobRow[]> {
+      const r = await q.query<RawJob>(`SELECT name, schedule, paused, next_run_at, last_run_at, last_status, last_error FROM scheduled_jobs ORDER BY name`);
+      return r.rows.map(toJob);
+    },
+
+    async setPaused(q: Queryable, name: string, paused: boolean): Promise<boolean> {
+      const r = await q.query(`UPDATE scheduled_jobs SET paused = $2, updated_at = now() WHERE name = $1`, [name, paused]);
+      return r.rowCount > 0;
+    },
+
+    /** Claims a slot for this replica; false when another replica has it. */
+    async claim(q: Queryable, job: string, slot: Date, kind: JobRunRow['kind'], replica: string, now: Date): Promise<boolean> {
+      const r = await q.query(
+        `INSERT INTO job_runs (job, slot, kind, replica, started_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job, slot) DO NOTHING`,
+        [job, slot, kind, replica, now],
+      );
+      return r.rowCount > 0;
+    },
+
+    async finish(q: Queryable, job: string, slot: Date, status: JobRunRow['status'], error: string | null, now: Date): Promise<void> {
+      await q.query(`UPDATE job_runs SET finished_at = $3, status = $4, error = $5 WHERE job = $1 AND slot = $2`, [job, slot, now, status, error]);
+    },
+
+    /** Records the outcome on the job row and when it is due next (null: unknown). */
+    async recordRun(q: Queryable, name: string, f: { at: Date; status: string; error: string | null; nextRunAt: Date | null }): Promise<void> {
+      await q.query(
+        `UPDATE scheduled_jobs SET last_run_at = $2, last_status = $3, last_error = $4, next_run_at = $5, updated_at = now() WHERE name = $1`,
+        [name, f.at, f.status, f.error, f.nextRunAt],
+      );
+    },
+
+    async setNextRun(q: Queryable, name: string, nextRunAt: Date | null): Promise<void> {
+      await q.query(`UPDATE scheduled_jobs SET next_run_at = $2 WHERE name = $1`, [name, nextRunAt]);
+    },
+
+    async history(q: Queryable, job: string, limit: number): Promise<JobRunRow[]> {
+      const r = await q.query<{ job: string; slot: Date; kind: JobRunRow['kind']; replica: string; started_at: Date; finished_at: Date | null; status: JobRunRow['status']; error: string | null }>(
+        `SELECT job, slot, kind, replica, started_at, finished_at, status, error FROM job_runs WHERE job = $1 ORDER BY started_at DESC LIMIT $2`,
+        [job, limit],
+      );
+      return r.rows.map((x) => ({
+        job: x.job,
+        slot: new Date(x.slot),
+        kind: x.kind,
+        replica: x.replica,
+        startedAt: new Date(x.started_at),
+        finishedAt: x.finished_at ? new Date(x.finished_at) : null,
+        status: x.status,
+        error: x.error,
+      }));
+    },
+
+    /** Drops run history older than `before` (kept bounded by a daily job). */
+    async pruneRuns(q: Queryable, before: Date): Promise<number> {
+      const r = await q.query(`DELETE FROM job_runs WHERE started_at < $1 AND status <> 'running'`, [before]);
+      return r.rowCount;
+    },
+  };
+}
+
+export type SchedulerStore = ReturnType<typeof createSchedulerStore>;
