@@ -16,7 +16,10 @@ export interface FlagSpec {
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
 export interface ParsedFlags {
+  /** The last value given for each flag. */
   readonly values: ReadonlyMap<string, string | boolean>;
+  /** Every value given for each string flag, in order (for repeatable flags such as `-policy a -policy b`). */
+  readonly all: ReadonlyMap<string, readonly string[]>;
   readonly positional: readonly string[];
   readonly help: boolean;
 }
@@ -30,6 +33,7 @@ export function parseFlags(argv: readonly string[], specs: FlagSpecs): ParsedFla
     for (const a of spec.aliases ?? []) byName.set(norm(a), [name, spec]);
   }
   const values = new Map<string, string | boolean>();
+  const all = new Map<string, string[]>();
   const positional: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -67,13 +71,20 @@ export function parseFlags(argv: readonly string[], specs: FlagSpecs): ParsedFla
       i++;
     }
     values.set(name, value);
+    all.set(name, [...(all.get(name) ?? []), value]);
   }
-  return { values, positional, help };
+  return { values, all, positional, help };
 }
 
 export function stringFlag(f: ParsedFlags, name: string): string | undefined {
   const v = f.values.get(name);
   return typeof v === 'string' ? v : undefined;
+}
+
+/** Every value of a repeatable string flag; `-policy=a,b` counts as two when `commas` is set. */
+export function listFlag(f: ParsedFlags, name: string, commas = false): string[] {
+  const vs = f.all.get(name) ?? [];
+  return commas ? vs.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '') : [...vs];
 }
 
 export function boolFlag(f: ParsedFlags, name: string): boolean | undefined {

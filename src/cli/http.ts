@@ -87,13 +87,14 @@ export class Client {
     return body.data;
   }
 
-  request(method: string, path: string, query: Query = {}, body?: unknown): Promise<ApiResult> {
+  /** `contentType` defaults to application/json (KV patches send application/merge-patch+json). */
+  request(method: string, path: string, query: Query = {}, body?: unknown, contentType = 'application/json'): Promise<ApiResult> {
     const url = new URL(`${this.config.address.pathname.replace(/\/+$/, '')}/v1/${path.replace(/^\/+/, '')}`, this.config.address);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.config.token) headers['x-vault-token'] = this.config.token;
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) headers['content-type'] = 'application/json';
+    if (payload !== undefined) headers['content-type'] = contentType;
     const mod = url.protocol === 'https:' ? https : http;
     const label = `${method} ${path}`;
     return new Promise<ApiResult>((resolve, reject) => {
