@@ -49,6 +49,7 @@ import type { AppState } from './http/state.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/log.ts';
 import { randomBase62, type Random } from './lib/random.ts';
+import { createTracing } from './lib/tracing.ts';
 import { AppError } from './lib/errors.ts';
 import type { Db } from './storage/db.ts';
 import { createAuditReadStore } from './storage/audit-read-store.ts';
@@ -67,6 +68,7 @@ import { createPgDb } from './storage/pg-db.ts';
 import { createPgliteDb } from './storage/pglite-db.ts';
 import { createSealStore } from './storage/seal-store.ts';
 import { createTokensStore } from './storage/tokens-store.ts';
+import { tracedDb } from './storage/traced-db.ts';
 
 export const VERSION = '0.1.0';
 const MIGRATIONS = fileURLToPath(new URL('../migrations/', import.meta.url));
@@ -109,7 +111,9 @@ const builtinInfo = (id: string, path: string, cls: 'secret' | 'auth', type: str
 /** The composition root: the only place that wires storage, core, engines and HTTP together. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, log, clock, random } = deps;
-  const db = await openDb(config, log);
+  const tracing = await createTracing({ exporter: config.tracing_exporter, endpoint: config.tracing_endpoint, serviceName: 'sealbox', version: VERSION, log });
+  const untracedDb = await openDb(config, log);
+  const db = tracing.tracer ? tracedDb(untracedDb, tracing.tracer) : untracedDb;
   const applied = await migrate(db, MIGRATIONS);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
 
@@ -354,6 +358,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await scheduler.start();
 
+  const mountOf = (apiPath: string): string | null => mounts.route(apiPath)?.mounted.info.path ?? null;
   const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
   const http = createHttpApp({
     pipeline,
@@ -362,9 +367,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxBodyBytes: config.max_request_bytes,
     accessLog: config.access_log,
     rateLimiter: quotas,
+    tracer: tracing.tracer,
+    mountOf,
     // Labelled by mount path ("secret/"), never by the request path.
-    onRequest: (r) =>
-      metrics.observeRequest((r.path === undefined ? null : mounts.route(r.path)?.mounted.info.path) ?? NO_MOUNT, r.operation ?? NO_MOUNT, r.status, r.seconds),
+    onRequest: (r) => metrics.observeRequest((r.path === undefined ? null : mountOf(r.path)) ?? NO_MOUNT, r.operation ?? NO_MOUNT, r.status, r.seconds),
   });
   return {
     http,
@@ -380,6 +386,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       seal.seal();
       quotas.close();
       await db.close();
+      await tracing.shutdown();
     },
   };
 }

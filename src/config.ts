@@ -105,6 +105,10 @@ const schema = z
     header_timeout: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(10),
     request_timeout: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(30),
     keep_alive_timeout: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(65),
+    /** OpenTelemetry traces: "none" (default) loads no SDK at all; "otlp" sends OTLP/HTTP JSON to tracing_endpoint. */
+    tracing_exporter: z.enum(['none', 'otlp']).default('none'),
+    /** The OTLP traces URL (e.g. http://collector:4318/v1/traces). Unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or the SDK default. */
+    tracing_endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://collector:4318/v1/traces' }).optional(),
   })
   .refine((c) => (c.tls_cert_file === undefined) === (c.tls_key_file === undefined), {
     message: 'tls_cert_file (SEALBOX_TLS_CERT_FILE) and tls_key_file (SEALBOX_TLS_KEY_FILE) go together: set both or neither',
@@ -175,6 +179,8 @@ const ENV: Record<string, string> = {
   SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: 'lease_revoke_max_attempts',
   SEALBOX_LEASE_REVOKE_BACKOFF_MS: 'lease_revoke_backoff_ms',
   SEALBOX_LEASE_IRREVOCABLE_RETRY: 'lease_irrevocable_retry',
+  SEALBOX_TRACING_EXPORTER: 'tracing_exporter',
+  SEALBOX_TRACING_ENDPOINT: 'tracing_endpoint',
 };
 
 export const SERVER_USAGE = `usage: sealbox server [--dev] [--config FILE] [--listen HOST:PORT] [--data DIR] [--dev-root-token TOKEN]
@@ -186,7 +192,8 @@ SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBO
 SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,
 SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only), SEALBOX_LEASE_DEFAULT_TTL,
 SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_SCHEDULE, SEALBOX_MAINTENANCE_SCHEDULE, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
-SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY.
+SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY,
+SEALBOX_TRACING_EXPORTER (none|otlp; default none), SEALBOX_TRACING_ENDPOINT (OTLP/HTTP traces URL).
 Serving certificate from the broker's own PKI mount instead of the two files (self-signed until the mount can issue,
 renewed at 2/3 of its lifetime): SEALBOX_TLS_PKI_MOUNT, SEALBOX_TLS_PKI_ROLE, SEALBOX_TLS_PKI_COMMON_NAME,
 SEALBOX_TLS_PKI_ALT_NAMES and SEALBOX_TLS_PKI_IP_SANS (comma-separated), SEALBOX_TLS_PKI_TTL, SEALBOX_TLS_PKI_RETRY_INTERVAL.`;

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import Koa from 'koa';
 import type { QuotaLimiter } from '../core/quotas.ts';
 import type { Pipeline } from '../core/request.ts';
@@ -8,6 +9,7 @@ import type { Random } from '../lib/random.ts';
 import { ERROR_STATUS } from './error-status.ts';
 import { createRateLimitMiddleware } from './rate-limit.ts';
 import type { AppState } from './state.ts';
+import { incomingContext } from './trace-context.ts';
 import { createVaultAdapter } from './vault-adapter.ts';
 
 export interface HttpDeps {
@@ -21,6 +23,25 @@ export interface HttpDeps {
   rateLimiter?: QuotaLimiter;
   /** Called once per finished request (metrics): the API path and operation when the request got that far. */
   onRequest?: (r: { path: string | undefined; operation: string | undefined; status: number; seconds: number }) => void;
+  /** Present only when tracing is on: one span per request, child of an incoming W3C traceparent. */
+  tracer?: Tracer;
+  /** The mount path ("secret/") serving an API path, for span names and attributes (never the request path itself). */
+  mountOf?: (apiPath: string) => string | null;
+}
+
+/** Names the request's span by operation and mount only (`sealbox read secret/`): bounded cardinality, no secret names. */
+function endRequestSpan(span: Span, deps: HttpDeps, state: AppState, status: number, errorCode: string | undefined): void {
+  const mount = (state.apiPath === undefined ? null : deps.mountOf?.(state.apiPath)) ?? 'none';
+  const operation = state.operation ?? 'request';
+  span.updateName(`sealbox ${operation} ${mount}`);
+  span.setAttributes({
+    'sealbox.mount': mount,
+    'sealbox.operation': operation,
+    'sealbox.outcome': status < 400 ? 'success' : (errorCode ?? `http_${status}`),
+    'http.response.status_code': status,
+  });
+  if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode ?? 'internal' });
+  span.end();
 }
 
 /** Koa app: request id → access log → error render → no-store → rate-limit quotas → vault adapter. */
@@ -34,19 +55,29 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
   app.use(async (ctx, next) => {
     const requestId = deps.random.uuid();
     ctx.state.requestId = requestId;
+    const span = deps.tracer?.startSpan(
+      'sealbox request',
+      { kind: SpanKind.SERVER, attributes: { 'sealbox.request_id': requestId, 'http.request.method': ctx.method } },
+      incomingContext(ctx.headers),
+    );
+    // The trace id even when the caller's trace is not sampled (nothing exported): logs still correlate with it.
+    const traceId = span?.spanContext().traceId;
+    const bindings = traceId ? { request_id: requestId, trace_id: traceId } : { request_id: requestId };
     // A child logger only when something is logged beyond the access line (creating one per request costs).
     let child: Logger | undefined;
-    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= deps.log.child({ request_id: requestId })), configurable: true });
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= deps.log.child(bindings)), configurable: true });
     ctx.set('X-Request-Id', requestId);
     ctx.set('Cache-Control', 'no-store');
     const started = performance.now();
+    let errorCode: string | undefined;
     try {
-      await next();
+      await (span ? context.with(trace.setSpan(context.active(), span), next) : next());
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = { errors: [] };
       }
     } catch (err) {
+      errorCode = isAppError(err) ? err.code : 'internal';
       if (isAppError(err)) {
         ctx.status = ERROR_STATUS[err.code];
         ctx.body = { errors: err.message === '' ? [] : [err.message, ...err.details] };
@@ -61,9 +92,10 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
     } finally {
       const elapsed = performance.now() - started;
       deps.onRequest?.({ path: ctx.state.apiPath, operation: ctx.state.operation, status: ctx.status, seconds: elapsed / 1000 });
+      if (span) endRequestSpan(span, deps, ctx.state, ctx.status, errorCode);
       if (deps.accessLog) {
         const ms = Math.round(elapsed * 10) / 10;
-        deps.log.info({ request_id: requestId, method: ctx.method, path: ctx.path.slice(0, 256), status: ctx.status, ms }, 'request');
+        deps.log.info({ ...bindings, method: ctx.method, path: ctx.path.slice(0, 256), status: ctx.status, ms }, 'request');
       }
     }
   });

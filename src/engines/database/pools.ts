@@ -3,6 +3,7 @@
  * here, or on another replica: rotate-root elsewhere changes the password). A target that cannot be reached opens a
  * short circuit breaker, so that requests fail at once with a 503 instead of each waiting for a timeout.
  */
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import pg from 'pg';
 import type { TargetPoolStats } from '../../core/engine.ts';
 import { AppError } from '../../lib/errors.ts';
@@ -159,34 +160,53 @@ export function createTargetPools(deps: { log: Logger; now?: () => number }): Ta
     }
   };
 
+  const withClient = async <T>(cfg: DbConfig, fn: (c: pg.PoolClient) => Promise<T>, reload?: () => Promise<DbConfig | null>): Promise<T> => {
+    const client = await connect(cfg, reload);
+    breakers.delete(cfg.name);
+    // pg-pool takes its own error listener off a checked-out client. Without one, a connection that drops while
+    // a query runs (a network cut, the server restarting) emits 'error' with no listener: an uncaught exception
+    // that would kill the broker. The query itself rejects as well, so the request still fails (503).
+    let lost = false;
+    const onError = (err: Error): void => {
+      lost = true;
+      deps.log.warn({ config: cfg.name, failure: classify(err) }, 'database connection lost while in use');
+    };
+    client.on('error', onError);
+    const release = (destroy: boolean): void => {
+      client.removeListener('error', onError);
+      client.release(destroy ? true : undefined);
+    };
+    let result: T;
+    try {
+      result = await fn(client);
+    } catch (err) {
+      // A broken connection must not go back to the pool; one that only ran a refused statement may.
+      const broken = lost || (err instanceof AppError ? err.code === 'unavailable' : classify(err) !== 'sql');
+      release(broken);
+      throw err;
+    }
+    release(lost);
+    return result;
+  };
+
   return {
-    async withClient<T>(cfg: DbConfig, fn: (c: pg.PoolClient) => Promise<T>, reload?: () => Promise<DbConfig | null>): Promise<T> {
-      const client = await connect(cfg, reload);
-      breakers.delete(cfg.name);
-      // pg-pool takes its own error listener off a checked-out client. Without one, a connection that drops while
-      // a query runs (a network cut, the server restarting) emits 'error' with no listener: an uncaught exception
-      // that would kill the broker. The query itself rejects as well, so the request still fails (503).
-      let lost = false;
-      const onError = (err: Error): void => {
-        lost = true;
-        deps.log.warn({ config: cfg.name, failure: classify(err) }, 'database connection lost while in use');
-      };
-      client.on('error', onError);
-      const release = (destroy: boolean): void => {
-        client.removeListener('error', onError);
-        client.release(destroy ? true : undefined);
-      };
-      let result: T;
-      try {
-        result = await fn(client);
-      } catch (err) {
-        // A broken connection must not go back to the pool; one that only ran a refused statement may.
-        const broken = lost || (err instanceof AppError ? err.code === 'unavailable' : classify(err) !== 'sql');
-        release(broken);
-        throw err;
-      }
-      release(lost);
-      return result;
+    withClient<T>(cfg: DbConfig, fn: (c: pg.PoolClient) => Promise<T>, reload?: () => Promise<DbConfig | null>): Promise<T> {
+      // Traced only inside a live request span (tracing on): with tracing off the API has no context and this is one lookup.
+      if (!trace.getActiveSpan()?.isRecording()) return withClient(cfg, fn, reload);
+      const attributes = { 'db.system.name': 'postgresql', 'sealbox.db.config': cfg.name, 'sealbox.db.target': describeTarget(cfg.connectionUrl) };
+      return trace.getTracer('sealbox').startActiveSpan('target-db', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+        try {
+          return await withClient(cfg, fn, reload);
+        } catch (err) {
+          // The code only (AppError code or SQLSTATE): messages can quote statements.
+          const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+          span.setAttribute('error.type', typeof code === 'string' ? code.slice(0, 64) : err instanceof Error ? err.name : 'error');
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          throw err;
+        } finally {
+          span.end();
+        }
+      });
     },
     evict(name) {
       const entry = pools.get(name);
