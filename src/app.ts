@@ -15,6 +15,9 @@ import { sysAuditPaths } from './core/builtins/sys-audit.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysEventsPaths } from './core/builtins/sys-events.ts';
 import { sysSchedulerPaths } from './core/builtins/sys-scheduler.ts';
+import { sysRotationsPaths } from './core/builtins/sys-rotations.ts';
+import { createRotationManager, failpointsFrom } from './core/rotations.ts';
+import { createRotationsStore } from './storage/rotations-store.ts';
 import { createScheduler } from './core/scheduler.ts';
 import { createSchedulerStore } from './storage/scheduler-store.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
@@ -31,7 +34,7 @@ import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
 import { sysSealPaths } from './core/builtins/sys-seal.ts';
 import { tokenPaths } from './core/builtins/token.ts';
 import { bootDevSeal } from './core/dev-seal.ts';
-import type { MountInfo } from './core/engine.ts';
+import type { MountInfo, RotationTarget } from './core/engine.ts';
 import { createEngineStorage } from './core/entry-storage.ts';
 import { createLoginLockout } from './core/lockout.ts';
 import { createMetrics, NO_MOUNT } from './core/metrics.ts';
@@ -193,6 +196,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const bus = createEventBus({ db, clock, random, log: log.child({ component: 'events' }) });
   await bus.start();
   const events = sysEventsPaths({ bus, tokens, authorizer });
+  const rotationsStore = createRotationsStore();
+  const rotations = createRotationManager({
+    db,
+    store: rotationsStore,
+    barrier,
+    clock,
+    random,
+    log: log.child({ component: 'rotations' }),
+    replicaId: `${hostname()}/${process.pid}`,
+    targetFor: (mountId, kind) => (mountId ? (mustMounts().byId(mountId)?.engine.rotations?.[kind] ?? null) : (coreRotationTargets.get(kind) ?? null)),
+    publish: (e) => bus.publish(e),
+    failpoints: failpointsFrom(process.env),
+  });
+  /** Rotations that belong to no mount (the barrier keyring), by kind. */
+  const coreRotationTargets = new Map<string, RotationTarget>();
   const scheduler = createScheduler({
     db,
     store: createSchedulerStore(),
@@ -241,6 +259,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...sysPasswordPoliciesPaths({ store: passwordPolicies, random }),
     ...events.paths,
     ...sysSchedulerPaths({ scheduler }),
+    ...sysRotationsPaths({ rotations }),
     ...sysInternalPaths({ mounts: () => mustMounts() }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
@@ -258,6 +277,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     beforeUnmount: async (info) => {
       const r = await leases.revokePrefix(info.path);
       if (r.failed > 0) throw new AppError('bad_request', `failed to revoke ${r.failed} leases under "${info.path}"; fix the target or use sys/leases/revoke-force, then unmount`);
+      await rotationsStore.removeMount(db, info.id);
     },
     builtins: [
       { info: builtinInfo('sys', 'sys/', 'secret', 'system'), engine: { paths: sysPaths } },
@@ -267,6 +287,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       factory.create({
         mount: info,
         passwords,
+        rotations: rotations.registryFor(info),
+        publish: (e) => bus.publish({ ...e, path: `${info.path}${e.path}` }),
         mountAccessor: mountAccessor(info),
         lockout: createLoginLockout({
           store: lockoutStore,
@@ -326,6 +348,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if ((await leases.tokensRevoked(accessors)) > 0) void expiry.kick();
   });
   scheduler.add({ name: 'lease-expiry', schedule: config.lease_expiry_schedule, exclusive: false, run: () => expiry.kick() });
+  scheduler.add({ name: 'rotations', schedule: '* * * * * *', exclusive: false, run: () => rotations.tick() });
   scheduler.add({
     name: 'token-tidy',
     schedule: '*/30 * * * * *',

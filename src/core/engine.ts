@@ -128,6 +128,48 @@ export interface EventStream {
   open(send: (event: BrokerEvent) => void, end: (reason: string) => void): () => void;
 }
 
+/**
+ * A rotation target an engine offers (DESIGN §6, issue 7), driven by core's persisted state machine:
+ * create → set → test → finish. The pending value `create` returns is sealed and stored *before* `set` runs, and
+ * the stored step says where a run resumes after a crash, so every step must be idempotent: `set` may run again
+ * with the same pending value after it already took effect, and `finish` again after it already finished.
+ */
+export interface RotationTarget {
+  /** Checks that `target` (e.g. a static role name) exists and can be rotated; throws a 400 AppError if not. */
+  check?(target: string): Promise<void>;
+  /** Makes the new value (a password from the policy, …). Never touches the target system. */
+  create(ctx: RotationContext): Promise<Record<string, unknown>>;
+  /** Applies the pending value to the target system (ALTER ROLE …). */
+  set(ctx: RotationContext, pending: Readonly<Record<string, unknown>>): Promise<void>;
+  /** Proves the pending value works (logs in with it); throws if it does not. */
+  test(ctx: RotationContext, pending: Readonly<Record<string, unknown>>): Promise<void>;
+  /** Makes pending current (current becomes previous) in the engine's storage. */
+  finish(ctx: RotationContext, pending: Readonly<Record<string, unknown>>): Promise<void>;
+}
+
+export interface RotationContext {
+  /** The rotation id, e.g. "database/static-roles/app". */
+  id: string;
+  /** The engine-relative target name, e.g. "app". */
+  target: string;
+  /** One id per run (a resumed run keeps its id). */
+  runId: string;
+}
+
+/** How engines register what they rotate; core stores schedules in PostgreSQL and runs them. */
+export interface RotationRegistry {
+  /**
+   * Creates or updates the rotation `<mount path><kind>/<target>` of this mount. `schedule` is a cron expression
+   * (UTC) or `periodSeconds` a fixed period; with neither the rotation runs only when asked. Throws a 400 on a bad cron.
+   */
+  upsert(kind: string, target: string, when: { schedule?: string; periodSeconds?: number }): Promise<void>;
+  remove(kind: string, target: string): Promise<void>;
+  /** Runs the rotation now and waits for it (rotate-role); throws if it fails. */
+  runNow(kind: string, target: string): Promise<void>;
+  /** The last finished rotation time (for static-creds' last_vault_rotation), or null. */
+  lastRotated(kind: string, target: string): Promise<Date | null>;
+}
+
 /** What an engine asks the lease manager to track for a dynamic secret (DESIGN §4). */
 export interface LeaseSpec {
   /** The engine's secret type: a key of `Engine.secrets`, whose revoke and renew the lease manager calls. */
@@ -202,6 +244,8 @@ export interface Engine {
   paths: readonly PathDef[];
   /** The secret types this engine leases (see `EngineResponse.lease`), by name. */
   secrets?: Readonly<Record<string, SecretType>>;
+  /** The rotation targets this engine offers, by kind (e.g. "static-roles"); see RotationTarget. */
+  rotations?: Readonly<Record<string, RotationTarget>>;
   /** Periodic upkeep (PKI: refresh a CRL past its refresh point), run by the scheduler on one replica per slot. */
   maintain?(): Promise<void>;
   /** Releases what the engine holds (target connection pools) when the mount is reloaded, removed or the broker stops. */
@@ -269,6 +313,9 @@ export interface PasswordGenerator {
 export interface EngineDeps {
   mount: MountInfo;
   passwords: PasswordGenerator;
+  rotations: RotationRegistry;
+  /** Publishes a change event (e.g. "rotation/finished" for a static-creds path relative to the mount). */
+  publish(e: { type: string; path: string; version?: number }): Promise<void>;
   /** The mount's accessor, as listed in sys/mounts and sys/auth (used in templated policies). */
   mountAccessor: string;
   lockout: LoginLockout;

@@ -1,0 +1,86 @@
+/** sys/rotations (CONTRACT §3 rotation row): list, read, change schedule or pause, run now, history. */
+import { z } from 'zod';
+import { badRequest, notFound } from '../../lib/errors.ts';
+import type { RotationRow, RotationRunRow } from '../../storage/rotations-store.ts';
+import { op, type PathDef } from '../engine.ts';
+import type { RotationManager } from '../rotations.ts';
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+const wire = (r: RotationRow) => ({
+  id: r.id,
+  target: r.target,
+  kind: r.kind,
+  schedule: r.schedule ?? (r.periodSeconds ? `every ${r.periodSeconds}s` : null),
+  rotation_period: r.periodSeconds,
+  next_run_at: iso(r.nextRunAt),
+  last_run_at: iso(r.lastRunAt),
+  last_status: r.lastStatus,
+  last_error: r.lastError,
+  paused: r.paused,
+  in_progress: r.runId ? { run_id: r.runId, step: r.step } : null,
+});
+const runWire = (r: RotationRunRow) => ({
+  run_id: r.runId,
+  slot: iso(r.slot),
+  kind: r.kind,
+  replica: r.replica,
+  started_at: r.startedAt.toISOString(),
+  finished_at: iso(r.finishedAt),
+  status: r.status,
+  step: r.step,
+  error: r.error,
+});
+const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' });
+
+export function sysRotationsPaths(deps: { rotations: RotationManager }): PathDef[] {
+  const { rotations } = deps;
+  const must = async (id: string | undefined): Promise<RotationRow> => {
+    const row = id ? await rotations.get(id) : null;
+    if (!row) throw notFound();
+    return row;
+  };
+  const all = op(z.object({ list: z.unknown().optional() }), async (req) => {
+    const rows = await rotations.list();
+    if (req.operation === 'list') {
+      if (rows.length === 0) throw notFound();
+      return { data: { keys: rows.map((r) => r.id) } };
+    }
+    return { data: { rotations: rows.map(wire) } };
+  });
+  return [
+    { pattern: 'rotations', operations: { read: all, list: all } },
+    {
+      pattern: 'rotations/*id/run',
+      sudo: true,
+      operations: {
+        update: op(z.object({}), async ({ params }) => {
+          const row = await must(params.id);
+          const status = await rotations.runNow(row.id);
+          const after = await must(row.id);
+          return { data: { status, ...wire(after) } };
+        }),
+      },
+    },
+    {
+      pattern: 'rotations/*id/history',
+      operations: {
+        read: op(z.object({ limit: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).optional() }), async ({ params, input }) => {
+          const row = await must(params.id);
+          return { data: { runs: (await rotations.history(row.id, Math.min(Math.max(input.limit ?? 100, 1), 1000))).map(runWire) } };
+        }),
+      },
+    },
+    {
+      pattern: 'rotations/*id',
+      operations: {
+        read: op(z.object({}), async ({ params }) => ({ data: wire(await must(params.id)) })),
+        update: op(z.object({ schedule: z.string().max(256).nullable().optional(), paused: boolish.optional() }), async ({ params, input }) => {
+          const row = await must(params.id);
+          if (input.schedule === undefined && input.paused === undefined) throw badRequest('nothing to change: give schedule or paused');
+          await rotations.setControls(row.id, { schedule: input.schedule === '' ? null : input.schedule, paused: input.paused });
+          return { data: wire(await must(row.id)) };
+        }),
+      },
+    },
+  ];
+}

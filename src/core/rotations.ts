@@ -1,0 +1,230 @@
+/**
+ * Rotations (DESIGN §6, issue 7): a persisted state machine after AWS Secrets Manager's four steps. For each run:
+ *   create: the target makes the pending value; it is sealed and stored with step=set BEFORE anything changes;
+ *   set:    the target applies it (ALTER ROLE …);              then step=test is stored;
+ *   test:   the target proves it works (logs in);              then step=finish is stored;
+ *   finish: the target makes pending current; the run is closed and the next due time computed.
+ * A crash anywhere resumes from the stored step (steps are idempotent), on this replica or another once the claim
+ * ends. Due rotations are claimed with FOR UPDATE SKIP LOCKED, and a scheduled slot is recorded once in
+ * rotation_runs, so each slot runs on one replica.
+ */
+import cron from 'node-cron';
+import { AppError, badRequest } from '../lib/errors.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Random } from '../lib/random.ts';
+import type { Db } from '../storage/db.ts';
+import type { RotationRow, RotationsStore, RotationStep } from '../storage/rotations-store.ts';
+import type { Barrier } from './barrier.ts';
+import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from './engine.ts';
+
+export interface RotationManagerDeps {
+  db: Db;
+  store: RotationsStore;
+  barrier: Barrier;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  replicaId: string;
+  /** The engine's target for a rotation row (mount id + kind), or a core target (mount id null); null if gone. */
+  targetFor(mountId: string | null, kind: string): RotationTarget | null;
+  /** Publishes "rotation/finished" for the rotated path. */
+  publish(e: { type: string; path: string }): Promise<void>;
+  /**
+   * Test-only crash points: names such as "rotation:after-set" at which the process kills itself with SIGKILL.
+   * Set only from SEALBOX_TEST_FAILPOINTS (with SEALBOX_TEST_MODE=1); empty in production.
+   */
+  failpoints: ReadonlySet<string>;
+}
+
+const CLAIM_SECONDS = 120;
+const MAX_FAST_ATTEMPTS = 5;
+const ERROR_CHARS = 500;
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
+const ctxOf = (id: string): string => `rotations/${id}`;
+
+/** The next due time after `from`: the next cron slot (UTC), or `from + period`. Null: on demand only. */
+export function nextDue(schedule: string | null, periodSeconds: number | null, from: Date): Date | null {
+  if (schedule) {
+    const task = cron.createTask(schedule, () => undefined, { timezone: 'UTC' });
+    const next = task.getNextRuns(2).find((d) => d.getTime() > from.getTime());
+    void task.destroy();
+    return next ?? null;
+  }
+  if (periodSeconds && periodSeconds > 0) return new Date(from.getTime() + periodSeconds * 1000);
+  return null;
+}
+
+/** Validates a rotation schedule: a cron expression (UTC) or a period of at least 1 s. */
+export function checkSchedule(when: { schedule?: string | null; periodSeconds?: number | null }): void {
+  if (when.schedule && !cron.validate(when.schedule)) throw badRequest(`rotation_schedule: "${when.schedule.slice(0, 80)}" is not a valid cron expression`);
+  if (when.periodSeconds !== undefined && when.periodSeconds !== null && when.periodSeconds < 1) throw badRequest('rotation_period: must be at least 1s');
+}
+
+export function createRotationManager(deps: RotationManagerDeps) {
+  const { db, store } = deps;
+  const now = (): Date => deps.clock.now();
+
+  function failpoint(name: string): void {
+    if (deps.failpoints.has(name)) {
+      deps.log.warn({ failpoint: name }, 'test failpoint: killing the process');
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+
+  async function openPending(row: RotationRow): Promise<Record<string, unknown>> {
+    if (!row.pending) throw new Error('the pending value is missing');
+    const plain = await deps.barrier.decrypt(ctxOf(row.id), row.pending);
+    return JSON.parse(plain.toString('utf8')) as Record<string, unknown>;
+  }
+
+  /** Drives one claimed rotation from its stored step to the end. Returns the outcome; never throws. */
+  async function drive(row: RotationRow, claimId: string, kind: 'scheduled' | 'manual'): Promise<'ok' | 'failed' | 'skipped'> {
+    let current = row;
+    if (!current.runId) {
+      const runId = deps.random.uuid();
+      const slot = kind === 'scheduled' ? current.nextRunAt : null;
+      const started = await store.startRun(db, current.id, claimId, { runId, slot, kind, replica: deps.replicaId, now: now() });
+      if (!started) {
+        await store.skipSlot(db, current.id, claimId, nextDue(current.schedule, current.periodSeconds, now()));
+        return 'skipped';
+      }
+      current = { ...current, runId, runSlot: slot, runKind: kind, step: 'create', pending: null };
+    }
+    const runId = current.runId as string;
+    const target = deps.targetFor(current.mountId, current.kind);
+    const ctx: RotationContext = { id: current.id, target: current.target, runId };
+    try {
+      if (!target) throw new Error(`nothing rotates "${current.kind}" here (was the mount removed?)`);
+      let step: RotationStep | null = current.step ?? 'create';
+      let pending: Record<string, unknown> | null = step === 'create' ? null : await openPending(current);
+      while (step) {
+        await store.extendClaim(db, current.id, claimId, new Date(now().getTime() + CLAIM_SECONDS * 1000));
+        switch (step) {
+          case 'create': {
+            pending = await target.create(ctx);
+            const sealed = deps.barrier.encrypt(ctxOf(current.id), Buffer.from(JSON.stringify(pending), 'utf8')).sealed;
+            await store.advance(db, current.id, claimId, runId, 'set', sealed);
+            failpoint('rotation:after-create');
+            step = 'set';
+            break;
+          }
+          case 'set':
+            await target.set(ctx, pending ?? {});
+            failpoint('rotation:after-set-before-persist');
+            await store.advance(db, current.id, claimId, runId, 'test');
+            failpoint('rotation:after-set');
+            step = 'test';
+            break;
+          case 'test':
+            await target.test(ctx, pending ?? {});
+            await store.advance(db, current.id, claimId, runId, 'finish');
+            failpoint('rotation:after-test');
+            step = 'finish';
+            break;
+          case 'finish': {
+            await target.finish(ctx, pending ?? {});
+            failpoint('rotation:after-finish-before-persist');
+            const t = now();
+            await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: nextDue(current.schedule, current.periodSeconds, t) });
+            step = null;
+            break;
+          }
+        }
+      }
+      deps.log.info({ rotation: current.id, run_id: runId }, 'rotation finished');
+      await deps.publish({ type: 'rotation/finished', path: current.id });
+      return 'ok';
+    } catch (err) {
+      const error = errorText(err);
+      const attempts = current.attempts + 1;
+      // Keep the run at its step (nothing is rolled back: the pending value may already be live) and retry with backoff.
+      const delayMs = attempts >= MAX_FAST_ATTEMPTS ? 10 * 60_000 : Math.min(60_000, 1000 * 2 ** attempts);
+      await store.stepFailed(db, current.id, claimId, { error, retryAt: new Date(now().getTime() + delayMs) }).catch(() => undefined);
+      deps.log.warn({ rotation: current.id, run_id: runId, step: current.step, attempts, err: error }, 'rotation step failed; will retry');
+      return 'failed';
+    }
+  }
+
+  /** Runs a rotation now (rotate-role, sys/rotations/:id/run), waiting for a run in progress elsewhere. */
+  async function runNow(id: string): Promise<'ok' | 'failed'> {
+    const claimId = deps.random.uuid();
+    for (let waited = 0; ; waited += 200) {
+      const t = now();
+      const row = await store.claimOne(db, id, claimId, t, new Date(t.getTime() + CLAIM_SECONDS * 1000));
+      if (row) {
+        // A run already in progress (e.g. interrupted) is finished first: that is the rotation asked for.
+        const outcome = await drive(row, claimId, row.runKind ?? 'manual');
+        return outcome === 'skipped' ? 'failed' : outcome;
+      }
+      if (!(await store.get(db, id))) throw new AppError('not_found', '');
+      if (waited >= 30_000) throw new AppError('unavailable', `rotation "${id.slice(0, 200)}" is running elsewhere; try again`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  return {
+    /** The scheduler's shared `rotations` job: claims due rotations and drives them. */
+    async tick(limit = 8): Promise<void> {
+      const claimId = deps.random.uuid();
+      const t = now();
+      const rows = await store.claimDue(db, claimId, t, new Date(t.getTime() + CLAIM_SECONDS * 1000), limit);
+      for (const row of rows) await drive(row, claimId, row.runKind ?? 'scheduled');
+    },
+
+    runNow,
+
+    list: () => store.list(db),
+    get: (id: string) => store.get(db, id),
+    history: (id: string, limit: number) => store.history(db, id, limit),
+
+    async setControls(id: string, c: { schedule?: string | null; paused?: boolean }): Promise<boolean> {
+      const row = await store.get(db, id);
+      if (!row) return false;
+      if (c.schedule !== undefined) {
+        checkSchedule({ schedule: c.schedule });
+        return store.setControls(db, id, { schedule: c.schedule, periodSeconds: c.schedule ? null : row.periodSeconds, nextRunAt: nextDue(c.schedule, c.schedule ? null : row.periodSeconds, now()), paused: c.paused });
+      }
+      return store.setControls(db, id, { paused: c.paused });
+    },
+
+    /** The registry an engine of `mount` uses: its rotations are `<mount path><kind>/<target>`. */
+    registryFor(mount: MountInfo): RotationRegistry {
+      const idOf = (kind: string, target: string) => `${mount.path}${kind}/${target}`;
+      return {
+        async upsert(kind, target, when) {
+          checkSchedule(when);
+          const schedule = when.schedule ?? null;
+          const periodSeconds = when.periodSeconds ?? null;
+          await store.upsert(db, { id: idOf(kind, target), mountId: mount.id, kind, target, schedule, periodSeconds, nextRunAt: nextDue(schedule, periodSeconds, now()) });
+        },
+        remove: (kind, target) => store.remove(db, idOf(kind, target)),
+        runNow: async (kind, target) => {
+          const outcome = await runNow(idOf(kind, target));
+          if (outcome !== 'ok') {
+            const row = await store.get(db, idOf(kind, target));
+            throw new AppError('bad_request', `rotation failed: ${row?.lastError ?? 'unknown error'}; it will be retried`);
+          }
+        },
+        lastRotated: async (kind, target) => {
+          const row = await store.get(db, idOf(kind, target));
+          return row?.lastStatus === 'ok' ? row.lastRunAt : (row?.lastRunAt ?? null);
+        },
+      };
+    },
+
+    /** Creates a core rotation (the keyring) if it does not exist yet. */
+    async ensureCore(id: string, kind: string, schedule: string | null): Promise<void> {
+      checkSchedule({ schedule });
+      await store.upsert(db, { id, mountId: null, kind, target: kind, schedule, periodSeconds: null, nextRunAt: nextDue(schedule, null, now()) });
+    },
+  };
+}
+
+export type RotationManager = ReturnType<typeof createRotationManager>;
+
+/** Parses SEALBOX_TEST_FAILPOINTS, honoured only when SEALBOX_TEST_MODE=1 (never in production). */
+export function failpointsFrom(env: NodeJS.ProcessEnv): Set<string> {
+  if (env.SEALBOX_TEST_MODE !== '1' || !env.SEALBOX_TEST_FAILPOINTS) return new Set();
+  return new Set(env.SEALBOX_TEST_FAILPOINTS.split(',').map((s) => s.trim()).filter(Boolean));
+}

@@ -1,0 +1,215 @@
+import { toBuffer, type Queryable } from './db.ts';
+
+export type RotationStep = 'create' | 'set' | 'test' | 'finish';
+
+/** One rotation (migrations/0007). `pending` is sealed by the barrier; this layer never opens it. */
+export interface RotationRow {
+  id: string;
+  mountId: string | null;
+  kind: string;
+  target: string;
+  schedule: string | null;
+  periodSeconds: number | null;
+  paused: boolean;
+  nextRunAt: Date | null;
+  lastRunAt: Date | null;
+  lastStatus: string | null;
+  lastError: string | null;
+  runId: string | null;
+  runSlot: Date | null;
+  runKind: 'scheduled' | 'manual' | null;
+  step: RotationStep | null;
+  pending: Buffer | null;
+  attempts: number;
+}
+
+export interface RotationRunRow {
+  runId: string;
+  slot: Date | null;
+  kind: 'scheduled' | 'manual';
+  replica: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  status: 'running' | 'ok' | 'failed';
+  step: string | null;
+  error: string | null;
+}
+
+interface Raw {
+  id: string;
+  mount_id: string | null;
+  kind: string;
+  target: string;
+  schedule: string | null;
+  period_seconds: string | number | null;
+  paused: boolean;
+  next_run_at: Date | null;
+  last_run_at: Date | null;
+  last_status: string | null;
+  last_error: string | null;
+  run_id: string | null;
+  run_slot: Date | null;
+  run_kind: 'scheduled' | 'manual' | null;
+  step: RotationStep | null;
+  pending: Uint8Array | null;
+  attempts: number;
+}
+
+const COLUMNS = `id, mount_id, kind, target, schedule, period_seconds, paused, next_run_at, last_run_at, last_status, last_error,
+  run_id, run_slot, run_kind, step, pending, attempts`;
+const date = (d: Date | null): Date | null => (d ? new Date(d) : null);
+const toRow = (r: Raw): RotationRow => ({
+  id: r.id,
+  mountId: r.mount_id,
+  kind: r.kind,
+  target: r.target,
+  schedule: r.schedule,
+  periodSeconds: r.period_seconds === null ? null : Number(r.period_seconds),
+  paused: r.paused,
+  nextRunAt: date(r.next_run_at),
+  lastRunAt: date(r.last_run_at),
+  lastStatus: r.last_status,
+  lastError: r.last_error,
+  runId: r.run_id,
+  runSlot: date(r.run_slot),
+  runKind: r.run_kind,
+  step: r.step,
+  pending: r.pending ? toBuffer(r.pending) : null,
+  attempts: r.attempts,
+});
+
+export function createRotationsStore() {
+  return {
+    async upsert(
+      q: Queryable,
+      r: { id: string; mountId: string | null; kind: string; target: string; schedule: string | null; periodSeconds: number | null; nextRunAt: Date | null },
+    ): Promise<void> {
+      await q.query(
+        `INSERT INTO rotations (id, mount_id, kind, target, schedule, period_seconds, next_run_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (id) DO UPDATE SET schedule = EXCLUDED.schedule, period_seconds = EXCLUDED.period_seconds,
+           next_run_at = CASE WHEN rotations.schedule IS NOT DISTINCT FROM EXCLUDED.schedule
+                               AND rotations.period_seconds IS NOT DISTINCT FROM EXCLUDED.period_seconds
+                               AND rotations.next_run_at IS NOT NULL THEN rotations.next_run_at ELSE EXCLUDED.next_run_at END,
+           updated_at = now()`,
+        [r.id, r.mountId, r.kind, r.target, r.schedule, r.periodSeconds, r.nextRunAt],
+      );
+    },
+    async remove(q: Queryable, id: string): Promise<void> {
+      await q.query(`DELETE FROM rotations WHERE id = $1`, [id]);
+    },
+    async removeMount(q: Queryable, mountId: string): Promise<void> {
+      await q.query(`DELETE FROM rotations WHERE mount_id = $1`, [mountId]);
+    },
+    async get(q: Queryable, id: string): Promise<RotationRow | null> {
+      const r = await q.query<Raw>(`SELECT ${COLUMNS} FROM rotations WHERE id = $1`, [id]);
+      return r.rows[0] ? toRow(r.rows[0]) : null;
+    },
+    async list(q: Queryable): Promise<RotationRow[]> {
+      const r = await q.query<Raw>(`SELECT ${COLUMNS} FROM rotations ORDER BY id`);
+      return r.rows.map(toRow);
+    },
+    async setControls(q: Queryable, id: string, c: { schedule?: string | null; periodSeconds?: number | null; nextRunAt?: Date | null; paused?: boolean }): Promise<boolean> {
+      const r = await q.query(
+        `UPDATE rotations SET
+           schedule = CASE WHEN $2::boolean THEN $3 ELSE schedule END,
+           period_seconds = CASE WHEN $2::boolean THEN $4::bigint ELSE period_seconds END,
+           next_run_at = CASE WHEN $2::boolean THEN $5 ELSE next_run_at END,
+           paused = COALESCE($6, paused), updated_at = now()
+         WHERE id = $1`,
+        [id, c.schedule !== undefined || c.periodSeconds !== undefined, c.schedule ?? null, c.periodSeconds ?? null, c.nextRunAt ?? null, c.paused ?? null],
+      );
+      return r.rowCount > 0;
+    },
+
+    /** Claims due rotations (a new slot is due, or a run waits to be resumed) for this replica until `claimUntil`. */
+    async claimDue(q: Queryable, claimId: string, now: Date, claimUntil: Date, limit: number): Promise<RotationRow[]> {
+      const r = await q.query<Raw>(
+        `UPDATE rotations SET claim_id = $1, claim_until = $3
+          WHERE id IN (SELECT id FROM rotations
+                        WHERE NOT paused AND (claim_until IS NULL OR claim_until <= $2)
+                          AND (run_id IS NOT NULL OR next_run_at <= $2)
+                        ORDER BY next_run_at NULLS FIRST LIMIT $4 FOR UPDATE SKIP LOCKED)
+          RETURNING ${COLUMNS}`,
+        [claimId, now, claimUntil, limit],
+      );
+      return r.rows.map(toRow);
+    },
+    /** Claims one rotation (run now) unless another replica holds an unexpired claim. */
+    async claimOne(q: Queryable, id: string, claimId: string, now: Date, claimUntil: Date): Promise<RotationRow | null> {
+      const r = await q.query<Raw>(
+        `UPDATE rotations SET claim_id = $2, claim_until = $4 WHERE id = $1 AND (claim_until IS NULL OR claim_until <= $3) RETURNING ${COLUMNS}`,
+        [id, claimId, now, claimUntil],
+      );
+      return r.rows[0] ? toRow(r.rows[0]) : null;
+    },
+    async extendClaim(q: Queryable, id: string, claimId: string, claimUntil: Date): Promise<boolean> {
+      const r = await q.query(`UPDATE rotations SET claim_until = $3 WHERE id = $1 AND claim_id = $2`, [id, claimId, claimUntil]);
+      return r.rowCount > 0;
+    },
+    /** Starts a run: records it (a scheduled slot only once) and sets the first step. False if the slot already ran. */
+    async startRun(q: Queryable, id: string, claimId: string, run: { runId: string; slot: Date | null; kind: 'scheduled' | 'manual'; replica: string; now: Date }): Promise<boolean> {
+      const ins = await q.query(
+        `INSERT INTO rotation_runs (rotation_id, run_id, slot, kind, replica, started_at, step) VALUES ($1, $2, $3, $4, $5, $6, 'create')
+         ON CONFLICT DO NOTHING`,
+        [id, run.runId, run.slot, run.kind, run.replica, run.now],
+      );
+      if (ins.rowCount === 0) return false;
+      await q.query(
+        `UPDATE rotations SET run_id = $3, run_slot = $4, run_kind = $5, step = 'create', pending = NULL, attempts = 0 WHERE id = $1 AND claim_id = $2`,
+        [id, claimId, run.runId, run.slot, run.kind],
+      );
+      return true;
+    },
+    /** Persists the next step (and the sealed pending value) before that step's effect. */
+    async advance(q: Queryable, id: string, claimId: string, runId: string, step: RotationStep, pending?: Buffer): Promise<void> {
+      await q.query(
+        `UPDATE rotations SET step = $4, pending = COALESCE($5, pending), attempts = 0 WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
+        [id, claimId, runId, step, pending ?? null],
+      );
+      await q.query(`UPDATE rotation_runs SET step = $3 WHERE rotation_id = $1 AND run_id = $2`, [id, runId, step]);
+    },
+    /** Ends a run: clears it, records the outcome and the next due time, and lets the claim go. */
+    async finishRun(q: Queryable, id: string, claimId: string, runId: string, f: { status: 'ok' | 'failed'; error: string | null; now: Date; nextRunAt: Date | null }): Promise<void> {
+      await q.query(
+        `UPDATE rotations SET run_id = NULL, run_slot = NULL, run_kind = NULL, step = NULL, pending = NULL, attempts = 0,
+                last_run_at = $4, last_status = $5, last_error = $6, next_run_at = $7, claim_id = NULL, claim_until = NULL, updated_at = now()
+          WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
+        [id, claimId, runId, f.now, f.status, f.error, f.nextRunAt],
+      );
+      await q.query(`UPDATE rotation_runs SET finished_at = $3, status = $4, error = $5 WHERE rotation_id = $1 AND run_id = $2`, [id, runId, f.now, f.status, f.error]);
+    },
+    /** A step failed: keep the run where it is, retry after `retryAt`. */
+    async stepFailed(q: Queryable, id: string, claimId: string, f: { error: string; retryAt: Date }): Promise<void> {
+      await q.query(
+        `UPDATE rotations SET attempts = attempts + 1, last_error = $3, last_status = 'retrying', claim_id = NULL, claim_until = $4 WHERE id = $1 AND claim_id = $2`,
+        [id, claimId, f.error, f.retryAt],
+      );
+    },
+    /** A slot that another replica already ran: move on to the next due time. */
+    async skipSlot(q: Queryable, id: string, claimId: string, nextRunAt: Date | null): Promise<void> {
+      await q.query(`UPDATE rotations SET next_run_at = $3, claim_id = NULL, claim_until = NULL WHERE id = $1 AND claim_id = $2`, [id, claimId, nextRunAt]);
+    },
+    async release(q: Queryable, id: string, claimId: string): Promise<void> {
+      await q.query(`UPDATE rotations SET claim_id = NULL, claim_until = NULL WHERE id = $1 AND claim_id = $2`, [id, claimId]);
+    },
+    async history(q: Queryable, id: string, limit: number): Promise<RotationRunRow[]> {
+      const r = await q.query<{ run_id: string; slot: Date | null; kind: 'scheduled' | 'manual'; replica: string; started_at: Date; finished_at: Date | null; status: RotationRunRow['status']; step: string | null; error: string | null }>(
+        `SELECT run_id, slot, kind, replica, started_at, finished_at, status, step, error FROM rotation_runs WHERE rotation_id = $1 ORDER BY started_at DESC LIMIT $2`,
+        [id, limit],
+      );
+      return r.rows.map((x) => ({
+        runId: x.run_id,
+        slot: date(x.slot),
+        kind: x.kind,
+        replica: x.replica,
+        startedAt: new Date(x.started_at),
+        finishedAt: date(x.finished_at),
+        status: x.status,
+        step: x.step,
+        error: x.error,
+      }));
+    },
+  };
+}
+
+export type RotationsStore = ReturnType<typeof createRotationsStore>;
