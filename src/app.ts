@@ -348,6 +348,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if ((await leases.tokensRevoked(accessors)) > 0) void expiry.kick();
   });
   scheduler.add({ name: 'lease-expiry', schedule: config.lease_expiry_schedule, exclusive: false, run: () => expiry.kick() });
+  if (audit) {
+    scheduler.add({ name: 'audit-checkpoint', schedule: '* * * * * *', exclusive: false, run: () => audit.checkpointIfDue() });
+  }
   scheduler.add({ name: 'rotations', schedule: '* * * * * *', exclusive: false, run: () => rotations.tick() });
   scheduler.add({
     name: 'token-tidy',

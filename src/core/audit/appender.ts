@@ -164,22 +164,21 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     if (!predicted && queue.length === 0 && retry.length > 0) refresh();
   };
 
-  // Time-based checkpoints: pin the head when entries arrived but the count threshold was not reached.
-  const timer = setInterval(() => {
+  /**
+   * Time-based checkpoints: pins the head when entries arrived but the count threshold was not reached. Run by the
+   * scheduler's shared `audit-checkpoint` job (every second) on every replica.
+   */
+  async function checkpointIfDue(): Promise<void> {
     if (closed || headSeq <= lastCheckpointSeq || Date.now() - lastCheckpointAt < deps.checkpointSeconds * 1000) return;
-    void deps.store
-      .head()
-      .then(async (h) => {
-        if (h.seq <= lastCheckpointSeq) return;
-        const link = await deps.store.linkAt(h.seq);
-        if (link) await checkpointAt(h.seq, link.hash, link.time);
-      })
-      .catch((err: Error) => deps.log.warn({ err: err.message }, 'audit checkpoint failed'));
-  }, Math.max(250, Math.min(deps.checkpointSeconds * 1000, 5000)));
-  timer.unref();
+    const h = await deps.store.head();
+    if (h.seq <= lastCheckpointSeq) return;
+    const link = await deps.store.linkAt(h.seq);
+    if (link) await checkpointAt(h.seq, link.hash, link.time);
+  }
 
   return {
     stats,
+    checkpointIfDue,
     /** Resolves once the entry is committed in the chain; rejects if it could not be (the request must then fail). */
     append(entry: PendingEntry): Promise<void> {
       if (closed) return Promise.reject(new Error('audit log is closed'));
@@ -197,7 +196,6 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     },
     async close(): Promise<void> {
       closed = true;
-      clearInterval(timer);
       while (inFlight > 0 || refreshing || queue.length > 0 || retry.length > 0) await new Promise((r) => setTimeout(r, 10));
       deps.log.info({ batches: stats.batches, entries: stats.entries }, 'audit appender closed');
       await deps.sink?.close();
