@@ -162,7 +162,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<Running
     ready,
     async stop() {
       events?.stop();
-      for (const w of workers) w.stop();
+      await Promise.all(workers.map((w) => w.stop()));
       tokens.stop();
       if (server) {
         server.closeAllConnections();

@@ -102,6 +102,8 @@ export async function login(cfg: AgentConfig, broker: Broker): Promise<AgentToke
         return fromAuth(await certBroker.request('POST', where, { body: auth.name ? { name: auth.name } : {} }), where);
       } catch (err) {
         throw err instanceof AuthError ? err : loginFailed(auth, where, err);
+      } finally {
+        certBroker.close();
       }
     }
   }

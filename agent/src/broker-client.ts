@@ -55,6 +55,8 @@ export interface BrokerOptions {
 
 export interface Broker {
   request(method: string, path: string, opts?: { token?: string | undefined; body?: unknown }): Promise<BrokerResponse>;
+  /** Closes its keep-alive connections (a short-lived client, e.g. for a cert login). */
+  close(): void;
 }
 
 function describe(err: unknown): BrokerError {
@@ -82,11 +84,14 @@ export function createBroker(opts: BrokerOptions): Broker {
     endpoint: opts.address,
     noCustomHTTPVerbs: true,
     'request-promise': transport,
+    // node-vault's default debug logger prints request bodies (secret IDs, JWTs) when DEBUG=node-vault is set.
+    debug: () => undefined,
     // node-vault falls back to VAULT_TOKEN; the agent passes its token per call (cleared below).
   } as unknown as Parameters<typeof vault>[0];
   const client = vault(options) as unknown as VaultLike & { token?: string };
   client.token = undefined;
   return {
+    close: () => transport.close(),
     async request(method, path, { token, body } = {}) {
       const spec: RequestSpec = { path: `/${path.replace(/^\/+/, '')}`, method, headers: {}, timeout: opts.timeoutMs };
       if (token) spec.headers = { 'X-Vault-Token': token };

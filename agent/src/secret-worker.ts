@@ -50,6 +50,7 @@ export class SecretWorker {
   /** The agent removed an expired file: the next write is a change the app must hear about. */
   private removed = false;
   private stopped = false;
+  private inFlight: Promise<void> | undefined;
   private readonly notifier: ChangeNotifier;
   private readonly log: Logger;
 
@@ -88,12 +89,14 @@ export class SecretWorker {
       return;
     }
     if (this.timer) clearTimeout(this.timer);
-    void this.run(action);
+    this.inFlight = this.run(action);
   }
 
-  stop(): void {
+  /** Stops scheduling; resolves when a fetch or renewal in flight has finished (at most `waitMs`). */
+  async stop(waitMs = 1000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.inFlight) await Promise.race([this.inFlight, new Promise((r) => setTimeout(r, waitMs))]);
   }
 
   idle(): Promise<void> {
@@ -143,7 +146,8 @@ export class SecretWorker {
       if (err instanceof BrokerError && err.status === 403) await this.deps.tokens.suspect(token);
       throw err;
     }
-    await this.apply(fetched);
+    // Stopped while fetching: keep the lease (revoke_on_shutdown revokes it) but write no file the shutdown won't clean up.
+    if (!this.stopped) await this.apply(fetched);
     this.lease = fetched.lease;
     this.validUntil = fetched.validUntil;
     this.version = fetched.version;

@@ -46,7 +46,10 @@ export function createEventBus(deps: { db: Db; clock: Clock; random: Random; log
     async publish(e: { type: string; path: string; version?: number }): Promise<void> {
       const event: BrokerEvent = { id: deps.random.uuid(), type: e.type, path: e.path, time: deps.clock.now().toISOString(), ...(e.version !== undefined ? { version: e.version } : {}) };
       const payload = JSON.stringify(event);
-      if (payload.length > MAX_PAYLOAD) return;
+      if (Buffer.byteLength(payload, 'utf8') > MAX_PAYLOAD) {
+        deps.log.warn({ type: e.type }, 'event too large for NOTIFY; dropped');
+        return;
+      }
       await deps.db.notify(CHANNEL, payload).catch((err: Error) => deps.log.warn({ err: err.message, type: e.type }, 'publishing an event failed'));
     },
     subscribe(listener: EventListener): () => void {

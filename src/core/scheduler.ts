@@ -52,6 +52,7 @@ export function createScheduler(deps: SchedulerDeps) {
   const specs = new Map<string, JobSpec>();
   const tasks = new Map<string, ScheduledTask>();
   const running = new Set<Promise<unknown>>();
+  const localRunning = new Set<string>();
   let stopped = false;
 
   const cronLogger = {
@@ -64,10 +65,19 @@ export function createScheduler(deps: SchedulerDeps) {
   /** Runs the body, holding the job's advisory lock on PostgreSQL (PGlite is one process: nothing to exclude). */
   async function underLock(spec: JobSpec): Promise<boolean> {
     if (deps.db.kind === 'pglite') {
-      await spec.run();
+      // One process: an in-process flag keeps a manual run from overlapping a scheduled one.
+      if (localRunning.has(spec.name)) return false;
+      localRunning.add(spec.name);
+      try {
+        await spec.run();
+      } finally {
+        localRunning.delete(spec.name);
+      }
       return true;
     }
     return deps.db.tx(async (q) => {
+      // This connection only holds the lock while the job works on others: it must outlive the idle timeout.
+      await q.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       const r = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7001, $1) AS ok', [lockKey(spec.name)]);
       if (r.rows[0]?.ok !== true) return false;
       await spec.run();
@@ -101,7 +111,11 @@ export function createScheduler(deps: SchedulerDeps) {
 
   function track<T>(p: Promise<T>): Promise<T> {
     running.add(p);
-    void p.finally(() => running.delete(p));
+    // The caller handles p's rejection; this bookkeeping branch must not become an unhandled one.
+    p.then(
+      () => running.delete(p),
+      () => running.delete(p),
+    );
     return p;
   }
 

@@ -5,6 +5,8 @@ import type { AppState } from './state.ts';
 
 /** Comment lines keep proxies and clients from timing an idle stream out. */
 const HEARTBEAT_MS = 15_000;
+/** Bytes of undelivered events after which a subscriber is cut off. */
+const MAX_BUFFERED = 256 * 1024;
 
 /**
  * Sends an event subscription as server-sent events: `event: <type>`, `id: <uuid>`, `data: <json>`; a comment line
@@ -28,6 +30,12 @@ export function streamEvents(ctx: Koa.ParameterizedContext<AppState>, stream: Ev
   };
   stop = stream.open(
     (e) => {
+      // A client that stops reading must not make the broker buffer without bound.
+      if (out.writableLength > MAX_BUFFERED) {
+        out.end(`event: end\ndata: ${JSON.stringify({ reason: 'slow consumer' })}\n\n`);
+        cleanup();
+        return;
+      }
       out.write(`event: ${e.type}\nid: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
     },
     (reason) => {

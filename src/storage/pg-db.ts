@@ -99,6 +99,10 @@ export function createPgDb(opts: PgDbOptions): Db {
     exec: base.exec,
     async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      // pg-pool drops its error listener while a client is checked out: a connection the server ends meanwhile
+      // (idle-in-transaction timeout, failover) would otherwise be an uncaught exception that kills the broker.
+      const onError = (err: Error): void => opts.log.warn({ err: err.message }, 'database connection failed inside a transaction');
+      client.on('error', onError);
       let out: T;
       try {
         await client.query('BEGIN');
@@ -110,9 +114,11 @@ export function createPgDb(opts: PgDbOptions): Db {
           () => undefined,
           (e: Error) => e,
         );
+        client.off('error', onError);
         client.release(broken);
         throw err;
       }
+      client.off('error', onError);
       client.release();
       return out;
     },

@@ -63,6 +63,7 @@ export function sysRotationsPaths(deps: { rotations: RotationManager }): PathDef
     },
     {
       pattern: 'rotations/*id/history',
+      sudo: true,
       operations: {
         read: op(z.object({ limit: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).optional() }), async ({ params, input }) => {
           const row = await must(params.id);
@@ -72,6 +73,8 @@ export function sysRotationsPaths(deps: { rotations: RotationManager }): PathDef
     },
     {
       pattern: 'rotations/*id',
+      // Pausing or rescheduling turns rotation off as surely as deleting it: root-protected, like running it.
+      sudo: true,
       operations: {
         read: op(z.object({}), async ({ params }) => ({ data: wire(await must(params.id)) })),
         update: op(z.object({ schedule: z.string().max(256).nullable().optional(), paused: boolish.optional() }), async ({ params, input }) => {
