@@ -21,6 +21,8 @@ import { createRotationsStore } from './storage/rotations-store.ts';
 import { createScheduler } from './core/scheduler.ts';
 import { createSchedulerStore } from './storage/scheduler-store.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
+import { createKeyringRewrap, keyringRotationTarget } from './core/keyring-rewrap.ts';
+import { createKeyringStore } from './storage/keyring-store.ts';
 import { createEventBus } from './core/events.ts';
 import { sysLeaseQuotasPaths } from './core/builtins/sys-lease-quotas.ts';
 import { sysLeasesPaths } from './core/builtins/sys-leases.ts';
@@ -211,6 +213,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   /** Rotations that belong to no mount (the barrier keyring), by kind. */
   const coreRotationTargets = new Map<string, RotationTarget>();
+  const keyringRewrap = createKeyringRewrap({ db, store: createKeyringStore(), barrier, log: log.child({ component: 'keyring' }) });
+  coreRotationTargets.set('keyring', keyringRotationTarget({ barrier }));
+  await rotations.ensureCore('sys/keyring', 'keyring', config.keyring_rotation_schedule ?? null);
   const scheduler = createScheduler({
     db,
     store: createSchedulerStore(),
@@ -240,7 +245,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     }),
     ...sysMountsPaths({ mounts: () => mustMounts() }),
-    ...sysKeyringPaths({ barrier }),
+    ...sysKeyringPaths({ barrier, rewrap: keyringRewrap }),
     ...sysAuditHashPaths({ hmac: () => auditHmac(barrier.deriveKey(AUDIT_HMAC)) }),
     ...sysAuditPaths({
       store: createAuditReadStore(db),
@@ -352,6 +357,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     scheduler.add({ name: 'audit-checkpoint', schedule: '* * * * * *', exclusive: false, run: () => audit.checkpointIfDue() });
   }
   scheduler.add({ name: 'rotations', schedule: '* * * * * *', exclusive: false, run: () => rotations.tick() });
+  // Re-wraps DEKs still under an old keyring term (after sys/rotate or the sys/keyring rotation), a few seconds per slot.
+  scheduler.add({ name: 'keyring-rewrap', schedule: '*/5 * * * * *', exclusive: true, run: async () => void (await keyringRewrap.run()) });
   scheduler.add({
     name: 'token-tidy',
     schedule: '*/30 * * * * *',

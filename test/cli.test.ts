@@ -450,9 +450,9 @@ test('errors: a bad token is exit 2 with "permission denied", usage mistakes are
   const format = await cli(['status', '-format=yaml']);
   t.is(format.code, 1);
   t.regex(format.stderr, /-format must be "table" or "json"/);
-  const rotation = await cli(['rotation', 'list']);
+  const rotation = await cli(['rotation', 'frob']);
   t.is(rotation.code, 1);
-  t.regex(rotation.stderr, /not available yet/);
+  t.regex(rotation.stderr, /sealbox rotation: unknown command "frob"[\s\S]*Commands:/);
   const help = await cli(['kv', 'put', '-help']);
   t.is(help.code, 0);
   t.regex(help.stdout, /^usage: sealbox kv put/);

@@ -13,7 +13,7 @@ Commands:
   token      create, lookup, renew, revoke
   policy     read, write, list, delete
   audit      search, tail, export and verify the audit log (sealbox audit help)
-  rotation   list, run, pause, resume, history: not available yet (the rotation API is still being built)
+  rotation   list, run, pause, resume, history: scheduled rotations (sys/rotations)
   version    print the version
 
 Run "sealbox <command> -help" for a command's options.
@@ -46,6 +46,8 @@ async function client(cmd: string, rest: string[]): Promise<number | undefined> 
       return runGroup(cmd, (await import('./token.ts')).tokenGroup, rest, env);
     case 'policy':
       return runGroup(cmd, (await import('./policy.ts')).policyGroup, rest, env);
+    case 'rotation':
+      return runGroup(cmd, (await import('./rotation.ts')).rotationGroup, rest, env);
     default:
       return undefined;
   }
@@ -66,11 +68,6 @@ async function main(argv: string[]): Promise<number> {
       const { runAudit } = await import('./audit.ts');
       return runAudit(rest, process.env);
     }
-    case 'rotation':
-      process.stderr.write(
-        'sealbox rotation: not available yet. "sealbox rotation list|run|pause|resume|history" will arrive with the rotation API (sys/rotations).\n',
-      );
-      return 1;
     case 'version':
     case '--version': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

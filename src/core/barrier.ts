@@ -3,7 +3,7 @@ import { AppError } from '../lib/errors.ts';
 import type { Random } from '../lib/random.ts';
 import type { Db, Queryable } from '../storage/db.ts';
 import type { SealStore } from '../storage/seal-store.ts';
-import { envelopeTerm, openEnvelope, openKek, sealEnvelope, sealKek, type DekCache } from './envelope.ts';
+import { envelopeTerm, openEnvelope, openKek, rewrapEnvelope, sealEnvelope, sealKek, type DekCache } from './envelope.ts';
 
 export interface SealedValue {
   sealed: Buffer;
@@ -28,6 +28,13 @@ export interface Barrier {
   decrypt(ctx: string, sealed: Uint8Array, q?: Queryable): Promise<Buffer>;
   /** Adds a keyring term; new writes use it, old terms keep decrypting. */
   rotate(): Promise<KeyStatus>;
+  /**
+   * Keyring rewrap: the same value (same ciphertext, same context binding) with its DEK wrapped by the current term's
+   * KEK instead of the old one. Unchanged when it already uses the current term. Throws if it does not open under `ctx`.
+   */
+  rewrap(ctx: string, sealed: Uint8Array, q?: Queryable): Promise<SealedValue>;
+  /** Deletes an old term's KEK (inside the caller's transaction) and forgets it; never the current term. */
+  retire(term: number, q: Queryable): Promise<boolean>;
   keyStatus(): KeyStatus;
   /** Re-reads the keyring (another replica rotated). No-op while sealed. */
   refresh(): Promise<void>;
@@ -89,6 +96,13 @@ export function createBarrier(deps: BarrierDeps): Barrier {
     for (const [t, k] of fresh.keks) {
       if (s.keks.has(t)) zero(k);
       else s.keks.set(t, k);
+    }
+    // A term retired (by another replica) is forgotten here too.
+    for (const [t, k] of s.keks) {
+      if (!fresh.keks.has(t) && t < fresh.current.term) {
+        zero(k);
+        s.keks.delete(t);
+      }
     }
     if (fresh.current.term > s.current.term) s.current = fresh.current;
   };
@@ -155,6 +169,27 @@ export function createBarrier(deps: BarrierDeps): Barrier {
           return s.current;
         }
       }
+    },
+    async rewrap(ctx, sealed, q) {
+      const s = need();
+      const from = envelopeTerm(sealed);
+      const { term } = s.current;
+      if (from === term) return { sealed: Buffer.from(sealed), term };
+      const oldKek = await kekFor(s, from, q);
+      const kek = s.keks.get(term);
+      if (!kek) throw new AppError('internal', 'current key term is missing');
+      return { sealed: rewrapEnvelope(oldKek, term, kek, ctx, sealed, randomBytes), term };
+    },
+    async retire(term, q) {
+      const s = need();
+      if (term >= s.current.term) throw new AppError('bad_request', `term ${term} is the current key term and cannot be retired`);
+      const deleted = await deps.sealStore.deleteTerm(q, term);
+      const kek = s.keks.get(term);
+      if (kek) {
+        zero(kek);
+        s.keks.delete(term);
+      }
+      return deleted;
     },
     async refresh() {
       if (state) await merge(state);

@@ -94,3 +94,38 @@ export function sealKek(rootKey: Uint8Array, term: number, kek: Uint8Array, rand
 export function openKek(rootKey: Uint8Array, term: number, sealed: Uint8Array): Buffer {
   return openEnvelope(rootKey, `keyring/${term}`, sealed);
 }
+
+/**
+ * Re-wraps an envelope's DEK under another KEK (keyring rotation) without touching the value: the value nonce and
+ * ciphertext, and so the context sealed inside them, are copied as they are. The DEK must open under `oldKek`, and the
+ * value must open under the DEK with the expected context, so a damaged or misplaced row is reported, never carried forward.
+ */
+export function rewrapEnvelope(
+  oldKek: Uint8Array,
+  term: number,
+  kek: Uint8Array,
+  ctx: string,
+  sealed: Uint8Array,
+  randomBytes: (n: number) => Uint8Array,
+): Buffer {
+  envelopeTerm(sealed);
+  const dek = nacl.secretbox.open(sealed.subarray(5 + N, 5 + N + WRAPPED), sealed.subarray(5, 5 + N), oldKek);
+  if (!dek) throw integrityError();
+  try {
+    const framed = nacl.secretbox.open(sealed.subarray(HEADER), sealed.subarray(5 + N + WRAPPED, HEADER), dek);
+    if (!framed) throw integrityError();
+    const buf = Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
+    const ctxLen = buf.readUInt16BE(0);
+    const sameCtx = buf.toString('utf8', 2, 2 + ctxLen) === ctx;
+    buf.fill(0);
+    if (!sameCtx) throw integrityError();
+    const dekNonce = randomBytes(N);
+    const out = Buffer.from(sealed);
+    out.writeUInt32BE(term, 1);
+    out.set(dekNonce, 5);
+    out.set(nacl.secretbox(dek, dekNonce, kek), 5 + N);
+    return out;
+  } finally {
+    dek.fill(0);
+  }
+}

@@ -37,11 +37,32 @@ export interface RotationManagerDeps {
   failpoints: ReadonlySet<string>;
 }
 
-const CLAIM_SECONDS = 120;
+/**
+ * A claim is short and kept alive by a heartbeat while its run is driven, so that the run of a replica that died
+ * (SIGKILL, OOM) is resumed elsewhere, or after a restart, within CLAIM_SECONDS rather than minutes later.
+ */
+const CLAIM_SECONDS = 15;
+const HEARTBEAT_MS = 4000;
 const MAX_FAST_ATTEMPTS = 5;
 const ERROR_CHARS = 500;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
 const ctxOf = (id: string): string => `rotations/${id}`;
+/** No step may hold a rotation forever (a lock wait on the target, a login that never answers). */
+const STEP_TIMEOUT_MS = 60_000;
+
+class NotStarted extends Error {
+  constructor(readonly reason: 'claim-lost' | 'slot-taken') {
+    super(reason);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, step: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the ${step} step did not finish within ${STEP_TIMEOUT_MS / 1000} s`)), STEP_TIMEOUT_MS);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
 
 /** The next due time after `from`: the next cron slot (UTC), or `from + period`. Null: on demand only. */
 export function nextDue(schedule: string | null, periodSeconds: number | null, from: Date): Date | null {
@@ -84,25 +105,42 @@ export function createRotationManager(deps: RotationManagerDeps) {
     if (!current.runId) {
       const runId = deps.random.uuid();
       const slot = kind === 'scheduled' ? current.nextRunAt : null;
-      const started = await store.startRun(db, current.id, claimId, { runId, slot, kind, replica: deps.replicaId, now: now() });
-      if (!started) {
-        await store.skipSlot(db, current.id, claimId, nextDue(current.schedule, current.periodSeconds, now()));
-        return 'skipped';
-      }
+      const run = { runId, slot, kind, replica: deps.replicaId, now: now() };
+      const started = await db
+        .tx(async (q) => {
+          const r = await store.startRun(q, current.id, claimId, run);
+          if (r !== 'ok') throw new NotStarted(r);
+          return r;
+        })
+        .catch((err: unknown) => {
+          if (err instanceof NotStarted) return err.reason;
+          throw err;
+        });
+      if (started === 'slot-taken') await store.skipSlot(db, current.id, claimId, nextDue(current.schedule, current.periodSeconds, now()));
+      if (started !== 'ok') return 'skipped';
       current = { ...current, runId, runSlot: slot, runKind: kind, step: 'create', pending: null };
     }
     const runId = current.runId as string;
     const target = deps.targetFor(current.mountId, current.kind);
     const ctx: RotationContext = { id: current.id, target: current.target, runId };
+    let finished = false;
+    const heartbeat = setInterval(() => {
+      void store.extendClaim(db, current.id, claimId, new Date(now().getTime() + CLAIM_SECONDS * 1000)).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
     try {
       if (!target) throw new Error(`nothing rotates "${current.kind}" here (was the mount removed?)`);
       let step: RotationStep | null = current.step ?? 'create';
       let pending: Record<string, unknown> | null = step === 'create' ? null : await openPending(current);
       while (step) {
-        await store.extendClaim(db, current.id, claimId, new Date(now().getTime() + CLAIM_SECONDS * 1000));
+        // A claim that lapsed (this process stalled) may be driven elsewhere by now: stop rather than run a step twice at once.
+        if (!(await store.extendClaim(db, current.id, claimId, new Date(now().getTime() + CLAIM_SECONDS * 1000)))) {
+          deps.log.warn({ rotation: current.id, run_id: runId }, 'rotation claim lost; leaving the run to its new owner');
+          return 'skipped';
+        }
         switch (step) {
           case 'create': {
-            pending = await target.create(ctx);
+            pending = await withTimeout(target.create(ctx), 'create');
             const sealed = deps.barrier.encrypt(ctxOf(current.id), Buffer.from(JSON.stringify(pending), 'utf8')).sealed;
             await store.advance(db, current.id, claimId, runId, 'set', sealed);
             failpoint('rotation:after-create');
@@ -110,20 +148,20 @@ export function createRotationManager(deps: RotationManagerDeps) {
             break;
           }
           case 'set':
-            await target.set(ctx, pending ?? {});
+            await withTimeout(target.set(ctx, pending ?? {}), 'set');
             failpoint('rotation:after-set-before-persist');
             await store.advance(db, current.id, claimId, runId, 'test');
             failpoint('rotation:after-set');
             step = 'test';
             break;
           case 'test':
-            await target.test(ctx, pending ?? {});
+            await withTimeout(target.test(ctx, pending ?? {}), 'test');
             await store.advance(db, current.id, claimId, runId, 'finish');
             failpoint('rotation:after-test');
             step = 'finish';
             break;
           case 'finish': {
-            await target.finish(ctx, pending ?? {});
+            await withTimeout(target.finish(ctx, pending ?? {}), 'finish');
             failpoint('rotation:after-finish-before-persist');
             const t = now();
             await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: nextDue(current.schedule, current.periodSeconds, t) });
@@ -133,7 +171,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
         }
       }
       deps.log.info({ rotation: current.id, run_id: runId }, 'rotation finished');
-      await deps.publish({ type: 'rotation/finished', path: current.id });
+      finished = true;
       return 'ok';
     } catch (err) {
       const error = errorText(err);
@@ -143,6 +181,10 @@ export function createRotationManager(deps: RotationManagerDeps) {
       await store.stepFailed(db, current.id, claimId, { error, retryAt: new Date(now().getTime() + delayMs) }).catch(() => undefined);
       deps.log.warn({ rotation: current.id, run_id: runId, step: current.step, attempts, err: error }, 'rotation step failed; will retry');
       return 'failed';
+    } finally {
+      clearInterval(heartbeat);
+      // Outside the try: a failed notification must not turn a finished rotation into a failed one.
+      if (finished) await deps.publish({ type: 'rotation/finished', path: current.id }).catch(() => undefined);
     }
   }
 
@@ -216,6 +258,8 @@ export function createRotationManager(deps: RotationManagerDeps) {
     /** Creates a core rotation (the keyring) if it does not exist yet. */
     async ensureCore(id: string, kind: string, schedule: string | null): Promise<void> {
       checkSchedule({ schedule });
+      // Without a configured schedule, keep whatever an operator set through sys/rotations.
+      if (schedule === null && (await store.get(db, id))) return;
       await store.upsert(db, { id, mountId: null, kind, target: kind, schedule, periodSeconds: null, nextRunAt: nextDue(schedule, null, now()) });
     },
   };

@@ -126,8 +126,9 @@ export function createRotationsStore() {
       const r = await q.query<Raw>(
         `UPDATE rotations SET claim_id = $1, claim_until = $3
           WHERE id IN (SELECT id FROM rotations
-                        WHERE NOT paused AND (claim_until IS NULL OR claim_until <= $2)
-                          AND (run_id IS NOT NULL OR next_run_at <= $2)
+                        WHERE (claim_until IS NULL OR claim_until <= $2)
+                          -- a run in progress is finished even when paused: its new value may already be live
+                          AND (run_id IS NOT NULL OR (NOT paused AND next_run_at <= $2))
                         ORDER BY next_run_at NULLS FIRST LIMIT $4 FOR UPDATE SKIP LOCKED)
           RETURNING ${COLUMNS}`,
         [claimId, now, claimUntil, limit],
@@ -137,7 +138,8 @@ export function createRotationsStore() {
     /** Claims one rotation (run now) unless another replica holds an unexpired claim. */
     async claimOne(q: Queryable, id: string, claimId: string, now: Date, claimUntil: Date): Promise<RotationRow | null> {
       const r = await q.query<Raw>(
-        `UPDATE rotations SET claim_id = $2, claim_until = $4 WHERE id = $1 AND (claim_until IS NULL OR claim_until <= $3) RETURNING ${COLUMNS}`,
+        // A failed step's backoff (claim_until with no claim_id) does not hold back an operator's run now.
+        `UPDATE rotations SET claim_id = $2, claim_until = $4 WHERE id = $1 AND (claim_id IS NULL OR claim_until IS NULL OR claim_until <= $3) RETURNING ${COLUMNS}`,
         [id, claimId, now, claimUntil],
       );
       return r.rows[0] ? toRow(r.rows[0]) : null;
@@ -146,19 +148,27 @@ export function createRotationsStore() {
       const r = await q.query(`UPDATE rotations SET claim_until = $3 WHERE id = $1 AND claim_id = $2`, [id, claimId, claimUntil]);
       return r.rowCount > 0;
     },
-    /** Starts a run: records it (a scheduled slot only once) and sets the first step. False if the slot already ran. */
-    async startRun(q: Queryable, id: string, claimId: string, run: { runId: string; slot: Date | null; kind: 'scheduled' | 'manual'; replica: string; now: Date }): Promise<boolean> {
+    /**
+     * Starts a run: sets the first step under this claim and records the run (a scheduled slot only once). Call it in
+     * a transaction and roll back unless it returns 'ok'.
+     */
+    async startRun(
+      q: Queryable,
+      id: string,
+      claimId: string,
+      run: { runId: string; slot: Date | null; kind: 'scheduled' | 'manual'; replica: string; now: Date },
+    ): Promise<'ok' | 'claim-lost' | 'slot-taken'> {
+      const upd = await q.query(
+        `UPDATE rotations SET run_id = $3, run_slot = $4, run_kind = $5, step = 'create', pending = NULL, attempts = 0 WHERE id = $1 AND claim_id = $2`,
+        [id, claimId, run.runId, run.slot, run.kind],
+      );
+      if (upd.rowCount === 0) return 'claim-lost';
       const ins = await q.query(
         `INSERT INTO rotation_runs (rotation_id, run_id, slot, kind, replica, started_at, step) VALUES ($1, $2, $3, $4, $5, $6, 'create')
          ON CONFLICT DO NOTHING`,
         [id, run.runId, run.slot, run.kind, run.replica, run.now],
       );
-      if (ins.rowCount === 0) return false;
-      await q.query(
-        `UPDATE rotations SET run_id = $3, run_slot = $4, run_kind = $5, step = 'create', pending = NULL, attempts = 0 WHERE id = $1 AND claim_id = $2`,
-        [id, claimId, run.runId, run.slot, run.kind],
-      );
-      return true;
+      return ins.rowCount === 0 ? 'slot-taken' : 'ok';
     },
     /** Persists the next step (and the sealed pending value) before that step's effect. */
     async advance(q: Queryable, id: string, claimId: string, runId: string, step: RotationStep, pending?: Buffer): Promise<void> {

@@ -43,6 +43,11 @@ export function createSealStore(db: Queryable) {
       ]);
       return r.rowCount === 1;
     },
+    /** Deletes a retired term's KEK; false if it was not there. */
+    async deleteTerm(q: Queryable, term: number): Promise<boolean> {
+      const r = await q.query('DELETE FROM keyring_terms WHERE term = $1', [term]);
+      return r.rowCount === 1;
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
-import type { EngineStorage, MountInfo, PasswordGenerator, StorageView } from '../../core/engine.ts';
+import type { EngineDeps, EngineStorage, MountInfo, PasswordGenerator, RotationRegistry, StorageView } from '../../core/engine.ts';
 import type { TargetPools } from './pools.ts';
 
 export interface DbDeps {
@@ -11,6 +11,9 @@ export interface DbDeps {
   /** Reads of roles and configs on the mint path, cached for up to 1 s (read-cache.ts). */
   cachedReads: StorageView;
   passwords: PasswordGenerator;
+  /** Where static roles and scheduled root rotations are registered (core runs them). */
+  rotations: RotationRegistry;
+  publish: EngineDeps['publish'];
   pools: TargetPools;
   clock: Clock;
   random: Random;

@@ -8,6 +8,10 @@ import { createRolePaths } from './paths/roles.ts';
 import { createRotatePaths } from './paths/rotate.ts';
 import { createTargetPools } from './pools.ts';
 import { createReadCache } from './read-cache.ts';
+import { createRootRotation } from './root-rotation.ts';
+import { createStaticRolePaths } from './paths/static-roles.ts';
+import { ROOT_KIND, STATIC_KIND } from './static-model.ts';
+import { createStaticRotation } from './static-rotation.ts';
 
 export function createDatabaseEngine(deps: EngineDeps): Engine {
   const pools = createTargetPools({ log: deps.log });
@@ -17,14 +21,23 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     storage: cache.storage,
     cachedReads: cache.cached,
     passwords: deps.passwords,
+    rotations: deps.rotations,
+    publish: deps.publish,
     pools,
     clock: deps.clock,
     random: deps.random,
     log: deps.log,
   };
   return {
-    paths: [...createConfigPaths(dbDeps), ...createRolePaths(dbDeps), ...createCredsPaths(dbDeps), ...createRotatePaths(dbDeps)],
+    paths: [
+      ...createConfigPaths(dbDeps),
+      ...createRolePaths(dbDeps),
+      ...createCredsPaths(dbDeps),
+      ...createRotatePaths(dbDeps),
+      ...createStaticRolePaths(dbDeps),
+    ],
     secrets: { [CREDS_SECRET]: createCredsSecret(dbDeps) },
+    rotations: { [STATIC_KIND]: createStaticRotation(dbDeps), [ROOT_KIND]: createRootRotation(dbDeps) },
     close: () => pools.closeAll(),
     metrics: () => ({ pools: pools.stats() }),
   };

@@ -34,6 +34,10 @@ export interface DbConfig {
   /** '' means the default template. */
   usernameTemplate: string;
   rootRotationStatements: string[];
+  /** root_rotation_schedule (cron, UTC): rotates the broker's own password on a schedule; '' or absent: none. */
+  rootRotationSchedule?: string;
+  /** root_rotation_period in seconds; 0 or absent: none. */
+  rootRotationPeriod?: number;
   /** Changes on every write: pools (on every replica) are rebuilt when the stored version differs from theirs. */
   version: string;
 }
@@ -95,6 +99,11 @@ export function configWire(c: DbConfig): Record<string, unknown> {
     },
     allowed_roles: c.allowedRoles,
     root_credentials_rotate_statements: c.rootRotationStatements,
+    root_rotation_schedule: c.rootRotationSchedule ?? '',
+    root_rotation_period: c.rootRotationPeriod ?? 0,
+    // Vault 1.18's names for the same settings.
+    rotation_schedule: c.rootRotationSchedule ?? '',
+    rotation_period: c.rootRotationPeriod ?? 0,
     password_policy: c.passwordPolicy,
     verify_connection: c.verifyConnection,
   };

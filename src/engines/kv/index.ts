@@ -5,6 +5,8 @@ import { createConfigPaths } from './paths/config.ts';
 import { createDataPaths } from './paths/data.ts';
 import { createMetadataPaths } from './paths/metadata.ts';
 import { createVersionsPaths } from './paths/versions.ts';
+import { createRotateConfigPaths } from './paths/rotate-config.ts';
+import { kvRotationTarget, ROTATION_KIND } from './rotation.ts';
 
 /** Accepts `version` "2", 2 or nothing; KV version 1 is not implemented. */
 export function kvMountOptions(options: Record<string, unknown>): Record<string, unknown> {
@@ -21,7 +23,9 @@ export function createKvEngine(deps: EngineDeps): Engine {
       ...createMetadataPaths(kvDeps),
       ...createVersionsPaths(kvDeps),
       ...createConfigPaths(kvDeps),
+      ...createRotateConfigPaths(deps),
     ],
+    rotations: { [ROTATION_KIND]: kvRotationTarget(deps) },
   };
 }
 

@@ -9,6 +9,8 @@ import { boolField, durationField, nonNegativeInt, shortString, statementsField,
 import { configKey, configWire, encode, loadConfig, PLUGIN_NAME, type DbConfig } from '../model.ts';
 import { configNameParam } from '../names.ts';
 import { checkConnection } from '../pools.ts';
+import { applyWhen, registryWhen } from '../schedule.ts';
+import { ROOT_KIND } from '../static-model.ts';
 import { checkUsernameTemplate } from '../usernames.ts';
 
 const configInput = z.object({
@@ -24,6 +26,11 @@ const configInput = z.object({
   password_policy: shortString(128).optional(),
   username_template: shortString(1024).optional(),
   root_rotation_statements: statementsField.optional(),
+  root_rotation_schedule: shortString(256).optional(),
+  root_rotation_period: durationField.optional(),
+  // Vault 1.18's names for the two above.
+  rotation_schedule: shortString(256).optional(),
+  rotation_period: durationField.optional(),
 });
 type ConfigInput = z.output<typeof configInput>;
 
@@ -77,6 +84,16 @@ function applyConfig(current: DbConfig, input: ConfigInput): DbConfig {
   if (/\{\{\s*username\s*\}\}/.test(next.connectionUrl) && next.username === '') throw badRequest('username: required when connection_url has {{username}}');
   if (/\{\{\s*password\s*\}\}/.test(next.connectionUrl) && next.password === '') throw badRequest('password: required when connection_url has {{password}}');
   checkUsernameTemplate(next.usernameTemplate);
+  const when = applyWhen(
+    { schedule: next.rootRotationSchedule ?? '', periodSeconds: next.rootRotationPeriod ?? 0 },
+    { schedule: input.root_rotation_schedule ?? input.rotation_schedule, period: input.root_rotation_period ?? input.rotation_period },
+    { schedule: 'root_rotation_schedule', period: 'root_rotation_period' },
+  );
+  next.rootRotationSchedule = when.schedule;
+  next.rootRotationPeriod = when.periodSeconds;
+  if ((when.schedule !== '' || when.periodSeconds > 0) && (next.username === '' || next.password === '')) {
+    throw badRequest('root_rotation_schedule: rotating root credentials needs username and password (with {{username}} and {{password}} in connection_url)');
+  }
   return next;
 }
 
@@ -100,14 +117,19 @@ async function writeConfig(deps: DbDeps, req: EngineRequest<ConfigInput>): Promi
     if (problem !== null) throw badRequest(`verify_connection: ${problem}; the config was not saved`);
   };
   if (draft.verifyConnection) await verify(draft);
-  await deps.storage.locked(key, async (s) => {
+  const saved = await deps.storage.locked(key, async (s) => {
     const current = await loadConfig(s, name);
     const next = applyConfig(current ?? newConfig(name), req.input);
     if (next.verifyConnection && !sameLogin(next, draft)) await verify(next);
     next.version = deps.random.uuid();
     await s.put(key, encode(next));
+    return next;
   });
   deps.pools.evict(name);
+  // The root rotation is registered with core (the rotation `<mount>root/<name>`), or removed when unscheduled.
+  const when = { schedule: saved.rootRotationSchedule ?? '', periodSeconds: saved.rootRotationPeriod ?? 0 };
+  if (when.schedule !== '' || when.periodSeconds > 0) await deps.rotations.upsert(ROOT_KIND, name, registryWhen(when));
+  else await deps.rotations.remove(ROOT_KIND, name);
   return {};
 }
 
@@ -142,6 +164,7 @@ export function createConfigPaths(deps: DbDeps): PathDef[] {
         update: op(configInput, (req) => writeConfig(deps, req)),
         delete: op(empty, async ({ params }) => {
           const name = configNameParam(params);
+          await deps.rotations.remove(ROOT_KIND, name);
           await deps.storage.delete([configKey(name)]);
           deps.pools.evict(name);
           return {};

@@ -31,20 +31,20 @@ async function mustLoad(s: StorageView, name: string): Promise<DbConfig> {
   return config;
 }
 
-function assertRotatable(config: DbConfig): void {
+export function assertRotatable(config: DbConfig): void {
   if (config.username === '' || config.password === '') {
     throw badRequest('unable to rotate root credentials: the config needs username and password (with {{username}} and {{password}} in connection_url)');
   }
 }
 
-const withoutPending = ({ pendingPassword: _drop, ...c }: DbConfig): DbConfig => c;
+export const withoutPending = ({ pendingPassword: _drop, ...c }: DbConfig): DbConfig => c;
 
 /**
  * A pending password left by an earlier rotation, settled before it is replaced: if the target refuses the current
  * password but takes the pending one, that rotation changed the target and then stopped, so pending becomes current.
  * If the current one works, pending was never applied (no apply step can run while this lock is held) and may go.
  */
-async function settlePending(config: DbConfig, newVersion: () => string): Promise<DbConfig> {
+export async function settlePending(config: DbConfig, newVersion: () => string): Promise<DbConfig> {
   if (config.pendingPassword === undefined) return config;
   const current = await checkConnection(config);
   if (current === null) return withoutPending(config);
