@@ -172,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       })
     : null;
   if (!audit) log.warn('audit log is switched off (SEALBOX_AUDIT=false): for tests and benchmarks only');
+  const auditRecorder = audit ? createAuditRecorder({ appender: audit, barrier }) : undefined;
   const policies = createPolicies({ db, store: createPoliciesStore(db), log });
   await policies.ensureDefault();
   await policies.listenForChanges();
@@ -210,6 +211,29 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     targetFor: (mountId, kind) => (mountId ? (mustMounts().byId(mountId)?.engine.rotations?.[kind] ?? null) : (coreRotationTargets.get(kind) ?? null)),
     publish: (e) => bus.publish(e),
     failpoints: failpointsFrom(process.env),
+    // Scheduled runs are not requests: each run is an audit entry of its own, as if POST sys/rotations/<id>/run.
+    audit: auditRecorder
+      ? async (e) => {
+          const path = `sys/rotations/${e.id}/run`;
+          const hmac = auditRecorder.begin(path);
+          if (!hmac) return;
+          await auditRecorder.record(
+            {
+              time: clock.now(),
+              requestId: random.uuid(),
+              operation: 'update',
+              path,
+              remoteAddress: `rotation:${e.kind}`,
+              rawInput: {},
+              mount: null,
+              token: null,
+              response: e.status === 'ok' ? { data: { status: 'ok', run_id: e.runId } } : null,
+              error: e.status === 'ok' ? null : new AppError('unavailable', `rotation failed at step ${e.step ?? '?'}: ${e.error ?? ''}`),
+            },
+            hmac,
+          );
+        }
+      : undefined,
   });
   /** Rotations that belong to no mount (the barrier keyring), by kind. */
   const coreRotationTargets = new Map<string, RotationTarget>();
@@ -392,7 +416,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await scheduler.start();
 
   const mountOf = (apiPath: string): string | null => mounts.route(apiPath)?.mounted.info.path ?? null;
-  const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: audit ? createAuditRecorder({ appender: audit, barrier }) : undefined });
+  const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: auditRecorder });
   const http = createHttpApp({
     pipeline,
     log,

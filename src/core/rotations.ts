@@ -35,6 +35,8 @@ export interface RotationManagerDeps {
    * Set only from SEALBOX_TEST_FAILPOINTS (with SEALBOX_TEST_MODE=1); empty in production.
    */
   failpoints: ReadonlySet<string>;
+  /** Records each finished or failed run in the audit log (scheduled runs are not requests). Absent: audit off. */
+  audit?: (e: { id: string; runId: string; kind: 'scheduled' | 'manual'; status: 'ok' | 'failed'; step: RotationStep | null; error: string | null }) => Promise<void>;
 }
 
 /**
@@ -124,6 +126,8 @@ export function createRotationManager(deps: RotationManagerDeps) {
     const target = deps.targetFor(current.mountId, current.kind);
     const ctx: RotationContext = { id: current.id, target: current.target, runId };
     let finished = false;
+    let failedStep: RotationStep | null = current.step;
+    let failedError: string | null = null;
     const heartbeat = setInterval(() => {
       void store.extendClaim(db, current.id, claimId, new Date(now().getTime() + CLAIM_SECONDS * 1000)).catch(() => undefined);
     }, HEARTBEAT_MS);
@@ -138,6 +142,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
           deps.log.warn({ rotation: current.id, run_id: runId }, 'rotation claim lost; leaving the run to its new owner');
           return 'skipped';
         }
+        failedStep = step;
         switch (step) {
           case 'create': {
             pending = await withTimeout(target.create(ctx), 'create');
@@ -175,6 +180,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
       return 'ok';
     } catch (err) {
       const error = errorText(err);
+      failedError = error;
       const attempts = current.attempts + 1;
       // Keep the run at its step (nothing is rolled back: the pending value may already be live) and retry with backoff.
       const delayMs = attempts >= MAX_FAST_ATTEMPTS ? 10 * 60_000 : Math.min(60_000, 1000 * 2 ** attempts);
@@ -185,6 +191,10 @@ export function createRotationManager(deps: RotationManagerDeps) {
       clearInterval(heartbeat);
       // Outside the try: a failed notification must not turn a finished rotation into a failed one.
       if (finished) await deps.publish({ type: 'rotation/finished', path: current.id }).catch(() => undefined);
+      if (finished || failedError !== null)
+        await deps
+          .audit?.({ id: current.id, runId, kind, status: finished ? 'ok' : 'failed', step: finished ? null : failedStep, error: failedError })
+          .catch((err: Error) => deps.log.error({ rotation: current.id, err: err.message }, 'could not audit a rotation run'));
     }
   }
 

@@ -1,0 +1,27 @@
+// Every rotation is audited (issue 7): a scheduled run is not a request, so the rotation manager writes its own
+// audit entry, shaped as POST sys/rotations/<id>/run, with the outcome.
+import test from 'ava';
+import { api, startBroker } from './helpers/broker.ts';
+
+interface Entry {
+  path: string;
+  operation: string;
+  outcome: string;
+  remote_address: string;
+}
+
+test('scheduled rotation runs appear in the audit log with their outcome', async (t) => {
+  const b = await startBroker();
+  t.teardown(() => b.stop());
+  await api(b, 'POST', 'secret/data/app/db', { body: { data: { username: 'app' } } });
+  const cfg = await api(b, 'POST', 'secret/rotate-config/app/db', { body: { schedule: '*/2 * * * * *', generator: { length: 24 } } });
+  t.true(cfg.status === 200 || cfg.status === 204, cfg.text);
+  let entries: Entry[] = [];
+  for (let i = 0; i < 50 && entries.length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await api(b, 'GET', 'sys/audit-log?path_prefix=sys/rotations/&limit=100');
+    entries = ((r.json as { data: { entries: Entry[] } }).data.entries ?? []).filter((e) => e.remote_address === 'rotation:scheduled');
+  }
+  t.true(entries.length >= 2, JSON.stringify(entries));
+  t.true(entries.every((e) => e.path === 'sys/rotations/secret/rotate/app/db/run' && e.operation === 'update' && e.outcome === 'success'));
+});
