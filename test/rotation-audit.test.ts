@@ -10,7 +10,7 @@ interface Entry {
   remote_address: string;
 }
 
-test('scheduled rotation runs appear in the audit log with their outcome', async (t) => {
+test('scheduled rotation runs appear in the audit log with their outcome and in sys/metrics', async (t) => {
   const b = await startBroker();
   t.teardown(() => b.stop());
   await api(b, 'POST', 'secret/data/app/db', { body: { data: { username: 'app' } } });
@@ -24,4 +24,8 @@ test('scheduled rotation runs appear in the audit log with their outcome', async
   }
   t.true(entries.length >= 2, JSON.stringify(entries));
   t.true(entries.every((e) => e.path === 'sys/rotations/secret/rotate/app/db/run' && e.operation === 'update' && e.outcome === 'success'));
+  // …and they are counted in sys/metrics by kind and result.
+  const metrics = await api(b, 'GET', 'sys/metrics?format=prometheus');
+  const m = /^sealbox_rotation_runs_total\{kind="rotate",result="ok"\} (\d+)/m.exec(metrics.text);
+  t.true(Number(m?.[1] ?? 0) >= 2, metrics.text.split('\n').filter((l) => l.includes('rotation')).join('\n'));
 });

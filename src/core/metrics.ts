@@ -177,8 +177,19 @@ export function createMetrics(deps: MetricsDeps) {
   poolGauge('sealbox_database_pool_waiting_requests', 'Requests waiting for a connection to a database target (saturation).', (p) => p.waiting);
   poolGauge('sealbox_database_pool_max_connections', 'The pool size limit of a database target (max_open_connections).', (p) => p.max);
 
+  const rotationRuns = new Counter({
+    name: 'sealbox_rotation_runs_total',
+    help: 'Finished rotation runs by target kind (static-roles, root, rotate, keyring, …) and result (ok, failed).',
+    labelNames: ['kind', 'result'],
+    registers,
+  });
+
   return {
     registry: reg,
+    /** One rotation run ended; `kind` is the rotation's kind, a small fixed set per engine. */
+    observeRotation(kind: string, result: 'ok' | 'failed'): void {
+      rotationRuns.inc({ kind: kind.slice(0, 40), result });
+    },
     /** One finished API request; `mount` is the mount path ("secret/") or NO_MOUNT, never the request path. */
     observeRequest(mount: string, operation: string, status: number, seconds: number): void {
       const key = `${mount}\u0000${operation}\u0000${status}`;

@@ -37,6 +37,8 @@ export interface RotationManagerDeps {
   failpoints: ReadonlySet<string>;
   /** Records each finished or failed run in the audit log (scheduled runs are not requests). Absent: audit off. */
   audit?: (e: { id: string; runId: string; kind: 'scheduled' | 'manual'; status: 'ok' | 'failed'; step: RotationStep | null; error: string | null }) => Promise<void>;
+  /** Counts finished and failed runs by the rotation's kind (sys/metrics). */
+  observe?: (kind: string, result: 'ok' | 'failed') => void;
 }
 
 /**
@@ -191,6 +193,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
       clearInterval(heartbeat);
       // Outside the try: a failed notification must not turn a finished rotation into a failed one.
       if (finished) await deps.publish({ type: 'rotation/finished', path: current.id }).catch(() => undefined);
+      if (finished || failedError !== null) deps.observe?.(current.kind, finished ? 'ok' : 'failed');
       if (finished || failedError !== null)
         await deps
           .audit?.({ id: current.id, runId, kind, status: finished ? 'ok' : 'failed', step: finished ? null : failedStep, error: failedError })
