@@ -126,3 +126,13 @@ test('unknown ids exit 2 with the server message; usage mistakes exit 1', async 
   t.is(help.code, 0);
   t.regex(help.stdout, /^usage: sealbox rotation history/);
 });
+
+test.serial('operator key-status -wait shows the rewrap progress and returns once no value uses an old term', async (t) => {
+  await Promise.all(Array.from({ length: 300 }, (_, i) => api(b, 'POST', `secret/data/rewrap/s${i}`, { body: { data: { v: i } } })));
+  t.is((await api(b, 'PUT', 'sys/rotate')).status, 204);
+  const r = await cli(['operator', 'key-status', '-wait', '-progress', '-format=json']);
+  t.is(r.code, 0, r.stderr);
+  const status = JSON.parse(r.stdout) as { data: { rewrap: { pending_values: number } } };
+  t.is(status.data.rewrap.pending_values, 0);
+  t.regex(r.stderr, /rewrapped \d[\d,]* entries/);
+});

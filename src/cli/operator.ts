@@ -5,6 +5,7 @@ import type { Client } from './http.ts';
 import { chompNewline, stdinReader } from './kv-args.ts';
 import { json } from './output.ts';
 import { readHidden } from './prompt.ts';
+import { Progress } from './progress.ts';
 import { formatValue, isObject, renderPairs, type Json } from './secret-output.ts';
 import { ENV_HELP } from './usage.ts';
 
@@ -62,9 +63,10 @@ Prints the new key status.
 ${ENV_HELP}
 `;
 
-const KEY_STATUS_USAGE = `usage: sealbox operator key-status [-format table|json]
+const KEY_STATUS_USAGE = `usage: sealbox operator key-status [-format table|json] [-wait [-progress]]
 
-Prints the keyring's current term and when it was installed.
+Prints the keyring's current term and when it was installed. With -wait, first waits until the background rewrap
+has moved every value to the current term, with a progress line on stderr (-progress: even when not a terminal).
 
 ${ENV_HELP}
 `;
@@ -212,15 +214,35 @@ function printKeyStatus(body: unknown, format: 'table' | 'json', prefix = ''): v
   );
 }
 
+/** Polls sys/key-status until no value uses an old keyring term; a progress line counts the values rewrapped. */
+async function waitForRewrap(c: Client, showProgress: boolean): Promise<void> {
+  const pendingOf = (body: unknown): number => {
+    const rewrap = isObject(body) && isObject(body.data) && isObject(body.data.rewrap) ? body.data.rewrap : null;
+    return rewrap && typeof rewrap.pending_values === 'number' ? rewrap.pending_values : 0;
+  };
+  const progress = new Progress({ enabled: showProgress, verb: 'rewrapped' });
+  let last = pendingOf((await c.request('GET', 'sys/key-status')).body);
+  while (last > 0) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = pendingOf((await c.request('GET', 'sys/key-status')).body);
+    if (now < last) progress.tick(last - now);
+    last = now;
+  }
+  progress.done();
+}
+
 const keyStatusCommand: Command = {
-  summary: 'print the keyring term',
+  summary: 'print the keyring term (and wait for the rewrap)',
   usage: KEY_STATUS_USAGE,
   async run(argv: readonly string[], env: Env): Promise<number> {
-    const f = parseFlags(argv, { format: { type: 'string' } });
+    const f = parseFlags(argv, { format: { type: 'string' }, wait: { type: 'boolean' }, progress: { type: 'boolean' } });
     if (helpAsked(f, KEY_STATUS_USAGE)) return 0;
     const format = formatFlag(f);
     positionals(f, 0, 0, 'no arguments');
-    const res = await withClient(env, (c) => c.request('GET', 'sys/key-status'));
+    const res = await withClient(env, async (c) => {
+      if (boolFlag(f, 'wait') === true) await waitForRewrap(c, boolFlag(f, 'progress') ?? process.stderr.isTTY === true);
+      return c.request('GET', 'sys/key-status');
+    });
     printKeyStatus(res.body, format);
     return EXIT_OK;
   },
