@@ -1,65 +1,9 @@
 // sys/events/subscribe: server-sent events that tell agents about changes at once, filtered by the subscriber's
 // policies, across replicas, and ended when the token is revoked.
-import http from 'node:http';
 import test from 'ava';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { api, startBroker } from './helpers/broker.ts';
+import { subscribe, tokenWith } from './helpers/sse.ts';
 import { startPostgres } from './helpers/postgres.ts';
-
-interface Sse {
-  events: { event: string; data: Record<string, unknown>; at: number }[];
-  status: number;
-  ended: Promise<void>;
-  close(): void;
-  waitFor(pred: (e: { event: string; data: Record<string, unknown> }) => boolean, timeoutMs?: number): Promise<{ event: string; data: Record<string, unknown>; at: number }>;
-}
-
-function subscribe(b: Broker, token: string, query = ''): Promise<Sse> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${b.address}/v1/sys/events/subscribe${query}`, { headers: { 'x-vault-token': token, accept: 'text/event-stream' } }, (res) => {
-      const events: Sse['events'] = [];
-      let buf = '';
-      let endResolve: () => void = () => {};
-      const ended = new Promise<void>((r) => (endResolve = r));
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown>, at: Date.now() });
-        }
-      });
-      res.on('end', () => endResolve());
-      res.on('close', () => endResolve());
-      resolve({
-        events,
-        status: res.statusCode ?? 0,
-        ended,
-        close: () => req.destroy(),
-        async waitFor(pred, timeoutMs = 5000) {
-          const start = Date.now();
-          for (;;) {
-            const hit = events.find(pred);
-            if (hit) return hit;
-            if (Date.now() - start > timeoutMs) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
-            await new Promise((r) => setTimeout(r, 20));
-          }
-        },
-      });
-    });
-    req.on('error', reject);
-  });
-}
-
-async function tokenWith(b: Broker, policy: Record<string, unknown>): Promise<string> {
-  const name = `p${Math.random().toString(36).slice(2, 8)}`;
-  await api(b, 'PUT', `sys/policies/acl/${name}`, { body: { policy: JSON.stringify({ path: policy }) } });
-  const r = await api(b, 'POST', 'auth/token/create', { body: { policies: [name] } });
-  return (r.json as { auth: { client_token: string } }).auth.client_token;
-}
 
 test('a KV write reaches a subscriber within a second, with path and version and no secret data', async (t) => {
   const b = await startBroker();

@@ -3,10 +3,10 @@
 // the `single` and `alternating` strategies; crash safety at every step (SIGKILL through test-only failpoints, then
 // a restart on the same data); zero failed logins across alternating rotations; one run per slot across two
 // replicas; the rotation/finished event; and bad input. Targets are real PostgreSQL databases.
-import http from 'node:http';
 import test from 'ava';
 import pg from 'pg';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { subscribe, tokenWith, type Sse } from './helpers/sse.ts';
 import { startPostgres, withPgClient, type PgCluster } from './helpers/postgres.ts';
 
 interface Target {
@@ -131,55 +131,6 @@ async function waitFor<T>(what: string, check: () => Promise<T | null | undefine
 }
 
 const errorsOf = (r: { json: unknown }): string => ((r.json as { errors?: string[] } | undefined)?.errors ?? []).join(' ');
-
-async function tokenWith(b: Broker, policy: Record<string, unknown>): Promise<string> {
-  const name = `p${Math.random().toString(36).slice(2, 8)}`;
-  await api(b, 'PUT', `sys/policies/acl/${name}`, { body: { policy: JSON.stringify({ path: policy }) } });
-  const r = await api(b, 'POST', 'auth/token/create', { body: { policies: [name] } });
-  return (r.json as { auth: { client_token: string } }).auth.client_token;
-}
-
-interface Sse {
-  events: { event: string; data: Record<string, unknown>; at: number }[];
-  close(): void;
-  waitFor(pred: (e: { event: string; data: Record<string, unknown> }) => boolean, timeoutMs?: number): Promise<{ event: string; data: Record<string, unknown>; at: number }>;
-}
-
-function subscribe(b: Broker, token: string): Promise<Sse> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${b.address}/v1/sys/events/subscribe`, { headers: { 'x-vault-token': token, accept: 'text/event-stream' } }, (res) => {
-      const events: Sse['events'] = [];
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown>, at: Date.now() });
-        }
-      });
-      if (res.statusCode !== 200) reject(new Error(`subscribe: ${res.statusCode}`));
-      resolve({
-        events,
-        close: () => req.destroy(),
-        async waitFor(pred, timeoutMs = 5000) {
-          const start = Date.now();
-          for (;;) {
-            const hit = events.find(pred);
-            if (hit) return hit;
-            if (Date.now() - start > timeoutMs) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
-            await new Promise((r) => setTimeout(r, 10));
-          }
-        },
-      });
-    });
-    req.on('error', reject);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { badRequest } from '../../lib/errors.ts';
-import { globMatch } from './glob.ts';
+import { globMatch } from '../../lib/glob.ts';
 import type { Role } from './role.ts';
 
 export interface RequestedNames {

@@ -8,7 +8,7 @@ import { op, type EngineRequest, type EngineResponse, type LoginResult, type Pat
 import { loginFailed } from '../../../lib/errors.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { certNames, type CertNames } from '../cert-names.ts';
-import { anyMatch } from '../glob.ts';
+import { anyMatch } from '../../../lib/glob.ts';
 import { decode, entryKey, loadEntry, NAME_PATTERN, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
 import { chainsToAnchor } from '../verify.ts';
 
