@@ -18,7 +18,8 @@ const cluster = await startPostgres();
 const targetUrl = await cluster.createDatabase();
 const targetDb = new URL(targetUrl).pathname.slice(1);
 await withPgClient(targetUrl, (c) => c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mint_readers') THEN CREATE ROLE mint_readers NOLOGIN; END IF; END $$`));
-const broker = await spawnBroker(await cluster.createDatabase(), TOKEN);
+// BENCH_AUDIT=false measures the same with the audit log off, to show what the audit entry per credential costs.
+const broker = await spawnBroker(await cluster.createDatabase(), TOKEN, process.env.BENCH_AUDIT === 'false' ? { SEALBOX_AUDIT: 'false' } : {});
 
 await call(broker.address, TOKEN, 'POST', 'sys/mounts/database', { type: 'database' });
 await call(broker.address, TOKEN, 'POST', 'database/config/main', {
@@ -86,7 +87,7 @@ try {
   const r = avg(raws);
   const b = avg(brokers);
   const roles = await withPgClient(targetUrl, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_roles`)).rows[0]?.n ?? 0));
-  console.log(`db-mint: ${SECONDS} s per run, ${ROUNDS} rounds alternated, ${DB_CONNECTIONS} target connections, ${HTTP_CONCURRENCY} HTTP clients, PostgreSQL ${cluster.majorVersion}; ${roles} roles on the target at the end`);
+  console.log(`db-mint${process.env.BENCH_AUDIT === 'false' ? ' (audit log OFF)' : ''}: ${SECONDS} s per run, ${ROUNDS} rounds alternated, ${DB_CONNECTIONS} target connections, ${HTTP_CONCURRENCY} HTTP clients, PostgreSQL ${cluster.majorVersion}; ${roles} roles on the target at the end`);
   console.log(`raw CREATE ROLE … IN ROLE loop        ${r.toFixed(0).padStart(6)} roles/s   (runs: ${raws.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`sealbox GET database/creds/ro          ${b.toFixed(0).padStart(6)} creds/s   (runs: ${brokers.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`ratio sealbox/raw: ${(b / r).toFixed(2)} (goal >= 0.80)`);
