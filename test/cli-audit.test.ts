@@ -9,6 +9,7 @@ import path from 'node:path';
 import nacl from 'tweetnacl';
 import { canonicalJson, chainHash, checkpointMessage } from '../src/core/audit/canonical.ts';
 import { api, BROKER_ENTRY, PROJECT_ROOT, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
+import { cliEnv, runCli } from './helpers/cli.ts';
 
 let b: Broker;
 const SECRET = `s3cr3t-${randomBytes(8).toString('hex')}`;
@@ -20,32 +21,9 @@ interface Run {
   stderr: string;
 }
 
-/** The environment a user would have: only SEALBOX_ADDR/SEALBOX_TOKEN (unless told otherwise). */
-function cliEnv(token: string | null, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(SEALBOX|VAULT)_/.test(k)) env[k] = v;
-  env.SEALBOX_ADDR = b.address;
-  if (token !== null) env.SEALBOX_TOKEN = token;
-  return { ...env, ...extra };
-}
-
+/** `sealbox audit …` as a real process, with a user's environment. */
 function cli(args: string[], opts: { token?: string | null; env?: Record<string, string> } = {}): Promise<Run> {
-  const proc = spawn(process.execPath, [BROKER_ENTRY, 'audit', ...args], {
-    cwd: PROJECT_ROOT,
-    env: cliEnv(opts.token === undefined ? b.rootToken : opts.token, opts.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => {
-    proc.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(b, ['audit', ...args], opts);
 }
 
 interface Entry {
@@ -405,7 +383,7 @@ test('a bad token exits 2 with the API message; so does an unreachable server', 
 test('tail prints new entries as they are recorded, without its own polling, until Ctrl-C', async (t) => {
   const proc = spawn(process.execPath, [BROKER_ENTRY, 'audit', 'tail', '-interval=200ms', '-format=json'], {
     cwd: PROJECT_ROOT,
-    env: cliEnv(b.rootToken),
+    env: cliEnv(b),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,8 +1,8 @@
 // `sealbox rotation list|run|pause|resume|history` (issue 7), run as real CLI processes against a dev broker, using
 // the barrier keyring rotation (sys/keyring) that every broker has.
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { api, BROKER_ENTRY, PROJECT_ROOT, startBroker, type Broker } from './helpers/broker.ts';
+import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { runCli, type CliRun } from './helpers/cli.ts';
 
 let b: Broker;
 test.before(async () => {
@@ -12,29 +12,8 @@ test.after.always(async () => {
   await b.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], token: string | null = b.rootToken): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(SEALBOX|VAULT)_/.test(k)) env[k] = v;
-  env.SEALBOX_ADDR = b.address;
-  if (token !== null) env.SEALBOX_TOKEN = token;
-  const proc = spawn(process.execPath, [BROKER_ENTRY, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => {
-    proc.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cli(args: string[], token: string | null = b.rootToken): Promise<CliRun> {
+  return runCli(b, args, { token });
 }
 
 /** The row of `id` in a table, split on runs of two or more spaces. */

@@ -2,57 +2,20 @@
 // real CLI processes (node bin/sealbox.mjs) against one real broker with a shamir seal, initialised and unsealed by the
 // CLI itself. Secrets must reach stdout when asked for, and never stderr or the broker's logs.
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { runCli, type CliOptions, type CliRun } from './helpers/cli.ts';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BROKER_ENTRY, PROJECT_ROOT, startBroker, type Broker } from './helpers/broker.ts';
+import { startBroker, type Broker } from './helpers/broker.ts';
 
 let b: Broker;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sealbox-cli-'));
 const secret = (label: string): string => `${label}-${randomBytes(8).toString('hex')}`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-interface CliOptions {
-  /** The token in SEALBOX_TOKEN (default: the root token; null: none). */
-  token?: string | null;
-  env?: Record<string, string>;
-  /** Written to the CLI's stdin (otherwise stdin is empty). */
-  input?: string;
-}
-
-/** The environment a user would have: only SEALBOX_ADDR/SEALBOX_TOKEN (unless told otherwise). */
-function cliEnv(o: CliOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(SEALBOX|VAULT)_/.test(k)) env[k] = v;
-  env.SEALBOX_ADDR = b.address;
-  const token = o.token === undefined ? b.rootToken : o.token;
-  if (token !== null) env.SEALBOX_TOKEN = token;
-  return { ...env, ...o.env };
-}
-
-function cli(args: string[], o: CliOptions = {}): Promise<Run> {
-  const proc = spawn(process.execPath, [BROKER_ENTRY, ...args], { cwd: PROJECT_ROOT, env: cliEnv(o), stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  proc.stdin.on('error', () => undefined); // the CLI may exit without reading stdin
-  proc.stdin.end(o.input ?? '');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => {
-    proc.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], o: CliOptions = {}): Promise<Run> => runCli(b, args, o);
 
 /** Runs and insists on exit 0; returns stdout. */
 async function ok(args: string[], o: CliOptions = {}): Promise<string> {

@@ -4,8 +4,6 @@ import { badRequest } from '../../lib/errors.ts';
 
 /** Vault's limit on role names, role IDs and secret IDs (maxHmacInputLength). */
 export const MAX_CREDENTIAL_LENGTH = 4096;
-const MAX_LIST_ITEMS = 256;
-const MAX_ITEM_LENGTH = 256;
 
 const NON_NEGATIVE = 'must be a non-negative integer';
 export const nonNegativeInt = z.union(
@@ -16,25 +14,7 @@ export const nonNegativeInt = z.union(
   { error: NON_NEGATIVE },
 );
 
-export const boolField = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')], {
-  error: 'must be a boolean',
-});
-
-/** Parsed in the handler with parseDuration, which reports Vault's duration forms in its 400. */
-export const durationField = z.union([z.number(), z.string().max(64)], {
-  error: 'must be a duration such as "30m" or a number of seconds',
-});
-
-/** Vault's comma string slice: ["a", "b"] or "a,b". Items are trimmed; empty items are dropped. */
-export const stringListField = z
-  .union(
-    [
-      z.array(z.string().max(MAX_ITEM_LENGTH)).max(MAX_LIST_ITEMS),
-      z.string().max(MAX_LIST_ITEMS * MAX_ITEM_LENGTH).transform((s) => s.split(',')),
-    ],
-    { error: 'must be a list of strings or a comma-separated string' },
-  )
-  .transform((items) => [...new Set(items.map((s) => s.trim()).filter((s) => s.length > 0))]);
+export { boolField, durationField, stringListField } from '../../lib/vault-fields.ts';
 
 /** A credential as sent on the wire: a non-empty string, trimmed as Vault trims it. */
 export const credentialField = z

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { badRequest } from '../../lib/errors.ts';
 
 const MAX_LIST_ITEMS = 256;
-const MAX_ITEM_LENGTH = 256;
 /** A statement list as a whole: generous, but bounded (a request body is limited anyway). */
 const MAX_STATEMENTS_LENGTH = 64 * 1024;
 
@@ -16,25 +15,7 @@ export const nonNegativeInt = z.union(
   { error: NON_NEGATIVE },
 );
 
-export const boolField = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')], {
-  error: 'must be a boolean',
-});
-
-/** Parsed in the handler with parseDuration, which reports Vault's duration forms in its 400. */
-export const durationField = z.union([z.number(), z.string().max(64)], {
-  error: 'must be a duration such as "30m" or a number of seconds',
-});
-
-/** Vault's comma string slice: ["a", "b"] or "a,b". Items are trimmed; empty items are dropped. */
-export const stringListField = z
-  .union(
-    [
-      z.array(z.string().max(MAX_ITEM_LENGTH)).max(MAX_LIST_ITEMS),
-      z.string().max(MAX_LIST_ITEMS * MAX_ITEM_LENGTH).transform((s) => s.split(',')),
-    ],
-    { error: 'must be a list of strings or a comma-separated string' },
-  )
-  .transform((items) => [...new Set(items.map((s) => s.trim()).filter((s) => s.length > 0))]);
+export { boolField, durationField, stringListField } from '../../lib/vault-fields.ts';
 
 /**
  * Vault's statement lists: an array of strings, or one string that is a JSON array, base64 of the statements, or the
