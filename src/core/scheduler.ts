@@ -53,6 +53,8 @@ export function createScheduler(deps: SchedulerDeps) {
   const tasks = new Map<string, ScheduledTask>();
   const running = new Set<Promise<unknown>>();
   const localRunning = new Set<string>();
+  /** Missed slots found at start-up while sealed: run at the job's first tick after unseal. */
+  const pendingCatchUp = new Map<string, Date>();
   let stopped = false;
 
   const cronLogger = {
@@ -125,6 +127,11 @@ export function createScheduler(deps: SchedulerDeps) {
       await spec.run().catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'scheduled job failed'));
       return;
     }
+    const missed = pendingCatchUp.get(spec.name);
+    if (missed) {
+      pendingCatchUp.delete(spec.name);
+      await runSlot(spec, missed, 'catchup').catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'catch-up run failed'));
+    }
     const slot = new Date(Math.floor(ctx.date.getTime() / 1000) * 1000);
     await runSlot(spec, slot, 'scheduled').catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'could not run a scheduled slot'));
   }
@@ -144,14 +151,19 @@ export function createScheduler(deps: SchedulerDeps) {
         const task = cron.createTask(spec.schedule, (ctx) => track(fire(spec, ctx)), { name: spec.name, timezone: 'UTC', noOverlap: true, logger: cronLogger });
         tasks.set(spec.name, task);
         const now = deps.clock.now();
-        if (spec.exclusive && spec.catchUp && row.nextRunAt && row.nextRunAt.getTime() < now.getTime() - 1000 && deps.ready()) {
+        const missedSlot = spec.exclusive && spec.catchUp && row.nextRunAt && row.nextRunAt.getTime() < now.getTime() - 1000 ? row.nextRunAt : null;
+        // Sealed at start (a Shamir seal waits for operators): the catch-up runs at the first tick after unseal.
+        if (missedSlot && !deps.ready()) pendingCatchUp.set(spec.name, missedSlot);
+        if (missedSlot && deps.ready() && row.nextRunAt) {
           // Once, not once per missed slot: the missed due time is the catch-up's slot, so only one replica runs it.
           deps.log.info({ job: spec.name, missed: row.nextRunAt.toISOString() }, 'running a job slot missed while the broker was down');
           await track(runSlot(spec, row.nextRunAt, 'catchup')).catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'catch-up run failed'));
         }
         await task.start();
         // node-cron knows the next run only once the task is started.
-        if (!spec.exclusive || row.nextRunAt === null || row.nextRunAt.getTime() < now.getTime()) await store.setNextRun(db, spec.name, task.getNextRun());
+        if (!pendingCatchUp.has(spec.name) && (!spec.exclusive || row.nextRunAt === null || row.nextRunAt.getTime() < now.getTime())) {
+          await store.setNextRun(db, spec.name, task.getNextRun());
+        }
       }
     },
 
