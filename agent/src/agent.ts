@@ -147,6 +147,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<Running
   tokens.onNewToken(() => {
     // Leases die with the token that created them: fetch new credentials under the new token.
     for (const w of workers) if (w.hasLease) w.trigger('fetch');
+    // The stream still carries the old token, which may be revoked or expire: subscribe again with the new one.
+    events?.reconnect();
   });
 
   const ready = (async () => {

@@ -34,6 +34,8 @@ export interface EventStreamOptions {
 
 export interface EventStream {
   stop(): void;
+  /** Reconnects at once (a new token after a re-login: the old one may be revoked). */
+  reconnect(): void;
 }
 
 /** Parse an SSE byte stream; calls `dispatch(eventType, data)` for each complete event. */
@@ -67,6 +69,7 @@ export function startEventStream(o: EventStreamOptions): EventStream {
   let attempt = 0;
   let timer: NodeJS.Timeout | undefined;
   let req: http.ClientRequest | undefined;
+  let generation = 0;
   const ca = o.caFile ? fs.readFileSync(o.caFile) : undefined;
   const idleMs = o.idleTimeoutMs ?? 45_000;
 
@@ -94,8 +97,10 @@ export function startEventStream(o: EventStreamOptions): EventStream {
     const url = new URL(`${o.address}/v1/sys/events/subscribe`);
     const mod = url.protocol === 'https:' ? https : http;
     let done = false;
+    const gen = ++generation;
     const finish = (why: string, fn: () => void = () => failed(why)): void => {
-      if (done) return;
+      // A connection replaced by reconnect() ends quietly: the new one owns the retries.
+      if (done || gen !== generation) return;
       done = true;
       fn();
     };
@@ -147,6 +152,15 @@ export function startEventStream(o: EventStreamOptions): EventStream {
       stopped = true;
       if (timer) clearTimeout(timer);
       req?.destroy();
+    },
+    reconnect() {
+      if (stopped) return;
+      if (timer) clearTimeout(timer);
+      const old = req;
+      req = undefined;
+      generation += 1; // the old connection's handlers now end quietly
+      old?.destroy();
+      connect();
     },
   };
 }
