@@ -33,7 +33,7 @@ function derInteger(n: number): Buffer {
   return Buffer.concat([Buffer.from([0x02, body.length]), body]);
 }
 
-async function revokedEntries(s: StorageView): Promise<RevokedEntry[]> {
+export async function revokedEntries(s: StorageView): Promise<RevokedEntry[]> {
   const keys = (await s.list('revoked/')).filter((k) => !k.endsWith('/'));
   const out: RevokedEntry[] = [];
   for (let i = 0; i < keys.length; i += BATCH) {
@@ -46,7 +46,7 @@ async function revokedEntries(s: StorageView): Promise<RevokedEntry[]> {
   return out;
 }
 
-async function signCrl(issuer: Issuer, entries: RevokedEntry[], number: number, thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
+export async function signCrl(issuer: Issuer, entries: RevokedEntry[], number: number, thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
   const ski = issuer.cert.getExtension(x509.SubjectKeyIdentifierExtension);
   const extensions: x509.Extension[] = [new x509.Extension(OID_CRL_NUMBER, false, derInteger(number))];
   if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId));

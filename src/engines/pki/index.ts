@@ -13,11 +13,13 @@ import type { PkiDeps } from './model.ts';
 import { createConfigPaths } from './paths/config.ts';
 import { createFetchPaths } from './paths/fetch.ts';
 import { createIntermediatePaths } from './paths/intermediate.ts';
+import { createIssuerRotationPaths } from './paths/issuer-rotation.ts';
 import { createIssuePaths } from './paths/issue.ts';
 import { createRevokePaths } from './paths/revoke.ts';
 import { createRolesPaths } from './paths/roles.ts';
 import { createRootPaths } from './paths/root.ts';
 import { createTidyPaths } from './paths/tidy.ts';
+import { ISSUER_ROTATION_KIND, issuerRotationTarget } from './rotation.ts';
 import { createCertSecret } from './secret.ts';
 
 export interface PkiEngine extends Engine {
@@ -48,7 +50,9 @@ export function createPkiEngine(deps: EngineDeps): PkiEngine {
       ...createIssuePaths(pki, cache),
       ...createRevokePaths(pki, cache),
       ...createTidyPaths(pki, cache),
+      ...createIssuerRotationPaths(pki, cache, deps.rotations),
     ],
+    rotations: { [ISSUER_ROTATION_KIND]: issuerRotationTarget(pki) },
     secrets: { cert: createCertSecret(pki, cache) },
     rebuildCrlIfDue: () => rebuildCrlIfDue(pki, cache),
     // The scheduler's engine-maintenance job: keeps the CRL fresh even when nobody fetches it.

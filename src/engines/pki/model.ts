@@ -34,6 +34,12 @@ export interface CaBundle {
   privateKey: string;
   serial: string;
   notAfter: string;
+  /**
+   * Set on a root installed by issuer rotation, whose `parents` is its cross-signed copy (signed by the old root):
+   * ca_chain then lists the cross-signed copy first, so that chain builders trusting only the old root (OpenSSL
+   * takes the first matching untrusted issuer) do not stop at the new self-signed root.
+   */
+  crossSigned?: boolean;
 }
 
 export interface PendingKey {

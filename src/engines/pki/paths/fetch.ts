@@ -20,6 +20,14 @@ async function chainPems(deps: PkiDeps): Promise<string[]> {
   return [bundle.certificate, ...bundle.parents].map((p) => `${p.trim()}\n`);
 }
 
+/** ca_chain's order: the CA and its parents, except after an issuer rotation (the cross-signed copy first; see CaBundle). */
+async function caChain(deps: PkiDeps): Promise<string[]> {
+  const bundle = decode<CaBundle>(await deps.storage.get(CA_KEY));
+  if (!bundle) throw notFound();
+  const pems = bundle.crossSigned ? [...bundle.parents, bundle.certificate] : [bundle.certificate, ...bundle.parents];
+  return pems.map((p) => `${p.trim()}\n`);
+}
+
 async function crlDer(deps: PkiDeps, cache: IssuerCache): Promise<Buffer> {
   const der = await currentCrl(deps, cache);
   if (!der) throw notFound();
@@ -48,14 +56,14 @@ export function createFetchPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
   return [
     pub('ca/pem', get(async () => raw((await chainPems(deps))[0] ?? '', PEM_CHAIN))),
     pub('ca', get(async () => raw(pemBlocks((await chainPems(deps))[0] ?? '', 'CERTIFICATE')[0] ?? Buffer.alloc(0), 'application/pkix-cert'))),
-    pub('ca_chain', get(async () => raw((await chainPems(deps)).join(''), PEM_CHAIN))),
+    pub('ca_chain', get(async () => raw((await caChain(deps)).join(''), PEM_CHAIN))),
     pub('crl/pem', get(async () => raw(toPem(await crlDer(deps, cache), 'X509 CRL'), 'application/x-pem-file'))),
     pub('crl', get(async () => raw(await crlDer(deps, cache), 'application/pkix-crl'))),
     pub('cert/ca', get(async () => ({ data: { certificate: ((await chainPems(deps))[0] ?? '').trim() } }))),
     pub(
       'cert/ca_chain',
       get(async () => {
-        const chain = (await chainPems(deps)).join('').trim();
+        const chain = (await caChain(deps)).join('').trim();
         return { data: { certificate: chain, ca_chain: chain } };
       }),
     ),

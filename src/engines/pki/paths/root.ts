@@ -24,6 +24,7 @@ import {
   type StoredCert,
   type UrlsConfig,
 } from '../model.ts';
+import { NEXT_CA_KEY, PREVIOUS_CA_KEY, PREVIOUS_CRL_KEY } from '../rotation.ts';
 import { newSerialHex, serialColons } from '../serial.ts';
 import type { x509 } from '../x509.ts';
 
@@ -74,7 +75,7 @@ async function generateRoot(deps: PkiDeps, type: 'internal' | 'exported', input:
   await deps.storage.locked(CA_KEY, async (s) => {
     if (await s.get(CA_KEY)) throw badRequest('refusing to generate a root certificate over an existing CA certificate: delete it first with DELETE <mount>/root');
     await s.put(CA_KEY, encode(bundle));
-    await s.delete([PENDING_KEY, CRL_KEY]);
+    await s.delete([PENDING_KEY, CRL_KEY, NEXT_CA_KEY, PREVIOUS_CA_KEY, PREVIOUS_CRL_KEY]);
   });
   const serial = await storeCert(deps, cert);
   const format = input.format ?? 'pem';
@@ -140,7 +141,7 @@ export function createRootPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
       sudo: true,
       operations: {
         delete: op(empty, async () => {
-          await deps.storage.delete([CA_KEY, PENDING_KEY, CRL_KEY]);
+          await deps.storage.delete([CA_KEY, PENDING_KEY, CRL_KEY, NEXT_CA_KEY, PREVIOUS_CA_KEY, PREVIOUS_CRL_KEY]);
           return {};
         }),
       },
