@@ -395,6 +395,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   });
   scheduler.add({
+    name: 'lease-orphan-sweep',
+    schedule: '0 */10 * * * *',
+    exclusive: true,
+    run: async () => {
+      if ((await leases.sweepOrphans()) > 0) void expiry.kick();
+    },
+  });
+  scheduler.add({
     name: 'engine-maintenance',
     schedule: config.maintenance_schedule,
     exclusive: true,

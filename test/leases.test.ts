@@ -302,6 +302,25 @@ test('revoking a token revokes the credentials it minted; revoke-prefix revokes 
   t.is((await api(b, 'GET', 'sys/leases/lookup/database/creds/ro?list=true')).status, 404);
 });
 
+test('leases of a token that vanished without its leases being queued (a crash in between) are revoked by the orphan sweep', async (t) => {
+  const target = await newTarget('orphan_readers');
+  const databaseUrl = await target.cluster.createDatabase();
+  const b = await startBroker({ databaseUrl });
+  t.teardown(() => b.stop());
+  await mountDatabase(b, target, { default_group: 'orphan_readers' });
+  t.is((await api(b, 'PUT', 'sys/policies/acl/db-ro', { body: { policy: JSON.stringify({ path: { 'database/creds/ro': { capabilities: ['read'] } } }) } })).status, 204);
+  const created = await api(b, 'POST', 'auth/token/create', { body: { policies: ['db-ro'] } });
+  const { client_token: token, accessor } = (created.json as { auth: { client_token: string; accessor: string } }).auth;
+  const orphan = await mint(b, 'ro', token);
+  // The broker died after deleting the token row and before queueing its leases.
+  await withPgClient(databaseUrl, (c) => c.query('DELETE FROM tokens WHERE accessor = $1', [accessor]));
+  t.true(await canLogin(target, orphan));
+  const run = await api(b, 'POST', 'sys/scheduler/jobs/lease-orphan-sweep/run');
+  t.deepEqual((run.json as { data: unknown }).data, { status: 'ok' });
+  await waitFor('the orphaned lease to be revoked', async () => !(await roleExists(target, orphan.username)));
+  t.is((await api(b, 'PUT', 'sys/leases/lookup', { body: { lease_id: orphan.leaseId } })).status, 400);
+});
+
 test('lease count quota: issuing past max_leases is 429 and leaves no user behind; revoking frees a place', async (t) => {
   const target = await newTarget('quota_readers');
   const b = await startBroker({ databaseUrl: await target.cluster.createDatabase() });

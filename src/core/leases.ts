@@ -252,6 +252,13 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       return { revoked, failed: failedCount };
     },
 
+    /** Leases whose token is gone but were never queued (a crash in between) become due now. */
+    async sweepOrphans(limit = 1000): Promise<number> {
+      const n = await store.orphansDue(db, clock.now(), limit);
+      if (n > 0) deps.log.warn({ count: n }, 'leases of tokens that no longer exist were queued for revocation');
+      return n;
+    },
+
     /** A revoked token's leases become due now; the expiry worker revokes them in batches. */
     async tokensRevoked(accessors: readonly string[]): Promise<number> {
       return store.dueByAccessors(db, accessors, clock.now());

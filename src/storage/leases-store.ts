@@ -177,6 +177,22 @@ export function createLeasesStore() {
       return r.rowCount;
     },
 
+    /**
+     * Queues for revocation up to `limit` active leases whose issuing token no longer exists (a broker that died
+     * between deleting a token and queueing its leases). Returns how many.
+     */
+    async orphansDue(q: Queryable, now: Date, limit: number): Promise<number> {
+      const r = await q.query(
+        `UPDATE leases SET due_at = $1, state = 'revoking'
+          WHERE id IN (SELECT l.id FROM leases l
+                        WHERE l.state = 'active' AND l.claim_id IS NULL AND l.token_accessor IS NOT NULL
+                          AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.accessor = l.token_accessor)
+                        LIMIT $2)`,
+        [now, limit],
+      );
+      return r.rowCount;
+    },
+
     /** Ids under a prefix (index range), up to `limit`, after `after` (exclusive) in id order. */
     async idsWithPrefix(q: Queryable, prefix: string, limit: number, after = ''): Promise<string[]> {
       const start = after > prefix ? after : prefix;
