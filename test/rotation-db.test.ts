@@ -177,6 +177,11 @@ test.serial('single: rotated by schedule and by rotate-role; each new password l
   t.false(await canLogin(target, c1b));
   t.true((await history(b, id)).some((r) => r.kind === 'manual' && r.status === 'ok'));
 
+  // An operator reschedules it through sys/rotations: static-creds' ttl follows the stored schedule.
+  t.is((await api(b, 'PUT', `sys/rotations/${id}`, { body: { schedule: '0 0 1 1 *' } })).status, 200);
+  const creds = (await api(b, 'GET', 'database/static-creds/app')).json as { data: { ttl: number } };
+  t.true(creds.data.ttl > 86_400, `ttl ${creds.data.ttl}`);
+
   // Its verifier is SCRAM, set by the broker.
   const verifier = await withPgClient(target.url, async (c) => (await c.query('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [user])).rows[0].rolpassword as string);
   t.regex(verifier, /^SCRAM-SHA-256\$4096:/);

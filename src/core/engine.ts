@@ -166,6 +166,8 @@ export interface RotationRegistry {
   remove(kind: string, target: string): Promise<void>;
   /** Runs the rotation now and waits for it (rotate-role); throws if it fails. */
   runNow(kind: string, target: string): Promise<void>;
+  /** The stored next due time (it follows schedule changes made through sys/rotations; a paused rotation keeps it); null: on demand only. */
+  nextRun(kind: string, target: string): Promise<Date | null>;
   /** The last finished rotation time (for static-creds' last_vault_rotation), or null. */
   lastRotated(kind: string, target: string): Promise<Date | null>;
 }

@@ -103,6 +103,12 @@ export function createRotationManager(deps: RotationManagerDeps) {
     return JSON.parse(plain.toString('utf8')) as Record<string, unknown>;
   }
 
+  /** The next due time from the schedule as stored now: an operator may have changed it while the run went on. */
+  async function nextDueNow(id: string, from: Date): Promise<Date | null> {
+    const row = await store.get(db, id);
+    return row ? nextDue(row.schedule, row.periodSeconds, from) : null;
+  }
+
   /** Drives one claimed rotation from its stored step to the end. Returns the outcome; never throws. */
   async function drive(row: RotationRow, claimId: string, kind: 'scheduled' | 'manual'): Promise<'ok' | 'failed' | 'skipped'> {
     let current = row;
@@ -120,7 +126,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
           if (err instanceof NotStarted) return err.reason;
           throw err;
         });
-      if (started === 'slot-taken') await store.skipSlot(db, current.id, claimId, nextDue(current.schedule, current.periodSeconds, now()));
+      if (started === 'slot-taken') await store.skipSlot(db, current.id, claimId, await nextDueNow(current.id, now()));
       if (started !== 'ok') return 'skipped';
       current = { ...current, runId, runSlot: slot, runKind: kind, step: 'create', pending: null };
     }
@@ -171,7 +177,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
             await withTimeout(target.finish(ctx, pending ?? {}), 'finish');
             failpoint('rotation:after-finish-before-persist');
             const t = now();
-            await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: nextDue(current.schedule, current.periodSeconds, t) });
+            await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: await nextDueNow(current.id, t) });
             step = null;
             break;
           }
@@ -260,6 +266,10 @@ export function createRotationManager(deps: RotationManagerDeps) {
             const row = await store.get(db, idOf(kind, target));
             throw new AppError('bad_request', `rotation failed: ${row?.lastError ?? 'unknown error'}; it will be retried`);
           }
+        },
+        nextRun: async (kind, target) => {
+          const row = await store.get(db, idOf(kind, target));
+          return row ? row.nextRunAt : null;
         },
         lastRotated: async (kind, target) => {
           const row = await store.get(db, idOf(kind, target));

@@ -160,9 +160,11 @@ export function createStaticRolePaths(deps: DbDeps): PathDef[] {
       return false;
     }
   };
-  const ttlOf = (role: StaticRole): number => {
+  /** Seconds until the next rotation: the stored due time (an operator may have changed it in sys/rotations), else the role's own. */
+  const ttlOf = async (name: string, role: StaticRole): Promise<number> => {
     const now = deps.clock.now();
-    return secondsUntil(nextRun(whenOf(role), role.current ? new Date(role.current.rotatedAt) : null, now), now);
+    const stored = await deps.rotations.nextRun(STATIC_KIND, name);
+    return secondsUntil(stored ?? nextRun(whenOf(role), role.current ? new Date(role.current.rotatedAt) : null, now), now);
   };
   return [
     {
@@ -180,9 +182,10 @@ export function createStaticRolePaths(deps: DbDeps): PathDef[] {
       exists,
       operations: {
         read: op(empty, async ({ params }) => {
-          const role = await loadStaticRole(deps.storage, roleNameParam(params));
+          const name = roleNameParam(params);
+          const role = await loadStaticRole(deps.storage, name);
           if (!role) throw notFound();
-          return { data: staticRoleWire(role, ttlOf(role)) };
+          return { data: staticRoleWire(role, await ttlOf(name, role)) };
         }),
         update: op(staticRoleInput, (req) => writeStaticRole(deps, req)),
         delete: op(empty, async ({ params }) => {
@@ -200,7 +203,7 @@ export function createStaticRolePaths(deps: DbDeps): PathDef[] {
           const name = roleNameParam(params);
           const role = await mustRole(deps, name);
           if (!role.current) throw badRequest(`static role "${name}" has no credentials yet: its first rotation has not finished (see sys/rotations)`);
-          return { data: staticCredsWire(role, role.current, ttlOf(role)) };
+          return { data: staticCredsWire(role, role.current, await ttlOf(name, role)) };
         }),
       },
     },
