@@ -32,7 +32,7 @@ const brokerUrl = await cluster.createDatabase();
 const targetUrl = await cluster.createDatabase();
 const targetDb = new URL(targetUrl).pathname.slice(1);
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-lease-scale-'));
-await withPgClient(targetUrl, (c) => c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bench_readers') THEN CREATE ROLE bench_readers NOLOGIN; END IF; END $$`));
+await withPgClient(targetUrl, (c) => c.query(`DO $$ BEGIN CREATE ROLE bench_readers NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`));
 
 interface Started {
   proc: ChildProcess;

@@ -289,7 +289,7 @@ test('sys/metrics: lease and pool gauges follow a dynamic database credential', 
   const url = await cluster.createDatabase();
   const dbName = new URL(url).pathname.slice(1);
   await withPgClient(url, async (c) => {
-    await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'metrics_readers') THEN CREATE ROLE metrics_readers NOLOGIN; END IF; END $$`);
+    await c.query(`DO $$ BEGIN CREATE ROLE metrics_readers NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
   });
   const b = await startBroker({ databaseUrl: await cluster.createDatabase() });
   t.teardown(() => b.stop());

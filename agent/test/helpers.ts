@@ -142,7 +142,7 @@ export async function newTarget(group: string): Promise<Target> {
   await withPgClient(url, async (c) => {
     await c.query('CREATE TABLE items (id int PRIMARY KEY, name text)');
     await c.query(`INSERT INTO items VALUES (1, 'one')`);
-    await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${group}') THEN CREATE ROLE ${group} NOLOGIN; END IF; END $$`);
+    await c.query(`DO $$ BEGIN CREATE ROLE ${group} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
     await c.query(`GRANT SELECT ON items TO ${group}`);
   });
   return { cluster, url, dbName };
