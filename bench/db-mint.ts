@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
-import { call, SECONDS, spawnBroker } from './lib.ts';
+import { call, mountPostgresTarget, SECONDS, spawnBroker } from './lib.ts';
 
 const TOKEN = 'bench-root-token';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -21,15 +21,7 @@ await withPgClient(targetUrl, (c) => c.query(`DO $$ BEGIN CREATE ROLE mint_reade
 // BENCH_AUDIT=false measures the same with the audit log off, to show what the audit entry per credential costs.
 const broker = await spawnBroker(await cluster.createDatabase(), TOKEN, process.env.BENCH_AUDIT === 'false' ? { SEALBOX_AUDIT: 'false' } : {});
 
-await call(broker.address, TOKEN, 'POST', 'sys/mounts/database', { type: 'database' });
-await call(broker.address, TOKEN, 'POST', 'database/config/main', {
-  plugin_name: 'postgresql-database-plugin',
-  connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${cluster.port}/${targetDb}`,
-  username: cluster.user,
-  password: cluster.password,
-  allowed_roles: '*',
-  max_open_connections: DB_CONNECTIONS,
-});
+await mountPostgresTarget(broker.address, TOKEN, { port: cluster.port, user: cluster.user, password: cluster.password, dbName: targetDb }, { max_open_connections: DB_CONNECTIONS });
 await call(broker.address, TOKEN, 'POST', 'database/roles/ro', { db_name: 'main', default_group: 'mint_readers', default_ttl: '1h', max_ttl: '1h' });
 
 /** Runs `lanes` loops of `once` for `seconds`; returns operations per second. */

@@ -19,7 +19,7 @@ import { createPgDb } from '../src/storage/pg-db.ts';
 import { createSealStore } from '../src/storage/seal-store.ts';
 import { createLogger } from '../src/lib/log.ts';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
-import { call, ROOT } from './lib.ts';
+import { call, mountPostgresTarget, ROOT } from './lib.ts';
 
 const TOTAL = Number(process.env.BENCH_LEASES ?? 1_000_000);
 const DUE = Math.min(Number(process.env.BENCH_DUE ?? 100_000), TOTAL);
@@ -100,15 +100,7 @@ async function measureStart(label: string): Promise<{ readyMs: number; rssMb: nu
 
 // First boot: initialise, mount the database engine, mint one real lease to learn the mount and `internal` shape.
 const first = await startTimed();
-await call(first.address, TOKEN, 'POST', 'sys/mounts/database', { type: 'database' });
-await call(first.address, TOKEN, 'POST', 'database/config/main', {
-  plugin_name: 'postgresql-database-plugin',
-  connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${cluster.port}/${targetDb}`,
-  username: cluster.user,
-  password: cluster.password,
-  allowed_roles: '*',
-  max_open_connections: 8,
-});
+await mountPostgresTarget(first.address, TOKEN, { port: cluster.port, user: cluster.user, password: cluster.password, dbName: targetDb }, { max_open_connections: 8 });
 await call(first.address, TOKEN, 'POST', 'database/roles/ro', { db_name: 'main', default_group: 'bench_readers', default_ttl: '1h', max_ttl: '2h' });
 const minted = (await call(first.address, TOKEN, 'GET', 'database/creds/ro')) as { lease_id: string };
 await stop(first);

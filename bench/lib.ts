@@ -85,3 +85,21 @@ export async function alternate(a: () => Promise<Run>, b: () => Promise<Run>, ro
   });
   return [merge(as), merge(bs)];
 }
+
+/** Mounts `database/` on a broker and writes config `main` for a PostgreSQL target reached as the cluster's superuser. */
+export async function mountPostgresTarget(
+  address: string,
+  token: string,
+  target: { port: number; user: string; password: string; dbName: string },
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await call(address, token, 'POST', 'sys/mounts/database', { type: 'database' });
+  await call(address, token, 'POST', 'database/config/main', {
+    plugin_name: 'postgresql-database-plugin',
+    connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${target.port}/${target.dbName}`,
+    username: target.user,
+    password: target.password,
+    allowed_roles: '*',
+    ...extra,
+  });
+}

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import pg from 'pg';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
-import { call, spawnBroker } from './lib.ts';
+import { call, mountPostgresTarget, spawnBroker } from './lib.ts';
 
 const TOKEN = 'bench-root-token';
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 100);
@@ -21,14 +21,7 @@ await withPgClient(targetUrl, async (c) => {
   for (const u of users) await c.query(`CREATE ROLE ${pg.escapeIdentifier(u)} LOGIN PASSWORD 'initial'`);
 });
 const broker = await spawnBroker(await cluster.createDatabase(), TOKEN);
-await call(broker.address, TOKEN, 'POST', 'sys/mounts/database', { type: 'database' });
-await call(broker.address, TOKEN, 'POST', 'database/config/main', {
-  plugin_name: 'postgresql-database-plugin',
-  connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${cluster.port}/${targetDb}`,
-  username: cluster.user,
-  password: cluster.password,
-  allowed_roles: '*',
-});
+await mountPostgresTarget(broker.address, TOKEN, { port: cluster.port, user: cluster.user, password: cluster.password, dbName: targetDb });
 await call(
   broker.address,
   TOKEN,

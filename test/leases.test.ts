@@ -4,30 +4,11 @@
 import test from 'ava';
 import pg from 'pg';
 import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
-import { startPostgres, withPgClient, type PgCluster } from './helpers/postgres.ts';
+import { newTarget, type Target } from './helpers/pg-target.ts';
+import { withPgClient } from './helpers/postgres.ts';
 import { startTcpProxy } from './helpers/tcp-proxy.ts';
 
-interface Target {
-  cluster: PgCluster;
-  url: string;
-  dbName: string;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A fresh target database with a table readable by the group role `group` (roles are cluster-wide: give each test its own group to count). */
-async function newTarget(group = 'app_readers'): Promise<Target> {
-  const cluster = await startPostgres();
-  const url = await cluster.createDatabase();
-  const dbName = new URL(url).pathname.slice(1);
-  await withPgClient(url, async (c) => {
-    await c.query('CREATE TABLE items (id int PRIMARY KEY, name text)');
-    await c.query(`INSERT INTO items VALUES (1, 'one')`);
-    await c.query(`DO $$ BEGIN CREATE ROLE ${group} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
-    await c.query(`GRANT SELECT ON items TO ${group}`);
-  });
-  return { cluster, url, dbName };
-}
 
 /** Mounts `database/`, a config `main` pointing at the target (through `port`, default the server's), and a role `ro`. */
 async function mountDatabase(b: Broker, target: Target, role: Record<string, unknown> = {}, port = target.cluster.port): Promise<void> {

@@ -11,7 +11,9 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { api, type Broker } from '../../test/helpers/broker.ts';
 import { onExitSync } from '../../test/helpers/exit.ts';
-import { startPostgres, withPgClient, type PgCluster } from '../../test/helpers/postgres.ts';
+import type { Target } from '../../test/helpers/pg-target.ts';
+
+export type { Target };
 
 export const AGENT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sealbox-agent.mjs');
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -128,25 +130,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface Target {
-  cluster: PgCluster;
-  url: string;
-  dbName: string;
-}
-
-/** A target database with a table readable by the group role `group`. */
-export async function newTarget(group: string): Promise<Target> {
-  const cluster = await startPostgres();
-  const url = await cluster.createDatabase();
-  const dbName = new URL(url).pathname.slice(1);
-  await withPgClient(url, async (c) => {
-    await c.query('CREATE TABLE items (id int PRIMARY KEY, name text)');
-    await c.query(`INSERT INTO items VALUES (1, 'one')`);
-    await c.query(`DO $$ BEGIN CREATE ROLE ${group} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
-    await c.query(`GRANT SELECT ON items TO ${group}`);
-  });
-  return { cluster, url, dbName };
-}
+export { newTarget } from '../../test/helpers/pg-target.ts';
 
 /** `database/` mount, config `main` on the target, role `app` in `group`. */
 export async function mountDatabase(b: Broker, target: Target, group: string, role: Record<string, unknown> = {}): Promise<void> {

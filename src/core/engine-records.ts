@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { notFound } from '../lib/errors.ts';
-import { op, type EngineStorage, type PathDef } from './engine.ts';
+import { op, type EngineStorage, type PathDef, type StorageView } from './engine.ts';
 
 export interface NamedRecords<R, S extends z.ZodType> {
   storage: EngineStorage;
@@ -16,8 +16,11 @@ export interface NamedRecords<R, S extends z.ZodType> {
   /** Normalises and checks a name from the path; throws a 400 for a bad one. */
   name: (raw: string) => string;
   input: S;
-  /** Merges a write into the stored record (null when there is none yet); validates; throws a 400. */
-  apply: (current: R | null, input: z.output<S>, name: string) => R;
+  /**
+   * Merges a write into the stored record (null when there is none yet); validates; throws a 400. Runs under the
+   * record's lock; `s` is that lock's storage handle, for checks against other records (use no other storage inside).
+   */
+  apply: (current: R | null, input: z.output<S>, name: string, s: StorageView) => R | Promise<R>;
   /** The record as the API shows it. */
   wire: (record: R) => Record<string, unknown>;
 }
@@ -62,7 +65,7 @@ export function namedRecordPaths<R, S extends z.ZodType>(spec: NamedRecords<R, S
         update: op(spec.input, async ({ params, input }) => {
           const name = nameOf(params);
           await spec.storage.locked(key(name), async (s) => {
-            const record = spec.apply(await load((k) => s.get(k), name), input, name);
+            const record = await spec.apply(await load((k) => s.get(k), name), input, name, s);
             await s.put(key(name), Buffer.from(JSON.stringify(record), 'utf8'));
           });
           return {};

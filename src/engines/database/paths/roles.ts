@@ -1,11 +1,12 @@
 /** roles/:name (read, write, delete), LIST roles: what a `creds` request creates on which config. */
 import { z } from 'zod';
-import { badRequest, notFound } from '../../../lib/errors.ts';
+import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
-import { op, type EngineRequest, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import type { PathDef } from '../../../core/engine.ts';
+import { namedRecordPaths } from '../../../core/engine-records.ts';
 import type { DbDeps } from '../deps.ts';
 import { durationField, shortString, statementsField } from '../input.ts';
-import { encode, loadConfig, loadRole, roleKey, roleWire, type DbRole } from '../model.ts';
+import { loadConfig, roleWire, type DbRole } from '../model.ts';
 import { configNameField, roleNameParam } from '../names.ts';
 
 const roleInput = z.object({
@@ -19,8 +20,6 @@ const roleInput = z.object({
   max_ttl: durationField.optional(),
 });
 type RoleInput = z.output<typeof roleInput>;
-
-const empty = z.object({});
 
 function newRole(name: string): DbRole {
   return {
@@ -60,48 +59,18 @@ function applyRole(current: DbRole, input: RoleInput): DbRole {
   return next;
 }
 
-async function writeRole(deps: DbDeps, req: EngineRequest<RoleInput>): Promise<EngineResponse> {
-  const name = roleNameParam(req.params);
-  const role = applyRole((await loadRole(deps.storage, name)) ?? newRole(name), req.input);
-  if (!(await loadConfig(deps.storage, role.dbName))) throw badRequest(`db_name: no database config named "${role.dbName}"`);
-  await deps.storage.locked(roleKey(name), (s) => s.put(roleKey(name), encode(role)));
-  return {};
-}
-
 export function createRolePaths(deps: DbDeps): PathDef[] {
-  const exists = async (req: EngineRequest): Promise<boolean> => {
-    try {
-      return (await loadRole(deps.storage, roleNameParam(req.params))) !== null;
-    } catch {
-      return false;
-    }
-  };
-  return [
-    {
-      pattern: 'roles',
-      operations: {
-        list: op(empty, async () => {
-          const keys = await deps.storage.list('role/');
-          if (keys.length === 0) throw notFound();
-          return { data: { keys } };
-        }),
-      },
+  return namedRecordPaths<DbRole, typeof roleInput>({
+    storage: deps.storage,
+    collection: 'roles',
+    prefix: 'role/',
+    name: (raw) => roleNameParam({ name: raw }),
+    input: roleInput,
+    apply: async (current, input, name, s) => {
+      const role = applyRole(current ?? newRole(name), input);
+      if (!(await loadConfig(s, role.dbName))) throw badRequest(`db_name: no database config named "${role.dbName}"`);
+      return role;
     },
-    {
-      pattern: 'roles/:name',
-      exists,
-      operations: {
-        read: op(empty, async ({ params }) => {
-          const role = await loadRole(deps.storage, roleNameParam(params));
-          if (!role) throw notFound();
-          return { data: roleWire(role) };
-        }),
-        update: op(roleInput, (req) => writeRole(deps, req)),
-        delete: op(empty, async ({ params }) => {
-          await deps.storage.delete([roleKey(roleNameParam(params))]);
-          return {};
-        }),
-      },
-    },
-  ];
+    wire: roleWire,
+  });
 }
