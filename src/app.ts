@@ -48,6 +48,9 @@ import { createPipeline, type Pipeline } from './core/request.ts';
 import { createSealManager } from './core/seal-manager.ts';
 import { bootStaticSeal, loadStaticKey } from './core/static-seal.ts';
 import { createTokens } from './core/tokens.ts';
+import { adoptUnsignedRows } from './core/integrity/adopt.ts';
+import { checkedPasswordPolicies } from './core/integrity/password-policies.ts';
+import { createRowMac, rowMacEnabled } from './core/integrity/row-mac.ts';
 import { ENGINE_FACTORIES } from './engine-registry.ts';
 import { createHttpApp } from './http/server.ts';
 import type { AppState } from './http/state.ts';
@@ -125,9 +128,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const sealStore = createSealStore(db);
   const entries = createEntriesStore();
   const lockoutStore = createLockoutStore(db);
-  const quotas = createQuotaLimiter({ db, store: createQuotasStore(db), clock, log: log.child({ component: 'quotas' }) });
   const barrier = createBarrier({ db, sealStore, random });
-  const seal = createSealManager({ db, sealStore, barrier, random, sealType: config.seal.type });
+  // Row integrity (issue 13): the key is the barrier's, so every check needs the broker unsealed.
+  const rowMac = createRowMac({ deriveKey: (p) => barrier.deriveKey(p), log: log.child({ component: 'integrity' }), enabled: rowMacEnabled(process.env) });
+  const seal = createSealManager({ db, sealStore, barrier, random, sealType: config.seal.type, rowMac });
   const tokens = createTokens({
     db,
     store: createTokensStore(db),
@@ -135,7 +139,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     random,
     clock,
     limits: { defaultTtl: config.token_default_ttl, maxTtl: config.token_max_ttl },
+    rowMac,
   });
+  const quotas = createQuotaLimiter({ db, store: createQuotasStore(db), clock, log: log.child({ component: 'quotas' }), rowMac, sealed: () => barrier.isSealed() });
   const auditSigner = createAuditSigner(barrier);
   const auditSink = config.audit_enabled && config.audit_file ? createFileSink({ path: config.audit_file, log }) : undefined;
   const leaseMetrics = createLeaseMetricsStore(db);
@@ -173,11 +179,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     : null;
   if (!audit) log.warn('audit log is switched off (SEALBOX_AUDIT=false): for tests and benchmarks only');
   const auditRecorder = audit ? createAuditRecorder({ appender: audit, barrier }) : undefined;
-  const policies = createPolicies({ db, store: createPoliciesStore(db), log });
-  await policies.ensureDefault();
+  const policies = createPolicies({ db, store: createPoliciesStore(db), log, rowMac });
   await policies.listenForChanges();
   const authorizer = createAclAuthorizer(policies);
-  const passwordPolicies = createPasswordPoliciesStore(db);
+  const passwordPolicies = checkedPasswordPolicies(createPasswordPoliciesStore(db), rowMac);
   const passwords = createPasswordGenerator({ store: passwordPolicies, random });
   const leasesStore = createLeasesStore();
   const leases = createLeaseManager({
@@ -195,6 +200,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       irrevocableRetrySeconds: config.lease_irrevocable_retry,
     },
     secretType: (mountId, type) => mustMounts().byId(mountId)?.engine.secrets?.[type] ?? null,
+    rowMac,
+    tokenAlive: async (accessor) => (await tokens.lookupAccessor(accessor)) !== null,
   });
   const bus = createEventBus({ db, clock, random, log: log.child({ component: 'events' }) });
   await bus.start();
@@ -212,6 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     publish: (e) => bus.publish(e),
     failpoints: failpointsFrom(process.env),
     observe: (kind, result) => metrics.observeRotation(kind, result),
+    rowMac,
     // Scheduled runs are not requests: each run is an audit entry of its own, as if POST sys/rotations/<id>/run.
     audit: auditRecorder
       ? async (e) => {
@@ -240,7 +248,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const coreRotationTargets = new Map<string, RotationTarget>();
   const keyringRewrap = createKeyringRewrap({ db, store: createKeyringStore(), barrier, log: log.child({ component: 'keyring' }) });
   coreRotationTargets.set('keyring', keyringRotationTarget({ barrier }));
-  await rotations.ensureCore('sys/keyring', 'keyring', config.keyring_rotation_schedule ?? null);
   const scheduler = createScheduler({
     db,
     store: createSchedulerStore(),
@@ -283,7 +290,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
     }),
     ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
-    ...sysLeaseQuotasPaths({ store: createLeaseQuotasStore(db), mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
+    ...sysLeaseQuotasPaths({ store: createLeaseQuotasStore(db), mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null, rowMac }),
     ...sysLeasesPaths({ leases, now: () => clock.now() }),
     ...sysMetricsPaths({ metrics }),
     ...sysPasswordPoliciesPaths({ store: passwordPolicies, random }),
@@ -304,6 +311,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     random,
     log,
     factories: ENGINE_FACTORIES,
+    rowMac,
+    sealed: () => barrier.isSealed(),
     beforeUnmount: async (info) => {
       const r = await leases.revokePrefix(info.path);
       if (r.failed > 0) throw new AppError('bad_request', `failed to revoke ${r.failed} leases under "${info.path}"; fix the target or use sys/leases/revoke-force, then unmount`);
@@ -339,6 +348,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await quotas.reload();
   await quotas.listenForChanges();
   await tokens.listenForInvalidations();
+  // What needs the root key runs at every unseal: the seal configuration is checked, rows from before migration 0008
+  // are adopted (only by the process that applied it, or with SEALBOX_ADOPT_UNSIGNED_ROWS=1), the built-in rows are
+  // written signed, and the mount table and quotas are loaded (and checked) again.
+  let adoptRows = applied.some((f) => f.startsWith('0008_')) || process.env.SEALBOX_ADOPT_UNSIGNED_ROWS === '1';
+  barrier.onUnseal = async () => {
+    await seal.checkConfig();
+    if (adoptRows) {
+      await adoptUnsignedRows({ db, rowMac, log });
+      adoptRows = false;
+    }
+    await policies.ensureDefault();
+    await rotations.ensureCore('sys/keyring', 'keyring', config.keyring_rotation_schedule ?? null);
+    await mounts.reload();
+    await quotas.reload();
+  };
   const KEYRING_CHANNEL = 'sealbox_keyring';
   barrier.onRotate = () => db.notify(KEYRING_CHANNEL, 'rotated');
   await db.listen(KEYRING_CHANNEL, () => void barrier.refresh().catch((err: Error) => log.warn({ err: err.message }, 'keyring refresh failed')));
@@ -351,8 +375,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         seal,
         tokens,
         random,
-        onInitialize: async (q) => {
-          await mounts.mount({ path: 'secret', class: 'secret', type: 'kv', description: 'key/value secret storage', config: {}, options: { version: '2' } }, q);
+        onInitialize: async (q, rootKey) => {
+          await mounts.mount({ path: 'secret', class: 'secret', type: 'kv', description: 'key/value secret storage', config: {}, options: { version: '2' } }, q, rootKey);
         },
       },
       config.dev_root_token,
@@ -392,6 +416,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       while ((await tokens.revokeExpired(200)) >= 200) {
         // more expired tokens are waiting
       }
+      await tokens.pruneTombstones();
     },
   });
   scheduler.add({

@@ -40,6 +40,11 @@ export interface Barrier {
   refresh(): Promise<void>;
   /** Called after this process adds a term, so that other replicas can refresh. */
   onRotate?: () => Promise<void>;
+  /**
+   * Runs after every unseal, before it returns (row integrity: adopt, check and reload what needs the root key).
+   * If it throws, the barrier seals again and the unseal fails.
+   */
+  onUnseal?: () => Promise<void>;
   /** An HKDF sub-key of the root key for one purpose. Throws 503 while sealed. */
   deriveKey(purpose: string): Buffer;
 }
@@ -130,6 +135,12 @@ export function createBarrier(deps: BarrierDeps): Barrier {
       const key = Buffer.from(rootKey);
       const ring = await loadKeyring(key);
       state = { rootKey: key, ...ring, derived: new Map(), deks: new Map() };
+      try {
+        await barrier.onUnseal?.();
+      } catch (err) {
+        barrier.seal();
+        throw err;
+      }
     },
     seal() {
       if (!state) return;

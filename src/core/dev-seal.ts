@@ -16,7 +16,7 @@ export interface DevSealDeps {
   tokens: Tokens;
   random: Random;
   /** Extra work in the initialising transaction (dev mounts). */
-  onInitialize: (q: Queryable) => Promise<void>;
+  onInitialize: (q: Queryable, rootKey: Buffer) => Promise<void>;
 }
 
 const FILE = 'dev-credentials.json';
@@ -66,7 +66,7 @@ export async function bootDevSeal(deps: DevSealDeps, rootTokenFlag?: string): Pr
   if (!(await deps.seal.isInitialized())) {
     await deps.seal.initialize({ shares: 1, threshold: 1, rootKey }, async (q, key) => {
       await deps.tokens.ensureRoot(rootToken, q, key);
-      await deps.onInitialize(q);
+      await deps.onInitialize(q, key);
     });
   }
   await deps.seal.unsealWithRootKey(rootKey);

@@ -11,6 +11,8 @@ import type { Db } from '../storage/db.ts';
 import type { LeaseCountQuota, LeaseRow, LeasesStore } from '../storage/leases-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from './engine.ts';
+import { rowIntegrityError, type RowMac } from './integrity/row-mac.ts';
+import { leaseFields, leaseQuotaFields } from './integrity/rows.ts';
 
 export interface LeaseLimits {
   /** Seconds, for specs that ask for 0 on a mount without default_lease_ttl. */
@@ -35,6 +37,9 @@ export interface LeaseManagerDeps {
   limits: LeaseLimits;
   /** The engine's renew/revoke for a lease's mount and secret type; null when the mount or type is gone. */
   secretType(mountId: string, type: string): SecretType | null;
+  rowMac: RowMac;
+  /** Whether the token that holds a lease still exists (a lease whose token was revoked is never renewed). */
+  tokenAlive?: (accessor: string) => Promise<boolean>;
 }
 
 export interface Registered {
@@ -100,9 +105,18 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     else deps.log.warn(fields, 'lease revocation failed; will retry');
   }
 
+  /** A lease row is acted on only when its MAC checks (issue 13); throws the 500 and logs the lease id otherwise. */
+  const checked = (row: LeaseRow): LeaseRow => {
+    deps.rowMac.verify('leases', leaseFields(row), row.mac);
+    return row;
+  };
+
   /** Runs the engine's revoke for a lease this claim holds; true when it is gone (the caller deletes the row). */
   async function revokeClaimed(row: LeaseRow, claimId: string): Promise<boolean> {
     try {
+      // A row that fails its check is never handed to an engine (its mount or type may have been repointed): the
+      // failure is recorded, retried, and the lease ends up listed as irrevocable for an operator.
+      checked(row);
       await typeOf(row).revoke(await info(row));
       return true;
     } catch (err) {
@@ -112,7 +126,16 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   }
 
   // Lease count quotas as last read (at most QUOTA_CACHE_MS old): a cheap refusal before an engine mints anything.
-  let quotaCache: { at: number; quotas: LeaseCountQuota[] } | null = null;
+  // Only quotas whose MAC checks are trusted; the insert counts any other covering quota as full.
+  let quotaCache: { at: number; quotas: LeaseCountQuota[]; bad: Map<string, string> } | null = null;
+  const loadQuotas = async (): Promise<NonNullable<typeof quotaCache>> => {
+    const all = await store.quotaCounters(db);
+    const bad = new Map(all.filter((x) => !deps.rowMac.ok('lease_count_quotas', leaseQuotaFields(x), x.mac, x.name)).map((x) => [x.name, x.path]));
+    quotaCache = { at: Date.now(), quotas: all.filter((x) => !bad.has(x.name)), bad };
+    return quotaCache;
+  };
+  const quotas = async (force: boolean): Promise<NonNullable<typeof quotaCache>> =>
+    !force && quotaCache && Date.now() - quotaCache.at <= QUOTA_CACHE_MS ? quotaCache : loadQuotas();
 
   return {
     revokeClaimed,
@@ -123,11 +146,11 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
      */
     async assertQuotaRoom(path: string): Promise<void> {
       const fullIn = (quotas: LeaseCountQuota[]) => quotas.find((x) => `${path}/`.startsWith(x.path) && x.used >= x.maxLeases);
-      const t = Date.now();
-      if (!quotaCache || t - quotaCache.at > QUOTA_CACHE_MS) quotaCache = { at: t, quotas: await store.quotaCounters(db) };
-      if (!fullIn(quotaCache.quotas)) return;
-      quotaCache = { at: Date.now(), quotas: await store.quotaCounters(db) };
-      const full = fullIn(quotaCache.quotas);
+      const cached = await quotas(false);
+      if ([...cached.bad.values()].some((p) => `${path}/`.startsWith(p))) throw rowIntegrityError();
+      if (!fullIn(cached.quotas)) return;
+      const fresh = await quotas(true);
+      const full = fullIn(fresh.quotas);
       if (full) throw quotaExceeded(full);
     },
 
@@ -147,7 +170,7 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       const type = deps.secretType(mount.id, spec.type);
       try {
         const internal = deps.barrier.encrypt(ctxOf(id), Buffer.from(JSON.stringify(spec.internal), 'utf8')).sealed;
-        const full = await store.insertWithinQuota(db, {
+        const lease = {
           id,
           mountId: mount.id,
           secretType: spec.type,
@@ -159,7 +182,16 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
           ttlSeconds: ttl,
           renewable: spec.renewable,
           dueAt: expiresAt,
-        });
+        };
+        const row = { ...lease, mac: deps.rowMac.sign('leases', leaseFields(lease)) };
+        let full = await store.insertWithinQuota(db, row, (await quotas(false)).quotas);
+        if (full) {
+          // Full, or a covering quota changed since it was checked: check again, then retry once.
+          const fresh = await quotas(true);
+          if (fresh.bad.has(full.name)) throw rowIntegrityError();
+          full = await store.insertWithinQuota(db, row, fresh.quotas);
+          if (full && fresh.bad.has(full.name)) throw rowIntegrityError();
+        }
         if (full) throw quotaExceeded(full);
       } catch (err) {
         try {
@@ -175,15 +207,19 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     },
 
     async lookup(id: string): Promise<LeaseRow | null> {
-      return store.get(db, id);
+      const row = await store.get(db, id);
+      return row && checked(row);
     },
 
     /** Vault's renew: the new TTL is `increment` (or the lease's own TTL) from now, capped at the lease's max. */
     async renew(id: string, increment: number): Promise<Registered & { warnings: string[] }> {
-      const row = await store.get(db, id);
+      const stored = await store.get(db, id);
+      const row = stored && checked(stored);
       const now = clock.now();
       if (!row || row.state !== 'active' || row.expiresAt <= now) throw leaseNotFound();
       if (!row.renewable) throw badRequest('lease is not renewable');
+      // `state` is bookkeeping a writer could set back to 'active': a lease whose token is gone is never renewed.
+      if (row.tokenAccessor && deps.tokenAlive && !(await deps.tokenAlive(row.tokenAccessor))) throw leaseNotFound();
       const wanted = increment > 0 ? increment : row.ttlSeconds;
       const left = Math.max(0, Math.floor((row.maxExpiresAt.getTime() - now.getTime()) / 1000));
       const ttl = Math.min(wanted, left);
@@ -191,7 +227,8 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       const expiresAt = addSeconds(now, ttl);
       const type = typeOf(row);
       if (type.renew) await type.renew(await info(row, expiresAt));
-      if (!(await store.renewed(db, id, expiresAt, now))) throw leaseNotFound();
+      const mac = deps.rowMac.sign('leases', leaseFields({ ...row, expiresAt }));
+      if (!(await store.renewed(db, id, expiresAt, now, mac))) throw leaseNotFound();
       return { id, duration: ttl, renewable: true, warnings };
     },
 

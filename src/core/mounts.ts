@@ -4,6 +4,8 @@ import type { Random } from '../lib/random.ts';
 import type { Db, Queryable } from '../storage/db.ts';
 import type { MountRow, MountsStore } from '../storage/mounts-store.ts';
 import type { Engine, EngineFactory, MountInfo } from './engine.ts';
+import { rowIntegrityError, type RowMac } from './integrity/row-mac.ts';
+import { mountFields } from './integrity/rows.ts';
 import { createPathMatcher, type PathMatch } from './path-match.ts';
 
 export interface MountedEngine {
@@ -46,6 +48,9 @@ export interface MountTableDeps {
   instantiate: (factory: EngineFactory, info: MountInfo) => Engine;
   /** Runs before a mount is removed (the lease manager revokes the mount's leases); throwing keeps the mount. */
   beforeUnmount?: (info: MountInfo) => Promise<void>;
+  rowMac: RowMac;
+  /** Stored mounts are loaded only while unsealed: their MACs need the root key (the unseal hook reloads). */
+  sealed: () => boolean;
 }
 
 /** The mount table: which engine serves which path prefix, shared by all replicas through PostgreSQL. */
@@ -63,10 +68,15 @@ export function createMountTable(deps: MountTableDeps) {
   };
 
   const reload = async (): Promise<void> => {
-    const rows: MountRow[] = await deps.store.list();
+    const rows: MountRow[] = deps.sealed() ? [] : await deps.store.list();
     const next: MountedEngine[] = deps.builtins.map((b) => toMounted(b.info, b.engine));
     const kept = new Map<string, { key: string; mounted: MountedEngine }>();
     for (const row of rows) {
+      if (!deps.rowMac.ok('mounts', mountFields(row), row.mac, row.path)) {
+        // Fail closed: the stored path answers 500 (never another mount's engine); a reserved path is left to its builtin.
+        if (!RESERVED.some((r) => row.path.startsWith(r) || r.startsWith(row.path))) next.push(brokenMount(row));
+        continue;
+      }
       const factory = factoryFor(row.class, row.type);
       if (!factory) {
         deps.log.error({ path: row.path, type: row.type }, 'mount has an unknown engine type; skipped');
@@ -84,6 +94,14 @@ export function createMountTable(deps: MountTableDeps) {
     // Longest prefix first, so that "auth/token/" wins over a hypothetical "auth/".
     mounted = next.sort((a, b) => b.info.path.length - a.info.path.length);
   };
+
+  const brokenMount = (row: MountRow): MountedEngine => ({
+    info: { id: row.id, path: row.path, class: row.class, type: row.type, description: '', config: {}, options: {} },
+    engine: { paths: [] },
+    match: () => {
+      throw rowIntegrityError();
+    },
+  });
 
   const conflict = (path: string): string | undefined =>
     mounted.map((m) => m.info.path).find((p) => p.startsWith(path) || path.startsWith(p));
@@ -130,6 +148,8 @@ export function createMountTable(deps: MountTableDeps) {
     async mount(
       req: { path: string; class: 'secret' | 'auth'; type: string; description: string; config: Record<string, unknown>; options: Record<string, unknown> },
       q?: Queryable,
+      /** The new root key, inside the initialising transaction (dev mounts), when the barrier is still sealed. */
+      rootKey?: Uint8Array,
     ): Promise<MountInfo> {
       const path = req.class === 'auth' ? `auth/${normalizeMountPath(req.path)}` : normalizeMountPath(req.path);
       if (RESERVED.some((r) => path.startsWith(r) || r.startsWith(path)) || (req.class === 'secret' && path.startsWith('auth/'))) {
@@ -141,7 +161,7 @@ export function createMountTable(deps: MountTableDeps) {
       const existing = conflict(path);
       if (existing) throw new AppError('bad_request', `path is already in use at ${existing}`);
       const info: MountInfo = { id: deps.random.uuid(), path, class: req.class, type: req.type, description: req.description, config: req.config, options };
-      const ok = await deps.store.insert(q ?? deps.db, info);
+      const ok = await deps.store.insert(q ?? deps.db, { ...info, mac: deps.rowMac.sign('mounts', mountFields(info), rootKey) });
       if (!ok) throw new AppError('bad_request', `path is already in use at ${path}`);
       if (!q) {
         await reload();
@@ -163,10 +183,12 @@ export function createMountTable(deps: MountTableDeps) {
       const found = await deps.db.tx(async (q) => {
         const row = await deps.store.getForUpdate(q, path);
         if (!row) return false;
+        deps.rowMac.verify('mounts', mountFields(row), row.mac, row.path);
         const next = apply(row);
         const factory = factoryFor(cls, row.type);
         const options = factory?.mountOptions ? factory.mountOptions(next.options) : next.options;
-        await deps.store.update(q, path, { ...next, options });
+        const tuned = { ...row, ...next, options };
+        await deps.store.update(q, path, { ...tuned, mac: deps.rowMac.sign('mounts', mountFields(tuned)) });
         return true;
       });
       if (!found) throw badRequest(`cannot tune "${path}": no such mount`);

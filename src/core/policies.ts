@@ -5,6 +5,8 @@ import type { PoliciesStore } from '../storage/policies-store.ts';
 import { compileAcl, type Acl } from './acl/compile.ts';
 import { parsePolicy, type PolicyRule } from './acl/parse.ts';
 import { expandTemplates, isTemplated } from './acl/templates.ts';
+import type { RowMac } from './integrity/row-mac.ts';
+import { policyFields } from './integrity/rows.ts';
 import type { Authorizer } from './policy.ts';
 import type { TokenEntry } from './tokens.ts';
 
@@ -49,7 +51,7 @@ export function normalizePolicyName(name: string): string {
 }
 
 /** ACL policies: storage, parsing, and compiled evaluation cached per policy set (and identity, when templated). */
-export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger }) {
+export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger; rowMac: RowMac }) {
   const rulesCache = new Map<string, PolicyRule[] | null>();
   const aclCache = new Map<string, Acl>();
   const clear = (): void => {
@@ -61,8 +63,14 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
     const missing = names.filter((n) => !rulesCache.has(n));
     if (missing.length > 0) {
       const rows = await deps.store.getMany(missing);
+      // Derived, never trusted: the rules come from the MAC-checked document. A row that fails throws a 500 and
+      // nothing is cached, so every request that needs it fails (and logs) until it checks again.
+      const parsed = rows.map((r) => {
+        deps.rowMac.verify('policies', policyFields(r), r.mac);
+        return [r.name, parsePolicy(r.document)] as const;
+      });
       for (const n of missing) rulesCache.set(n, null);
-      for (const r of rows) rulesCache.set(r.name, r.rules as PolicyRule[]);
+      for (const [n, rules] of parsed) rulesCache.set(n, rules);
     }
     return names.map((n) => rulesCache.get(n) ?? []);
   };
@@ -93,18 +101,21 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
       await deps.db.listen(CHANNEL, () => clear());
     },
     async ensureDefault(): Promise<void> {
-      await deps.store.put({ name: 'default', document: DEFAULT_POLICY, rules: parsePolicy(DEFAULT_POLICY) }, true);
+      const row = { name: 'default', document: DEFAULT_POLICY };
+      await deps.store.put({ ...row, rules: parsePolicy(DEFAULT_POLICY), mac: deps.rowMac.sign('policies', policyFields(row)) }, true);
     },
     async put(rawName: string, document: string): Promise<void> {
       const name = normalizePolicyName(rawName);
       if (name === 'root') throw badRequest('cannot update the root policy');
-      await deps.store.put({ name, document, rules: parsePolicy(document) });
+      await deps.store.put({ name, document, rules: parsePolicy(document), mac: deps.rowMac.sign('policies', policyFields({ name, document })) });
       await changed();
     },
     async get(rawName: string): Promise<{ name: string; document: string } | null> {
       const name = normalizePolicyName(rawName);
       if (name === 'root') return { name, document: '' };
-      return deps.store.get(name);
+      const row = await deps.store.get(name);
+      if (row) deps.rowMac.verify('policies', policyFields(row), row.mac);
+      return row && { name: row.name, document: row.document };
     },
     async list(): Promise<string[]> {
       return [...new Set([...(await deps.store.names()), 'root'])].sort();

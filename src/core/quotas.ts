@@ -6,6 +6,8 @@ import type { QuotasStore } from '../storage/quotas-store.ts';
 import { idle, newBucket, take, type Bucket, type Decision, type QuotaParams } from './quotas/buckets.ts';
 import { exemptMatches, formatExemptRule, parseExemptPath, type ExemptRule } from './quotas/exempt.ts';
 import { ALWAYS_EXEMPT, DEFAULT_EXEMPT_PATHS, underPrefix } from './quotas/paths.ts';
+import type { RowMac } from './integrity/row-mac.ts';
+import { quotaConfigFields, rateQuotaFields } from './integrity/rows.ts';
 
 export type { Decision } from './quotas/buckets.ts';
 
@@ -44,6 +46,9 @@ export interface QuotaLimiterDeps {
   sweepMs?: number;
   /** How often expired shared counters are deleted. Default 60 s. */
   purgeMs?: number;
+  rowMac: RowMac;
+  /** Definitions are MAC-checked, which needs the root key: while sealed, reload keeps what it has. */
+  sealed: () => boolean;
 }
 
 const CHANNEL = 'sealbox_quotas';
@@ -115,9 +120,25 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
     }
   };
 
+  /**
+   * A quota row that fails its integrity check never loosens the limit: it keeps its last checked definition on this
+   * replica, or else becomes the strictest quota (1 request a minute) on its stored path. (Deleting a quota row is not
+   * detected: see SECURITY.md.) A failing configuration row falls back to the last checked one, or the defaults.
+   */
+  const checkedRows = (rows: RateLimitQuota[], previous: Map<string, ActiveQuota>): RateLimitQuota[] =>
+    rows.map((row) => {
+      const def: RateLimitQuota = { name: row.name, path: row.path, rate: row.rate, intervalSeconds: row.intervalSeconds, blockIntervalSeconds: row.blockIntervalSeconds };
+      if (deps.rowMac.ok('rate_limit_quotas', rateQuotaFields(def), (row as { mac?: Buffer | null }).mac ?? null, row.name)) return def;
+      return previous.get(row.name)?.def ?? { name: row.name, path: row.path, rate: 1, intervalSeconds: 60, blockIntervalSeconds: 0 };
+    });
+
   const reload = async (): Promise<void> => {
-    const [rows, stored] = await Promise.all([deps.store.list(), deps.store.getConfig()]);
+    if (deps.sealed()) return;
+    const [unchecked, storedRaw] = await Promise.all([deps.store.list(), deps.store.getConfig()]);
     const previous = new Map(active.map((q) => [q.name, q]));
+    const rows = checkedRows(unchecked, previous);
+    const stored =
+      storedRaw && !deps.rowMac.ok('quota_config', quotaConfigFields(storedRaw), storedRaw.mac ?? null, 'id=1') ? (config === DEFAULT_CONFIG ? null : config) : storedRaw;
     const next = rows.map((def) => {
       const old = previous.get(def.name);
       // An unchanged quota keeps its buckets (and the tokens they reserved).
@@ -125,7 +146,7 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
     });
     active = next.sort((a, b) => b.prefix.length - a.prefix.length || (a.name < b.name ? -1 : 1));
     tracked = active.reduce((n, q) => n + q.buckets.size, 0);
-    config = stored ?? DEFAULT_CONFIG;
+    config = stored ? { enableRateLimitResponseHeaders: stored.enableRateLimitResponseHeaders, rateLimitExemptPaths: stored.rateLimitExemptPaths } : DEFAULT_CONFIG;
     exempt = config.rateLimitExemptPaths.map(parseExemptPath);
   };
 
@@ -195,12 +216,15 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
     },
 
     async get(name: string): Promise<RateLimitQuota | null> {
-      return (await deps.store.list()).find((q) => q.name === name) ?? null;
+      const row = (await deps.store.list()).find((q) => q.name === name);
+      if (!row) return null;
+      deps.rowMac.verify('rate_limit_quotas', rateQuotaFields(row), row.mac ?? null, row.name);
+      return row;
     },
 
     /** Creates or replaces a quota (already validated). */
     async put(q: RateLimitQuota): Promise<void> {
-      if (!(await deps.store.upsert(q))) {
+      if (!(await deps.store.upsert({ ...q, mac: deps.rowMac.sign('rate_limit_quotas', rateQuotaFields(q)) }))) {
         const other = (await deps.store.list()).find((o) => o.path === q.path && o.name !== q.name);
         throw badRequest(`quota rule with similar properties exists under the name "${other?.name ?? '?'}"`);
       }
@@ -213,13 +237,16 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
     },
 
     async getConfig(): Promise<QuotaConfig> {
-      return (await deps.store.getConfig()) ?? { ...DEFAULT_CONFIG, rateLimitExemptPaths: [...DEFAULT_EXEMPT_PATHS] };
+      const row = await deps.store.getConfig();
+      if (row) deps.rowMac.verify('quota_config', quotaConfigFields(row), row.mac ?? null, 'id=1');
+      return row ? { enableRateLimitResponseHeaders: row.enableRateLimitResponseHeaders, rateLimitExemptPaths: row.rateLimitExemptPaths } : { ...DEFAULT_CONFIG, rateLimitExemptPaths: [...DEFAULT_EXEMPT_PATHS] };
     },
 
     /** Validates and stores the configuration; the exempt paths are normalised. */
     async putConfig(c: QuotaConfig): Promise<void> {
       const paths = [...new Set(c.rateLimitExemptPaths.map((p) => formatExemptRule(parseExemptPath(p))))];
-      await deps.store.putConfig({ enableRateLimitResponseHeaders: c.enableRateLimitResponseHeaders, rateLimitExemptPaths: paths });
+      const row = { enableRateLimitResponseHeaders: c.enableRateLimitResponseHeaders, rateLimitExemptPaths: paths };
+      await deps.store.putConfig({ ...row, mac: deps.rowMac.sign('quota_config', quotaConfigFields(row)) });
       await changed('config');
     },
 

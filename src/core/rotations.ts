@@ -17,6 +17,8 @@ import type { Db } from '../storage/db.ts';
 import type { RotationRow, RotationsStore, RotationStep } from '../storage/rotations-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from './engine.ts';
+import { rowIntegrityError, type RowMac } from './integrity/row-mac.ts';
+import { rotationFields } from './integrity/rows.ts';
 
 export interface RotationManagerDeps {
   db: Db;
@@ -39,7 +41,11 @@ export interface RotationManagerDeps {
   audit?: (e: { id: string; runId: string; kind: 'scheduled' | 'manual'; status: 'ok' | 'failed'; step: RotationStep | null; error: string | null }) => Promise<void>;
   /** Counts finished and failed runs by the rotation's kind (sys/metrics). */
   observe?: (kind: string, result: 'ok' | 'failed') => void;
+  rowMac: RowMac;
 }
+
+/** A rotation whose row fails its integrity check is not run; it is looked at again after this long. */
+const TAMPERED_RETRY_MS = 3600_000;
 
 /**
  * A claim is short and kept alive by a heartbeat while its run is driven, so that the run of a replica that died
@@ -111,6 +117,10 @@ export function createRotationManager(deps: RotationManagerDeps) {
 
   /** Drives one claimed rotation from its stored step to the end. Returns the outcome; never throws. */
   async function drive(row: RotationRow, claimId: string, kind: 'scheduled' | 'manual'): Promise<'ok' | 'failed' | 'skipped'> {
+    if (!deps.rowMac.ok('rotations', rotationFields(row), row.mac, row.id)) {
+      await store.skipSlot(db, row.id, claimId, new Date(now().getTime() + TAMPERED_RETRY_MS)).catch(() => undefined);
+      return 'failed';
+    }
     let current = row;
     if (!current.runId) {
       const runId = deps.random.uuid();
@@ -207,6 +217,15 @@ export function createRotationManager(deps: RotationManagerDeps) {
     }
   }
 
+  const sign = (r: Parameters<typeof rotationFields>[0]): Buffer | null => deps.rowMac.sign('rotations', rotationFields(r));
+
+  /** Creates or re-registers a rotation, signed; it stays paused only if its checked row says so. */
+  async function upsert(r: { id: string; mountId: string | null; kind: string; target: string; schedule: string | null; periodSeconds: number | null; nextRunAt: Date | null }): Promise<void> {
+    const existing = await store.get(db, r.id);
+    const paused = existing !== null && existing.paused && deps.rowMac.ok('rotations', rotationFields(existing), existing.mac, existing.id);
+    await store.upsert(db, { ...r, paused, mac: sign({ ...r, paused }) });
+  }
+
   /** Runs a rotation now (rotate-role, sys/rotations/:id/run), waiting for a run in progress elsewhere. */
   async function runNow(id: string): Promise<'ok' | 'failed'> {
     const claimId = deps.random.uuid();
@@ -214,6 +233,10 @@ export function createRotationManager(deps: RotationManagerDeps) {
       const t = now();
       const row = await store.claimOne(db, id, claimId, t, new Date(t.getTime() + CLAIM_SECONDS * 1000));
       if (row) {
+        if (!deps.rowMac.ok('rotations', rotationFields(row), row.mac, row.id)) {
+          await store.release(db, id, claimId);
+          throw rowIntegrityError();
+        }
         // A run already in progress (e.g. interrupted) is finished first: that is the rotation asked for.
         const outcome = await drive(row, claimId, row.runKind ?? 'manual');
         return outcome === 'skipped' ? 'failed' : outcome;
@@ -236,17 +259,25 @@ export function createRotationManager(deps: RotationManagerDeps) {
     runNow,
 
     list: () => store.list(db),
-    get: (id: string) => store.get(db, id),
+    async get(id: string): Promise<RotationRow | null> {
+      const row = await store.get(db, id);
+      if (row) deps.rowMac.verify('rotations', rotationFields(row), row.mac, row.id);
+      return row;
+    },
     history: (id: string, limit: number) => store.history(db, id, limit),
 
     async setControls(id: string, c: { schedule?: string | null; paused?: boolean }): Promise<boolean> {
       const row = await store.get(db, id);
       if (!row) return false;
+      deps.rowMac.verify('rotations', rotationFields(row), row.mac, row.id);
+      const paused = c.paused ?? row.paused;
       if (c.schedule !== undefined) {
         checkSchedule({ schedule: c.schedule });
-        return store.setControls(db, id, { schedule: c.schedule, periodSeconds: c.schedule ? null : row.periodSeconds, nextRunAt: nextDue(c.schedule, c.schedule ? null : row.periodSeconds, now()), paused: c.paused });
+        const periodSeconds = c.schedule ? null : row.periodSeconds;
+        const mac = sign({ ...row, schedule: c.schedule, periodSeconds, paused });
+        return store.setControls(db, id, { schedule: c.schedule, periodSeconds, nextRunAt: nextDue(c.schedule, periodSeconds, now()), paused: c.paused }, mac);
       }
-      return store.setControls(db, id, { paused: c.paused });
+      return store.setControls(db, id, { paused: c.paused }, sign({ ...row, paused }));
     },
 
     /** The registry an engine of `mount` uses: its rotations are `<mount path><kind>/<target>`. */
@@ -257,7 +288,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
           checkSchedule(when);
           const schedule = when.schedule ?? null;
           const periodSeconds = when.periodSeconds ?? null;
-          await store.upsert(db, { id: idOf(kind, target), mountId: mount.id, kind, target, schedule, periodSeconds, nextRunAt: nextDue(schedule, periodSeconds, now()) });
+          await upsert({ id: idOf(kind, target), mountId: mount.id, kind, target, schedule, periodSeconds, nextRunAt: nextDue(schedule, periodSeconds, now()) });
         },
         remove: (kind, target) => store.remove(db, idOf(kind, target)),
         runNow: async (kind, target) => {
@@ -283,7 +314,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
       checkSchedule({ schedule });
       // Without a configured schedule, keep whatever an operator set through sys/rotations.
       if (schedule === null && (await store.get(db, id))) return;
-      await store.upsert(db, { id, mountId: null, kind, target: kind, schedule, periodSeconds: null, nextRunAt: nextDue(schedule, null, now()) });
+      await upsert({ id, mountId: null, kind, target: kind, schedule, periodSeconds: null, nextRunAt: nextDue(schedule, null, now()) });
     },
   };
 }

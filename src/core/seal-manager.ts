@@ -5,6 +5,8 @@ import type { Random } from '../lib/random.ts';
 import type { Db, Queryable } from '../storage/db.ts';
 import type { SealStore } from '../storage/seal-store.ts';
 import type { Barrier } from './barrier.ts';
+import type { RowMac } from './integrity/row-mac.ts';
+import { sealConfigFields } from './integrity/rows.ts';
 
 export type SealType = 'shamir' | 'static';
 
@@ -30,6 +32,7 @@ export interface SealManagerDeps {
   barrier: Barrier;
   random: Random;
   sealType: SealType;
+  rowMac: RowMac;
 }
 
 /** Advisory lock held while a store is initialised, so that two replicas never both initialise it. */
@@ -104,7 +107,8 @@ export function createSealManager(deps: SealManagerDeps) {
       const done = await deps.db.tx(async (q) => {
         await q.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
         if (await deps.sealStore.getConfig(q)) return false;
-        await deps.sealStore.insertConfig(q, { sealType: deps.sealType, secretShares: shares, secretThreshold: threshold });
+        const sealConfig = { sealType: deps.sealType, secretShares: shares, secretThreshold: threshold };
+        await deps.sealStore.insertConfig(q, { ...sealConfig, mac: deps.rowMac.sign('seal_configs', sealConfigFields(sealConfig), rootKey) });
         await deps.barrier.writeInitialKeyring(q, rootKey);
         await onInitialize(q, rootKey);
         return true;
@@ -151,6 +155,12 @@ export function createSealManager(deps: SealManagerDeps) {
     },
 
     resetProgress,
+
+    /** Once unsealed (the unseal hook): the stored seal configuration must carry its MAC, or the unseal fails. */
+    async checkConfig(): Promise<void> {
+      const row = await deps.sealStore.getConfig();
+      if (row) deps.rowMac.verify('seal_configs', sealConfigFields(row), row.mac ?? null, 'id=1');
+    },
 
     seal(): void {
       resetProgress();

@@ -6,6 +6,8 @@ import type { Db, Queryable } from '../storage/db.ts';
 import type { TokenAlias, TokenRow, TokensStore } from '../storage/tokens-store.ts';
 import type { AuthResponse } from './engine.ts';
 import type { Barrier } from './barrier.ts';
+import type { RowMac } from './integrity/row-mac.ts';
+import { tokenFields, tombstoneFields } from './integrity/rows.ts';
 
 export type TokenEntry = TokenRow;
 
@@ -39,7 +41,7 @@ const CACHE_MS = 30_000;
 const CACHE_MAX = 10_000;
 
 /** Token minting, lookup (cached, invalidated across replicas), renewal and tree revocation. Tokens are stored only as HMACs. */
-export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrier; random: Random; clock: Clock; limits: TokenLimits }) {
+export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrier; random: Random; clock: Clock; limits: TokenLimits; rowMac: RowMac }) {
   const { store, barrier, clock, limits } = deps;
   const cache = new Map<string, { entry: TokenEntry; until: number }>();
   const TOKEN_HMAC = 'token-hmac';
@@ -63,6 +65,27 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     entry.expiresAt ? Math.max(0, Math.floor((entry.expiresAt.getTime() - clock.now().getTime()) / 1000)) : 0;
 
   const expired = (e: TokenEntry): boolean => e.expiresAt !== null && e.expiresAt.getTime() <= clock.now().getTime();
+
+  /**
+   * Every token row the broker acts on is checked (issue 13): its MAC, its use counter against the authenticated
+   * limit (PostgreSQL counts uses down; a counter above the limit, or 0 = unlimited on a limited token, is tampering),
+   * and its tombstone (a row restored after its revocation). Throws a 500 for a failed check.
+   */
+  const checked = (e: TokenEntry): TokenEntry => {
+    deps.rowMac.verify('tokens', tokenFields(e), e.mac ?? null, e.accessor);
+    const n = e.numUses;
+    const limit = e.numUsesLimit ?? 0;
+    if (deps.rowMac.enabled && (limit === 0 ? n !== 0 : n !== -1 && (n < 1 || n > limit))) {
+      throw deps.rowMac.fail('tokens', e.accessor, `num_uses ${n} is outside its authenticated limit ${limit}`);
+    }
+    if (e.tombstone && deps.rowMac.enabled) {
+      // A tombstone that does not check is a writer's forgery: it can only deny the token, so it is honoured too.
+      deps.rowMac.ok('token_tombstones', tombstoneFields({ tokenHmac: e.tokenHmac, accessor: e.tombstone.accessor, until: e.tombstone.until }), e.tombstone.mac);
+      throw deps.rowMac.fail('tokens', e.accessor, 'the token was revoked (a tombstone holds it): the row was restored');
+    }
+    return e;
+  };
+  const sign = (row: TokenRow, rootKey?: Uint8Array): TokenRow => ({ ...row, mac: deps.rowMac.sign('tokens', tokenFields(row), rootKey) });
 
   const build = (opts: CreateTokenOptions, parent: TokenEntry | null, tokenHmac?: Buffer) => {
     const now = clock.now();
@@ -92,6 +115,8 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       maxExpiresAt: noExpiry || (opts.period > 0 && opts.explicitMaxTtl === 0) ? null : new Date(now.getTime() + maxTtl * 1000),
       entityName: opts.identity?.entityName ?? parent?.entityName ?? '',
       alias: opts.identity?.alias ?? parent?.alias ?? null,
+      numUsesLimit: opts.numUses,
+      mac: null,
     };
     return { token, row };
   };
@@ -115,7 +140,9 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       if (opts.policies.includes('root') && parent && !parent.policies.includes('root')) {
         throw new AppError('permission_denied', 'root tokens may only be created by a root token');
       }
-      const { token, row } = build(opts, parent);
+      const built = build(opts, parent);
+      const { token } = built;
+      const row = sign(built.row);
       if (!(await store.insert(row, q))) throw badRequest('cannot create a token with a duplicate ID');
       return { token, entry: row };
     },
@@ -131,7 +158,8 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       if (hit && hit.until > nowMs) entry = hit.entry;
       else {
         const seen = generation;
-        entry = await store.getByHmac(key);
+        const stored = await store.getByHmac(key);
+        entry = stored && checked(stored);
         if (entry && entry.numUses === 0 && seen === generation) {
           if (cache.size >= CACHE_MAX) cache.clear();
           cache.set(hex, { entry, until: nowMs + CACHE_MS });
@@ -153,7 +181,8 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     },
 
     async lookupAccessor(accessor: string): Promise<TokenEntry | null> {
-      const e = await store.getByAccessor(accessor);
+      const stored = await store.getByAccessor(accessor);
+      const e = stored && checked(stored);
       return e && !expired(e) ? e : null;
     },
 
@@ -164,20 +193,36 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       let expires = now + want * 1000;
       if (entry.maxExpiresAt) expires = Math.min(expires, entry.maxExpiresAt.getTime());
       const expiresAt = new Date(expires);
-      await store.setExpiry(entry.accessor, expiresAt);
+      const renewed = sign({ ...entry, expiresAt });
+      await store.setExpiry(entry.accessor, expiresAt, renewed.mac ?? null);
       await broadcast([entry.tokenHmac]);
-      return { ...entry, expiresAt };
+      return renewed;
     },
 
     /** Revokes the token and all its descendants. */
     async revoke(accessor: string): Promise<number> {
-      const gone = await store.deleteTree(accessor);
+      // Tombstones first, in the same transaction: a token row restored from a backup is then refused.
+      const now = clock.now().getTime();
+      const gone = await deps.db.tx(async (q) => {
+        const tree = await store.treeForUpdate(q, accessor);
+        const tombs = tree
+          .filter((t) => (t.expiresAt === null || t.expiresAt.getTime() > now) && (t.maxExpiresAt === null || t.maxExpiresAt.getTime() > now))
+          .map((t) => {
+            const tomb = { tokenHmac: t.tokenHmac, accessor: t.accessor, until: t.maxExpiresAt };
+            return { ...tomb, mac: deps.rowMac.sign('token_tombstones', tombstoneFields(tomb)) };
+          });
+        await store.insertTombstones(q, tombs);
+        return store.deleteTree(accessor, q);
+      });
       if (gone.length > 0) {
         await broadcast(gone.map((g) => g.tokenHmac));
         for (const hook of revokedHooks) await hook(gone.map((g) => g.accessor));
       }
       return gone.length;
     },
+
+    /** Deletes the tombstones of tokens that could no longer be used anyway (the token-tidy job). */
+    pruneTombstones: (): Promise<number> => store.pruneTombstones(clock.now()),
 
     /** Revokes up to `limit` expired tokens (and so their children and leases); returns how many went. */
     async revokeExpired(limit: number): Promise<number> {
@@ -196,12 +241,14 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
      * the barrier is not unsealed yet, so the caller passes the new root key.
      */
     async ensureRoot(token: string, q?: Queryable, rootKey?: Uint8Array): Promise<void> {
-      const { row } = build(
+      const { row: built } = build(
         { policies: ['root'], ttl: 0, explicitMaxTtl: 0, period: 0, numUses: 0, renewable: false, displayName: 'root', meta: {}, orphan: true, path: 'auth/token/root', id: token },
         null,
         rootKey ? hmacSha256(deriveKey(rootKey, TOKEN_HMAC), token) : undefined,
       );
-      await store.insert(row, q);
+      await store.insert(sign(built, rootKey), q);
+      // The broker itself re-creates this root token (dev restarts): an earlier revocation of it no longer applies.
+      await store.deleteTombstone(built.tokenHmac, q);
     },
 
     remainingTtl,

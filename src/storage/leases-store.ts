@@ -17,6 +17,8 @@ export interface LeaseRow {
   dueAt: Date;
   revokeAttempts: number;
   lastError: string | null;
+  /** The row's integrity MAC (core/integrity/row-mac.ts). */
+  mac: Buffer | null;
 }
 
 interface RawLease {
@@ -35,10 +37,11 @@ interface RawLease {
   due_at: Date;
   revoke_attempts: number;
   last_error: string | null;
+  mac: Uint8Array | null;
 }
 
 const COLUMNS = `id, mount_id, secret_type, internal, token_accessor, issued_at, last_renewed_at, expires_at, max_expires_at,
-  ttl_seconds, renewable, state, due_at, revoke_attempts, last_error`;
+  ttl_seconds, renewable, state, due_at, revoke_attempts, last_error, mac`;
 
 const toRow = (r: RawLease): LeaseRow => ({
   id: r.id,
@@ -56,6 +59,7 @@ const toRow = (r: RawLease): LeaseRow => ({
   dueAt: new Date(r.due_at),
   revokeAttempts: r.revoke_attempts,
   lastError: r.last_error,
+  mac: r.mac ? toBuffer(r.mac) : null,
 });
 
 /** The exclusive upper bound of the ids that start with `prefix` (ids are COLLATE "C", compared bytewise). */
@@ -66,7 +70,11 @@ export interface LeaseCountQuota {
   path: string;
   maxLeases: number;
   used: number;
+  mac: Buffer | null;
 }
+
+/** The lease count quotas the broker has checked: a covering quota not in this list, or changed since, counts as full. */
+export type VerifiedQuotas = readonly { name: string; maxLeases: number }[];
 
 export function createLeasesStore() {
   return {
@@ -78,17 +86,21 @@ export function createLeasesStore() {
     async insertWithinQuota(
       q: Queryable,
       l: Omit<LeaseRow, 'lastRenewedAt' | 'state' | 'revokeAttempts' | 'lastError'>,
+      verified: VerifiedQuotas,
     ): Promise<{ name: string; path: string; maxLeases: number } | null> {
       const r = await q.query<{ full_name: string | null; full_path: string | null; full_max: string | null; inserted: string }>(
         `WITH q AS (SELECT name, path, used, max_leases FROM lease_count_quotas WHERE starts_with($1::text COLLATE "C", path) FOR UPDATE),
-              full_q AS (SELECT name, path, max_leases FROM q WHERE used >= max_leases ORDER BY name LIMIT 1),
-              ins AS (INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at)
-                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+              v AS (SELECT name, max FROM jsonb_to_recordset($13::jsonb) AS x(name text, max bigint)),
+              full_q AS (SELECT q.name, q.path, q.max_leases FROM q LEFT JOIN v ON v.name = q.name
+                          WHERE v.max IS NULL OR q.used >= LEAST(q.max_leases, v.max) ORDER BY q.name LIMIT 1),
+              ins AS (INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at, mac)
+                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
                        WHERE NOT EXISTS (SELECT 1 FROM full_q) AND EXISTS (SELECT 1 FROM mounts WHERE id::text = $2) RETURNING id),
               bump AS (UPDATE lease_count_quotas SET used = used + 1 WHERE name IN (SELECT name FROM q) AND EXISTS (SELECT 1 FROM ins) RETURNING name)
          SELECT (SELECT name FROM full_q) AS full_name, (SELECT path FROM full_q) AS full_path, (SELECT max_leases FROM full_q) AS full_max,
                 (SELECT count(*) FROM ins) AS inserted`,
-        [l.id, l.mountId, l.secretType, l.internal, l.tokenAccessor, l.issuedAt, l.expiresAt, l.maxExpiresAt, l.ttlSeconds, l.renewable, l.dueAt],
+        [l.id, l.mountId, l.secretType, l.internal, l.tokenAccessor, l.issuedAt, l.expiresAt, l.maxExpiresAt, l.ttlSeconds, l.renewable, l.dueAt, l.mac,
+          JSON.stringify(verified.map((x) => ({ name: x.name, max: x.maxLeases })))],
       );
       const row = r.rows[0];
       if (row?.full_name) return { name: row.full_name, path: row.full_path ?? '', maxLeases: Number(row.full_max ?? 0) };
@@ -159,10 +171,10 @@ export function createLeasesStore() {
     },
 
     /** Records a renewal; false if the lease is gone or no longer active. */
-    async renewed(q: Queryable, id: string, expiresAt: Date, now: Date): Promise<boolean> {
+    async renewed(q: Queryable, id: string, expiresAt: Date, now: Date, mac: Buffer | null): Promise<boolean> {
       const r = await q.query(
-        `UPDATE leases SET expires_at = $2, due_at = $2, last_renewed_at = $3 WHERE id = $1 AND state = 'active' AND claim_id IS NULL`,
-        [id, expiresAt, now],
+        `UPDATE leases SET expires_at = $2, due_at = $2, last_renewed_at = $3, mac = $4 WHERE id = $1 AND state = 'active' AND claim_id IS NULL`,
+        [id, expiresAt, now, mac],
       );
       return r.rowCount > 0;
     },
@@ -216,8 +228,10 @@ export function createLeasesStore() {
 
     /** Every lease count quota with its counter (a handful of rows). */
     async quotaCounters(q: Queryable): Promise<LeaseCountQuota[]> {
-      const r = await q.query<{ name: string; path: string; max_leases: string; used: string }>(`SELECT name, path, max_leases, used FROM lease_count_quotas`);
-      return r.rows.map((x) => ({ name: x.name, path: x.path, maxLeases: Number(x.max_leases), used: Number(x.used) }));
+      const r = await q.query<{ name: string; path: string; max_leases: string; used: string; mac: Uint8Array | null }>(
+        `SELECT name, path, max_leases, used, mac FROM lease_count_quotas`,
+      );
+      return r.rows.map((x) => ({ name: x.name, path: x.path, maxLeases: Number(x.max_leases), used: Number(x.used), mac: x.mac ? toBuffer(x.mac) : null }));
     },
 
     async irrevocable(q: Queryable, limit: number): Promise<LeaseRow[]> {

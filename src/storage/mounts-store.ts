@@ -1,4 +1,4 @@
-import type { Queryable } from './db.ts';
+import { toBuffer, type Queryable } from './db.ts';
 
 export interface MountRow {
   id: string;
@@ -9,39 +9,44 @@ export interface MountRow {
   config: Record<string, unknown>;
   options: Record<string, unknown>;
   createdAt: Date;
+  /** The row's integrity MAC (core/integrity/row-mac.ts). */
+  mac: Buffer | null;
 }
+
+const withMac = <T extends { mac: Uint8Array | null }>(r: T): T & { mac: Buffer | null } => ({ ...r, mac: r.mac ? toBuffer(r.mac) : null });
 
 export function createMountsStore(db: Queryable) {
   return {
     async list(): Promise<MountRow[]> {
       const r = await db.query<MountRow>(
-        'SELECT id, path, class, type, description, config, options, created_at AS "createdAt" FROM mounts ORDER BY path',
+        'SELECT id, path, class, type, description, config, options, created_at AS "createdAt", mac FROM mounts ORDER BY path',
       );
-      return r.rows;
+      return r.rows.map(withMac);
     },
     /** Returns false if the path is taken. */
     async insert(q: Queryable, m: Omit<MountRow, 'createdAt'>): Promise<boolean> {
       const r = await q.query(
-        `INSERT INTO mounts (id, path, class, type, description, config, options)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (path) DO NOTHING`,
-        [m.id, m.path, m.class, m.type, m.description, JSON.stringify(m.config), JSON.stringify(m.options)],
+        `INSERT INTO mounts (id, path, class, type, description, config, options, mac)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (path) DO NOTHING`,
+        [m.id, m.path, m.class, m.type, m.description, JSON.stringify(m.config), JSON.stringify(m.options), m.mac],
       );
       return r.rowCount === 1;
     },
     /** The tunable part of a mount, locked until the transaction ends (sys/mounts/:path/tune). */
-    async getForUpdate(q: Queryable, path: string): Promise<Pick<MountRow, 'type' | 'description' | 'config' | 'options'> | null> {
-      const r = await q.query<Pick<MountRow, 'type' | 'description' | 'config' | 'options'>>(
-        'SELECT type, description, config, options FROM mounts WHERE path = $1 FOR UPDATE',
+    async getForUpdate(q: Queryable, path: string): Promise<Omit<MountRow, 'createdAt'> | null> {
+      const r = await q.query<Omit<MountRow, 'createdAt'>>(
+        'SELECT id, path, class, type, description, config, options, mac FROM mounts WHERE path = $1 FOR UPDATE',
         [path],
       );
-      return r.rows[0] ?? null;
+      return r.rows[0] ? withMac(r.rows[0]) : null;
     },
-    async update(q: Queryable, path: string, m: Pick<MountRow, 'description' | 'config' | 'options'>): Promise<void> {
-      await q.query('UPDATE mounts SET description = $2, config = $3, options = $4 WHERE path = $1', [
+    async update(q: Queryable, path: string, m: Pick<MountRow, 'description' | 'config' | 'options' | 'mac'>): Promise<void> {
+      await q.query('UPDATE mounts SET description = $2, config = $3, options = $4, mac = $5 WHERE path = $1', [
         path,
         m.description,
         JSON.stringify(m.config),
         JSON.stringify(m.options),
+        m.mac,
       ]);
     },
     async delete(path: string): Promise<boolean> {

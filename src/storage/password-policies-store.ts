@@ -1,22 +1,28 @@
-import type { Db } from './db.ts';
+import { toBuffer, type Db } from './db.ts';
 
 /** sys/policies/password/:name (migrations/0005): generation rules as parsed JSON, plus the document as written. */
 export interface StoredPasswordPolicy {
   name: string;
   policy: { document: string; length: number; rules: { charset: string; minChars: number }[] };
+  /** The row's integrity MAC (core/integrity/row-mac.ts); absent on a row about to be written. */
+  mac?: Buffer | null;
 }
 
 export function createPasswordPoliciesStore(db: Db) {
   return {
     async get(name: string): Promise<StoredPasswordPolicy | null> {
-      const r = await db.query<{ name: string; policy: StoredPasswordPolicy['policy'] }>(`SELECT name, policy FROM password_policies WHERE name = $1`, [name]);
-      return r.rows[0] ?? null;
+      const r = await db.query<{ name: string; policy: StoredPasswordPolicy['policy']; mac: Uint8Array | null }>(
+        `SELECT name, policy, mac FROM password_policies WHERE name = $1`,
+        [name],
+      );
+      const row = r.rows[0];
+      return row ? { name: row.name, policy: row.policy, mac: row.mac ? toBuffer(row.mac) : null } : null;
     },
     async put(p: StoredPasswordPolicy): Promise<void> {
       await db.query(
-        `INSERT INTO password_policies (name, policy) VALUES ($1, $2::jsonb)
-         ON CONFLICT (name) DO UPDATE SET policy = EXCLUDED.policy, updated_at = now()`,
-        [p.name, JSON.stringify(p.policy)],
+        `INSERT INTO password_policies (name, policy, mac) VALUES ($1, $2::jsonb, $3)
+         ON CONFLICT (name) DO UPDATE SET policy = EXCLUDED.policy, mac = EXCLUDED.mac, updated_at = now()`,
+        [p.name, JSON.stringify(p.policy), p.mac ?? null],
       );
     },
     async delete(name: string): Promise<void> {

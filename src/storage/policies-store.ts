@@ -1,30 +1,42 @@
-import type { Queryable } from './db.ts';
+import { toBuffer, type Queryable } from './db.ts';
 
+/**
+ * A stored ACL policy: the document as written and its integrity MAC. The `rules` column (the parsed form) is still
+ * written for operators who query it, but never read: the broker derives the rules from the MAC-checked document.
+ */
 export interface PolicyRow {
   name: string;
   document: string;
-  rules: { path: string; capabilities: string[] }[];
+  mac: Buffer | null;
 }
+
+interface Raw {
+  name: string;
+  document: string;
+  mac: Uint8Array | null;
+}
+
+const toRow = (r: Raw): PolicyRow => ({ name: r.name, document: r.document, mac: r.mac ? toBuffer(r.mac) : null });
 
 export function createPoliciesStore(db: Queryable) {
   return {
     async get(name: string): Promise<PolicyRow | null> {
-      const r = await db.query<PolicyRow>('SELECT name, document, rules FROM policies WHERE name = $1', [name]);
-      return r.rows[0] ?? null;
+      const r = await db.query<Raw>('SELECT name, document, mac FROM policies WHERE name = $1', [name]);
+      return r.rows[0] ? toRow(r.rows[0]) : null;
     },
     async getMany(names: readonly string[]): Promise<PolicyRow[]> {
-      const r = await db.query<PolicyRow>('SELECT name, document, rules FROM policies WHERE name = ANY($1::text[])', [names]);
-      return r.rows;
+      const r = await db.query<Raw>('SELECT name, document, mac FROM policies WHERE name = ANY($1::text[])', [names]);
+      return r.rows.map(toRow);
     },
     async names(): Promise<string[]> {
       const r = await db.query<{ name: string }>('SELECT name FROM policies ORDER BY name');
       return r.rows.map((row) => row.name);
     },
-    async put(p: PolicyRow, onlyIfAbsent = false): Promise<void> {
+    async put(p: PolicyRow & { rules: unknown }, onlyIfAbsent = false): Promise<void> {
       await db.query(
-        `INSERT INTO policies (name, document, rules) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO ${onlyIfAbsent ? 'NOTHING' : 'UPDATE SET document = EXCLUDED.document, rules = EXCLUDED.rules, updated_at = now()'}`,
-        [p.name, p.document, JSON.stringify(p.rules)],
+        `INSERT INTO policies (name, document, rules, mac) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO ${onlyIfAbsent ? 'NOTHING' : 'UPDATE SET document = EXCLUDED.document, rules = EXCLUDED.rules, mac = EXCLUDED.mac, updated_at = now()'}`,
+        [p.name, p.document, JSON.stringify(p.rules), p.mac],
       );
     },
     async delete(name: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { Queryable } from './db.ts';
+import { toBuffer, type Queryable } from './db.ts';
 
 export interface RateLimitQuotaRow {
   name: string;
@@ -6,11 +6,14 @@ export interface RateLimitQuotaRow {
   rate: number;
   intervalSeconds: number;
   blockIntervalSeconds: number;
+  /** The row's integrity MAC (core/integrity/row-mac.ts); absent on a row about to be written. */
+  mac?: Buffer | null;
 }
 
 export interface QuotaConfigRow {
   enableRateLimitResponseHeaders: boolean;
   rateLimitExemptPaths: string[];
+  mac?: Buffer | null;
 }
 
 /** What one reservation against the shared counter found, measured on the database clock. */
@@ -24,25 +27,25 @@ export interface Reservation {
 }
 
 const QUOTA_COLUMNS =
-  'name, path, rate, interval_seconds AS "intervalSeconds", block_interval_seconds AS "blockIntervalSeconds"';
+  'name, path, rate, interval_seconds AS "intervalSeconds", block_interval_seconds AS "blockIntervalSeconds", mac';
 
 /** rate_limit_quotas, quota_config and rate_limit_counters: quota definitions and the counters replicas share. */
 export function createQuotasStore(db: Queryable) {
   return {
     async list(): Promise<RateLimitQuotaRow[]> {
-      const r = await db.query<RateLimitQuotaRow>(`SELECT ${QUOTA_COLUMNS} FROM rate_limit_quotas ORDER BY name`);
-      return r.rows.map((row) => ({ ...row, rate: Number(row.rate) }));
+      const r = await db.query<Omit<RateLimitQuotaRow, 'mac'> & { mac: Uint8Array | null }>(`SELECT ${QUOTA_COLUMNS} FROM rate_limit_quotas ORDER BY name`);
+      return r.rows.map((row) => ({ ...row, rate: Number(row.rate), mac: row.mac ? toBuffer(row.mac) : null }));
     },
 
     /** Inserts or replaces a quota. Returns false when another quota already has the same path. */
     async upsert(q: RateLimitQuotaRow): Promise<boolean> {
       const r = await db.query(
-        `INSERT INTO rate_limit_quotas (name, path, rate, interval_seconds, block_interval_seconds)
-         VALUES ($1, $2, $3, $4, $5)
+        `INSERT INTO rate_limit_quotas (name, path, rate, interval_seconds, block_interval_seconds, mac)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (name) DO UPDATE SET path = EXCLUDED.path, rate = EXCLUDED.rate, interval_seconds = EXCLUDED.interval_seconds,
-           block_interval_seconds = EXCLUDED.block_interval_seconds, updated_at = now()
+           block_interval_seconds = EXCLUDED.block_interval_seconds, mac = EXCLUDED.mac, updated_at = now()
          WHERE NOT EXISTS (SELECT 1 FROM rate_limit_quotas o WHERE o.path = EXCLUDED.path AND o.name <> EXCLUDED.name)`,
-        [q.name, q.path, q.rate, q.intervalSeconds, q.blockIntervalSeconds],
+        [q.name, q.path, q.rate, q.intervalSeconds, q.blockIntervalSeconds, q.mac ?? null],
       ).catch((err: unknown) => {
         // The unique index on path: another quota (possibly written concurrently) already covers it.
         if (err instanceof Error && 'code' in err && err.code === '23505') return { rows: [], rowCount: 0 };
@@ -57,21 +60,22 @@ export function createQuotasStore(db: Queryable) {
     },
 
     async getConfig(): Promise<QuotaConfigRow | null> {
-      const r = await db.query<{ headers: boolean; exempt: unknown }>(
-        'SELECT enable_rate_limit_response_headers AS headers, rate_limit_exempt_paths AS exempt FROM quota_config WHERE id = 1',
+      const r = await db.query<{ headers: boolean; exempt: unknown; mac: Uint8Array | null }>(
+        'SELECT enable_rate_limit_response_headers AS headers, rate_limit_exempt_paths AS exempt, mac FROM quota_config WHERE id = 1',
       );
       const row = r.rows[0];
       if (!row) return null;
-      const exempt = Array.isArray(row.exempt) ? row.exempt.filter((p): p is string => typeof p === 'string') : [];
-      return { enableRateLimitResponseHeaders: row.headers, rateLimitExemptPaths: exempt };
+      // Anything but an array of strings is kept as it is, so that its integrity check fails rather than pass on a cleaned copy.
+      const exempt = (Array.isArray(row.exempt) && row.exempt.every((p) => typeof p === 'string') ? row.exempt : [JSON.stringify(row.exempt)]) as string[];
+      return { enableRateLimitResponseHeaders: row.headers, rateLimitExemptPaths: exempt, mac: row.mac ? toBuffer(row.mac) : null };
     },
 
     async putConfig(c: QuotaConfigRow): Promise<void> {
       await db.query(
-        `INSERT INTO quota_config (id, enable_rate_limit_response_headers, rate_limit_exempt_paths) VALUES (1, $1, $2::jsonb)
+        `INSERT INTO quota_config (id, enable_rate_limit_response_headers, rate_limit_exempt_paths, mac) VALUES (1, $1, $2::jsonb, $3)
          ON CONFLICT (id) DO UPDATE SET enable_rate_limit_response_headers = EXCLUDED.enable_rate_limit_response_headers,
-           rate_limit_exempt_paths = EXCLUDED.rate_limit_exempt_paths, updated_at = now()`,
-        [c.enableRateLimitResponseHeaders, JSON.stringify(c.rateLimitExemptPaths)],
+           rate_limit_exempt_paths = EXCLUDED.rate_limit_exempt_paths, mac = EXCLUDED.mac, updated_at = now()`,
+        [c.enableRateLimitResponseHeaders, JSON.stringify(c.rateLimitExemptPaths), c.mac ?? null],
       );
     },
 

@@ -21,6 +21,8 @@ export interface RotationRow {
   step: RotationStep | null;
   pending: Buffer | null;
   attempts: number;
+  /** The row's integrity MAC (core/integrity/row-mac.ts). */
+  mac: Buffer | null;
 }
 
 export interface RotationRunRow {
@@ -53,10 +55,11 @@ interface Raw {
   step: RotationStep | null;
   pending: Uint8Array | null;
   attempts: number;
+  mac: Uint8Array | null;
 }
 
 const COLUMNS = `id, mount_id, kind, target, schedule, period_seconds, paused, next_run_at, last_run_at, last_status, last_error,
-  run_id, run_slot, run_kind, step, pending, attempts`;
+  run_id, run_slot, run_kind, step, pending, attempts, mac`;
 const date = (d: Date | null): Date | null => (d ? new Date(d) : null);
 const toRow = (r: Raw): RotationRow => ({
   id: r.id,
@@ -76,22 +79,24 @@ const toRow = (r: Raw): RotationRow => ({
   step: r.step,
   pending: r.pending ? toBuffer(r.pending) : null,
   attempts: r.attempts,
+  mac: r.mac ? toBuffer(r.mac) : null,
 });
 
 export function createRotationsStore() {
   return {
     async upsert(
       q: Queryable,
-      r: { id: string; mountId: string | null; kind: string; target: string; schedule: string | null; periodSeconds: number | null; nextRunAt: Date | null },
+      r: { id: string; mountId: string | null; kind: string; target: string; schedule: string | null; periodSeconds: number | null; nextRunAt: Date | null; paused: boolean; mac: Buffer | null },
     ): Promise<void> {
       await q.query(
-        `INSERT INTO rotations (id, mount_id, kind, target, schedule, period_seconds, next_run_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+        `INSERT INTO rotations (id, mount_id, kind, target, schedule, period_seconds, next_run_at, paused, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (id) DO UPDATE SET schedule = EXCLUDED.schedule, period_seconds = EXCLUDED.period_seconds,
+           mount_id = EXCLUDED.mount_id, kind = EXCLUDED.kind, target = EXCLUDED.target, paused = EXCLUDED.paused, mac = EXCLUDED.mac,
            next_run_at = CASE WHEN rotations.schedule IS NOT DISTINCT FROM EXCLUDED.schedule
                                AND rotations.period_seconds IS NOT DISTINCT FROM EXCLUDED.period_seconds
                                AND rotations.next_run_at IS NOT NULL THEN rotations.next_run_at ELSE EXCLUDED.next_run_at END,
            updated_at = now()`,
-        [r.id, r.mountId, r.kind, r.target, r.schedule, r.periodSeconds, r.nextRunAt],
+        [r.id, r.mountId, r.kind, r.target, r.schedule, r.periodSeconds, r.nextRunAt, r.paused, r.mac],
       );
     },
     async remove(q: Queryable, id: string): Promise<void> {
@@ -108,15 +113,20 @@ export function createRotationsStore() {
       const r = await q.query<Raw>(`SELECT ${COLUMNS} FROM rotations ORDER BY id`);
       return r.rows.map(toRow);
     },
-    async setControls(q: Queryable, id: string, c: { schedule?: string | null; periodSeconds?: number | null; nextRunAt?: Date | null; paused?: boolean }): Promise<boolean> {
+    async setControls(
+      q: Queryable,
+      id: string,
+      c: { schedule?: string | null; periodSeconds?: number | null; nextRunAt?: Date | null; paused?: boolean },
+      mac: Buffer | null,
+    ): Promise<boolean> {
       const r = await q.query(
         `UPDATE rotations SET
            schedule = CASE WHEN $2::boolean THEN $3 ELSE schedule END,
            period_seconds = CASE WHEN $2::boolean THEN $4::bigint ELSE period_seconds END,
            next_run_at = CASE WHEN $2::boolean THEN $5 ELSE next_run_at END,
-           paused = COALESCE($6, paused), updated_at = now()
+           paused = COALESCE($6, paused), mac = $7, updated_at = now()
          WHERE id = $1`,
-        [id, c.schedule !== undefined || c.periodSeconds !== undefined, c.schedule ?? null, c.periodSeconds ?? null, c.nextRunAt ?? null, c.paused ?? null],
+        [id, c.schedule !== undefined || c.periodSeconds !== undefined, c.schedule ?? null, c.periodSeconds ?? null, c.nextRunAt ?? null, c.paused ?? null, mac],
       );
       return r.rowCount > 0;
     },

@@ -4,6 +4,8 @@ export interface SealConfigRow {
   sealType: string;
   secretShares: number;
   secretThreshold: number;
+  /** The row's integrity MAC (core/integrity/row-mac.ts). */
+  mac?: Buffer | null;
 }
 
 export interface KeyringTermRow {
@@ -16,17 +18,20 @@ export interface KeyringTermRow {
 export function createSealStore(db: Queryable) {
   return {
     async getConfig(q: Queryable = db): Promise<SealConfigRow | null> {
-      const r = await q.query<{ seal_type: string; secret_shares: number; secret_threshold: number }>(
-        'SELECT seal_type, secret_shares, secret_threshold FROM seal_configs WHERE id = 1',
+      const r = await q.query<{ seal_type: string; secret_shares: number; secret_threshold: number; mac: Uint8Array | null }>(
+        'SELECT seal_type, secret_shares, secret_threshold, mac FROM seal_configs WHERE id = 1',
       );
       const row = r.rows[0];
-      return row ? { sealType: row.seal_type, secretShares: row.secret_shares, secretThreshold: row.secret_threshold } : null;
+      return row
+        ? { sealType: row.seal_type, secretShares: row.secret_shares, secretThreshold: row.secret_threshold, mac: row.mac ? toBuffer(row.mac) : null }
+        : null;
     },
     async insertConfig(q: Queryable, c: SealConfigRow): Promise<void> {
-      await q.query('INSERT INTO seal_configs (id, seal_type, secret_shares, secret_threshold) VALUES (1, $1, $2, $3)', [
+      await q.query('INSERT INTO seal_configs (id, seal_type, secret_shares, secret_threshold, mac) VALUES (1, $1, $2, $3, $4)', [
         c.sealType,
         c.secretShares,
         c.secretThreshold,
+        c.mac ?? null,
       ]);
     },
     async listTerms(q: Queryable = db): Promise<KeyringTermRow[]> {

@@ -20,6 +20,12 @@ export interface TokenRow {
   /** The identity from the auth method that minted the token (or its ancestor). */
   entityName: string;
   alias: TokenAlias | null;
+  /** The authenticated use limit (0: unlimited); numUses counts down from it and may never exceed it. */
+  numUsesLimit?: number;
+  /** The row's integrity MAC (core/integrity/row-mac.ts); null on a row that has none. Always set on a row read. */
+  mac?: Buffer | null;
+  /** Set on read when a tombstone holds this token's HMAC: the row was restored after its revocation. */
+  tombstone?: { accessor: string; until: Date | null; mac: Buffer };
 }
 
 export interface TokenAlias {
@@ -30,7 +36,10 @@ export interface TokenAlias {
 }
 
 const COLUMNS = `token_hmac, accessor, parent_accessor, policies, display_name, meta, path, orphan, renewable,
-  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at, entity_name, alias`;
+  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at, entity_name, alias, num_uses_limit, mac`;
+/** The tombstone of the same token HMAC, read in the same statement (one round trip per cache miss). */
+const TOMBSTONE = `(SELECT json_build_object('accessor', tt.accessor, 'until', tt.until, 'mac', encode(tt.mac, 'hex'))
+  FROM token_tombstones tt WHERE tt.token_hmac = tokens.token_hmac) AS tombstone`;
 
 interface RawToken {
   token_hmac: Uint8Array;
@@ -51,6 +60,9 @@ interface RawToken {
   max_expires_at: Date | null;
   entity_name: string;
   alias: TokenAlias | null;
+  num_uses_limit: number;
+  mac: Uint8Array | null;
+  tombstone?: { accessor: string; until: string | null; mac: string } | null;
 }
 
 const toRow = (r: RawToken): TokenRow => ({
@@ -72,14 +84,26 @@ const toRow = (r: RawToken): TokenRow => ({
   maxExpiresAt: r.max_expires_at,
   entityName: r.entity_name,
   alias: r.alias,
+  numUsesLimit: r.num_uses_limit,
+  mac: r.mac ? toBuffer(r.mac) : null,
+  ...(r.tombstone
+    ? { tombstone: { accessor: r.tombstone.accessor, until: r.tombstone.until ? new Date(r.tombstone.until) : null, mac: Buffer.from(r.tombstone.mac, 'hex') } }
+    : {}),
 });
+
+export interface TombstoneRow {
+  tokenHmac: Buffer;
+  accessor: string;
+  until: Date | null;
+  mac: Buffer | null;
+}
 
 export function createTokensStore(db: Queryable) {
   return {
     /** Returns false when a token with the same value already exists (nothing is written then). */
     async insert(t: TokenRow, q: Queryable = db): Promise<boolean> {
       const r = await q.query(
-        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ON CONFLICT (token_hmac) DO NOTHING`,
         [
           t.tokenHmac,
@@ -100,16 +124,18 @@ export function createTokensStore(db: Queryable) {
           t.maxExpiresAt,
           t.entityName,
           t.alias ? JSON.stringify(t.alias) : null,
+          t.numUsesLimit ?? t.numUses,
+          t.mac ?? null,
         ],
       );
       return r.rowCount === 1;
     },
     async getByHmac(tokenHmac: Uint8Array): Promise<TokenRow | null> {
-      const r = await db.query<RawToken>(`SELECT ${COLUMNS} FROM tokens WHERE token_hmac = $1`, [tokenHmac]);
+      const r = await db.query<RawToken>(`SELECT ${COLUMNS}, ${TOMBSTONE} FROM tokens WHERE token_hmac = $1`, [tokenHmac]);
       return r.rows[0] ? toRow(r.rows[0]) : null;
     },
     async getByAccessor(accessor: string): Promise<TokenRow | null> {
-      const r = await db.query<RawToken>(`SELECT ${COLUMNS} FROM tokens WHERE accessor = $1`, [accessor]);
+      const r = await db.query<RawToken>(`SELECT ${COLUMNS}, ${TOMBSTONE} FROM tokens WHERE accessor = $1`, [accessor]);
       return r.rows[0] ? toRow(r.rows[0]) : null;
     },
     /** Accessors of tokens past their expiry (revoked by the lease expiry pass, which also revokes their leases). */
@@ -118,12 +144,42 @@ export function createTokensStore(db: Queryable) {
       return r.rows.map((x) => x.accessor);
     },
 
-    async setExpiry(accessor: string, expiresAt: Date | null): Promise<void> {
-      await db.query('UPDATE tokens SET expires_at = $2 WHERE accessor = $1', [accessor, expiresAt]);
+    /** A renewal: the new expiry and the row's new MAC (computed by the broker over the new values). */
+    async setExpiry(accessor: string, expiresAt: Date | null, mac: Buffer | null): Promise<void> {
+      await db.query('UPDATE tokens SET expires_at = $2, mac = $3 WHERE accessor = $1', [accessor, expiresAt, mac]);
+    },
+    /** The token and every descendant (what deleteTree will delete), locked until the transaction ends. */
+    async treeForUpdate(q: Queryable, accessor: string): Promise<{ tokenHmac: Buffer; accessor: string; expiresAt: Date | null; maxExpiresAt: Date | null }[]> {
+      const r = await q.query<{ token_hmac: Uint8Array; accessor: string; expires_at: Date | null; max_expires_at: Date | null }>(
+        `WITH RECURSIVE tree AS (
+           SELECT accessor FROM tokens WHERE accessor = $1
+           UNION SELECT t.accessor FROM tokens t JOIN tree ON t.parent_accessor = tree.accessor
+         )
+         SELECT token_hmac, accessor, expires_at, max_expires_at FROM tokens WHERE accessor IN (SELECT accessor FROM tree) FOR UPDATE`,
+        [accessor],
+      );
+      return r.rows.map((x) => ({ tokenHmac: toBuffer(x.token_hmac), accessor: x.accessor, expiresAt: x.expires_at, maxExpiresAt: x.max_expires_at }));
+    },
+    async insertTombstones(q: Queryable, rows: readonly TombstoneRow[]): Promise<void> {
+      if (rows.length === 0) return;
+      await q.query(
+        `INSERT INTO token_tombstones (token_hmac, accessor, until, mac)
+         SELECT decode(h, 'hex'), a, u, decode(m, 'hex') FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS v(h, a, u, m)
+         ON CONFLICT (token_hmac) DO NOTHING`,
+        [rows.map((x) => x.tokenHmac.toString('hex')), rows.map((x) => x.accessor), rows.map((x) => x.until), rows.map((x) => (x.mac ?? Buffer.alloc(0)).toString('hex'))],
+      );
+    },
+    async deleteTombstone(tokenHmac: Buffer, q: Queryable = db): Promise<void> {
+      await q.query('DELETE FROM token_tombstones WHERE token_hmac = $1', [tokenHmac]);
+    },
+    /** Tombstones whose token could no longer be used anyway. Returns how many went. */
+    async pruneTombstones(now: Date): Promise<number> {
+      const r = await db.query('DELETE FROM token_tombstones WHERE until IS NOT NULL AND until < $1', [now]);
+      return r.rowCount;
     },
     /** Deletes the token and every descendant; returns the HMACs deleted (for cache invalidation). */
-    async deleteTree(accessor: string): Promise<{ tokenHmac: Buffer; accessor: string }[]> {
-      const r = await db.query<{ token_hmac: Uint8Array; accessor: string }>(
+    async deleteTree(accessor: string, q: Queryable = db): Promise<{ tokenHmac: Buffer; accessor: string }[]> {
+      const r = await q.query<{ token_hmac: Uint8Array; accessor: string }>(
         `WITH RECURSIVE tree AS (
            SELECT accessor FROM tokens WHERE accessor = $1
            UNION SELECT t.accessor FROM tokens t JOIN tree ON t.parent_accessor = tree.accessor

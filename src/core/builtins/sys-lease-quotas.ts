@@ -4,6 +4,8 @@ import { badRequest, notFound } from '../../lib/errors.ts';
 import type { LeaseCountQuota } from '../../storage/leases-store.ts';
 import type { LeaseQuotasStore } from '../../storage/lease-quotas-store.ts';
 import { op, type PathDef } from '../engine.ts';
+import type { RowMac } from '../integrity/row-mac.ts';
+import { leaseQuotaFields } from '../integrity/rows.ts';
 import { normalizeApiPath } from '../quotas/paths.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -26,7 +28,7 @@ const wire = (q: LeaseCountQuota) => ({
   inheritable: true,
 });
 
-export function sysLeaseQuotasPaths(deps: { store: LeaseQuotasStore; mountPathFor: (path: string) => string | null }): PathDef[] {
+export function sysLeaseQuotasPaths(deps: { store: LeaseQuotasStore; mountPathFor: (path: string) => string | null; rowMac: RowMac }): PathDef[] {
   /** '' is global; otherwise a path in a mount, kept with a trailing slash so that it matches lease ids at segment boundaries. */
   const quotaPath = (raw: string): string => {
     const p = normalizeApiPath(raw, 'path');
@@ -47,6 +49,7 @@ export function sysLeaseQuotasPaths(deps: { store: LeaseQuotasStore; mountPathFo
         read: op(z.object({}), async ({ params }) => {
           const q = await deps.store.get(params.name ?? '');
           if (!q) throw notFound();
+          deps.rowMac.verify('lease_count_quotas', leaseQuotaFields(q), q.mac, q.name);
           return { data: wire(q) };
         }),
         update: op(input, async ({ params, input: i }) => {
@@ -55,7 +58,8 @@ export function sysLeaseQuotasPaths(deps: { store: LeaseQuotasStore; mountPathFo
           if (i.max_leases <= 0 || i.max_leases > MAX) throw badRequest('max_leases: must be greater than 0');
           if (i.role !== undefined && i.role !== '') throw badRequest('role: role-based lease count quotas are not supported');
           const path = quotaPath(i.path ?? '');
-          if (!(await deps.store.put(name, path, i.max_leases))) throw badRequest(`path: another lease count quota already covers "${path}"`);
+          const mac = deps.rowMac.sign('lease_count_quotas', leaseQuotaFields({ name, path, maxLeases: i.max_leases }));
+          if (!(await deps.store.put(name, path, i.max_leases, mac))) throw badRequest(`path: another lease count quota already covers "${path}"`);
           return {};
         }),
         delete: op(z.object({}), async ({ params }) => {

@@ -1,0 +1,23 @@
+import type { PasswordPoliciesStore, StoredPasswordPolicy } from '../../storage/password-policies-store.ts';
+import { parsePasswordPolicy } from '../passwords.ts';
+import type { RowMac } from './row-mac.ts';
+import { passwordPolicyFields } from './rows.ts';
+
+/**
+ * The password policies store as the broker uses it: every write is signed, every read is checked, and the
+ * generation rules are derived from the MAC-checked document, never taken from the stored parsed form.
+ */
+export function checkedPasswordPolicies(store: PasswordPoliciesStore, rowMac: RowMac): PasswordPoliciesStore {
+  return {
+    ...store,
+    async get(name: string): Promise<StoredPasswordPolicy | null> {
+      const row = await store.get(name);
+      if (!row) return null;
+      rowMac.verify('password_policies', passwordPolicyFields(row), row.mac ?? null);
+      return { name: row.name, policy: { document: row.policy.document, ...parsePasswordPolicy(row.policy.document) } };
+    },
+    async put(p: StoredPasswordPolicy): Promise<void> {
+      await store.put({ ...p, mac: rowMac.sign('password_policies', passwordPolicyFields(p)) });
+    },
+  };
+}
