@@ -146,10 +146,12 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
      */
     async assertQuotaRoom(path: string): Promise<void> {
       const fullIn = (quotas: LeaseCountQuota[]) => quotas.find((x) => `${path}/`.startsWith(x.path) && x.used >= x.maxLeases);
+      const tampered = (c: NonNullable<typeof quotaCache>) => [...c.bad.values()].some((p) => `${path}/`.startsWith(p));
       const cached = await quotas(false);
-      if ([...cached.bad.values()].some((p) => `${path}/`.startsWith(p))) throw rowIntegrityError();
+      if (tampered(cached)) throw rowIntegrityError();
       if (!fullIn(cached.quotas)) return;
       const fresh = await quotas(true);
+      if (tampered(fresh)) throw rowIntegrityError();
       const full = fullIn(fresh.quotas);
       if (full) throw quotaExceeded(full);
     },
