@@ -185,23 +185,27 @@ test.serial('a lease count quota raised by SQL still caps leases at the authenti
 });
 
 test.serial('a rate-limit quota raised by SQL keeps its checked limit; the changed row is refused', async (t) => {
-  ok(await api(p.a, 'POST', 'sys/quotas/rate-limit/rq', { body: { path: 'team-a/', rate: 2, interval: '1h' } }), 'quota');
-  await until('b enforces rq', async () => (await read(p.b, 'team-a/data/s')).status === 429);
+  for (const m of ['rl', 'rl-marker']) ok(await api(p.a, 'POST', `sys/mounts/${m}`, { body: { type: 'kv', options: { version: '2' } } }), 'mount');
+  ok(await api(p.a, 'POST', 'sys/quotas/rate-limit/rq', { body: { path: 'rl/', rate: 2, interval: '1h' } }), 'quota');
+  await until('b enforces rq', async () => (await read(p.b, 'rl/data/s')).status === 429);
   await p.sql.query(`UPDATE rate_limit_quotas SET rate = 1000000 WHERE name = 'rq'`);
   await notify(p.sql, 'sealbox_quotas');
   // A legitimate quota written after the change: once b enforces it, b has reloaded the changed row too.
-  ok(await api(p.a, 'POST', 'sys/quotas/rate-limit/marker', { body: { path: 'team-c/', rate: 1, interval: '1h' } }), 'marker');
-  await until('b reloads', async () => (await read(p.b, 'team-c/data/s')).status === 429);
-  t.is((await read(p.b, 'team-a/data/s')).status, 429, 'the raised rate is not applied');
+  ok(await api(p.a, 'POST', 'sys/quotas/rate-limit/marker', { body: { path: 'rl-marker/', rate: 1, interval: '1h' } }), 'marker');
+  await until('b reloads', async () => (await read(p.b, 'rl-marker/data/s')).status === 429);
+  t.is((await read(p.b, 'rl/data/s')).status, 429, 'the raised rate is not applied');
   t.true(refused(await api(p.b, 'GET', 'sys/quotas/rate-limit/rq')));
   t.true(loggedIntegrityError(p.b, 'rate_limit_quotas', 'rq'));
   // Exempt paths added to the quota config by SQL are not honoured either.
   ok(await api(p.a, 'POST', 'sys/quotas/config', { body: { rate_limit_exempt_paths: [] } }), 'config');
-  await p.sql.query(`UPDATE quota_config SET rate_limit_exempt_paths = '["team-a/"]'`);
+  await p.sql.query(`UPDATE quota_config SET rate_limit_exempt_paths = '["rl/"]'`);
   await notify(p.sql, 'sealbox_quotas');
   t.true(refused(await api(p.b, 'GET', 'sys/quotas/config')));
+  t.true(refused(await api(p.b, 'POST', 'sys/quotas/config', { body: { enable_rate_limit_response_headers: true } })), 'no partial update on top of it');
+  t.is((await read(p.b, 'rl/data/s')).status, 429, 'the added exempt path is not honoured');
+  t.true(loggedIntegrityError(p.b, 'quota_config', 'id=1'));
   for (const name of ['rq', 'marker']) ok(await api(p.a, 'DELETE', `sys/quotas/rate-limit/${name}`), 'delete');
-  ok(await api(p.a, 'POST', 'sys/quotas/config', { body: { rate_limit_exempt_paths: [] } }), 'config');
+  await p.sql.query('DELETE FROM quota_config');
 });
 
 test.serial('a password policy weakened by SQL: its parsed form is ignored, its document is refused', async (t) => {
