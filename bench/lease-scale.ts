@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createBarrier } from '../src/core/barrier.ts';
+import { createRowMac } from '../src/core/integrity/row-mac.ts';
+import { leaseFields } from '../src/core/integrity/rows.ts';
 import { randomBase62, systemRandom } from '../src/lib/random.ts';
 import { createPgDb } from '../src/storage/pg-db.ts';
 import { createSealStore } from '../src/storage/seal-store.ts';
@@ -112,6 +114,8 @@ await barrier.unseal(Buffer.from(creds.unseal_key, 'base64'));
 const sample = (await db.query<{ mount_id: string; internal: Buffer }>('SELECT mount_id, internal FROM leases WHERE id = $1', [minted.lease_id])).rows[0];
 if (!sample) throw new Error('the minted lease is not in the leases table');
 const mountId = sample.mount_id;
+// The rows are signed as the broker signs them (issue 13): it refuses to act on a lease row without a valid MAC.
+const rowMac = createRowMac({ deriveKey: (purpose) => barrier.deriveKey(purpose), log: createLogger({ level: 'warn' }), enabled: true });
 const internal = JSON.parse((await barrier.decrypt(`leases/${minted.lease_id}`, sample.internal)).toString('utf8')) as Record<string, unknown>;
 
 /** Inserts leases for users that do not exist, in batches, until the table holds `target` rows. */
@@ -122,17 +126,23 @@ async function fillTo(target: number): Promise<void> {
     const n = Math.min(10_000, target - have);
     const ids: string[] = [];
     const blobs: Buffer[] = [];
+    const macs: Buffer[] = [];
+    const issuedAt = new Date();
+    const expiresAt = new Date(issuedAt.getTime() + 3600_000);
+    const maxExpiresAt = new Date(issuedAt.getTime() + 7200_000);
     for (let i = 0; i < n; i++) {
       const suffix = randomBase62(systemRandom, 24);
       const id = `database/creds/ro/${suffix}`;
       ids.push(id);
       blobs.push(barrier.encrypt(`leases/${id}`, Buffer.from(JSON.stringify({ ...internal, username: `v-gone-${suffix}` }))).sealed);
+      const fields = leaseFields({ id, mountId, secretType: 'creds', tokenAccessor: null, issuedAt, expiresAt, maxExpiresAt, ttlSeconds: 3600, renewable: true });
+      macs.push(rowMac.sign('leases', fields) ?? Buffer.alloc(0));
     }
     await db.query(
-      `INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at)
-       SELECT u.id, $3, 'creds', u.internal, NULL, now(), now() + interval '1 hour', now() + interval '2 hours', 3600, true, now() + interval '1 hour'
-         FROM unnest($1::text[], $2::bytea[]) AS u(id, internal)`,
-      [ids, blobs, mountId],
+      `INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at, mac)
+       SELECT u.id, $3, 'creds', u.internal, NULL, $4, $5, $6, 3600, true, $5, u.mac
+         FROM unnest($1::text[], $2::bytea[], $7::bytea[]) AS u(id, internal, mac)`,
+      [ids, blobs, mountId, issuedAt, expiresAt, maxExpiresAt, macs],
     );
     have += n;
   }
@@ -150,13 +160,14 @@ console.log(`ratio start-to-ready ${TOTAL}/${SMALL}: ${(large.readyMs / small.re
 const running = await startTimed();
 const client = new pg.Client({ connectionString: brokerUrl });
 await client.connect();
+// Due now (due_at is the worker's schedule; expires_at is signed and stays): marked so that they can be counted.
 await client.query(
-  `UPDATE leases SET expires_at = now(), due_at = now() WHERE id IN (SELECT id FROM leases WHERE id LIKE 'database/creds/ro/%' ORDER BY id LIMIT $1)`,
+  `UPDATE leases SET due_at = now(), last_error = 'bench-due' WHERE id IN (SELECT id FROM leases WHERE id LIKE 'database/creds/ro/%' ORDER BY id LIMIT $1)`,
   [DUE],
 );
 const t0 = performance.now();
 for (;;) {
-  const left = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM leases WHERE expires_at <= now()`)).rows[0]?.n ?? 0);
+  const left = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM leases WHERE last_error = 'bench-due'`)).rows[0]?.n ?? 0);
   if (left === 0) break;
   await new Promise((r) => setTimeout(r, 250));
 }
