@@ -15,6 +15,8 @@ ALTER TABLE lease_count_quotas ADD COLUMN mac bytea;
 ALTER TABLE password_policies ADD COLUMN mac bytea;
 ALTER TABLE rotations ADD COLUMN mac bytea;
 ALTER TABLE seal_configs ADD COLUMN mac bytea;
+-- Over (name, paused): a job is skipped as paused only when the pause checks (the schedule comes from the config).
+ALTER TABLE scheduled_jobs ADD COLUMN mac bytea;
 
 -- A revoked token's HMAC is kept (authenticated) until the token could no longer have been used anyway, so that a
 -- token row restored from a backup is refused. `until` NULL: the token had no maximum lifetime; kept for good.

@@ -255,6 +255,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     log: log.child({ component: 'scheduler' }),
     replicaId: `${hostname()}/${process.pid}/${random.uuid().slice(0, 8)}`,
     ready: () => !barrier.isSealed(),
+    rowMac,
   });
   const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
 

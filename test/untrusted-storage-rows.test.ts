@@ -240,6 +240,21 @@ test.serial('rotations: pause and resume work; a schedule, target or pause chang
   t.true(loggedIntegrityError(p.b, 'rotations', id));
 });
 
+test.serial('a scheduler job paused by SQL keeps running; paused through the API it is skipped', async (t) => {
+  const job = 'keyring-rewrap';
+  const after = async (since: Date, status: string) =>
+    ((await p.sql.query('SELECT 1 FROM job_runs WHERE job = $1 AND started_at > $2 AND status = $3', [job, since, status])).rowCount ?? 0) > 0;
+  const since = new Date();
+  await p.sql.query('UPDATE scheduled_jobs SET paused = true WHERE name = $1', [job]);
+  await until('a slot runs after the forged pause', () => after(since, 'ok'), 30_000);
+  t.true(p.a.logLines().concat(p.b.logLines()).some((l) => l.table === 'scheduled_jobs' && l.primaryKey === job));
+  ok(await api(p.a, 'POST', `sys/scheduler/jobs/${job}`, { body: { paused: true } }), 'pause');
+  const paused = new Date();
+  await until('a slot is skipped after the real pause', () => after(paused, 'skipped'), 30_000);
+  ok(await api(p.a, 'POST', `sys/scheduler/jobs/${job}`, { body: { paused: false } }), 'resume');
+  t.false(((await api(p.b, 'GET', `sys/scheduler/jobs/${job}`)).json as { data: { paused: boolean } }).data.paused);
+});
+
 test.serial('a seal configuration changed by SQL: a broker that unseals refuses to start; restored, it starts', async (t) => {
   await p.sql.query('UPDATE seal_configs SET secret_threshold = 3, secret_shares = 5');
   const err = await t.throwsAsync(startBroker({ dataDir: p.dataDir, databaseUrl: p.databaseUrl, rootToken: p.rootToken, timeoutMs: 60_000 }));

@@ -9,6 +9,8 @@ import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Db } from '../storage/db.ts';
+import type { RowMac } from './integrity/row-mac.ts';
+import { jobFields } from './integrity/rows.ts';
 import type { JobRow, JobRunRow, SchedulerStore } from '../storage/scheduler-store.ts';
 
 export interface JobSpec {
@@ -31,6 +33,8 @@ export interface SchedulerDeps {
   replicaId: string;
   /** Skips runs while false (sealed). */
   ready(): boolean;
+  /** A stored pause is honoured only when its MAC checks: a writer cannot stop a job (issue 13). */
+  rowMac: RowMac;
 }
 
 export type RunOutcome = JobRunRow['status'] | 'not-claimed';
@@ -95,7 +99,7 @@ export function createScheduler(deps: SchedulerDeps) {
     let error: string | null = null;
     try {
       const row = await store.get(db, spec.name);
-      if (row?.paused && kind !== 'manual') status = 'skipped';
+      if (row?.paused && kind !== 'manual' && deps.rowMac.ok('scheduled_jobs', jobFields(row), row.mac, row.name)) status = 'skipped';
       else if (!(await underLock(spec))) {
         status = 'skipped';
         error = 'the previous run is still going';
@@ -177,7 +181,7 @@ export function createScheduler(deps: SchedulerDeps) {
     has: (name: string): boolean => specs.has(name),
     list: (): Promise<JobRow[]> => deps.store.list(deps.db),
     history: (name: string, limit: number): Promise<JobRunRow[]> => deps.store.history(deps.db, name, limit),
-    setPaused: (name: string, paused: boolean): Promise<boolean> => deps.store.setPaused(deps.db, name, paused),
+    setPaused: (name: string, paused: boolean): Promise<boolean> => deps.store.setPaused(deps.db, name, paused, deps.rowMac.sign('scheduled_jobs', jobFields({ name, paused }))),
 
     async stop(): Promise<void> {
       stopped = true;

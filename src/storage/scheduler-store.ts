@@ -1,4 +1,4 @@
-import type { Queryable } from './db.ts';
+import { toBuffer, type Queryable } from './db.ts';
 
 export interface JobRow {
   name: string;
@@ -8,6 +8,8 @@ export interface JobRow {
   lastRunAt: Date | null;
   lastStatus: string | null;
   lastError: string | null;
+  /** The row's integrity MAC over (name, paused) (core/integrity/row-mac.ts). */
+  mac: Buffer | null;
 }
 
 export interface JobRunRow {
@@ -29,6 +31,7 @@ interface RawJob {
   last_run_at: Date | null;
   last_status: string | null;
   last_error: string | null;
+  mac: Uint8Array | null;
 }
 
 const toJob = (r: RawJob): JobRow => ({
@@ -39,6 +42,7 @@ const toJob = (r: RawJob): JobRow => ({
   lastRunAt: r.last_run_at ? new Date(r.last_run_at) : null,
   lastStatus: r.last_status,
   lastError: r.last_error,
+  mac: r.mac ? toBuffer(r.mac) : null,
 });
 
 /** scheduled_jobs and job_runs (migrations/0006). */
@@ -49,7 +53,7 @@ export function createSchedulerStore() {
       const r = await q.query<RawJob>(
         `INSERT INTO scheduled_jobs (name, schedule) VALUES ($1, $2)
          ON CONFLICT (name) DO UPDATE SET schedule = EXCLUDED.schedule, updated_at = now()
-         RETURNING name, schedule, paused, next_run_at, last_run_at, last_status, last_error`,
+         RETURNING name, schedule, paused, next_run_at, last_run_at, last_status, last_error, mac`,
         [name, schedule],
       );
       const row = r.rows[0];
@@ -58,17 +62,17 @@ export function createSchedulerStore() {
     },
 
     async get(q: Queryable, name: string): Promise<JobRow | null> {
-      const r = await q.query<RawJob>(`SELECT name, schedule, paused, next_run_at, last_run_at, last_status, last_error FROM scheduled_jobs WHERE name = $1`, [name]);
+      const r = await q.query<RawJob>(`SELECT name, schedule, paused, next_run_at, last_run_at, last_status, last_error, mac FROM scheduled_jobs WHERE name = $1`, [name]);
       return r.rows[0] ? toJob(r.rows[0]) : null;
     },
 
     async list(q: Queryable): Promise<JobRow[]> {
-      const r = await q.query<RawJob>(`SELECT name, schedule, paused, next_run_at, last_run_at, last_status, last_error FROM scheduled_jobs ORDER BY name`);
+      const r = await q.query<RawJob>(`SELECT name, schedule, paused, next_run_at, last_run_at, last_status, last_error, mac FROM scheduled_jobs ORDER BY name`);
       return r.rows.map(toJob);
     },
 
-    async setPaused(q: Queryable, name: string, paused: boolean): Promise<boolean> {
-      const r = await q.query(`UPDATE scheduled_jobs SET paused = $2, updated_at = now() WHERE name = $1`, [name, paused]);
+    async setPaused(q: Queryable, name: string, paused: boolean, mac: Buffer | null): Promise<boolean> {
+      const r = await q.query(`UPDATE scheduled_jobs SET paused = $2, mac = $3, updated_at = now() WHERE name = $1`, [name, paused, mac]);
       return r.rowCount > 0;
     },
 

@@ -30,6 +30,7 @@ export const ROW_MAC_FIELDS = {
   password_policies: ['name', 'policy'],
   rotations: ['id', 'mount_id', 'kind', 'target', 'schedule', 'period_seconds', 'paused'],
   seal_configs: ['id', 'seal_type', 'secret_shares', 'secret_threshold'],
+  scheduled_jobs: ['name', 'paused'],
 } as const;
 
 export type MacTable = keyof typeof ROW_MAC_FIELDS;

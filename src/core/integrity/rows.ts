@@ -45,4 +45,6 @@ export const rotationFields = (r: Pick<RotationRow, 'id' | 'mountId' | 'kind' | 
   r.id, r.mountId, r.kind, r.target, r.schedule, r.periodSeconds, r.paused,
 ];
 
+export const jobFields = (j: { name: string; paused: boolean }): MacFields<'scheduled_jobs'> => [j.name, j.paused];
+
 export const sealConfigFields = (c: SealConfigRow): MacFields<'seal_configs'> => [1, c.sealType, c.secretShares, c.secretThreshold];
