@@ -100,7 +100,7 @@ async function openDb(config: Config, log: Logger): Promise<Db> {
   if (config.database_url) return createPgDb({ url: config.database_url, maxConnections: config.database_max_connections, log });
   // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
   await mkdir(join(config.data_dir, 'pglite'), { recursive: true, mode: 0o700 });
-  return createPgliteDb(join(config.data_dir, 'pglite'));
+  return createPgliteDb(join(config.data_dir, 'pglite'), config.data_dir);
 }
 
 const builtinInfo = (id: string, path: string, cls: 'secret' | 'auth', type: string): MountInfo => ({
