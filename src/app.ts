@@ -431,6 +431,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     log,
     random,
     maxBodyBytes: config.max_request_bytes,
+    maxUnauthenticatedBodyBytes: config.max_unauthenticated_body_bytes,
     accessLog: config.access_log,
     rateLimiter: quotas,
     tracer: tracing.tracer,

@@ -57,6 +57,10 @@ const schema = z
       })
       .default({ type: 'shamir' }),
     max_request_bytes: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
+    /** All bodies of requests that need no token (logins, sys/unseal …) held at once; more is a 503. */
+    max_unauthenticated_body_bytes: z.coerce.number().int().min(1024).max(4 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+    /** Open client connections; a connection beyond them is closed at once. */
+    max_connections: z.coerce.number().int().min(1).max(1_000_000).default(4096),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     access_log: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
     token_default_ttl: durationSeconds.default(768 * 3600),
@@ -149,6 +153,8 @@ const ENV: Record<string, string> = {
   SEALBOX_DATABASE_MAX_CONNECTIONS: 'database_max_connections',
   SEALBOX_DEV_ROOT_TOKEN: 'dev_root_token',
   SEALBOX_MAX_REQUEST_BYTES: 'max_request_bytes',
+  SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES: 'max_unauthenticated_body_bytes',
+  SEALBOX_MAX_CONNECTIONS: 'max_connections',
   SEALBOX_LOG_LEVEL: 'log_level',
   SEALBOX_CLUSTER_NAME: 'cluster_name',
   SEALBOX_ACCESS_LOG: 'access_log',
@@ -189,7 +195,7 @@ const ENV: Record<string, string> = {
 export const SERVER_USAGE = `usage: sealbox server [--dev] [--config FILE] [--listen HOST:PORT] [--data DIR] [--dev-root-token TOKEN]
 
 Environment: SEALBOX_LISTEN, SEALBOX_DATA, SEALBOX_DATABASE_URL, SEALBOX_DATABASE_MAX_CONNECTIONS, SEALBOX_DEV_ROOT_TOKEN,
-SEALBOX_MAX_REQUEST_BYTES, SEALBOX_LOG_LEVEL, SEALBOX_ACCESS_LOG (true|false), SEALBOX_CLUSTER_NAME, SEALBOX_SEAL_TYPE (shamir|static),
+SEALBOX_MAX_REQUEST_BYTES, SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES, SEALBOX_MAX_CONNECTIONS, SEALBOX_LOG_LEVEL, SEALBOX_ACCESS_LOG (true|false), SEALBOX_CLUSTER_NAME, SEALBOX_SEAL_TYPE (shamir|static),
 SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key), SEALBOX_TLS_CERT_FILE, SEALBOX_TLS_KEY_FILE,
 SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBOX_MAX_HEADER_BYTES, SEALBOX_HEADER_TIMEOUT,
 SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,

@@ -25,7 +25,7 @@ async function secondBroker(dataDir: string): Promise<{ code: number | null; out
 
 const tmp = () => mkdtemp(join(tmpdir(), 'sealbox-lock-'));
 
-test('a second process on one PGlite data directory exits non-zero naming the directory and PID; the first keeps serving; every acknowledged write survives', async (t) => {
+test.serial('a second process on one PGlite data directory exits non-zero naming the directory and PID; the first keeps serving; every acknowledged write survives', async (t) => {
   const dataDir = await tmp();
   const first = await startBroker({ dataDir });
   t.teardown(() => first.stop());
@@ -55,7 +55,7 @@ test('a second process on one PGlite data directory exits non-zero naming the di
   }
 });
 
-test('a lock left by a SIGKILLed broker does not block a restart, and the restarted broker holds the acknowledged writes', async (t) => {
+test.serial('a lock left by a SIGKILLed broker does not block a restart, and the restarted broker holds the acknowledged writes', async (t) => {
   const dataDir = await tmp();
   const victim = await startBroker({ dataDir });
   await vaultClient(victim).write('secret/data/kept', { data: { v: 'yes' } });
@@ -71,7 +71,7 @@ test('a lock left by a SIGKILLed broker does not block a restart, and the restar
   t.is((await api(restarted, 'GET', 'sys/health', { token: null })).status, 200);
 });
 
-test('lock identity: a live PID with another start time is a reused PID (stale); the same PID and start time is a live holder', async (t) => {
+test.serial('lock identity: a live PID with another start time is a reused PID (stale); the same PID and start time is a live holder', async (t) => {
   // A holder other than this process: the parent of this test worker is alive for the whole test.
   const other = process.ppid;
   const otherStart = processStart(other);
