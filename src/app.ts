@@ -290,7 +290,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...events.paths,
     ...sysSchedulerPaths({ scheduler }),
     ...sysRotationsPaths({ rotations }),
-    ...sysInternalPaths({ mounts: () => mustMounts() }),
+    ...sysInternalPaths({
+      mounts: () => mustMounts(),
+      mountAccess: async (caller, mountPath) => {
+        const entry = await tokens.lookupAccessor(caller.accessor);
+        return entry !== null && (await authorizer.mountAccess(entry, mountPath));
+      },
+    }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
   // The sys/mounts paths are part of the table they manage, so they reach it lazily.
