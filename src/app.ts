@@ -211,6 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     targetFor: (mountId, kind) => (mountId ? (mustMounts().byId(mountId)?.engine.rotations?.[kind] ?? null) : (coreRotationTargets.get(kind) ?? null)),
     publish: (e) => bus.publish(e),
     failpoints: failpointsFrom(process.env),
+    minIntervalSeconds: config.rotation_min_interval,
     observe: (kind, result) => metrics.observeRotation(kind, result),
     // Scheduled runs are not requests: each run is an audit entry of its own, as if POST sys/rotations/<id>/run.
     audit: auditRecorder

@@ -81,6 +81,8 @@ const schema = z
     maintenance_schedule: cronSetting.default('0 * * * * *'),
     /** Cron (UTC) of the barrier keyring rotation `sys/keyring` (a new key term, then a background rewrap); unset: on demand only. */
     keyring_rotation_schedule: cronSetting.optional(),
+    /** The floor of every rotation schedule or period set through the API (KV rotate-config, static roles, root and issuer rotation, sys/rotations). */
+    rotation_min_interval: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(60),
     lease_expiry_batch: z.coerce.number().int().min(1).max(10_000).default(500),
     lease_revoke_concurrency: z.coerce.number().int().min(1).max(256).default(16),
     lease_revoke_max_attempts: z.coerce.number().int().min(1).max(100).default(6),
@@ -183,6 +185,7 @@ const ENV: Record<string, string> = {
   SEALBOX_LEASE_EXPIRY_SCHEDULE: 'lease_expiry_schedule',
   SEALBOX_MAINTENANCE_SCHEDULE: 'maintenance_schedule',
   SEALBOX_KEYRING_ROTATION_SCHEDULE: 'keyring_rotation_schedule',
+  SEALBOX_ROTATION_MIN_INTERVAL: 'rotation_min_interval',
   SEALBOX_LEASE_EXPIRY_BATCH: 'lease_expiry_batch',
   SEALBOX_LEASE_REVOKE_CONCURRENCY: 'lease_revoke_concurrency',
   SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: 'lease_revoke_max_attempts',
@@ -200,7 +203,7 @@ SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key), SEALBOX_TLS
 SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBOX_MAX_HEADER_BYTES, SEALBOX_HEADER_TIMEOUT,
 SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,
 SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only), SEALBOX_LEASE_DEFAULT_TTL,
-SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_SCHEDULE, SEALBOX_MAINTENANCE_SCHEDULE, SEALBOX_KEYRING_ROTATION_SCHEDULE, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
+SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_SCHEDULE, SEALBOX_MAINTENANCE_SCHEDULE, SEALBOX_KEYRING_ROTATION_SCHEDULE, SEALBOX_ROTATION_MIN_INTERVAL, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
 SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY,
 SEALBOX_TRACING_EXPORTER (none|otlp; default none), SEALBOX_TRACING_ENDPOINT (OTLP/HTTP traces URL).
 Serving certificate from the broker's own PKI mount instead of the two files (self-signed until the mount can issue,

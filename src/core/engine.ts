@@ -163,6 +163,8 @@ export interface RotationRegistry {
    * (UTC) or `periodSeconds` a fixed period; with neither the rotation runs only when asked. Throws a 400 on a bad cron.
    */
   upsert(kind: string, target: string, when: { schedule?: string; periodSeconds?: number }): Promise<void>;
+  /** The 400 upsert would throw (a bad cron, or more often than the broker's rotation_min_interval): check before writing. */
+  check(when: { schedule?: string; periodSeconds?: number }): void;
   remove(kind: string, target: string): Promise<void>;
   /** Runs the rotation now and waits for it (rotate-role); throws if it fails. */
   runNow(kind: string, target: string): Promise<void>;

@@ -17,6 +17,7 @@ import type { Db } from '../storage/db.ts';
 import type { RotationRow, RotationsStore, RotationStep } from '../storage/rotations-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from './engine.ts';
+import { checkRotationFloor } from './rotation-floor.ts';
 
 export interface RotationManagerDeps {
   db: Db;
@@ -39,6 +40,8 @@ export interface RotationManagerDeps {
   audit?: (e: { id: string; runId: string; kind: 'scheduled' | 'manual'; status: 'ok' | 'failed'; step: RotationStep | null; error: string | null }) => Promise<void>;
   /** Counts finished and failed runs by the rotation's kind (sys/metrics). */
   observe?: (kind: string, result: 'ok' | 'failed') => void;
+  /** The floor of every schedule set through the API (rotation_min_interval), seconds; 0: none. */
+  minIntervalSeconds?: number;
 }
 
 /**
@@ -89,6 +92,11 @@ export function checkSchedule(when: { schedule?: string | null; periodSeconds?: 
 export function createRotationManager(deps: RotationManagerDeps) {
   const { db, store } = deps;
   const now = (): Date => deps.clock.now();
+  /** Every schedule that comes through the API: valid, and not more often than the floor. */
+  const checkApiSchedule = (when: { schedule?: string | null; periodSeconds?: number | null }): void => {
+    checkSchedule(when);
+    checkRotationFloor(when, deps.minIntervalSeconds ?? 0, now());
+  };
 
   function failpoint(name: string): void {
     if (deps.failpoints.has(name)) {
@@ -243,7 +251,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
       const row = await store.get(db, id);
       if (!row) return false;
       if (c.schedule !== undefined) {
-        checkSchedule({ schedule: c.schedule });
+        checkApiSchedule({ schedule: c.schedule });
         return store.setControls(db, id, { schedule: c.schedule, periodSeconds: c.schedule ? null : row.periodSeconds, nextRunAt: nextDue(c.schedule, c.schedule ? null : row.periodSeconds, now()), paused: c.paused });
       }
       return store.setControls(db, id, { paused: c.paused });
@@ -253,8 +261,9 @@ export function createRotationManager(deps: RotationManagerDeps) {
     registryFor(mount: MountInfo): RotationRegistry {
       const idOf = (kind: string, target: string) => `${mount.path}${kind}/${target}`;
       return {
+        check: checkApiSchedule,
         async upsert(kind, target, when) {
-          checkSchedule(when);
+          checkApiSchedule(when);
           const schedule = when.schedule ?? null;
           const periodSeconds = when.periodSeconds ?? null;
           await store.upsert(db, { id: idOf(kind, target), mountId: mount.id, kind, target, schedule, periodSeconds, nextRunAt: nextDue(schedule, periodSeconds, now()) });
