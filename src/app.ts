@@ -30,6 +30,7 @@ import { sysMetricsPaths } from './core/builtins/sys-metrics.ts';
 import { sysPasswordPoliciesPaths } from './core/builtins/sys-password-policies.ts';
 import { createExpiryWorker } from './core/lease-expiry.ts';
 import { createLeaseManager } from './core/leases.ts';
+import { createLeaseIntents } from './core/lease-intents.ts';
 import { createPasswordGenerator } from './core/passwords.ts';
 import { sysQuotasPaths } from './core/builtins/sys-quotas.ts';
 import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
@@ -63,6 +64,7 @@ import { createEntriesStore } from './storage/entries-store.ts';
 import { createLeaseMetricsStore } from './storage/lease-metrics-store.ts';
 import { createLeaseQuotasStore } from './storage/lease-quotas-store.ts';
 import { createLeasesStore } from './storage/leases-store.ts';
+import { createLeaseIntentsStore } from './storage/lease-intents-store.ts';
 import { createLockoutStore } from './storage/lockout-store.ts';
 import { createPasswordPoliciesStore } from './storage/password-policies-store.ts';
 import { migrate } from './storage/migrate.ts';
@@ -180,6 +182,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const passwordPolicies = createPasswordPoliciesStore(db);
   const passwords = createPasswordGenerator({ store: passwordPolicies, random });
   const leasesStore = createLeasesStore();
+  const leaseIntents = createLeaseIntents({
+    db,
+    store: createLeaseIntentsStore(),
+    barrier,
+    clock,
+    random,
+    log: log.child({ component: 'lease-intents' }),
+    graceSeconds: config.lease_intent_grace,
+    secretType: (mountId, type) => mustMounts().byId(mountId)?.engine.secrets?.[type] ?? null,
+  });
   const leases = createLeaseManager({
     db,
     store: leasesStore,
@@ -195,6 +207,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       irrevocableRetrySeconds: config.lease_irrevocable_retry,
     },
     secretType: (mountId, type) => mustMounts().byId(mountId)?.engine.secrets?.[type] ?? null,
+    forgetIntent: leaseIntents.forget,
+    failpoints: failpointsFrom(process.env),
   });
   const bus = createEventBus({ db, clock, random, log: log.child({ component: 'events' }) });
   await bus.start();
@@ -325,6 +339,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         mount: info,
         passwords,
         rotations: rotations.registryFor(info),
+        intents: leaseIntents.forMount(info),
         publish: (e) => bus.publish({ ...e, path: `${info.path}${e.path}` }),
         mountAccessor: mountAccessor(info),
         lockout: createLoginLockout({
@@ -409,6 +424,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       if ((await leases.sweepOrphans()) > 0) void expiry.kick();
     },
   });
+  // Secrets whose broker died between creating them on a target and storing their lease (lease-intents.ts).
+  scheduler.add({ name: 'lease-intent-sweep', schedule: '30 * * * * *', exclusive: true, run: async () => void (await leaseIntents.sweep()) });
   scheduler.add({
     name: 'engine-maintenance',
     schedule: config.maintenance_schedule,

@@ -87,6 +87,8 @@ const schema = z
     lease_revoke_concurrency: z.coerce.number().int().min(1).max(256).default(16),
     lease_revoke_max_attempts: z.coerce.number().int().min(1).max(100).default(6),
     lease_revoke_backoff_ms: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+    /** How old an intent without a lease must be before the sweep revokes its secret: longer than any mint takes. 0 is for tests. */
+    lease_intent_grace: durationSeconds.default(300),
     lease_irrevocable_retry: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(86_400),
     lockout_threshold: z.coerce.number().int().min(0).max(1000).default(5),
     lockout_duration: durationSeconds.default(900),
@@ -191,6 +193,7 @@ const ENV: Record<string, string> = {
   SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: 'lease_revoke_max_attempts',
   SEALBOX_LEASE_REVOKE_BACKOFF_MS: 'lease_revoke_backoff_ms',
   SEALBOX_LEASE_IRREVOCABLE_RETRY: 'lease_irrevocable_retry',
+  SEALBOX_LEASE_INTENT_GRACE: 'lease_intent_grace',
   SEALBOX_TRACING_EXPORTER: 'tracing_exporter',
   SEALBOX_TRACING_ENDPOINT: 'tracing_endpoint',
 };
@@ -204,7 +207,7 @@ SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBO
 SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,
 SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only), SEALBOX_LEASE_DEFAULT_TTL,
 SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_SCHEDULE, SEALBOX_MAINTENANCE_SCHEDULE, SEALBOX_KEYRING_ROTATION_SCHEDULE, SEALBOX_ROTATION_MIN_INTERVAL, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
-SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY,
+SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY, SEALBOX_LEASE_INTENT_GRACE,
 SEALBOX_TRACING_EXPORTER (none|otlp; default none), SEALBOX_TRACING_ENDPOINT (OTLP/HTTP traces URL).
 Serving certificate from the broker's own PKI mount instead of the two files (self-signed until the mount can issue,
 renewed at 2/3 of its lifetime): SEALBOX_TLS_PKI_MOUNT, SEALBOX_TLS_PKI_ROLE, SEALBOX_TLS_PKI_COMMON_NAME,

@@ -7,7 +7,7 @@ import { AppError, badRequest } from '../lib/errors.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { randomBase62, type Random } from '../lib/random.ts';
-import type { Db } from '../storage/db.ts';
+import type { Db, Queryable } from '../storage/db.ts';
 import type { LeaseCountQuota, LeaseRow, LeasesStore } from '../storage/leases-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from './engine.ts';
@@ -35,6 +35,10 @@ export interface LeaseManagerDeps {
   limits: LeaseLimits;
   /** The engine's renew/revoke for a lease's mount and secret type; null when the mount or type is gone. */
   secretType(mountId: string, type: string): SecretType | null;
+  /** Deletes a lease intent (lease-intents.ts) in the transaction that stores its lease, or once its secret is undone. */
+  forgetIntent?(q: Queryable, id: string): Promise<void>;
+  /** Test-only crash points (SEALBOX_TEST_FAILPOINTS): "lease:before-insert" kills the process before a lease is stored. */
+  failpoints?: ReadonlySet<string>;
 }
 
 export interface Registered {
@@ -147,7 +151,11 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       const type = deps.secretType(mount.id, spec.type);
       try {
         const internal = deps.barrier.encrypt(ctxOf(id), Buffer.from(JSON.stringify(spec.internal), 'utf8')).sealed;
-        const full = await store.insertWithinQuota(db, {
+        if (deps.failpoints?.has('lease:before-insert')) {
+          deps.log.warn({ failpoint: 'lease:before-insert' }, 'test failpoint: killing the process');
+          process.kill(process.pid, 'SIGKILL');
+        }
+        const insert = (q: Queryable) => store.insertWithinQuota(q, {
           id,
           mountId: mount.id,
           secretType: spec.type,
@@ -160,11 +168,23 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
           renewable: spec.renewable,
           dueAt: expiresAt,
         });
+        const { intentId } = spec;
+        const forget = deps.forgetIntent;
+        // The lease and the end of its intent commit together: a secret is always either leased or still intended.
+        const full =
+          intentId && forget
+            ? await db.tx(async (q) => {
+                const f = await insert(q);
+                if (!f) await forget(q, intentId);
+                return f;
+              })
+            : await insert(db);
         if (full) throw quotaExceeded(full);
       } catch (err) {
         try {
           if (!type) throw new Error(`no engine for secret type "${spec.type}"`);
           await type.revoke({ id, internal: spec.internal, issuedAt: now, expiresAt });
+          if (spec.intentId) await deps.forgetIntent?.(db, spec.intentId);
           deps.log.warn({ lease_id: id, err: errorText(err) }, 'lease registration failed; the new secret was revoked at once');
         } catch (revokeErr) {
           deps.log.error({ lease_id: id, err: errorText(revokeErr) }, 'lease registration failed AND revoking the new secret failed: it lives until its own expiry');
