@@ -31,7 +31,10 @@ const INSERT_BATCH = 1000;
 const log = createLogger({ level: 'warn' });
 
 async function openDb(): Promise<Db> {
-  if (STORE === 'pglite') return createPgliteDb(mkdtempSync(join(tmpdir(), 'bench-rewrap-')));
+  if (STORE === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-rewrap-'));
+    return createPgliteDb(join(dir, 'pglite'), dir);
+  }
   const cluster = await startPostgres();
   return createPgDb({ url: await cluster.createDatabase(), maxConnections: 4, log });
 }

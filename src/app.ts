@@ -30,6 +30,7 @@ import { sysMetricsPaths } from './core/builtins/sys-metrics.ts';
 import { sysPasswordPoliciesPaths } from './core/builtins/sys-password-policies.ts';
 import { createExpiryWorker } from './core/lease-expiry.ts';
 import { createLeaseManager } from './core/leases.ts';
+import { createLeaseIntents } from './core/lease-intents.ts';
 import { createPasswordGenerator } from './core/passwords.ts';
 import { sysQuotasPaths } from './core/builtins/sys-quotas.ts';
 import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
@@ -66,6 +67,7 @@ import { createEntriesStore } from './storage/entries-store.ts';
 import { createLeaseMetricsStore } from './storage/lease-metrics-store.ts';
 import { createLeaseQuotasStore } from './storage/lease-quotas-store.ts';
 import { createLeasesStore } from './storage/leases-store.ts';
+import { createLeaseIntentsStore } from './storage/lease-intents-store.ts';
 import { createLockoutStore } from './storage/lockout-store.ts';
 import { createPasswordPoliciesStore } from './storage/password-policies-store.ts';
 import { migrate } from './storage/migrate.ts';
@@ -103,7 +105,7 @@ async function openDb(config: Config, log: Logger): Promise<Db> {
   if (config.database_url) return createPgDb({ url: config.database_url, maxConnections: config.database_max_connections, log });
   // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
   await mkdir(join(config.data_dir, 'pglite'), { recursive: true, mode: 0o700 });
-  return createPgliteDb(join(config.data_dir, 'pglite'));
+  return createPgliteDb(join(config.data_dir, 'pglite'), config.data_dir);
 }
 
 const builtinInfo = (id: string, path: string, cls: 'secret' | 'auth', type: string): MountInfo => ({
@@ -185,6 +187,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const passwordPolicies = checkedPasswordPolicies(createPasswordPoliciesStore(db), rowMac);
   const passwords = createPasswordGenerator({ store: passwordPolicies, random });
   const leasesStore = createLeasesStore();
+  const leaseIntents = createLeaseIntents({
+    db,
+    store: createLeaseIntentsStore(),
+    barrier,
+    clock,
+    random,
+    log: log.child({ component: 'lease-intents' }),
+    graceSeconds: config.lease_intent_grace,
+    secretType: (mountId, type) => mustMounts().byId(mountId)?.engine.secrets?.[type] ?? null,
+  });
   const leases = createLeaseManager({
     db,
     store: leasesStore,
@@ -202,6 +214,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     secretType: (mountId, type) => mustMounts().byId(mountId)?.engine.secrets?.[type] ?? null,
     rowMac,
     tokenAlive: async (accessor) => (await tokens.lookupAccessor(accessor)) !== null,
+    forgetIntent: leaseIntents.forget,
+    failpoints: failpointsFrom(process.env),
   });
   const bus = createEventBus({ db, clock, random, log: log.child({ component: 'events' }) });
   await bus.start();
@@ -218,6 +232,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     targetFor: (mountId, kind) => (mountId ? (mustMounts().byId(mountId)?.engine.rotations?.[kind] ?? null) : (coreRotationTargets.get(kind) ?? null)),
     publish: (e) => bus.publish(e),
     failpoints: failpointsFrom(process.env),
+    minIntervalSeconds: config.rotation_min_interval,
     observe: (kind, result) => metrics.observeRotation(kind, result),
     rowMac,
     // Scheduled runs are not requests: each run is an audit entry of its own, as if POST sys/rotations/<id>/run.
@@ -298,7 +313,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...events.paths,
     ...sysSchedulerPaths({ scheduler }),
     ...sysRotationsPaths({ rotations }),
-    ...sysInternalPaths({ mounts: () => mustMounts() }),
+    ...sysInternalPaths({
+      mounts: () => mustMounts(),
+      mountAccess: async (caller, mountPath) => {
+        const entry = await tokens.lookupAccessor(caller.accessor);
+        return entry !== null && (await authorizer.mountAccess(entry, mountPath));
+      },
+    }),
     ...sysPoliciesPaths({ policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
   // The sys/mounts paths are part of the table they manage, so they reach it lazily.
@@ -328,6 +349,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         mount: info,
         passwords,
         rotations: rotations.registryFor(info),
+        intents: leaseIntents.forMount(info),
         publish: (e) => bus.publish({ ...e, path: `${info.path}${e.path}` }),
         mountAccessor: mountAccessor(info),
         lockout: createLoginLockout({
@@ -428,6 +450,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       if ((await leases.sweepOrphans()) > 0) void expiry.kick();
     },
   });
+  // Secrets whose broker died between creating them on a target and storing their lease (lease-intents.ts).
+  scheduler.add({ name: 'lease-intent-sweep', schedule: '30 * * * * *', exclusive: true, run: async () => void (await leaseIntents.sweep()) });
   scheduler.add({
     name: 'engine-maintenance',
     schedule: config.maintenance_schedule,
@@ -457,6 +481,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     log,
     random,
     maxBodyBytes: config.max_request_bytes,
+    maxUnauthenticatedBodyBytes: config.max_unauthenticated_body_bytes,
     accessLog: config.access_log,
     rateLimiter: quotas,
     tracer: tracing.tracer,

@@ -57,6 +57,10 @@ const schema = z
       })
       .default({ type: 'shamir' }),
     max_request_bytes: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
+    /** All bodies of requests that need no token (logins, sys/unseal …) held at once; more is a 503. */
+    max_unauthenticated_body_bytes: z.coerce.number().int().min(1024).max(4 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+    /** Open client connections; a connection beyond them is closed at once. */
+    max_connections: z.coerce.number().int().min(1).max(1_000_000).default(4096),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     access_log: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(false),
     token_default_ttl: durationSeconds.default(768 * 3600),
@@ -77,10 +81,14 @@ const schema = z
     maintenance_schedule: cronSetting.default('0 * * * * *'),
     /** Cron (UTC) of the barrier keyring rotation `sys/keyring` (a new key term, then a background rewrap); unset: on demand only. */
     keyring_rotation_schedule: cronSetting.optional(),
+    /** The floor of every rotation schedule or period set through the API (KV rotate-config, static roles, root and issuer rotation, sys/rotations). */
+    rotation_min_interval: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(60),
     lease_expiry_batch: z.coerce.number().int().min(1).max(10_000).default(500),
     lease_revoke_concurrency: z.coerce.number().int().min(1).max(256).default(16),
     lease_revoke_max_attempts: z.coerce.number().int().min(1).max(100).default(6),
     lease_revoke_backoff_ms: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+    /** How old an intent without a lease must be before the sweep revokes its secret: longer than any mint takes. 0 is for tests. */
+    lease_intent_grace: durationSeconds.default(300),
     lease_irrevocable_retry: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(86_400),
     lockout_threshold: z.coerce.number().int().min(0).max(1000).default(5),
     lockout_duration: durationSeconds.default(900),
@@ -149,6 +157,8 @@ const ENV: Record<string, string> = {
   SEALBOX_DATABASE_MAX_CONNECTIONS: 'database_max_connections',
   SEALBOX_DEV_ROOT_TOKEN: 'dev_root_token',
   SEALBOX_MAX_REQUEST_BYTES: 'max_request_bytes',
+  SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES: 'max_unauthenticated_body_bytes',
+  SEALBOX_MAX_CONNECTIONS: 'max_connections',
   SEALBOX_LOG_LEVEL: 'log_level',
   SEALBOX_CLUSTER_NAME: 'cluster_name',
   SEALBOX_ACCESS_LOG: 'access_log',
@@ -177,11 +187,13 @@ const ENV: Record<string, string> = {
   SEALBOX_LEASE_EXPIRY_SCHEDULE: 'lease_expiry_schedule',
   SEALBOX_MAINTENANCE_SCHEDULE: 'maintenance_schedule',
   SEALBOX_KEYRING_ROTATION_SCHEDULE: 'keyring_rotation_schedule',
+  SEALBOX_ROTATION_MIN_INTERVAL: 'rotation_min_interval',
   SEALBOX_LEASE_EXPIRY_BATCH: 'lease_expiry_batch',
   SEALBOX_LEASE_REVOKE_CONCURRENCY: 'lease_revoke_concurrency',
   SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: 'lease_revoke_max_attempts',
   SEALBOX_LEASE_REVOKE_BACKOFF_MS: 'lease_revoke_backoff_ms',
   SEALBOX_LEASE_IRREVOCABLE_RETRY: 'lease_irrevocable_retry',
+  SEALBOX_LEASE_INTENT_GRACE: 'lease_intent_grace',
   SEALBOX_TRACING_EXPORTER: 'tracing_exporter',
   SEALBOX_TRACING_ENDPOINT: 'tracing_endpoint',
 };
@@ -189,13 +201,13 @@ const ENV: Record<string, string> = {
 export const SERVER_USAGE = `usage: sealbox server [--dev] [--config FILE] [--listen HOST:PORT] [--data DIR] [--dev-root-token TOKEN]
 
 Environment: SEALBOX_LISTEN, SEALBOX_DATA, SEALBOX_DATABASE_URL, SEALBOX_DATABASE_MAX_CONNECTIONS, SEALBOX_DEV_ROOT_TOKEN,
-SEALBOX_MAX_REQUEST_BYTES, SEALBOX_LOG_LEVEL, SEALBOX_ACCESS_LOG (true|false), SEALBOX_CLUSTER_NAME, SEALBOX_SEAL_TYPE (shamir|static),
+SEALBOX_MAX_REQUEST_BYTES, SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES, SEALBOX_MAX_CONNECTIONS, SEALBOX_LOG_LEVEL, SEALBOX_ACCESS_LOG (true|false), SEALBOX_CLUSTER_NAME, SEALBOX_SEAL_TYPE (shamir|static),
 SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key), SEALBOX_TLS_CERT_FILE, SEALBOX_TLS_KEY_FILE,
 SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBOX_MAX_HEADER_BYTES, SEALBOX_HEADER_TIMEOUT,
 SEALBOX_REQUEST_TIMEOUT, SEALBOX_KEEP_ALIVE_TIMEOUT, SEALBOX_AUDIT_CHECKPOINT_EVERY, SEALBOX_AUDIT_CHECKPOINT_SECONDS,
 SEALBOX_AUDIT_FILE, SEALBOX_AUDIT (true|false: false is for tests and benchmarks only), SEALBOX_LEASE_DEFAULT_TTL,
-SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_SCHEDULE, SEALBOX_MAINTENANCE_SCHEDULE, SEALBOX_KEYRING_ROTATION_SCHEDULE, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
-SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY,
+SEALBOX_LEASE_MAX_TTL, SEALBOX_LEASE_EXPIRY_SCHEDULE, SEALBOX_MAINTENANCE_SCHEDULE, SEALBOX_KEYRING_ROTATION_SCHEDULE, SEALBOX_ROTATION_MIN_INTERVAL, SEALBOX_LEASE_EXPIRY_BATCH, SEALBOX_LEASE_REVOKE_CONCURRENCY,
+SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS, SEALBOX_LEASE_REVOKE_BACKOFF_MS, SEALBOX_LEASE_IRREVOCABLE_RETRY, SEALBOX_LEASE_INTENT_GRACE,
 SEALBOX_TRACING_EXPORTER (none|otlp; default none), SEALBOX_TRACING_ENDPOINT (OTLP/HTTP traces URL).
 Serving certificate from the broker's own PKI mount instead of the two files (self-signed until the mount can issue,
 renewed at 2/3 of its lifetime): SEALBOX_TLS_PKI_MOUNT, SEALBOX_TLS_PKI_ROLE, SEALBOX_TLS_PKI_COMMON_NAME,

@@ -3,6 +3,9 @@
 import test from 'ava';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
 
+// This file's schedules run every few seconds: lower the broker's rotation floor (rotation_min_interval, default 1 minute).
+process.env.SEALBOX_ROTATION_MIN_INTERVAL = '1s';
+
 let b: Broker;
 test.before(async () => {
   b = await startBroker();

@@ -9,6 +9,9 @@ import { api, startBroker, type Broker } from './helpers/broker.ts';
 import { subscribe, tokenWith, type Sse } from './helpers/sse.ts';
 import { startPostgres, withPgClient, type PgCluster } from './helpers/postgres.ts';
 
+// This file's schedules run every few seconds: lower the broker's rotation floor (rotation_min_interval, default 1 minute).
+process.env.SEALBOX_ROTATION_MIN_INTERVAL = '1s';
+
 interface Target {
   cluster: PgCluster;
   url: string;

@@ -76,8 +76,10 @@ test('vault operator init: the Go client’s empty pgp_keys/root_token_pgp_key a
   t.like((await api(p, 'GET', 'sys/seal-status', { token: null })).json as object, { initialized: true, sealed: true, t: 2, n: 3 });
 });
 
-test('sys/internal/ui/mounts/*path tells any valid token the mount and KV version of a path (vault kv preflight)', async (t) => {
-  const token = await defaultToken();
+test('sys/internal/ui/mounts/*path tells a token the mount and KV version of a path it has some capability on (vault kv preflight)', async (t) => {
+  t.is((await api(b, 'PUT', 'sys/policies/acl/app-reader', { body: { policy: 'path "secret/data/app/*" { capabilities = ["read"] }' } })).status, 204);
+  const created = await api(b, 'POST', 'auth/token/create', { body: { policies: ['app-reader'], ttl: '1h' } });
+  const token = (created.json as { auth: { client_token: string } }).auth.client_token;
   const r = await api(b, 'GET', 'sys/internal/ui/mounts/secret/app/db', { token });
   t.is(r.status, 200, r.text);
   const data = (r.json as { data: Record<string, unknown> }).data;
@@ -86,18 +88,22 @@ test('sys/internal/ui/mounts/*path tells any valid token the mount and KV versio
   t.is(typeof data.description, 'string');
 
   t.like((await api(b, 'GET', 'sys/internal/ui/mounts/secret', { token })).json as object, { data: { path: 'secret/' } });
-  t.like((await api(b, 'GET', 'sys/internal/ui/mounts/auth/token/lookup-self', { token })).json as object, {
+  // The default policy has capabilities under auth/token/ (lookup-self …), none under secret/.
+  const plain = await defaultToken();
+  t.like((await api(b, 'GET', 'sys/internal/ui/mounts/auth/token/lookup-self', { token: plain })).json as object, {
     data: { path: 'auth/token/', type: 'token' },
   });
-
+  const hidden = await api(b, 'GET', 'sys/internal/ui/mounts/secret/app/db', { token: plain });
   const none = await api(b, 'GET', 'sys/internal/ui/mounts/no-such-mount/x', { token });
-  t.is(none.status, 404);
-  t.deepEqual(none.json, { errors: [] });
+  // Out of reach and nonexistent look the same: the mount table cannot be mapped through this path.
+  t.is(hidden.status, 403);
+  t.is(none.status, 403);
+  t.deepEqual(none.json, hidden.json);
 
   t.is((await api(b, 'GET', 'sys/internal/ui/mounts/secret/x', { token: null })).status, 403);
   t.is((await api(b, 'GET', 'sys/internal/ui/mounts/secret/x', { token: 'not-a-token' })).status, 403);
   // The default policy grants this path only: the same token still cannot read the secret itself.
-  t.is((await api(b, 'GET', 'secret/data/long', { token })).status, 403);
+  t.is((await api(b, 'GET', 'secret/data/long', { token: plain })).status, 403);
 });
 
 test('sys/leader answers without a token, un-enveloped; HEAD sys/health answers with the status and no body', async (t) => {

@@ -163,6 +163,8 @@ export interface RotationRegistry {
    * (UTC) or `periodSeconds` a fixed period; with neither the rotation runs only when asked. Throws a 400 on a bad cron.
    */
   upsert(kind: string, target: string, when: { schedule?: string; periodSeconds?: number }): Promise<void>;
+  /** The 400 upsert would throw (a bad cron, or more often than the broker's rotation_min_interval): check before writing. */
+  check(when: { schedule?: string; periodSeconds?: number }): void;
   remove(kind: string, target: string): Promise<void>;
   /** Runs the rotation now and waits for it (rotate-role); throws if it fails. */
   runNow(kind: string, target: string): Promise<void>;
@@ -183,6 +185,20 @@ export interface LeaseSpec {
   /** Seconds from issue after which renewals stop; 0 means the mount's max_lease_ttl (else the broker maximum). */
   maxTtl: number;
   renewable: boolean;
+  /** The intent recorded (LeaseIntents.record) before the secret was created: it ends in the transaction that stores the lease. */
+  intentId?: string;
+}
+
+/**
+ * Secrets about to be created on a target, recorded (sealed) before they exist: a broker that dies between creating
+ * one and storing its lease leaves an intent without a lease, and a sweep job revokes that secret through the
+ * engine's secret type once the intent is older than lease_intent_grace.
+ */
+export interface LeaseIntents {
+  /** Records the intent to create a secret of `type` (a key of `Engine.secrets`); `internal` is what its revoke needs. */
+  record(type: string, internal: Record<string, unknown>): Promise<string>;
+  /** The secret was never created, or has been undone: forget the intent. */
+  forget(id: string): Promise<void>;
 }
 
 /** A lease as handed to a secret type's revoke and renew. */
@@ -316,6 +332,8 @@ export interface EngineDeps {
   mount: MountInfo;
   passwords: PasswordGenerator;
   rotations: RotationRegistry;
+  /** Where a secret is recorded before it is created on a target (see LeaseIntents). */
+  intents: LeaseIntents;
   /** Publishes a change event (e.g. "rotation/finished" for a static-creds path relative to the mount). */
   publish(e: { type: string; path: string; version?: number }): Promise<void>;
   /** The mount's accessor, as listed in sys/mounts and sys/auth (used in templated policies). */

@@ -7,7 +7,7 @@ import { AppError, badRequest } from '../lib/errors.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { randomBase62, type Random } from '../lib/random.ts';
-import type { Db } from '../storage/db.ts';
+import type { Db, Queryable } from '../storage/db.ts';
 import type { LeaseCountQuota, LeaseRow, LeasesStore } from '../storage/leases-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from './engine.ts';
@@ -40,6 +40,10 @@ export interface LeaseManagerDeps {
   rowMac: RowMac;
   /** Whether the token that holds a lease still exists (a lease whose token was revoked is never renewed). */
   tokenAlive?: (accessor: string) => Promise<boolean>;
+  /** Deletes a lease intent (lease-intents.ts) in the transaction that stores its lease, or once its secret is undone. */
+  forgetIntent?(q: Queryable, id: string): Promise<void>;
+  /** Test-only crash points (SEALBOX_TEST_FAILPOINTS): "lease:before-insert" kills the process before a lease is stored. */
+  failpoints?: ReadonlySet<string>;
 }
 
 export interface Registered {
@@ -172,6 +176,10 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       const type = deps.secretType(mount.id, spec.type);
       try {
         const internal = deps.barrier.encrypt(ctxOf(id), Buffer.from(JSON.stringify(spec.internal), 'utf8')).sealed;
+        if (deps.failpoints?.has('lease:before-insert')) {
+          deps.log.warn({ failpoint: 'lease:before-insert' }, 'test failpoint: killing the process');
+          process.kill(process.pid, 'SIGKILL');
+        }
         const lease = {
           id,
           mountId: mount.id,
@@ -186,12 +194,24 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
           dueAt: expiresAt,
         };
         const row = { ...lease, mac: deps.rowMac.sign('leases', leaseFields(lease)) };
-        let full = await store.insertWithinQuota(db, row, (await quotas(false)).quotas);
+        const { intentId } = spec;
+        const forget = deps.forgetIntent;
+        // The lease and the end of its intent commit together: a secret is always either leased or still intended.
+        // Quotas are read outside the transaction (one connection on PGlite).
+        const insert = async (qs: Awaited<ReturnType<typeof quotas>>['quotas']) =>
+          intentId && forget
+            ? db.tx(async (q) => {
+                const f = await store.insertWithinQuota(q, row, qs);
+                if (!f) await forget(q, intentId);
+                return f;
+              })
+            : store.insertWithinQuota(db, row, qs);
+        let full = await insert((await quotas(false)).quotas);
         if (full) {
           // Full, or a covering quota changed since it was checked: check again, then retry once.
           const fresh = await quotas(true);
           if (fresh.bad.has(full.name)) throw rowIntegrityError();
-          full = await store.insertWithinQuota(db, row, fresh.quotas);
+          full = await insert(fresh.quotas);
           if (full && fresh.bad.has(full.name)) throw rowIntegrityError();
         }
         if (full) throw quotaExceeded(full);
@@ -199,6 +219,7 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
         try {
           if (!type) throw new Error(`no engine for secret type "${spec.type}"`);
           await type.revoke({ id, internal: spec.internal, issuedAt: now, expiresAt });
+          if (spec.intentId) await deps.forgetIntent?.(db, spec.intentId);
           deps.log.warn({ lease_id: id, err: errorText(err) }, 'lease registration failed; the new secret was revoked at once');
         } catch (revokeErr) {
           deps.log.error({ lease_id: id, err: errorText(revokeErr) }, 'lease registration failed AND revoking the new secret failed: it lives until its own expiry');

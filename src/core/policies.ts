@@ -132,8 +132,15 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
 export type Policies = ReturnType<typeof createPolicies>;
 
 /** Vault's ACL semantics: root may do anything; otherwise the most specific rule decides, deny wins, sudo where required. */
-export function createAclAuthorizer(policies: Policies): Authorizer & { capabilities(token: TokenEntry, path: string): Promise<string[]> } {
+export function createAclAuthorizer(
+  policies: Policies,
+): Authorizer & { capabilities(token: TokenEntry, path: string): Promise<string[]>; mountAccess(token: TokenEntry, mountPath: string): Promise<boolean> } {
   return {
+    /** Vault's hasMountAccess: some capability on some path of the mount (sys/internal/ui/mounts answers only then). */
+    async mountAccess(token, mountPath) {
+      if (token.policies.includes('root')) return true;
+      return (await policies.aclFor(token)).anyUnder(mountPath);
+    },
     async allowed(token, path, capability, needsSudo) {
       if (token.policies.includes('root')) return true;
       const caps = (await policies.aclFor(token)).capabilities(path);

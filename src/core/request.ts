@@ -17,6 +17,11 @@ export interface PipelineRequest {
   path: string;
   /** Query parameters for read/list/delete, the JSON body for writes. Not yet validated. */
   rawInput: Record<string, unknown>;
+  /**
+   * The body of a write, read on demand: only once the token is known to be valid (`authenticated`), or for a path
+   * that needs no token (then within the budget for unauthenticated bodies). It replaces `rawInput` when read.
+   */
+  body?: (authenticated: boolean) => Promise<Record<string, unknown>>;
   token: string | null;
   requestId: string;
   remoteAddress: string;
@@ -109,10 +114,20 @@ export function createPipeline(deps: PipelineDeps) {
     return (await match.def.exists(engineRequest(req, route, match, null, req.rawInput))) ? 'update' : 'create';
   }
 
+  /** Reads the request body (once), now that the caller may send one. */
+  async function readInput(req: PipelineRequest, trail: AuditTrail, authenticated: boolean): Promise<void> {
+    const body = req.body;
+    if (!body) return;
+    req.body = undefined;
+    req.rawInput = await body(authenticated);
+    trail.rawInput = req.rawInput;
+  }
+
   async function authenticate(req: PipelineRequest, route: RouteMatch, match: PathMatch | null, trail: AuditTrail): Promise<TokenEntry> {
     const entry = req.token ? await deps.tokens.lookup(req.token) : null;
     if (!entry) throw permissionDenied();
     trail.token = entry;
+    await readInput(req, trail, true);
     if (entry.policies.includes('root')) return entry;
     const capability = await capabilityFor(req, route, match);
     // A LIST of "a/b" is a request on the folder "a/b/", which is what "a/b/*" rules are written for.
@@ -164,7 +179,10 @@ export function createPipeline(deps: PipelineDeps) {
     trail.mount = route.mounted.info;
     const match = route.mounted.match(route.rest);
     if (sealed && !match?.def.whileSealed) throw new AppError('sealed', 'sealbox is sealed');
-    if (match?.def.unauthenticated || req.internal) return dispatch(req, route, match, null);
+    if (match?.def.unauthenticated || req.internal) {
+      await readInput(req, trail, req.internal === true);
+      return dispatch(req, route, match, null);
+    }
 
     const entry = await authenticate(req, route, match, trail);
     const use = await deps.tokens.spendUse(entry);

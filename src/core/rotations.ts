@@ -19,6 +19,7 @@ import type { Barrier } from './barrier.ts';
 import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from './engine.ts';
 import { rowIntegrityError, type RowMac } from './integrity/row-mac.ts';
 import { rotationFields } from './integrity/rows.ts';
+import { checkRotationFloor } from './rotation-floor.ts';
 
 export interface RotationManagerDeps {
   db: Db;
@@ -42,6 +43,8 @@ export interface RotationManagerDeps {
   /** Counts finished and failed runs by the rotation's kind (sys/metrics). */
   observe?: (kind: string, result: 'ok' | 'failed') => void;
   rowMac: RowMac;
+  /** The floor of every schedule set through the API (rotation_min_interval), seconds; 0: none. */
+  minIntervalSeconds?: number;
 }
 
 /** A rotation whose row fails its integrity check is not run; it is looked at again after this long. */
@@ -95,6 +98,11 @@ export function checkSchedule(when: { schedule?: string | null; periodSeconds?: 
 export function createRotationManager(deps: RotationManagerDeps) {
   const { db, store } = deps;
   const now = (): Date => deps.clock.now();
+  /** Every schedule that comes through the API: valid, and not more often than the floor. */
+  const checkApiSchedule = (when: { schedule?: string | null; periodSeconds?: number | null }): void => {
+    checkSchedule(when);
+    checkRotationFloor(when, deps.minIntervalSeconds ?? 0, now());
+  };
 
   function failpoint(name: string): void {
     if (deps.failpoints.has(name)) {
@@ -272,7 +280,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
       deps.rowMac.verify('rotations', rotationFields(row), row.mac, row.id);
       const paused = c.paused ?? row.paused;
       if (c.schedule !== undefined) {
-        checkSchedule({ schedule: c.schedule });
+        checkApiSchedule({ schedule: c.schedule });
         const periodSeconds = c.schedule ? null : row.periodSeconds;
         const mac = sign({ ...row, schedule: c.schedule, periodSeconds, paused });
         return store.setControls(db, id, { schedule: c.schedule, periodSeconds, nextRunAt: nextDue(c.schedule, periodSeconds, now()), paused: c.paused }, mac);
@@ -284,8 +292,9 @@ export function createRotationManager(deps: RotationManagerDeps) {
     registryFor(mount: MountInfo): RotationRegistry {
       const idOf = (kind: string, target: string) => `${mount.path}${kind}/${target}`;
       return {
+        check: checkApiSchedule,
         async upsert(kind, target, when) {
-          checkSchedule(when);
+          checkApiSchedule(when);
           const schedule = when.schedule ?? null;
           const periodSeconds = when.periodSeconds ?? null;
           await upsert({ id: idOf(kind, target), mountId: mount.id, kind, target, schedule, periodSeconds, nextRunAt: nextDue(schedule, periodSeconds, now()) });

@@ -121,6 +121,15 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     return { token, row };
   };
 
+  /** A child never outlives its parent: its expiry is capped to the parent's, its max expiry to the parent's last possible one. */
+  const capToParent = (row: TokenRow, parent: TokenEntry | null): TokenRow => {
+    if (!parent || row.parentAccessor === null || parent.expiresAt === null) return row;
+    const min = (a: Date | null, b: Date | null): Date | null => (a === null ? b : b === null || a <= b ? a : b);
+    const expiresAt = min(row.expiresAt, parent.expiresAt);
+    const parentLast = parent.renewable ? parent.maxExpiresAt : parent.expiresAt;
+    return { ...row, expiresAt, maxExpiresAt: min(row.maxExpiresAt, parentLast) };
+  };
+
   return {
     hmac,
     async listenForInvalidations(): Promise<void> {
@@ -142,7 +151,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       }
       const built = build(opts, parent);
       const { token } = built;
-      const row = sign(built.row);
+      const row = sign(capToParent(built.row, parent));
       if (!(await store.insert(row, q))) throw badRequest('cannot create a token with a duplicate ID');
       return { token, entry: row };
     },
@@ -192,6 +201,12 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       const want = entry.period > 0 ? entry.period : increment > 0 ? increment : entry.creationTtl;
       let expires = now + want * 1000;
       if (entry.maxExpiresAt) expires = Math.min(expires, entry.maxExpiresAt.getTime());
+      if (entry.parentAccessor) {
+        // Not past the parent's current expiry; a child whose parent is gone is being revoked with it.
+        const parent = await store.getByAccessor(entry.parentAccessor);
+        if (!parent || expired(parent)) throw badRequest('token is not renewable: its parent token has expired or was revoked');
+        if (parent.expiresAt) expires = Math.min(expires, parent.expiresAt.getTime());
+      }
       const expiresAt = new Date(expires);
       const renewed = sign({ ...entry, expiresAt });
       await store.setExpiry(entry.accessor, expiresAt, renewed.mac ?? null);

@@ -3,10 +3,58 @@ import { AppError, badRequest } from '../lib/errors.ts';
 
 const tooLarge = (limit: number): AppError => new AppError('payload_too_large', `request body is larger than the limit of ${limit} bytes`);
 
-/** Reads the whole body, refusing more than `limit` bytes without buffering the excess. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Bytes of request bodies that are being held for requests nobody has authenticated (logins, sys/unseal …), shared by
+ * all of them: what an anonymous client can make the broker buffer is this much, not connections × the body limit.
+ */
+export interface BodyBudget {
+  /** Takes `n` bytes; false (and nothing taken) when that would pass the cap. */
+  take(n: number): boolean;
+  give(n: number): void;
+}
+
+export function createBodyBudget(maxBytes: number): BodyBudget {
+  let used = 0;
+  return {
+    take(n) {
+      if (used + n > maxBytes) return false;
+      used += n;
+      return true;
+    },
+    give(n) {
+      used = Math.max(0, used - n);
+    },
+  };
+}
+
+const busy = (): AppError => new AppError('unavailable', 'too many unauthenticated request bodies in flight; retry later');
+
+/** A budget held by one request: what it took is given back once, when the request is done. */
+export interface BodyHold {
+  budget: BodyBudget;
+  held: number;
+}
+
+function charge(hold: BodyHold | undefined, n: number): void {
+  if (!hold || n === 0) return;
+  if (!hold.budget.take(n)) throw busy();
+  hold.held += n;
+}
+
+/** Whether the request announces a body (a length above zero, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  return Number(req.headers['content-length'] ?? '0') > 0 || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Reads the whole body, refusing more than `limit` bytes without buffering the excess. With `hold`, the bytes are
+ * charged to a shared budget (the declared length up front), and a full budget is a 503 before anything is buffered.
+ */
+export async function readBody(req: IncomingMessage, limit: number, hold?: BodyHold): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const upfront = Number.isFinite(declared) && declared > 0 ? declared : 0;
+  charge(hold, upfront);
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -14,6 +62,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
       const buf = chunk as Buffer;
       size += buf.length;
       if (size > limit) throw tooLarge(limit);
+      if (size > upfront) charge(hold, Math.min(buf.length, size - upfront));
       chunks.push(buf);
     }
   } catch (err) {

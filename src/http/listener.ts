@@ -22,6 +22,7 @@ type ListenerConfig = Pick<
   | 'header_timeout'
   | 'request_timeout'
   | 'keep_alive_timeout'
+  | 'max_connections'
 >;
 
 /** How often Node checks the header and request timeouts of open connections (its default is 30 s). */
@@ -105,6 +106,8 @@ export function createListener(config: ListenerConfig, handler: RequestListener,
   }
   // Also set on the instance: Node reads keepAliveTimeout from the server object.
   server.keepAliveTimeout = limits.keepAliveTimeout;
+  // Beyond this many open connections Node closes a new one at once (each connection costs memory, authenticated or not).
+  server.maxConnections = config.max_connections;
   return server;
 }
 

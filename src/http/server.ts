@@ -6,6 +6,7 @@ import type { Pipeline } from '../core/request.ts';
 import { isAppError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Random } from '../lib/random.ts';
+import { createBodyBudget } from './body.ts';
 import { ERROR_STATUS } from './error-status.ts';
 import { createRateLimitMiddleware } from './rate-limit.ts';
 import type { AppState } from './state.ts';
@@ -17,6 +18,8 @@ export interface HttpDeps {
   log: Logger;
   random: Random;
   maxBodyBytes: number;
+  /** Bytes of bodies that requests needing no token (logins, sys/unseal …) may hold at once, all together. */
+  maxUnauthenticatedBodyBytes: number;
   /** One info line per request (method, path, status, ms); never bodies, queries or headers. */
   accessLog: boolean;
   /** Rate-limit quotas, checked before the vault adapter (and so before authentication). */
@@ -48,7 +51,11 @@ function endRequestSpan(span: Span, deps: HttpDeps, state: AppState, status: num
 export function createHttpApp(deps: HttpDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   const router = new Router<AppState>();
-  const adapter = createVaultAdapter({ pipeline: deps.pipeline, maxBodyBytes: deps.maxBodyBytes });
+  const adapter = createVaultAdapter({
+    pipeline: deps.pipeline,
+    maxBodyBytes: deps.maxBodyBytes,
+    unauthenticatedBodies: createBodyBudget(deps.maxUnauthenticatedBodyBytes),
+  });
   router.all('/v1', adapter);
   router.all('/v1/{*rest}', adapter);
 

@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import type { Operation } from '../core/engine.ts';
 import type { Pipeline } from '../core/request.ts';
 import { AppError } from '../lib/errors.ts';
-import { parseJsonObject, readBody } from './body.ts';
+import { hasBody, parseJsonObject, readBody, type BodyBudget, type BodyHold } from './body.ts';
 import { renderResponse } from './envelope.ts';
 import { streamEvents } from './event-stream.ts';
 import { parseApiPath } from './request-path.ts';
@@ -68,32 +68,51 @@ function peerCertificatesOf(socket: Socket): readonly Buffer[] | undefined {
   return result;
 }
 
-/** Vault wire format ↔ pipeline: method and ?list → operation, body/query → input, result → envelope. */
-export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: number }): Koa.Middleware<AppState> {
+/**
+ * Vault wire format ↔ pipeline: method and ?list → operation, body/query → input, result → envelope. A write's body is
+ * read only when the pipeline asks for it: once the token is valid, or, for a path that needs none, within the shared
+ * budget of unauthenticated body bytes. A body left unread (the request was refused first) closes the connection.
+ */
+export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: number; unauthenticatedBodies: BodyBudget }): Koa.Middleware<AppState> {
   return async (ctx) => {
     const path = parseApiPath(ctx.req.url ?? '/');
     const query = new URLSearchParams(ctx.querystring);
     const operation = operationFor(ctx.method, query);
     ctx.state.apiPath = path;
     ctx.state.operation = operation;
-    let rawInput: Record<string, unknown>;
-    if (operation === 'update' || operation === 'patch') {
-      if (operation === 'patch' && !(ctx.get('content-type') ?? '').startsWith('application/merge-patch+json')) {
-        throw new AppError('unsupported_media_type', 'PATCH requires Content-Type: application/merge-patch+json');
-      }
-      rawInput = parseJsonObject(await readBody(ctx.req, deps.maxBodyBytes));
-    } else {
-      rawInput = queryInput(query);
+    const writes = operation === 'update' || operation === 'patch';
+    if (operation === 'patch' && !(ctx.get('content-type') ?? '').startsWith('application/merge-patch+json')) {
+      throw new AppError('unsupported_media_type', 'PATCH requires Content-Type: application/merge-patch+json');
     }
-    const { response, mount } = await deps.pipeline.handle({
-      operation,
-      path,
-      rawInput,
-      token: tokenFrom(ctx.headers),
-      requestId: ctx.state.requestId,
-      remoteAddress: ctx.request.ip,
-      peerCertificates: peerCertificatesOf(ctx.req.socket),
-    });
+    let read = false;
+    const hold: BodyHold = { budget: deps.unauthenticatedBodies, held: 0 };
+    const body = async (authenticated: boolean): Promise<Record<string, unknown>> => {
+      read = true;
+      try {
+        return parseJsonObject(await readBody(ctx.req, deps.maxBodyBytes, authenticated ? undefined : hold));
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'unavailable') ctx.set('Connection', 'close');
+        throw err;
+      }
+    };
+    let result;
+    try {
+      result = await deps.pipeline.handle({
+        operation,
+        path,
+        rawInput: writes ? {} : queryInput(query),
+        body: writes ? body : undefined,
+        token: tokenFrom(ctx.headers),
+        requestId: ctx.state.requestId,
+        remoteAddress: ctx.request.ip,
+        peerCertificates: peerCertificatesOf(ctx.req.socket),
+      });
+    } finally {
+      hold.budget.give(hold.held);
+      // Refused before its body was read: do not read it now for nothing, end the connection after the answer.
+      if (!read && hasBody(ctx.req)) ctx.set('Connection', 'close');
+    }
+    const { response, mount } = result;
     if (response.stream) {
       streamEvents(ctx, response.stream);
       return;

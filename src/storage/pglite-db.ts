@@ -1,5 +1,6 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
+import { lockDataDir } from './dir-lock.ts';
 import { translatePgError } from './pg-errors.ts';
 
 function wrap(q: PGlite | Transaction): Queryable {
@@ -17,9 +18,17 @@ function wrap(q: PGlite | Transaction): Queryable {
 /**
  * The embedded default: PostgreSQL compiled to WASM, in-process, persisted to `dir`.
  * One connection: PGlite queues statements and transactions itself, so a transaction is never interleaved.
+ * One process: `lockDir` (the data directory) is locked first, and a second process fails with DirLockedError.
  */
-export async function createPgliteDb(dir: string): Promise<Db> {
-  const db = await PGlite.create(dir);
+export async function createPgliteDb(dir: string, lockDir: string): Promise<Db> {
+  const lock = lockDataDir(lockDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dir);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const base = wrap(db);
   return {
     kind: 'pglite',
@@ -33,7 +42,11 @@ export async function createPgliteDb(dir: string): Promise<Db> {
       await db.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
     async close(): Promise<void> {
-      await db.close();
+      try {
+        await db.close();
+      } finally {
+        lock.release();
+      }
     },
   };
 }

@@ -4,6 +4,23 @@ import type { PolicyRule } from './parse.ts';
 /** A compiled policy set: the capabilities it grants on a concrete request path. */
 export interface Acl {
   capabilities(path: string): ReadonlySet<Capability>;
+  /** Whether some rule grants a capability (other than deny) on some path under `prefix` (a mount path, "secret/"). */
+  anyUnder(prefix: string): boolean;
+}
+
+/** Whether a rule path could match a path that starts with `prefix`, segment by segment ("+" is any one segment). */
+export function couldMatchUnder(rule: string, prefix: string): boolean {
+  const want = prefix.replace(/\/+$/, '').split('/');
+  const have = rule.split('/');
+  for (let i = 0; i < want.length; i++) {
+    const seg = have[i];
+    if (seg === undefined) return false;
+    if (seg === '+') continue;
+    const w = want[i] ?? '';
+    if (seg.endsWith('*') && i === have.length - 1) return w.startsWith(seg.slice(0, -1));
+    if (seg !== w) return false;
+  }
+  return true;
 }
 
 interface Pattern {
@@ -78,7 +95,11 @@ export function compileAcl(rules: readonly PolicyRule[]): Acl {
   wild.sort((a, b) => (higherPriority(a, b) ? -1 : higherPriority(b, a) ? 1 : 0));
   // Services read the same few paths over and over: remember each path's answer (bounded).
   const memo = new Map<string, ReadonlySet<Capability>>();
+  const granting = [...byPath].filter(([, caps]) => caps.size > 0 && !caps.has('deny')).map(([path]) => path);
   return {
+    anyUnder(prefix) {
+      return granting.some((path) => couldMatchUnder(path, prefix));
+    },
     capabilities(path) {
       const hit = exact.get(path);
       if (hit) return hit;

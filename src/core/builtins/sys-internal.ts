@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { notFound } from '../../lib/errors.ts';
+import { permissionDenied } from '../../lib/errors.ts';
 import { mountWire } from './sys-mounts.ts';
-import { op, type Operation, type PathDef } from '../engine.ts';
+import { op, type Caller, type Operation, type PathDef } from '../engine.ts';
 import type { MountTable } from '../mounts.ts';
 
 const METHOD: Record<Operation, string> = { read: 'get', list: 'get', update: 'post', delete: 'delete', patch: 'patch' };
@@ -14,15 +14,17 @@ const openApiPath = (mountPath: string, pattern: string): string =>
  * sys/plugins/catalog lists the engine types that can be mounted; sys/internal/specs/openapi describes every
  * path of every mount, which is what the deny battery walks (and what Vault clients use for discovery).
  */
-export function sysInternalPaths(deps: { mounts: () => MountTable }): PathDef[] {
+export function sysInternalPaths(deps: { mounts: () => MountTable; mountAccess: (caller: Caller, mountPath: string) => Promise<boolean> }): PathDef[] {
   return [
     {
-      // What `vault kv …` asks first to learn the mount of a path and its KV version. Vault's default policy grants it.
+      // What `vault kv …` asks first to learn the mount of a path and its KV version. Vault's default policy grants it,
+      // and, as in Vault, it answers only for a mount the token has some capability on: 403 alike for no such mount and
+      // for a mount out of reach, so that it cannot map the mount table.
       pattern: 'internal/ui/mounts/*path',
       operations: {
-        read: op(z.object({}), async ({ params }) => {
+        read: op(z.object({}), async ({ params, caller }) => {
           const route = deps.mounts().route((params.path ?? '').replace(/\/+$/, ''));
-          if (!route) throw notFound();
+          if (!route || !caller || !(await deps.mountAccess(caller, route.mounted.info.path))) throw permissionDenied();
           const m = route.mounted.info;
           return { data: { path: m.path, ...mountWire(m) } };
         }),

@@ -2,7 +2,7 @@
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
-import type { EngineDeps, EngineStorage, MountInfo, PasswordGenerator, RotationRegistry, StorageView } from '../../core/engine.ts';
+import type { EngineDeps, EngineStorage, LeaseIntents, MountInfo, PasswordGenerator, RotationRegistry, StorageView } from '../../core/engine.ts';
 import type { TargetPools } from './pools.ts';
 
 export interface DbDeps {
@@ -13,6 +13,8 @@ export interface DbDeps {
   passwords: PasswordGenerator;
   /** Where static roles and scheduled root rotations are registered (core runs them). */
   rotations: RotationRegistry;
+  /** Each minted user is recorded before CREATE ROLE (see LeaseIntents). */
+  intents: LeaseIntents;
   publish: EngineDeps['publish'];
   pools: TargetPools;
   clock: Clock;

@@ -22,6 +22,7 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     cachedReads: cache.cached,
     passwords: deps.passwords,
     rotations: deps.rotations,
+    intents: deps.intents,
     publish: deps.publish,
     pools,
     clock: deps.clock,

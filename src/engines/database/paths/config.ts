@@ -110,6 +110,7 @@ async function writeConfig(deps: DbDeps, req: EngineRequest<ConfigInput>): Promi
   const key = configKey(name);
   const existing = await loadConfig(deps.storage, name);
   const draft = applyConfig(existing ?? newConfig(name), req.input);
+  deps.rotations.check(registryWhen({ schedule: draft.rootRotationSchedule ?? '', periodSeconds: draft.rootRotationPeriod ?? 0 }));
   // Fails with a 400 when the policy does not exist (outside the lock: it reads other storage).
   if (draft.passwordPolicy !== '' && draft.passwordPolicy !== existing?.passwordPolicy) await deps.passwords.generate(draft.passwordPolicy);
   const verify = async (c: DbConfig): Promise<void> => {

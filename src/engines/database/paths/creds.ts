@@ -47,6 +47,9 @@ async function mint(deps: DbDeps, req: EngineRequest): Promise<EngineResponse> {
       : [defaultCreation(username, verifier, expiration, role.defaultGroup)];
 
   const reload = (): Promise<DbConfig | null> => loadConfig(deps.storage, config.name);
+  const internal: CredsInternal = { config: config.name, role: name, username };
+  // Recorded before the user exists: if this broker dies before the lease is stored, a sweep drops the user.
+  const intentId = await deps.intents.record(CREDS_SECRET, { ...internal });
   let interrupted = false;
   try {
     await deps.pools.withClient(
@@ -62,24 +65,26 @@ async function mint(deps: DbDeps, req: EngineRequest): Promise<EngineResponse> {
       reload,
     );
   } catch (err) {
-    // Outside withClient, so that the clean-up does not wait for the connection this request held.
-    if (interrupted) await dropQuietly(deps, config, username);
+    // Outside withClient, so that the clean-up does not wait for the connection this request held. A user that may
+    // exist and could not be dropped keeps its intent: the sweep drops it later.
+    if (!interrupted || (await dropQuietly(deps, config, username))) await deps.intents.forget(intentId);
     throw err;
   }
 
-  const internal: CredsInternal = { config: config.name, role: name, username };
   return {
     data: { username, password },
-    lease: { type: CREDS_SECRET, internal: { ...internal }, ttl: role.defaultTtl, maxTtl: role.maxTtl, renewable: true },
+    lease: { type: CREDS_SECRET, internal: { ...internal }, ttl: role.defaultTtl, maxTtl: role.maxTtl, renewable: true, intentId },
   };
 }
 
 /** When the connection failed around COMMIT, the user may exist: drop it, best effort, on a fresh connection. */
-async function dropQuietly(deps: DbDeps, config: DbConfig, username: string): Promise<void> {
+async function dropQuietly(deps: DbDeps, config: DbConfig, username: string): Promise<boolean> {
   try {
     await deps.pools.withClient(config, (c) => revokeUser(c, username, null, deps.log));
+    return true;
   } catch {
     deps.log.warn({ config: config.name, username }, 'could not drop a database user whose creation was interrupted');
+    return false;
   }
 }
 

@@ -128,6 +128,7 @@ async function writeStaticRole(deps: DbDeps, req: EngineRequest<StaticRoleInput>
   const key = staticRoleKey(name);
   const existing = await loadStaticRole(deps.storage, name);
   const draft = applyStaticRole(existing ?? newStaticRole(name), req.input, existing === null);
+  deps.rotations.check(registryWhen(whenOf(draft)));
   const config = await loadConfig(deps.storage, draft.dbName);
   if (!config) throw badRequest(`db_name: no database config named "${draft.dbName}"`);
   if (!existing || existing.dbName !== draft.dbName) await checkUsers(deps, config, draft.usernames);
