@@ -57,7 +57,7 @@ test.serial('a policy allowing only certain values refuses others with 403, thro
   const minter = vaultClient(b, minterToken);
 
   const created = await minter.tokenCreate({ policies: ['app'], display_name: 'svc', meta: { team: 'a' } });
-  t.deepEqual(created.auth.policies, ['app', 'default']);
+  t.deepEqual(created.auth?.policies, ['app', 'default']);
   minter.token = minterToken; // node-vault's tokenCreate switched the client to the new token
 
   const refused = async (body: Record<string, unknown>, label: string): Promise<void> => {
