@@ -134,7 +134,7 @@ test.serial('login: TokenReview with the reviewer JWT and the role audience; the
   // node-vault's kubernetesLogin works against it too.
   const client = vaultClient(b);
   const viaClient = await client.kubernetesLogin({ role: 'web', jwt, mount_point: 'k8s' });
-  t.truthy(viaClient.auth.client_token);
+  t.truthy(viaClient.auth?.client_token);
 });
 
 test.serial('refused by Kubernetes: revoked (authenticated false), 401, other account or uid, wrong audience: all "invalid credentials"', async (t) => {
