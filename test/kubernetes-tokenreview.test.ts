@@ -1,12 +1,17 @@
 // kubernetes auth without pem_keys: logins are checked by the Kubernetes API with a TokenReview, as Vault does. The
 // API is a small fake HTTPS server in this process (a test CA signs its certificate); it stands in for Kubernetes.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
 import { createTestPki } from './helpers/test-pki.ts';
+import { createLocalCredentials } from '../src/engines/kubernetes/local-credentials.ts';
+import { unverifiedClaims } from '../src/engines/kubernetes/paths/login.ts';
 
 interface Review {
   authenticated: boolean;
@@ -186,4 +191,21 @@ test.serial('a wrong CA and an unreachable API are clear 503s that leak nothing'
     t.regex(errors[0] ?? '', re);
     t.false(r.text.includes(REVIEWER) || r.text.includes(jwt) || /at |Error:|ECONN|\.ts/.test(r.text), mount);
   }
+});
+
+test('local pod credentials: token and ca.crt are read when present, empty when absent; unsigned or odd JWTs never parse', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'k8s-sa-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const local = createLocalCredentials(dir);
+  t.is(await local.jwt(), '');
+  t.is(await local.caCert(), '');
+  fs.writeFileSync(path.join(dir, 'token'), `${REVIEWER}\n`);
+  fs.writeFileSync(path.join(dir, 'ca.crt'), caPem);
+  t.is(await local.jwt(), REVIEWER);
+  t.is(await local.caCert(), caPem.trim());
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  t.is(unverifiedClaims(`${b64({ alg: 'none' })}.${b64({ sub: 'x' })}.`), null, 'alg none');
+  t.is(unverifiedClaims(`${b64({ alg: 'RS256' })}.${b64([1])}.sig`), null, 'claims not an object');
+  t.is(unverifiedClaims('a.b'), null);
+  t.deepEqual(unverifiedClaims(`${b64({ alg: 'RS256' })}.${b64({ sub: 'x' })}.sig`), { sub: 'x' });
 });
