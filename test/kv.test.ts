@@ -401,11 +401,13 @@ function kvTests(kind: Kind): void {
     t.is((await rejection(t, vaultClient(b).read(`secret/metadata/${p}`))).status, 404, 'nothing was written');
   });
 
-  test(title('only KV version 2 can be mounted'), async (t) => {
+  test(title('kv mounts: version "1" on request (test/kv-v1.test.ts), no version is version 2, others are refused'), async (t) => {
     const b = broker();
     const v1 = await api(b, 'POST', `sys/mounts/${uniq('kv1')}`, { body: { type: 'kv', options: { version: '1' } } });
-    t.is(v1.status, 400);
-    t.deepEqual(errorsOf(v1.json), ['only KV version 2 is supported: set options.version=2']);
+    t.is(v1.status, 204);
+    const v3 = await api(b, 'POST', `sys/mounts/${uniq('kv3')}`, { body: { type: 'kv', options: { version: '3' } } });
+    t.is(v3.status, 400);
+    t.deepEqual(errorsOf(v3.json), ['options.version: must be "1" or "2"']);
 
     const name = uniq('kvdefault');
     const plain = await api(b, 'POST', `sys/mounts/${name}`, { body: { type: 'kv' } });

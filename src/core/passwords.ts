@@ -3,6 +3,7 @@
  * are Vault's HCL subset (`length = 20` and `rule "charset" { charset = "…" min-chars = 1 }`) or the same in JSON.
  */
 import { badRequest } from '../lib/errors.ts';
+import { blocks, HclSyntaxError, parseDocument, type HclObject } from '../lib/hcl/parse.ts';
 import type { Random } from '../lib/random.ts';
 import type { PasswordPoliciesStore } from '../storage/password-policies-store.ts';
 import type { PasswordGenerator } from './engine.ts';
@@ -44,48 +45,46 @@ function check(p: PasswordPolicy): PasswordPolicy {
   return { length: p.length, rules: p.rules.map((r) => ({ charset: [...new Set(r.charset)].join(''), minChars: r.minChars })) };
 }
 
-function fromJson(doc: unknown): PasswordPolicy {
-  if (typeof doc !== 'object' || doc === null) throw badRequest('policy: must be an object');
-  const d = doc as { length?: unknown; rule?: unknown };
-  const rules = Array.isArray(d.rule) ? d.rule : d.rule === undefined ? [] : [d.rule];
-  return {
-    length: typeof d.length === 'number' ? d.length : NaN,
-    rules: rules.map((r: unknown) => {
-      const x = (typeof r === 'object' && r !== null ? ((r as { charset?: unknown }).charset ?? r) : {}) as Record<string, unknown>;
-      return { charset: typeof x.charset === 'string' ? x.charset : '', minChars: typeof x['min-chars'] === 'number' ? x['min-chars'] : 0 };
-    }),
-  };
-}
+const RULE_KEYS = new Set(['charset', 'min-chars']);
 
-function fromHcl(text: string): PasswordPolicy {
-  const stripped = text.replace(/(^|\s)#[^\n]*/g, '$1');
-  const length = /(?:^|\s)length\s*=\s*(\d+)/.exec(stripped);
-  const rules = [...stripped.matchAll(/rule\s+"charset"\s*\{([^}]*)\}/g)].map((m) => {
-    const body = m[1] ?? '';
-    const cs = /charset\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(body);
-    const min = /min-chars\s*=\s*(\d+)/.exec(body);
-    return { charset: cs ? (JSON.parse(`"${cs[1] ?? ''}"`) as string) : '', minChars: min ? Number(min[1]) : 0 };
+function fromTree(tree: HclObject): PasswordPolicy {
+  let length = NaN;
+  for (const it of tree.items) {
+    const key = it.keys[0] ?? '';
+    if (key === 'length' && it.keys.length === 1) {
+      if (typeof it.value !== 'number') throw badRequest('policy: length must be a number');
+      length = it.value;
+    } else if (key !== 'rule') {
+      throw badRequest(`policy: invalid key "${key.slice(0, 40)}" on line ${it.line}`);
+    }
+  }
+  const rules = blocks(tree, 'rule', 1).map((b) => {
+    if (b.labels[0] !== 'charset') throw badRequest(`policy: unknown rule type "${(b.labels[0] ?? '').slice(0, 40)}" (sealbox has "charset")`);
+    let charset = '';
+    let minChars = 0;
+    for (const it of b.body.items) {
+      const key = it.keys[0] ?? '';
+      if (!RULE_KEYS.has(key) || it.keys.length > 1) throw badRequest(`policy: rule "charset": invalid key "${key.slice(0, 40)}" on line ${it.line}`);
+      if (key === 'charset') {
+        if (typeof it.value !== 'string') throw badRequest('policy: charset must be a string');
+        charset = it.value;
+      } else {
+        if (typeof it.value !== 'number') throw badRequest('policy: min-chars must be a whole number');
+        minChars = it.value;
+      }
+    }
+    return { charset, minChars };
   });
-  return { length: length ? Number(length[1]) : NaN, rules };
+  return { length, rules };
 }
 
-/** Parses a policy document; a bad or unsatisfiable one is a 400 that says why. */
+/** Parses a policy document (HCL or JSON, through the one HCL parser); a bad or unsatisfiable one is a 400 that says why. */
 export function parsePasswordPolicy(text: string): PasswordPolicy {
   if (text.length > 64 * 1024) throw badRequest('policy: larger than 64 KiB');
-  const t = text.trim();
-  if (t.startsWith('{')) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(t);
-    } catch {
-      throw badRequest('policy: malformed JSON');
-    }
-    return check(fromJson(doc));
-  }
   try {
-    return check(fromHcl(t));
+    return check(fromTree(parseDocument(text)));
   } catch (err) {
-    if (err instanceof SyntaxError) throw badRequest('policy: bad string escape in a charset');
+    if (err instanceof HclSyntaxError) throw badRequest(`policy: ${err.message.startsWith('line 1, column 1: malformed') ? 'malformed JSON' : `cannot parse HCL: ${err.message}`}`);
     throw err;
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Db } from '../storage/db.ts';
 import type { PoliciesStore } from '../storage/policies-store.ts';
 import { compileAcl, type Acl } from './acl/compile.ts';
+import { parametersAllowed } from './acl/parameters.ts';
 import { parsePolicy, type PolicyRule } from './acl/parse.ts';
 import { expandTemplates, isTemplated } from './acl/templates.ts';
 import type { RowMac } from './integrity/row-mac.ts';
@@ -147,6 +148,21 @@ export function createAclAuthorizer(
       if (caps.has('deny')) return false;
       if (needsSudo && !caps.has('sudo')) return false;
       return caps.has(capability);
+    },
+    async check(token, path, capability, needsSudo, data) {
+      if (token.policies.includes('root')) return { allowed: true };
+      const perms = (await policies.aclFor(token)).permissions(path);
+      const caps = perms.caps;
+      if (caps.has('deny') || (needsSudo && !caps.has('sudo')) || !caps.has(capability)) return { allowed: false };
+      const bounds = {
+        ...(perms.minWrappingTtl ? { minWrappingTtl: perms.minWrappingTtl } : {}),
+        ...(perms.maxWrappingTtl ? { maxWrappingTtl: perms.maxWrappingTtl } : {}),
+      };
+      // Vault: merged bounds that cross (min above max) can be met by no request.
+      if (bounds.minWrappingTtl && bounds.maxWrappingTtl && bounds.maxWrappingTtl < bounds.minWrappingTtl) return { allowed: false };
+      const constrained = capability === 'read' || capability === 'create' || capability === 'update' || capability === 'patch';
+      if (constrained && !parametersAllowed(perms, data)) return { allowed: false };
+      return { allowed: true, ...bounds };
     },
     async capabilities(token, path) {
       if (token.policies.includes('root')) return ['root'];

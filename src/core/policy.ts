@@ -2,8 +2,20 @@ import type { TokenEntry } from './tokens.ts';
 
 export type Capability = 'create' | 'read' | 'update' | 'patch' | 'delete' | 'list' | 'sudo' | 'deny';
 
+/** The outcome of a full ACL check. The wrapping bounds (seconds) are the matched rule's min/max_wrapping_ttl. */
+export interface AclResult {
+  allowed: boolean;
+  minWrappingTtl?: number;
+  maxWrappingTtl?: number;
+}
+
 /** Decides whether a token may use a capability on a path (plus `sudo` on root-protected paths). */
 export interface Authorizer {
   allowed(token: TokenEntry, path: string, capability: Capability, needsSudo: boolean): boolean | Promise<boolean>;
+  /**
+   * The request-time check: `allowed` plus the path's parameter constraints on the request's data (Vault checks them
+   * for read, create, update and patch) and its wrapping TTL bounds, which the caller enforces.
+   */
+  check(token: TokenEntry, path: string, capability: Capability, needsSudo: boolean, data: Readonly<Record<string, unknown>>): Promise<AclResult>;
 }
 

@@ -8,7 +8,7 @@ import type { AuthResponse, Caller, EngineRequest, EngineResponse, LoginResult, 
 import type { LeaseManager } from './leases.ts';
 import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
 import type { PathMatch } from './path-match.ts';
-import type { Authorizer, Capability } from './policy.ts';
+import type { AclResult, Authorizer, Capability } from './policy.ts';
 import type { TokenEntry, Tokens } from './tokens.ts';
 
 export interface PipelineRequest {
@@ -27,6 +27,8 @@ export interface PipelineRequest {
   remoteAddress: string;
   /** TLS client certificate chain (leaf first, DER), if any. */
   peerCertificates?: readonly Buffer[];
+  /** The response-wrapping TTL in seconds the client asked for (X-Vault-Wrap-TTL), when it asked; set by the wrapping layer. */
+  wrapTtl?: number;
   /** Set only by the broker itself, never from the wire (e.g. its own TLS certificate): root privileges, no token, still audited. */
   internal?: boolean;
 }
@@ -60,6 +62,13 @@ function unknownFields(schema: z.ZodType, raw: Record<string, unknown>): string[
   if (!(schema instanceof z.ZodObject)) return [];
   const known = new Set(Object.keys(schema.shape));
   return Object.keys(raw).filter((k) => !known.has(k));
+}
+
+/** Vault: a path with min/max_wrapping_ttl may only be used with a wrapped response whose TTL is within them. */
+function wrappingTtlAllowed(acl: AclResult, wrapTtl: number | undefined): boolean {
+  if (acl.maxWrappingTtl && (wrapTtl === undefined || wrapTtl > acl.maxWrappingTtl)) return false;
+  if (acl.minWrappingTtl && (wrapTtl === undefined || wrapTtl < acl.minWrappingTtl)) return false;
+  return true;
 }
 
 const CAPABILITY: Record<Exclude<Operation, 'update'>, Capability> = { read: 'read', list: 'list', delete: 'delete', patch: 'patch' };
@@ -132,8 +141,8 @@ export function createPipeline(deps: PipelineDeps) {
     const capability = await capabilityFor(req, route, match);
     // A LIST of "a/b" is a request on the folder "a/b/", which is what "a/b/*" rules are written for.
     const aclPath = req.operation === 'list' ? `${req.path}/` : req.path;
-    const allowed = await deps.authorizer.allowed(entry, aclPath, capability, match?.def.sudo === true);
-    if (!allowed) throw permissionDenied();
+    const acl = await deps.authorizer.check(entry, aclPath, capability, match?.def.sudo === true, req.rawInput);
+    if (!acl.allowed || !wrappingTtlAllowed(acl, req.wrapTtl)) throw permissionDenied();
     return entry;
   }
 

@@ -58,7 +58,7 @@ export function expandTemplates(rules: readonly PolicyRule[], id: Identity): Pol
       }
       return v;
     });
-    if (ok) out.push({ path, capabilities: rule.capabilities });
+    if (ok) out.push({ ...rule, path });
   }
   return out;
 }

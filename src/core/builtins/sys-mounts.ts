@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { notFound } from '../../lib/errors.ts';
+import { badRequest, notFound } from '../../lib/errors.ts';
 import { op, type MountInfo, type PathDef } from '../engine.ts';
 import { mountAccessor, type MountTable } from '../mounts.ts';
 import { applyMountConfig, mountConfigFields, mountConfigInput, renderMountConfig } from './mount-config.ts';
@@ -70,11 +70,17 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
           update: op(tuneBody, async ({ params, input }) => {
             // force_no_cache is set when mounting only: Vault's tune ignores it, and its client always sends false.
             const { description, options, force_no_cache: _mountOnly, ...config } = input;
-            await deps.mounts().tune(params.path ?? '', cls, (cur) => ({
+            await deps.mounts().tune(params.path ?? '', cls, (cur) => {
+              // A KV mount's stored layout follows its version: it is chosen when mounting and never changes.
+              if (options && options.version !== undefined && options.version !== null && String(options.version) !== String(cur.options.version ?? '')) {
+                throw badRequest('options.version cannot be changed on an existing mount: mount a new one and copy the secrets');
+              }
+              return {
               description: description ?? cur.description,
               config: applyMountConfig(cur.config, config),
               options: options ? { ...cur.options, ...options } : cur.options,
-            }));
+              };
+            });
             return {};
           }),
         },

@@ -9,10 +9,12 @@ import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '.
 import type { EngineStorage } from '../../core/engine.ts';
 
 export interface K8sConfig {
-  /** Stored and shown; tokens are verified locally with pemKeys (no TokenReview). */
+  /** The API server asked for TokenReviews when pemKeys is empty (with pemKeys, tokens are verified locally). */
   kubernetesHost: string;
   kubernetesCaCert: string;
   pemKeys: string[];
+  /** The Bearer token of TokenReview calls; '' (or absent in configs stored before it existed): see reviewerFor. */
+  tokenReviewerJwt?: string;
   issuer: string;
   /** null: not set, which means "validate only when an issuer is configured". */
   disableIssValidation: boolean | null;
@@ -76,7 +78,7 @@ export function configWire(c: K8sConfig): Record<string, unknown> {
     issuer: c.issuer,
     disable_iss_validation: issValidationDisabled(c),
     disable_local_ca_jwt: c.disableLocalCaJwt,
-    token_reviewer_jwt_set: false,
+    token_reviewer_jwt_set: (c.tokenReviewerJwt ?? '') !== '',
   };
 }
 

@@ -84,7 +84,7 @@ export async function rebuildCrl(deps: PkiDeps, cache: IssuerCache, opts: { only
     const issuer = await cache.issuer(bundle);
     const nextUpdate = new Date(now.getTime() + config.expiry * 1000);
     const number = (previous?.number ?? 0) + 1;
-    const crl = await signCrl(issuer, await revokedEntries(s), number, now, nextUpdate);
+    const crl = await signCrl(issuer, config.disable ? [] : await revokedEntries(s), number, now, nextUpdate);
     const stored: StoredCrl = {
       der: Buffer.from(crl.rawData).toString('base64'),
       thisUpdate: now.toISOString(),

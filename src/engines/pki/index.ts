@@ -17,7 +17,9 @@ import { createIssuerRotationPaths } from './paths/issuer-rotation.ts';
 import { createIssuePaths } from './paths/issue.ts';
 import { createRevokePaths } from './paths/revoke.ts';
 import { createRolesPaths } from './paths/roles.ts';
+import { createIssuersPaths } from './paths/issuers.ts';
 import { createRootPaths } from './paths/root.ts';
+import { createSignVerbatimPaths } from './paths/sign-verbatim.ts';
 import { createTidyPaths } from './paths/tidy.ts';
 import { ISSUER_ROTATION_KIND, issuerRotationTarget } from './rotation.ts';
 import { createCertSecret } from './secret.ts';
@@ -48,6 +50,8 @@ export function createPkiEngine(deps: EngineDeps): PkiEngine {
       ...createConfigPaths(pki),
       ...createRolesPaths(pki),
       ...createIssuePaths(pki, cache),
+      ...createSignVerbatimPaths(pki, cache),
+      ...createIssuersPaths(pki),
       ...createRevokePaths(pki, cache),
       ...createTidyPaths(pki, cache),
       ...createIssuerRotationPaths(pki, cache, deps.rotations),

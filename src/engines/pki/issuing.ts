@@ -11,6 +11,7 @@ import { signLeaf, type SanSet } from './certificate.ts';
 import type { Issuer, IssuerCache } from './issuer.ts';
 import type { KeyType } from './keys.ts';
 import { CA_KEY, certKey, decode, encode, roleKey, unix, URLS_KEY, DEFAULT_URLS, type CaBundle, type PkiDeps, type StoredCert, type UrlsConfig } from './model.ts';
+import { ISSUER_META_KEY, metaFor, type IssuerMeta, type LeafNotAfterBehavior } from './issuer-meta.ts';
 import { checkNames, sanNames, type RequestedNames } from './names.ts';
 import { SYSTEM_MAX_TTL, type Role } from './role.ts';
 import { newSerialHex, serialColons } from './serial.ts';
@@ -21,15 +22,30 @@ export interface IssueContext {
   role: Role;
   issuer: Issuer;
   urls: UrlsConfig;
+  /** The issuer's leaf_not_after_behavior: "err" (default) refuses a leaf outliving the CA, "truncate" shortens it. */
+  leafNotAfterBehavior?: LeafNotAfterBehavior;
 }
 
-/** Role, CA bundle and URL config in one storage round trip; 400 for an unknown role or a missing CA. */
-export async function loadIssueContext(deps: PkiDeps, cache: IssuerCache, roleName: string): Promise<IssueContext> {
-  const found = await deps.storage.getMany([roleKey(roleName), CA_KEY, URLS_KEY]);
-  const role = decode<Role>(found.get(roleKey(roleName)));
-  if (!role) throw badRequest(`unknown role: ${roleName.slice(0, 128)}`);
-  const issuer = await cache.issuer(decode<CaBundle>(found.get(CA_KEY)));
-  return { role, issuer, urls: decode<UrlsConfig>(found.get(URLS_KEY)) ?? DEFAULT_URLS };
+/**
+ * Role (when named), CA bundle, URL config and issuer settings in one storage round trip; 400 for an unknown role,
+ * a missing CA, or an issuer whose usage excludes issuing. The issuer's own URLs, when set, replace config/urls.
+ */
+export async function loadIssueContext(deps: PkiDeps, cache: IssuerCache, roleName: string | null): Promise<Omit<IssueContext, 'role'> & { role: Role | null }> {
+  const found = await deps.storage.getMany([...(roleName !== null ? [roleKey(roleName)] : []), CA_KEY, URLS_KEY, ISSUER_META_KEY]);
+  const role = roleName !== null ? decode<Role>(found.get(roleKey(roleName))) : null;
+  if (roleName !== null && !role) throw badRequest(`unknown role: ${roleName.slice(0, 128)}`);
+  const bundle = decode<CaBundle>(found.get(CA_KEY));
+  const issuer = await cache.issuer(bundle);
+  const meta = metaFor(issuer.bundle, decode<IssuerMeta>(found.get(ISSUER_META_KEY)));
+  if (!meta.usage.includes('issuing-certificates')) throw badRequest('error fetching CA certificate: this issuer is not permitted to issue certificates (usage lacks issuing-certificates)');
+  return { role, issuer, urls: meta.urls ?? decode<UrlsConfig>(found.get(URLS_KEY)) ?? DEFAULT_URLS, leafNotAfterBehavior: meta.leafNotAfterBehavior };
+}
+
+/** loadIssueContext for a named role (issue/:role, sign/:role). */
+export async function loadRoleContext(deps: PkiDeps, cache: IssuerCache, roleName: string): Promise<IssueContext> {
+  const ctx = await loadIssueContext(deps, cache, roleName);
+  if (!ctx.role) throw badRequest(`unknown role: ${roleName.slice(0, 128)}`);
+  return { ...ctx, role: ctx.role };
 }
 
 export interface Validity {
@@ -49,9 +65,13 @@ export function validity(deps: PkiDeps, ctx: IssueContext, requestedTtl: number 
     warnings.push(`TTL "${formatDuration(ttl)}" is longer than permitted maxTTL "${formatDuration(maxTtl)}", so maxTTL is being used`);
     ttl = maxTtl;
   }
-  const notAfter = new Date(now.getTime() + ttl * 1000);
+  let notAfter = new Date(now.getTime() + ttl * 1000);
   const caNotAfter = ctx.issuer.cert.notAfter;
-  if (notAfter > caNotAfter) {
+  if (notAfter > caNotAfter && ctx.leafNotAfterBehavior === 'truncate') {
+    notAfter = caNotAfter;
+    ttl = Math.max(0, Math.floor((caNotAfter.getTime() - now.getTime()) / 1000));
+  }
+  if (notAfter > caNotAfter && ctx.leafNotAfterBehavior !== 'permit') {
     throw badRequest(
       `cannot satisfy request, as TTL would result in notAfter of ${notAfter.toISOString()} that is beyond the expiration of the CA certificate at ${caNotAfter.toISOString()}`,
     );
@@ -71,7 +91,7 @@ export interface SignedLeaf {
 export async function issueLeaf(
   deps: PkiDeps,
   ctx: IssueContext,
-  req: { names: RequestedNames; publicKey: CryptoKey | x509.PublicKey; keyType: KeyType; ttl: number | undefined },
+  req: { names: RequestedNames; publicKey: CryptoKey | x509.PublicKey; keyType: KeyType; ttl: number | undefined; subject?: Record<string, string[]>[] },
 ): Promise<SignedLeaf> {
   checkNames(ctx.role, req.names);
   const v = validity(deps, ctx, req.ttl);
@@ -79,7 +99,7 @@ export async function issueLeaf(
   const sans: SanSet = { dns, emails, ips: req.names.ipSans, uris: req.names.uriSans };
   const serialHex = newSerialHex(deps.random);
   const cert = await signLeaf(ctx.issuer, {
-    subject: subjectName(req.names.commonName, ctx.role),
+    subject: req.subject ?? subjectName(req.names.commonName, ctx.role),
     publicKey: req.publicKey,
     keyType: req.keyType,
     sans,

@@ -52,6 +52,8 @@ export interface UrlsConfig {
   issuingCertificates: string[];
   crlDistributionPoints: string[];
   ocspServers: string[];
+  /** Vault's enable_templating: stored and read back; sealbox does not expand {{cluster_path}} templates. */
+  enableTemplating?: boolean;
 }
 
 export interface CrlConfig {
@@ -59,6 +61,13 @@ export interface CrlConfig {
   expiry: number;
   /** Seconds before nextUpdate at which a fetch (or the scheduled job) rebuilds the CRL. */
   autoRebuildGracePeriod: number;
+  /** Vault's `disable`: the CRL is still signed and served, with no entries. */
+  disable?: boolean;
+  /**
+   * The rest of Vault's config/crl fields, stored and read back as written (durations as the strings given, so that
+   * Terraform sees no drift). sealbox has no OCSP responder and no delta or unified CRLs: they change nothing here.
+   */
+  echo?: Record<string, string | boolean | number>;
 }
 
 export interface StoredCert {

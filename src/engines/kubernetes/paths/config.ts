@@ -1,4 +1,7 @@
-/** config: the service-account signing keys (pem_keys) and the issuer; kubernetes_host is stored for reference. */
+/**
+ * config: either the service-account signing keys (pem_keys: tokens verified locally), or the Kubernetes API
+ * (kubernetes_host, kubernetes_ca_cert, token_reviewer_jwt: tokens checked with TokenReview, as Vault does).
+ */
 import { z } from 'zod';
 import { badRequest } from '../../../lib/errors.ts';
 import { parsePublicKeyPem, parsePublicKeyPems, pemListField } from '../../../lib/jwt-verify.ts';
@@ -14,18 +17,21 @@ const configInput = z.object({
   issuer: z.string().max(2048).optional(),
   disable_iss_validation: boolField.optional(),
   disable_local_ca_jwt: boolField.optional(),
+  token_reviewer_jwt: z.string().max(16 * 1024).optional(),
 });
 type ConfigInput = z.output<typeof configInput>;
 
-/** Vault replaces the whole config on every write. Without TokenReview, pem_keys is the only key source. */
+/** Vault replaces the whole config on every write. Without pem_keys, logins ask kubernetes_host for a TokenReview. */
 function buildConfig(input: ConfigInput): K8sConfig {
   const pemKeys = (input.pem_keys ?? []).map((p) => p.trim()).filter((p) => p.length > 0);
-  if (pemKeys.length === 0) {
-    throw badRequest('pem_keys: at least one PEM public key is required (service-account JWTs are verified locally; TokenReview is not supported)');
-  }
   parsePublicKeyPems(pemKeys, 'pem_keys');
   const host = (input.kubernetes_host ?? '').trim();
-  if (host !== '' && !/^https?:\/\/[^\s]+$/.test(host)) throw badRequest('kubernetes_host: must be an http(s) URL such as https://10.0.0.1:443');
+  if (host !== '' && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(host)) throw badRequest('kubernetes_host: must be an http(s) URL such as https://10.0.0.1:443');
+  if (host === '' && pemKeys.length === 0) {
+    throw badRequest('no host provided: set kubernetes_host (logins are checked with TokenReview), or pem_keys to verify tokens locally');
+  }
+  const reviewer = (input.token_reviewer_jwt ?? '').trim();
+  if (reviewer !== '' && !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(reviewer)) throw badRequest('token_reviewer_jwt: not a JWT');
   const caCert = (input.kubernetes_ca_cert ?? '').trim();
   if (caCert !== '') {
     if (!caCert.includes('-----BEGIN CERTIFICATE-----')) throw badRequest('kubernetes_ca_cert: not a PEM-encoded certificate');
@@ -35,6 +41,7 @@ function buildConfig(input: ConfigInput): K8sConfig {
     kubernetesHost: host,
     kubernetesCaCert: caCert,
     pemKeys,
+    tokenReviewerJwt: reviewer,
     issuer: (input.issuer ?? '').trim(),
     disableIssValidation: input.disable_iss_validation ?? null,
     disableLocalCaJwt: input.disable_local_ca_jwt ?? false,

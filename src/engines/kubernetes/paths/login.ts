@@ -1,4 +1,7 @@
-/** login (unauthenticated): verifies a service-account JWT with pem_keys and matches the role's bindings. */
+/**
+ * login (unauthenticated): a service-account JWT, verified locally with pem_keys, or (without pem_keys) read, matched
+ * against the role's bindings and then checked by the Kubernetes API with a TokenReview, as Vault does.
+ */
 import { z } from 'zod';
 import { badRequest, loginFailed, type AppError } from '../../../lib/errors.ts';
 import { audiences, MAX_JWT_LENGTH, matchesAny, parsePublicKeyPems, SUPPORTED_ALGS, timesValid, verifySignature, type Claims, type KeySource } from '../../../lib/jwt-verify.ts';
@@ -19,6 +22,8 @@ import {
   type K8sRole,
 } from '../model.ts';
 import { serviceAccountFrom, type ServiceAccount } from '../service-account.ts';
+import type { LocalCredentials } from '../local-credentials.ts';
+import { reviewToken } from '../token-review.ts';
 
 const loginInput = z.object({
   role: z.string({ error: 'must be a string' }).max(1024).optional(),
@@ -28,6 +33,26 @@ const loginInput = z.object({
 export interface K8sLoginDeps extends K8sDeps {
   log: Logger;
   now: () => Date;
+  local: LocalCredentials;
+}
+
+const b64json = (part: string): unknown => {
+  try {
+    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+};
+
+/** The claims of a JWT whose signature the Kubernetes API will judge (TokenReview); null when it is not a JWT. */
+export function unverifiedClaims(jwt: string): Claims | null {
+  const parts = jwt.split('.');
+  if (parts.length !== 3) return null;
+  const header = b64json(parts[0] ?? '');
+  const claims = b64json(parts[1] ?? '');
+  const alg = typeof header === 'object' && header !== null ? (header as { alg?: unknown }).alg : undefined;
+  if (typeof alg !== 'string' || !(SUPPORTED_ALGS as readonly string[]).includes(alg)) return null;
+  return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? (claims as Claims) : null;
 }
 
 function createKeySourceCache(): (config: K8sConfig) => KeySource {
@@ -67,6 +92,25 @@ export function createLoginPaths(deps: K8sLoginDeps): PathDef[] {
     return loginFailed();
   };
 
+  /** Vault's serviceAccount.lookup: TokenReview, then the reviewed account must be the JWT's. Null when it passes. */
+  async function review(config: K8sConfig, role: K8sRole, sa: ServiceAccount, jwt: string, claims: Claims): Promise<string | null> {
+    const useLocal = !config.disableLocalCaJwt;
+    const reviewer = config.tokenReviewerJwt || (useLocal ? await deps.local.jwt() : '');
+    const caCert = config.kubernetesCaCert || (useLocal ? await deps.local.caCert() : '');
+    const result = await reviewToken({
+      host: config.kubernetesHost,
+      caCert,
+      bearer: reviewer || jwt,
+      jwt,
+      audiences: role.audience !== '' ? [role.audience] : (audiences(claims) ?? []),
+    });
+    if (result.kind === 'refused') return result.reason;
+    if (result.name !== sa.name) return 'JWT names did not match';
+    if (result.uid !== sa.uid) return 'JWT UIDs did not match';
+    if (result.namespace !== sa.namespace) return 'JWT namespaces did not match';
+    return null;
+  }
+
   async function login(input: z.output<typeof loginInput>): Promise<EngineResponse> {
     const jwt = (input.jwt ?? '').trim();
     const name = input.role ?? '';
@@ -80,14 +124,19 @@ export function createLoginPaths(deps: K8sLoginDeps): PathDef[] {
     if (!config) throw refuse(name, 'the auth method is not configured');
     if (!role) throw refuse(name, 'unknown role');
 
-    const claims = await verifySignature(jwt, keySource(config), SUPPORTED_ALGS);
-    if (!claims) throw refuse(name, 'no pem_keys key verified the signature');
+    const local = config.pemKeys.length > 0;
+    const claims = local ? await verifySignature(jwt, keySource(config), SUPPORTED_ALGS) : unverifiedClaims(jwt);
+    if (!claims) throw refuse(name, local ? 'no pem_keys key verified the signature' : 'not a JWT');
     const sa = serviceAccountFrom(claims);
     if (!sa) throw refuse(name, 'not a service-account token');
 
     const why = problem(config, role, sa, claims, Math.floor(deps.now().getTime() / 1000));
     if (why !== null) {
       throw refuse(name, why);
+    }
+    if (!local) {
+      const mismatch = await review(config, role, sa, jwt, claims);
+      if (mismatch !== null) throw refuse(name, mismatch);
     }
     return {
       login: {

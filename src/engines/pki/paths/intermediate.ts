@@ -94,10 +94,10 @@ async function setSigned(deps: PkiDeps, pem: string): Promise<EngineResponse> {
 
 export function createIntermediatePaths(deps: PkiDeps): PathDef[] {
   return [
-    {
-      pattern: 'intermediate/generate/:type',
+    ...['intermediate/generate/:type', 'issuers/generate/intermediate/:type'].map((pattern) => ({
+      pattern,
       operations: { update: op(generateInput, async ({ params, input }) => generateIntermediate(deps, exportType(params.type ?? ''), input)) },
-    },
+    })),
     { pattern: 'intermediate/set-signed', operations: { update: op(setSignedInput, async ({ input }) => setSigned(deps, input.certificate)) } },
   ];
 }

@@ -5,7 +5,7 @@ import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { parseCsr, type ParsedCsr } from '../csr.ts';
 import { boolField, durationField, formatField, pemField, privateKeyFormatField, stringList } from '../input.ts';
-import { issueLeaf, leafResponse, loadIssueContext, type IssueContext } from '../issuing.ts';
+import { issueLeaf, leafResponse, loadRoleContext, type IssueContext } from '../issuing.ts';
 import type { IssuerCache } from '../issuer.ts';
 import { encodePrivateKey, generateLeafKey, keySpec } from '../keys.ts';
 import type { PkiDeps } from '../model.ts';
@@ -37,7 +37,7 @@ const requested = (input: IssueInput): RequestedNames => ({
 const ttlOf = (v: string | number | undefined): number | undefined => (v === undefined ? undefined : parseDuration(v, 'ttl'));
 
 async function issue(deps: PkiDeps, cache: IssuerCache, name: string, input: IssueInput): Promise<EngineResponse> {
-  const ctx = await loadIssueContext(deps, cache, roleName(name));
+  const ctx = await loadRoleContext(deps, cache, roleName(name));
   if (ctx.role.keyType === 'any') throw badRequest('role key type "any" not allowed for issuing certificates, only signing');
   const spec = keySpec(ctx.role.keyType, ctx.role.keyBits);
   const names = requested(input);
@@ -64,7 +64,7 @@ function checkCsrKey(ctx: IssueContext, csr: ParsedCsr): void {
 }
 
 async function sign(deps: PkiDeps, cache: IssuerCache, name: string, input: z.output<typeof signInput>): Promise<EngineResponse> {
-  const ctx = await loadIssueContext(deps, cache, roleName(name));
+  const ctx = await loadRoleContext(deps, cache, roleName(name));
   const csr = await parseCsr(input.csr);
   checkCsrKey(ctx, csr);
   const fromInput = requested(input);

@@ -1,4 +1,4 @@
-/** root/generate/:type (internal|exported), DELETE root, and root/sign-intermediate. */
+/** root/generate/:type and issuers/generate/root/:type (internal|exported), DELETE root, and root/sign-intermediate. */
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import { badRequest } from '../../../lib/errors.ts';
@@ -24,11 +24,12 @@ import {
   type StoredCert,
   type UrlsConfig,
 } from '../model.ts';
+import { checkIssuerName, defaultMeta, ISSUER_META_KEY, issuerIdOf, keyIdOf } from '../issuer-meta.ts';
 import { NEXT_CA_KEY, PREVIOUS_CA_KEY, PREVIOUS_CRL_KEY } from '../rotation.ts';
 import { newSerialHex, serialColons } from '../serial.ts';
 import type { x509 } from '../x509.ts';
 
-const generateInput = z.object({ ...caNameFields, ...caKeyFields, ...caValidityFields });
+const generateInput = z.object({ ...caNameFields, ...caKeyFields, ...caValidityFields, issuer_name: z.string().max(128).optional(), key_name: z.string().max(128).optional() });
 const signIntermediateInput = z.object({ ...caNameFields, ...caValidityFields, csr: pemField, use_csr_values: boolField.optional() });
 
 export function exportType(raw: string): 'internal' | 'exported' {
@@ -47,6 +48,7 @@ async function storeCert(deps: PkiDeps, cert: x509.X509Certificate): Promise<str
 
 async function generateRoot(deps: PkiDeps, type: 'internal' | 'exported', input: z.output<typeof generateInput>): Promise<EngineResponse> {
   const commonName = requireCommonName(input);
+  const issuerName = checkIssuerName((input.issuer_name ?? '').trim());
   const spec = keySpec(input.key_type ?? 'ec', input.key_bits ?? 0, { forCa: true });
   const now = deps.clock.now();
   const ttl = caTtl(input);
@@ -75,7 +77,8 @@ async function generateRoot(deps: PkiDeps, type: 'internal' | 'exported', input:
   await deps.storage.locked(CA_KEY, async (s) => {
     if (await s.get(CA_KEY)) throw badRequest('refusing to generate a root certificate over an existing CA certificate: delete it first with DELETE <mount>/root');
     await s.put(CA_KEY, encode(bundle));
-    await s.delete([PENDING_KEY, CRL_KEY, NEXT_CA_KEY, PREVIOUS_CA_KEY, PREVIOUS_CRL_KEY]);
+    await s.delete([PENDING_KEY, CRL_KEY, NEXT_CA_KEY, PREVIOUS_CA_KEY, PREVIOUS_CRL_KEY, ISSUER_META_KEY]);
+    if (issuerName !== '') await s.put(ISSUER_META_KEY, encode({ ...defaultMeta(issuerIdOf(bundle)), name: issuerName }));
   });
   const serial = await storeCert(deps, cert);
   const format = input.format ?? 'pem';
@@ -87,6 +90,10 @@ async function generateRoot(deps: PkiDeps, type: 'internal' | 'exported', input:
     expiration: unix(cert.notAfter),
     key_type: spec.type,
     key_bits: spec.bits,
+    issuer_id: issuerIdOf(bundle),
+    issuer_name: issuerName,
+    key_id: keyIdOf(bundle),
+    key_name: (input.key_name ?? '').trim(),
   };
   if (type === 'exported') {
     data.private_key = encodePrivateKey(pkcs8, spec.type, input.private_key_format === 'pkcs8' ? 'pkcs8' : 'der', format === 'der' ? 'der' : 'pem').trim();
@@ -141,15 +148,15 @@ export function createRootPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
       sudo: true,
       operations: {
         delete: op(empty, async () => {
-          await deps.storage.delete([CA_KEY, PENDING_KEY, CRL_KEY, NEXT_CA_KEY, PREVIOUS_CA_KEY, PREVIOUS_CRL_KEY]);
+          await deps.storage.delete([CA_KEY, PENDING_KEY, CRL_KEY, NEXT_CA_KEY, PREVIOUS_CA_KEY, PREVIOUS_CRL_KEY, ISSUER_META_KEY]);
           return {};
         }),
       },
     },
-    {
-      pattern: 'root/generate/:type',
+    ...['root/generate/:type', 'issuers/generate/root/:type'].map((pattern) => ({
+      pattern,
       operations: { update: op(generateInput, async ({ params, input }) => generateRoot(deps, exportType(params.type ?? ''), input)) },
-    },
+    })),
     {
       pattern: 'root/sign-intermediate',
       operations: { update: op(signIntermediateInput, async ({ input }) => signIntermediate(deps, cache, input)) },
