@@ -35,6 +35,10 @@ import { sysQuotasPaths } from './core/builtins/sys-quotas.ts';
 import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
 import { sysSealPaths } from './core/builtins/sys-seal.ts';
 import { tokenPaths } from './core/builtins/token.ts';
+import { sysWrappingPaths } from './core/builtins/sys-wrapping.ts';
+import { createCoreStorage } from './core/core-storage.ts';
+import { createResponseWrapping } from './core/wrapping.ts';
+import { createCoreEntriesStore } from './storage/core-entries-store.ts';
 import { bootDevSeal } from './core/dev-seal.ts';
 import type { MountInfo, RotationTarget } from './core/engine.ts';
 import { createEngineStorage } from './core/entry-storage.ts';
@@ -136,6 +140,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     clock,
     limits: { defaultTtl: config.token_default_ttl, maxTtl: config.token_max_ttl },
   });
+  const coreEntries = createCoreEntriesStore();
+  const coreStorage = (scope: string) => createCoreStorage({ db, store: coreEntries, barrier, scope });
+  const wrapping = createResponseWrapping({ tokens, storage: coreStorage('sys'), clock });
+  tokens.onRevoked((accessors) => wrapping.forget(accessors));
   const auditSigner = createAuditSigner(barrier);
   const auditSink = config.audit_enabled && config.audit_file ? createFileSink({ path: config.audit_file, log }) : undefined;
   const leaseMetrics = createLeaseMetricsStore(db);
@@ -270,6 +278,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     }),
     ...sysMountsPaths({ mounts: () => mustMounts() }),
+    ...sysWrappingPaths({ wrapping }),
     ...sysKeyringPaths({ barrier, rewrap: keyringRewrap }),
     ...sysAuditHashPaths({ hmac: () => auditHmac(barrier.deriveKey(AUDIT_HMAC)) }),
     ...sysAuditPaths({
@@ -311,7 +320,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     builtins: [
       { info: builtinInfo('sys', 'sys/', 'secret', 'system'), engine: { paths: sysPaths } },
-      { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens, canSudo: (t) => authorizer.allowed(t, 'auth/token/create', 'update', true) }) } },
+      { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens, storage: coreStorage('token'), canSudo: (t) => authorizer.allowed(t, 'auth/token/create', 'update', true) }) } },
     ],
     instantiate: (factory, info) =>
       factory.create({
@@ -425,7 +434,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await scheduler.start();
 
   const mountOf = (apiPath: string): string | null => mounts.route(apiPath)?.mounted.info.path ?? null;
-  const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: auditRecorder });
+  const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: auditRecorder, wrapping });
   const http = createHttpApp({
     pipeline,
     log,

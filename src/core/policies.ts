@@ -22,6 +22,16 @@ path "auth/token/revoke-self" {
 path "sys/capabilities-self" {
   capabilities = ["update"]
 }
+# Wrap values, and look up and unwrap response-wrapping tokens (the token is the capability, as in Vault).
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
 # Renew and look up a lease by its id (the id is the capability, as in Vault).
 path "sys/leases/renew" {
   capabilities = ["update"]
@@ -97,7 +107,7 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
     },
     async put(rawName: string, document: string): Promise<void> {
       const name = normalizePolicyName(rawName);
-      if (name === 'root') throw badRequest('cannot update the root policy');
+      if (name === 'root' || name === 'response-wrapping') throw badRequest(`cannot update the ${name} policy`);
       await deps.store.put({ name, document, rules: parsePolicy(document) });
       await changed();
     },
@@ -129,6 +139,10 @@ export function createAclAuthorizer(policies: Policies): Authorizer & { capabili
       if (caps.has('deny')) return false;
       if (needsSudo && !caps.has('sudo')) return false;
       return caps.has(capability);
+    },
+    async wrappingLimits(token, path) {
+      if (token.policies.includes('root')) return null;
+      return (await policies.aclFor(token)).wrappingLimits?.(path) ?? null;
     },
     async capabilities(token, path) {
       if (token.policies.includes('root')) return ['root'];

@@ -10,6 +10,7 @@ import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
 import type { PathMatch } from './path-match.ts';
 import type { Authorizer, Capability } from './policy.ts';
 import type { TokenEntry, Tokens } from './tokens.ts';
+import { isWrappingToken, RESPONSE_WRAPPING_POLICY, wrappable, type ResponseWrapping } from './wrapping.ts';
 
 export interface PipelineRequest {
   operation: Operation;
@@ -24,6 +25,8 @@ export interface PipelineRequest {
   peerCertificates?: readonly Buffer[];
   /** Set only by the broker itself, never from the wire (e.g. its own TLS certificate): root privileges, no token, still audited. */
   internal?: boolean;
+  /** Seconds (X-Vault-Wrap-TTL): wrap the response in a single-use wrapping token with this TTL. */
+  wrapTtl?: number;
 }
 
 export interface PipelineResult {
@@ -42,6 +45,8 @@ export interface PipelineDeps {
   leases: LeaseManager;
   /** Where engines' change events go (the event bus); absent: events are dropped. */
   publish?: (e: { type: string; path: string; version?: number }) => Promise<void>;
+  /** Response wrapping (X-Vault-Wrap-TTL); absent: a request asking for it is refused. */
+  wrapping?: ResponseWrapping;
 }
 
 function formatIssues(err: z.ZodError): string[] {
@@ -57,6 +62,8 @@ function unknownFields(schema: z.ZodType, raw: Record<string, unknown>): string[
   return Object.keys(raw).filter((k) => !known.has(k));
 }
 
+const hasToken = (input: Record<string, unknown>): boolean => typeof input.token === 'string' && input.token !== '';
+
 const CAPABILITY: Record<Exclude<Operation, 'update'>, Capability> = { read: 'read', list: 'list', delete: 'delete', patch: 'patch' };
 
 /**
@@ -67,6 +74,7 @@ export function createPipeline(deps: PipelineDeps) {
   /** Auth methods prove an identity; the token is minted here, so that no engine can mint one itself. */
   async function mintLoginToken(path: string, mount: MountInfo, login: LoginResult): Promise<AuthResponse> {
     if (login.policies.includes('root')) throw new AppError('bad_request', 'an auth method cannot grant the root policy');
+    if (login.policies.includes(RESPONSE_WRAPPING_POLICY)) throw new AppError('bad_request', `an auth method cannot grant the ${RESPONSE_WRAPPING_POLICY} policy`);
     const policies = [...login.policies, ...(login.noDefaultPolicy ? [] : ['default'])];
     const { token, entry } = await deps.tokens.create(null, {
       policies,
@@ -99,6 +107,7 @@ export function createPipeline(deps: PipelineDeps) {
       clientToken: match.def.needsToken && req.token ? req.token : undefined,
       mount: route.mounted.info,
       peerCertificates: req.peerCertificates,
+      wrapTtl: req.wrapTtl,
     };
   }
 
@@ -113,12 +122,22 @@ export function createPipeline(deps: PipelineDeps) {
     const entry = req.token ? await deps.tokens.lookup(req.token) : null;
     if (!entry) throw permissionDenied();
     trail.token = entry;
+    // A wrapping token is good for sys/wrapping/{unwrap,rewrap} only, which do not come through here (run()).
+    if (isWrappingToken(entry)) throw permissionDenied();
     if (entry.policies.includes('root')) return entry;
     const capability = await capabilityFor(req, route, match);
     // A LIST of "a/b" is a request on the folder "a/b/", which is what "a/b/*" rules are written for.
     const aclPath = req.operation === 'list' ? `${req.path}/` : req.path;
     const allowed = await deps.authorizer.allowed(entry, aclPath, capability, match?.def.sudo === true);
     if (!allowed) throw permissionDenied();
+    // Vault's min/max_wrapping_ttl: with either set on the path, only a request wrapped within the limits passes.
+    const limits = await deps.authorizer.wrappingLimits?.(entry, aclPath);
+    if (limits && (limits.minWrappingTtl || limits.maxWrappingTtl)) {
+      const ttl = req.wrapTtl ?? 0;
+      if (ttl === 0) throw permissionDenied();
+      if (limits.maxWrappingTtl && ttl > limits.maxWrappingTtl) throw permissionDenied();
+      if (limits.minWrappingTtl && ttl < limits.minWrappingTtl) throw permissionDenied();
+    }
     return entry;
   }
 
@@ -165,6 +184,11 @@ export function createPipeline(deps: PipelineDeps) {
     const match = route.mounted.match(route.rest);
     if (sealed && !match?.def.whileSealed) throw new AppError('sealed', 'sealbox is sealed');
     if (match?.def.unauthenticated || req.internal) return dispatch(req, route, match, null);
+    if (match?.def.wrappingTokenAuth && req.token && !hasToken(req.rawInput)) {
+      // The client token is the wrapping token: the handler checks and spends it; the audit names its accessor.
+      trail.token = await deps.tokens.lookup(req.token);
+      return dispatch(req, route, match, null);
+    }
 
     const entry = await authenticate(req, route, match, trail);
     const use = await deps.tokens.spendUse(entry);
@@ -175,6 +199,19 @@ export function createPipeline(deps: PipelineDeps) {
     } finally {
       if (use === 'last') await deps.tokens.revoke(entry.accessor);
     }
+  }
+
+  /** Wraps a response the client asked to be wrapped, before it is audited (the audit sees only wrap_info, token HMAC'd). */
+  async function wrap(req: PipelineRequest, result: PipelineResult): Promise<PipelineResult> {
+    if (!deps.wrapping) throw new AppError('bad_request', 'response wrapping is not available');
+    if (!req.wrapTtl || !wrappable(result.response)) return result;
+    const response = await deps.wrapping.wrap(result.response, {
+      ttl: req.wrapTtl,
+      creationPath: req.path,
+      requestId: req.requestId,
+      mountType: result.mount.type,
+    });
+    return { ...result, response };
   }
 
   return {
@@ -196,6 +233,7 @@ export function createPipeline(deps: PipelineDeps) {
       let result: PipelineResult | null = null;
       try {
         result = await run(req, trail);
+        if (req.wrapTtl) result = await wrap(req, result);
         trail.response = result.response;
       } catch (err) {
         trail.error = err;

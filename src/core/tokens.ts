@@ -60,7 +60,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
   };
 
   const remainingTtl = (entry: TokenEntry): number =>
-    entry.expiresAt ? Math.max(0, Math.floor((entry.expiresAt.getTime() - clock.now().getTime()) / 1000)) : 0;
+    entry.expiresAt ? Math.max(0, Math.round((entry.expiresAt.getTime() - clock.now().getTime()) / 1000)) : 0;
 
   const expired = (e: TokenEntry): boolean => e.expiresAt !== null && e.expiresAt.getTime() <= clock.now().getTime();
 
@@ -92,6 +92,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       maxExpiresAt: noExpiry || (opts.period > 0 && opts.explicitMaxTtl === 0) ? null : new Date(now.getTime() + maxTtl * 1000),
       entityName: opts.identity?.entityName ?? parent?.entityName ?? '',
       alias: opts.identity?.alias ?? parent?.alias ?? null,
+      lastRenewalAt: null,
     };
     return { token, row };
   };
@@ -152,6 +153,9 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       return left === null ? 'none' : left < 0 ? 'last' : 'ok';
     },
 
+    /** Accessors of live tokens (auth/token/accessors), at most `limit`. */
+    listAccessors: (limit: number): Promise<string[]> => store.accessors(clock.now(), limit),
+
     async lookupAccessor(accessor: string): Promise<TokenEntry | null> {
       const e = await store.getByAccessor(accessor);
       return e && !expired(e) ? e : null;
@@ -164,9 +168,10 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       let expires = now + want * 1000;
       if (entry.maxExpiresAt) expires = Math.min(expires, entry.maxExpiresAt.getTime());
       const expiresAt = new Date(expires);
-      await store.setExpiry(entry.accessor, expiresAt);
+      const lastRenewalAt = new Date(now);
+      await store.setExpiry(entry.accessor, expiresAt, lastRenewalAt);
       await broadcast([entry.tokenHmac]);
-      return { ...entry, expiresAt };
+      return { ...entry, expiresAt, lastRenewalAt };
     },
 
     /** Revokes the token and all its descendants. */

@@ -20,6 +20,8 @@ export interface TokenRow {
   /** The identity from the auth method that minted the token (or its ancestor). */
   entityName: string;
   alias: TokenAlias | null;
+  /** When the token was last renewed (null: never). */
+  lastRenewalAt?: Date | null;
 }
 
 export interface TokenAlias {
@@ -30,7 +32,7 @@ export interface TokenAlias {
 }
 
 const COLUMNS = `token_hmac, accessor, parent_accessor, policies, display_name, meta, path, orphan, renewable,
-  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at, entity_name, alias`;
+  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at, entity_name, alias, last_renewal_at`;
 
 interface RawToken {
   token_hmac: Uint8Array;
@@ -51,6 +53,7 @@ interface RawToken {
   max_expires_at: Date | null;
   entity_name: string;
   alias: TokenAlias | null;
+  last_renewal_at: Date | null;
 }
 
 const toRow = (r: RawToken): TokenRow => ({
@@ -72,6 +75,7 @@ const toRow = (r: RawToken): TokenRow => ({
   maxExpiresAt: r.max_expires_at,
   entityName: r.entity_name,
   alias: r.alias,
+  lastRenewalAt: r.last_renewal_at,
 });
 
 export function createTokensStore(db: Queryable) {
@@ -79,7 +83,7 @@ export function createTokensStore(db: Queryable) {
     /** Returns false when a token with the same value already exists (nothing is written then). */
     async insert(t: TokenRow, q: Queryable = db): Promise<boolean> {
       const r = await q.query(
-        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          ON CONFLICT (token_hmac) DO NOTHING`,
         [
           t.tokenHmac,
@@ -100,6 +104,7 @@ export function createTokensStore(db: Queryable) {
           t.maxExpiresAt,
           t.entityName,
           t.alias ? JSON.stringify(t.alias) : null,
+          t.lastRenewalAt ?? null,
         ],
       );
       return r.rowCount === 1;
@@ -118,8 +123,17 @@ export function createTokensStore(db: Queryable) {
       return r.rows.map((x) => x.accessor);
     },
 
-    async setExpiry(accessor: string, expiresAt: Date | null): Promise<void> {
-      await db.query('UPDATE tokens SET expires_at = $2 WHERE accessor = $1', [accessor, expiresAt]);
+    async setExpiry(accessor: string, expiresAt: Date | null, renewedAt?: Date): Promise<void> {
+      if (renewedAt) await db.query('UPDATE tokens SET expires_at = $2, last_renewal_at = $3 WHERE accessor = $1', [accessor, expiresAt, renewedAt]);
+      else await db.query('UPDATE tokens SET expires_at = $2 WHERE accessor = $1', [accessor, expiresAt]);
+    },
+    /** Accessors of unexpired tokens, in order (auth/token/accessors). */
+    async accessors(now: Date, limit: number): Promise<string[]> {
+      const r = await db.query<{ accessor: string }>(
+        'SELECT accessor FROM tokens WHERE (expires_at IS NULL OR expires_at > $1) AND num_uses >= 0 ORDER BY accessor LIMIT $2',
+        [now, limit],
+      );
+      return r.rows.map((x) => x.accessor);
     },
     /** Deletes the token and every descendant; returns the HMACs deleted (for cache invalidation). */
     async deleteTree(accessor: string): Promise<{ tokenHmac: Buffer; accessor: string }[]> {

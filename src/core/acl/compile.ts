@@ -1,9 +1,11 @@
-import type { Capability } from '../policy.ts';
+import type { Capability, WrappingLimits } from '../policy.ts';
 import type { PolicyRule } from './parse.ts';
 
 /** A compiled policy set: the capabilities it grants on a concrete request path. */
 export interface Acl {
   capabilities(path: string): ReadonlySet<Capability>;
+  /** The merged min/max_wrapping_ttl of the rule that decides `path` (absent or null: none); the pipeline enforces it. */
+  wrappingLimits?(path: string): WrappingLimits | null;
 }
 
 interface Pattern {
