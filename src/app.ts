@@ -36,6 +36,8 @@ import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
 import { sysSealPaths } from './core/builtins/sys-seal.ts';
 import { tokenPaths } from './core/builtins/token.ts';
 import { sysWrappingPaths } from './core/builtins/sys-wrapping.ts';
+import { sysAuditDevicesPaths } from './core/builtins/sys-audit-devices.ts';
+import { sysRemountPaths } from './core/builtins/sys-remount.ts';
 import { createCoreStorage } from './core/core-storage.ts';
 import { createResponseWrapping } from './core/wrapping.ts';
 import { createCoreEntriesStore } from './storage/core-entries-store.ts';
@@ -279,6 +281,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
     ...sysMountsPaths({ mounts: () => mustMounts() }),
     ...sysWrappingPaths({ wrapping }),
+    ...sysRemountPaths({ mounts: () => mustMounts(), storage: coreStorage('sys'), clock, random }),
+    ...sysAuditDevicesPaths({ storage: coreStorage('sys'), auditFile: config.audit_enabled ? config.audit_file : undefined }),
     ...sysKeyringPaths({ barrier, rewrap: keyringRewrap }),
     ...sysAuditHashPaths({ hmac: () => auditHmac(barrier.deriveKey(AUDIT_HMAC)) }),
     ...sysAuditPaths({
@@ -314,7 +318,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     log,
     factories: ENGINE_FACTORIES,
     beforeUnmount: async (info) => {
-      const r = await leases.revokePrefix(info.path);
+      const r = await leases.revokePrefix(info.path, { mountId: info.id });
       if (r.failed > 0) throw new AppError('bad_request', `failed to revoke ${r.failed} leases under "${info.path}"; fix the target or use sys/leases/revoke-force, then unmount`);
       await rotationsStore.removeMount(db, info.id);
     },

@@ -34,7 +34,7 @@ const must = async (method: string, path: string, body?: unknown, token?: string
 
 test.serial('lease_duration is exactly the TTL, and lookups after a renewal carry last_renewal_time and last_renewal', async (t) => {
   const v = vaultClient(b);
-  const created = (await v.tokenCreate({ policies: ['default'], ttl: '1h' })) as { auth: Auth };
+  const created = (await v.tokenCreate({ policies: ['default'], ttl: '1h' })) as unknown as { auth: Auth };
   t.is(created.auth.lease_duration, 3600);
   const token = created.auth.client_token;
   const before = dataOf<Record<string, unknown>>(await must('GET', 'auth/token/lookup-self', undefined, token));
