@@ -76,7 +76,7 @@ test.serial('sys/remount moves a mount with its data and leases; its status repo
   // The lease keeps its id and stays reachable (PKI leases are not renewable); unmounting the new path revokes it.
   const look = dataOf<{ id: string }>(await must('PUT', 'sys/leases/lookup', { lease_id: issued.lease_id }));
   t.is(look.id, issued.lease_id);
-  t.true(dataOf<Record<string, string[]>>(await must('GET', 'sys/leases/lookup/pki-old/issue/svc?list=true')).keys.length > 0);
+  t.true(dataOf<{ keys: string[] }>(await must('GET', 'sys/leases/lookup/pki-old/issue/svc?list=true')).keys.length > 0);
   await must('DELETE', 'sys/mounts/pki-new');
   t.is((await api(b, 'PUT', 'sys/leases/lookup', { body: { lease_id: issued.lease_id } })).status, 400, 'the unmount revoked the lease');
 
