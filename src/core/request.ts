@@ -10,7 +10,7 @@ import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
 import type { PathMatch } from './path-match.ts';
 import type { Authorizer, Capability } from './policy.ts';
 import type { TokenEntry, Tokens } from './tokens.ts';
-import { isWrappingToken, RESPONSE_WRAPPING_POLICY, wrappable, type ResponseWrapping } from './wrapping.ts';
+import { isWrappingToken, RESPONSE_WRAPPING_POLICY, wrappable, wrappingAllowed, type ResponseWrapping } from './wrapping.ts';
 
 export interface PipelineRequest {
   operation: Operation;
@@ -132,12 +132,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (!allowed) throw permissionDenied();
     // Vault's min/max_wrapping_ttl: with either set on the path, only a request wrapped within the limits passes.
     const limits = await deps.authorizer.wrappingLimits?.(entry, aclPath);
-    if (limits && (limits.minWrappingTtl || limits.maxWrappingTtl)) {
-      const ttl = req.wrapTtl ?? 0;
-      if (ttl === 0) throw permissionDenied();
-      if (limits.maxWrappingTtl && ttl > limits.maxWrappingTtl) throw permissionDenied();
-      if (limits.minWrappingTtl && ttl < limits.minWrappingTtl) throw permissionDenied();
-    }
+    if (!wrappingAllowed(limits ?? null, req.wrapTtl)) throw permissionDenied();
     return entry;
   }
 

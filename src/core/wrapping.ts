@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../lib/clock.ts';
 import { AppError } from '../lib/errors.ts';
 import type { AuthResponse, EngineResponse, EngineStorage, WrapInfo } from './engine.ts';
+import type { WrappingLimits } from './policy.ts';
 import type { TokenEntry, Tokens } from './tokens.ts';
 
 export const RESPONSE_WRAPPING_POLICY = 'response-wrapping';
@@ -29,6 +30,21 @@ export const isWrappingToken = (e: Pick<TokenEntry, 'policies'>): boolean => e.p
 export const invalidWrappingToken = (): AppError => new AppError('bad_request', 'wrapping token is not valid or does not exist');
 
 const key = (accessor: string): string => `wrapping/${accessor}`;
+
+/**
+ * Vault's min/max_wrapping_ttl check (policy/acl.go): with either limit set, the request must be wrapped with a TTL
+ * within the limits (and min above max never passes); with neither, anything goes.
+ */
+export function wrappingAllowed(limits: WrappingLimits | null, wrapTtl: number | undefined): boolean {
+  const min = limits?.minWrappingTtl ?? 0;
+  const max = limits?.maxWrappingTtl ?? 0;
+  if (min === 0 && max === 0) return true;
+  const ttl = wrapTtl ?? 0;
+  if (ttl === 0) return false;
+  if (max > 0 && ttl > max) return false;
+  if (min > 0 && ttl < min) return false;
+  return !(min > 0 && max > 0 && max < min);
+}
 
 /** Whether a response can be wrapped: it carries something, and is a JSON envelope (not raw bytes or a stream). */
 export const wrappable = (r: EngineResponse): boolean => !r.raw && !r.stream && !r.wrapInfo && (r.data !== undefined || r.auth !== undefined);
