@@ -147,3 +147,22 @@ test.serial('a role without allowed lists keeps the parent-subset rule', async (
   t.false(own.orphan);
   t.is((await api(b, 'POST', 'auth/token/create/plain', { token: parent.client_token, body: { policies: ['admin'] } })).status, 403);
 });
+
+test.serial('token roles are re-wrapped by the keyring rewrap like every other sealed value', async (t) => {
+  await must('POST', 'auth/token/roles/rewrapped', { allowed_policies: ['x'] });
+  const termOf = async (): Promise<number> =>
+    withPgClient(dbUrl, async (c) => {
+      const r = await c.query<{ sealed: Buffer }>('SELECT sealed FROM core_entries WHERE id = $1', ['token/roles/rewrapped']);
+      return r.rows[0]?.sealed.readUInt32BE(1) ?? -1;
+    });
+  const before = await termOf();
+  await must('PUT', 'sys/rotate', {});
+  const deadline = Date.now() + 60_000;
+  let after = before;
+  while (Date.now() < deadline && after === before) {
+    after = await termOf();
+    if (after === before) await new Promise((r) => setTimeout(r, 250));
+  }
+  t.is(after, before + 1, 'the rewrap job moved the role to the new term');
+  t.deepEqual(dataOf<{ allowed_policies: string[] }>(await must('GET', 'auth/token/roles/rewrapped')).allowed_policies, ['x']);
+});
