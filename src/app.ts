@@ -36,6 +36,12 @@ import { sysQuotasPaths } from './core/builtins/sys-quotas.ts';
 import { sysMountsPaths } from './core/builtins/sys-mounts.ts';
 import { sysSealPaths } from './core/builtins/sys-seal.ts';
 import { tokenPaths } from './core/builtins/token.ts';
+import { sysWrappingPaths } from './core/builtins/sys-wrapping.ts';
+import { sysAuditDevicesPaths } from './core/builtins/sys-audit-devices.ts';
+import { sysRemountPaths } from './core/builtins/sys-remount.ts';
+import { createCoreStorage } from './core/core-storage.ts';
+import { createResponseWrapping } from './core/wrapping.ts';
+import { createCoreEntriesStore } from './storage/core-entries-store.ts';
 import { bootDevSeal } from './core/dev-seal.ts';
 import type { MountInfo, RotationTarget } from './core/engine.ts';
 import { createEngineStorage } from './core/entry-storage.ts';
@@ -144,6 +150,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     rowMac,
   });
   const quotas = createQuotaLimiter({ db, store: createQuotasStore(db), clock, log: log.child({ component: 'quotas' }), rowMac, sealed: () => barrier.isSealed() });
+  const coreEntries = createCoreEntriesStore();
+  const coreStorage = (scope: string) => createCoreStorage({ db, store: coreEntries, barrier, scope });
+  const wrapping = createResponseWrapping({ tokens, storage: coreStorage('sys'), clock });
+  tokens.onRevoked((accessors) => wrapping.forget(accessors));
   const auditSigner = createAuditSigner(barrier);
   const auditSink = config.audit_enabled && config.audit_file ? createFileSink({ path: config.audit_file, log }) : undefined;
   const leaseMetrics = createLeaseMetricsStore(db);
@@ -293,6 +303,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     }),
     ...sysMountsPaths({ mounts: () => mustMounts() }),
+    ...sysWrappingPaths({ wrapping }),
+    ...sysRemountPaths({ mounts: () => mustMounts(), storage: coreStorage('sys'), clock, random }),
+    ...sysAuditDevicesPaths({ storage: coreStorage('sys'), auditFile: config.audit_enabled ? config.audit_file : undefined }),
     ...sysKeyringPaths({ barrier, rewrap: keyringRewrap }),
     ...sysAuditHashPaths({ hmac: () => auditHmac(barrier.deriveKey(AUDIT_HMAC)) }),
     ...sysAuditPaths({
@@ -336,13 +349,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     rowMac,
     sealed: () => barrier.isSealed(),
     beforeUnmount: async (info) => {
-      const r = await leases.revokePrefix(info.path);
+      const r = await leases.revokePrefix(info.path, { mountId: info.id });
       if (r.failed > 0) throw new AppError('bad_request', `failed to revoke ${r.failed} leases under "${info.path}"; fix the target or use sys/leases/revoke-force, then unmount`);
       await rotationsStore.removeMount(db, info.id);
     },
     builtins: [
       { info: builtinInfo('sys', 'sys/', 'secret', 'system'), engine: { paths: sysPaths } },
-      { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens, canSudo: (t) => authorizer.allowed(t, 'auth/token/create', 'update', true) }) } },
+      { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens, storage: coreStorage('token'), canSudo: (t) => authorizer.allowed(t, 'auth/token/create', 'update', true) }) } },
     ],
     instantiate: (factory, info) =>
       factory.create({
@@ -475,7 +488,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await scheduler.start();
 
   const mountOf = (apiPath: string): string | null => mounts.route(apiPath)?.mounted.info.path ?? null;
-  const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: auditRecorder });
+  const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: auditRecorder, wrapping });
   const http = createHttpApp({
     pipeline,
     log,

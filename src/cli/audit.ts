@@ -367,7 +367,8 @@ export async function runAudit(argv: readonly string[], env: Env): Promise<numbe
     (sub === undefined ? process.stderr : process.stdout).write(AUDIT_USAGE);
     return sub === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const cmd = COMMANDS[sub];
+  // Own properties only: "toString" and friends are not commands.
+  const cmd = Object.hasOwn(COMMANDS, sub) ? COMMANDS[sub] : undefined;
   if (!cmd) {
     process.stderr.write(`sealbox audit: unknown command "${sub}"\n\n${AUDIT_USAGE}`);
     return EXIT_USAGE;

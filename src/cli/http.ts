@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import { ApiError, errorMessage, UsageError } from './errors.ts';
@@ -45,7 +47,20 @@ export function clientConfigFromEnv(env: Env): ClientConfig {
       throw new UsageError(`SEALBOX_CACERT: cannot read ${caFile}: ${errorMessage(e)}`);
     }
   }
-  return { address, token: pick(env, 'SEALBOX_TOKEN', 'VAULT_TOKEN'), ca };
+  return { address, token: pick(env, 'SEALBOX_TOKEN', 'VAULT_TOKEN') ?? storedToken(env), ca };
+}
+
+/** Where `sealbox login` stores the token (Vault's ~/.vault-token): SEALBOX_TOKEN_FILE, else ~/.sealbox-token. */
+export const tokenFilePath = (env: Env): string => pick(env, 'SEALBOX_TOKEN_FILE') ?? join(env.HOME ?? homedir(), '.sealbox-token');
+
+/** The token `sealbox login` stored, when SEALBOX_TOKEN is not set; SEALBOX_NO_TOKEN_FILE=1 (login itself) skips it. */
+function storedToken(env: Env): string | undefined {
+  if (env.SEALBOX_NO_TOKEN_FILE === '1') return undefined;
+  try {
+    return readFileSync(tokenFilePath(env), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;

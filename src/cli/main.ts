@@ -11,6 +11,10 @@ Commands:
   list       list the keys under a path   delete   delete any API path
   lease      lookup, renew, revoke
   token      create, lookup, renew, revoke
+  secrets    enable, disable, list, tune: secrets engines (sys/mounts)
+  auth       enable, disable, list: auth methods (sys/auth)
+  login      log in (a token, or -method=approle|kubernetes|jwt|… K=V) and store the token
+  unwrap     unwrap a response-wrapping token
   policy     read, write, list, delete
   audit      search, tail, export and verify the audit log (sealbox audit help)
   rotation   list, run, pause, resume, history: scheduled rotations (sys/rotations)
@@ -46,6 +50,14 @@ async function client(cmd: string, rest: string[]): Promise<number | undefined> 
       return runGroup(cmd, (await import('./token.ts')).tokenGroup, rest, env);
     case 'policy':
       return runGroup(cmd, (await import('./policy.ts')).policyGroup, rest, env);
+    case 'secrets':
+      return runGroup(cmd, (await import('./mounts.ts')).secretsGroup, rest, env);
+    case 'auth':
+      return runGroup(cmd, (await import('./mounts.ts')).authGroup, rest, env);
+    case 'login':
+      return runCommand(cmd, (await import('./login.ts')).loginCommand, rest, env);
+    case 'unwrap':
+      return runCommand(cmd, (await import('./login.ts')).unwrapCommand, rest, env);
     case 'rotation':
       return runGroup(cmd, (await import('./rotation.ts')).rotationGroup, rest, env);
     default:

@@ -31,11 +31,13 @@ ${ENV_HELP}
 `;
 
 const LOOKUP_USAGE = `usage: sealbox token lookup [options] [TOKEN | -]
+       sealbox token lookup -self
        sealbox token lookup -accessor ACCESSOR
 
 Prints a token's properties: the caller's own token when no TOKEN is given.
 ${TOKEN_ARG_HELP}
 
+  -self                    the caller's own token (the default without TOKEN)
   -accessor                the argument is the token's accessor, not the token
 ${OUTPUT_HELP}
 
@@ -43,10 +45,12 @@ ${ENV_HELP}
 `;
 
 const RENEW_USAGE = `usage: sealbox token renew [options] [TOKEN | -]
+       sealbox token renew -self
 
 Renews a token (the caller's own when no TOKEN is given), up to its maximum ttl.
 ${TOKEN_ARG_HELP}
 
+  -self                    the caller's own token (the default without TOKEN)
   -increment DURATION      the ttl asked for from now, such as 1h (default: the token's own ttl)
 ${OUTPUT_HELP}
 
@@ -135,10 +139,14 @@ const lookupCommand: Command = {
   summary: 'show a token’s properties',
   usage: LOOKUP_USAGE,
   async run(argv: readonly string[], env: Env): Promise<number> {
-    const f = parseFlags(argv, { ...OUTPUT_FLAGS, accessor: { type: 'boolean', aliases: ['a'] } });
+    const f = parseFlags(argv, { ...OUTPUT_FLAGS, accessor: { type: 'boolean', aliases: ['a'] }, self: { type: 'boolean' } });
     if (helpAsked(f, LOOKUP_USAGE)) return 0;
     const o = outputOptions(f);
     const byAccessor = boolFlag(f, 'accessor') === true;
+    if (boolFlag(f, 'self') === true) {
+      if (byAccessor) throw new UsageError('-self and -accessor cannot be used together');
+      positionals(f, 0, 0, 'no argument with -self');
+    }
     const [arg] = positionals(f, byAccessor ? 1 : 0, 1, byAccessor ? 'ACCESSOR' : 'at most one TOKEN');
     const res = await withClient(env, async (c) => {
       if (byAccessor) return c.request('POST', 'auth/token/lookup-accessor', {}, { accessor: arg });
@@ -164,9 +172,10 @@ const renewCommand: Command = {
   summary: 'renew a token',
   usage: RENEW_USAGE,
   async run(argv: readonly string[], env: Env): Promise<number> {
-    const f = parseFlags(argv, { ...OUTPUT_FLAGS, increment: { type: 'string', aliases: ['i'] } });
+    const f = parseFlags(argv, { ...OUTPUT_FLAGS, increment: { type: 'string', aliases: ['i'] }, self: { type: 'boolean' } });
     if (helpAsked(f, RENEW_USAGE)) return 0;
     const o = outputOptions(f);
+    if (boolFlag(f, 'self') === true) positionals(f, 0, 0, 'no argument with -self');
     const [arg] = positionals(f, 0, 1, 'at most one TOKEN');
     const increment = stringFlag(f, 'increment');
     const inc = increment !== undefined ? { increment } : {};

@@ -42,6 +42,8 @@ export interface EngineRequest<I = unknown> {
   mount: MountInfo;
   /** The TLS client certificate chain (leaf first, DER), when the connection is TLS and the client sent one. */
   peerCertificates?: readonly Buffer[];
+  /** Seconds: the client asked for its response to be wrapped (X-Vault-Wrap-TTL); the pipeline does the wrapping. */
+  wrapTtl?: number;
 }
 
 /**
@@ -112,6 +114,21 @@ export interface EngineResponse {
   stream?: EventStream;
   /** Set by the pipeline once `lease` is registered (and by sys/leases/renew): rendered as the envelope's top-level lease fields. */
   leased?: { id: string; duration: number; renewable: boolean };
+  /** Set by the pipeline (or sys/wrapping/rewrap) when the response was wrapped: the envelope then carries only this. */
+  wrapInfo?: WrapInfo;
+}
+
+/** Vault's wrap_info: the single-use token that unwraps a response. */
+export interface WrapInfo {
+  token: string;
+  accessor: string;
+  /** Seconds. */
+  ttl: number;
+  /** RFC 3339. */
+  creationTime: string;
+  creationPath: string;
+  /** The accessor of the token (or AppRole secret-id) inside, when the wrapped response hands one out. */
+  wrappedAccessor?: string;
 }
 
 /** An event as subscribers receive it: `path` is the full API path (e.g. "secret/data/app/config"). */
@@ -244,6 +261,11 @@ export interface PathDef {
   whileSealed?: boolean;
   /** Hands the raw client token to the handler (lookup-self and friends). */
   needsToken?: boolean;
+  /**
+   * sys/wrapping/{unwrap,rewrap}: without a `token` in the input, the client token is a response-wrapping token that
+   * the handler checks and spends itself (no ACL check); with one, the request authenticates as usual.
+   */
+  wrappingTokenAuth?: boolean;
   /**
    * The path hands out leased secrets (database creds, PKI issue): a full lease count quota refuses the request
    * before the engine creates anything.

@@ -11,6 +11,7 @@ import type { EnvelopeTable, KeyringStore } from '../storage/keyring-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { RotationTarget } from './engine.ts';
 import { entryContext } from './entry-storage.ts';
+import { coreEntryContext } from './core-storage.ts';
 
 export interface KeyringRewrapDeps {
   db: Db;
@@ -32,13 +33,14 @@ export interface RewrapStatus {
   retirableTerms: number[];
 }
 
-const TABLES: readonly EnvelopeTable[] = ['entries', 'leases', 'rotations'];
+const TABLES: readonly EnvelopeTable[] = ['entries', 'leases', 'rotations', 'core_entries'];
 /** The barrier contexts of each table's envelopes (core/entry-storage.ts, core/leases.ts, core/rotations.ts). */
 const contextOf = (table: EnvelopeTable, ref: string): string => {
   if (table === 'entries') {
     const at = ref.indexOf('\u0000');
     return entryContext(ref.slice(0, at), ref.slice(at + 1));
   }
+  if (table === 'core_entries') return coreEntryContext(ref);
   return table === 'leases' ? `leases/${ref}` : `rotations/${ref}`;
 };
 /** leases and rotations have no term column (a full scan finds old envelopes): once clean for a term, look again rarely. */

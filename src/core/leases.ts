@@ -291,12 +291,13 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     },
 
     /** Revokes every lease under a prefix, in id order, page by page; returns how many were revoked or forgotten. */
-    async revokePrefix(prefix: string, opts: { force?: boolean } = {}): Promise<{ revoked: number; failed: number }> {
+    async revokePrefix(prefix: string, opts: { force?: boolean; mountId?: string } = {}): Promise<{ revoked: number; failed: number }> {
       let after = '';
       let revoked = 0;
       let failedCount = 0;
       for (;;) {
-        const ids = await store.idsWithPrefix(db, prefix, 500, after);
+        // With a mount id: that mount's leases, whatever path they were issued under (sys/remount keeps lease ids).
+        const ids = opts.mountId ? await store.idsOfMount(db, opts.mountId, 500, after) : await store.idsWithPrefix(db, prefix, 500, after);
         if (ids.length === 0) break;
         after = ids[ids.length - 1] ?? after;
         for (const id of ids) {

@@ -196,6 +196,27 @@ export function createMountTable(deps: MountTableDeps) {
       await deps.db.notify(CHANNEL, path);
     },
 
+    /**
+     * sys/remount: moves a mount to a new path within its class. It keeps its id, so its stored data, its leases
+     * (revoked through the mount id) and its rotations stay attached.
+     */
+    async remount(rawFrom: string, rawTo: string): Promise<{ from: string; to: string }> {
+      const cls = (p: string): 'secret' | 'auth' => (p.replace(/^\/+/, '').startsWith('auth/') ? 'auth' : 'secret');
+      if (cls(rawFrom) !== cls(rawTo)) throw badRequest('cannot remount between secrets engines and auth methods');
+      const from = normalizeMountPath(rawFrom);
+      const to = normalizeMountPath(rawTo);
+      for (const p of [from, to]) if (RESERVED.some((r) => p.startsWith(r) || r.startsWith(p))) throw badRequest(`cannot remount "${p}": the path is reserved`);
+      if (cls(from) === 'auth' && (from === 'auth/' || to === 'auth/')) throw badRequest('invalid auth method path');
+      const current = mounted.find((m) => m.info.path === from);
+      if (!current) throw badRequest(`no mount at "${from}"`);
+      const existing = mounted.map((m) => m.info.path).find((p) => p !== from && (p.startsWith(to) || to.startsWith(p)));
+      if (existing || to === from) throw new AppError('bad_request', `path already in use at ${existing ?? to}`);
+      if (!(await deps.store.rename(deps.db, from, to))) throw new AppError('bad_request', `path already in use at ${to}`);
+      await reload();
+      await deps.db.notify(CHANNEL, to);
+      return { from, to };
+    },
+
     async unmount(rawPath: string, cls: 'secret' | 'auth'): Promise<void> {
       const path = cls === 'auth' ? `auth/${normalizeMountPath(rawPath)}` : normalizeMountPath(rawPath);
       if (RESERVED.includes(path)) throw badRequest(`cannot unmount "${path}"`);

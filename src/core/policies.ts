@@ -25,6 +25,16 @@ path "auth/token/revoke-self" {
 path "sys/capabilities-self" {
   capabilities = ["update"]
 }
+# Wrap values, and look up and unwrap response-wrapping tokens (the token is the capability, as in Vault).
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
 # Renew and look up a lease by its id (the id is the capability, as in Vault).
 path "sys/leases/renew" {
   capabilities = ["update"]
@@ -107,7 +117,7 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
     },
     async put(rawName: string, document: string): Promise<void> {
       const name = normalizePolicyName(rawName);
-      if (name === 'root') throw badRequest('cannot update the root policy');
+      if (name === 'root' || name === 'response-wrapping') throw badRequest(`cannot update the ${name} policy`);
       await deps.store.put({ name, document, rules: parsePolicy(document), mac: deps.rowMac.sign('policies', policyFields({ name, document })) });
       await changed();
     },

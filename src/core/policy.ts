@@ -2,11 +2,15 @@ import type { TokenEntry } from './tokens.ts';
 
 export type Capability = 'create' | 'read' | 'update' | 'patch' | 'delete' | 'list' | 'sudo' | 'deny';
 
-/** The outcome of a full ACL check. The wrapping bounds (seconds) are the matched rule's min/max_wrapping_ttl. */
-export interface AclResult {
-  allowed: boolean;
+/** A policy's `min_wrapping_ttl` / `max_wrapping_ttl` on a path, in seconds (absent: no limit). */
+export interface WrappingLimits {
   minWrappingTtl?: number;
   maxWrappingTtl?: number;
+}
+
+/** The outcome of a full ACL check. The wrapping bounds (seconds) are the matched rule's min/max_wrapping_ttl. */
+export interface AclResult extends WrappingLimits {
+  allowed: boolean;
 }
 
 /** Decides whether a token may use a capability on a path (plus `sudo` on root-protected paths). */

@@ -10,6 +10,7 @@ import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
 import type { PathMatch } from './path-match.ts';
 import type { AclResult, Authorizer, Capability } from './policy.ts';
 import type { TokenEntry, Tokens } from './tokens.ts';
+import { isWrappingToken, RESPONSE_WRAPPING_POLICY, wrappable, wrappingAllowed, type ResponseWrapping } from './wrapping.ts';
 
 export interface PipelineRequest {
   operation: Operation;
@@ -27,10 +28,10 @@ export interface PipelineRequest {
   remoteAddress: string;
   /** TLS client certificate chain (leaf first, DER), if any. */
   peerCertificates?: readonly Buffer[];
-  /** The response-wrapping TTL in seconds the client asked for (X-Vault-Wrap-TTL), when it asked; set by the wrapping layer. */
-  wrapTtl?: number;
   /** Set only by the broker itself, never from the wire (e.g. its own TLS certificate): root privileges, no token, still audited. */
   internal?: boolean;
+  /** Seconds (X-Vault-Wrap-TTL): wrap the response in a single-use wrapping token with this TTL. */
+  wrapTtl?: number;
 }
 
 export interface PipelineResult {
@@ -49,6 +50,8 @@ export interface PipelineDeps {
   leases: LeaseManager;
   /** Where engines' change events go (the event bus); absent: events are dropped. */
   publish?: (e: { type: string; path: string; version?: number }) => Promise<void>;
+  /** Response wrapping (X-Vault-Wrap-TTL); absent: a request asking for it is refused. */
+  wrapping?: ResponseWrapping;
 }
 
 function formatIssues(err: z.ZodError): string[] {
@@ -64,12 +67,7 @@ function unknownFields(schema: z.ZodType, raw: Record<string, unknown>): string[
   return Object.keys(raw).filter((k) => !known.has(k));
 }
 
-/** Vault: a path with min/max_wrapping_ttl may only be used with a wrapped response whose TTL is within them. */
-function wrappingTtlAllowed(acl: AclResult, wrapTtl: number | undefined): boolean {
-  if (acl.maxWrappingTtl && (wrapTtl === undefined || wrapTtl > acl.maxWrappingTtl)) return false;
-  if (acl.minWrappingTtl && (wrapTtl === undefined || wrapTtl < acl.minWrappingTtl)) return false;
-  return true;
-}
+const hasToken = (input: Record<string, unknown>): boolean => typeof input.token === 'string' && input.token !== '';
 
 const CAPABILITY: Record<Exclude<Operation, 'update'>, Capability> = { read: 'read', list: 'list', delete: 'delete', patch: 'patch' };
 
@@ -81,6 +79,7 @@ export function createPipeline(deps: PipelineDeps) {
   /** Auth methods prove an identity; the token is minted here, so that no engine can mint one itself. */
   async function mintLoginToken(path: string, mount: MountInfo, login: LoginResult): Promise<AuthResponse> {
     if (login.policies.includes('root')) throw new AppError('bad_request', 'an auth method cannot grant the root policy');
+    if (login.policies.includes(RESPONSE_WRAPPING_POLICY)) throw new AppError('bad_request', `an auth method cannot grant the ${RESPONSE_WRAPPING_POLICY} policy`);
     const policies = [...login.policies, ...(login.noDefaultPolicy ? [] : ['default'])];
     const { token, entry } = await deps.tokens.create(null, {
       policies,
@@ -113,6 +112,7 @@ export function createPipeline(deps: PipelineDeps) {
       clientToken: match.def.needsToken && req.token ? req.token : undefined,
       mount: route.mounted.info,
       peerCertificates: req.peerCertificates,
+      wrapTtl: req.wrapTtl,
     };
   }
 
@@ -137,12 +137,14 @@ export function createPipeline(deps: PipelineDeps) {
     if (!entry) throw permissionDenied();
     trail.token = entry;
     await readInput(req, trail, true);
+    // A wrapping token is good for sys/wrapping/{unwrap,rewrap} only, which do not come through here (run()).
+    if (isWrappingToken(entry)) throw permissionDenied();
     if (entry.policies.includes('root')) return entry;
     const capability = await capabilityFor(req, route, match);
     // A LIST of "a/b" is a request on the folder "a/b/", which is what "a/b/*" rules are written for.
     const aclPath = req.operation === 'list' ? `${req.path}/` : req.path;
     const acl = await deps.authorizer.check(entry, aclPath, capability, match?.def.sudo === true, req.rawInput);
-    if (!acl.allowed || !wrappingTtlAllowed(acl, req.wrapTtl)) throw permissionDenied();
+    if (!acl.allowed || !wrappingAllowed(acl, req.wrapTtl)) throw permissionDenied();
     return entry;
   }
 
@@ -192,6 +194,15 @@ export function createPipeline(deps: PipelineDeps) {
       await readInput(req, trail, req.internal === true);
       return dispatch(req, route, match, null);
     }
+    if (match?.def.wrappingTokenAuth && req.token) {
+      // The token may come in the body (read under the unauthenticated budget) or be the client token.
+      await readInput(req, trail, false);
+    }
+    if (match?.def.wrappingTokenAuth && req.token && !hasToken(req.rawInput)) {
+      // The client token is the wrapping token: the handler checks and spends it; the audit names its accessor.
+      trail.token = await deps.tokens.lookup(req.token);
+      return dispatch(req, route, match, null);
+    }
 
     const entry = await authenticate(req, route, match, trail);
     const use = await deps.tokens.spendUse(entry);
@@ -202,6 +213,19 @@ export function createPipeline(deps: PipelineDeps) {
     } finally {
       if (use === 'last') await deps.tokens.revoke(entry.accessor);
     }
+  }
+
+  /** Wraps a response the client asked to be wrapped, before it is audited (the audit sees only wrap_info, token HMAC'd). */
+  async function wrap(req: PipelineRequest, result: PipelineResult): Promise<PipelineResult> {
+    if (!deps.wrapping) throw new AppError('bad_request', 'response wrapping is not available');
+    if (!req.wrapTtl || !wrappable(result.response)) return result;
+    const response = await deps.wrapping.wrap(result.response, {
+      ttl: req.wrapTtl,
+      creationPath: req.path,
+      requestId: req.requestId,
+      mountType: result.mount.type,
+    });
+    return { ...result, response };
   }
 
   return {
@@ -223,6 +247,7 @@ export function createPipeline(deps: PipelineDeps) {
       let result: PipelineResult | null = null;
       try {
         result = await run(req, trail);
+        if (req.wrapTtl) result = await wrap(req, result);
         trail.response = result.response;
       } catch (err) {
         trail.error = err;

@@ -62,7 +62,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
   };
 
   const remainingTtl = (entry: TokenEntry): number =>
-    entry.expiresAt ? Math.max(0, Math.floor((entry.expiresAt.getTime() - clock.now().getTime()) / 1000)) : 0;
+    entry.expiresAt ? Math.max(0, Math.round((entry.expiresAt.getTime() - clock.now().getTime()) / 1000)) : 0;
 
   const expired = (e: TokenEntry): boolean => e.expiresAt !== null && e.expiresAt.getTime() <= clock.now().getTime();
 
@@ -117,6 +117,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       alias: opts.identity?.alias ?? parent?.alias ?? null,
       numUsesLimit: opts.numUses,
       mac: null,
+      lastRenewalAt: null,
     };
     return { token, row };
   };
@@ -189,6 +190,9 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       return left === null ? 'none' : left < 0 ? 'last' : 'ok';
     },
 
+    /** Accessors of live tokens (auth/token/accessors), at most `limit`. */
+    listAccessors: (limit: number): Promise<string[]> => store.accessors(clock.now(), limit),
+
     async lookupAccessor(accessor: string): Promise<TokenEntry | null> {
       const stored = await store.getByAccessor(accessor);
       const e = stored && checked(stored);
@@ -203,15 +207,17 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       if (entry.maxExpiresAt) expires = Math.min(expires, entry.maxExpiresAt.getTime());
       if (entry.parentAccessor) {
         // Not past the parent's current expiry; a child whose parent is gone is being revoked with it.
-        const parent = await store.getByAccessor(entry.parentAccessor);
+        const storedParent = await store.getByAccessor(entry.parentAccessor);
+        const parent = storedParent && checked(storedParent);
         if (!parent || expired(parent)) throw badRequest('token is not renewable: its parent token has expired or was revoked');
         if (parent.expiresAt) expires = Math.min(expires, parent.expiresAt.getTime());
       }
       const expiresAt = new Date(expires);
+      const lastRenewalAt = new Date(now);
       const renewed = sign({ ...entry, expiresAt });
-      await store.setExpiry(entry.accessor, expiresAt, renewed.mac ?? null);
+      await store.setExpiry(entry.accessor, expiresAt, renewed.mac ?? null, lastRenewalAt);
       await broadcast([entry.tokenHmac]);
-      return renewed;
+      return { ...renewed, lastRenewalAt };
     },
 
     /** Revokes the token and all its descendants. */

@@ -1,4 +1,4 @@
-import type { AuthResponse, EngineResponse, MountInfo } from '../core/engine.ts';
+import type { AuthResponse, EngineResponse, MountInfo, WrapInfo } from '../core/engine.ts';
 
 const authWire = (a: AuthResponse) => ({
   client_token: a.clientToken,
@@ -16,12 +16,21 @@ const authWire = (a: AuthResponse) => ({
   num_uses: a.numUses ?? 0,
 });
 
+const wrapWire = (w: WrapInfo) => ({
+  token: w.token,
+  accessor: w.accessor,
+  ttl: w.ttl,
+  creation_time: w.creationTime,
+  creation_path: w.creationPath,
+  wrapped_accessor: w.wrappedAccessor ?? '',
+});
+
 /** Renders an engine response in Vault's wire form: a status and a body (undefined for 204). */
 export function renderResponse(requestId: string, r: EngineResponse, mount: MountInfo): { status: number; body?: unknown; contentType?: string } {
   if (r.raw?.body !== undefined) return { status: r.raw.status, body: r.raw.body, contentType: r.raw.contentType ?? 'application/octet-stream' };
   if (r.raw) return { status: r.raw.status, body: r.data ?? {} };
   const warnings = r.warnings && r.warnings.length > 0 ? r.warnings : null;
-  if (!r.data && !r.auth && !r.leased && !warnings) return { status: 204 };
+  if (!r.data && !r.auth && !r.leased && !warnings && !r.wrapInfo) return { status: 204 };
   return {
     status: 200,
     body: {
@@ -30,7 +39,7 @@ export function renderResponse(requestId: string, r: EngineResponse, mount: Moun
       renewable: r.leased?.renewable ?? false,
       lease_duration: r.leased?.duration ?? 0,
       data: r.data ?? null,
-      wrap_info: null,
+      wrap_info: r.wrapInfo ? wrapWire(r.wrapInfo) : null,
       warnings,
       auth: r.auth ? authWire(r.auth) : null,
       mount_type: mount.type,

@@ -3,6 +3,7 @@ import { TLSSocket, type DetailedPeerCertificate } from 'node:tls';
 import type Koa from 'koa';
 import type { Operation } from '../core/engine.ts';
 import type { Pipeline } from '../core/request.ts';
+import { parseDuration } from '../lib/durations.ts';
 import { AppError } from '../lib/errors.ts';
 import { hasBody, parseJsonObject, readBody, type BodyBudget, type BodyHold } from './body.ts';
 import { renderResponse } from './envelope.ts';
@@ -39,6 +40,17 @@ function tokenFrom(headers: Koa.Request['headers']): string | null {
   const auth = headers.authorization;
   if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim() || null;
   return null;
+}
+
+/** X-Vault-Wrap-TTL: seconds or a Go duration ("5m", "1h30m0s"); absent or 0: no wrapping. */
+function wrapTtlFrom(headers: Koa.Request['headers']): number | undefined {
+  const raw = headers['x-vault-wrap-ttl'];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  const format = headers['x-vault-wrap-format'];
+  if (format !== undefined && format !== '' && format !== 'uuid') throw new AppError('bad_request', 'X-Vault-Wrap-Format: only "uuid" wrapping tokens are supported');
+  const seconds = parseDuration(value ?? '', 'X-Vault-Wrap-TTL');
+  return seconds > 0 ? seconds : undefined;
 }
 
 function queryInput(query: URLSearchParams): Record<string, unknown> {
@@ -106,6 +118,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
         requestId: ctx.state.requestId,
         remoteAddress: ctx.request.ip,
         peerCertificates: peerCertificatesOf(ctx.req.socket),
+        wrapTtl: wrapTtlFrom(ctx.headers),
       });
     } finally {
       hold.budget.give(hold.held);

@@ -12,7 +12,10 @@ export interface SealedRow {
   sealed: Buffer;
 }
 
-export type EnvelopeTable = 'entries' | 'leases' | 'rotations';
+export type EnvelopeTable = 'entries' | 'leases' | 'rotations' | 'core_entries';
+
+/** The envelope column of the tables keyed by id. */
+const COLUMN: Record<Exclude<EnvelopeTable, 'entries'>, string> = { leases: 'internal', rotations: 'pending', core_entries: 'sealed' };
 
 /** The envelope's term as SQL, from its header (format byte, then the u32 term). */
 const termOf = (col: string): string =>
@@ -35,7 +38,7 @@ export function createKeyringStore() {
         );
         return r.rows.map((row) => ({ ref: `${row.mount_id}${SEP}${row.key}`, sealed: toBuffer(row.sealed) }));
       }
-      const col = table === 'leases' ? 'internal' : 'pending';
+      const col = COLUMN[table];
       const r = await q.query<{ id: string; sealed: Uint8Array }>(
         `SELECT id, ${col} AS sealed FROM ${table} WHERE ${col} IS NOT NULL AND substring(${col} from 2 for 4) < $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [termBytes(term), limit],
@@ -61,7 +64,7 @@ export function createKeyringStore() {
         );
         return r.rowCount;
       }
-      const col = table === 'leases' ? 'internal' : 'pending';
+      const col = COLUMN[table];
       const values = rows.map((row) => {
         params.push(row.ref, row.sealed);
         const n = params.length;
@@ -79,7 +82,8 @@ export function createKeyringStore() {
       const r = await q.query<{ t: EnvelopeTable; term: number; n: string | number }>(
         `SELECT 'entries' AS t, key_term AS term, count(*) AS n FROM entries GROUP BY key_term
          UNION ALL SELECT 'leases', ${termOf('internal')}, count(*) FROM leases GROUP BY 2
-         UNION ALL SELECT 'rotations', ${termOf('pending')}, count(*) FROM rotations WHERE pending IS NOT NULL GROUP BY 2`,
+         UNION ALL SELECT 'rotations', ${termOf('pending')}, count(*) FROM rotations WHERE pending IS NOT NULL GROUP BY 2
+         UNION ALL SELECT 'core_entries', ${termOf('sealed')}, count(*) FROM core_entries GROUP BY 2`,
       );
       return r.rows.map((row) => ({ table: row.t, term: Number(row.term), count: Number(row.n) }));
     },
@@ -89,7 +93,8 @@ export function createKeyringStore() {
       const r = await q.query<{ n: string | number }>(
         `SELECT (SELECT count(*) FROM entries WHERE key_term = $1)
               + (SELECT count(*) FROM (SELECT 1 FROM leases WHERE substring(internal from 2 for 4) = $2 LIMIT 1000) l)
-              + (SELECT count(*) FROM (SELECT 1 FROM rotations WHERE substring(pending from 2 for 4) = $2 LIMIT 1000) r) AS n`,
+              + (SELECT count(*) FROM (SELECT 1 FROM rotations WHERE substring(pending from 2 for 4) = $2 LIMIT 1000) r)
+              + (SELECT count(*) FROM (SELECT 1 FROM core_entries WHERE substring(sealed from 2 for 4) = $2 LIMIT 1000) c) AS n`,
         [term, termBytes(term)],
       );
       return Number(r.rows[0]?.n ?? 0);

@@ -215,6 +215,12 @@ export function createLeasesStore() {
       return r.rows.map((x) => x.id);
     },
 
+    /** Ids of one mount's leases (a remounted mount's leases keep ids under its old path), after `after`, in id order. */
+    async idsOfMount(q: Queryable, mountId: string, limit: number, after = ''): Promise<string[]> {
+      const r = await q.query<{ id: string }>('SELECT id FROM leases WHERE mount_id = $1 AND id > $2 ORDER BY id LIMIT $3', [mountId, after, limit]);
+      return r.rows.map((x) => x.id);
+    },
+
     /** The immediate children of a prefix: lease ids' next segment, "name/" for folders. */
     async children(q: Queryable, prefix: string, limit: number): Promise<string[]> {
       const r = await q.query<{ k: string }>(

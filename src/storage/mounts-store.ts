@@ -49,6 +49,11 @@ export function createMountsStore(db: Queryable) {
         m.mac,
       ]);
     },
+    /** sys/remount: the mount keeps its id (and so its entries and leases); false if `from` is gone or `to` is taken. */
+    async rename(q: Queryable, from: string, to: string): Promise<boolean> {
+      const r = await q.query('UPDATE mounts SET path = $2 WHERE path = $1 AND NOT EXISTS (SELECT 1 FROM mounts WHERE path = $2)', [from, to]);
+      return r.rowCount === 1;
+    },
     async delete(path: string): Promise<boolean> {
       const r = await db.query('DELETE FROM mounts WHERE path = $1', [path]);
       return r.rowCount === 1;

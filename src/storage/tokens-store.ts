@@ -26,6 +26,8 @@ export interface TokenRow {
   mac?: Buffer | null;
   /** Set on read when a tombstone holds this token's HMAC: the row was restored after its revocation. */
   tombstone?: { accessor: string; until: Date | null; mac: Buffer };
+  /** When the token was last renewed (null: never). */
+  lastRenewalAt?: Date | null;
 }
 
 export interface TokenAlias {
@@ -36,7 +38,7 @@ export interface TokenAlias {
 }
 
 const COLUMNS = `token_hmac, accessor, parent_accessor, policies, display_name, meta, path, orphan, renewable,
-  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at, entity_name, alias, num_uses_limit, mac`;
+  creation_ttl, explicit_max_ttl, period, num_uses, created_at, expires_at, max_expires_at, entity_name, alias, num_uses_limit, mac, last_renewal_at`;
 /** The tombstone of the same token HMAC, read in the same statement (one round trip per cache miss). */
 const TOMBSTONE = `(SELECT json_build_object('accessor', tt.accessor, 'until', tt.until, 'mac', encode(tt.mac, 'hex'))
   FROM token_tombstones tt WHERE tt.token_hmac = tokens.token_hmac) AS tombstone`;
@@ -63,6 +65,7 @@ interface RawToken {
   num_uses_limit: number;
   mac: Uint8Array | null;
   tombstone?: { accessor: string; until: string | null; mac: string } | null;
+  last_renewal_at: Date | null;
 }
 
 const toRow = (r: RawToken): TokenRow => ({
@@ -89,6 +92,7 @@ const toRow = (r: RawToken): TokenRow => ({
   ...(r.tombstone
     ? { tombstone: { accessor: r.tombstone.accessor, until: r.tombstone.until ? new Date(r.tombstone.until) : null, mac: Buffer.from(r.tombstone.mac, 'hex') } }
     : {}),
+  lastRenewalAt: r.last_renewal_at,
 });
 
 export interface TombstoneRow {
@@ -103,7 +107,7 @@ export function createTokensStore(db: Queryable) {
     /** Returns false when a token with the same value already exists (nothing is written then). */
     async insert(t: TokenRow, q: Queryable = db): Promise<boolean> {
       const r = await q.query(
-        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+        `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          ON CONFLICT (token_hmac) DO NOTHING`,
         [
           t.tokenHmac,
@@ -126,6 +130,7 @@ export function createTokensStore(db: Queryable) {
           t.alias ? JSON.stringify(t.alias) : null,
           t.numUsesLimit ?? t.numUses,
           t.mac ?? null,
+          t.lastRenewalAt ?? null,
         ],
       );
       return r.rowCount === 1;
@@ -145,8 +150,9 @@ export function createTokensStore(db: Queryable) {
     },
 
     /** A renewal: the new expiry and the row's new MAC (computed by the broker over the new values). */
-    async setExpiry(accessor: string, expiresAt: Date | null, mac: Buffer | null): Promise<void> {
-      await db.query('UPDATE tokens SET expires_at = $2, mac = $3 WHERE accessor = $1', [accessor, expiresAt, mac]);
+    async setExpiry(accessor: string, expiresAt: Date | null, mac: Buffer | null, renewedAt?: Date): Promise<void> {
+      if (renewedAt) await db.query('UPDATE tokens SET expires_at = $2, mac = $3, last_renewal_at = $4 WHERE accessor = $1', [accessor, expiresAt, mac, renewedAt]);
+      else await db.query('UPDATE tokens SET expires_at = $2, mac = $3 WHERE accessor = $1', [accessor, expiresAt, mac]);
     },
     /** The token and every descendant (what deleteTree will delete), locked until the transaction ends. */
     async treeForUpdate(q: Queryable, accessor: string): Promise<{ tokenHmac: Buffer; accessor: string; expiresAt: Date | null; maxExpiresAt: Date | null }[]> {
@@ -176,6 +182,14 @@ export function createTokensStore(db: Queryable) {
     async pruneTombstones(now: Date): Promise<number> {
       const r = await db.query('DELETE FROM token_tombstones WHERE until IS NOT NULL AND until < $1', [now]);
       return r.rowCount;
+    },
+    /** Accessors of unexpired tokens, in order (auth/token/accessors). */
+    async accessors(now: Date, limit: number): Promise<string[]> {
+      const r = await db.query<{ accessor: string }>(
+        'SELECT accessor FROM tokens WHERE (expires_at IS NULL OR expires_at > $1) AND num_uses >= 0 ORDER BY accessor LIMIT $2',
+        [now, limit],
+      );
+      return r.rows.map((x) => x.accessor);
     },
     /** Deletes the token and every descendant; returns the HMACs deleted (for cache invalidation). */
     async deleteTree(accessor: string, q: Queryable = db): Promise<{ tokenHmac: Buffer; accessor: string }[]> {

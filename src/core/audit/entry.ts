@@ -36,7 +36,13 @@ export interface EntryFields {
   remote_address: string;
   request: { data: unknown };
   request_id: string;
-  response: { auth: { accessor: string; client_token: string; policies: readonly string[] } | null; data: unknown; warnings: string[] | null } | null;
+  response: {
+    auth: { accessor: string; client_token: string; policies: readonly string[] } | null;
+    data: unknown;
+    warnings: string[] | null;
+    /** Only on a wrapped response: the wrapping token is HMAC'd like any other token. */
+    wrap_info?: { accessor: string; creation_path: string; creation_time: string; token: string; ttl: number; wrapped_accessor: string };
+  } | null;
   time: string;
   type: 'request';
 }
@@ -149,6 +155,18 @@ export function buildEntry(t: AuditTrail, hmac: (s: string) => string, hmacData:
           auth: r.auth ? { accessor: r.auth.accessor, client_token: hmac(r.auth.clientToken), policies: r.auth.policies } : null,
           data: r.data ? hmacData(r.data, r.dataVersion) : null,
           warnings: r.warnings && r.warnings.length > 0 ? r.warnings : null,
+          ...(r.wrapInfo
+            ? {
+                wrap_info: {
+                  accessor: r.wrapInfo.accessor,
+                  creation_path: r.wrapInfo.creationPath,
+                  creation_time: r.wrapInfo.creationTime,
+                  token: hmac(r.wrapInfo.token),
+                  ttl: r.wrapInfo.ttl,
+                  wrapped_accessor: r.wrapInfo.wrappedAccessor ?? '',
+                },
+              }
+            : {}),
         }
       : null,
     time: t.time.toISOString(),

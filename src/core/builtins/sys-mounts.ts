@@ -114,5 +114,8 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
       },
     ];
   };
-  return [...paths('secret', 'mounts'), ...paths('auth', 'auth')];
+  const auth = paths('auth', 'auth');
+  // Vault also tunes auth methods at sys/mounts/auth/<path>/tune (Terraform's auth backend resources do): first, so it wins.
+  const authTune = auth.find((d) => d.pattern === 'auth/*path/tune');
+  return [...(authTune ? [{ ...authTune, pattern: 'mounts/auth/*path/tune' }] : []), ...paths('secret', 'mounts'), ...auth];
 }

@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
 import { badRequest, notFound, permissionDenied } from '../../lib/errors.ts';
-import { op, type AuthResponse, type EngineRequest, type PathDef } from '../engine.ts';
+import { op, type AuthResponse, type EngineRequest, type EngineStorage, type PathDef } from '../engine.ts';
 import type { TokenEntry, Tokens } from '../tokens.ts';
+import { RESPONSE_WRAPPING_POLICY } from '../wrapping.ts';
+import { loadTokenRole, rolePolicies, tokenRolePaths, type TokenRole } from './token-roles.ts';
+
+/** At most this many accessors in one LIST auth/token/accessors. */
+const MAX_ACCESSORS = 100_000;
 
 const duration = z.union([z.string().max(32), z.number()]).optional();
 const dur = (v: string | number | undefined, field: string): number => (v === undefined ? 0 : parseDuration(v, field));
@@ -33,6 +38,8 @@ export function tokenPaths(deps: {
   tokens: Tokens;
   /** Whether the token holds sudo on auth/token/create (then its children may hold any policies, and be orphans). */
   canSudo: (token: TokenEntry) => boolean | Promise<boolean>;
+  /** The token mount's sealed storage (token roles). */
+  storage: EngineStorage;
 }): PathDef[] {
   const { tokens } = deps;
 
@@ -57,6 +64,7 @@ export function tokenPaths(deps: {
     renewable: e.renewable,
     ttl: tokens.remainingTtl(e),
     type: 'service',
+    ...(e.lastRenewalAt ? { last_renewal_time: Math.floor(e.lastRenewalAt.getTime() / 1000), last_renewal: e.lastRenewalAt.toISOString() } : {}),
   });
 
   /** The caller's own token, as the pipeline authenticated it (also while its last use is being spent). */
@@ -77,29 +85,50 @@ export function tokenPaths(deps: {
     return entry;
   };
 
-  const create = (orphanPath: boolean) =>
+  const create = (orphanPath: boolean, withRole: boolean) =>
     op(createBody, async (req) => {
       const parent = req.caller ? await tokens.lookupAccessor(req.caller.accessor) : null;
       if (!parent) throw permissionDenied();
       const isRootParent = parent.policies.includes('root');
       if (req.input.id !== undefined && !isRootParent) throw badRequest('id: only a root token can choose a token id');
+      let role: TokenRole | null = null;
+      if (withRole) {
+        role = await loadTokenRole(deps.storage, req.params.role ?? '');
+        if (!role) throw badRequest(`unknown role ${(req.params.role ?? '').slice(0, 128)}`);
+      }
       const sudo = await deps.canSudo(parent);
-      if ((orphanPath || req.input.no_parent === true) && !sudo) throw permissionDenied();
+      if (!role && (orphanPath || req.input.no_parent === true) && !sudo) throw permissionDenied();
+      const fromRole = role ? rolePolicies(role, req.input.policies, req.input.no_default_policy === true, parent.policies) : null;
       const requested = req.input.policies ?? parent.policies.filter((p) => p !== 'root' || isRootParent);
-      const policies = [...requested, ...(req.input.no_default_policy || requested.includes('root') ? [] : ['default'])];
+      const noDefault = req.input.no_default_policy === true || role?.noDefaultPolicy === true;
+      const policies = fromRole ?? [...requested, ...(noDefault || requested.includes('root') ? [] : ['default'])];
+      if (policies.includes(RESPONSE_WRAPPING_POLICY)) throw badRequest(`cannot assign the ${RESPONSE_WRAPPING_POLICY} policy to a token`);
+      const alias = req.input.entity_alias;
+      if (alias !== undefined && alias !== '' && !role?.allowedEntityAliases.some((a) => a === alias || a === '*')) {
+        throw badRequest("invalid 'entity_alias' value");
+      }
+      const requestedPeriod = dur(req.input.period, 'period');
+      const requestedMax = dur(req.input.explicit_max_ttl, 'explicit_max_ttl');
+      const caps = [requestedMax, role?.explicitMaxTtl ?? 0].filter((n) => n > 0);
+      const basePath = role ? `auth/token/create/${role.name}` : orphanPath ? 'auth/token/create-orphan' : 'auth/token/create';
       const { token, entry } = await tokens.create(parent, {
         id: req.input.id,
         policies,
         ttl: dur(req.input.ttl, 'ttl'),
-        explicitMaxTtl: dur(req.input.explicit_max_ttl, 'explicit_max_ttl'),
-        period: dur(req.input.period, 'period'),
-        numUses: req.input.num_uses ?? 0,
-        renewable: req.input.renewable ?? true,
+        explicitMaxTtl: caps.length > 0 ? Math.min(...caps) : 0,
+        period: role && role.period > 0 ? role.period : requestedPeriod,
+        numUses: role && role.numUses > 0 ? Math.min(role.numUses, req.input.num_uses || role.numUses) : (req.input.num_uses ?? 0),
+        renewable: (req.input.renewable ?? true) && (role?.renewable ?? true),
         displayName: `token${req.input.display_name ? `-${req.input.display_name}` : ''}`,
         meta: req.input.meta ?? {},
-        orphan: orphanPath || req.input.no_parent === true,
-        path: orphanPath ? 'auth/token/create-orphan' : 'auth/token/create',
-        allowAnyPolicies: sudo,
+        orphan: role ? role.orphan : orphanPath || req.input.no_parent === true,
+        path: role?.pathSuffix ? `${basePath}/${role.pathSuffix}` : basePath,
+        // A role's allowed list is the grant: its tokens may hold policies the parent lacks (never root), as in Vault.
+        allowAnyPolicies: sudo || fromRole !== null,
+        identity:
+          alias !== undefined && alias !== '' && role
+            ? { entityName: alias, alias: { mountAccessor: 'token_token', mountType: 'token', name: alias, metadata: {} } }
+            : undefined,
       });
       return { auth: authWire(token, entry) };
     });
@@ -115,8 +144,31 @@ export function tokenPaths(deps: {
   const noContent = async (): Promise<{ warnings?: string[] }> => ({});
 
   return [
-    { pattern: 'create', operations: { update: create(false) } },
-    { pattern: 'create-orphan', sudo: true, operations: { update: create(true) } },
+    { pattern: 'create', operations: { update: create(false, false) } },
+    { pattern: 'create/:role', operations: { update: create(false, true) } },
+    { pattern: 'create-orphan', sudo: true, operations: { update: create(true, false) } },
+    ...tokenRolePaths(deps.storage),
+    {
+      pattern: 'accessors',
+      sudo: true,
+      operations: {
+        list: op(z.object({}), async () => {
+          const keys = await tokens.listAccessors(MAX_ACCESSORS + 1);
+          if (keys.length === 0) throw notFound();
+          const warnings = keys.length > MAX_ACCESSORS ? [`only the first ${MAX_ACCESSORS} accessors are listed`] : undefined;
+          return { data: { keys: keys.slice(0, MAX_ACCESSORS) }, warnings };
+        }),
+      },
+    },
+    {
+      pattern: 'renew-accessor',
+      operations: {
+        update: op(accessorBody.extend(increment.shape), async ({ input }) => {
+          const renewed = await tokens.renew(await byAccessor(input.accessor), dur(input.increment, 'increment'));
+          return { auth: { ...authWire('', renewed) } };
+        }),
+      },
+    },
     { pattern: 'lookup-self', needsToken: true, operations: { read: lookupSelf, update: lookupSelf } },
     {
       pattern: 'lookup',
