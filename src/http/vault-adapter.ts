@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TLSSocket, type DetailedPeerCertificate } from 'node:tls';
 import type Koa from 'koa';
 import type { Operation } from '../core/engine.ts';
@@ -7,6 +7,7 @@ import { AppError } from '../lib/errors.ts';
 import { parseJsonObject, readBody } from './body.ts';
 import { renderResponse } from './envelope.ts';
 import { streamEvents } from './event-stream.ts';
+import { isListRequest, transportOf } from './list-method.ts';
 import { parseApiPath } from './request-path.ts';
 import type { AppState } from './state.ts';
 
@@ -51,7 +52,7 @@ function queryInput(query: URLSearchParams): Record<string, unknown> {
 const peerChains = new WeakMap<TLSSocket, readonly Buffer[] | undefined>();
 
 /** The client certificate chain of a TLS connection (leaf first, DER), or undefined when none was presented. */
-function peerCertificatesOf(socket: Socket): readonly Buffer[] | undefined {
+function peerCertificatesOf(socket: Duplex): readonly Buffer[] | undefined {
   if (!(socket instanceof TLSSocket)) return undefined;
   if (peerChains.has(socket)) return peerChains.get(socket);
   const chain: Buffer[] = [];
@@ -73,7 +74,8 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
   return async (ctx) => {
     const path = parseApiPath(ctx.req.url ?? '/');
     const query = new URLSearchParams(ctx.querystring);
-    const operation = operationFor(ctx.method, query);
+    // LIST arrives rewritten (list-method.ts): Node's parser refuses the method itself.
+    const operation = isListRequest(ctx.req) ? 'list' : operationFor(ctx.method, query);
     ctx.state.apiPath = path;
     ctx.state.operation = operation;
     let rawInput: Record<string, unknown>;
@@ -92,7 +94,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
       token: tokenFrom(ctx.headers),
       requestId: ctx.state.requestId,
       remoteAddress: ctx.request.ip,
-      peerCertificates: peerCertificatesOf(ctx.req.socket),
+      peerCertificates: peerCertificatesOf(transportOf(ctx.req.socket)),
     });
     if (response.stream) {
       streamEvents(ctx, response.stream);
