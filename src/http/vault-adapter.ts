@@ -10,6 +10,7 @@ import { streamEvents } from './event-stream.ts';
 import { isListRequest, transportOf } from './list-method.ts';
 import { parseApiPath } from './request-path.ts';
 import type { AppState } from './state.ts';
+import { injectsDataAtTopLevel, withTopLevelData } from './sys-injection.ts';
 
 function operationFor(method: string, query: URLSearchParams): Operation {
   switch (method) {
@@ -102,7 +103,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
     }
     const out = renderResponse(ctx.state.requestId, response, mount);
     ctx.status = out.status;
-    if (out.body !== undefined) ctx.body = out.body;
+    if (out.body !== undefined) ctx.body = out.status === 200 && !out.contentType && injectsDataAtTopLevel(path) ? withTopLevelData(out.body) : out.body;
     if (out.contentType) ctx.type = out.contentType;
   };
 }
