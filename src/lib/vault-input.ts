@@ -13,7 +13,7 @@
  */
 import type { z } from 'zod';
 
-type Kind = 'string' | 'number' | 'boolean' | 'array' | 'object' | 'null' | 'any';
+type Kind = 'string' | 'number' | 'boolean' | 'array' | 'object' | 'map' | 'null' | 'any';
 
 interface Accepts {
   kinds: Set<Kind>;
@@ -97,8 +97,8 @@ function collect(schema: z.ZodType, into: Accepts, depth: number): void {
       return;
     case 'record':
     case 'map':
-      // Free-form user data: passed through untouched.
-      into.kinds.add('any');
+      // Free-form user data: passed through untouched (but a null field is still unset).
+      into.kinds.add('map');
       return;
     default:
       into.kinds.add('any');
@@ -127,6 +127,7 @@ function coerce(value: unknown, a: Accepts, depth: number): { drop: true } | { d
   const k = a.kinds;
   if (value === null) return k.has('null') || k.has('any') ? { drop: false, value } : { drop: true };
   if (k.has('any')) return { drop: false, value };
+  if (typeof value === 'object' && !Array.isArray(value) && k.has('map') && !a.shape) return { drop: false, value };
   if (typeof value === 'string') {
     const s = value.trim();
     if (k.has('boolean') && (TRUE.has(s) || FALSE.has(s))) return { drop: false, value: TRUE.has(s) };
