@@ -87,6 +87,11 @@ import { createTokensStore } from './storage/tokens-store.ts';
 import { tracedDb } from './storage/traced-db.ts';
 
 export const VERSION = '0.1.0';
+/**
+ * What sys/seal-status and sys/health report (CONTRACT §3): the Vault API version sealbox speaks, with its own after a
+ * "+" (semver build metadata), so that tools gating features on Vault's version (Terraform's provider) accept it.
+ */
+export const REPORTED_VERSION = `1.15.0+sealbox.${VERSION}`;
 const MIGRATIONS = fileURLToPath(new URL('../migrations/', import.meta.url));
 
 export interface App {
@@ -289,7 +294,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...sysSealPaths({
       seal,
       clock,
-      version: VERSION,
+      version: REPORTED_VERSION,
       clusterName: config.cluster_name,
       staticRootKey: staticKey,
       createRootToken: async (q, rootKey) => {

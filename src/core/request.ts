@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AppError, permissionDenied } from '../lib/errors.ts';
 import type { Clock } from '../lib/clock.ts';
+import { inputShape, normalizeVaultInput } from '../lib/vault-input.ts';
 import type { AuditTrail } from './audit/entry.ts';
 import type { AuditRecorder } from './audit/recorder.ts';
 import type { Barrier } from './barrier.ts';
@@ -61,10 +62,10 @@ function formatIssues(err: z.ZodError): string[] {
   });
 }
 
-function unknownFields(schema: z.ZodType, raw: Record<string, unknown>): string[] {
-  if (!(schema instanceof z.ZodObject)) return [];
-  const known = new Set(Object.keys(schema.shape));
-  return Object.keys(raw).filter((k) => !known.has(k));
+function unknownFields(schema: z.ZodType, input: Record<string, unknown>): string[] {
+  const shape = inputShape(schema);
+  if (!shape) return [];
+  return Object.keys(input).filter((k) => !Object.hasOwn(shape, k));
 }
 
 const hasToken = (input: Record<string, unknown>): boolean => typeof input.token === 'string' && input.token !== '';
@@ -153,7 +154,9 @@ export function createPipeline(deps: PipelineDeps) {
     if (!match) throw new AppError('not_found', `unsupported path "${req.path.slice(0, 200)}"`);
     const handler = match.def.operations[req.operation];
     if (!handler) throw new AppError('unsupported_operation', `unsupported operation "${req.operation}" on "${req.path.slice(0, 200)}"`);
-    const parsed = handler.input.safeParse(req.rawInput);
+    // Vault's input rules (null is unset, "true"/"3600" strings, comma lists), for every engine alike.
+    const input = normalizeVaultInput(handler.input, req.rawInput);
+    const parsed = handler.input.safeParse(input);
     if (!parsed.success) {
       const [first, ...more] = formatIssues(parsed.error);
       throw new AppError('bad_request', first ?? 'invalid input', more);
@@ -168,7 +171,7 @@ export function createPipeline(deps: PipelineDeps) {
     }
     for (const e of response.events ?? []) void deps.publish?.({ type: e.type, path: `${mount.path}${e.path ?? route.rest}`, version: e.version });
     const writes = req.operation === 'update' || req.operation === 'patch';
-    const ignored = writes ? unknownFields(handler.input, req.rawInput) : [];
+    const ignored = writes ? unknownFields(handler.input, input) : [];
     if (ignored.length > 0) {
       const warning = `Endpoint ignored these unrecognized parameters: [${ignored.slice(0, 20).map((k) => k.slice(0, 64)).join(' ')}]`;
       response.warnings = [...(response.warnings ?? []), warning];

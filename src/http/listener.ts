@@ -9,6 +9,7 @@ import { createServer as createHttpsServer, Server as HttpsServer } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { Config } from '../config.ts';
+import { acceptListMethod } from './list-method.ts';
 
 export type Listener = HttpServer | HttpsServer;
 
@@ -104,6 +105,8 @@ export function createListener(config: ListenerConfig, handler: RequestListener,
   } else {
     server = createHttpServer(limits, handler);
   }
+  // Vault's LIST method, which Node's parser refuses, reaches the adapter rewritten.
+  acceptListMethod(server);
   // Also set on the instance: Node reads keepAliveTimeout from the server object.
   server.keepAliveTimeout = limits.keepAliveTimeout;
   // Beyond this many open connections Node closes a new one at once (each connection costs memory, authenticated or not).

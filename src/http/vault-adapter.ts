@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TLSSocket, type DetailedPeerCertificate } from 'node:tls';
 import type Koa from 'koa';
 import type { Operation } from '../core/engine.ts';
@@ -8,8 +8,10 @@ import { AppError } from '../lib/errors.ts';
 import { hasBody, parseJsonObject, readBody, type BodyBudget, type BodyHold } from './body.ts';
 import { renderResponse } from './envelope.ts';
 import { streamEvents } from './event-stream.ts';
+import { isListRequest, transportOf } from './list-method.ts';
 import { parseApiPath } from './request-path.ts';
 import type { AppState } from './state.ts';
+import { injectsDataAtTopLevel, withTopLevelData } from './sys-injection.ts';
 
 function operationFor(method: string, query: URLSearchParams): Operation {
   switch (method) {
@@ -63,7 +65,7 @@ function queryInput(query: URLSearchParams): Record<string, unknown> {
 const peerChains = new WeakMap<TLSSocket, readonly Buffer[] | undefined>();
 
 /** The client certificate chain of a TLS connection (leaf first, DER), or undefined when none was presented. */
-function peerCertificatesOf(socket: Socket): readonly Buffer[] | undefined {
+function peerCertificatesOf(socket: Duplex): readonly Buffer[] | undefined {
   if (!(socket instanceof TLSSocket)) return undefined;
   if (peerChains.has(socket)) return peerChains.get(socket);
   const chain: Buffer[] = [];
@@ -89,7 +91,8 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
   return async (ctx) => {
     const path = parseApiPath(ctx.req.url ?? '/');
     const query = new URLSearchParams(ctx.querystring);
-    const operation = operationFor(ctx.method, query);
+    // LIST arrives rewritten (list-method.ts): Node's parser refuses the method itself.
+    const operation = isListRequest(ctx.req) ? 'list' : operationFor(ctx.method, query);
     ctx.state.apiPath = path;
     ctx.state.operation = operation;
     const writes = operation === 'update' || operation === 'patch';
@@ -117,7 +120,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
         token: tokenFrom(ctx.headers),
         requestId: ctx.state.requestId,
         remoteAddress: ctx.request.ip,
-        peerCertificates: peerCertificatesOf(ctx.req.socket),
+        peerCertificates: peerCertificatesOf(transportOf(ctx.req.socket)),
         wrapTtl: wrapTtlFrom(ctx.headers),
       });
     } finally {
@@ -132,7 +135,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
     }
     const out = renderResponse(ctx.state.requestId, response, mount);
     ctx.status = out.status;
-    if (out.body !== undefined) ctx.body = out.body;
+    if (out.body !== undefined) ctx.body = out.status === 200 && !out.contentType && injectsDataAtTopLevel(path) ? withTopLevelData(out.body) : out.body;
     if (out.contentType) ctx.type = out.contentType;
   };
 }

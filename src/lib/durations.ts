@@ -1,6 +1,7 @@
 import { badRequest } from './errors.ts';
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/** Go's time.ParseDuration units, plus Vault's `d` (days). */
+const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, μs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
 
 /** The longest duration accepted anywhere: 10 years. Longer values overflow dates and int4 columns downstream. */
 export const MAX_DURATION_SECONDS = 315_360_000;
@@ -13,26 +14,29 @@ function bounded(seconds: number, field: string): number {
 }
 
 /**
- * Parses a Vault duration: an integer number of seconds (number or numeric string) or a Go-style
- * string such as "90s", "15m", "1h30m", "7d". Returns whole seconds, at most 10 years. Throws a 400 naming
- * `field` on anything else.
+ * Parses a Vault duration (its ParseDurationSecond): a number of seconds (number or numeric string, fractions cut
+ * off), a Go duration such as "90s", "1h30m", "2160h0m0s", "1.5h", "500ms", or days ("7d"); "" is 0. Returns whole
+ * seconds, at most 10 years. Throws a 400 naming `field` on anything else (negative durations included).
  */
 export function parseDuration(value: unknown, field: string): number {
   if (typeof value === 'number') {
-    if (Number.isInteger(value) && value >= 0) return bounded(value, field);
-    throw badRequest(`${field}: must be a non-negative whole number of seconds`);
+    if (Number.isFinite(value) && value >= 0) return bounded(Math.floor(value), field);
+    throw badRequest(`${field}: must be a non-negative number of seconds`);
   }
   if (typeof value !== 'string') throw badRequest(`${field}: must be a duration such as "30m" or a number of seconds`);
   const s = value.trim();
-  if (/^\d+$/.test(s)) return bounded(Number(s), field);
-  const re = /(\d+)([smhd])/gy;
+  if (s === '') return 0;
+  if (/^\d+(\.\d*)?$/.test(s)) return bounded(Math.floor(Number(s)), field);
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)/gy;
   let total = 0;
   let matched = 0;
   for (let m = re.exec(s); m; m = re.exec(s)) {
     total += Number(m[1]) * (UNIT_SECONDS[m[2] ?? 's'] ?? 1);
     matched = re.lastIndex;
   }
-  if (s.length === 0 || matched !== s.length) {
+  // A tiny epsilon: 0.1h is 359.99999… in binary floating point.
+  total = Math.floor(total + 1e-9);
+  if (matched !== s.length) {
     throw badRequest(`${field}: "${s.slice(0, 40)}" is not a duration such as "30m", "1h30m" or a number of seconds`);
   }
   return bounded(total, field);

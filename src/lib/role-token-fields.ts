@@ -60,7 +60,11 @@ export const tokenFieldsShape = {
   token_num_uses: countField.optional(),
   num_uses: countField.optional(),
   token_no_default_policy: boolField.optional(),
-  token_type: z.enum(['default', 'service'], { error: 'only "default" and "service" tokens are supported' }).optional(),
+  // Vault's tokenutil: "" and "default" (its display default is "default-service") mean the mount default; no batch tokens here.
+  token_type: z
+    .enum(['default', 'service', '', 'default-service'], { error: 'only "default" and "service" tokens are supported' })
+    .transform((v) => (v === 'service' ? 'service' : 'default'))
+    .optional(),
 };
 
 export type TokenFieldsInput = z.output<z.ZodObject<typeof tokenFieldsShape>>;

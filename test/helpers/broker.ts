@@ -218,7 +218,7 @@ export type VaultApiError = vault.ApiResponseError;
 
 /** node-vault client for the broker (root token by default). */
 export function vaultClient(b: Pick<Broker, 'address' | 'rootToken'>, token?: string): VaultClient {
-  return vault({ apiVersion: 'v1', endpoint: b.address, token: token ?? b.rootToken, noCustomHTTPVerbs: true });
+  return vault({ apiVersion: 'v1', endpoint: b.address, token: token ?? b.rootToken });
 }
 
 export interface ApiOptions {
@@ -241,10 +241,7 @@ export interface ApiResponse {
   text: string;
 }
 
-/**
- * Raw HTTP call to `${address}/v1/${path}`. Note: Node's HTTP server rejects the `LIST` verb; use
- * `GET …?list=true` instead.
- */
+/** Raw HTTP call to `${address}/v1/${path}` (fetch refuses to send the `LIST` method: use `GET …?list=true` or rawRequest). */
 export async function api(
   b: Pick<Broker, 'address' | 'rootToken'>,
   method: string,

@@ -39,7 +39,7 @@ export const generatorField = z
     digits: count.optional(),
     symbols: count.optional(),
     bytes: count.optional(),
-    encoding: z.enum(['base64', 'hex'], { error: 'generator.encoding: must be "base64" or "hex"' }).optional(),
+    encoding: z.enum(['base64', 'hex'], { error: 'must be "base64" or "hex"' }).optional(),
   })
   .strict();
 

@@ -22,8 +22,9 @@ export const intField = z.union([z.number().int().min(-1).max(1_000_000), z.stri
 /** A PEM input (certificate, CSR); the size bound keeps parsing cheap. */
 export const pemField = z.string().max(256 * 1024, { error: 'must be at most 256 KiB of PEM' });
 
-export const formatField = z.enum(['pem', 'der', 'pem_bundle'], { error: 'format: must be "pem", "der" or "pem_bundle"' });
-export const privateKeyFormatField = z.enum(['der', 'pkcs8', ''], { error: 'private_key_format: must be "der" or "pkcs8"' });
+export const formatField = z.enum(['pem', 'der', 'pem_bundle'], { error: 'must be "pem", "der" or "pem_bundle"' });
+/** Vault's AllowedValues: "", "der" and "pem" all mean the key type's own encoding (in the `format`), "pkcs8" PKCS #8. */
+export const privateKeyFormatField = z.enum(['der', 'pem', 'pkcs8', ''], { error: 'must be "der", "pem" or "pkcs8"' });
 
 export const empty = z.object({});
 

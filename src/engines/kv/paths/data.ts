@@ -49,22 +49,34 @@ function dataResponse(path: string, meta: SecretMeta, version: number, data: Sec
   return { data: { data, metadata: versionWire(meta, version, vm) }, dataVersion: `${path}\u0000${version}\u0000${meta.updatedTime}\u0000${vm.deletionTime}` };
 }
 
+/**
+ * A deleted or destroyed version: Vault answers 404 with the version's metadata (`data.data` null), so that clients
+ * can tell a deleted secret from a missing one (RespondWithStatusCode: the whole envelope as a raw body).
+ */
+function deletedResponse(requestId: string, meta: SecretMeta, version: number): EngineResponse {
+  const vm = meta.versions[String(version)];
+  if (!vm) throw notFound();
+  const envelope = { request_id: requestId, lease_id: '', renewable: false, lease_duration: 0, wrap_info: null, warnings: null, auth: null };
+  return { raw: { status: 404 }, data: { ...envelope, data: { data: null, metadata: versionWire(meta, version, vm) } } };
+}
+
 /** Latest version: one round trip (the metadata carries a copy of the live current version). */
-async function readLatest(deps: KvDeps, path: string): Promise<EngineResponse> {
+async function readLatest(deps: KvDeps, path: string, requestId: string): Promise<EngineResponse> {
   const meta = decodeMeta(await deps.storage.get(metaKey(path)));
   if (!meta) throw notFound();
   const data = await liveCurrentData(deps.storage, path, meta, deps.clock.now());
-  if (!data) throw notFound();
+  if (!data) return deletedResponse(requestId, meta, meta.currentVersion);
   return dataResponse(path, meta, meta.currentVersion, data);
 }
 
 /** A given version: metadata and version data in one round trip. */
-async function readVersion(deps: KvDeps, path: string, version: number): Promise<EngineResponse> {
+async function readVersion(deps: KvDeps, path: string, version: number, requestId: string): Promise<EngineResponse> {
   const found = await deps.storage.getMany([metaKey(path), versionKey(path, version)]);
   const meta = decodeMeta(found.get(metaKey(path)));
   const vm = meta?.versions[String(version)];
   const raw = found.get(versionKey(path, version));
-  if (!meta || !vm || !raw || !isLive(vm, deps.clock.now())) throw notFound();
+  if (!meta || !vm) throw notFound();
+  if (!raw || !isLive(vm, deps.clock.now())) return deletedResponse(requestId, meta, version);
   return dataResponse(path, meta, version, decodeData(raw));
 }
 
@@ -125,10 +137,10 @@ export function createDataPaths(deps: KvDeps): PathDef[] {
       pattern: 'data/*path',
       exists: secretExists(deps),
       operations: {
-        read: op(readInput, async ({ params, input }) => {
+        read: op(readInput, async ({ params, input, requestId }) => {
           const path = secretPath(params);
           const version = input.version ?? 0;
-          return version === 0 ? readLatest(deps, path) : readVersion(deps, path, version);
+          return version === 0 ? readLatest(deps, path, requestId) : readVersion(deps, path, version, requestId);
         }),
         update: op(writeInput, async ({ params, input }) => writeData(deps, secretPath(params), input.data, input.options?.cas)),
         patch: op(writeInput, async ({ params, input }) => patchData(deps, secretPath(params), input.data, input.options?.cas)),
