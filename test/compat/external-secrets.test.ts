@@ -4,12 +4,12 @@
 //   client_get.go (readSecret, readSecretMetadata), client_get_all_secrets.go (listSecrets, findSecretsFromName),
 //   client_push.go (PushSecret, DeleteSecret, getCASVersion), generators/v1/vault/vault.go (VaultDynamicSecret).
 // The Go client (vault/api): Login is `Logical().Write` = PUT; List = GET ?list=true; Read with a version = GET ?version=N.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { api, startBroker, type Broker } from '../helpers/broker.ts';
 import { newTarget, type Target } from '../helpers/pg-target.ts';
 import { withPgClient } from '../helpers/postgres.ts';
-import { clusterKey, setupAppRole, setupKubernetesAuth, setupPolicy, tokenRequest, type ClusterKey } from './k8s.ts';
-import { authOf, dataOf, expectStatus, goClient, need, type GoClient } from './replay.ts';
+import { clusterKey, setupAppRole, setupKubernetesAuth, setupPolicy, tokenRequest, type ClusterKey } from './setup.ts';
+import { authOf, dataOf, goClient, need, sequence, type Checks, type GoClient } from './replay.ts';
 
 let b: Broker;
 let key: ClusterKey;
@@ -66,162 +66,162 @@ async function esoToken(): Promise<string> {
 }
 
 /** checkToken: lookup-self, then the fields ESO reads (type, ttl as a json.Number, expire_time as RFC 3339 or null). */
-async function checkToken(t: ExecutionContext, go: GoClient): Promise<void> {
+async function checkToken(c: Checks, go: GoClient): Promise<void> {
   const r = await go.read('auth/token/lookup-self');
-  expectStatus(t, r, 200);
+  c.status(r, 200);
   const d = dataOf(r);
-  t.is(d.type, 'service', 'type: ESO never reuses batch tokens');
-  t.true(Number.isInteger(d.ttl) && (d.ttl as number) >= 60, `ttl ${String(d.ttl)} must be an integer ≥ 60 to be reused`);
-  t.true('expire_time' in d, 'expire_time must be present (ESO errors without it)');
-  t.regex(String(d.expire_time), RFC3339, 'expire_time parses with time.RFC3339');
-  t.true(Date.parse(String(d.expire_time)) > Date.now(), 'expire_time is in the future');
+  c.is(d.type, 'service', 'type: ESO never reuses batch tokens');
+  c.true(Number.isInteger(d.ttl) && (d.ttl as number) >= 60, `ttl ${String(d.ttl)} must be an integer ≥ 60 to be reused`);
+  c.true('expire_time' in d, 'expire_time must be present (ESO errors without it)');
+  c.regex(String(d.expire_time), RFC3339, 'expire_time parses with time.RFC3339');
+  c.true(Date.parse(String(d.expire_time)) > Date.now(), 'expire_time is in the future');
 }
 
-test.serial('SecretStore with AppRole: login, token check, GetSecret (latest, version, metadata), find by name, close', async (t) => {
+test.serial('SecretStore with AppRole: login, token check, GetSecret (latest, version, metadata), find by name, close', (t) => sequence(t, async (c) => {
   const { roleId, secretId } = await setupAppRole(b, 'eso', ['eso']);
   const go = goClient(b.address);
   // setAuth: no token yet → approle.NewAppRoleAuth(...).Login → PUT auth/approle/login.
   const login = await go.write('auth/approle/login', { role_id: roleId, secret_id: secretId });
-  expectStatus(t, login, 200);
+  c.status(login, 200);
   go.token = need(login, authOf(login).client_token, 'auth.client_token');
   // Next reconcile: checkToken before reusing the token.
-  await checkToken(t, go);
+  await checkToken(c, go);
   // GetSecret (KV v2): readSecret → GET secret/data/team/db; ESO takes data.data.
   const latest = await go.read('secret/data/team/db');
-  expectStatus(t, latest, 200);
-  t.deepEqual(dataOf(latest).data, { username: 'app', password: 'v2-pass' });
+  c.status(latest, 200);
+  c.is(dataOf(latest).data, { username: 'app', password: 'v2-pass' });
   // GetSecret with remoteRef.version → ReadWithData(..., {version: ["1"]}).
   const v1 = await go.read('secret/data/team/db', { version: '1' });
-  expectStatus(t, v1, 200);
-  t.deepEqual(dataOf(v1).data, { username: 'app', password: 'v1-pass' });
+  c.status(v1, 200);
+  c.is(dataOf(v1).data, { username: 'app', password: 'v1-pass' });
   // metadataPolicy: Fetch → readSecretMetadata: GET secret/metadata/team/db; created_time, current_version,
   // delete_version_after and custom_metadata.
   const meta = await go.read('secret/metadata/team/db');
-  expectStatus(t, meta, 200);
+  c.status(meta, 200);
   const md = dataOf(meta);
-  t.deepEqual(md.custom_metadata, { owner: 'team-a', env: 'prod' });
-  t.is(md.current_version, 2);
-  t.regex(String(md.created_time), RFC3339);
-  t.true('delete_version_after' in md);
+  c.is(md.custom_metadata, { owner: 'team-a', env: 'prod' });
+  c.is(md.current_version, 2);
+  c.regex(String(md.created_time), RFC3339);
+  c.true('delete_version_after' in md);
   // dataFrom.find {path: team, name: {regexp: ".*"}}: listSecrets("team/") → GET secret/metadata/team?list=true
   // (path.Join drops the slash), recursing into every key ending in "/", then readSecret per match.
   const top = await go.list('secret/metadata/team/');
-  expectStatus(t, top, 200);
-  t.deepEqual(dataOf(top).keys, ['api/', 'cache', 'db']);
+  c.status(top, 200);
+  c.is(dataOf(top).keys, ['api/', 'cache', 'db']);
   const sub = await go.list('secret/metadata/team/api/');
-  expectStatus(t, sub, 200);
-  t.deepEqual(dataOf(sub).keys, ['key']);
+  c.status(sub, 200);
+  c.is(dataOf(sub).keys, ['key']);
   for (const [p, want] of [['team/api/key', { token: 'api-token' }], ['team/cache', { url: 'redis://cache' }], ['team/db', { username: 'app', password: 'v2-pass' }]] as const) {
     const r = await go.read(`secret/data/${p}`);
-    expectStatus(t, r, 200);
-    t.deepEqual(dataOf(r).data, want);
+    c.status(r, 200);
+    c.is(dataOf(r).data, want);
   }
   // find by tags: one metadata read per candidate, then GetSecret for the matches.
   const tagged = await go.read('secret/metadata/team/cache');
-  expectStatus(t, tagged, 200);
-  t.false('owner' in ((dataOf(tagged).custom_metadata as Record<string, unknown> | null) ?? {}));
+  c.status(tagged, 200);
+  c.false('owner' in ((dataOf(tagged).custom_metadata as Record<string, unknown> | null) ?? {}));
   // A secret that does not exist: 404 whose body the Go client parses to nil (NoSecretError).
   const missing = await go.read('secret/data/team/nope');
-  expectStatus(t, missing, 404);
-  t.deepEqual(missing.json, { errors: [] });
+  c.status(missing, 404);
+  c.is(missing.json, { errors: [] });
   // Close: revokeTokenIfValid → checkToken, then PUT auth/token/revoke-self (no body).
-  await checkToken(t, go);
-  expectStatus(t, await go.request('PUT', 'auth/token/revoke-self'), 204);
-  expectStatus(t, await go.read('auth/token/lookup-self'), 403);
-});
+  await checkToken(c, go);
+  c.status(await go.request('PUT', 'auth/token/revoke-self'), 204);
+  c.status(await go.read('auth/token/lookup-self'), 403);
+}));
 
-test.serial('PushSecret and DeleteSecret on KV v2 with checkAndSet.required (Kubernetes auth, TokenRequest of 600 s)', async (t) => {
+test.serial('PushSecret and DeleteSecret on KV v2 with checkAndSet.required (Kubernetes auth, TokenRequest of 600 s)', (t) => sequence(t, async (c) => {
   const go = goClient(b.address);
   const jwt = await tokenRequest(key, { namespace: 'external-secrets', serviceAccount: 'external-secrets', audiences: ['vault'], expirationSeconds: 600 });
   const login = await go.write('auth/kubernetes/login', { jwt, role: 'eso' });
-  expectStatus(t, login, 200);
+  c.status(login, 200);
   go.token = need(login, authOf(login).client_token, 'auth.client_token');
-  await checkToken(t, go);
+  await checkToken(c, go);
 
   // New secret: readSecret → 404 (secretExists = false, CAS version 0), PUT metadata (the managed-by marker), PUT data.
-  expectStatus(t, await go.read('secret/data/pushed/app'), 404);
-  expectStatus(t, await go.write('secret/metadata/pushed/app', { custom_metadata: { 'managed-by': 'external-secrets' } }), 200, 204);
+  c.status(await go.read('secret/data/pushed/app'), 404);
+  c.status(await go.write('secret/metadata/pushed/app', { custom_metadata: { 'managed-by': 'external-secrets' } }), 200, 204);
   const first = await go.write('secret/data/pushed/app', { data: { password: 'p1' }, options: { cas: 0 } });
-  expectStatus(t, first, 200);
-  t.is(dataOf(first).version, 1);
+  c.status(first, 200);
+  c.is(dataOf(first).version, 1);
 
   // Update: readSecret, readSecretMetadata (managed-by must be external-secrets), getCASVersion (metadata again),
   // PUT metadata, PUT data with cas = current_version.
-  expectStatus(t, await go.read('secret/data/pushed/app'), 200);
+  c.status(await go.read('secret/data/pushed/app'), 200);
   const m1 = await go.read('secret/metadata/pushed/app');
-  expectStatus(t, m1, 200);
-  t.is((dataOf(m1).custom_metadata as Record<string, unknown> | undefined)?.['managed-by'], 'external-secrets');
+  c.status(m1, 200);
+  c.is((dataOf(m1).custom_metadata as Record<string, unknown> | undefined)?.['managed-by'], 'external-secrets');
   const m2 = await go.read('secret/metadata/pushed/app');
-  t.is(dataOf(m2).current_version, 1);
-  expectStatus(t, await go.write('secret/metadata/pushed/app', { custom_metadata: { 'managed-by': 'external-secrets' } }), 200, 204);
+  c.is(dataOf(m2).current_version, 1);
+  c.status(await go.write('secret/metadata/pushed/app', { custom_metadata: { 'managed-by': 'external-secrets' } }), 200, 204);
   const second = await go.write('secret/data/pushed/app', { data: { password: 'p2' }, options: { cas: 1 } });
-  expectStatus(t, second, 200);
-  t.is(dataOf(second).version, 2);
+  c.status(second, 200);
+  c.is(dataOf(second).version, 2);
   // A stale CAS (another writer got there first) is refused, not applied.
   const stale = await go.write('secret/data/pushed/app', { data: { password: 'p3' }, options: { cas: 1 } });
-  expectStatus(t, stale, 400);
-  t.deepEqual(dataOf(await go.read('secret/data/pushed/app')).data, { password: 'p2' });
+  c.status(stale, 400);
+  c.is(dataOf(await go.read('secret/data/pushed/app')).data, { password: 'p2' });
 
   // DeleteSecret: readSecret, readSecretMetadata, DELETE data, DELETE metadata.
-  expectStatus(t, await go.read('secret/data/pushed/app'), 200);
-  expectStatus(t, await go.read('secret/metadata/pushed/app'), 200);
-  expectStatus(t, await go.delete('secret/data/pushed/app'), 204);
-  expectStatus(t, await go.delete('secret/metadata/pushed/app'), 204);
-  expectStatus(t, await go.read('secret/metadata/pushed/app'), 404);
-});
+  c.status(await go.read('secret/data/pushed/app'), 200);
+  c.status(await go.read('secret/metadata/pushed/app'), 200);
+  c.status(await go.delete('secret/data/pushed/app'), 204);
+  c.status(await go.delete('secret/metadata/pushed/app'), 204);
+  c.status(await go.read('secret/metadata/pushed/app'), 404);
+}));
 
-test.serial('SecretStore with a namespace: X-Vault-Namespace "" and "root" are ignored; any other namespace is a clear 400', async (t) => {
+test.serial('SecretStore with a namespace: X-Vault-Namespace "" and "root" are ignored; any other namespace is a clear 400', (t) => sequence(t, async (c) => {
   const token = await esoToken();
   for (const ns of ['', 'root']) {
     const go = goClient(b.address, { token, namespace: ns });
-    await checkToken(t, go);
+    await checkToken(c, go);
     const r = await go.read('secret/data/team/db');
-    expectStatus(t, r, 200);
-    t.is((dataOf(r).data as Record<string, unknown> | undefined)?.password, 'v2-pass', `namespace ${JSON.stringify(ns)}`);
+    c.status(r, 200);
+    c.is((dataOf(r).data as Record<string, unknown> | undefined)?.password, 'v2-pass', `namespace ${JSON.stringify(ns)}`);
   }
   const other = goClient(b.address, { token, namespace: 'team-a' });
   const refused = await other.read('secret/data/team/db');
-  expectStatus(t, refused, 400);
-  t.regex(((refused.json as { errors?: string[] } | undefined)?.errors ?? []).join(' '), /namespace/i, 'the error names namespaces');
-  t.false(refused.text.includes('v2-pass'));
-});
+  c.status(refused, 400);
+  c.regex(((refused.json as { errors?: string[] } | undefined)?.errors ?? []).join(' '), /namespace/i, 'the error names namespaces');
+  c.false(refused.text.includes('v2-pass'));
+}));
 
-test.serial('SecretStore on KV v1: GET <mount>/<path>; PushSecret writes custom_metadata inline', async (t) => {
+test.serial('SecretStore on KV v1: GET <mount>/<path>; PushSecret writes custom_metadata inline', (t) => sequence(t, async (c) => {
   const m = await api(b, 'POST', 'sys/mounts/kv1', { body: { type: 'kv', options: { version: '1' } } });
-  t.true(m.status === 204 || m.status === 200, `POST sys/mounts/kv1 {type: kv, options.version 1} → ${m.status} ${m.text}`);
+  c.true(m.status === 204 || m.status === 200, `POST sys/mounts/kv1 {type: kv, options.version 1} → ${m.status} ${m.text}`);
   const token = await esoToken();
   const go = goClient(b.address, { token });
   // PushSecret (v1): readSecret → 404; then PUT <mount>/<path> with the data and the custom_metadata map inline.
-  expectStatus(t, await go.read('kv1/team/app'), 404);
-  expectStatus(t, await go.write('kv1/team/app', { password: 'p1', custom_metadata: { 'managed-by': 'external-secrets' } }), 204, 200);
+  c.status(await go.read('kv1/team/app'), 404);
+  c.status(await go.write('kv1/team/app', { password: 'p1', custom_metadata: { 'managed-by': 'external-secrets' } }), 204, 200);
   // GetSecret (v1): the data is the whole `data` object.
   const r = await go.read('kv1/team/app');
-  expectStatus(t, r, 200);
-  t.deepEqual(dataOf(r), { password: 'p1', custom_metadata: { 'managed-by': 'external-secrets' } });
+  c.status(r, 200);
+  c.is(dataOf(r), { password: 'p1', custom_metadata: { 'managed-by': 'external-secrets' } });
   const list = await go.list('kv1/team/');
-  expectStatus(t, list, 200);
-  t.deepEqual(dataOf(list).keys, ['app']);
-  expectStatus(t, await go.delete('kv1/team/app'), 204);
-});
+  c.status(list, 200);
+  c.is(dataOf(list).keys, ['app']);
+  c.status(await go.delete('kv1/team/app'), 204);
+}));
 
-test.serial('VaultDynamicSecret generator: GET database/creds/<role> (data), POST auth/token/create without parameters (auth)', async (t) => {
+test.serial('VaultDynamicSecret generator: GET database/creds/<role> (data), POST auth/token/create without parameters (auth)', (t) => sequence(t, async (c) => {
   const token = await esoToken();
   const go = goClient(b.address, { token });
   // method "" / GET: ReadWithData(path, getParameters) → GET database/creds/app; resultType Data.
   const creds = await go.read('database/creds/app');
-  expectStatus(t, creds, 200);
+  c.status(creds, 200);
   const username = need(creds, dataOf(creds).username, 'data.username');
   const password = need(creds, dataOf(creds).password, 'data.password');
   const u = new URL(target.url);
   u.username = encodeURIComponent(username);
   u.password = encodeURIComponent(password);
-  t.deepEqual(await withPgClient(u.toString(), async (c) => (await c.query<{ name: string }>('SELECT name FROM items')).rows), [{ name: 'one' }]);
+  c.is(await withPgClient(u.toString(), async (c) => (await c.query<{ name: string }>('SELECT name FROM items')).rows), [{ name: 'one' }]);
   // method POST without parameters: Write(path, nil) sends the JSON `null` (a nil map); resultType Auth.
   const child = await go.request('PUT', 'auth/token/create', { body: null });
-  expectStatus(t, child, 200);
-  t.regex(String(authOf(child).client_token), /.+/);
+  c.status(child, 200);
+  c.regex(String(authOf(child).client_token), /.+/);
   // method LIST: ListWithContext → GET ?list=true.
   const keys = await go.list('secret/metadata/team');
-  expectStatus(t, keys, 200);
-  t.deepEqual(dataOf(keys).keys, ['api/', 'cache', 'db']);
-});
+  c.status(keys, 200);
+  c.is(dataOf(keys).keys, ['api/', 'cache', 'db']);
+}));

@@ -5,7 +5,7 @@
 //   const r = await go.write('auth/approle/login', { role_id, secret_id });   // PUT, JSON body + "\n" (json.Encoder)
 //   await go.read('secret/data/app', { version: '2' });                        // GET ?version=2, no body
 //   await go.list('secret/metadata/');                                          // GET ?list=true (the Go client's List)
-//   expectStatus(t, r, 200);                                                    // names method, path and body on failure
+//   test('…', (t) => sequence(t, async (c) => { c.status(r, 200); … }));          // soft checks: every failing call is listed
 //
 // What the Go client sends (api/client.go, api/request.go):
 // - `X-Vault-Request: true` on every request (SSRF protection header, set in NewClient);
@@ -16,6 +16,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { isDeepStrictEqual } from 'node:util';
 import type { ExecutionContext } from 'ava';
 
 export interface ReplayResponse {
@@ -85,6 +86,12 @@ export function goQuery(params: Record<string, string | string[]>): string {
     .join('&');
 }
 
+/** Go's path.Join: joined and Cleaned, so no trailing slash (node's path.posix.join keeps one). */
+export function goPathJoin(...parts: string[]): string {
+  const joined = path.posix.normalize(parts.filter((p) => p !== '').join('/'));
+  return joined.length > 1 ? joined.replace(/\/+$/, '') : joined;
+}
+
 /** The body json.Encoder writes: the JSON text and a newline. */
 export function goJson(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
@@ -141,7 +148,7 @@ export function goClient(address: string, opts: GoClientOptions = {}): GoClient 
     async request(method, apiPath, o = {}) {
       const query = o.params ? goQuery(o.params) : '';
       // NewRequest: path.Join(addr.Path, requestPath), which drops a trailing slash and doubled slashes.
-      const target = `${path.posix.join('/v1', apiPath.replace(/^\/?v1\//, ''))}${query ? `?${query}` : ''}`;
+      const target = `${goPathJoin('/v1', apiPath.replace(/^\/?v1\//, ''))}${query ? `?${query}` : ''}`;
       let body: string | undefined;
       if (o.rawBody !== undefined) body = o.rawBody;
       else if (o.body !== undefined) body = goJson(o.body);
@@ -171,14 +178,52 @@ export function goClient(address: string, opts: GoClientOptions = {}): GoClient 
   return client;
 }
 
-/** `t.is(status)` whose message names the call and the broker's answer (status and body), for the failing-call list. */
-export function expectStatus(t: ExecutionContext, r: ReplayResponse, ...statuses: number[]): boolean {
-  const ok = statuses.includes(r.status);
-  const msg = `${r.method} ${r.target} → ${r.status} ${r.text.slice(0, 400)} (expected ${statuses.join(' or ')})`;
-  // ava shows only a test's first failed assertion: log every failed call, so one run lists all of them.
-  if (!ok) t.log(`FAILED CALL ${msg}`);
-  t.true(ok, msg);
-  return ok;
+/**
+ * Soft checks for one tool's ordered sequence. ava stops a test at its first failed assertion; a replay must go on to
+ * the tool's next call, so that one run lists every call that fails. Each failed check is logged (`FAILED CALL …` for a
+ * status, `FAILED CHECK …` for a field); `sequence` then asserts once that the list is empty.
+ */
+export interface Checks {
+  /** The response's status is one of `statuses`; otherwise records method, path, status and body. */
+  status(r: ReplayResponse, ...statuses: number[]): boolean;
+  /** Deep equality (isDeepStrictEqual). */
+  is(actual: unknown, expected: unknown, what?: string): boolean;
+  true(cond: boolean, what?: string): boolean;
+  false(cond: boolean, what?: string): boolean;
+  regex(value: unknown, re: RegExp, what?: string): boolean;
+  readonly failures: readonly string[];
+}
+
+/** Runs one tool's sequence with soft checks; a thrown error (a value the next call needs is missing) ends it. */
+export async function sequence(t: ExecutionContext, fn: (c: Checks) => Promise<void>): Promise<void> {
+  const failures: string[] = [];
+  const record = (ok: boolean, msg: string): boolean => {
+    if (!ok) {
+      failures.push(msg);
+      t.log(msg);
+    }
+    return ok;
+  };
+  const c: Checks = {
+    failures,
+    status: (r, ...statuses) =>
+      record(statuses.includes(r.status), `FAILED CALL ${r.method} ${r.target} → ${r.status} ${r.text.slice(0, 300)} (expected ${statuses.join(' or ')})`),
+    is: (actual, expected, what) => record(isDeepStrictEqual(actual, expected), `FAILED CHECK ${what ?? 'value'}: got ${show(actual)}, expected ${show(expected)}`),
+    true: (cond, what) => record(cond, `FAILED CHECK ${what ?? 'expected true'}`),
+    false: (cond, what) => record(!cond, `FAILED CHECK ${what ?? 'expected false'}`),
+    regex: (value, re, what) => record(typeof value === 'string' && re.test(value), `FAILED CHECK ${what ?? 'value'}: ${show(value)} does not match ${String(re)}`),
+  };
+  try {
+    await fn(c);
+  } catch (err) {
+    record(false, `SEQUENCE STOPPED ${err instanceof Error ? err.message : String(err)}`);
+  }
+  t.deepEqual(failures, [], `${failures.length} failed call(s)/check(s) in this sequence`);
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
 
 /** `data` of a Vault response, or `{}`. */

@@ -1,6 +1,7 @@
-// Service-account JWTs as a Kubernetes API server issues them for a TokenRequest (projected, audience-bound,
-// optionally pod-bound), and the operator's setup of a kubernetes auth mount that trusts their signing key.
-// Setup goes through the API with the root token; it is not part of any tool's replay.
+// The operator's side of the compat replays, through the API with the root token (not part of any tool's replay):
+// service-account JWTs as a Kubernetes API server issues them for a TokenRequest (projected, audience-bound,
+// optionally pod-bound), a kubernetes auth mount that trusts their signing key, AppRole roles, policies, and a
+// PKI root → intermediate hierarchy.
 import { randomUUID } from 'node:crypto';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { api, type Broker } from '../helpers/broker.ts';
@@ -87,4 +88,26 @@ export async function setupAppRole(b: Broker, role: string, policies: string[], 
 export async function setupPolicy(b: Broker, name: string, paths: Record<string, string[]>): Promise<void> {
   const policy = JSON.stringify({ path: Object.fromEntries(Object.entries(paths).map(([p, caps]) => [p, { capabilities: caps }])) });
   await ok(b, 'PUT', `sys/policies/acl/${name}`, { policy });
+}
+
+export interface PkiHierarchy {
+  rootPem: string;
+  intermediatePem: string;
+}
+
+/** A root CA on `root`, an intermediate on `int` signed by it (chain imported with set-signed), and `role` on `int`. */
+export async function setupPki(b: Broker, root: string, int: string, role: string, roleBody: Record<string, unknown>): Promise<PkiHierarchy> {
+  const call = async (method: string, path: string, body: unknown): Promise<Record<string, unknown>> => {
+    const r = await api(b, method, path, { body });
+    if (r.status !== 200 && r.status !== 204) throw new Error(`setup ${method} ${path} failed: ${r.status} ${r.text}`);
+    return ((r.json as { data?: Record<string, unknown> } | undefined)?.data ?? {});
+  };
+  await call('POST', `sys/mounts/${root}`, { type: 'pki', config: { max_lease_ttl: '87600h' } });
+  await call('POST', `sys/mounts/${int}`, { type: 'pki', config: { max_lease_ttl: '43800h' } });
+  const rootPem = String((await call('POST', `${root}/root/generate/internal`, { common_name: 'Compat Root', ttl: '87600h' })).certificate);
+  const csr = String((await call('POST', `${int}/intermediate/generate/internal`, { common_name: 'Compat Intermediate' })).csr);
+  const signed = await call('POST', `${root}/root/sign-intermediate`, { csr, common_name: 'Compat Intermediate', ttl: '43800h' });
+  await call('POST', `${int}/intermediate/set-signed`, { certificate: `${String(signed.certificate)}\n${rootPem}` });
+  await call('POST', `${int}/roles/${role}`, roleBody);
+  return { rootPem, intermediatePem: String(signed.certificate) };
 }
