@@ -77,7 +77,7 @@ async function sign(c: Checks, client: GoClient, specPath: string, seconds = 216
   c.true(Array.isArray(d.ca_chain), 'data.ca_chain is a list of PEM strings');
   const chain = (Array.isArray(d.ca_chain) ? d.ca_chain : []).map((p) => new X509Certificate(String(p)));
   c.true(leaf.verify(issuing.publicKey), 'the certificate is signed by issuing_ca');
-  c.is(issuing.fingerprint256, new X509Certificate(pki.intermediatePem).fingerprint256);
+  c.is(issuing.fingerprint256, new X509Certificate(pki.intermediatePem).fingerprint256, 'issuing_ca is the intermediate');
   c.true(chain.some((c) => c.fingerprint256 === issuing.fingerprint256), 'ca_chain holds the issuing CA');
   c.true(chain.some((c) => c.fingerprint256 === new X509Certificate(pki.rootPem).fingerprint256), 'ca_chain reaches the root');
   c.is(leaf.subject, 'CN=web.example.com');
@@ -133,7 +133,7 @@ test.serial('issuer with spec.vault.namespace: "root" is ignored; another namesp
   const teamNs = goClient(b.address, { token, namespace: 'team-a' });
   const refused = await teamNs.request('POST', '/v1/pki_int/sign/web', { body: signParameters(3600) });
   c.status(refused, 400);
-  c.regex(((refused.json as { errors?: string[] } | undefined)?.errors ?? []).join(' '), /namespace/i);
+  c.regex(((refused.json as { errors?: string[] } | undefined)?.errors ?? []).join(' '), /namespace/i, 'the error names namespaces');
   const loginRefused = await goClient(b.address, { namespace: 'team-a' }).request('POST', '/v1/auth/kubernetes/login', {
     body: { role: 'issuer', jwt: await tokenRequest(key, { namespace: 'cert-manager', serviceAccount: 'vault-issuer', audiences: [ISSUER_AUDIENCE], expirationSeconds: 600 }) },
   });

@@ -89,41 +89,41 @@ test.serial('SecretStore with AppRole: login, token check, GetSecret (latest, ve
   // GetSecret (KV v2): readSecret → GET secret/data/team/db; ESO takes data.data.
   const latest = await go.read('secret/data/team/db');
   c.status(latest, 200);
-  c.is(dataOf(latest).data, { username: 'app', password: 'v2-pass' });
+  c.is(dataOf(latest).data, { username: 'app', password: 'v2-pass' }, 'latest data.data');
   // GetSecret with remoteRef.version → ReadWithData(..., {version: ["1"]}).
   const v1 = await go.read('secret/data/team/db', { version: '1' });
   c.status(v1, 200);
-  c.is(dataOf(v1).data, { username: 'app', password: 'v1-pass' });
+  c.is(dataOf(v1).data, { username: 'app', password: 'v1-pass' }, 'version 1 data.data');
   // metadataPolicy: Fetch → readSecretMetadata: GET secret/metadata/team/db; created_time, current_version,
   // delete_version_after and custom_metadata.
   const meta = await go.read('secret/metadata/team/db');
   c.status(meta, 200);
   const md = dataOf(meta);
-  c.is(md.custom_metadata, { owner: 'team-a', env: 'prod' });
-  c.is(md.current_version, 2);
-  c.regex(String(md.created_time), RFC3339);
-  c.true('delete_version_after' in md);
+  c.is(md.custom_metadata, { owner: 'team-a', env: 'prod' }, 'metadata custom_metadata');
+  c.is(md.current_version, 2, 'metadata current_version');
+  c.regex(String(md.created_time), RFC3339, 'metadata created_time');
+  c.true('delete_version_after' in md, 'metadata delete_version_after');
   // dataFrom.find {path: team, name: {regexp: ".*"}}: listSecrets("team/") → GET secret/metadata/team?list=true
   // (path.Join drops the slash), recursing into every key ending in "/", then readSecret per match.
   const top = await go.list('secret/metadata/team/');
   c.status(top, 200);
-  c.is(dataOf(top).keys, ['api/', 'cache', 'db']);
+  c.is(dataOf(top).keys, ['api/', 'cache', 'db'], 'list team keys');
   const sub = await go.list('secret/metadata/team/api/');
   c.status(sub, 200);
-  c.is(dataOf(sub).keys, ['key']);
+  c.is(dataOf(sub).keys, ['key'], 'list team/api keys');
   for (const [p, want] of [['team/api/key', { token: 'api-token' }], ['team/cache', { url: 'redis://cache' }], ['team/db', { username: 'app', password: 'v2-pass' }]] as const) {
     const r = await go.read(`secret/data/${p}`);
     c.status(r, 200);
-    c.is(dataOf(r).data, want);
+    c.is(dataOf(r).data, want, `data.data of ${p}`);
   }
   // find by tags: one metadata read per candidate, then GetSecret for the matches.
   const tagged = await go.read('secret/metadata/team/cache');
   c.status(tagged, 200);
-  c.false('owner' in ((dataOf(tagged).custom_metadata as Record<string, unknown> | null) ?? {}));
+  c.false('owner' in ((dataOf(tagged).custom_metadata as Record<string, unknown> | null) ?? {}), 'untagged secret has no owner tag');
   // A secret that does not exist: 404 whose body the Go client parses to nil (NoSecretError).
   const missing = await go.read('secret/data/team/nope');
   c.status(missing, 404);
-  c.is(missing.json, { errors: [] });
+  c.is(missing.json, { errors: [] }, 'the 404 body');
   // Close: revokeTokenIfValid → checkToken, then PUT auth/token/revoke-self (no body).
   await checkToken(c, go);
   c.status(await go.request('PUT', 'auth/token/revoke-self'), 204);
@@ -143,7 +143,7 @@ test.serial('PushSecret and DeleteSecret on KV v2 with checkAndSet.required (Kub
   c.status(await go.write('secret/metadata/pushed/app', { custom_metadata: { 'managed-by': 'external-secrets' } }), 200, 204);
   const first = await go.write('secret/data/pushed/app', { data: { password: 'p1' }, options: { cas: 0 } });
   c.status(first, 200);
-  c.is(dataOf(first).version, 1);
+  c.is(dataOf(first).version, 1, 'first push data.version');
 
   // Update: readSecret, readSecretMetadata (managed-by must be external-secrets), getCASVersion (metadata again),
   // PUT metadata, PUT data with cas = current_version.
@@ -152,15 +152,15 @@ test.serial('PushSecret and DeleteSecret on KV v2 with checkAndSet.required (Kub
   c.status(m1, 200);
   c.is((dataOf(m1).custom_metadata as Record<string, unknown> | undefined)?.['managed-by'], 'external-secrets');
   const m2 = await go.read('secret/metadata/pushed/app');
-  c.is(dataOf(m2).current_version, 1);
+  c.is(dataOf(m2).current_version, 1, 'getCASVersion current_version');
   c.status(await go.write('secret/metadata/pushed/app', { custom_metadata: { 'managed-by': 'external-secrets' } }), 200, 204);
   const second = await go.write('secret/data/pushed/app', { data: { password: 'p2' }, options: { cas: 1 } });
   c.status(second, 200);
-  c.is(dataOf(second).version, 2);
+  c.is(dataOf(second).version, 2, 'second push data.version');
   // A stale CAS (another writer got there first) is refused, not applied.
   const stale = await go.write('secret/data/pushed/app', { data: { password: 'p3' }, options: { cas: 1 } });
   c.status(stale, 400);
-  c.is(dataOf(await go.read('secret/data/pushed/app')).data, { password: 'p2' });
+  c.is(dataOf(await go.read('secret/data/pushed/app')).data, { password: 'p2' }, 'the stale CAS write changed nothing');
 
   // DeleteSecret: readSecret, readSecretMetadata, DELETE data, DELETE metadata.
   c.status(await go.read('secret/data/pushed/app'), 200);
@@ -183,7 +183,7 @@ test.serial('SecretStore with a namespace: X-Vault-Namespace "" and "root" are i
   const refused = await other.read('secret/data/team/db');
   c.status(refused, 400);
   c.regex(((refused.json as { errors?: string[] } | undefined)?.errors ?? []).join(' '), /namespace/i, 'the error names namespaces');
-  c.false(refused.text.includes('v2-pass'));
+  c.false(refused.text.includes('v2-pass'), 'no secret in the refusal');
 }));
 
 test.serial('SecretStore on KV v1: GET <mount>/<path>; PushSecret writes custom_metadata inline', (t) => sequence(t, async (c) => {
@@ -197,10 +197,10 @@ test.serial('SecretStore on KV v1: GET <mount>/<path>; PushSecret writes custom_
   // GetSecret (v1): the data is the whole `data` object.
   const r = await go.read('kv1/team/app');
   c.status(r, 200);
-  c.is(dataOf(r), { password: 'p1', custom_metadata: { 'managed-by': 'external-secrets' } });
+  c.is(dataOf(r), { password: 'p1', custom_metadata: { 'managed-by': 'external-secrets' } }, 'KV v1 data with custom_metadata inline');
   const list = await go.list('kv1/team/');
   c.status(list, 200);
-  c.is(dataOf(list).keys, ['app']);
+  c.is(dataOf(list).keys, ['app'], 'KV v1 list keys');
   c.status(await go.delete('kv1/team/app'), 204);
 }));
 
@@ -215,13 +215,13 @@ test.serial('VaultDynamicSecret generator: GET database/creds/<role> (data), POS
   const u = new URL(target.url);
   u.username = encodeURIComponent(username);
   u.password = encodeURIComponent(password);
-  c.is(await withPgClient(u.toString(), async (c) => (await c.query<{ name: string }>('SELECT name FROM items')).rows), [{ name: 'one' }]);
+  c.is(await withPgClient(u.toString(), async (pg) => (await pg.query<{ name: string }>('SELECT name FROM items')).rows), [{ name: 'one' }], 'minted creds log in');
   // method POST without parameters: Write(path, nil) sends the JSON `null` (a nil map); resultType Auth.
   const child = await go.request('PUT', 'auth/token/create', { body: null });
   c.status(child, 200);
-  c.regex(String(authOf(child).client_token), /.+/);
+  c.regex(String(authOf(child).client_token), /.+/, 'auth.client_token');
   // method LIST: ListWithContext → GET ?list=true.
   const keys = await go.list('secret/metadata/team');
   c.status(keys, 200);
-  c.is(dataOf(keys).keys, ['api/', 'cache', 'db']);
+  c.is(dataOf(keys).keys, ['api/', 'cache', 'db'], 'generator LIST keys');
 }));

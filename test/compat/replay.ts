@@ -112,7 +112,7 @@ export function sendRaw(
     // Go's transport sends no Connection header; Node adds one unless it is removed before the headers go out.
     req.removeHeader('connection');
     for (const [k, v] of headers) req.setHeader(k, v);
-    if (body !== undefined) req.setHeader('Content-Length', String(Buffer.byteLength(body)));
+    if (body !== undefined && !req.hasHeader('content-length')) req.setHeader('Content-Length', String(Buffer.byteLength(body)));
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -163,7 +163,12 @@ export function goClient(address: string, opts: GoClientOptions = {}): GoClient 
       if (o.wrapTTL) rest.push(['X-Vault-Wrap-TTL', o.wrapTTL]);
       if (opts.readYourWrites) for (const s of indexStates) rest.push(['X-Vault-Index', s]);
       rest.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      const headers: [string, string][] = [['User-Agent', 'Go-http-client/1.1'], ...rest, ['Accept-Encoding', 'gzip']];
+      const headers: [string, string][] = [
+        ['User-Agent', 'Go-http-client/1.1'],
+        ...(body !== undefined ? [['Content-Length', String(Buffer.byteLength(body))] as [string, string]] : []),
+        ...rest,
+        ['Accept-Encoding', 'gzip'],
+      ];
       const res = await sendRaw(address, method, target, headers, body);
       const idx = res.headers['x-vault-index'];
       if (opts.readYourWrites && typeof idx === 'string' && idx !== '' && !indexStates.includes(idx)) indexStates.push(idx);
