@@ -19,6 +19,7 @@ import test from 'ava';
 import { startBroker, type Broker } from '../helpers/broker.ts';
 import { newTarget, type Target } from '../helpers/pg-target.ts';
 import { withPgClient } from '../helpers/postgres.ts';
+import { createTestPki } from '../helpers/test-pki.ts';
 import { authOf, dataOf, goClient, need, sequence, type Checks, type GoClient } from './replay.ts';
 
 let b: Broker;
@@ -281,6 +282,14 @@ test.serial('vault_token / token roles, vault_approle_auth_backend_role (+ role-
   c.is(dataOf(la).renewable, true, 'lookup-accessor renewable');
   c.status(await go.request('PUT', 'auth/token/renew', { body: { increment: 3600, token: need(tok, authOf(tok).client_token, 'client_token') } }), 200);
   c.status(await go.request('POST', 'auth/token/revoke-accessor', { body: { accessor } }), 204);
+  // vault_token {wrapping_ttl = "5m"}: the same create with X-Vault-Wrap-TTL; the resource stores wrap_info.token and
+  // .accessor and reads on through wrap_info.wrapped_accessor.
+  const wrapped = await go.request('POST', 'auth/token/create', { body: { policies: ['default'], ttl: '1h', display_name: 'wrapped', num_uses: 0, type: '', entity_alias: '' }, wrapTTL: '5m' });
+  c.status(wrapped, 200);
+  const wi = ((wrapped.json as { wrap_info?: Record<string, unknown> | null } | undefined)?.wrap_info ?? {}) as Record<string, unknown>;
+  for (const f of ['token', 'accessor', 'wrapped_accessor']) c.true(typeof wi[f] === 'string' && wi[f] !== '', `wrap_info.${f}`);
+  c.is((wrapped.json as { auth?: unknown } | undefined)?.auth ?? null, null, 'a wrapped create carries no auth in the clear');
+  if (typeof wi.wrapped_accessor === 'string') c.status(await go.request('POST', 'auth/token/lookup-accessor', { body: { accessor: wi.wrapped_accessor } }), 200);
   // vault_token_auth_backend_role + vault_token {role_name}: roles/<name>, then create/<role>.
   c.status(await go.write('auth/token/roles/tf-role', { allowed_policies: ['default'], orphan: false, renewable: true, token_period: 0, token_type: 'default' }), 204, 200);
   c.status(await go.request('POST', 'auth/token/create/tf-role', { body: { ttl: '1h', display_name: 'app', num_uses: 0, type: '', entity_alias: '' } }), 200);
@@ -308,8 +317,10 @@ test.serial('vault_token / token roles, vault_approle_auth_backend_role (+ role-
 
   // vault_kubernetes_auth_backend_config {kubernetes_host, kubernetes_ca_cert, token_reviewer_jwt} (TokenReview mode).
   c.status(await go.request('POST', 'sys/auth/kubernetes', { body: { ...mountInput('kubernetes', null), config: { options: null, default_lease_ttl: '', max_lease_ttl: '', force_no_cache: false } } }), 204, 200);
+  // pem_keys is sent only when set (GetOkExists); disable_iss_validation and (Vault ≥ 1.16) use_annotations_as_alias_metadata always.
   c.status(await go.write('auth/kubernetes/config', {
-    disable_iss_validation: true, disable_local_ca_jwt: false, kubernetes_ca_cert: '', kubernetes_host: 'https://10.0.0.1:443', pem_keys: [], token_reviewer_jwt: 'reviewer.jwt.value',
+    disable_iss_validation: true, kubernetes_ca_cert: createTestPki().ca('k8s-ca').cert, kubernetes_host: 'https://10.0.0.1:443',
+    token_reviewer_jwt: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6dmF1bHQ6dmF1bHQtYXV0aCJ9.c2ln', use_annotations_as_alias_metadata: false,
   }), 204);
   c.status(await go.write('auth/kubernetes/role/app', {
     audience: '', bound_service_account_names: ['app'], bound_service_account_namespaces: ['app'], token_policies: ['default'], token_ttl: 3600,
