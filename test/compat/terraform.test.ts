@@ -24,13 +24,16 @@ import { authOf, dataOf, goClient, need, sequence, type Checks, type GoClient } 
 
 let b: Broker;
 let target: Target;
+let tmp: string;
 
 test.before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'compat-tf-'));
   target = await newTarget('compat_tf_readers');
   b = await startBroker({ databaseUrl: await target.cluster.createDatabase() });
 });
 test.after.always(async () => {
   await b?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 /** go-version's NewSemver (version.Must panics on anything else): [major, minor], or undefined. */
@@ -142,7 +145,7 @@ test.serial('vault_mount, vault_auth_backend, vault_policy, vault_audit: create,
   c.status(await go.delete('sys/policies/acl/tf-app'), 204);
 
   // vault_audit "file": EnableAuditWithOptions, ListAudit (keyed "<path>/"), DisableAudit.
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compat-tf-')), 'audit.log');
+  const file = path.join(tmp, 'audit.log');
   c.status(await go.request('PUT', 'sys/audit/tf-file', { body: { type: 'file', description: '', options: { file_path: file }, local: false } }), 204);
   const audits = await go.read('sys/audit');
   c.status(audits, 200);
