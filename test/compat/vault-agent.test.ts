@@ -92,6 +92,10 @@ test.serial('auto-auth (AppRole) → renew-self; templates: KV v2 detect/read/li
   c.status(read, 200);
   c.is(dataOf(read).data, { api_url: 'https://api.internal', password: 'hunter2' }, 'data.data');
   c.is((dataOf(read).metadata as Record<string, unknown> | undefined)?.deletion_time, '', 'metadata.deletion_time of a live version');
+  // {{ with secret "secret/app/config?version=1" }}: the query string becomes ReadWithData's parameters.
+  const v1 = await go.read('secret/data/app/config', { version: '1' });
+  c.status(v1, 200);
+  c.is((dataOf(v1).metadata as Record<string, unknown> | undefined)?.version, 1, 'metadata.version of ?version=1');
   // {{ range secrets "secret/app" }}: isKVv2, then List on the metadata path → GET ?list=true.
   await isKVv2(c, go, 'secret/app', { path: 'secret/', v2: true });
   const list = await go.list('secret/metadata/app');
