@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx's loader, so `npx sealbox` works right after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// The `sealbox` command: the compiled CLI in dist/ (made by `npm ci` through the `prepare` script, or `npm run build`).
+// No TypeScript loader at run time. Run this file directly (node_modules/.bin/sealbox), not through npx: npx does not
+// pass SIGTERM on to the broker.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('sealbox: dist/ is missing: run "npm run build" (npm ci runs it too)\n');
+  process.exit(1);
+}
+// Stack traces name the TypeScript sources (dist/ has source maps).
+process.setSourceMapsEnabled(true);
+await import(entry.href);

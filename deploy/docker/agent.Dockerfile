@@ -16,7 +16,9 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY agent/package.json agent/
 RUN npm ci --workspace=agent --ignore-scripts --no-audit --no-fund
 COPY agent/ agent/
-RUN npx tsc -p agent/tsconfig.build.json
+COPY scripts/build.mjs scripts/
+# The same build as `npm ci` (scripts/build.mjs, agent/tsconfig.build.json).
+RUN node scripts/build.mjs --only agent
 
 FROM ${BUILD_IMAGE} AS deps
 WORKDIR /build

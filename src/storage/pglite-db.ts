@@ -1,6 +1,7 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
 import { translatePgError } from './pg-errors.ts';
+import { seedFromTemplate } from './pglite-template.ts';
 
 function wrap(q: PGlite | Transaction): Queryable {
   return {
@@ -19,6 +20,8 @@ function wrap(q: PGlite | Transaction): Queryable {
  * One connection: PGlite queues statements and transactions itself, so a transaction is never interleaved.
  */
 export async function createPgliteDb(dir: string): Promise<Db> {
+  // A new directory starts as a copy of the build-time template instead of running initdb in WASM (seconds).
+  await seedFromTemplate(dir);
   const db = await PGlite.create(dir);
   const base = wrap(db);
   return {
