@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The `sealbox` command: the compiled CLI in dist/ (made by `npm ci` through the `prepare` script, or `npm run build`).
-// No TypeScript loader at run time. Run this file directly (node_modules/.bin/sealbox), not through npx: npx does not
+// No TypeScript loader at run time. Run this file directly (bin/sealbox links to it), not through npx: npx does not
 // pass SIGTERM on to the broker.
 import { existsSync } from 'node:fs';
+import process from 'node:process';
+import { URL } from 'node:url';
 
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {

@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-// Compiles the TypeScript sources to JavaScript and prepares the PGlite data-directory template:
-//   src/       -> dist/        (tsconfig.build.json: the broker and the `sealbox` CLI)
-//   agent/src/ -> agent/dist/  (agent/tsconfig.build.json: `sealbox-agent`)
+// Compiles the TypeScript sources to JavaScript (esbuild, one .js and .js.map per .ts file, `.ts` import specifiers
+// rewritten to `.js`) and prepares the PGlite data-directory template:
+//   src/       -> dist/        the broker and the `sealbox` CLI
+//   agent/src/ -> agent/dist/  `sealbox-agent`
 //   dist/pglite-template/      an initialised, empty PGlite data directory that the broker copies into a new
 //                              data directory instead of running initdb in WASM on first start (seconds saved)
 // Run by `npm ci` / `npm install` (the `prepare` script), `npm run build`, and scripts/test-run.mjs before every test
-// run, so that the tests never run a stale dist/. A target is compiled again only when a source file, its tsconfig or the
-// package.json is newer than its last build, or a file was added or removed; `--force` rebuilds everything.
-import { spawnSync } from 'node:child_process';
+// run, so that the tests never run a stale dist/. A target is compiled again only when a source file, its
+// package.json (or this script) is newer than its last build, or a file was added or removed; `--force` rebuilds everything.
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
+import { URL, fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -25,8 +25,8 @@ const say = (msg) => {
 };
 
 const targets = [
-  { name: 'broker', tsconfig: 'tsconfig.build.json', src: 'src', out: 'dist', extra: ['tsconfig.json', 'package.json'] },
-  { name: 'agent', tsconfig: 'agent/tsconfig.build.json', src: 'agent/src', out: 'agent/dist', extra: ['tsconfig.json', 'agent/tsconfig.json', 'agent/package.json'] },
+  { name: 'broker', src: 'src', out: 'dist', extra: ['package.json', 'scripts/build.mjs'] },
+  { name: 'agent', src: 'agent/src', out: 'agent/dist', extra: ['agent/package.json', 'scripts/build.mjs'] },
 ];
 const STAMP = '.build-stamp.json';
 
@@ -45,7 +45,7 @@ function listFiles(dir) {
 
 /** What a build depends on: the sources and the config files, with the newest modification time among them. */
 function inputs(t) {
-  const files = [...listFiles(path.join(root, t.src)), ...[t.tsconfig, ...t.extra].map((f) => path.join(root, f))];
+  const files = [...listFiles(path.join(root, t.src)), ...t.extra.map((f) => path.join(root, f))];
   let newest = 0;
   for (const f of files) newest = Math.max(newest, fs.statSync(f).mtimeMs);
   return { files: files.map((f) => path.relative(root, f)), newest };
@@ -60,38 +60,103 @@ function upToDate(t, now) {
   }
 }
 
-function tscPath() {
-  const p = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  return fs.existsSync(p) ? p : null;
+/** esbuild (a dependency of tsx; a dev dependency), or null under `npm ci --omit=dev`. */
+async function loadEsbuild() {
+  try {
+    return await import('esbuild');
+  } catch {
+    return null;
+  }
 }
 
-function compile(t) {
+// The sources import each other with `.ts` extensions (run as they are by tsx). In the output they name `.js` files:
+// the same length, so the source maps stay exact. esbuild always prints module specifiers in double quotes.
+const TS_SPECIFIER = /(\b(?:from|import)\s*\(?\s*)"(\.{1,2}\/[^"\n]*?)\.ts"/g;
+
+async function compile(t, esbuild) {
   const now = inputs(t);
   if (!force && upToDate(t, now)) return true;
-  const tsc = tscPath();
-  if (!tsc) {
+  const outDir = path.join(root, t.out);
+  if (!esbuild) {
     // `npm ci --omit=dev` has no compiler: keep a dist/ that is there, fail only when there is none.
-    if (fs.existsSync(path.join(root, t.out))) return true;
-    process.stderr.write(`build: typescript is not installed and ${t.out}/ is missing: run "npm ci" (with dev dependencies)\n`);
+    if (fs.existsSync(outDir)) return true;
+    process.stderr.write(`build: esbuild is not installed and ${t.out}/ is missing: run "npm ci" (with dev dependencies)\n`);
     return false;
   }
   const started = Date.now();
-  // A clean output directory: a source file that was removed must not live on as a stale .js file.
-  for (const e of fs.existsSync(path.join(root, t.out)) ? fs.readdirSync(path.join(root, t.out)) : []) {
-    if (e !== 'pglite-template' && e !== 'pglite-template.json') fs.rmSync(path.join(root, t.out, e), { recursive: true, force: true });
-  }
-  const r = spawnSync(process.execPath, [tsc, '-p', t.tsconfig], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) {
-    process.stderr.write(`build: tsc -p ${t.tsconfig} failed\n`);
+  const srcDir = path.join(root, t.src);
+  const entryPoints = now.files.filter((f) => f.startsWith(`${t.src}/`) && f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => path.join(root, f));
+  let result;
+  try {
+    // One output file per source file, the same layout as the sources (so `new URL('../migrations/', import.meta.url)`
+    // and friends resolve alike from src/ and dist/). Types are checked by `npm run typecheck`, not here.
+    result = await esbuild.build({
+      entryPoints,
+      outdir: outDir,
+      outbase: srcDir,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: true,
+      bundle: false,
+      write: false,
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    process.stderr.write(`build: ${t.src}/ does not compile:\n${err.message}\n`);
     return false;
   }
-  fs.writeFileSync(path.join(root, t.out, STAMP), `${JSON.stringify({ builtAt: started, files: now.files })}\n`);
-  say(`${t.name}: ${t.src}/ -> ${t.out}/ in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // A clean output directory: a source file that was removed must not live on as a stale .js file.
+  for (const e of fs.existsSync(outDir) ? fs.readdirSync(outDir) : []) {
+    if (e !== 'pglite-template' && e !== 'pglite-template.json') fs.rmSync(path.join(outDir, e), { recursive: true, force: true });
+  }
+  for (const o of result.outputFiles) {
+    fs.mkdirSync(path.dirname(o.path), { recursive: true });
+    fs.writeFileSync(o.path, o.path.endsWith('.js') ? o.text.replace(TS_SPECIFIER, '$1"$2.js"') : o.contents);
+  }
+  fs.writeFileSync(path.join(outDir, STAMP), `${JSON.stringify({ builtAt: started, files: now.files })}\n`);
+  say(`${t.name}: ${t.src}/ -> ${t.out}/ (${entryPoints.length} files) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return true;
 }
 
+// One build at a time per checkout: two `npm test` runs started together must not both rewrite dist/.
+const LOCK = path.join(root, 'node_modules', '.cache', 'sealbox-build.lock');
+function lock() {
+  fs.mkdirSync(path.dirname(LOCK), { recursive: true });
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(LOCK);
+      fs.writeFileSync(path.join(LOCK, 'pid'), String(process.pid));
+      return;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(fs.readFileSync(path.join(LOCK, 'pid'), 'utf8'));
+    } catch {
+      // being created or removed
+    }
+    let alive = true;
+    if (Number.isInteger(holder) && holder > 0) {
+      try {
+        process.kill(holder, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    if (!alive) fs.rmSync(LOCK, { recursive: true, force: true });
+    else if (Date.now() > deadline) throw new Error(`build: ${LOCK} is held by PID ${holder}`);
+    else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  }
+}
+lock();
+process.on('exit', () => fs.rmSync(LOCK, { recursive: true, force: true }));
+
+const esbuild = await loadEsbuild();
 let ok = true;
-for (const t of targets) if (!only || t.name === only) ok = compile(t) && ok;
+for (const t of targets) if (!only || t.name === only) ok = (await compile(t, esbuild)) && ok;
 if (!ok) process.exit(1);
 if (!withTemplate) process.exit(0);
 

@@ -25,7 +25,7 @@ export function devBanner(b: DevBannerInput): string {
     `Root Token: ${b.rootToken}`,
     '',
     'Next, in another shell (from this directory):',
-    `  export VAULT_ADDR=${shellWord(b.address)} VAULT_TOKEN=${shellWord(b.rootToken)} PATH="$PWD/node_modules/.bin:$PATH"`,
+    `  export VAULT_ADDR=${shellWord(b.address)} VAULT_TOKEN=${shellWord(b.rootToken)} PATH="$PWD/bin:$PATH"`,
     '  sealbox kv put secret/hello greeting=world && sealbox kv get secret/hello',
     '',
     'Stop it with Ctrl-C (or SIGTERM): it drains requests and exits 0.',

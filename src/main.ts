@@ -49,8 +49,9 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
   });
-  log.info({ address: listenerAddress(server), storage: config.database_url ? 'postgresql' : 'pglite', dev: config.dev }, 'listening');
+  // The banner (stderr) before the `listening` line (stdout) that scripts wait for: whoever sees that line has the banner.
   if (app.dev) process.stderr.write(devBanner({ ...app.dev, address: listenerAddress(server), dataDir: config.data_dir }));
+  log.info({ address: listenerAddress(server), storage: config.database_url ? 'postgresql' : 'pglite', dev: config.dev }, 'listening');
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -5,7 +5,7 @@
 // What the harness changes, and nothing else:
 //   - the addresses the README assumes are replaced by the real ones: http://127.0.0.1:8200 -> the broker,
 //     127.0.0.1:5432 and `port: 5432` -> the PostgreSQL cluster;
-//   - the environment has VAULT_ADDR, VAULT_TOKEN (as after the Quickstart), node_modules/.bin on PATH (as "Set up"
+//   - the environment has VAULT_ADDR, VAULT_TOKEN (as after the Quickstart), bin/ on PATH (as "Set up"
 //     says), and PGHOST/PGPORT/PGUSER/PGPASSWORD for psql (as "Dynamic database credentials" says);
 //   - sh blocks run under `set -euo pipefail` with `curl` meaning `curl --fail-with-body`, so an HTTP error fails;
 //   - js blocks are ES modules run with node from a directory inside the project (so `node-vault` and `pg` resolve).
@@ -79,7 +79,7 @@ const hasTools = hasPsql && ['openssl', 'jq'].every((t) => (process.env.PATH ?? 
     ...process.env,
     VAULT_ADDR: b.address,
     VAULT_TOKEN: 'dev-root',
-    PATH: `${path.join(PROJECT_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    PATH: `${path.join(PROJECT_ROOT, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     PGHOST: pg.host,
     PGPORT: String(pg.port),
     PGUSER: pg.user,
@@ -103,7 +103,7 @@ const hasTools = hasPsql && ['openssl', 'jq'].every((t) => (process.env.PATH ?? 
       await fsp.writeFile(file, `${code}\n`);
       r = await run(process.execPath, [file], { cwd: work, env, timeoutMs: 90_000 });
     }
-    t.log(`README.md:${block.line} (${block.lang}) exit ${String(r.code)}`);
+    t.log(`${path.basename(README)}:${block.line} (${block.lang}) exit ${String(r.code)}`);
     if (r.code !== 0) {
       t.fail(`the ${block.lang} block at ${path.basename(README)}:${block.line} failed (exit ${String(r.code)}):\n${code}\n--- output ---\n${r.out}`);
       return;

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The `sealbox-agent` command: the compiled agent in agent/dist/ (made by `npm ci` through the root `prepare` script,
-// or `npm run build`). No TypeScript loader at run time. Run this file directly (node_modules/.bin/sealbox-agent), not
+// or `npm run build`). No TypeScript loader at run time. Run this file directly (bin/sealbox-agent links to it), not
 // through npx: npx does not pass SIGTERM on, and the agent revokes its leases only when it gets it.
 import { existsSync } from 'node:fs';
+import process from 'node:process';
+import { URL } from 'node:url';
 
 const entry = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(entry)) {

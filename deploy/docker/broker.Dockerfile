@@ -19,10 +19,9 @@ WORKDIR /build
 COPY package.json package-lock.json ./
 COPY agent/package.json agent/
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs scripts/
 COPY src/ src/
-# The same build as `npm ci` (scripts/build.mjs, tsconfig.build.json, source maps), without the PGlite data-directory
+# The same build as `npm ci` (scripts/build.mjs: esbuild, source maps), without the PGlite data-directory
 # template: a container's first start on a new PGlite volume runs initdb instead (seconds, once).
 RUN node scripts/build.mjs --only broker --no-template
 
