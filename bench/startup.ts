@@ -9,6 +9,7 @@
 //
 //   npm run bench:startup             (BENCH_ROUNDS=5)
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +41,20 @@ function timeRun(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<
 interface Running {
   address: string;
   ms: number;
+  /** CPU time (user + system) the broker process used until `listening`: far less sensitive to machine load than ms. */
+  cpuMs: number;
   stop(): Promise<void>;
+}
+
+/** utime + stime of a live process from /proc (clock ticks of 10 ms on Linux), or NaN elsewhere. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Start a dev broker on `dataDir`; resolves at its `listening` line with the time it took. */
@@ -62,10 +76,12 @@ function startBroker(dataDir: string): Promise<Running> {
       const m = /"address":"([^"]+)"[^\n]*"msg":"listening"/.exec(out);
       if (m?.[1]) {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        const cpuMs = cpuMsOf(p.pid);
         out = '';
         resolve({
           address: m[1],
           ms,
+          cpuMs,
           async stop() {
             p.kill('SIGTERM');
             await exited;
@@ -85,6 +101,7 @@ const median = (xs: number[]): number => {
 const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'sealbox-bench-startup-'));
 type Figure = 'bare' | 'help' | 'kvGet' | 'brokerNew' | 'brokerExisting';
 const samples: Record<Figure, number[]> = { bare: [], help: [], kvGet: [], brokerNew: [], brokerExisting: [] };
+const cpu = { brokerNew: [] as number[], brokerExisting: [] as number[] };
 try {
   // A broker for `kv get`, with one secret.
   const served = await startBroker(path.join(scratch, 'served'));
@@ -102,9 +119,11 @@ try {
     samples.kvGet.push(await timeRun([BIN, 'kv', 'get', 'secret/bench'], cliEnv));
     const fresh = await startBroker(path.join(scratch, `new-${i}`));
     samples.brokerNew.push(fresh.ms);
+    cpu.brokerNew.push(fresh.cpuMs);
     await fresh.stop();
     const again = await startBroker(existing);
     samples.brokerExisting.push(again.ms);
+    cpu.brokerExisting.push(again.cpuMs);
     await again.stop();
   }
   await served.stop();
@@ -129,6 +148,7 @@ process.stdout.write(
     row('sealbox kv get', m.kvGet, `${(m.kvGet / m.bare).toFixed(2)}x bare node (goal <= 3x)`),
     row('broker, new data dir', m.brokerNew, `${(m.brokerNew / m.bare).toFixed(1)}x bare node (goal <= 3000 ms quiet)`),
     row('broker, existing data dir', m.brokerExisting, `${(m.brokerExisting / m.bare).toFixed(1)}x bare node (goal <= 1000 ms quiet)`),
+    `broker CPU time (user+system) to listening, median: new ${median(cpu.brokerNew).toFixed(0)} ms, existing ${median(cpu.brokerExisting).toFixed(0)} ms (less sensitive to machine load than wall time)`,
     `samples (ms): ${JSON.stringify(Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`,
     '',
   ].join('\n'),
