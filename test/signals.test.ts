@@ -34,7 +34,8 @@ function start(command: string, args: string[]): Started {
   let out = '';
   proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  // 'close': after the exit AND the last output (an 'exit' can come before the final log lines are read).
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
   return { proc, output: () => out, exited };
 }
 
@@ -98,8 +99,10 @@ test('SIGTERM to the PID of `npm start` reaches the broker: it drains, the port 
 });
 
 test('SIGTERM to the PID of `sealbox-agent --config …` revokes its lease (the database user is dropped), removes the file, exits 0', async (t) => {
+  t.timeout(300_000);
   const target = await newTarget('signals_readers');
-  const b = await startBroker({ databaseUrl: await target.cluster.createDatabase() });
+  // A broker on PostgreSQL: its first start runs every migration, which takes long on a loaded machine.
+  const b = await startBroker({ databaseUrl: await target.cluster.createDatabase(), timeoutMs: 180_000 });
   t.teardown(() => b.stop());
   await mountDatabase(b, target, 'signals_readers');
   const dir = await tempDir('signals-agent-');
