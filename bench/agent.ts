@@ -1,7 +1,7 @@
 // bench/agent: the agent's steady-state RSS with 10 secrets (goal ≤ 50 MB), start-to-ready time, and the latency
 // from a KV write to the new content in the file (p50/p99 over 100 changes; goal p99 ≤ 1 s), with the event
-// stream on (poll_interval 60 s). Runs the agent from its TypeScript sources (what `npx sealbox-agent` does
-// without a build) and compiled (`npm run build -w sealbox-agent`, built here into a scratch dir).
+// stream on (poll_interval 60 s). Runs the agent from its TypeScript sources (through tsx, as the tests did
+// before the build) and compiled (`npm run build`, copied here into a scratch dir).
 //
 //   npm run bench:agent          (BENCH_CHANGES=100 BENCH_STARTS=5)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -69,9 +69,11 @@ try {
   await fsp.writeFile(path.join(work, 'secret-id'), secretId);
   for (let i = 0; i < 10; i++) await ok(b, 'POST', `secret/data/bench/s${i}`, { data: { user: `u${i}`, password: `p${i}-0`, n: i } });
 
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(AGENT_DIR, 'tsconfig.build.json'), '--outDir', scratch], { stdio: 'inherit' });
+  // The build npm ci runs (scripts/build.mjs: esbuild into agent/dist/), copied to a scratch dir.
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--only', 'agent'], { stdio: 'inherit' });
+  await fsp.cp(path.join(AGENT_DIR, 'dist'), scratch, { recursive: true });
   const variants: [string, string[]][] = [
-    ['sources via tsx', [path.join(AGENT_DIR, 'bin', 'sealbox-agent.mjs')]],
+    ['sources via tsx', ['--import', 'tsx', path.join(AGENT_DIR, 'src', 'main.ts')]],
     ['compiled (npm run build)', [path.join(scratch, 'main.js')]],
     // V8 flags for a small sidecar: no optimising compilers' code and a small young generation (the Dockerfile uses them).
     // V8 flags for a small sidecar (the agent Dockerfile uses them): a small young generation, no optimising compiler.

@@ -20,6 +20,7 @@ import { randomBase62, systemRandom } from '../src/lib/random.ts';
 import { createPgDb } from '../src/storage/pg-db.ts';
 import { createSealStore } from '../src/storage/seal-store.ts';
 import { createLogger } from '../src/lib/log.ts';
+import { ensureBuilt } from './lib.ts';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
 import { call, mountPostgresTarget, ROOT } from './lib.ts';
 
@@ -29,6 +30,7 @@ const SMALL = 1000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TOKEN = 'bench-root-token';
 
+ensureBuilt();
 const cluster = await startPostgres();
 const brokerUrl = await cluster.createDatabase();
 const targetUrl = await cluster.createDatabase();

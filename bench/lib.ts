@@ -1,5 +1,5 @@
 // Shared pieces of the benchmarks: start a server process with its output in a file, and run autocannon.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,8 +31,18 @@ export async function spawnServer(name: string, args: string[], env: Record<stri
   throw new Error(`${name} did not start:\n${readFileSync(logFile, 'utf8')}`);
 }
 
+let built = false;
+/** bin/sealbox.mjs runs dist/: build it first (a no-op when up to date), so that a benchmark never measures a stale build. */
+export function ensureBuilt(): void {
+  if (built) return;
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('scripts/build.mjs failed');
+  built = true;
+}
+
 /** A dev broker on the given PostgreSQL with a known root token. */
 export function spawnBroker(databaseUrl: string, rootToken: string, env: Record<string, string> = {}): Promise<Server> {
+  ensureBuilt();
   const data = mkdtempSync(join(tmpdir(), 'bench-data-'));
   return spawnServer('broker', ['bin/sealbox.mjs', 'server', '--dev', '--listen', '127.0.0.1:0', '--data', data, '--dev-root-token', rootToken], {
     SEALBOX_DATABASE_URL: databaseUrl,

@@ -3,8 +3,10 @@
 //   "N passed, N failed"  or  "N passed, N failed, N skipped"  (skipped only when > 0; todo counts as skipped)
 // Exit status is non-zero when any test failed, ava exited non-zero, or no test ran at all.
 // Extra CLI args are passed to ava, e.g. `npm test -- test/harness.test.ts --match 'postgres*'`.
-// No type checking here: that is `npm run typecheck`.
-import { spawn } from 'node:child_process';
+// No type checking here: that is `npm run typecheck`. The build (scripts/build.mjs: dist/, agent/dist/, the PGlite
+// template) runs first and is skipped when it is up to date, so the broker and agent processes the tests start never
+// run a stale dist/: they run what the sources say now.
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
@@ -25,6 +27,14 @@ function countLine(line) {
   if (directive) counts.skipped++;
   else if (m[1]) counts.failed++;
   else counts.passed++;
+}
+
+const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+if (build.status !== 0) {
+  process.stderr.write('test-run: the build failed (scripts/build.mjs); no test was run\n');
+  process.exitCode = 1;
+  process.stdout.write('0 passed, 1 failed\n');
+  process.exit();
 }
 
 const child = spawn(avaBin, ['--tap', ...process.argv.slice(2)], {

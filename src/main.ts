@@ -5,6 +5,7 @@ import { createListener, ListenerError, listenerAddress, type Listener, type Ser
 import { bootstrapCertificate, startPkiTls } from './http/pki-tls.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/log.ts';
+import { devBanner } from './dev-banner.ts';
 import { systemRandom } from './lib/random.ts';
 
 const DRAIN_MS = 10_000;
@@ -43,24 +44,13 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   if (!server) return 2;
   const app = await buildApp({ config, log, clock: systemClock, random: systemRandom });
   const pkiTls = boot ? startPkiTls({ config, server, pipeline: app.pipeline, bootstrap: boot, log, clock: systemClock, random: systemRandom }) : null;
-  if (app.dev) {
-    process.stderr.write(
-      [
-        '',
-        'WARNING: dev mode. The unseal key and root token below are stored in plaintext in',
-        `${config.data_dir}/dev-credentials.json. Do not run dev mode in production.`,
-        '',
-        `Unseal Key: ${app.dev.unsealKey}`,
-        `Root Token: ${app.dev.rootToken}`,
-        '',
-      ].join('\n'),
-    );
-  }
   deferred.handler = app.http.callback();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
   });
+  // The banner (stderr) before the `listening` line (stdout) that scripts wait for: whoever sees that line has the banner.
+  if (app.dev) process.stderr.write(devBanner({ ...app.dev, address: listenerAddress(server), dataDir: config.data_dir }));
   log.info({ address: listenerAddress(server), storage: config.database_url ? 'postgresql' : 'pglite', dev: config.dev }, 'listening');
 
   return new Promise<number>((resolve) => {

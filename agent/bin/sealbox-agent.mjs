@@ -1,26 +1,16 @@
 #!/usr/bin/env node
-// Runs the compiled agent when `npm run build` made dist/ and it is newer than every source file (smaller and
-// faster to start), else the TypeScript sources through tsx's loader, so `npx sealbox-agent` works right after
-// `npm ci` with no build step.
-import { readdirSync, statSync } from 'node:fs';
-import { URL, fileURLToPath } from 'node:url';
+// The `sealbox-agent` command: the compiled agent in agent/dist/ (made by `npm ci` through the root `prepare` script,
+// or `npm run build`). No TypeScript loader at run time. Run this file directly (bin/sealbox-agent links to it), not
+// through npx: npx does not pass SIGTERM on, and the agent revokes its leases only when it gets it.
+import { existsSync } from 'node:fs';
+import process from 'node:process';
+import { URL } from 'node:url';
 
-const compiled = new URL('../dist/main.js', import.meta.url);
-const srcDir = fileURLToPath(new URL('../src/', import.meta.url));
-
-function builtAndFresh() {
-  try {
-    const built = statSync(compiled).mtimeMs;
-    return readdirSync(srcDir).every((f) => statSync(srcDir + f).mtimeMs <= built);
-  } catch {
-    return false;
-  }
+const entry = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('sealbox-agent: agent/dist/ is missing: run "npm run build" in the repository root (npm ci runs it too)\n');
+  process.exit(1);
 }
-
-if (builtAndFresh()) {
-  await import(compiled.href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../src/main.ts');
-}
+// dist/ has source maps; `NODE_OPTIONS=--enable-source-maps` makes stack traces name the TypeScript sources (off by
+// default: loading the maps of every module costs about a third of a second at start).
+await import(entry.href);

@@ -1,5 +1,5 @@
 /**
- * The agent's config file (CONTRACT §5): YAML or JSON, validated once at start-up. Every error names the field,
+ * The agent's config file (README "The agent"; every field in agent/examples/complete.yaml): YAML or JSON, validated once at start-up. Every error names the field,
  * e.g. `secrets[1].destination: is required`. Nothing is fetched or written before the whole file checks out.
  */
 import fs from 'node:fs';

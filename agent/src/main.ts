@@ -1,5 +1,5 @@
 /**
- * `sealbox-agent --config FILE [--once]` (CONTRACT §5). Exit codes: 0 done / stopped by SIGTERM, 1 a failure
+ * `sealbox-agent --config FILE [--once]` (documented in the README, "The agent"). Exit codes: 0 done / stopped by SIGTERM, 1 a failure
  * (login, fetch, write; in --once mode), 2 a config or usage error. Errors print one clear line on stderr.
  */
 import './lean-node-vault.ts';
@@ -12,6 +12,21 @@ import { checkTemplate, RenderError } from './render.ts';
 import { checkDestination } from './atomic-write.ts';
 
 const USAGE = 'usage: sealbox-agent --config FILE [--once]';
+const HELP = `${USAGE}
+
+Logs in to a sealbox (or Vault) broker, writes the secrets its config names to files, and keeps them fresh:
+renews leases, re-fetches before they expire and when the broker announces a rotation, runs on_change.
+
+Flags:
+  --config FILE, -c FILE   the config, YAML or JSON (required); --config=FILE also works
+  --once                   fetch and write every secret, then exit 0 (an init container); non-zero on failure,
+                           having written nothing
+  --help, -h               this help
+
+Signals: SIGTERM or SIGINT stops it (exit 0); with revoke_on_shutdown: true it first revokes its leases and token.
+Exit codes: 0 done or stopped, 1 a failure (login, fetch, write), 2 a config or usage error.
+Config reference: the README's "The agent" section; every field in agent/examples/complete.yaml.
+`;
 
 function parseArgs(argv: string[]): { config: string; once: boolean } {
   let config: string | undefined;
@@ -22,7 +37,7 @@ function parseArgs(argv: string[]): { config: string; once: boolean } {
     else if (a === '--config' || a === '-config' || a === '-c') config = argv[++i];
     else if (a.startsWith('--config=')) config = a.slice('--config='.length);
     else if (a === '-h' || a === '--help') {
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(HELP);
       process.exit(0);
     } else throw new ConfigError(`unknown argument "${a}"\n${USAGE}`);
   }

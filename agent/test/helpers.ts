@@ -86,7 +86,13 @@ export function runAgent(configFile: string, args: string[] = [], env: Record<st
   const exited = new Promise<number | null>((resolve) => {
     proc.on('exit', (code) => {
       live.delete(proc);
-      resolve(code);
+      // 'exit' can come before the last output is read (a compiled agent exits right after writing): wait for the
+      // pipes to close, but not forever (an on_change child may hold them).
+      const timer = setTimeout(() => resolve(code), 2000);
+      proc.once('close', () => {
+        clearTimeout(timer);
+        resolve(code);
+      });
     });
   });
   return {

@@ -4,7 +4,7 @@
 #
 #   docker build -f deploy/docker/agent.Dockerfile -t sealbox-agent:0.1.0 .
 #
-# `build` compiles agent/src to agent/dist, `deps` installs the agent workspace's production dependencies only, and the
+# `build` compiles agent/src to agent/dist (scripts/build.mjs), `deps` installs the agent workspace's production dependencies only, and the
 # runtime stage is distroless: no shell, uid 65532, nothing written outside the secret volume (read-only root friendly).
 
 ARG BUILD_IMAGE=node:20-slim
@@ -16,7 +16,9 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY agent/package.json agent/
 RUN npm ci --workspace=agent --ignore-scripts --no-audit --no-fund
 COPY agent/ agent/
-RUN npx tsc -p agent/tsconfig.build.json
+COPY scripts/build.mjs scripts/
+# The same build as `npm ci` (scripts/build.mjs: esbuild, source maps).
+RUN node scripts/build.mjs --only agent
 
 FROM ${BUILD_IMAGE} AS deps
 WORKDIR /build

@@ -19,10 +19,11 @@ WORKDIR /build
 COPY package.json package-lock.json ./
 COPY agent/package.json agent/
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json ./
-COPY deploy/docker/tsconfig.broker.json deploy/docker/
+COPY scripts/build.mjs scripts/
 COPY src/ src/
-RUN npx tsc -p deploy/docker/tsconfig.broker.json
+# The same build as `npm ci` (scripts/build.mjs: esbuild, source maps), without the PGlite data-directory
+# template: a container's first start on a new PGlite volume runs initdb instead (seconds, once).
+RUN node scripts/build.mjs --only broker --no-template
 
 FROM ${BUILD_IMAGE} AS deps
 WORKDIR /build

@@ -185,7 +185,7 @@ echo "policy app, role app; role_id and secret_id in $WORK/agent/"
 # ---------------------------------------------------------------------------------------------------------------
 step "5. The agent: log in, render the credential to $SECRETS/db.env, keep it renewed"
 # ---------------------------------------------------------------------------------------------------------------
-# The same config format as in a pod (CONTRACT §5); libpq's PG* variables, so any PostgreSQL client can use the file.
+# The same config format as in a pod (README "The agent"); libpq's PG* variables, so any PostgreSQL client can use the file.
 cat >"$WORK/agent/agent.yaml" <<YAML
 broker:
   address: "$SEALBOX_ADDR"

@@ -2,6 +2,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
 import { lockDataDir } from './dir-lock.ts';
 import { translatePgError } from './pg-errors.ts';
+import { seedFromTemplate } from './pglite-template.ts';
 
 function wrap(q: PGlite | Transaction): Queryable {
   return {
@@ -24,6 +25,8 @@ export async function createPgliteDb(dir: string, lockDir: string): Promise<Db> 
   const lock = lockDataDir(lockDir);
   let db: PGlite;
   try {
+    // A new directory starts as a copy of the build-time template instead of running initdb in WASM (seconds).
+    await seedFromTemplate(dir);
     db = await PGlite.create(dir);
   } catch (err) {
     lock.release();

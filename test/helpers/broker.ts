@@ -153,7 +153,12 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     proc.on('exit', (code) => {
       live.delete(proc);
       watchdog?.cancel();
-      resolve(code);
+      // 'exit' can come before the last log lines are read: wait for the pipes, but not forever.
+      const timer = setTimeout(() => resolve(code), 2000);
+      proc.once('close', () => {
+        clearTimeout(timer);
+        resolve(code);
+      });
     });
     proc.on('error', (err) => {
       chunks.push(`\n[spawn error] ${err.message}\n`);

@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// Compiles the TypeScript sources to JavaScript (esbuild, one .js and .js.map per .ts file, `.ts` import specifiers
+// rewritten to `.js`) and prepares the PGlite data-directory template:
+//   src/       -> dist/        the broker and the `sealbox` CLI
+//   agent/src/ -> agent/dist/  `sealbox-agent`
+//   dist/pglite-template/      an initialised, empty PGlite data directory that the broker copies into a new
+//                              data directory instead of running initdb in WASM on first start (seconds saved)
+// Run by `npm ci` / `npm install` (the `prepare` script), `npm run build`, and scripts/test-run.mjs before every test
+// run, so that the tests never run a stale dist/. A target is compiled again only when a source file, its
+// package.json (or this script) is newer than its last build, or a file was added or removed; `--force` rebuilds everything.
+import fs from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { URL, fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const force = argv.includes('--force');
+const quiet = argv.includes('--quiet');
+// `--only broker` or `--only agent` (the container images); `--no-template` skips the PGlite template.
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
+const withTemplate = !argv.includes('--no-template') && only !== 'agent';
+const say = (msg) => {
+  if (!quiet) process.stderr.write(`build: ${msg}\n`);
+};
+
+const targets = [
+  { name: 'broker', src: 'src', out: 'dist', extra: ['package.json', 'scripts/build.mjs'] },
+  { name: 'agent', src: 'agent/src', out: 'agent/dist', extra: ['agent/package.json', 'scripts/build.mjs'] },
+];
+const STAMP = '.build-stamp.json';
+
+function listFiles(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** What a build depends on: the sources and the config files, with the newest modification time among them. */
+function inputs(t) {
+  const files = [...listFiles(path.join(root, t.src)), ...t.extra.map((f) => path.join(root, f))];
+  let newest = 0;
+  for (const f of files) newest = Math.max(newest, fs.statSync(f).mtimeMs);
+  return { files: files.map((f) => path.relative(root, f)), newest };
+}
+
+function upToDate(t, now) {
+  try {
+    const stamp = JSON.parse(fs.readFileSync(path.join(root, t.out, STAMP), 'utf8'));
+    return stamp.builtAt >= now.newest && JSON.stringify(stamp.files) === JSON.stringify(now.files);
+  } catch {
+    return false;
+  }
+}
+
+/** esbuild (a dependency of tsx; a dev dependency), or null under `npm ci --omit=dev`. */
+async function loadEsbuild() {
+  try {
+    return await import('esbuild');
+  } catch {
+    return null;
+  }
+}
+
+// The sources import each other with `.ts` extensions (run as they are by tsx). In the output they name `.js` files:
+// the same length, so the source maps stay exact. esbuild always prints module specifiers in double quotes.
+const TS_SPECIFIER = /(\b(?:from|import)\s*\(?\s*)"(\.{1,2}\/[^"\n]*?)\.ts"/g;
+
+async function compile(t, esbuild) {
+  const now = inputs(t);
+  if (!force && upToDate(t, now)) return true;
+  const outDir = path.join(root, t.out);
+  if (!esbuild) {
+    // `npm ci --omit=dev` has no compiler: keep a dist/ that is there, fail only when there is none.
+    if (fs.existsSync(outDir)) return true;
+    process.stderr.write(`build: esbuild is not installed and ${t.out}/ is missing: run "npm ci" (with dev dependencies)\n`);
+    return false;
+  }
+  const started = Date.now();
+  const srcDir = path.join(root, t.src);
+  const entryPoints = now.files.filter((f) => f.startsWith(`${t.src}/`) && f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => path.join(root, f));
+  let result;
+  try {
+    // One output file per source file, the same layout as the sources (so `new URL('../migrations/', import.meta.url)`
+    // and friends resolve alike from src/ and dist/). Types are checked by `npm run typecheck`, not here.
+    result = await esbuild.build({
+      entryPoints,
+      outdir: outDir,
+      outbase: srcDir,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: true,
+      bundle: false,
+      write: false,
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    process.stderr.write(`build: ${t.src}/ does not compile:\n${err.message}\n`);
+    return false;
+  }
+  // A clean output directory: a source file that was removed must not live on as a stale .js file.
+  for (const e of fs.existsSync(outDir) ? fs.readdirSync(outDir) : []) {
+    if (e !== 'pglite-template' && e !== 'pglite-template.json') fs.rmSync(path.join(outDir, e), { recursive: true, force: true });
+  }
+  for (const o of result.outputFiles) {
+    fs.mkdirSync(path.dirname(o.path), { recursive: true });
+    fs.writeFileSync(o.path, o.path.endsWith('.js') ? o.text.replace(TS_SPECIFIER, '$1"$2.js"') : o.contents);
+  }
+  fs.writeFileSync(path.join(outDir, STAMP), `${JSON.stringify({ builtAt: started, files: now.files })}\n`);
+  say(`${t.name}: ${t.src}/ -> ${t.out}/ (${entryPoints.length} files) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return true;
+}
+
+// One build at a time per checkout: two `npm test` runs started together must not both rewrite dist/.
+const LOCK = path.join(root, 'node_modules', '.cache', 'sealbox-build.lock');
+function lock() {
+  fs.mkdirSync(path.dirname(LOCK), { recursive: true });
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(LOCK);
+      fs.writeFileSync(path.join(LOCK, 'pid'), String(process.pid));
+      return;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(fs.readFileSync(path.join(LOCK, 'pid'), 'utf8'));
+    } catch {
+      // being created or removed
+    }
+    let alive = true;
+    if (Number.isInteger(holder) && holder > 0) {
+      try {
+        process.kill(holder, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    if (!alive) fs.rmSync(LOCK, { recursive: true, force: true });
+    else if (Date.now() > deadline) throw new Error(`build: ${LOCK} is held by PID ${holder}`);
+    else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  }
+}
+lock();
+process.on('exit', () => fs.rmSync(LOCK, { recursive: true, force: true }));
+
+const esbuild = await loadEsbuild();
+let ok = true;
+for (const t of targets) if (!only || t.name === only) ok = (await compile(t, esbuild)) && ok;
+if (!ok) process.exit(1);
+if (!withTemplate) process.exit(0);
+
+// The PGlite template, made by the compiled modules so that the broker and this script agree on layout and schema.
+const template = await import(new URL('../dist/storage/pglite-template.js', import.meta.url).href);
+const { createPgliteDb } = await import(new URL('../dist/storage/pglite-db.js', import.meta.url).href);
+const { migrate } = await import(new URL('../dist/storage/migrate.js', import.meta.url).href);
+const migrationsDir = path.join(root, 'migrations');
+const made = await template.buildPgliteTemplate({
+  force,
+  migrations: fs.readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort(),
+  async initialise(dir) {
+    const db = await createPgliteDb(dir);
+    try {
+      await migrate(db, migrationsDir);
+    } finally {
+      await db.close();
+    }
+  },
+});
+if (made) say(`PGlite data-directory template ready in ${(made.ms / 1000).toFixed(1)} s (${made.version})`);
