@@ -9,7 +9,7 @@ import type { AuthResponse, Caller, EngineRequest, EngineResponse, LoginResult, 
 import type { LeaseManager } from './leases.ts';
 import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
 import type { PathMatch } from './path-match.ts';
-import type { AclResult, Authorizer, Capability } from './policy.ts';
+import type { Authorizer, Capability } from './policy.ts';
 import type { TokenEntry, Tokens } from './tokens.ts';
 import { isWrappingToken, RESPONSE_WRAPPING_POLICY, wrappable, wrappingAllowed, type ResponseWrapping } from './wrapping.ts';
 
