@@ -138,6 +138,8 @@ test.serial('sign-verbatim (cert-manager, all strings): the CSR signed as it is;
   t.is((await api(b, 'POST', 'pki/sign/tight', { body: { csr, common_name: 'anything.internal' } })).status, 400);
   t.is((await api(b, 'POST', 'pki/sign-verbatim/nope', { body: { csr } })).status, 400);
   t.is((await api(b, 'POST', 'pki/sign-verbatim', { body: { csr: 'not a csr' } })).status, 400);
+  t.is((await api(b, 'POST', 'pki/sign-verbatim', { body: { csr, issuer_ref: 'root-2026' } })).status, 200, 'issuer_ref by name');
+  t.is((await api(b, 'POST', 'pki/sign-verbatim', { body: { csr, issuer_ref: 'other-issuer' } })).status, 400);
 });
 
 test.serial('config/urls lands in issued certificates as AIA and CDP; issuer-level URLs override it', async (t) => {

@@ -24,6 +24,8 @@ export interface IssueContext {
   urls: UrlsConfig;
   /** The issuer's leaf_not_after_behavior: "err" (default) refuses a leaf outliving the CA, "truncate" shortens it. */
   leafNotAfterBehavior?: LeafNotAfterBehavior;
+  /** The issuer's settings (name and id for issuer_ref). */
+  issuerMeta?: IssuerMeta;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function loadIssueContext(deps: PkiDeps, cache: IssuerCache, roleNa
   const issuer = await cache.issuer(bundle);
   const meta = metaFor(issuer.bundle, decode<IssuerMeta>(found.get(ISSUER_META_KEY)));
   if (!meta.usage.includes('issuing-certificates')) throw badRequest('error fetching CA certificate: this issuer is not permitted to issue certificates (usage lacks issuing-certificates)');
-  return { role, issuer, urls: meta.urls ?? decode<UrlsConfig>(found.get(URLS_KEY)) ?? DEFAULT_URLS, leafNotAfterBehavior: meta.leafNotAfterBehavior };
+  return { role, issuer, urls: meta.urls ?? decode<UrlsConfig>(found.get(URLS_KEY)) ?? DEFAULT_URLS, leafNotAfterBehavior: meta.leafNotAfterBehavior, issuerMeta: meta };
 }
 
 /** loadIssueContext for a named role (issue/:role, sign/:role). */

@@ -8,6 +8,8 @@
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import { parseDuration } from '../../../lib/durations.ts';
+import { badRequest } from '../../../lib/errors.ts';
+import { refMatches } from '../issuer-meta.ts';
 import { parseCsr } from '../csr.ts';
 import { boolField, durationField, formatField, intField, pemField, privateKeyFormatField, stringList } from '../input.ts';
 import { issueLeaf, leafResponse, loadIssueContext } from '../issuing.ts';
@@ -26,7 +28,7 @@ const verbatimInput = z.object({
   signature_bits: intField.optional(),
   use_pss: boolField.optional(),
   remove_roots_from_chain: boolField.optional(),
-  // One issuer per mount: accepted, and it is always that one.
+  // One issuer per mount: "default", its id or its name.
   issuer_ref: z.string().max(128).optional(),
   // Name fields: taken from the CSR instead.
   common_name: z.string().max(256).optional(),
@@ -62,6 +64,8 @@ function verbatimRole(input: VerbatimInput, role: Role | null): Role {
 
 async function signVerbatim(deps: PkiDeps, cache: IssuerCache, name: string | null, input: VerbatimInput): Promise<EngineResponse> {
   const loaded = await loadIssueContext(deps, cache, name === null ? null : roleName(name));
+  const ref = (input.issuer_ref ?? '').trim();
+  if (ref !== '' && loaded.issuerMeta && !refMatches(ref, loaded.issuerMeta)) throw badRequest(`unable to resolve issuer id for reference: ${ref.slice(0, 128)}`);
   const role = verbatimRole(input, loaded.role);
   const ctx = { ...loaded, role };
   const csr = await parseCsr(input.csr);
