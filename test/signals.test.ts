@@ -46,7 +46,7 @@ async function listeningAddress(s: Started): Promise<URL> {
     address = line ? /"address":"([^"]+)"/.exec(line)?.[1] : undefined;
     if (s.proc.exitCode !== null) throw new Error(`exited early:\n${s.output()}`);
     return address !== undefined;
-  }, 90_000);
+  }, 180_000);
   return new URL(address ?? '');
 }
 
@@ -69,7 +69,9 @@ async function dataDir(t: { teardown(fn: () => Promise<void>): void }): Promise<
 }
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  test(`${signal} to the PID of \`sealbox server --dev\` (bin/sealbox) drains, frees the port and exits 0`, async (t) => {
+  // Serial: each test starts a broker, and four at once on a loaded 2-core machine take minutes to listen.
+  test.serial(`${signal} to the PID of \`sealbox server --dev\` (bin/sealbox) drains, frees the port and exits 0`, async (t) => {
+    t.timeout(240_000);
     const dir = await dataDir(t);
     // bin/sealbox links to the node script itself (#!/usr/bin/env node execs node): no wrapper process in between.
     const s = start(path.join(BIN, 'sealbox'), ['server', '--dev', '--listen', '127.0.0.1:0', '--data', dir, '--dev-root-token', 'dev-root']);
@@ -85,7 +87,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-test('SIGTERM to the PID of `npm start` reaches the broker: it drains, the port is freed, npm exits 0', async (t) => {
+test.serial('SIGTERM to the PID of `npm start` reaches the broker: it drains, the port is freed, npm exits 0', async (t) => {
+  t.timeout(240_000);
   const dir = await dataDir(t);
   const s = start(NPM, ['start', '--', '--listen', '127.0.0.1:0', '--data', dir, '--dev-root-token', 'dev-root']);
   t.teardown(() => void s.proc.kill('SIGKILL'));
@@ -98,7 +101,7 @@ test('SIGTERM to the PID of `npm start` reaches the broker: it drains, the port 
   t.true(await portIsFree(Number(url.port)), 'the port is still accepting connections');
 });
 
-test('SIGTERM to the PID of `sealbox-agent --config …` revokes its lease (the database user is dropped), removes the file, exits 0', async (t) => {
+test.serial('SIGTERM to the PID of `sealbox-agent --config …` revokes its lease (the database user is dropped), removes the file, exits 0', async (t) => {
   t.timeout(300_000);
   const target = await newTarget('signals_readers');
   // A broker on PostgreSQL: its first start runs every migration, which takes long on a loaded machine.
