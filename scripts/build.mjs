@@ -169,7 +169,8 @@ const made = await template.buildPgliteTemplate({
   force,
   migrations: fs.readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort(),
   async initialise(dir) {
-    const db = await createPgliteDb(dir);
+    // The lock file goes beside the new directory (released on close), not into the template itself.
+    const db = await createPgliteDb(dir, path.dirname(dir));
     try {
       await migrate(db, migrationsDir);
     } finally {
