@@ -46,6 +46,8 @@ export interface MountTableDeps {
   instantiate: (factory: EngineFactory, info: MountInfo) => Engine;
   /** Runs before a mount is removed (the lease manager revokes the mount's leases); throwing keeps the mount. */
   beforeUnmount?: (info: MountInfo) => Promise<void>;
+  /** Runs before a mount is moved (sys/remount); throwing keeps it where it is. */
+  beforeRemount?: (info: MountInfo) => Promise<void>;
 }
 
 /** The mount table: which engine serves which path prefix, shared by all replicas through PostgreSQL. */
@@ -189,6 +191,7 @@ export function createMountTable(deps: MountTableDeps) {
       if (!current) throw badRequest(`no mount at "${from}"`);
       const existing = mounted.map((m) => m.info.path).find((p) => p !== from && (p.startsWith(to) || to.startsWith(p)));
       if (existing || to === from) throw new AppError('bad_request', `path already in use at ${existing ?? to}`);
+      if (deps.beforeRemount) await deps.beforeRemount(current.info);
       if (!(await deps.store.rename(deps.db, from, to))) throw new AppError('bad_request', `path already in use at ${to}`);
       await reload();
       await deps.db.notify(CHANNEL, to);
