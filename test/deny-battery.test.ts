@@ -32,7 +32,7 @@ test('no token, a forged token, or a policy without the capability gets 403 on e
   }
 
   const spec = (await api(b, 'GET', 'sys/internal/specs/openapi')).json as {
-    paths: Record<string, { 'x-sealbox-operations': Op[]; 'x-vault-unauthenticated': boolean }>;
+    paths: Record<string, { 'x-sealbox-operations': Op[]; 'x-vault-unauthenticated': boolean; 'x-sealbox-wrapping-token'?: boolean }>;
   };
   const mounts = new Set(Object.keys(spec.paths).map((p) => p.split('/')[1]));
   for (const type of [...catalog.data.secret]) t.true(mounts.has(`battery-${type}`), `${type} paths are listed`);
@@ -52,7 +52,9 @@ test('no token, a forged token, or a policy without the capability gets 403 on e
         [`policy without ${NEEDS[op].join('/')}`, lacking[op]],
       ] as const) {
         const r = await api(b, method, target, { token, body, headers });
-        t.is(r.status, 403, `${who}: ${op} ${path} → ${r.status} ${r.text.slice(0, 120)}`);
+        // sys/wrapping/{unwrap,rewrap} take the client token as a wrapping token: anything else is Vault's 400 for it.
+        const wrapping = item['x-sealbox-wrapping-token'] === true && token !== null && r.text.includes('wrapping token is not valid or does not exist');
+        t.is(r.status, wrapping ? 400 : 403, `${who}: ${op} ${path} → ${r.status} ${r.text.slice(0, 120)}`);
         checked++;
       }
     }

@@ -51,6 +51,8 @@ export interface MountTableDeps {
   rowMac: RowMac;
   /** Stored mounts are loaded only while unsealed: their MACs need the root key (the unseal hook reloads). */
   sealed: () => boolean;
+  /** Runs before a mount is moved (sys/remount); throwing keeps it where it is. */
+  beforeRemount?: (info: MountInfo) => Promise<void>;
 }
 
 /** The mount table: which engine serves which path prefix, shared by all replicas through PostgreSQL. */
@@ -211,7 +213,15 @@ export function createMountTable(deps: MountTableDeps) {
       if (!current) throw badRequest(`no mount at "${from}"`);
       const existing = mounted.map((m) => m.info.path).find((p) => p !== from && (p.startsWith(to) || to.startsWith(p)));
       if (existing || to === from) throw new AppError('bad_request', `path already in use at ${existing ?? to}`);
-      if (!(await deps.store.rename(deps.db, from, to))) throw new AppError('bad_request', `path already in use at ${to}`);
+      if (deps.beforeRemount) await deps.beforeRemount(current.info);
+      // The path is part of the row's MAC: check the stored row, then sign it again at its new path, under the row lock.
+      const moved = await deps.db.tx(async (q) => {
+        const row = await deps.store.getForUpdate(q, from);
+        if (!row) return false;
+        deps.rowMac.verify('mounts', mountFields(row), row.mac, row.path);
+        return deps.store.rename(q, from, to, deps.rowMac.sign('mounts', mountFields({ ...row, path: to })));
+      });
+      if (!moved) throw new AppError('bad_request', `path already in use at ${to}`);
       await reload();
       await deps.db.notify(CHANNEL, to);
       return { from, to };

@@ -89,11 +89,14 @@ export function createResponseWrapping(deps: { tokens: Tokens; storage: EngineSt
     return entry;
   }
 
-  /** Spends the token's one use and reads its response; the token is revoked whatever happens. */
+  /**
+   * Spends the token's one use and reads its response; the caller that spent the use revokes the token whatever
+   * happens. A concurrent caller that lost the race touches nothing (else it could delete the response first).
+   */
   async function consume(token: string): Promise<StoredResponse> {
     const entry = await entryOf(token);
+    if ((await tokens.spendUse(entry)) === 'none') throw invalidWrappingToken();
     try {
-      if ((await tokens.spendUse(entry)) === 'none') throw invalidWrappingToken();
       const raw = await storage.get(key(entry.accessor));
       if (!raw) throw invalidWrappingToken();
       const stored = JSON.parse(raw.toString('utf8')) as StoredResponse;

@@ -50,8 +50,8 @@ export function createMountsStore(db: Queryable) {
       ]);
     },
     /** sys/remount: the mount keeps its id (and so its entries and leases); false if `from` is gone or `to` is taken. */
-    async rename(q: Queryable, from: string, to: string): Promise<boolean> {
-      const r = await q.query('UPDATE mounts SET path = $2 WHERE path = $1 AND NOT EXISTS (SELECT 1 FROM mounts WHERE path = $2)', [from, to]);
+    async rename(q: Queryable, from: string, to: string, mac: Buffer | null): Promise<boolean> {
+      const r = await q.query('UPDATE mounts SET path = $2, mac = $3 WHERE path = $1 AND NOT EXISTS (SELECT 1 FROM mounts WHERE path = $2)', [from, to, mac]);
       return r.rowCount === 1;
     },
     async delete(path: string): Promise<boolean> {

@@ -102,6 +102,10 @@ export function createRotationsStore() {
     async remove(q: Queryable, id: string): Promise<void> {
       await q.query(`DELETE FROM rotations WHERE id = $1`, [id]);
     },
+    async countForMount(q: Queryable, mountId: string): Promise<number> {
+      const r = await q.query<{ n: number }>('SELECT count(*)::int AS n FROM rotations WHERE mount_id = $1', [mountId]);
+      return r.rows[0]?.n ?? 0;
+    },
     async removeMount(q: Queryable, mountId: string): Promise<void> {
       await q.query(`DELETE FROM rotations WHERE mount_id = $1`, [mountId]);
     },

@@ -48,6 +48,7 @@ export function sysInternalPaths(deps: { mounts: () => MountTable; mountAccess: 
                 'x-sealbox-operations': ops,
                 'x-vault-unauthenticated': def.unauthenticated === true,
                 'x-vault-sudo': def.sudo === true,
+                ...(def.wrappingTokenAuth ? { 'x-sealbox-wrapping-token': true } : {}),
               };
               for (const o of ops) entry[METHOD[o]] = { operationId: `${o}-${m.info.path}${def.pattern}` };
               paths[openApiPath(m.info.path, def.pattern)] = entry;
