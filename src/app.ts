@@ -485,6 +485,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       }
     },
   });
+  // Failure windows that have passed (and are not locked) count for nothing any more.
+  scheduler.add({
+    name: 'login-failures-prune',
+    schedule: '15 * * * * *',
+    exclusive: true,
+    run: async () => {
+      while ((await lockoutStore.prune(config.lockout_counter_reset, 1000)) >= 1000) {
+        // more expired windows are waiting
+      }
+    },
+  });
   scheduler.add({
     name: 'job-history-prune',
     schedule: '0 30 3 * * *',

@@ -68,7 +68,13 @@ test.serial('250 unauthenticated connections each holding a 1 MiB body: beyond t
   const cap = 8 * MiB;
   // On PostgreSQL: the embedded store's WASM heap would swamp the measurement.
   const pg = await startPostgres();
-  const b = await startBroker({ databaseUrl: await pg.createDatabase(), env: { SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES: String(cap), SEALBOX_MAX_CONNECTIONS: '1000' } });
+  const b = await startBroker({ databaseUrl: await pg.createDatabase(), env: {
+      SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES: String(cap),
+      SEALBOX_MAX_CONNECTIONS: '1000',
+      // The held bodies must stay held while all 250 connect, however slow this machine is: no request timeout frees them.
+      SEALBOX_REQUEST_TIMEOUT: '10m',
+    },
+  });
   t.teardown(() => b.stop());
   const pid = b.proc.pid ?? 0;
   // Warm the request path once, so that what follows measures the held bodies, not first-use allocations.

@@ -35,6 +35,17 @@ export function createLockoutStore(db: Queryable) {
         [mountId, identityHmac, opts.threshold, opts.windowSeconds, opts.lockSeconds],
       );
     },
+    /** Deletes up to `limit` rows whose failure window has passed and that are not locked; returns how many. */
+    async prune(windowSeconds: number, limit: number): Promise<number> {
+      const r = await db.query(
+        `DELETE FROM login_failures WHERE (mount_id, identity_hmac) IN (
+           SELECT mount_id, identity_hmac FROM login_failures
+            WHERE first_failed_at < now() - make_interval(secs => $1::int) AND (locked_until IS NULL OR locked_until <= now())
+            LIMIT $2)`,
+        [windowSeconds, limit],
+      );
+      return r.rowCount;
+    },
     async reset(mountId: string, identityHmac: Uint8Array): Promise<void> {
       await db.query('DELETE FROM login_failures WHERE mount_id = $1 AND identity_hmac = $2', [mountId, identityHmac]);
     },

@@ -35,6 +35,14 @@ type Checked = { metadata: Record<string, string> } | null;
 const DECOY_ROLE = { hmacKey: Buffer.alloc(32).toString('base64') };
 /** Not a valid role name, so no real entry can live under it. */
 const DECOY_NAME = '#decoy';
+/**
+ * The lockout identity that failures with an unknown role ID count against: one row per mount, so that random role
+ * IDs cannot grow login_failures, and the failure costs the same write as for a real role. Role IDs are trimmed, so
+ * none can begin with a space.
+ */
+const UNKNOWN_ROLE_ID = ' unknown role ID';
+/** verify's answer for a role ID that names no role. */
+const UNKNOWN = Symbol('unknown role ID');
 
 function loginResult(role: RoleEntry, secretMetadata: Record<string, string>): LoginResult {
   const metadata = { ...secretMetadata, role_name: role.name };
@@ -76,14 +84,14 @@ export function createLoginPaths(deps: AppRoleDeps, index: RoleIdIndex): PathDef
   }
 
   /** The same hashing and a transaction of the same shape as spendSecretId, for an unknown role ID. */
-  async function decoyWork(secretId: string): Promise<null> {
+  async function decoyWork(secretId: string): Promise<typeof UNKNOWN> {
     const key = secretIdKey(DECOY_NAME, secretIdHash(DECOY_ROLE, secretId));
     await deps.storage.locked(key, (s) => s.getMany([key, roleKey(DECOY_NAME)]));
-    return null;
+    return UNKNOWN;
   }
 
-  /** The role the credentials prove, or null. Never throws for a credential problem. */
-  async function verify(roleId: string, secretId: string, remoteAddress: string): Promise<LoginResult | null> {
+  /** The role the credentials prove, null, or UNKNOWN when the role ID names no role. Never throws for a credential problem. */
+  async function verify(roleId: string, secretId: string, remoteAddress: string): Promise<LoginResult | null | typeof UNKNOWN> {
     const indexKey = (await index.keyer())(roleId);
     const name = decodeRoleIdIndex(await deps.storage.get(indexKey))?.name ?? DECOY_NAME;
     const role = decodeRole(await deps.storage.get(roleKey(name)));
@@ -100,8 +108,8 @@ export function createLoginPaths(deps: AppRoleDeps, index: RoleIdIndex): PathDef
     await deps.lockout.assertNotLocked(roleId);
     // A storage error propagates as itself: it is not a wrong credential and must not count towards a lockout.
     const result = await verify(roleId, secretId, remoteAddress);
-    if (!result) {
-      await deps.lockout.recordFailure(roleId);
+    if (result === UNKNOWN || !result) {
+      await deps.lockout.recordFailure(result === UNKNOWN ? UNKNOWN_ROLE_ID : roleId);
       throw loginFailed();
     }
     await deps.lockout.reset(roleId);
