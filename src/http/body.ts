@@ -86,7 +86,9 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
     const pos = err instanceof SyntaxError ? /position (\d+)/.exec(err.message)?.[1] : undefined;
     throw badRequest(`failed to parse JSON input: malformed JSON${pos ? ` at position ${pos}` : ''}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('request body must be a JSON object');
+  // Go clients send `null` for a write with no data (Vault's jsonutil decodes it to an empty map).
+  if (value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw badRequest('request body must be a JSON object');
   if (depthExceeds(value, MAX_DEPTH)) throw badRequest(`request body is nested deeper than ${MAX_DEPTH} levels`);
   return value as Record<string, unknown>;
 }

@@ -44,6 +44,17 @@ function tokenFrom(headers: Koa.Request['headers']): string | null {
   return null;
 }
 
+/**
+ * X-Vault-Namespace (Vault Enterprise, OpenBao): sealbox has only the root namespace. Empty or "root" is that one and
+ * is ignored, as Go clients send it; any other is refused, so a client that believes it is inside a namespace never
+ * reads or writes the root namespace's data instead.
+ */
+function checkNamespace(headers: Koa.Request['headers']): void {
+  const raw = headers['x-vault-namespace'];
+  const value = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).trim().replace(/^\/+|\/+$/g, '');
+  if (value !== '' && value !== 'root') throw new AppError('bad_request', `namespaces are not supported: X-Vault-Namespace "${value.slice(0, 100)}" (sealbox has only the root namespace)`);
+}
+
 /** X-Vault-Wrap-TTL: seconds or a Go duration ("5m", "1h30m0s"); absent or 0: no wrapping. */
 function wrapTtlFrom(headers: Koa.Request['headers']): number | undefined {
   const raw = headers['x-vault-wrap-ttl'];
@@ -95,6 +106,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
     const operation = isListRequest(ctx.req) ? 'list' : operationFor(ctx.method, query);
     ctx.state.apiPath = path;
     ctx.state.operation = operation;
+    checkNamespace(ctx.headers);
     const writes = operation === 'update' || operation === 'patch';
     if (operation === 'patch' && !(ctx.get('content-type') ?? '').startsWith('application/merge-patch+json')) {
       throw new AppError('unsupported_media_type', 'PATCH requires Content-Type: application/merge-patch+json');
