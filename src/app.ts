@@ -398,11 +398,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // written signed, and the mount table and quotas are loaded (and checked) again.
   let adoptRows = applied.some((f) => f.startsWith('0008_')) || process.env.SEALBOX_ADOPT_UNSIGNED_ROWS === '1';
   barrier.onUnseal = async () => {
-    await seal.checkConfig();
     if (adoptRows) {
       await adoptUnsignedRows({ db, rowMac, log });
       adoptRows = false;
     }
+    await seal.checkConfig();
     await policies.ensureDefault();
     await rotations.ensureCore('sys/keyring', 'keyring', config.keyring_rotation_schedule ?? null);
     await mounts.reload();
