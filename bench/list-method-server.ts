@@ -9,7 +9,13 @@ const handler: RequestListener = (_req, res) => {
   res.end('{"data":{"keys":["a","b"]}}');
 };
 const limits = { max_header_bytes: 16384, header_timeout: 10, request_timeout: 30, keep_alive_timeout: 5, tls_request_client_cert: false };
-const server = process.env.BENCH_PLAIN === '1' ? createServer({ maxHeaderSize: 16384 }, handler) : createListener(limits, handler);
+// The same options createListener gives node:http (src/http/listener.ts), without the rewrite.
+function plain() {
+  const s = createServer({ maxHeaderSize: 16384, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5000, connectionsCheckingInterval: 500 }, handler);
+  s.keepAliveTimeout = 5000;
+  return s;
+}
+const server = process.env.BENCH_PLAIN === '1' ? plain() : createListener(limits, handler);
 server.listen(0, '127.0.0.1', () => {
   const a = server.address() as AddressInfo;
   process.stdout.write(`${JSON.stringify({ msg: 'listening', address: `http://127.0.0.1:${a.port}` })}\n`);
