@@ -148,6 +148,15 @@ export function createFramingTracker(): FramingTracker {
       out[i] = byte;
     };
     const stop = (i: number, reason: string): FeedResult => ({ kind: 'stop', out: out.subarray(0, i + 1), reason });
+    /**
+     * The rest of a line at once (indexOf instead of a byte loop): where its CR is (-1: not in this chunk), or the
+     * bare LF that comes first (`lf` >= 0).
+     */
+    const lineEnd = (from: number): { cr: number; lf: number } => {
+      const cr = chunk.indexOf(CR, from);
+      const lf = chunk.indexOf(LF, from);
+      return lf >= 0 && (cr < 0 || lf < cr) ? { cr: -1, lf } : { cr, lf: -1 };
+    };
 
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i] as number;
@@ -158,7 +167,17 @@ export function createFramingTracker(): FramingTracker {
           i--; // this byte starts the request line
           break;
         case S.RequestLine:
-          if (method.length < 8 && !method.includes(' ')) {
+          if (method.length >= 8 || method.includes(' ')) {
+            const e = lineEnd(i);
+            if (e.lf >= 0) return stop(e.lf, 'bare LF in the request line');
+            if (e.cr < 0) i = chunk.length - 1;
+            else {
+              i = e.cr;
+              state = S.RequestLineLf;
+            }
+            break;
+          }
+          {
             method += String.fromCharCode(b);
             if (method === 'LIS' && i === chunk.length - 1) {
               held = chunk.subarray(i);
@@ -193,25 +212,40 @@ export function createFramingTracker(): FramingTracker {
           state = S.Name;
           i--; // this byte starts the header name
           break;
-        case S.Name:
+        case S.Name: {
+          const colon = chunk.indexOf(COLON, i);
+          const e = lineEnd(i);
+          const end = colon < 0 ? chunk.length : colon;
+          if (e.lf >= 0 && e.lf < end) return stop(e.lf, 'header line without a colon');
+          if (e.cr >= 0 && e.cr < end) return stop(e.cr, 'header line without a colon');
+          if (end > i) {
+            if (name.length + (end - i) > MAX_NAME) nameLong = true;
+            else name += chunk.toString('latin1', i, end);
+            i = end - 1;
+            break;
+          }
           if (b === COLON) {
             const lower = name.toLowerCase();
             keepValue = !nameLong && (lower === 'content-length' || lower === 'transfer-encoding');
             state = S.Value;
           } else if (b === CR || b === LF) return stop(i, 'header line without a colon');
-          else if (name.length < MAX_NAME) name += String.fromCharCode(b);
-          else nameLong = true;
           break;
-        case S.Value:
-          if (b === CR) {
+        }
+        case S.Value: {
+          const e = lineEnd(i);
+          if (e.lf >= 0) return stop(e.lf, 'bare LF in a header');
+          const end = e.cr < 0 ? chunk.length : e.cr;
+          if (keepValue) {
+            if (value.length + (end - i) > MAX_VALUE) return stop(i, 'framing header too long');
+            value += chunk.toString('latin1', i, end);
+          }
+          if (e.cr < 0) i = chunk.length - 1;
+          else {
+            i = e.cr;
             state = S.ValueLf;
-          } else if (b === LF) {
-            return stop(i, 'bare LF in a header');
-          } else if (keepValue) {
-            if (value.length >= MAX_VALUE) return stop(i, 'framing header too long');
-            value += String.fromCharCode(b);
           }
           break;
+        }
         case S.ValueLf: {
           if (b !== LF) return stop(i, 'bare CR in a header');
           const problem = headerDone();
@@ -268,10 +302,16 @@ export function createFramingTracker(): FramingTracker {
             return stop(i, 'invalid chunk size');
           }
           break;
-        case S.ChunkExt:
-          if (b === CR) state = S.ChunkSizeLf;
-          else if (b === LF) return stop(i, 'bare LF in a chunk extension');
+        case S.ChunkExt: {
+          const e = lineEnd(i);
+          if (e.lf >= 0) return stop(e.lf, 'bare LF in a chunk extension');
+          if (e.cr < 0) i = chunk.length - 1;
+          else {
+            i = e.cr;
+            state = S.ChunkSizeLf;
+          }
           break;
+        }
         case S.ChunkSizeLf:
           if (b !== LF) return stop(i, 'bare CR after a chunk size');
           state = remaining === 0 ? S.TrailerStart : S.ChunkData;
@@ -300,10 +340,16 @@ export function createFramingTracker(): FramingTracker {
           else if (b === LF) return stop(i, 'bare LF in the trailers');
           else state = S.Trailer;
           break;
-        case S.Trailer:
-          if (b === CR) state = S.TrailerLf;
-          else if (b === LF) return stop(i, 'bare LF in the trailers');
+        case S.Trailer: {
+          const e = lineEnd(i);
+          if (e.lf >= 0) return stop(e.lf, 'bare LF in the trailers');
+          if (e.cr < 0) i = chunk.length - 1;
+          else {
+            i = e.cr;
+            state = S.TrailerLf;
+          }
           break;
+        }
         case S.TrailerLf:
           if (b !== LF) return stop(i, 'bare CR in the trailers');
           state = S.TrailerStart;

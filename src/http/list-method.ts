@@ -81,6 +81,16 @@ export class ListMethodSocket extends Duplex {
     else this.transport.once('drain', () => cb());
   }
 
+  override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], cb: (err?: Error | null) => void): void {
+    // Node's HTTP server corks the socket around a response: hand the pieces over in one go.
+    this.transport.cork();
+    let ok = true;
+    for (const { chunk, encoding } of chunks) ok = this.transport.write(chunk, encoding);
+    this.transport.uncork();
+    if (ok) cb();
+    else this.transport.once('drain', () => cb());
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     this.transport.end(() => cb());
   }
