@@ -12,6 +12,7 @@ import { AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorde
 import { createAuditSigner } from './core/audit/signer.ts';
 import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
 import { sysAuditPaths } from './core/builtins/sys-audit.ts';
+import { sysAuditTreePaths } from './core/builtins/sys-audit-log-tree.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysEventsPaths } from './core/builtins/sys-events.ts';
 import { sysSchedulerPaths } from './core/builtins/sys-scheduler.ts';
@@ -59,6 +60,7 @@ import { AppError } from './lib/errors.ts';
 import type { Db } from './storage/db.ts';
 import { createAuditReadStore } from './storage/audit-read-store.ts';
 import { createAuditStore } from './storage/audit-store.ts';
+import { createAuditTreeStore } from './storage/audit-tree-store.ts';
 import { createEntriesStore } from './storage/entries-store.ts';
 import { createLeaseMetricsStore } from './storage/lease-metrics-store.ts';
 import { createLeaseQuotasStore } from './storage/lease-quotas-store.ts';
@@ -274,14 +276,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...sysAuditHashPaths({ hmac: () => auditHmac(barrier.deriveKey(AUDIT_HMAC)) }),
     ...sysAuditPaths({
       store: createAuditReadStore(db),
-      publicKey: () => auditSigner.publicKey().toString('base64'),
-      ensureCheckpointAt: async (seq) => {
-        if (!audit) throw new Error('audit log is switched off');
-        await audit.ensureCheckpointAt(seq);
-      },
+      signer: auditSigner,
+      cadence: { every: config.audit_checkpoint_every, seconds: config.audit_checkpoint_seconds },
+      committedSize: () => audit?.committedSize() ?? 0,
       clock,
       retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
     }),
+    ...sysAuditTreePaths({ store: createAuditReadStore(db), perfect: createAuditTreeStore(db).perfect, clock }),
     ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysLeaseQuotasPaths({ store: createLeaseQuotasStore(db), mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysLeasesPaths({ leases, now: () => clock.now() }),
