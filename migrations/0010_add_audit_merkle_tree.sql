@@ -2,6 +2,10 @@
 -- leaf = SHA-256(0x00 ‖ entry), node = SHA-256(0x01 ‖ left ‖ right); leaf i is the entry with seq i + 1.
 -- audit_entries.hash now holds the LEAF hash of its entry (it held the unkeyed chain hash, which is dropped).
 UPDATE audit_entries SET hash = sha256('\x00'::bytea || convert_to(entry, 'UTF8'));
+-- HMAC-SHA256(key derived from the root key, leaf hash): written by the appender, checked by the server-side verify,
+-- it names exactly the entry an SQL writer rewrote even when they recomputed every hash. NULL for entries logged
+-- before this migration (those are checked by the tree and the checkpoints only).
+ALTER TABLE audit_entries ADD COLUMN mac bytea;
 
 -- Interior nodes at levels 8, 16, 24, … only (a subtree at another level folds from at most 128 hashes below it):
 -- an append of n entries writes about n/255 rows here.

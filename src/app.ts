@@ -8,7 +8,7 @@ import type { Config } from './config.ts';
 import { createBarrier } from './core/barrier.ts';
 import { createAuditAppender } from './core/audit/appender.ts';
 import { createFileSink } from './core/audit/file-sink.ts';
-import { AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorder.ts';
+import { AUDIT_ENTRY_MAC, AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorder.ts';
 import { createAuditSigner } from './core/audit/signer.ts';
 import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
 import { sysAuditPaths } from './core/builtins/sys-audit.ts';
@@ -53,6 +53,7 @@ import { ENGINE_FACTORIES } from './engine-registry.ts';
 import { createHttpApp } from './http/server.ts';
 import type { AppState } from './http/state.ts';
 import type { Clock } from './lib/clock.ts';
+import { hmacSha256 } from './lib/crypto.ts';
 import type { Logger } from './lib/log.ts';
 import { randomBase62, type Random } from './lib/random.ts';
 import { createTracing } from './lib/tracing.ts';
@@ -170,6 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         checkpointEvery: config.audit_checkpoint_every,
         checkpointSeconds: config.audit_checkpoint_seconds,
         sink: auditSink,
+        entryMac: (leaf) => hmacSha256(barrier.deriveKey(AUDIT_ENTRY_MAC), leaf),
         onBatch: (entries, seconds, committed) => metrics.observeAuditBatch(entries, seconds, committed),
       })
     : null;
@@ -279,6 +281,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       signer: auditSigner,
       cadence: { every: config.audit_checkpoint_every, seconds: config.audit_checkpoint_seconds },
       committedSize: () => audit?.committedSize() ?? 0,
+      entryMac: (leaf) => hmacSha256(barrier.deriveKey(AUDIT_ENTRY_MAC), leaf),
       clock,
       retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
     }),

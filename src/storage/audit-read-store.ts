@@ -85,9 +85,9 @@ export function createAuditReadStore(db: Queryable) {
     return r.rows.map((row) => ({ seq: seqOf(row.seq), entry: row.entry, hash: toBuffer(row.hash) }));
   };
 
-  const pageWithColumns = async (after: number, limit: number): Promise<(ChainRowRecord & { columns: ColumnsRecord })[]> => {
-    const r = await db.query<{ seq: unknown; entry: string; hash: Uint8Array } & Omit<ColumnsRecord, 'time'> & { time: Date }>(
-      `SELECT seq, entry, hash, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome
+  const pageWithColumns = async (after: number, limit: number): Promise<(ChainRowRecord & { columns: ColumnsRecord; mac: Buffer | null })[]> => {
+    const r = await db.query<{ seq: unknown; entry: string; hash: Uint8Array; mac: Uint8Array | null } & Omit<ColumnsRecord, 'time'> & { time: Date }>(
+      `SELECT seq, entry, hash, mac, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome
          FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [after, limit],
     );
@@ -95,6 +95,7 @@ export function createAuditReadStore(db: Queryable) {
       seq: seqOf(row.seq),
       entry: row.entry,
       hash: toBuffer(row.hash),
+      mac: row.mac ? toBuffer(row.mac) : null,
       columns: {
         time: new Date(row.time),
         request_id: row.request_id,
@@ -161,7 +162,7 @@ export function createAuditReadStore(db: Queryable) {
     page,
 
     /** Every entry after `after` with its copied columns, fetched a page at a time (never the whole table in memory). */
-    async *pages(after = 0, pageSize = 1000): AsyncGenerator<ChainRowRecord & { columns: ColumnsRecord }> {
+    async *pages(after = 0, pageSize = 1000): AsyncGenerator<ChainRowRecord & { columns: ColumnsRecord; mac: Buffer | null }> {
       let cursor = after;
       for (;;) {
         const rows = await pageWithColumns(cursor, pageSize);

@@ -13,6 +13,8 @@ export interface AuditRow {
   outcome: string;
   entry: string;
   hash: Buffer;
+  /** HMAC of the leaf hash under a root-key-derived key (see migrations/0010). */
+  mac: Buffer | null;
 }
 
 export interface CheckpointRow {
@@ -61,6 +63,7 @@ const columns = (rows: readonly AuditRow[]): unknown[] => {
     // value split in SQL: no per-element array escaping of ~1 KB strings full of quotes.
     rows.map((r) => r.entry).join('\n'),
     rows.map((r) => r.hash.toString('hex')),
+    rows.map((r) => r.mac?.toString('hex') ?? null),
   ];
 };
 
@@ -92,13 +95,14 @@ export function createAuditStore(db: Queryable) {
       checkpoints: readonly CheckpointRow[],
     ): Promise<AppendConflict | null> {
       if (rows.length === 0) return null;
+      const cols = columns(rows);
       try {
         await db.query(
           `WITH ins AS (
-             INSERT INTO audit_entries (seq, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome, entry, hash)
-             SELECT s, t, rid, ty, op, mp, p, acc, ra, oc, e, decode(h, 'hex')
+             INSERT INTO audit_entries (seq, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome, entry, hash, mac)
+             SELECT s, t, rid, ty, op, mp, p, acc, ra, oc, e, decode(h, 'hex'), decode(m, 'hex')
                FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                           $9::text[], $10::text[], regexp_split_to_array($11::text, E'\\n'), $12::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h)
+                           $9::text[], $10::text[], regexp_split_to_array($11::text, E'\\n'), $12::text[], $27::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h, m)
              RETURNING 1
            ), head AS (
              UPDATE audit_head SET seq = $13, hash = decode($14, 'hex'), frontier = decode($15, 'hex')
@@ -118,7 +122,7 @@ export function createAuditStore(db: Queryable) {
                        WHEN (SELECT count(*) FROM ins) <> $18 THEN audit_head_moved()
                        ELSE (SELECT count(*) FROM nodes) + (SELECT count(*) FROM cps) END AS ok`,
           [
-            ...columns(rows),
+            ...cols.slice(0, 12),
             next.seq,
             next.hash.toString('hex'),
             next.frontier.toString('hex'),
@@ -133,6 +137,7 @@ export function createAuditStore(db: Queryable) {
             checkpoints.map((c) => c.time.toISOString()),
             checkpoints.map((c) => c.note),
             hexes(checkpoints.map((c) => c.frontier)),
+            cols[12],
           ],
         );
         return null;

@@ -24,6 +24,8 @@ export interface AuditAppenderDeps {
   /** Batches in flight at once (default 1: deeper pipelines overtake each other at the head lock and retry). */
   pipelineDepth?: number;
   sink?: AuditSink;
+  /** HMAC of a leaf hash under a root-key-derived key (stored beside each entry; verify names a rewritten entry by it). */
+  entryMac?: (leaf: Buffer) => Buffer;
   /** Optional observer (metrics): each batch's size and commit time in seconds, and whether it committed or failed. */
   onBatch?: (entries: number, seconds: number, committed: boolean) => void;
 }
@@ -90,6 +92,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
         outcome: e.outcome,
         entry,
         hash,
+        mac: deps.entryMac ? deps.entryMac(hash) : null,
       };
     });
     const next: Head = { seq: f.size, hash: frontierRoot(f), frontier: f };

@@ -13,6 +13,8 @@ export interface AuditRecorder {
 }
 
 export const AUDIT_HMAC = 'audit-hmac';
+/** The key of the per-entry MAC (audit_entries.mac). */
+export const AUDIT_ENTRY_MAC = 'audit-entry-mac';
 
 export function auditHmac(key: Uint8Array): (s: string) => string {
   return (s) => `hmac-sha256:${hmacSha256(key, s).toString('hex')}`;

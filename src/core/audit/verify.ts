@@ -15,6 +15,8 @@ export interface LogLink {
   hash?: Uint8Array;
   /** The columns search filters on, as stored beside the entry (absent: not checked). */
   columns?: EntryColumns;
+  /** The stored keyed MAC of the leaf hash (null: an entry from before it existed). */
+  mac?: Uint8Array | null;
 }
 
 export interface EntryColumns {
@@ -51,6 +53,8 @@ export interface VerifyOptions {
   pruneMark?: string | null;
   /** Required checkpoint cadence: one at every multiple of `every`, and none of the unsigned tail older than `seconds`. */
   cadence?: { every: number; seconds: number; now: Date; slackSeconds?: number };
+  /** The broker's keyed MAC of a leaf hash (server-side verify only): names exactly an entry rewritten with re-hashing. */
+  entryMac?: (leaf: Buffer) => Buffer;
   /** Witness verifier keys (vkeys): each must have cosigned a checkpoint of this log. */
   witnesses?: readonly string[];
   onProgress?: (checked: number, seq: number) => void;
@@ -153,6 +157,7 @@ export async function verifyLog(links: AsyncIterable<LogLink> | Iterable<LogLink
   let lastGood = 0;
   let checked = 0;
   let firstUnsignedTime: number | null = null;
+  let seenMac = false;
   const progressEvery = Math.max(1, opts.progressEvery ?? 10_000);
   const every = opts.cadence?.every;
 
@@ -211,6 +216,12 @@ export async function verifyLog(links: AsyncIterable<LogLink> | Iterable<LogLink
       failAt(link.seq, `entry ${link.seq} does not hash to its stored leaf hash`);
       break;
     }
+    // A missing MAC is accepted only in a prefix of entries logged before MACs existed (migrations/0010).
+    if (opts.entryMac && (link.mac ? !same(opts.entryMac(leaf), link.mac) : seenMac)) {
+      failAt(link.seq, `entry ${link.seq} does not carry the broker's MAC: it was rewritten`);
+      break;
+    }
+    if (link.mac) seenMac = true;
     if (link.columns && !columnsMatch(link.columns, parsed)) {
       failAt(link.seq, `entry ${link.seq}: the searchable columns differ from the entry`);
       break;

@@ -14,6 +14,8 @@ export interface SysAuditDeps {
   signer: AuditSigner;
   /** The configured checkpoint cadence, which verify requires. */
   cadence: { every: number; seconds: number };
+  /** The broker's keyed MAC of a leaf hash (the appender's). */
+  entryMac: (leaf: Buffer) => Buffer;
   /** The highest seq this broker has committed itself (the stored log may not be shorter). */
   committedSize: () => number;
   clock: Clock;
@@ -171,6 +173,7 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
               anchor: input.anchor,
               pruneMark,
               cadence: { ...deps.cadence, now: deps.clock.now() },
+              entryMac: deps.entryMac,
               witnesses,
             });
           } catch (err) {
