@@ -135,6 +135,31 @@ test.serial('inclusion and consistency proofs verify with an independent RFC 916
   }
 });
 
+test.serial('verify -anchor: the saved checkpoint must be extended (online and offline); a forged anchor is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sealbox-anchor-'));
+  const anchor = join(dir, 'anchor.txt');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(anchor, (await runCli(b, ['audit', 'checkpoint'])).stdout);
+  for (let i = 0; i < 5; i++) await api(b, 'GET', 'secret/data/typed');
+  const online = await runCli(b, ['audit', 'verify', '-anchor', anchor, '-format=json']);
+  t.is(online.code, 0, online.stderr);
+  t.like(JSON.parse(online.stdout) as object, { ok: true, first_bad_seq: null, client_checks: { ok: true } });
+  const pk = dataOf<{ public_key: string }>((await api(b, 'GET', 'sys/audit-log/public-key', { token: null })).json).public_key;
+  const file = join(dir, 'export.jsonl');
+  t.is((await runCli(b, ['audit', 'export', '-o', file, '-mark=false'])).code, 0);
+  const offline = await runCli(b, ['audit', 'verify', '-file', file, '-public-key', pk, '-anchor', anchor, '-format=json']);
+  t.is(offline.code, 0, offline.stderr);
+  t.like(JSON.parse(offline.stdout) as object, { ok: true });
+  // An anchor whose root was changed no longer carries a valid signature: refused, not silently accepted.
+  const text = await readFile(anchor, 'utf8');
+  const lines = text.split('\n');
+  lines[2] = Buffer.alloc(32, 1).toString('base64');
+  await writeFile(join(dir, 'forged.txt'), lines.join('\n'));
+  const forged = await runCli(b, ['audit', 'verify', '-anchor', join(dir, 'forged.txt')]);
+  t.not(forged.code, 0);
+  t.regex(forged.stderr, /not (signed by|a checkpoint of) /);
+});
+
 test.serial('sealbox audit checkpoint prints the note; sealbox audit prove SEQ checks an entry against it', async (t) => {
   const cp = await runCli(b, ['audit', 'checkpoint']);
   t.is(cp.code, 0, cp.stderr);
