@@ -9,7 +9,7 @@
 //   4. Verify speed over the big log, and search latency over it.
 //
 //   npm run bench:audit        (BENCH_SECONDS=10 BENCH_CONNECTIONS=50 BENCH_ROUNDS=3 BENCH_APPEND_ENTRIES=1000000)
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createAuditAppender } from '../src/core/audit/appender.ts';
 import { canonicalJson } from '../src/core/audit/canonical.ts';
@@ -59,11 +59,13 @@ try {
 const db = createPgDb({ url: await pg.createDatabase(), log, maxConnections: 10 });
 await migrate(db, join(ROOT, 'migrations'));
 const signer = createNoteSigner(randomBytes(32));
+const macKey = randomBytes(32);
 const store = createAuditStore(db);
 const appender = createAuditAppender({ db, store, signer, log, checkpointEvery: 100_000, checkpointSeconds: 3600 });
-const pending = (i: number): PendingEntry => ({
-  fields: { type: 'request', time: new Date().toISOString(), request_id: `r${i}`, operation: 'read', mount: 'secret/', path: `secret/data/app/${i % 100}`, remote_address: '127.0.0.1', accessor: 'acc', policies: ['default'], identity: null, outcome: 'success', error_code: null, error: null, lease_id: null, request: { data: {} }, response: null },
-  time: new Date(),
+// One Date for the entry and its copied time column (verify checks that the columns equal the entry).
+const pending = (i: number, now = new Date()): PendingEntry => ({
+  fields: { type: 'request', time: now.toISOString(), request_id: `r${i}`, operation: 'read', mount: 'secret/', path: `secret/data/app/${i % 100}`, remote_address: '127.0.0.1', accessor: 'acc', policies: ['default'], identity: null, outcome: 'success', error_code: null, error: null, lease_id: null, request: { data: {} }, response: null },
+  time: now,
   requestId: `r${i}`,
   operation: 'read',
   mountPath: 'secret/',
@@ -95,7 +97,8 @@ const openLog = async (checkpointEvery: number, maxBatch: number, url?: string):
   const u = url ?? (await pg.createDatabase());
   const d = createPgDb({ url: u, log, maxConnections: 4 });
   await migrate(d, join(ROOT, 'migrations'));
-  return { db: d, url: u, appender: createAuditAppender({ db: d, store: createAuditStore(d), signer, log, checkpointEvery, checkpointSeconds: 3600, maxBatch }) };
+  const entryMac = (leaf: Buffer) => createHmac('sha256', macKey).update(leaf).digest();
+  return { db: d, url: u, appender: createAuditAppender({ db: d, store: createAuditStore(d), signer, log, checkpointEvery, checkpointSeconds: 3600, maxBatch, entryMac }) };
 };
 const fill = async (a: ReturnType<typeof createAuditAppender>, n: number, from: number, chunk = 50_000): Promise<void> => {
   for (let i = 0; i < n; i += chunk) await Promise.all(Array.from({ length: Math.min(chunk, n - i) }, (_, j) => a.append(pending(from + i + j))));
