@@ -353,7 +353,7 @@ test('bad flags and unknown commands exit 1 with usage', async (t) => {
     [['search', '-accessor'], /-accessor needs a value/],
     [['search', 'extra'], /unexpected argument "extra"/],
     [['tail', '-interval=0s'], /-interval must be a duration/],
-    [['verify', '-public-key', 'AAAA'], /only for an offline verify/],
+    [['verify', '-public-key', 'AAAA'], /-public-key: not a base64 Ed25519 public key/],
     [['frobnicate'], /unknown command "frobnicate"[\s\S]*usage: sealbox audit <command>/],
     [[], /usage: sealbox audit <command>/],
   ];
