@@ -36,6 +36,7 @@ try {
   console.log(row('sealbox KV v2 read (full pipeline)', k));
   console.log(row('sealbox KV v2 read, auditing off', p));
   console.log(`ratio sealbox/baseline: ${(k.rps / b.rps).toFixed(2)} (goal >= 0.50); auditing off: ${(p.rps / b.rps).toFixed(2)}`);
+  console.log(`ratio audited/unaudited (Merkle audit log): ${(k.rps / p.rps).toFixed(2)} (goal >= 0.90; bench/audit alternates rounds of both)`);
   if (k.non2xx > 0 || k.errors > 0) {
     console.log('FAIL: the broker answered with errors under load');
     process.exitCode = 1;

@@ -8,10 +8,11 @@ import type { Config } from './config.ts';
 import { createBarrier } from './core/barrier.ts';
 import { createAuditAppender } from './core/audit/appender.ts';
 import { createFileSink } from './core/audit/file-sink.ts';
-import { AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorder.ts';
+import { AUDIT_ENTRY_MAC, AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorder.ts';
 import { createAuditSigner } from './core/audit/signer.ts';
 import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
 import { sysAuditPaths } from './core/builtins/sys-audit.ts';
+import { sysAuditTreePaths } from './core/builtins/sys-audit-log-tree.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
 import { sysEventsPaths } from './core/builtins/sys-events.ts';
 import { sysSchedulerPaths } from './core/builtins/sys-scheduler.ts';
@@ -62,6 +63,7 @@ import { ENGINE_FACTORIES } from './engine-registry.ts';
 import { createHttpApp } from './http/server.ts';
 import type { AppState } from './http/state.ts';
 import type { Clock } from './lib/clock.ts';
+import { hmacSha256 } from './lib/crypto.ts';
 import type { Logger } from './lib/log.ts';
 import { randomBase62, type Random } from './lib/random.ts';
 import { createTracing } from './lib/tracing.ts';
@@ -69,6 +71,7 @@ import { AppError } from './lib/errors.ts';
 import type { Db } from './storage/db.ts';
 import { createAuditReadStore } from './storage/audit-read-store.ts';
 import { createAuditStore } from './storage/audit-store.ts';
+import { createAuditTreeStore } from './storage/audit-tree-store.ts';
 import { createEntriesStore } from './storage/entries-store.ts';
 import { createLeaseMetricsStore } from './storage/lease-metrics-store.ts';
 import { createLeaseQuotasStore } from './storage/lease-quotas-store.ts';
@@ -191,6 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         checkpointEvery: config.audit_checkpoint_every,
         checkpointSeconds: config.audit_checkpoint_seconds,
         sink: auditSink,
+        entryMac: (leaf) => hmacSha256(barrier.deriveKey(AUDIT_ENTRY_MAC), leaf),
         onBatch: (entries, seconds, committed) => metrics.observeAuditBatch(entries, seconds, committed),
       })
     : null;
@@ -315,14 +319,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...sysAuditHashPaths({ hmac: () => auditHmac(barrier.deriveKey(AUDIT_HMAC)) }),
     ...sysAuditPaths({
       store: createAuditReadStore(db),
-      publicKey: () => auditSigner.publicKey().toString('base64'),
-      ensureCheckpointAt: async (seq) => {
-        if (!audit) throw new Error('audit log is switched off');
-        await audit.ensureCheckpointAt(seq);
-      },
+      signer: auditSigner,
+      cadence: { every: config.audit_checkpoint_every, seconds: config.audit_checkpoint_seconds },
+      committedSize: () => audit?.committedSize() ?? 0,
+      entryMac: (leaf) => hmacSha256(barrier.deriveKey(AUDIT_ENTRY_MAC), leaf),
       clock,
       retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
     }),
+    ...sysAuditTreePaths({ store: createAuditReadStore(db), perfect: createAuditTreeStore(db).perfect, clock }),
     ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysLeaseQuotasPaths({ store: createLeaseQuotasStore(db), mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null, rowMac }),
     ...sysLeasesPaths({ leases, now: () => clock.now() }),

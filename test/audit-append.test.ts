@@ -1,11 +1,11 @@
-// The append side of the audit log: one chain across replicas with no gaps, HMAC'd values that sys/audit-hash
+// The append side of the audit log: one Merkle log across replicas with no gaps, HMAC'd values that sys/audit-hash
 // reproduces, and fail-closed behaviour when the log cannot be written.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { chainHash, GENESIS_HASH } from '../src/core/audit/canonical.ts';
+import { appendLeaf, emptyFrontier, frontierRoot, leafHash } from '../src/lib/merkle.ts';
 import { api, startBroker } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
@@ -19,7 +19,7 @@ async function chainOf(url: string): Promise<Row[]> {
   return withPgClient(url, async (c) => (await c.query<Row>('SELECT seq::text AS seq, entry, hash FROM audit_entries ORDER BY audit_entries.seq')).rows);
 }
 
-test('two replicas writing at once leave one gap-free chain that verifies; values are HMACs that sys/audit-hash reproduces', async (t) => {
+test('two replicas writing at once leave one gap-free Merkle log whose head root is the entries\' tree; values are HMACs that sys/audit-hash reproduces', async (t) => {
   const pg = await startPostgres();
   const url = await pg.createDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'sealbox-audit-'));
@@ -39,13 +39,17 @@ test('two replicas writing at once leave one gap-free chain that verifies; value
 
   const rows = await chainOf(url);
   t.true(rows.length >= 120, `${rows.length} entries`);
-  let prev: Buffer = GENESIS_HASH;
+  const f = emptyFrontier();
   rows.forEach((row, i) => {
     t.is(Number(row.seq), i + 1, 'no gaps');
-    prev = chainHash(prev, row.entry);
-    t.true(prev.equals(row.hash), `hash of seq ${row.seq}`);
+    const leaf = leafHash(row.entry);
+    t.true(leaf.equals(row.hash), `leaf hash of seq ${row.seq}`);
+    appendLeaf(f, leaf);
     t.is((JSON.parse(row.entry) as { seq: number }).seq, i + 1);
   });
+  const head = await withPgClient(url, async (c) => (await c.query<{ seq: string; hash: Buffer }>('SELECT seq::text AS seq, hash FROM audit_head')).rows[0]);
+  t.is(Number(head?.seq), rows.length);
+  t.true(frontierRoot(f).equals(head?.hash ?? Buffer.alloc(0)), 'the head root is the tree of the stored entries');
 
   const dump = await pg.dumpAll();
   t.false(dump.includes(secret), 'no secret value in any column');

@@ -1,5 +1,5 @@
-// The fast entry serializer must produce exactly the documented canonical form, and node:crypto checkpoint
-// signatures must verify with tweetnacl (which is what offline verification uses).
+// The fast entry serializer must produce exactly the documented canonical form, every request and response value
+// (numbers and booleans included) is HMAC'd with its type, and node:crypto note signatures verify with tweetnacl.
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import nacl from 'tweetnacl';
@@ -7,6 +7,7 @@ import { canonicalJson } from '../src/core/audit/canonical.ts';
 import { buildEntry, serializeEntry, type AuditTrail } from '../src/core/audit/entry.ts';
 import { auditHmac } from '../src/core/audit/recorder.ts';
 import { createAuditSigner } from '../src/core/audit/signer.ts';
+import { keyId, parseNote, SIG_ED25519 } from '../src/core/audit/note.ts';
 import type { Barrier } from '../src/core/barrier.ts';
 
 const hmac = auditHmac(randomBytes(32));
@@ -61,13 +62,29 @@ test('serializeEntry is byte for byte the canonical JSON of the entry', (t) => {
   t.true(s.includes('"zeta"'), 'keys stay readable');
 });
 
-test('checkpoint signatures from node:crypto verify with tweetnacl under the published key', (t) => {
+test('numbers and booleans are HMACd like strings, with their type in the prefix; null and keys stay', (t) => {
+  const e = buildEntry(trail({ rawInput: { pin: 918273, on: true, off: false, ratio: 1.5, none: null, list: [[7, 'x'], { deep: 42 }] } }), hmac);
+  const s = serializeEntry(e.fields, 1);
+  for (const v of ['918273', '1.5', '"on":true', '"off":false', '"deep":42', '[7,']) t.false(s.includes(v), `${v} is not in clear`);
+  const data = (e.fields.request.data as Record<string, unknown>);
+  t.is(data.pin, hmac('918273').replace('hmac-sha256:', 'hmac-sha256:number:'));
+  t.is(data.on, hmac('true').replace('hmac-sha256:', 'hmac-sha256:boolean:'));
+  t.is(data.none, null);
+  t.deepEqual(Object.keys(data).sort(), ['list', 'none', 'off', 'on', 'pin', 'ratio']);
+  t.regex(String((data.list as unknown[][])[0]?.[0]), /^hmac-sha256:number:[0-9a-f]{64}$/);
+});
+
+test('checkpoint notes signed with node:crypto verify with tweetnacl under the published key', (t) => {
   const seed = randomBytes(32);
   const barrier = { deriveKey: () => seed } as unknown as Barrier;
   const signer = createAuditSigner(barrier);
-  const msg = canonicalJson({ seq: 5, hash: 'ab', time: '2026-11-22T10:00:00.000Z' });
-  const { signature, publicKey } = signer.sign(msg);
+  const body = `${signer.origin()}\n5\n${Buffer.alloc(32, 7).toString('base64')}\n`;
+  const note = parseNote(signer.signNote(body));
+  const sig = note?.signatures[0];
+  t.truthy(sig);
+  const publicKey = signer.publicKey();
   t.deepEqual(Buffer.from(nacl.sign.keyPair.fromSeed(seed).publicKey), publicKey);
-  t.true(nacl.sign.detached.verify(Buffer.from(msg), signature, publicKey));
-  t.false(nacl.sign.detached.verify(Buffer.from(`${msg} `), signature, publicKey));
+  t.deepEqual(sig?.id, keyId(signer.origin(), SIG_ED25519, publicKey));
+  t.true(nacl.sign.detached.verify(Buffer.from(body), sig?.payload ?? Buffer.alloc(0), publicKey));
+  t.false(nacl.sign.detached.verify(Buffer.from(`${body} `), sig?.payload ?? Buffer.alloc(0), publicKey));
 });

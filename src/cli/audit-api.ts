@@ -23,21 +23,23 @@ export type SearchPage = { entries: AuditEntry[]; next: number | null };
 const verifySchema = z.looseObject({ ok: z.boolean(), checked: z.number().int().nonnegative(), first_bad_seq: seqSchema.nullable().optional() });
 export type VerifyResult = { ok: boolean; checked: number; first_bad_seq: number | null } & Record<string, unknown>;
 
-const publicKeySchema = z.object({ algorithm: z.string(), public_key: z.string().min(1) });
+const publicKeySchema = z.looseObject({ algorithm: z.string(), public_key: z.string().min(1), origin: z.string().optional(), vkey: z.string().optional() });
 
 const hex = z.string().regex(/^[0-9a-fA-F]*$/);
 export const checkpointSchema = z.object({
   seq: seqSchema,
   hash: hex,
   time: z.string(),
-  signature: z.string(),
-  public_key: z.string(),
+  note: z.string(),
+  frontier: hex,
 });
 export type Checkpoint = z.infer<typeof checkpointSchema>;
 
 const exportSchema = z.object({
   entries: z.array(z.object({ seq: seqSchema, entry: z.string(), hash: hex })),
   checkpoints: z.array(checkpointSchema).optional(),
+  prune_mark: z.string().nullable().optional(),
+  cadence: z.object({ every: z.number().int(), seconds: z.number().int() }).optional(),
   next: seqSchema.nullable().optional(),
 });
 export type ExportPage = z.infer<typeof exportSchema>;
@@ -66,12 +68,12 @@ export async function searchAuditLog(client: Client, filters: SearchFilters, lim
   return { entries: data.entries, next: data.next ?? null };
 }
 
-export async function verifyAuditLog(client: Client): Promise<VerifyResult> {
-  const data = parse(verifySchema, await client.read('sys/audit-log/verify'), 'GET sys/audit-log/verify');
+export async function verifyAuditLog(client: Client, q: Query = {}): Promise<VerifyResult> {
+  const data = parse(verifySchema, await client.read('sys/audit-log/verify', q), 'GET sys/audit-log/verify');
   return { ...data, first_bad_seq: data.first_bad_seq ?? null };
 }
 
-export async function auditPublicKey(client: Client): Promise<{ algorithm: string; public_key: string }> {
+export async function auditPublicKey(client: Client): Promise<{ algorithm: string; public_key: string; origin?: string; vkey?: string }> {
   return parse(publicKeySchema, await client.read('sys/audit-log/public-key'), 'GET sys/audit-log/public-key');
 }
 

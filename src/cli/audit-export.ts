@@ -11,9 +11,10 @@ import { ENV_HELP } from './usage.ts';
 export const EXPORT_USAGE = `usage: sealbox audit export -o FILE [options]
 
 Writes the whole audit log as JSON Lines, for archiving and for "sealbox audit verify -file FILE":
-  {"type":"header","format":"sealbox-audit-export","version":1,"algorithm":"ed25519","public_key":…,"exported_at":…,"source":…}
-  {"type":"checkpoint","seq":…,"hash":hex,"time":…,"signature":base64,"public_key":base64}   (every signed checkpoint)
-  {"type":"entry","seq":…,"entry":"<the canonical JSON the chain hashes>","hash":hex}          (every entry, in order)
+  {"type":"header","format":"sealbox-audit-export","version":2,"algorithm":"ed25519","public_key":…,"origin":…,
+   "exported_at":…,"source":…,"cadence":{"every":…,"seconds":…},"prune_mark":<signed note or null>}
+  {"type":"checkpoint","seq":…,"hash":hex,"time":…,"note":"<C2SP signed checkpoint>","frontier":hex}  (every checkpoint)
+  {"type":"entry","seq":…,"entry":"<the canonical JSON that is the Merkle leaf>","hash":hex leaf hash} (every entry)
 The file is written under a temporary name and renamed once complete, so FILE is never a partial export.
 Then, unless -mark=false, the server records that everything up to the last entry has been exported, which allows the
 retention job to prune it (entries are never pruned before they have been exported).
@@ -73,24 +74,26 @@ export async function runExport(argv: readonly string[], env: Env): Promise<numb
     outErr.catch(() => undefined);
     const write = (text: string) => Promise.race([put(out as NodeJS.WritableStream, text), outErr]);
 
-    await write(
-      `${JSON.stringify({
-        type: 'header',
-        format: 'sealbox-audit-export',
-        version: 1,
-        algorithm: key.algorithm,
-        public_key: key.public_key,
-        exported_at: new Date().toISOString(),
-        source: config.address.origin,
-      })}\n`,
-    );
-
     let after = 0;
     let last = 0;
     let checkpoints: Checkpoint[] = [];
     for (let first = true; ; first = false) {
       const page = await exportPage(client, after, pageSize, false);
       if (first) {
+        await write(
+          `${JSON.stringify({
+            type: 'header',
+            format: 'sealbox-audit-export',
+            version: 2,
+            algorithm: key.algorithm,
+            public_key: key.public_key,
+            origin: key.origin,
+            exported_at: new Date().toISOString(),
+            source: config.address.origin,
+            cadence: page.cadence,
+            prune_mark: page.prune_mark ?? null,
+          })}\n`,
+        );
         checkpoints = page.checkpoints ?? [];
         if (checkpoints.length > 0) {
           await write(checkpoints.map((c) => `${JSON.stringify({ type: 'checkpoint', ...c })}\n`).join(''));
@@ -131,7 +134,7 @@ export async function runExport(argv: readonly string[], env: Env): Promise<numb
         signedThrough === 0
           ? 'WARNING: no signed checkpoint covers these entries yet, so the export cannot be authenticated offline.\n' +
               'The broker signs one every few entries or seconds (audit_checkpoint_every, audit_checkpoint_seconds): export again shortly.\n'
-          : `Note: entries after seq ${signedThrough} (the last signed checkpoint) are covered by the hash chain only; the next\n` +
+          : `Note: entries after seq ${signedThrough} (the last signed checkpoint) are covered by their leaf hashes only; the next\n` +
               'export will include the checkpoint that signs them.\n',
       );
     }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { checkpointSignatureValid, verifyChain, type ChainCheckpoint, type ChainLink } from '../core/audit/verify.ts';
+import { originFor } from '../core/audit/signer.ts';
+import { verifyLog, type LogCheckpoint, type LogLink } from '../core/audit/verify.ts';
 import { ApiError, EXIT_BROKEN, EXIT_OK, UsageError, errorMessage } from './errors.ts';
 import { json, renderKeyValue } from './output.ts';
 import { Progress } from './progress.ts';
@@ -16,6 +17,10 @@ export interface VerifyFileOptions {
   /** Force progress on stderr (default: only when stderr is a terminal). */
   progress: boolean | undefined;
   format: 'table' | 'json';
+  /** An auditor's saved checkpoint (note text): the export must be an append-only extension of it. */
+  anchor?: string;
+  /** Witness verifier keys whose cosignatures are required. */
+  witnesses?: string[];
 }
 
 export interface VerifyFileResult {
@@ -25,8 +30,9 @@ export interface VerifyFileResult {
   first_seq: number | null;
   last_seq: number | null;
   checkpoints: number;
-  /** The highest seq that a signed checkpoint covers (entries after it are protected by the hash chain alone). */
+  /** The highest seq that a signed checkpoint covers (entries after it are not signed yet). */
   signed_through: number | null;
+  witnessed_through: Record<string, number>;
   public_key: string;
   public_key_source: 'flag' | 'header';
   problems: string[];
@@ -73,17 +79,11 @@ const parseLine = (line: string): Json | null => {
   }
 };
 
-function toCheckpoint(v: Json): ChainCheckpoint | null {
-  const { seq, hash, time, signature, public_key } = v;
-  if (!Number.isSafeInteger(seq) || typeof hash !== 'string' || !HEX64.test(hash) || typeof time !== 'string') return null;
-  if (typeof signature !== 'string' || !B64.test(signature) || typeof public_key !== 'string' || !B64.test(public_key)) return null;
-  return {
-    seq: seq as number,
-    hash: Buffer.from(hash, 'hex'),
-    time,
-    signature: Buffer.from(signature, 'base64'),
-    publicKey: Buffer.from(public_key, 'base64'),
-  };
+function toCheckpoint(v: Json): LogCheckpoint | null {
+  const { seq, note, frontier } = v;
+  if (!Number.isSafeInteger(seq) || typeof note !== 'string') return null;
+  if (frontier !== undefined && (typeof frontier !== 'string' || !/^([0-9a-f]{64})*$/.test(frontier))) return null;
+  return { seq: seq as number, note, frontier: typeof frontier === 'string' ? Buffer.from(frontier, 'hex') : undefined };
 }
 
 export async function runVerifyFile(opts: VerifyFileOptions): Promise<number> {
@@ -152,7 +152,7 @@ export async function runVerifyFile(opts: VerifyFileOptions): Promise<number> {
       problems.push(problem);
       if (seq !== null) failSeq = failSeq === null ? seq : Math.min(failSeq, seq);
     };
-    const checkpoints: ChainCheckpoint[] = [];
+    const checkpoints: LogCheckpoint[] = [];
     let pending: { text: string; no: number } | undefined;
     for (let text = await nextLine(); text !== undefined; text = await nextLine()) {
       const v = parseLine(text);
@@ -169,11 +169,11 @@ export async function runVerifyFile(opts: VerifyFileOptions): Promise<number> {
     //    cannot verify at the position it occupies, so the verifier names that seq.
     let firstSeq: number | null = null;
     let lastSeq: number | null = null;
-    async function* links(): AsyncGenerator<ChainLink> {
+    async function* links(): AsyncGenerator<LogLink> {
       let prev: number | null = null;
       for (let cur = pending; cur !== undefined; ) {
         const v = parseLine(cur.text);
-        let link: ChainLink;
+        let link: LogLink;
         if (v?.type === 'entry' && Number.isSafeInteger(v.seq) && typeof v.entry === 'string' && typeof v.hash === 'string' && HEX64.test(v.hash)) {
           link = { seq: v.seq as number, entry: v.entry, hash: Buffer.from(v.hash, 'hex') };
         } else {
@@ -190,16 +190,33 @@ export async function runVerifyFile(opts: VerifyFileOptions): Promise<number> {
         cur = text === undefined ? undefined : { text, no: lineNo };
       }
     }
-    const r = await verifyChain(links(), checkpoints, key);
+    // The cadence and the prune mark come from the (unsigned) header; the prune mark is itself signed, and a header
+    // that claims a looser cadence than the broker's is visible to whoever compares it with the broker's config.
+    const cadence = header.cadence as { every?: unknown; seconds?: unknown } | undefined;
+    const exportedAt = typeof header.exported_at === 'string' ? new Date(header.exported_at) : null;
+    let r;
+    try {
+      r = await verifyLog(links(), checkpoints, {
+        publicKey: key,
+        origin: originFor(key),
+        anchor: opts.anchor,
+        pruneMark: typeof header.prune_mark === 'string' ? header.prune_mark : null,
+        cadence:
+          Number.isSafeInteger(cadence?.every) && Number.isSafeInteger(cadence?.seconds) && exportedAt && !Number.isNaN(exportedAt.getTime())
+            ? { every: cadence?.every as number, seconds: cadence?.seconds as number, now: exportedAt }
+            : undefined,
+        witnesses: opts.witnesses,
+      });
+    } catch (e) {
+      throw new UsageError(errorMessage(e));
+    }
     if (ioError) throw new ApiError(`cannot read ${opts.file}: ${(ioError as Error).message}`);
     progress.done();
+    problems.push(...r.problems);
 
     let ok = r.ok && failSeq === null && problems.length === 0;
     const firstBad = r.first_bad_seq === null ? failSeq : failSeq === null ? r.first_bad_seq : Math.min(r.first_bad_seq, failSeq);
-    if (!r.ok && firstBad !== null && checkpoints.some((c) => c.seq === firstBad && !checkpointSignatureValid(c, key))) {
-      problems.push(`the checkpoint at seq ${firstBad} is not signed by this public key`);
-    }
-    const signedThrough = checkpoints.length > 0 ? Math.max(...checkpoints.map((c) => c.seq)) : null;
+    const signedThrough = r.signed_through > 0 ? r.signed_through : null;
     if (ok && lastSeq !== null && signedThrough === null) {
       ok = false;
       problems.push('the export holds no signed checkpoint, so none of its entries can be authenticated');
@@ -212,6 +229,7 @@ export async function runVerifyFile(opts: VerifyFileOptions): Promise<number> {
       last_seq: lastSeq,
       checkpoints: checkpoints.length,
       signed_through: signedThrough,
+      witnessed_through: r.witnessed_through,
       public_key: key.toString('base64'),
       public_key_source: trusted ? 'flag' : 'header',
       problems,
@@ -250,8 +268,8 @@ function print(r: VerifyFileResult, format: 'table' | 'json'): void {
     );
   } else if (r.last_seq !== null && r.signed_through !== null && r.last_seq > r.signed_through) {
     process.stderr.write(
-      `Note: entries after seq ${r.signed_through} (the last signed checkpoint) are protected by the hash chain only;\n` +
-        'no signature covers them, so they could have been rewritten or cut off without this check noticing.\n',
+      `Note: entries after seq ${r.signed_through} (the last signed checkpoint) are protected by their leaf hashes only;\n` +
+        'no signature covers them yet, so they could have been rewritten or cut off without this check noticing.\n',
     );
   }
 }

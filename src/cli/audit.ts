@@ -1,30 +1,36 @@
-import { auditPublicKey, searchAuditLog, verifyAuditLog, type AuditEntry, type SearchFilters } from './audit-api.ts';
+import { auditPublicKey, searchAuditLog, type AuditEntry, type SearchFilters } from './audit-api.ts';
 import { EXPORT_USAGE, runExport } from './audit-export.ts';
-import { runVerifyFile } from './audit-offline.ts';
-import { ApiError, errorMessage, EXIT_API, EXIT_BROKEN, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
+import { CHECKPOINT_USAGE, PROVE_USAGE, runCheckpoint, runProve, runVerify, VERIFY_USAGE } from './audit-tree-commands.ts';
+import { runWitness, WITNESS_USAGE } from './audit-witness.ts';
+import { ApiError, errorMessage, EXIT_API, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { boolFlag, formatFlag, intFlag, parseFlags, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.ts';
 import { Client, clientConfigFromEnv } from './http.ts';
-import { cell, json, renderKeyValue, renderTable } from './output.ts';
+import { cell, json, renderTable } from './output.ts';
 import { ENV_HELP } from './usage.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const AUDIT_USAGE = `usage: sealbox audit <command> [options]
 
-Search, follow, export and verify the tamper-evident audit log.
+Search, follow, export, prove and verify the tamper-evident audit log (a Merkle tree log with signed checkpoints).
 
 Commands:
   search       list the entries that match filters, oldest first (one page; continue with -after)
   tail         print entries as they are recorded, until Ctrl-C
-  verify       have the server walk the whole chain and check its signed checkpoints
-  verify -file FILE [-public-key KEY]
+  verify [-anchor FILE] [-witness-key FILE]...
+               have the server walk the whole log; check the anchor and witnesses here
+  verify -file FILE [-public-key KEY] [-anchor FILE]
                check an export offline, without the server
+  checkpoint   print the latest signed checkpoint (save it as an anchor)
+  prove SEQ    check that entry SEQ is included in the latest signed checkpoint
+  witness -config FILE [-once]
+               run a witness that checks consistency and cosigns checkpoints
   export -o FILE
                write the log and its signed checkpoints as JSON Lines
   public-key   print the Ed25519 public key that signs the checkpoints
 
 Run "sealbox audit <command> -help" for a command's options.
-"sealbox audit verify" exits 3 when the audit chain is broken.
+"sealbox audit verify" exits 3 when the audit log does not verify.
 
 ${ENV_HELP}
 `;
@@ -59,28 +65,6 @@ ${FILTER_HELP}
   -interval DURATION   time between polls (default 1s; e.g. 500ms, 5s)
   -show-self           also show audit-log reads made with this token
   -format FORMAT       table (default) or json (one JSON object per line)
-
-${ENV_HELP}
-`;
-
-const VERIFY_USAGE = `usage: sealbox audit verify [options]
-       sealbox audit verify -file FILE [-public-key KEY] [options]
-
-Without -file, asks the server to walk the hash chain and check every signed checkpoint (GET sys/audit-log/verify).
-With -file, checks an export written by "sealbox audit export" offline: the hash chain, that every entry's sequence
-number follows the last, and the Ed25519 signature of every checkpoint in the file.
-
-  -file FILE           the export to check offline ("-" reads stdin)
-  -public-key KEY      the checkpoint signing key, base64, or @FILE to read it from a file. Obtain it separately
-                       (sealbox audit public-key, ahead of time): without it the key in the file's header is used,
-                       which only proves the file is self-consistent, not who wrote it.
-  -progress            show progress on stderr even when stderr is not a terminal
-  -format FORMAT       table (default) or json
-
-Prints ok, checked (entries verified) and first_bad_seq (the first sequence number that does not check).
-Offline, it also prints signed_through: the last entry a signed checkpoint covers. Entries after it are protected by
-the hash chain only, and an export with no signed checkpoint at all does not verify (nothing in it is authenticated).
-Exit status: 0 when the chain verifies, 3 when it is broken, 1 for a usage error, 2 for an API or file error.
 
 ${ENV_HELP}
 `;
@@ -297,37 +281,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function verify(argv: readonly string[], env: Env): Promise<number> {
-  const f = parseFlags(argv, {
-    file: { type: 'string', aliases: ['f'] },
-    'public-key': { type: 'string' },
-    progress: { type: 'boolean' },
-    format: { type: 'string' },
-  });
-  if (f.help) return help(VERIFY_USAGE);
-  noPositional(f);
-  const format = formatFlag(f);
-  const file = stringFlag(f, 'file');
-  if (file !== undefined) {
-    return runVerifyFile({ file, publicKey: stringFlag(f, 'public-key'), progress: boolFlag(f, 'progress'), format });
-  }
-  if (f.values.has('public-key')) throw new UsageError('flag -public-key is only for an offline verify (-file FILE)');
-  const client = new Client(clientConfigFromEnv(env));
-  try {
-    if (process.stderr.isTTY && format === 'table') process.stderr.write('Verifying the audit chain on the server…\n');
-    const r = await verifyAuditLog(client);
-    if (format === 'json') process.stdout.write(json(r));
-    else process.stdout.write(renderKeyValue([['ok', r.ok], ['checked', r.checked], ['first_bad_seq', r.first_bad_seq]]));
-    if (!r.ok) {
-      process.stderr.write(`The audit chain is BROKEN: the first entry that does not verify is seq ${r.first_bad_seq ?? '?'}.\n`);
-      return EXIT_BROKEN;
-    }
-    return EXIT_OK;
-  } finally {
-    client.close();
-  }
-}
-
 async function publicKey(argv: readonly string[], env: Env): Promise<number> {
   const f = parseFlags(argv, { format: { type: 'string' } });
   if (f.help) return help(PUBLIC_KEY_USAGE);
@@ -355,7 +308,10 @@ function help(text: string): number {
 const COMMANDS: Record<string, { run: (argv: readonly string[], env: Env) => Promise<number>; usage: string }> = {
   search: { run: search, usage: SEARCH_USAGE },
   tail: { run: tail, usage: TAIL_USAGE },
-  verify: { run: verify, usage: VERIFY_USAGE },
+  verify: { run: runVerify, usage: VERIFY_USAGE },
+  checkpoint: { run: runCheckpoint, usage: CHECKPOINT_USAGE },
+  prove: { run: runProve, usage: PROVE_USAGE },
+  witness: { run: (argv) => runWitness(argv), usage: WITNESS_USAGE },
   export: { run: runExport, usage: EXPORT_USAGE },
   'public-key': { run: publicKey, usage: PUBLIC_KEY_USAGE },
 };

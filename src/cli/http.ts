@@ -102,8 +102,13 @@ export class Client {
     return body.data;
   }
 
-  /** `contentType` defaults to application/json (KV patches send application/merge-patch+json). */
-  request(method: string, path: string, query: Query = {}, body?: unknown, contentType = 'application/json'): Promise<ApiResult> {
+  /** GET `/v1/<path>` of a text answer (the audit checkpoint); non-2xx answers become ApiErrors as in read. */
+  async readText(path: string, query: Query = {}): Promise<string> {
+    return String((await this.request('GET', path, query, undefined, undefined, true)).body ?? '');
+  }
+
+  /** `contentType` defaults to application/json (KV patches send application/merge-patch+json). `text`: the body is not JSON. */
+  request(method: string, path: string, query: Query = {}, body?: unknown, contentType = 'application/json', text = false): Promise<ApiResult> {
     const url = new URL(`${this.config.address.pathname.replace(/\/+$/, '')}/v1/${path.replace(/^\/+/, '')}`, this.config.address);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -119,11 +124,11 @@ export class Client {
         res.on('error', (e) => reject(new ApiError(`${label}: ${e.message}`)));
         res.on('end', () => {
           const status = res.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8');
+          const raw = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown;
-          if (text.length > 0) {
+          if (raw.length > 0) {
             try {
-              parsed = JSON.parse(text);
+              parsed = JSON.parse(raw);
             } catch {
               parsed = undefined;
             }
@@ -132,7 +137,11 @@ export class Client {
             reject(new ApiError(`${label}: ${apiErrorText(parsed, status)} (HTTP ${status})`, status));
             return;
           }
-          if (text.length > 0 && parsed === undefined) {
+          if (text) {
+            resolve({ status, body: raw, headers: res.headers });
+            return;
+          }
+          if (raw.length > 0 && parsed === undefined) {
             reject(new ApiError(`${label}: the server's answer is not JSON (HTTP ${status})`, status));
             return;
           }

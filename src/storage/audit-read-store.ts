@@ -1,18 +1,39 @@
 import { toBuffer, type Queryable } from './db.ts';
 
-/** One stored link of the chain, as verify and export read it. */
+/** One stored entry of the log, as verify and export read it (hash = its leaf hash). */
 export interface ChainRowRecord {
   seq: number;
   entry: string;
   hash: Buffer;
 }
 
+/** The columns search filters on, copied from the entry (verify checks they still equal it). */
+export interface ColumnsRecord {
+  time: Date;
+  request_id: string;
+  type: string;
+  operation: string;
+  mount_path: string | null;
+  path: string;
+  accessor: string | null;
+  remote_address: string | null;
+  outcome: string;
+}
+
 export interface CheckpointRecord {
+  /** Tree size. */
   seq: number;
+  /** Root hash. */
   hash: Buffer;
   time: Date;
-  signature: Buffer;
-  publicKey: Buffer;
+  /** The signed note, with any witness cosignature lines after the log's own. */
+  note: string;
+  frontier: Buffer;
+}
+
+export interface MarkRecord {
+  through: number;
+  note: string | null;
 }
 
 export interface AuditSearch {
@@ -62,6 +83,31 @@ export function createAuditReadStore(db: Queryable) {
       [after, limit],
     );
     return r.rows.map((row) => ({ seq: seqOf(row.seq), entry: row.entry, hash: toBuffer(row.hash) }));
+  };
+
+  const pageWithColumns = async (after: number, limit: number): Promise<(ChainRowRecord & { columns: ColumnsRecord; mac: Buffer | null })[]> => {
+    const r = await db.query<{ seq: unknown; entry: string; hash: Uint8Array; mac: Uint8Array | null } & Omit<ColumnsRecord, 'time'> & { time: Date }>(
+      `SELECT seq, entry, hash, mac, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome
+         FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [after, limit],
+    );
+    return r.rows.map((row) => ({
+      seq: seqOf(row.seq),
+      entry: row.entry,
+      hash: toBuffer(row.hash),
+      mac: row.mac ? toBuffer(row.mac) : null,
+      columns: {
+        time: new Date(row.time),
+        request_id: row.request_id,
+        type: row.type,
+        operation: row.operation,
+        mount_path: row.mount_path,
+        path: row.path,
+        accessor: row.accessor,
+        remote_address: row.remote_address,
+        outcome: row.outcome,
+      },
+    }));
   };
 
   const head = async (): Promise<{ seq: number; hash: Buffer }> => {
@@ -115,11 +161,11 @@ export function createAuditReadStore(db: Queryable) {
     /** The next `limit` links after `after`, in seq order (verify and export stream through these). */
     page,
 
-    /** Every link after `after`, fetched a page at a time (never the whole table in memory). */
-    async *pages(after = 0, pageSize = 1000): AsyncGenerator<ChainRowRecord> {
+    /** Every entry after `after` with its copied columns, fetched a page at a time (never the whole table in memory). */
+    async *pages(after = 0, pageSize = 1000): AsyncGenerator<ChainRowRecord & { columns: ColumnsRecord; mac: Buffer | null }> {
       let cursor = after;
       for (;;) {
-        const rows = await page(cursor, pageSize);
+        const rows = await pageWithColumns(cursor, pageSize);
         yield* rows;
         const last = rows.at(-1);
         if (!last || rows.length < pageSize) return;
@@ -127,21 +173,62 @@ export function createAuditReadStore(db: Queryable) {
       }
     },
 
-    async checkpoints(): Promise<CheckpointRecord[]> {
-      const r = await db.query<{ seq: unknown; hash: Uint8Array; time: Date; signature: Uint8Array; public_key: Uint8Array }>(
-        'SELECT seq, hash, time, signature, public_key FROM audit_checkpoints ORDER BY seq',
+    /** Every checkpoint in size order (or only those from `from`), each with its witness cosignature lines. */
+    async checkpoints(from = 0, limit = 1_000_000): Promise<CheckpointRecord[]> {
+      const r = await db.query<{ seq: unknown; hash: Uint8Array; time: Date; note: string; frontier: Uint8Array; cosig: string | null }>(
+        `SELECT c.seq, c.hash, c.time, c.note, c.frontier,
+                (SELECT string_agg(s.line || E'\n', '' ORDER BY s.name, s.key_id) FROM audit_cosignatures s WHERE s.seq = c.seq) AS cosig
+           FROM audit_checkpoints c WHERE c.seq >= $1 ORDER BY c.seq LIMIT $2`,
+        [from, limit],
       );
       return r.rows.map((row) => ({
         seq: seqOf(row.seq),
         hash: toBuffer(row.hash),
         time: new Date(row.time),
-        signature: toBuffer(row.signature),
-        publicKey: toBuffer(row.public_key),
+        note: row.note + (row.cosig ?? ''),
+        frontier: toBuffer(row.frontier),
       }));
+    },
+
+    /** The checkpoint of the largest size (with its cosignatures), or null. */
+    async latestCheckpoint(): Promise<CheckpointRecord | null> {
+      const r = await db.query<{ seq: unknown }>('SELECT max(seq) AS seq FROM audit_checkpoints');
+      const v = r.rows[0]?.seq;
+      if (v === null || v === undefined) return null;
+      const [cp] = await this.checkpoints(seqOf(v), 1);
+      return cp ?? null;
+    },
+
+    /** Stores a witness's cosignature line for the checkpoint of `seq` (the caller has verified it). */
+    async addCosignature(c: { seq: number; name: string; keyId: Buffer; line: string; signedAt: Date }): Promise<void> {
+      await db.query(
+        `INSERT INTO audit_cosignatures (seq, name, key_id, line, signed_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (seq, name, key_id) DO UPDATE SET line = EXCLUDED.line, signed_at = EXCLUDED.signed_at`,
+        [c.seq, c.name, c.keyId, c.line, c.signedAt],
+      );
+    },
+
+    /** The signed prune mark (through 0 and no note before any prune). */
+    async pruneMark(): Promise<MarkRecord> {
+      const r = await db.query<{ seq: unknown; note: string | null }>('SELECT pruned_through AS seq, prune_note AS note FROM audit_exports WHERE id = 1');
+      return r.rows[0] ? { through: seqOf(r.rows[0].seq), note: r.rows[0].note } : { through: 0, note: null };
+    },
+
+    /** The signed export mark. */
+    async exportMark(): Promise<MarkRecord> {
+      const r = await db.query<{ seq: unknown; note: string | null }>('SELECT exported_through AS seq, export_note AS note FROM audit_exports WHERE id = 1');
+      return r.rows[0] ? { through: seqOf(r.rows[0].seq), note: r.rows[0].note } : { through: 0, note: null };
     },
 
     /** The chain head every appender extends: the last seq and its hash (0 and 32 zero bytes when empty). */
     head,
+
+    /** The largest checkpoint size <= seq (0 when none). */
+    async checkpointAtOrBelow(seq: number): Promise<number> {
+      const r = await db.query<{ seq: unknown }>('SELECT max(seq) AS seq FROM audit_checkpoints WHERE seq <= $1', [seq]);
+      const v = r.rows[0]?.seq;
+      return v === null || v === undefined ? 0 : seqOf(v);
+    },
 
     /** The lowest seq still stored, or null when the table is empty. */
     async firstSeq(): Promise<number | null> {
@@ -156,14 +243,16 @@ export function createAuditReadStore(db: Queryable) {
       return r.rows[0] ? seqOf(r.rows[0].seq) : 0;
     },
 
-    /** Raises the export mark to `seq` (never lowers it). Returns the mark afterwards. */
-    async markExported(seq: number): Promise<number> {
+    /** Raises the export mark to `seq` with its signed note (never lowers it). Returns the mark afterwards. */
+    async markExported(seq: number, note: string): Promise<number> {
       const r = await db.query<{ seq: unknown }>(
-        `INSERT INTO audit_exports (id, exported_through, updated_at) VALUES (1, $1, now())
-         ON CONFLICT (id) DO UPDATE SET exported_through = GREATEST(audit_exports.exported_through, EXCLUDED.exported_through),
+        `INSERT INTO audit_exports (id, exported_through, export_note, updated_at) VALUES (1, $1, $2, now())
+         ON CONFLICT (id) DO UPDATE SET
+           export_note = CASE WHEN EXCLUDED.exported_through >= audit_exports.exported_through THEN EXCLUDED.export_note ELSE audit_exports.export_note END,
+           exported_through = GREATEST(audit_exports.exported_through, EXCLUDED.exported_through),
            updated_at = now()
          RETURNING exported_through AS seq`,
-        [seq],
+        [seq, note],
       );
       return r.rows[0] ? seqOf(r.rows[0].seq) : seq;
     },
@@ -185,10 +274,15 @@ export function createAuditReadStore(db: Queryable) {
       return (await head()).seq;
     },
 
-    /** Deletes every entry with seq <= through, in one statement (all or nothing). Returns how many went. */
-    async prune(through: number): Promise<number> {
-      const r = await db.query('DELETE FROM audit_entries WHERE seq <= $1', [through]);
-      return r.rowCount;
+    /** Deletes every entry with seq <= through and records the signed prune mark, in one statement. Returns how many went. */
+    async prune(through: number, note: string): Promise<number> {
+      const r = await db.query<{ n: unknown }>(
+        `WITH d AS (DELETE FROM audit_entries WHERE seq <= $1 RETURNING 1),
+              m AS (UPDATE audit_exports SET pruned_through = $1, prune_note = $2, updated_at = now() WHERE id = 1 AND pruned_through <= $1 RETURNING 1)
+         SELECT (SELECT count(*) FROM d) AS n, (SELECT count(*) FROM m) AS marked`,
+        [through, note],
+      );
+      return Number(r.rows[0]?.n ?? 0);
     },
   };
 }

@@ -13,15 +13,38 @@ export interface AuditRow {
   outcome: string;
   entry: string;
   hash: Buffer;
+  /** HMAC of the leaf hash under a root-key-derived key (see migrations/0010). */
+  mac: Buffer | null;
 }
 
 export interface CheckpointRow {
+  /** Tree size. */
+  seq: number;
+  /** Root hash at that size. */
+  hash: Buffer;
+  /** Time of entry `seq` (a search hint, not signed). */
+  time: Date;
+  /** The signed note (C2SP tlog-checkpoint). */
+  note: string;
+  /** The tree's frontier at that size (see audit_head). */
+  frontier: Buffer;
+}
+
+/** The tree head: size, root and frontier (migrations/0010). */
+export interface TreeHead {
   seq: number;
   hash: Buffer;
-  time: Date;
-  signature: Buffer;
-  publicKey: Buffer;
+  frontier: Buffer;
 }
+
+export interface TreeNodeRow {
+  level: number;
+  index: number;
+  hash: Buffer;
+}
+
+/** What an append found when it did not commit. */
+export type AppendConflict = { kind: 'moved' } | { kind: 'taken'; seq: number | null };
 
 const columns = (rows: readonly AuditRow[]): unknown[] => {
   const col = <K extends keyof AuditRow>(k: K) => rows.map((r) => r[k]);
@@ -40,29 +63,22 @@ const columns = (rows: readonly AuditRow[]): unknown[] => {
     // value split in SQL: no per-element array escaping of ~1 KB strings full of quotes.
     rows.map((r) => r.entry).join('\n'),
     rows.map((r) => r.hash.toString('hex')),
+    rows.map((r) => r.mac?.toString('hex') ?? null),
   ];
 };
 
-/** The append side of the audit log: the chain head, batched inserts, checkpoints. */
+const hexes = (bs: readonly Buffer[]): string[] => bs.map((b) => b.toString('hex'));
+
+/** The append side of the audit log: the tree head, batched inserts with their tree nodes, checkpoints. */
 export function createAuditStore(db: Queryable) {
   return {
-    async head(): Promise<{ seq: number; hash: Buffer }> {
-      const r = await db.query<{ seq: string | number; hash: Uint8Array }>('SELECT seq::text AS seq, hash FROM audit_head WHERE id = 1');
+    async head(): Promise<TreeHead> {
+      const r = await db.query<{ seq: string | number; hash: Uint8Array; frontier: Uint8Array }>(
+        'SELECT seq::text AS seq, hash, frontier FROM audit_head WHERE id = 1',
+      );
       const row = r.rows[0];
       if (!row) throw new Error('audit_head row is missing');
-      return { seq: Number(row.seq), hash: toBuffer(row.hash) };
-    },
-    /** One multi-row INSERT for the whole batch, then the new head (inside the caller's transaction). */
-    async insertBatch(q: Queryable, rows: readonly AuditRow[]): Promise<void> {
-      await q.query(
-        `INSERT INTO audit_entries (seq, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome, entry, hash)
-         SELECT s, t, rid, ty, op, mp, p, acc, ra, oc, e, decode(h, 'hex')
-           FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                       $9::text[], $10::text[], regexp_split_to_array($11::text, E'\\n'), $12::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h)`,
-        columns(rows),
-      );
-      const last = rows.at(-1);
-      if (last) await q.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [last.seq, last.hash]);
+      return { seq: Number(row.seq), hash: toBuffer(row.hash), frontier: toBuffer(row.frontier) };
     },
     /**
      * The whole append in ONE statement and transaction: move audit_head from `expected` to the batch's last entry
@@ -71,37 +87,82 @@ export function createAuditStore(db: Queryable) {
      * is written: false, and the caller rebuilds the batch on the fresh head.
      * (Inserting first and locking last was tried: batches in flight then overtake each other, fail, and retry.)
      */
-    async appendIfHead(expected: { seq: number; hash: Buffer }, rows: readonly AuditRow[]): Promise<boolean> {
-      const last = rows.at(-1);
-      if (!last) return true;
+    async appendIfHead(
+      expected: { seq: number; hash: Buffer },
+      rows: readonly AuditRow[],
+      next: TreeHead,
+      nodes: readonly TreeNodeRow[],
+      checkpoints: readonly CheckpointRow[],
+    ): Promise<AppendConflict | null> {
+      if (rows.length === 0) return null;
+      const cols = columns(rows);
       try {
         await db.query(
           `WITH ins AS (
-             INSERT INTO audit_entries (seq, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome, entry, hash)
-             SELECT s, t, rid, ty, op, mp, p, acc, ra, oc, e, decode(h, 'hex')
+             INSERT INTO audit_entries (seq, time, request_id, type, operation, mount_path, path, accessor, remote_address, outcome, entry, hash, mac)
+             SELECT s, t, rid, ty, op, mp, p, acc, ra, oc, e, decode(h, 'hex'), decode(m, 'hex')
                FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                           $9::text[], $10::text[], regexp_split_to_array($11::text, E'\\n'), $12::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h)
+                           $9::text[], $10::text[], regexp_split_to_array($11::text, E'\\n'), $12::text[], $27::text[]) AS u(s, t, rid, ty, op, mp, p, acc, ra, oc, e, h, m)
              RETURNING 1
            ), head AS (
-             UPDATE audit_head SET seq = $13, hash = decode($14, 'hex')
-              WHERE id = 1 AND seq = $15 AND hash = decode($16, 'hex') RETURNING 1
+             UPDATE audit_head SET seq = $13, hash = decode($14, 'hex'), frontier = decode($15, 'hex')
+              WHERE id = 1 AND seq = $16 AND hash = decode($17, 'hex') RETURNING 1
+           ), nodes AS (
+             INSERT INTO audit_tree_nodes (level, idx, hash)
+             SELECT l, i, decode(h, 'hex') FROM unnest($19::smallint[], $20::bigint[], $21::text[]) AS u(l, i, h)
+             ON CONFLICT (level, idx) DO UPDATE SET hash = EXCLUDED.hash
+             RETURNING 1
+           ), cps AS (
+             INSERT INTO audit_checkpoints (seq, hash, time, note, frontier)
+             SELECT s, decode(h, 'hex'), t, n, decode(f, 'hex') FROM unnest($22::bigint[], $23::text[], $24::timestamptz[], $25::text[], $26::text[]) AS u(s, h, t, n, f)
+             ON CONFLICT (seq) DO NOTHING
+             RETURNING 1
            )
            SELECT CASE WHEN (SELECT count(*) FROM head) <> 1 THEN audit_head_moved()
-                       WHEN (SELECT count(*) FROM ins) <> $17 THEN audit_head_moved()
-                       ELSE 1 END AS ok`,
-          [...columns(rows), last.seq, last.hash.toString('hex'), expected.seq, expected.hash.toString('hex'), rows.length],
+                       WHEN (SELECT count(*) FROM ins) <> $18 THEN audit_head_moved()
+                       ELSE (SELECT count(*) FROM nodes) + (SELECT count(*) FROM cps) END AS ok`,
+          [
+            ...cols.slice(0, 12),
+            next.seq,
+            next.hash.toString('hex'),
+            next.frontier.toString('hex'),
+            expected.seq,
+            expected.hash.toString('hex'),
+            rows.length,
+            nodes.map((n) => n.level),
+            nodes.map((n) => n.index),
+            hexes(nodes.map((n) => n.hash)),
+            checkpoints.map((c) => c.seq),
+            hexes(checkpoints.map((c) => c.hash)),
+            checkpoints.map((c) => c.time.toISOString()),
+            checkpoints.map((c) => c.note),
+            hexes(checkpoints.map((c) => c.frontier)),
+            cols[12],
+          ],
         );
-        return true;
+        return null;
       } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code === 'SBX01' || code === '23505') return false;
+        const e = err as { code?: string; detail?: string };
+        if (e.code === 'SBX01') return { kind: 'moved' };
+        if (e.code === '23505') {
+          const m = /\(seq\)=\((\d+)\)/.exec(e.detail ?? '');
+          return { kind: 'taken', seq: m ? Number(m[1]) : null };
+        }
         throw err;
       }
     },
 
-    async linkAt(seq: number): Promise<{ hash: Buffer; time: Date } | null> {
-      const r = await db.query<{ hash: Uint8Array; time: Date }>('SELECT hash, time FROM audit_entries WHERE seq = $1', [seq]);
-      return r.rows[0] ? { hash: toBuffer(r.rows[0].hash), time: new Date(r.rows[0].time) } : null;
+    /** The checkpoint with the highest size, if any. */
+    async latestCheckpoint(): Promise<CheckpointRow | null> {
+      const r = await db.query<{ seq: string; hash: Uint8Array; time: Date; note: string; frontier: Uint8Array }>(
+        'SELECT seq::text AS seq, hash, time, note, frontier FROM audit_checkpoints ORDER BY seq DESC LIMIT 1',
+      );
+      const row = r.rows[0];
+      return row ? { seq: Number(row.seq), hash: toBuffer(row.hash), time: new Date(row.time), note: row.note, frontier: toBuffer(row.frontier) } : null;
+    },
+    async timeAt(seq: number): Promise<Date | null> {
+      const r = await db.query<{ time: Date }>('SELECT time FROM audit_entries WHERE seq = $1', [seq]);
+      return r.rows[0] ? new Date(r.rows[0].time) : null;
     },
     async latestCheckpointSeq(): Promise<number> {
       const r = await db.query<{ seq: string | null }>('SELECT max(seq)::text AS seq FROM audit_checkpoints');
@@ -109,8 +170,8 @@ export function createAuditStore(db: Queryable) {
     },
     async insertCheckpoint(cp: CheckpointRow): Promise<void> {
       await db.query(
-        'INSERT INTO audit_checkpoints (seq, hash, time, signature, public_key) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING',
-        [cp.seq, cp.hash, cp.time, cp.signature, cp.publicKey],
+        'INSERT INTO audit_checkpoints (seq, hash, time, note, frontier) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING',
+        [cp.seq, cp.hash, cp.time, cp.note, cp.frontier],
       );
     },
   };

@@ -1,8 +1,9 @@
 import type { Logger } from '../../lib/log.ts';
-import type { AuditRow, AuditStore } from '../../storage/audit-store.ts';
+import type { AuditRow, AuditStore, CheckpointRow, TreeNodeRow } from '../../storage/audit-store.ts';
 import type { Db } from '../../storage/db.ts';
-import { chainHash, checkpointMessage } from './canonical.ts';
 import { serializeEntry, type PendingEntry } from './entry.ts';
+import { appendLeaf, copyFrontier, decodeFrontier, encodeFrontier, frontierRoot, leafHash, type Frontier } from '../../lib/merkle.ts';
+import { checkpointBody } from './note.ts';
 import type { AuditSigner } from './signer.ts';
 
 export interface AuditSink {
@@ -15,7 +16,7 @@ export interface AuditAppenderDeps {
   store: AuditStore;
   signer: AuditSigner;
   log: Logger;
-  /** A signed checkpoint after this many entries (from this replica)… */
+  /** A signed checkpoint at every tree size that is a multiple of this (written in the batch that reaches it)… */
   checkpointEvery: number;
   /** …or after this many seconds with new entries, whichever comes first. */
   checkpointSeconds: number;
@@ -23,14 +24,26 @@ export interface AuditAppenderDeps {
   /** Batches in flight at once (default 1: deeper pipelines overtake each other at the head lock and retry). */
   pipelineDepth?: number;
   sink?: AuditSink;
+  /** HMAC of a leaf hash under a root-key-derived key (stored beside each entry; verify names a rewritten entry by it). */
+  entryMac?: (leaf: Buffer) => Buffer;
   /** Optional observer (metrics): each batch's size and commit time in seconds, and whether it committed or failed. */
   onBatch?: (entries: number, seconds: number, committed: boolean) => void;
 }
 
 interface Waiting {
   entry: PendingEntry;
+  /** Appends of this entry that found the head moved: bounded (MAX_ATTEMPTS), never an endless retry loop. */
+  attempts: number;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+const MAX_ATTEMPTS = 8;
+
+interface Head {
+  seq: number;
+  hash: Buffer;
+  frontier: Frontier;
 }
 
 /**
@@ -47,13 +60,25 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
   let closed = false;
   const stats = { batches: 0, entries: 0 };
 
-  const buildRows = (batch: Waiting[], head: { seq: number; hash: Buffer }): AuditRow[] => {
-    let seq = head.seq;
-    let hash = head.hash;
-    return batch.map(({ entry: e }) => {
-      seq += 1;
+  const checkpointRow = (f: Frontier, root: Buffer, time: Date): CheckpointRow => ({
+    seq: f.size,
+    hash: root,
+    time,
+    note: deps.signer.signNote(checkpointBody(deps.signer.origin(), f.size, root)),
+    frontier: encodeFrontier(f),
+  });
+
+  /** The batch's rows (leaf hashes), the tree nodes it completes, its checkpoints and the head it leaves. */
+  const buildBatch = (batch: Waiting[], head: Head) => {
+    const f = copyFrontier(head.frontier);
+    const nodes: TreeNodeRow[] = [];
+    const checkpoints: CheckpointRow[] = [];
+    const rows = batch.map(({ entry: e }): AuditRow => {
+      const seq = f.size + 1;
       const entry = serializeEntry(e.fields, seq);
-      hash = chainHash(hash, entry);
+      const hash = leafHash(entry);
+      appendLeaf(f, hash, (n) => nodes.push(n));
+      if (seq % deps.checkpointEvery === 0) checkpoints.push(checkpointRow(f, frontierRoot(f), e.time));
       return {
         seq,
         time: e.time,
@@ -67,48 +92,81 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
         outcome: e.outcome,
         entry,
         hash,
+        mac: deps.entryMac ? deps.entryMac(hash) : null,
       };
     });
+    const next: Head = { seq: f.size, hash: frontierRoot(f), frontier: f };
+    return { rows, nodes, checkpoints, next };
   };
 
-  /** A checkpoint carries the time of the entry it pins (search turns time ranges into seq ranges with it). */
-  const checkpointAt = async (seq: number, hash: Buffer, time: Date): Promise<void> => {
-    const { signature, publicKey } = deps.signer.sign(checkpointMessage({ seq, hash, time: time.toISOString() }));
-    await deps.store.insertCheckpoint({ seq, hash, time, signature, publicKey });
-    lastCheckpointSeq = Math.max(lastCheckpointSeq, seq);
+  /**
+   * A time-based checkpoint signs the last head THIS replica committed (never just what audit_head says: a row an
+   * SQL writer appended and put in the head is not signed by a timer). It carries the time of the entry it pins
+   * (search turns time ranges into seq ranges with it).
+   */
+  let committed: { head: Head; time: Date } | null = null;
+  const checkpointHead = async (): Promise<void> => {
+    const c = committed;
+    if (!c) return;
+    lastCheckpointSeq = Math.max(lastCheckpointSeq, await deps.store.latestCheckpointSeq());
+    if (c.head.seq <= lastCheckpointSeq) return;
+    await deps.store.insertCheckpoint(checkpointRow(c.head.frontier, c.head.hash, c.time));
+    lastCheckpointSeq = Math.max(lastCheckpointSeq, c.head.seq);
     lastCheckpointAt = Date.now();
   };
 
-  const maybeCheckpoint = async (last: AuditRow): Promise<void> => {
-    if (lastCheckpointSeq < 0) lastCheckpointSeq = await deps.store.latestCheckpointSeq();
-    if (last.seq - lastCheckpointSeq >= deps.checkpointEvery) await checkpointAt(last.seq, last.hash, last.time);
+  const readHead = async (): Promise<Head> => {
+    const h = await deps.store.head();
+    const frontier = decodeFrontier(h.seq, h.frontier);
+    if (!frontier || !frontierRoot(frontier).equals(h.hash)) throw new Error(`audit head at seq ${h.seq} is corrupt (its frontier does not give its root)`);
+    return { seq: h.seq, hash: h.hash, frontier };
   };
 
   // Pipelining: up to `depth` batches in flight, each built on the head the previous one will leave. PostgreSQL
   // serialises them on the audit_head row; a batch whose expected head is not there (another replica appended, or
   // it overtook its predecessor) changes nothing and is rebuilt once everything in flight has settled.
   const depth = deps.pipelineDepth ?? 1;
-  let predicted: { seq: number; hash: Buffer } | null = null;
+  let predicted: Head | null = null;
   let inFlight = 0;
   let refreshing = false;
   let dispatched = 0;
   let retry: { order: number; batch: Waiting[] }[] = [];
 
-  const settled = (batch: Waiting[], rows: AuditRow[]): void => {
+  const settled = (batch: Waiting[], rows: AuditRow[], checkpoints: CheckpointRow[], next: Head): void => {
     for (const w of batch) w.resolve();
     stats.batches += 1;
     stats.entries += rows.length;
     const last = rows.at(-1);
     if (!last) return;
     headSeq = Math.max(headSeq, last.seq);
+    if (!committed || next.seq > committed.head.seq) committed = { head: next, time: last.time };
+    const cp = checkpoints.at(-1);
+    if (cp) {
+      lastCheckpointSeq = Math.max(lastCheckpointSeq, cp.seq);
+      lastCheckpointAt = Date.now();
+    }
     deps.sink?.write(rows);
-    void maybeCheckpoint(last).catch((err: Error) => deps.log.warn({ err: err.message }, 'audit checkpoint failed'));
+  };
+
+  const refuse = (batch: Waiting[], err: Error): void => {
+    for (const w of batch) w.reject(err);
+  };
+
+  /** A batch that did not commit: retried on the fresh head, unless its entries have tried too often. */
+  const requeue = (order: number, batch: Waiting[]): void => {
+    const tired = batch.filter((w) => ++w.attempts >= MAX_ATTEMPTS);
+    if (tired.length > 0) {
+      deps.log.error({ entries: tired.length, attempts: MAX_ATTEMPTS }, 'audit append kept finding the head moved; requests refused');
+      refuse(tired, new Error('audit append failed repeatedly'));
+    }
+    const rest = batch.filter((w) => w.attempts < MAX_ATTEMPTS);
+    if (rest.length > 0) retry.push({ order, batch: rest });
   };
 
   const refresh = (): void => {
     if (refreshing || inFlight > 0) return;
     refreshing = true;
-    deps.store.head().then(
+    readHead().then(
       (h) => {
         refreshing = false;
         predicted = h;
@@ -133,31 +191,56 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
       const expected = predicted;
-      const rows = buildRows(batch, expected);
-      const last = rows.at(-1);
-      if (last) predicted = { seq: last.seq, hash: last.hash };
+      let built: ReturnType<typeof buildBatch>;
+      try {
+        built = buildBatch(batch, expected);
+      } catch (err) {
+        // Sealed meanwhile (no signing key), or a corrupt head: nothing was written.
+        deps.log.error({ err: err instanceof Error ? err.message : String(err), entries: batch.length }, 'audit batch could not be built; requests refused');
+        refuse(batch, err instanceof Error ? err : new Error(String(err)));
+        continue;
+      }
+      const { rows, nodes, checkpoints, next } = built;
+      predicted = next;
       inFlight += 1;
       const order = dispatched++;
       const started = performance.now();
-      deps.store.appendIfHead(expected, rows).then(
-        (ok) => {
-          inFlight -= 1;
-          if (ok) {
+      const done = (): void => {
+        inFlight -= 1;
+        pump();
+      };
+      deps.store.appendIfHead(expected, rows, { seq: next.seq, hash: next.hash, frontier: encodeFrontier(next.frontier) }, nodes, checkpoints).then(
+        async (conflict) => {
+          if (!conflict) {
             deps.onBatch?.(rows.length, (performance.now() - started) / 1000, true);
-            settled(batch, rows);
-          } else {
-            retry.push({ order, batch });
-            predicted = null;
+            settled(batch, rows, checkpoints, next);
+            return done();
           }
-          pump();
+          predicted = null;
+          if (conflict.kind === 'taken') {
+            // A seq is taken. If the head has not moved, the row is not one an appender wrote (a stray row at
+            // head + 1, put there by hand or by a broken restore): retrying would fail forever. Fail closed and loud.
+            const now = await deps.store.head().catch(() => null);
+            if (now && now.seq === expected.seq && now.hash.equals(expected.hash)) {
+              const seq = conflict.seq ?? expected.seq + 1;
+              deps.log.error(
+                { seq, head_seq: expected.seq },
+                `audit append refused: seq ${seq} is already stored but the audit head is at ${expected.seq} (a row the log does not account for); requests refused until it is removed`,
+              );
+              deps.onBatch?.(batch.length, (performance.now() - started) / 1000, false);
+              refuse(batch, new Error(`audit seq ${seq} is taken by a row outside the log`));
+              return done();
+            }
+          }
+          requeue(order, batch);
+          done();
         },
         (err: unknown) => {
-          inFlight -= 1;
           predicted = null;
           deps.log.error({ err: err instanceof Error ? err.message : String(err), entries: batch.length }, 'audit append failed; requests refused');
           deps.onBatch?.(batch.length, (performance.now() - started) / 1000, false);
-          for (const w of batch) w.reject(err);
-          pump();
+          refuse(batch, err instanceof Error ? err : new Error(String(err)));
+          done();
         },
       );
     }
@@ -169,11 +252,9 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
    * scheduler's shared `audit-checkpoint` job (every second) on every replica.
    */
   async function checkpointIfDue(): Promise<void> {
+    if (lastCheckpointSeq < 0) lastCheckpointSeq = await deps.store.latestCheckpointSeq();
     if (closed || headSeq <= lastCheckpointSeq || Date.now() - lastCheckpointAt < deps.checkpointSeconds * 1000) return;
-    const h = await deps.store.head();
-    if (h.seq <= lastCheckpointSeq) return;
-    const link = await deps.store.linkAt(h.seq);
-    if (link) await checkpointAt(h.seq, link.hash, link.time);
+    await checkpointHead();
   }
 
   return {
@@ -183,17 +264,14 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     append(entry: PendingEntry): Promise<void> {
       if (closed) return Promise.reject(new Error('audit log is closed'));
       return new Promise<void>((resolve, reject) => {
-        queue.push({ entry, resolve, reject });
+        queue.push({ entry, attempts: 0, resolve, reject });
         pump();
       });
     },
-    /** Makes sure a signed checkpoint pins entry `seq` (before pruning the entries up to it). */
-    async ensureCheckpointAt(seq: number): Promise<void> {
-      if (seq <= 0) return;
-      const link = await deps.store.linkAt(seq);
-      if (!link) throw new Error(`no audit entry with seq ${seq}`);
-      await checkpointAt(seq, link.hash, link.time);
-    },
+    /** The highest seq this process has seen committed (verify's floor: the stored log may not be shorter). */
+    committedSize: (): number => headSeq,
+    /** Signs a checkpoint at the last head this replica committed now (if none pins it yet). */
+    checkpointNow: (): Promise<void> => checkpointHead(),
     async close(): Promise<void> {
       closed = true;
       while (inFlight > 0 || refreshing || queue.length > 0 || retry.length > 0) await new Promise((r) => setTimeout(r, 10));

@@ -79,20 +79,33 @@ function outcomeOf(error: unknown): { outcome: Outcome; code: string | null; mes
 }
 
 /**
- * Replaces every non-empty string in a JSON value with its HMAC (an empty string reveals nothing); keys, numbers,
- * booleans and structure stay readable. Objects come back with their keys sorted, so that JSON.stringify of the
- * entry is already its canonical form (see serializeEntry).
+ * The HMAC of one scalar, with its JSON type kept in the prefix (SECURITY.md, "Audit"): a string s becomes
+ * `hmac-sha256:<hex HMAC(s)>` (as Vault, and as before); a number or boolean becomes
+ * `hmac-sha256:number:<hex>` / `hmac-sha256:boolean:<hex>` over its canonical JSON text (`918273`, `1.5`, `true`).
+ * An empty string stays empty (it reveals nothing); null stays null.
  */
-export function hmacStrings(value: unknown, hmac: (s: string) => string): unknown {
+export function hmacScalar(value: string | number | boolean, hmac: (s: string) => string): string {
   if (typeof value === 'string') return value === '' ? '' : hmac(value);
-  if (Array.isArray(value)) return value.map((v) => hmacStrings(v, hmac));
+  const type = typeof value === 'number' ? 'number' : 'boolean';
+  return hmac(JSON.stringify(value)).replace(/^hmac-sha256:/, `hmac-sha256:${type}:`);
+}
+
+/**
+ * Replaces every string, number and boolean in a JSON value with its typed HMAC (hmacScalar); keys, null and
+ * structure stay readable. Objects come back with their keys sorted, so that JSON.stringify of the entry is
+ * already its canonical form (see serializeEntry).
+ */
+export function hmacValues(value: unknown, hmac: (s: string) => string): unknown {
+  if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return hmacScalar(value, hmac);
+  if (Array.isArray(value)) return value.map((v) => hmacValues(v, hmac));
   if (value !== null && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(obj).sort()) out[k] = hmacStrings(obj[k], hmac);
+    for (const k of Object.keys(obj).sort()) out[k] = hmacValues(obj[k], hmac);
     return out;
   }
-  return value;
+  // null, undefined (omitted, as JSON.stringify does) and NaN/Infinity (JSON has them as null): nothing to hide.
+  return typeof value === 'number' ? null : value;
 }
 
 /**
@@ -122,8 +135,8 @@ export function serializeEntry(f: EntryFields, seq: number): string {
   });
 }
 
-/** Builds the audit entry of a request and its response. Every request and response string is HMAC'd. */
-export function buildEntry(t: AuditTrail, hmac: (s: string) => string, hmacData: (data: Record<string, unknown>, version?: string) => unknown = (d) => hmacStrings(d, hmac)): PendingEntry {
+/** Builds the audit entry of a request and its response. Every request and response value is HMAC'd. */
+export function buildEntry(t: AuditTrail, hmac: (s: string) => string, hmacData: (data: Record<string, unknown>, version?: string) => unknown = (d) => hmacValues(d, hmac)): PendingEntry {
   const { outcome, code, message } = outcomeOf(t.error);
   const tok = t.token;
   const r = t.response;
@@ -148,7 +161,7 @@ export function buildEntry(t: AuditTrail, hmac: (s: string) => string, hmacData:
     path: t.path,
     policies: tok?.policies ?? [],
     remote_address: t.remoteAddress,
-    request: { data: hmacStrings(t.rawInput, hmac) },
+    request: { data: hmacValues(t.rawInput, hmac) },
     request_id: t.requestId,
     response: r
       ? {

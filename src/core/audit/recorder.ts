@@ -1,7 +1,7 @@
 import { hmacSha256 } from '../../lib/crypto.ts';
 import type { Barrier } from '../barrier.ts';
 import type { AuditAppender } from './appender.ts';
-import { buildEntry, hmacStrings, type AuditTrail } from './entry.ts';
+import { buildEntry, hmacValues, type AuditTrail } from './entry.ts';
 
 /** Unauthenticated status probes are not audited (they carry no identity and would drown the log). */
 const NOT_AUDITED = new Set(['sys/health', 'sys/seal-status', 'sys/leader']);
@@ -13,6 +13,8 @@ export interface AuditRecorder {
 }
 
 export const AUDIT_HMAC = 'audit-hmac';
+/** The key of the per-entry MAC (audit_entries.mac). */
+export const AUDIT_ENTRY_MAC = 'audit-entry-mac';
 
 export function auditHmac(key: Uint8Array): (s: string) => string {
   return (s) => `hmac-sha256:${hmacSha256(key, s).toString('hex')}`;
@@ -26,11 +28,11 @@ export function createAuditRecorder(deps: { appender: AuditAppender; barrier: Ba
   let cacheKey: Buffer | null = null;
   const cache = new Map<string, unknown>();
   const hmacDataFor = (hmac: (s: string) => string, mountId: string) => (data: Record<string, unknown>, version?: string): unknown => {
-    if (version === undefined) return hmacStrings(data, hmac);
+    if (version === undefined) return hmacValues(data, hmac);
     const k = `${mountId}\u0000${version}`;
     let v = cache.get(k);
     if (v === undefined) {
-      v = hmacStrings(data, hmac);
+      v = hmacValues(data, hmac);
       if (cache.size >= DATA_CACHE_MAX) cache.clear();
       cache.set(k, v);
     }

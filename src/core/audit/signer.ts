@@ -1,34 +1,47 @@
-import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Barrier } from '../barrier.ts';
+import { ed25519PrivateKey, encodeVkey, SIG_ED25519, signNote } from './note.ts';
 
-/** PKCS#8 DER prefix of an Ed25519 private key; the 32-byte seed follows. */
-const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+/** The log's origin line (and its key name): unique per signing key, so two brokers' logs never share one. */
+export const originFor = (publicKey: Uint8Array): string => `sealbox.audit/${createHash('sha256').update(publicKey).digest('hex').slice(0, 16)}`;
 
-/**
- * The Ed25519 key that signs audit checkpoints, seeded by HKDF from the root key (so every replica has the same
- * one). node:crypto signs ~150x faster than tweetnacl's nacl.sign, and the signatures are the same Ed25519
- * (verify.ts checks them with tweetnacl).
- */
-export function createAuditSigner(barrier: Barrier) {
-  let cached: { seed: Buffer; key: KeyObject; publicKey: Buffer } | null = null;
-  const key = () => {
-    const seed = barrier.deriveKey('audit-signing');
-    if (cached?.seed !== seed) {
-      const der = Buffer.concat([PKCS8_ED25519, seed]);
-      const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-      der.fill(0);
-      const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-      cached = { seed, key: privateKey, publicKey: Buffer.from(spki.subarray(spki.length - 32)) };
-    }
-    return cached;
-  };
+export interface AuditSigner {
+  publicKey(): Buffer;
+  /** The checkpoint origin line, which is also the signature's key name. */
+  origin(): string;
+  /** The verifier key (c2sp.org/signed-note vkey) of the log. */
+  vkey(): string;
+  /** `body` as a signed note: body, blank line, the log's Ed25519 signature line. */
+  signNote(body: string): string;
+}
+
+/** A signer over a raw 32-byte Ed25519 seed (benchmarks and tests; the broker derives its seed from the root key). */
+export function createNoteSigner(seed: Uint8Array): AuditSigner {
+  const key = ed25519PrivateKey(seed);
+  const origin = originFor(key.publicKey);
   return {
-    publicKey: (): Buffer => key().publicKey,
-    sign(message: string): { signature: Buffer; publicKey: Buffer } {
-      const k = key();
-      return { signature: sign(null, Buffer.from(message, 'utf8'), k.key), publicKey: k.publicKey };
-    },
+    publicKey: () => key.publicKey,
+    origin: () => origin,
+    vkey: () => encodeVkey(origin, SIG_ED25519, key.publicKey),
+    signNote: (body) => signNote(body, origin, key),
   };
 }
 
-export type AuditSigner = ReturnType<typeof createAuditSigner>;
+/**
+ * The Ed25519 key that signs audit checkpoints and marks, seeded by HKDF from the root key (so every replica has the
+ * same one). node:crypto signs ~150x faster than tweetnacl's nacl.sign; the signatures are the same Ed25519.
+ */
+export function createAuditSigner(barrier: Barrier): AuditSigner {
+  let cached: { seed: Buffer; signer: AuditSigner } | null = null;
+  const current = (): AuditSigner => {
+    const seed = barrier.deriveKey('audit-signing');
+    if (cached?.seed !== seed) cached = { seed, signer: createNoteSigner(seed) };
+    return cached.signer;
+  };
+  return {
+    publicKey: () => current().publicKey(),
+    origin: () => current().origin(),
+    vkey: () => current().vkey(),
+    signNote: (body) => current().signNote(body),
+  };
+}

@@ -1,16 +1,23 @@
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { parseDuration } from '../../lib/durations.ts';
+import { badRequest } from '../../lib/errors.ts';
 import type { AuditReadStore, CheckpointRecord } from '../../storage/audit-read-store.ts';
-import { verifyChain } from '../audit/verify.ts';
+import { parseMark, signMark } from '../audit/marks.ts';
+import type { AuditSigner } from '../audit/signer.ts';
+import { verifyLog } from '../audit/verify.ts';
 import { op, type PathDef } from '../engine.ts';
 
 export interface SysAuditDeps {
   store: AuditReadStore;
-  /** The checkpoint-signing Ed25519 public key, base64 (derived from the root key, so only while unsealed). */
-  publicKey: () => string;
-  /** Makes sure a signed checkpoint pins entry `seq` (the appender's), so that the chain verifies after pruning up to it. */
-  ensureCheckpointAt: (seq: number) => Promise<void>;
+  /** The log key (derived from the root key, so only while unsealed): checkpoints and marks. */
+  signer: AuditSigner;
+  /** The configured checkpoint cadence, which verify requires. */
+  cadence: { every: number; seconds: number };
+  /** The broker's keyed MAC of a leaf hash (the appender's). */
+  entryMac: (leaf: Buffer) => Buffer;
+  /** The highest seq this broker has committed itself (the stored log may not be shorter). */
+  committedSize: () => number;
   clock: Clock;
   /** The retention horizon in seconds: entries younger than this are never pruned. Absent: only the export mark limits pruning. */
   retentionSeconds?: number;
@@ -73,11 +80,17 @@ const checkpointWire = (cp: CheckpointRecord) => ({
   seq: cp.seq,
   hash: hex(cp.hash),
   time: cp.time.toISOString(),
-  signature: cp.signature.toString('base64'),
-  public_key: cp.publicKey.toString('base64'),
+  note: cp.note,
+  frontier: hex(cp.frontier),
 });
 
-/** A stored entry as search returns it: the recorded fields, plus the chain hash. */
+/** verify's optional inputs: an anchor (a checkpoint note) and witness verifier keys (comma-separated vkeys). */
+const verifyInput = z.object({
+  anchor: z.string({ error: 'must be a checkpoint (signed note text)' }).max(64 * 1024).optional(),
+  witness_keys: z.string({ error: 'must be comma-separated witness verifier keys' }).max(64 * 1024).optional(),
+});
+
+/** A stored entry as search returns it: the recorded fields, plus its leaf hash. */
 function searchWire(row: { seq: number; entry: string; hash: Uint8Array }): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(row.entry);
@@ -143,13 +156,41 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
       pattern: 'audit-log/verify',
       sudo: true,
       operations: {
-        read: op(z.object({}), async () => {
-          // Head first, then checkpoints, then the walk: everything they name is committed before the walk reads it.
-          const maxPruned = await store.exportedThrough();
+        read: op(verifyInput, async ({ input }) => {
+          // Marks and head first, then checkpoints, then the walk: everything they name is committed before the walk reads it.
+          const pruneMark = (await store.pruneMark()).note;
+          const minSize = deps.committedSize();
           const head = await store.head();
           const checkpoints = await store.checkpoints();
-          const result = await verifyChain(store.pages(0, 1000), checkpoints, Buffer.from(deps.publicKey(), 'base64'), { head, maxPruned });
-          return { data: { ok: result.ok, checked: result.checked, first_bad_seq: result.first_bad_seq } };
+          const witnesses = input.witness_keys?.split(',').map((k) => k.trim()).filter((k) => k !== '');
+          let result;
+          try {
+            result = await verifyLog(store.pages(0, 1000), checkpoints, {
+              publicKey: deps.signer.publicKey(),
+              origin: deps.signer.origin(),
+              head,
+              minSize,
+              anchor: input.anchor,
+              pruneMark,
+              cadence: { ...deps.cadence, now: deps.clock.now() },
+              entryMac: deps.entryMac,
+              witnesses,
+            });
+          } catch (err) {
+            // An anchor of another log, or a malformed witness key: the caller's input.
+            throw badRequest(err instanceof Error ? err.message : String(err));
+          }
+          return {
+            data: {
+              ok: result.ok,
+              checked: result.checked,
+              first_bad_seq: result.first_bad_seq,
+              tree_size: head.seq,
+              signed_through: result.signed_through,
+              witnessed_through: result.witnessed_through,
+              problems: result.problems,
+            },
+          };
         }),
       },
     },
@@ -158,7 +199,9 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
       pattern: 'audit-log/public-key',
       unauthenticated: true,
       operations: {
-        read: op(z.object({}), async () => ({ data: { algorithm: 'ed25519', public_key: deps.publicKey() } })),
+        read: op(z.object({}), async () => ({
+          data: { algorithm: 'ed25519', public_key: deps.signer.publicKey().toString('base64'), origin: deps.signer.origin(), vkey: deps.signer.vkey() },
+        })),
       },
     },
     {
@@ -177,6 +220,7 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
           const limit = input.limit ?? EXPORT_LIMIT.default;
           // Checkpoints first: each one names a committed entry, so the pages below (read later) reach it.
           const checkpoints = after === 0 ? (await store.checkpoints()).map(checkpointWire) : undefined;
+          const prune = after === 0 ? await store.pruneMark() : undefined;
           const rows = await store.page(after, limit + 1);
           const page = rows.slice(0, limit);
           const last = page.at(-1);
@@ -184,8 +228,14 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
             entries: page.map((r) => ({ seq: r.seq, entry: r.entry, hash: hex(r.hash) })),
             next: rows.length > limit && last ? last.seq : null,
           };
-          if (checkpoints) data.checkpoints = checkpoints;
-          if (input.mark === true) data.exported_through = last ? await store.markExported(last.seq) : await store.exportedThrough();
+          if (checkpoints) {
+            data.checkpoints = checkpoints;
+            data.prune_mark = prune?.note ?? null;
+            data.cadence = { every: deps.cadence.every, seconds: deps.cadence.seconds };
+          }
+          if (input.mark === true) {
+            data.exported_through = last ? await store.markExported(last.seq, signMark(deps.signer, 'export', last.seq)) : await store.exportedThrough();
+          }
           return { data };
         }),
       },
@@ -205,12 +255,17 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
             }
           }
           if (!cutoff) throw new Error('prune without a cutoff');
-          const exported = await store.exportedThrough();
+          const mark = await store.exportMark();
+          const signedExport = mark.note ? parseMark('export', mark.note, deps.signer.origin(), deps.signer.publicKey()) : null;
+          // The export mark must be the broker's own signed note: an SQL writer cannot raise it to allow pruning.
+          const exported = mark.through === 0 ? 0 : signedExport === mark.through ? mark.through : -1;
+          if (exported < 0) throw badRequest('the export mark is not signed by this log; export again (mark=true) before pruning');
           const older = await store.lastSeqBefore(cutoff);
           if (older > exported) {
             warnings.push(`entries after seq ${exported} have not been exported (export with mark=true first); pruning stops there`);
           }
-          const target = Math.min(exported, older);
+          // Prune only to a checkpoint (its frontier is where verify starts afterwards).
+          const target = await store.checkpointAtOrBelow(Math.min(exported, older));
           const first = await store.firstSeq();
           const start = first ?? (await store.head()).seq + 1;
           const answer = (prunedThrough: number, deleted: number) => ({
@@ -218,9 +273,7 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
             ...(warnings.length > 0 ? { warnings } : {}),
           });
           if (target < start) return answer(start - 1, 0);
-          // The new first entry must chain from a signed checkpoint: pin the prune point before deleting up to it.
-          await deps.ensureCheckpointAt(target);
-          return answer(target, await store.prune(target));
+          return answer(target, await store.prune(target, signMark(deps.signer, 'prune', target)));
         }),
       },
     },
