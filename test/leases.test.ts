@@ -139,7 +139,7 @@ test('bad lease input is a clear 4xx', async (t) => {
     ['PUT', 'sys/leases/renew', {}, 400, /missing lease ID/],
     ['PUT', 'sys/leases/renew', { lease_id: 'database/creds/ro/nope' }, 400, /lease not found/],
     ['PUT', 'sys/leases/renew', { lease_id: 'x', increment: 'banana' }, 400, /increment/],
-    ['PUT', 'sys/leases/renew', { lease_id: 42 }, 400, /lease_id/],
+    ['PUT', 'sys/leases/renew', { lease_id: { id: 42 } }, 400, /lease_id/],
     ['PUT', 'sys/leases/lookup', { lease_id: "x'; DROP TABLE leases; --" }, 400, /invalid lease/],
     ['GET', 'sys/leases?type=expired', undefined, 400, /type/],
     ['GET', 'sys/leases/lookup/nothing/here?list=true', undefined, 404, /^$/],

@@ -309,7 +309,7 @@ def approle_custom_secret_id():
 @check("kubernetes-tokenreview")
 def kubernetes_token_review():
     client.sys.enable_auth_method("kubernetes", path="k8s-review")
-    client.auth.kubernetes.configure("https://127.0.0.1:1", token_reviewer_jwt="reviewer", kubernetes_ca_cert=None, mount_point="k8s-review")
+    client.auth.kubernetes.configure("https://127.0.0.1:1", token_reviewer_jwt="eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXZpZXdlciJ9.c2ln", kubernetes_ca_cert=None, mount_point="k8s-review")
     expect(client.auth.kubernetes.read_config(mount_point="k8s-review")["kubernetes_host"] == "https://127.0.0.1:1", "config")
 
 

@@ -30,6 +30,8 @@ export interface RoleEntry {
   tokenPolicies: string[];
   tokenTtl: number;
   tokenMaxTtl: number;
+  /** Seconds; 0: none. A hard cap on the token's lifetime, renewals included (absent on roles stored before it). */
+  tokenExplicitMaxTtl?: number;
   tokenPeriod: number;
   tokenNumUses: number;
   tokenBoundCidrs: string[];
@@ -143,7 +145,7 @@ export function roleWire(role: RoleEntry): Record<string, unknown> {
     secret_id_num_uses: role.secretIdNumUses,
     secret_id_ttl: role.secretIdTtl,
     token_bound_cidrs: role.tokenBoundCidrs,
-    token_explicit_max_ttl: 0,
+    token_explicit_max_ttl: role.tokenExplicitMaxTtl ?? 0,
     token_max_ttl: role.tokenMaxTtl,
     token_no_default_policy: role.tokenNoDefaultPolicy,
     token_num_uses: role.tokenNumUses,

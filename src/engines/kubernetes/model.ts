@@ -78,6 +78,7 @@ export function configWire(c: K8sConfig): Record<string, unknown> {
     issuer: c.issuer,
     disable_iss_validation: issValidationDisabled(c),
     disable_local_ca_jwt: c.disableLocalCaJwt,
+    use_annotations_as_alias_metadata: false,
     token_reviewer_jwt_set: (c.tokenReviewerJwt ?? '') !== '',
   };
 }

@@ -44,6 +44,12 @@ const UNKNOWN_ROLE_ID = ' unknown role ID';
 /** verify's answer for a role ID that names no role. */
 const UNKNOWN = Symbol('unknown role ID');
 
+/** The shortest of the TTLs that are set (> 0); 0 when none is. */
+const shortestSet = (...ttls: number[]): number => {
+  const set = ttls.filter((x) => x > 0);
+  return set.length > 0 ? Math.min(...set) : 0;
+};
+
 function loginResult(role: RoleEntry, secretMetadata: Record<string, string>): LoginResult {
   const metadata = { ...secretMetadata, role_name: role.name };
   return {
@@ -51,7 +57,8 @@ function loginResult(role: RoleEntry, secretMetadata: Record<string, string>): L
     displayName: `approle-${role.name}`,
     alias: { name: role.roleId, metadata },
     ttl: role.tokenTtl,
-    maxTtl: role.tokenMaxTtl,
+    // token_explicit_max_ttl caps the token like token_max_ttl does, and neither can be passed.
+    maxTtl: shortestSet(role.tokenMaxTtl, role.tokenExplicitMaxTtl ?? 0),
     period: role.tokenPeriod,
     numUses: role.tokenNumUses,
     noDefaultPolicy: role.tokenNoDefaultPolicy,

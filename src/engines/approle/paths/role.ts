@@ -33,6 +33,9 @@ const roleInput = z.object({
   policies: stringListField.optional(),
   token_ttl: durationField.optional(),
   token_max_ttl: durationField.optional(),
+  token_explicit_max_ttl: durationField.optional(),
+  /** Vault's token types: sealbox issues service tokens only, so batch types are refused. */
+  token_type: z.enum(['', 'default', 'service', 'default-service', 'batch', 'default-batch']).optional(),
   token_period: durationField.optional(),
   /** Deprecated name of token_period. */
   period: durationField.optional(),
@@ -68,6 +71,8 @@ function applyRole(role: RoleEntry, input: RoleInput): RoleEntry {
   if (policies !== undefined) next.tokenPolicies = normalisePolicies(policies);
   next.tokenTtl = seconds(input.token_ttl, 'token_ttl', role.tokenTtl);
   next.tokenMaxTtl = seconds(input.token_max_ttl, 'token_max_ttl', role.tokenMaxTtl);
+  next.tokenExplicitMaxTtl = seconds(input.token_explicit_max_ttl, 'token_explicit_max_ttl', role.tokenExplicitMaxTtl ?? 0);
+  if (input.token_type === 'batch' || input.token_type === 'default-batch') throw badRequest(`token_type: sealbox issues service tokens only; "${input.token_type}" is not supported`);
   next.tokenPeriod = seconds(input.token_period ?? input.period, 'token_period', role.tokenPeriod);
   if (input.token_num_uses !== undefined) next.tokenNumUses = input.token_num_uses;
   if (input.token_bound_cidrs !== undefined) next.tokenBoundCidrs = validateCidrs(input.token_bound_cidrs, 'token_bound_cidrs');

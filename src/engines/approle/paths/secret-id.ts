@@ -34,6 +34,8 @@ const generateInput = z.object({
   num_uses: nonNegativeInt.optional(),
 });
 type GenerateInput = z.output<typeof generateInput>;
+/** custom-secret-id: the caller chooses the secret ID (Terraform's vault_approle_auth_backend_role_secret_id). */
+const customInput = generateInput.extend({ secret_id: credentialField });
 
 const secretIdInput = z.object({ secret_id: credentialField });
 const accessorInput = z.object({ secret_id_accessor: credentialField });
@@ -72,15 +74,16 @@ function newSecretIdEntry(deps: AppRoleDeps, role: RoleEntry, input: GenerateInp
   };
 }
 
-async function generate(deps: AppRoleDeps, name: string, input: GenerateInput): Promise<EngineResponse> {
+async function generate(deps: AppRoleDeps, name: string, input: GenerateInput, custom?: string): Promise<EngineResponse> {
   const role = await requireRole(deps, name);
   if (!role.bindSecretId) throw badRequest('bind_secret_id is not set on the role');
   const entry = newSecretIdEntry(deps, role, input);
-  const secretId = deps.random.uuid();
+  const secretId = custom ?? deps.random.uuid();
   await deps.storage.locked(ROLES_LOCK, async (s) => {
     // Re-read under the lock: the role may have been deleted or re-created (with a new key) meanwhile.
     const current = await loadRole(s, name);
     if (current?.hmacKey !== role.hmacKey) throw notFound(`role "${name}" does not exist`);
+    if (custom !== undefined && (await s.get(secretIdKey(name, secretIdHash(role, secretId))))) throw badRequest('SecretID is already registered');
     await s.put(secretIdKey(name, secretIdHash(role, secretId)), encode(entry));
     await s.put(accessorKey(name, entry.accessor), encode({ hash: secretIdHash(role, secretId) }));
   });
@@ -143,6 +146,12 @@ export function createSecretIdPaths(deps: AppRoleDeps): PathDef[] {
       operations: {
         update: op(generateInput, async ({ params, input }) => generate(deps, roleName(params), input)),
         list: op(empty, async ({ params }) => listAccessors(deps, roleName(params))),
+      },
+    },
+    {
+      pattern: 'role/:name/custom-secret-id',
+      operations: {
+        update: op(customInput, async ({ params, input }) => generate(deps, roleName(params), input, input.secret_id)),
       },
     },
     {

@@ -18,11 +18,14 @@ const configInput = z.object({
   disable_iss_validation: boolField.optional(),
   disable_local_ca_jwt: boolField.optional(),
   token_reviewer_jwt: z.string().max(16 * 1024).optional(),
+  /** Vault ≥ 1.16 (Terraform always sends it): alias metadata from service-account annotations, which sealbox does not read. */
+  use_annotations_as_alias_metadata: boolField.optional(),
 });
 type ConfigInput = z.output<typeof configInput>;
 
 /** Vault replaces the whole config on every write. Without pem_keys, logins ask kubernetes_host for a TokenReview. */
 function buildConfig(input: ConfigInput): K8sConfig {
+  if (input.use_annotations_as_alias_metadata === true) throw badRequest('use_annotations_as_alias_metadata: sealbox does not read service-account annotations; only false is supported');
   const pemKeys = (input.pem_keys ?? []).map((p) => p.trim()).filter((p) => p.length > 0);
   parsePublicKeyPems(pemKeys, 'pem_keys');
   const host = (input.kubernetes_host ?? '').trim();
