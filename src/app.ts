@@ -8,7 +8,8 @@ import type { Config } from './config.ts';
 import { createBarrier } from './core/barrier.ts';
 import { createAuditAppender } from './core/audit/appender.ts';
 import { createFileSink } from './core/audit/file-sink.ts';
-import { AUDIT_ENTRY_MAC, AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorder.ts';
+import { AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorder.ts';
+import { createAuditEntryMac } from './core/audit/entry-mac.ts';
 import { createAuditSigner } from './core/audit/signer.ts';
 import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
 import { sysAuditPaths } from './core/builtins/sys-audit.ts';
@@ -63,7 +64,6 @@ import { ENGINE_FACTORIES } from './engine-registry.ts';
 import { createHttpApp } from './http/server.ts';
 import type { AppState } from './http/state.ts';
 import type { Clock } from './lib/clock.ts';
-import { hmacSha256 } from './lib/crypto.ts';
 import type { Logger } from './lib/log.ts';
 import { randomBase62, type Random } from './lib/random.ts';
 import { createTracing } from './lib/tracing.ts';
@@ -163,6 +163,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const wrapping = createResponseWrapping({ tokens, storage: coreStorage('sys'), clock });
   tokens.onRevoked((accessors) => wrapping.forget(accessors));
   const auditSigner = createAuditSigner(barrier);
+  const auditEntryMac = createAuditEntryMac(barrier);
   const auditSink = config.audit_enabled && config.audit_file ? createFileSink({ path: config.audit_file, log }) : undefined;
   const leaseMetrics = createLeaseMetricsStore(db);
   const metrics = createMetrics({
@@ -194,7 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         checkpointEvery: config.audit_checkpoint_every,
         checkpointSeconds: config.audit_checkpoint_seconds,
         sink: auditSink,
-        entryMac: (leaf) => hmacSha256(barrier.deriveKey(AUDIT_ENTRY_MAC), leaf),
+        entryMac: auditEntryMac.mac,
         onBatch: (entries, seconds, committed) => metrics.observeAuditBatch(entries, seconds, committed),
       })
     : null;
@@ -322,7 +323,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       signer: auditSigner,
       cadence: { every: config.audit_checkpoint_every, seconds: config.audit_checkpoint_seconds },
       committedSize: () => audit?.committedSize() ?? 0,
-      entryMac: (leaf) => hmacSha256(barrier.deriveKey(AUDIT_ENTRY_MAC), leaf),
+      entryMac: auditEntryMac.mac,
       clock,
       retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
     }),
@@ -402,6 +403,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // written signed, and the mount table and quotas are loaded (and checked) again.
   let adoptRows = applied.some((f) => f.startsWith('0008_')) || process.env.SEALBOX_ADOPT_UNSIGNED_ROWS === '1';
   barrier.onUnseal = async () => {
+    // The audit keys are kept from here: the request that seals the barrier is still appended, MAC'd and signed.
+    auditEntryMac.keep();
+    auditSigner.publicKey();
     if (adoptRows) {
       await adoptUnsignedRows({ db, rowMac, log });
       adoptRows = false;
