@@ -7,7 +7,7 @@ import { canonicalJson } from '../src/core/audit/canonical.ts';
 import { buildEntry, serializeEntry, type AuditTrail } from '../src/core/audit/entry.ts';
 import { auditHmac } from '../src/core/audit/recorder.ts';
 import { createAuditSigner } from '../src/core/audit/signer.ts';
-import { keyId, parseNote, SIG_ED25519 } from '../src/core/audit/note.ts';
+import { encodeVkey, keyId, parseNote, parseVkey, SIG_COSIGNATURE_V1, SIG_ED25519 } from '../src/core/audit/note.ts';
 import type { Barrier } from '../src/core/barrier.ts';
 
 const hmac = auditHmac(randomBytes(32));
@@ -87,4 +87,26 @@ test('checkpoint notes signed with node:crypto verify with tweetnacl under the p
   t.deepEqual(sig?.id, keyId(signer.origin(), SIG_ED25519, publicKey));
   t.true(nacl.sign.detached.verify(Buffer.from(body), sig?.payload ?? Buffer.alloc(0), publicKey));
   t.false(nacl.sign.detached.verify(Buffer.from(`${body} `), sig?.payload ?? Buffer.alloc(0), publicKey));
+});
+
+test('verifier keys parse whatever their base64 holds: "+" and "/" in the key are not separators', (t) => {
+  // Seeded keys, so the case is the same on every run: find keys whose base64 has a '+' and a '/'.
+  const keys: Buffer[] = [];
+  for (let i = 0; keys.length < 2 && i < 10_000; i++) {
+    const pk = Buffer.alloc(32, i & 0xff);
+    pk.writeUInt32BE(i, 0);
+    const b64 = Buffer.concat([Buffer.from([SIG_ED25519]), pk]).toString('base64');
+    if ((keys.length === 0 && b64.includes('+')) || (keys.length === 1 && b64.includes('/'))) keys.push(pk);
+  }
+  t.is(keys.length, 2);
+  for (const pk of keys) {
+    for (const type of [SIG_ED25519, SIG_COSIGNATURE_V1]) {
+      const parsed = parseVkey(encodeVkey('witness.example/w1', type, pk));
+      t.truthy(parsed, 'parsed');
+      t.deepEqual(parsed && Buffer.from(parsed.publicKey), pk);
+      t.is(parsed?.type, type);
+    }
+  }
+  t.is(parseVkey('name+00000000'), null);
+  t.is(parseVkey('na me+00000000+AQ=='), null);
 });

@@ -56,9 +56,15 @@ export interface Vkey {
 }
 
 export function parseVkey(text: string): Vkey | null {
-  const parts = text.trim().split('+');
-  if (parts.length !== 3) return null;
-  const [name, idHex, b64] = parts as [string, string, string];
+  // <name>+<key id hex>+<base64 key>: names hold no '+', but the base64 key may (split on the first two only).
+  const t = text.trim();
+  const i = t.indexOf('+');
+  const j = i < 0 ? -1 : t.indexOf('+', i + 1);
+  if (j < 0) return null;
+  const name = t.slice(0, i);
+  const idHex = t.slice(i + 1, j);
+  const b64 = t.slice(j + 1);
+  if (!/^[A-Za-z0-9+/]+=*$/.test(b64)) return null;
   if (!validName(name) || !/^[0-9a-f]{8}$/.test(idHex)) return null;
   const raw = Buffer.from(b64, 'base64');
   if (raw.length !== 33) return null;

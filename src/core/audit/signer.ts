@@ -34,9 +34,14 @@ export function createNoteSigner(seed: Uint8Array): AuditSigner {
 export function createAuditSigner(barrier: Barrier): AuditSigner {
   let cached: { seed: Buffer; signer: AuditSigner } | null = null;
   const current = (): AuditSigner => {
-    // The batch of the request that sealed the barrier is appended after the seal: it signs with the key it had.
-    if (cached && barrier.isSealed()) return cached.signer;
-    const seed = barrier.deriveKey('audit-signing');
+    let seed: Buffer;
+    try {
+      seed = barrier.deriveKey('audit-signing');
+    } catch (err) {
+      // The batch of the request that sealed the barrier is appended after the seal: it signs with the key it had.
+      if (cached) return cached.signer;
+      throw err;
+    }
     if (cached?.seed !== seed) cached = { seed, signer: createNoteSigner(seed) };
     return cached.signer;
   };
