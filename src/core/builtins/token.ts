@@ -26,7 +26,8 @@ const createBody = z.object({
   num_uses: z.number().int().min(0).max(1_000_000).optional(),
   entity_alias: z.string().optional(),
   // The Go client always sends "type": "".
-  type: z.enum(['service', '']).optional(),
+  // Vault also takes "batch"; sealbox issues service tokens only.
+  type: z.enum(['service', ''], { error: 'only "service" tokens are supported (batch tokens are not)' }).optional(),
 });
 
 const tokenBody = z.object({ token: z.string().min(1).max(256) });
