@@ -106,3 +106,16 @@ test('PKI sign-verbatim: signature_bits 0 and use_pss false are Vault\'s default
   t.is(pss.status, 400);
   t.deepEqual(errorsOf(pss.json), ['use_pss: PSS signatures are not supported']);
 });
+
+test('database role credential_type: "password" is taken; Vault\'s rsa_private_key and client_certificate are refused, naming the field', async (t) => {
+  t.is((await api(b, 'POST', 'sys/mounts/database', { body: { type: 'database' } })).status, 204);
+  for (const credential_type of ['rsa_private_key', 'client_certificate']) {
+    const r = await api(b, 'POST', 'database/roles/app', { body: { db_name: 'pg', creation_statements: 'CREATE ROLE "{{name}}"', credential_type } });
+    t.is(r.status, 400, credential_type);
+    t.deepEqual(errorsOf(r.json), [`credential_type: "${credential_type}" is not supported; only "password"`]);
+  }
+  // "password" passes the field check and reaches the next one (no config "pg" on this mount).
+  const pw = await api(b, 'POST', 'database/roles/app', { body: { db_name: 'pg', creation_statements: 'CREATE ROLE "{{name}}"', credential_type: 'password' } });
+  t.is(pw.status, 400);
+  t.deepEqual(errorsOf(pw.json), ['db_name: no database config named "pg"']);
+});
