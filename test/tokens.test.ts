@@ -90,6 +90,22 @@ test.serial('revoking a token revokes its children; orphans survive; revoke-self
   t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: other.client_token })).status, 403);
 });
 
+test.serial("a revoked or unknown token: lookup is Vault's 403 bad token, renew 400 token not found, lookup-accessor 400 invalid accessor", async (t) => {
+  const gone = authOf((await api(b, 'POST', 'auth/token/create', { body: {} })).json);
+  t.is((await api(b, 'POST', 'auth/token/revoke', { body: { token: gone.client_token } })).status, 204);
+  for (const token of [gone.client_token, 'hvs.never-issued']) {
+    const look = await api(b, 'POST', 'auth/token/lookup', { body: { token } });
+    t.is(look.status, 403);
+    t.deepEqual(look.json, { errors: ['bad token'] });
+    const renew = await api(b, 'POST', 'auth/token/renew', { body: { token } });
+    t.is(renew.status, 400);
+    t.deepEqual(renew.json, { errors: ['token not found'] });
+  }
+  const byAccessor = await api(b, 'POST', 'auth/token/lookup-accessor', { body: { accessor: gone.accessor } });
+  t.is(byAccessor.status, 400);
+  t.deepEqual(byAccessor.json, { errors: ['invalid accessor'] });
+});
+
 test.serial('an expired token is 403 permission denied', async (t) => {
   const short = authOf((await api(b, 'POST', 'auth/token/create', { body: { ttl: '1s' } })).json);
   await new Promise((r) => setTimeout(r, 1500));

@@ -1,6 +1,7 @@
 // Values Vault accepts (its field definitions in OpenBao's source) and input in the loose forms Vault clients send:
 // all-string fields as cert-manager sends them, hvac's nulls for every unset argument, Go durations.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { api, startBroker, type Broker } from '../helpers/broker.ts';
 
 let b: Broker;
@@ -74,4 +75,47 @@ test('bad input keeps its 4xx: a wrong type names the field, an unknown field wa
   const unknown = await api(b, 'POST', 'auth/token/create', { body: { policies: ['default'], colour: 'blue' } });
   t.is(unknown.status, 200);
   t.deepEqual((unknown.json as { warnings: string[] }).warnings, ['Endpoint ignored these unrecognized parameters: [colour]']);
+});
+
+test('token create: type "" and "service" are taken; Vault\'s "batch" is refused as unsupported, naming the field', async (t) => {
+  for (const type of ['', 'service']) t.is((await api(b, 'POST', 'auth/token/create', { body: { type } })).status, 200, type);
+  const batch = await api(b, 'POST', 'auth/token/create', { body: { type: 'batch' } });
+  t.is(batch.status, 400);
+  t.deepEqual(errorsOf(batch.json), ['type: only "service" tokens are supported (batch tokens are not)']);
+});
+
+test('PKI key_bits Vault takes but sealbox cannot (EC 224, RSA 8192): a 400 that names key_bits', async (t) => {
+  for (const body of [{ key_type: 'ec', key_bits: 224 }, { key_type: 'rsa', key_bits: 8192 }]) {
+    const r = await api(b, 'POST', 'pki/roles/bits', { body });
+    t.is(r.status, 400, JSON.stringify(body));
+    t.regex(errorsOf(r.json)[0] ?? '', /^key_bits: unsupported bit length/);
+  }
+  t.regex(errorsOf((await api(b, 'POST', 'pki/roles/bits', { body: { key_type: 'dsa' } })).json)[0] ?? '', /^key_type: unsupported key_type "dsa"/);
+});
+
+test('PKI sign-verbatim: signature_bits 0 and use_pss false are Vault\'s defaults; a chosen hash or PSS is refused, naming the field', async (t) => {
+  const req = spawnSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=verbatim.example.com'], { encoding: 'utf8' });
+  t.is(req.status, 0, req.stderr);
+  const csr = req.stdout;
+  const signed = await api(b, 'POST', 'pki/sign-verbatim', { body: { csr, signature_bits: '0', use_pss: 'false' } });
+  t.is(signed.status, 200, signed.text);
+  const bits = await api(b, 'POST', 'pki/sign-verbatim', { body: { csr, signature_bits: 384 } });
+  t.is(bits.status, 400);
+  t.regex(errorsOf(bits.json)[0] ?? '', /^signature_bits: choosing the signature hash is not supported/);
+  const pss = await api(b, 'POST', 'pki/sign-verbatim', { body: { csr, use_pss: true } });
+  t.is(pss.status, 400);
+  t.deepEqual(errorsOf(pss.json), ['use_pss: PSS signatures are not supported']);
+});
+
+test('database role credential_type: "password" is taken; Vault\'s rsa_private_key and client_certificate are refused, naming the field', async (t) => {
+  t.is((await api(b, 'POST', 'sys/mounts/database', { body: { type: 'database' } })).status, 204);
+  for (const credential_type of ['rsa_private_key', 'client_certificate']) {
+    const r = await api(b, 'POST', 'database/roles/app', { body: { db_name: 'pg', creation_statements: 'CREATE ROLE "{{name}}"', credential_type } });
+    t.is(r.status, 400, credential_type);
+    t.deepEqual(errorsOf(r.json), [`credential_type: "${credential_type}" is not supported; only "password"`]);
+  }
+  // "password" passes the field check and reaches the next one (no config "pg" on this mount).
+  const pw = await api(b, 'POST', 'database/roles/app', { body: { db_name: 'pg', creation_statements: 'CREATE ROLE "{{name}}"', credential_type: 'password' } });
+  t.is(pw.status, 400);
+  t.deepEqual(errorsOf(pw.json), ['db_name: no database config named "pg"']);
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
-import { badRequest, notFound, permissionDenied } from '../../lib/errors.ts';
+import { AppError, badRequest, notFound, permissionDenied } from '../../lib/errors.ts';
 import { op, type AuthResponse, type EngineRequest, type EngineStorage, type PathDef } from '../engine.ts';
 import type { TokenEntry, Tokens } from '../tokens.ts';
 import { RESPONSE_WRAPPING_POLICY } from '../wrapping.ts';
@@ -26,7 +26,8 @@ const createBody = z.object({
   num_uses: z.number().int().min(0).max(1_000_000).optional(),
   entity_alias: z.string().optional(),
   // The Go client always sends "type": "".
-  type: z.enum(['service', '']).optional(),
+  // Vault also takes "batch"; sealbox issues service tokens only.
+  type: z.enum(['service', ''], { error: 'only "service" tokens are supported (batch tokens are not)' }).optional(),
 });
 
 const tokenBody = z.object({ token: z.string().min(1).max(256) });
@@ -74,9 +75,10 @@ export function tokenPaths(deps: {
     if (!token || !entry) throw permissionDenied();
     return { token, entry };
   };
-  const byToken = async (token: string): Promise<TokenEntry> => {
+  /** Vault's handleLookup answers an unknown or revoked token with 403 "bad token"; handleRenew with 400 "token not found". */
+  const byToken = async (token: string, lookup = false): Promise<TokenEntry> => {
     const entry = await tokens.lookup(token);
-    if (!entry) throw badRequest('bad token');
+    if (!entry) throw lookup ? new AppError('permission_denied', 'bad token') : badRequest('token not found');
     return entry;
   };
   const byAccessor = async (accessor: string): Promise<TokenEntry> => {
@@ -173,7 +175,7 @@ export function tokenPaths(deps: {
     {
       pattern: 'lookup',
       operations: {
-        update: op(tokenBody, async ({ input }) => ({ data: lookupWire(await byToken(input.token), input.token) })),
+        update: op(tokenBody, async ({ input }) => ({ data: lookupWire(await byToken(input.token, true), input.token) })),
       },
     },
     {

@@ -30,18 +30,18 @@ const EC_HASH: Record<number, string> = { 256: 'SHA-256', 384: 'SHA-384', 521: '
 export function keySpec(type: string, bits: number, opts: { forCa?: boolean } = {}): KeySpec {
   if (type === 'ec') {
     const b = bits === 0 ? 256 : bits;
-    if (!EC_BITS.includes(b)) throw badRequest(`unsupported bit length for EC key: ${bits} (use 256, 384 or 521)`);
+    if (!EC_BITS.includes(b)) throw badRequest(`key_bits: unsupported bit length for EC key: ${bits} (use 256, 384 or 521; P-224 is not supported)`);
     return { type, bits: b };
   }
   if (type === 'rsa') {
     const b = bits === 0 ? 2048 : bits;
-    if (b < 2048) throw badRequest(`RSA keys < 2048 bits are unsafe and not supported: got ${bits}`);
+    if (b < 2048) throw badRequest(`key_bits: RSA keys < 2048 bits are unsafe and not supported: got ${bits}`);
     const allowed = opts.forCa ? CA_RSA_BITS : RSA_BITS;
-    if (!allowed.includes(b)) throw badRequest(`unsupported bit length for RSA key: ${bits} (use ${allowed.join(' or ')})`);
+    if (!allowed.includes(b)) throw badRequest(`key_bits: unsupported bit length for RSA key: ${bits} (use ${allowed.join(' or ')})`);
     return { type, bits: b };
   }
   if (type === 'ed25519') return { type, bits: 0 };
-  throw badRequest(`unsupported key_type "${type.slice(0, 32)}": use "ec" (default), "ed25519" or "rsa"`);
+  throw badRequest(`key_type: unsupported key_type "${type.slice(0, 32)}": use "ec" (default), "ed25519" or "rsa"`);
 }
 
 /** WebCrypto algorithm for import/generate. */

@@ -18,6 +18,8 @@ const roleInput = z.object({
   default_group: shortString(256).optional(),
   default_ttl: durationField.optional(),
   max_ttl: durationField.optional(),
+  // Vault: "password" (default), "rsa_private_key", "client_certificate"; sealbox makes passwords only.
+  credential_type: shortString(64).optional(),
 });
 type RoleInput = z.output<typeof roleInput>;
 
@@ -37,6 +39,9 @@ function newRole(name: string): DbRole {
 
 /** Applies the given fields over the stored role, then checks the role as a whole. */
 function applyRole(current: DbRole, input: RoleInput): DbRole {
+  if (input.credential_type !== undefined && !['', 'password'].includes(input.credential_type.trim())) {
+    throw badRequest(`credential_type: "${input.credential_type.slice(0, 32)}" is not supported; only "password"`);
+  }
   const next: DbRole = { ...current };
   if (input.db_name !== undefined) next.dbName = input.db_name.trim();
   if (input.creation_statements !== undefined) next.creationStatements = input.creation_statements;
