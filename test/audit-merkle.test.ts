@@ -163,7 +163,7 @@ test.serial('verify -anchor: the saved checkpoint must be extended (online and o
 test.serial('sealbox audit checkpoint prints the note; sealbox audit prove SEQ checks an entry against it', async (t) => {
   const cp = await runCli(b, ['audit', 'checkpoint']);
   t.is(cp.code, 0, cp.stderr);
-  t.regex(cp.stdout, /^sealbox\.audit\/[0-9a-f]{16}\n\d+\n[A-Za-z0-9+/]{43}=\n\n\u2014 /u);
+  t.regex(cp.stdout, /^sealbox\.audit\/[0-9a-f]{16}\n\d+\n[A-Za-z0-9+/]{43}=\ntime \d+\nmac-from \d+\n\n\u2014 /u);
   const ok = await runCli(b, ['audit', 'prove', '-format=json', '5']);
   t.is(ok.code, 0, ok.stderr);
   t.like(JSON.parse(ok.stdout) as object, { ok: true, seq: 5 });

@@ -3,7 +3,7 @@ import type { AuditRow, AuditStore, CheckpointRow, TreeNodeRow } from '../../sto
 import type { Db } from '../../storage/db.ts';
 import { serializeEntry, type PendingEntry } from './entry.ts';
 import { appendLeaf, copyFrontier, decodeFrontier, encodeFrontier, frontierRoot, leafHash, type Frontier } from '../../lib/merkle.ts';
-import { checkpointBody } from './note.ts';
+import { checkpointBody, parseCheckpointBody, parseNote } from './note.ts';
 import type { AuditSigner } from './signer.ts';
 
 export interface AuditSink {
@@ -40,6 +40,14 @@ interface Waiting {
 
 const MAX_ATTEMPTS = 8;
 
+/** The `mac-from <seq>` extension line of a checkpoint note, or null (its signature is verify's business). */
+export function macFromOf(note: string): number | null {
+  const n = parseNote(note);
+  const body = n ? parseCheckpointBody(n.body) : null;
+  const line = body?.extensions.find((l) => /^mac-from [1-9]\d{0,15}$/.test(l));
+  return line ? Number(line.slice('mac-from '.length)) : null;
+}
+
 interface Head {
   seq: number;
   hash: Buffer;
@@ -60,11 +68,18 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
   let closed = false;
   const stats = { batches: 0, entries: 0 };
 
+  /**
+   * The seq from which every entry carries a MAC (this broker MACs all it appends), signed into each checkpoint as
+   * the extension line `mac-from <seq>`: verify then refuses a MAC-less entry from there on, so nulling the MACs
+   * is named. (Each checkpoint also signs the time it was signed at, `time <unix seconds>`: verify's time cadence.)
+   * Carried over from the last checkpoint that states it, else the first seq this process appends.
+   */
+  let macFrom: number | null = null;
   const checkpointRow = (f: Frontier, root: Buffer, time: Date): CheckpointRow => ({
     seq: f.size,
     hash: root,
     time,
-    note: deps.signer.signNote(checkpointBody(deps.signer.origin(), f.size, root)),
+    note: deps.signer.signNote(checkpointBody(deps.signer.origin(), f.size, root, [`time ${Math.floor(Date.now() / 1000)}`, ...(macFrom !== null && macFrom <= f.size ? [`mac-from ${macFrom}`] : [])])),
     frontier: encodeFrontier(f),
   });
 
@@ -119,6 +134,11 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     const h = await deps.store.head();
     const frontier = decodeFrontier(h.seq, h.frontier);
     if (!frontier || !frontierRoot(frontier).equals(h.hash)) throw new Error(`audit head at seq ${h.seq} is corrupt (its frontier does not give its root)`);
+    if (macFrom === null && deps.entryMac) {
+      const last = await deps.store.latestCheckpoint();
+      const stated = last ? macFromOf(last.note) : null;
+      macFrom = stated !== null && stated <= h.seq + 1 ? stated : h.seq + 1;
+    }
     return { seq: h.seq, hash: h.hash, frontier };
   };
 

@@ -74,14 +74,17 @@ export function parseVkey(text: string): Vkey | null {
   return id.toString('hex') === idHex ? { name, type, publicKey, id } : null;
 }
 
-export function checkpointBody(origin: string, size: number, root: Uint8Array): string {
-  return `${origin}\n${size}\n${Buffer.from(root).toString('base64')}\n`;
+/** A checkpoint's text; `extensions` are lines after the root hash (tlog-checkpoint extension lines, e.g. `mac-from 1`). */
+export function checkpointBody(origin: string, size: number, root: Uint8Array, extensions: readonly string[] = []): string {
+  return `${origin}\n${size}\n${Buffer.from(root).toString('base64')}\n${extensions.map((l) => `${l}\n`).join('')}`;
 }
 
 export interface CheckpointBody {
   origin: string;
   size: number;
   root: Buffer;
+  /** The extension lines after the root hash (signed with the rest). */
+  extensions: string[];
 }
 
 export function parseCheckpointBody(body: string): CheckpointBody | null {
@@ -92,7 +95,7 @@ export function parseCheckpointBody(body: string): CheckpointBody | null {
   if (lines.slice(3, -1).some((l) => l === '')) return null;
   const n = Number(size);
   if (!Number.isSafeInteger(n)) return null;
-  return { origin, size: n, root: Buffer.from(root, 'base64') };
+  return { origin, size: n, root: Buffer.from(root, 'base64'), extensions: lines.slice(3, -1) };
 }
 
 export interface SignatureLine {

@@ -82,6 +82,10 @@ interface Pin {
   frontier?: Frontier;
   body: string;
   cosigned: Map<string, number>;
+  /** The signed `mac-from <seq>` line: from that seq on, every entry carries the broker's MAC. */
+  macFrom: number | null;
+  /** The signed `time <unix seconds>` line (when the broker signed it), in ms; null on checkpoints older than it. */
+  signedAt: number | null;
 }
 
 /** A note signed by the log at `size`... or the reason it is not. */
@@ -99,7 +103,9 @@ function readCheckpoint(note: string, opts: VerifyOptions, witnesses: readonly V
       if (t !== null) cosigned.set(w.name, t);
     }
   }
-  return { size: body.size, root: body.root, body: parsed.body, cosigned };
+  const macLine = body.extensions.find((l) => /^mac-from [1-9]\d{0,15}$/.test(l));
+  const timeLine = body.extensions.find((l) => /^time (0|[1-9]\d{0,15})$/.test(l));
+  return { size: body.size, root: body.root, body: parsed.body, cosigned, signedAt: timeLine ? Number(timeLine.slice(5)) * 1000 : null, macFrom: macLine ? Number(macLine.slice('mac-from '.length)) : null };
 }
 
 /**
@@ -150,6 +156,8 @@ export async function verifyLog(links: AsyncIterable<LogLink> | Iterable<LogLink
   }
   const pinSizes = [...pins.keys()].sort((a, b) => a - b);
   const lastPin = pinSizes.at(-1) ?? 0;
+  /** From here on a MAC-less entry is refused: the lowest seq a signed checkpoint says the broker MACs from. */
+  const macsFrom = Math.min(Infinity, ...[...pins.values()].map((p) => p.macFrom ?? Infinity));
 
   let f: Frontier = emptyFrontier();
   let started = false;
@@ -157,6 +165,17 @@ export async function verifyLog(links: AsyncIterable<LogLink> | Iterable<LogLink
   let lastGood = 0;
   let checked = 0;
   let firstUnsignedTime: number | null = null;
+  /** The time cadence: the unsigned run's first entry (seq, ms) and the previous entry's time. */
+  let runSeq = 0;
+  let prevTime: number | null = null;
+  const c0 = opts.cadence;
+  const gapLimit = c0 ? (2 * c0.seconds + (c0.slackSeconds ?? 10)) * 1000 : Infinity;
+  const lateRun = (at: number, what: string): boolean => {
+    // Only runs a broker with the signed `mac-from` line appended (older logs had no timed checkpoints to require).
+    if (firstUnsignedTime === null || runSeq < macsFrom || at - firstUnsignedTime <= gapLimit) return false;
+    failAt(runSeq, `entries from ${runSeq} were appended for ${Math.round((at - firstUnsignedTime) / 1000)} s without a signed checkpoint (${what}; the cadence allows ${gapLimit / 1000} s): checkpoints were deleted`);
+    return true;
+  };
   let seenMac = false;
   const progressEvery = Math.max(1, opts.progressEvery ?? 10_000);
   const every = opts.cadence?.every;
@@ -168,6 +187,7 @@ export async function verifyLog(links: AsyncIterable<LogLink> | Iterable<LogLink
     if (pin && !same(pin.root, root)) failAt(lastGood + 1, `the tree at size ${size} does not have the signed root: entries after ${lastGood} were rewritten`);
     else if (anchored && !same(anchored, root)) failAt(lastGood + 1, `the tree at size ${size} is not the anchor's: entries after ${lastGood} were rewritten`);
     else if (head && !same(head, root)) failAt(lastGood + 1, `the stored head root at size ${size} does not match the entries`);
+    else if (pin?.signedAt != null && lateRun(pin.signedAt, `signed at size ${size}`)) return;
     else if (pin || anchored) {
       lastGood = size;
       firstUnsignedTime = null;
@@ -219,9 +239,10 @@ export async function verifyLog(links: AsyncIterable<LogLink> | Iterable<LogLink
       failAt(link.seq, `entry ${link.seq} does not hash to its stored leaf hash`);
       break;
     }
-    // A missing MAC is accepted only in a prefix of entries logged before MACs existed (migrations/0010).
-    if (opts.entryMac && (link.mac ? !same(opts.entryMac(leaf), link.mac) : seenMac)) {
-      failAt(link.seq, `entry ${link.seq} does not carry the broker's MAC: it was rewritten`);
+    // A missing MAC is accepted only in a prefix of entries logged before MACs existed (migrations/0010), and
+    // never from the seq a signed checkpoint's `mac-from` line names (nulling every MAC is named there).
+    if (opts.entryMac && (link.mac ? !same(opts.entryMac(leaf), link.mac) : seenMac || link.seq >= macsFrom)) {
+      failAt(link.seq, link.mac || seenMac ? `entry ${link.seq} does not carry the broker's MAC: it was rewritten` : `entry ${link.seq} has no MAC, but a signed checkpoint says every entry from ${macsFrom} carries one: the MACs were removed`);
       break;
     }
     if (link.mac) seenMac = true;
@@ -230,7 +251,16 @@ export async function verifyLog(links: AsyncIterable<LogLink> | Iterable<LogLink
       break;
     }
     appendLeaf(f, leaf);
-    if (firstUnsignedTime === null && typeof parsed.time === 'string') firstUnsignedTime = Date.parse(parsed.time);
+    const t = typeof parsed.time === 'string' ? Date.parse(parsed.time) : NaN;
+    if (!Number.isNaN(t)) {
+      // A pause longer than the cadence allows inside an unsigned run: the broker was stopped or crashed (a running
+      // one signs within it), so the time cadence starts over at this entry. Otherwise the run may not outlast it.
+      if (firstUnsignedTime === null || (prevTime !== null && t - prevTime > gapLimit)) {
+        firstUnsignedTime = t;
+        runSeq = link.seq;
+      } else if (lateRun(t, `entry ${link.seq}`)) break;
+      prevTime = t;
+    }
     if (pins.has(f.size) || anchor?.size === f.size || opts.head?.seq === f.size || (every !== undefined && f.size % every === 0)) {
       checkRoot(f.size, frontierRoot(f));
       if (fail !== null) break;
