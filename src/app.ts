@@ -21,6 +21,7 @@ import { sysRotationsPaths } from './core/builtins/sys-rotations.ts';
 import { createRotationManager, failpointsFrom } from './core/rotations.ts';
 import { createRotationsStore } from './storage/rotations-store.ts';
 import { createScheduler } from './core/scheduler.ts';
+import { registerBackgroundJobs } from './core/jobs/background-jobs.ts';
 import { createSchedulerStore } from './storage/scheduler-store.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
 import { createKeyringRewrap, keyringRotationTarget } from './core/keyring-rewrap.ts';
@@ -283,9 +284,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const coreRotationTargets = new Map<string, RotationTarget>();
   const keyringRewrap = createKeyringRewrap({ db, store: createKeyringStore(), barrier, log: log.child({ component: 'keyring' }) });
   coreRotationTargets.set('keyring', keyringRotationTarget({ barrier }));
+  const schedulerStore = createSchedulerStore();
   const scheduler = createScheduler({
     db,
-    store: createSchedulerStore(),
+    store: schedulerStore,
     clock,
     log: log.child({ component: 'scheduler' }),
     replicaId: `${hostname()}/${process.pid}/${random.uuid().slice(0, 8)}`,
@@ -450,69 +452,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     concurrency: config.lease_revoke_concurrency,
     ready: () => !barrier.isSealed(),
   });
-  // A revoked token's leases become due now; the worker revokes them at once rather than at the next tick.
-  tokens.onRevoked(async (accessors) => {
-    if ((await leases.tokensRevoked(accessors)) > 0) void expiry.kick();
-  });
-  scheduler.add({ name: 'lease-expiry', schedule: config.lease_expiry_schedule, exclusive: false, run: () => expiry.kick() });
-  if (audit) {
-    scheduler.add({ name: 'audit-checkpoint', schedule: '* * * * * *', exclusive: false, run: () => audit.checkpointIfDue() });
-  }
-  scheduler.add({ name: 'rotations', schedule: '* * * * * *', exclusive: false, run: () => rotations.tick() });
-  // Re-wraps DEKs still under an old keyring term (after sys/rotate or the sys/keyring rotation), a few seconds per slot.
-  scheduler.add({ name: 'keyring-rewrap', schedule: '*/5 * * * * *', exclusive: true, run: async () => void (await keyringRewrap.run()) });
-  scheduler.add({
-    name: 'token-tidy',
-    schedule: '*/30 * * * * *',
-    exclusive: true,
-    run: async () => {
-      while ((await tokens.revokeExpired(200)) >= 200) {
-        // more expired tokens are waiting
-      }
-      await tokens.pruneTombstones();
-    },
-  });
-  scheduler.add({
-    name: 'lease-orphan-sweep',
-    schedule: '0 */10 * * * *',
-    exclusive: true,
-    run: async () => {
-      if ((await leases.sweepOrphans()) > 0) void expiry.kick();
-    },
-  });
-  // Secrets whose broker died between creating them on a target and storing their lease (lease-intents.ts).
-  scheduler.add({ name: 'lease-intent-sweep', schedule: '30 * * * * *', exclusive: true, run: async () => void (await leaseIntents.sweep()) });
-  scheduler.add({
-    name: 'engine-maintenance',
-    schedule: config.maintenance_schedule,
-    exclusive: true,
-    catchUp: true,
-    run: async () => {
-      for (const m of mounts.engines()) {
-        await m.engine.maintain?.().catch((err: Error) => log.warn({ mount: m.info.path, err: err.message }, 'engine maintenance failed'));
-      }
-    },
-  });
-  // Failure windows that have passed (and are not locked) count for nothing any more.
-  scheduler.add({
-    name: 'login-failures-prune',
-    schedule: '15 * * * * *',
-    exclusive: true,
-    run: async () => {
-      while ((await lockoutStore.prune(config.lockout_counter_reset, 1000)) >= 1000) {
-        // more expired windows are waiting
-      }
-    },
-  });
-  scheduler.add({
-    name: 'job-history-prune',
-    schedule: '0 30 3 * * *',
-    exclusive: true,
-    catchUp: true,
-    run: async () => {
-      await createSchedulerStore().pruneRuns(db, new Date(clock.now().getTime() - 7 * 86_400_000));
-    },
-  });
+  registerBackgroundJobs({ scheduler, config, db, clock, log, expiry, tokens, leases, audit, rotations, keyringRewrap, leaseIntents, mounts, lockoutStore, schedulerStore });
   await scheduler.start();
 
   const mountOf = (apiPath: string): string | null => mounts.route(apiPath)?.mounted.info.path ?? null;
