@@ -367,7 +367,10 @@ test('the CRL is rebuilt when a fetch finds it past its refresh point (config/cr
   t.true(first >= 1);
   t.is(await number(), first, 'fresh: served as stored');
   await new Promise((r) => setTimeout(r, 1300));
-  t.is(await number(), first + 1, 'past nextUpdate − grace: rebuilt on fetch');
+  // Rebuilt (a higher CRL number): the engine-maintenance job may rebuild it in the same moment, so not exactly +1;
+  // "a burst of CRL fetches at the refresh point rebuilds the CRL once" covers coalescing.
+  const after = await number();
+  t.true(after > first, `past nextUpdate − grace: rebuilt on fetch (CRL number ${first} -> ${after})`);
 });
 
 test('tidy removes expired certificates from the store and the CRL after the safety buffer', async (t) => {
