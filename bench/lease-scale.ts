@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createBarrier } from '../src/core/barrier.ts';
+import { createBarrier } from '../src/core/barrier/barrier.ts';
 import { createRowMac } from '../src/core/integrity/row-mac.ts';
 import { leaseFields } from '../src/core/integrity/rows.ts';
 import { randomBase62, systemRandom } from '../src/lib/random.ts';

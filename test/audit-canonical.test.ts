@@ -8,7 +8,7 @@ import { buildEntry, serializeEntry, type AuditTrail } from '../src/core/audit/e
 import { auditHmac } from '../src/core/audit/recorder.ts';
 import { createAuditSigner } from '../src/core/audit/signer.ts';
 import { encodeVkey, keyId, parseNote, parseVkey, SIG_COSIGNATURE_V1, SIG_ED25519 } from '../src/core/audit/note.ts';
-import type { Barrier } from '../src/core/barrier.ts';
+import type { Barrier } from '../src/core/barrier/barrier.ts';
 
 const hmac = auditHmac(randomBytes(32));
 const trail = (over: Partial<AuditTrail>): AuditTrail => ({

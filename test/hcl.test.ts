@@ -1,10 +1,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { blocks, HclSyntaxError, parseDocument, parseHcl } from '../src/lib/hcl/parse.ts';
 import { tokenize } from '../src/lib/hcl/tokenize.ts';
-import { parsePolicy } from '../src/core/acl/parse.ts';
-import { compileAcl } from '../src/core/acl/compile.ts';
-import { globbedStringsMatch, parametersAllowed } from '../src/core/acl/parameters.ts';
-import { parsePasswordPolicy } from '../src/core/passwords.ts';
+import { parsePolicy } from '../src/core/policy/acl/parse.ts';
+import { compileAcl } from '../src/core/policy/acl/compile.ts';
+import { globbedStringsMatch, parametersAllowed } from '../src/core/policy/acl/parameters.ts';
+import { parsePasswordPolicy } from '../src/core/policy/passwords.ts';
 import { AppError } from '../src/lib/errors.ts';
 
 const badRequest = (t: ExecutionContext, fn: () => unknown, re: RegExp): void => {

@@ -1,7 +1,7 @@
 // Vault's hasMountAccess, which sys/internal/ui/mounts/:path applies: some capability (not deny) on some path of the mount.
 import test from 'ava';
-import { compileAcl, couldMatchUnder } from '../src/core/acl/compile.ts';
-import { parsePolicy } from '../src/core/acl/parse.ts';
+import { compileAcl, couldMatchUnder } from '../src/core/policy/acl/compile.ts';
+import { parsePolicy } from '../src/core/policy/acl/parse.ts';
 
 const acl = (hcl: string) => compileAcl(parsePolicy(hcl));
 

@@ -2,7 +2,7 @@
 // tenant cannot make the broker rotate, and hit a target, every second. Too short is a 400 naming the floor, and
 // nothing is stored.
 import test from 'ava';
-import { checkRotationFloor, shortestCronGap } from '../src/core/rotation-floor.ts';
+import { checkRotationFloor, shortestCronGap } from '../src/core/rotations/rotation-floor.ts';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
 
 let b: Broker;

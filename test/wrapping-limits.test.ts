@@ -2,10 +2,10 @@
 // (Acl.permissions), the authorizer's check passes them on, and the pipeline denies a request outside them as Vault's
 // policy/acl.go does. Here a stand-in compiled ACL supplies them; test/policy-parameters.test.ts covers real policy documents.
 import test from 'ava';
-import type { Acl, Permissions } from '../src/core/acl/compile.ts';
-import { createAclAuthorizer, type Policies } from '../src/core/policies.ts';
-import type { TokenEntry } from '../src/core/tokens.ts';
-import { wrappingAllowed } from '../src/core/wrapping.ts';
+import type { Acl, Permissions } from '../src/core/policy/acl/compile.ts';
+import { createAclAuthorizer, type Policies } from '../src/core/policy/policies.ts';
+import type { TokenEntry } from '../src/core/tokens/tokens.ts';
+import { wrappingAllowed } from '../src/core/tokens/wrapping.ts';
 
 test('no limits: wrapped or not, the request passes', (t) => {
   t.true(wrappingAllowed(null, undefined));

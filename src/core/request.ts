@@ -4,14 +4,14 @@ import type { Clock } from '../lib/clock.ts';
 import { inputShape, normalizeVaultInput } from '../lib/vault-input.ts';
 import type { AuditTrail } from './audit/entry.ts';
 import type { AuditRecorder } from './audit/recorder.ts';
-import type { Barrier } from './barrier.ts';
+import type { Barrier } from './barrier/barrier.ts';
 import type { AuthResponse, Caller, EngineRequest, EngineResponse, LoginResult, MountInfo, Operation } from './engine.ts';
-import type { LeaseManager } from './leases.ts';
-import { mountAccessor, type MountTable, type RouteMatch } from './mounts.ts';
-import type { PathMatch } from './path-match.ts';
-import type { Authorizer, Capability } from './policy.ts';
-import type { TokenEntry, Tokens } from './tokens.ts';
-import { isWrappingToken, RESPONSE_WRAPPING_POLICY, wrappable, wrappingAllowed, type ResponseWrapping } from './wrapping.ts';
+import type { LeaseManager } from './leases/leases.ts';
+import { mountAccessor, type MountTable, type RouteMatch } from './mounts/mounts.ts';
+import type { PathMatch } from './mounts/path-match.ts';
+import type { Authorizer, Capability } from './policy/policy.ts';
+import type { TokenEntry, Tokens } from './tokens/tokens.ts';
+import { isWrappingToken, RESPONSE_WRAPPING_POLICY, wrappable, wrappingAllowed, type ResponseWrapping } from './tokens/wrapping.ts';
 
 export interface PipelineRequest {
   operation: Operation;

@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import type { ActiveQuota, QuotaLimiter } from '../core/quotas.ts';
+import type { ActiveQuota, QuotaLimiter } from '../core/quotas/quotas.ts';
 import { AppError, isAppError } from '../lib/errors.ts';
 import { parseApiPath } from './request-path.ts';
 import type { AppState } from './state.ts';

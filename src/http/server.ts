@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import Koa from 'koa';
-import type { QuotaLimiter } from '../core/quotas.ts';
+import type { QuotaLimiter } from '../core/quotas/quotas.ts';
 import type { Pipeline } from '../core/request.ts';
 import { isAppError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';

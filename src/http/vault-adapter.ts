@@ -6,7 +6,7 @@ import type { Pipeline } from '../core/request.ts';
 import { parseDuration } from '../lib/durations.ts';
 import { AppError } from '../lib/errors.ts';
 import { hasBody, parseJsonObject, readBody, type BodyBudget, type BodyHold } from './body.ts';
-import { renderResponse } from './envelope.ts';
+import { renderResponse } from './vault-response.ts';
 import { streamEvents } from './event-stream.ts';
 import { isListRequest, transportOf } from './list-method.ts';
 import { parseApiPath } from './request-path.ts';

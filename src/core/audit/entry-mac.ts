@@ -1,6 +1,6 @@
 import { hmacSha256 } from '../../lib/crypto.ts';
 import { AppError } from '../../lib/errors.ts';
-import type { Barrier } from '../barrier.ts';
+import type { Barrier } from '../barrier/barrier.ts';
 import { AUDIT_ENTRY_MAC } from './recorder.ts';
 
 /**

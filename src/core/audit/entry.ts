@@ -1,6 +1,6 @@
 import { isAppError } from '../../lib/errors.ts';
 import type { EngineResponse, MountInfo, Operation } from '../engine.ts';
-import type { TokenEntry } from '../tokens.ts';
+import type { TokenEntry } from '../tokens/tokens.ts';
 
 /** What the pipeline knows about one request by the time it is answered. */
 export interface AuditTrail {

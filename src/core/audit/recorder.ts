@@ -1,5 +1,5 @@
 import { hmacSha256 } from '../../lib/crypto.ts';
-import type { Barrier } from '../barrier.ts';
+import type { Barrier } from '../barrier/barrier.ts';
 import type { AuditAppender } from './appender.ts';
 import { buildEntry, hmacValues, type AuditTrail } from './entry.ts';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Barrier } from '../barrier.ts';
+import type { Barrier } from '../barrier/barrier.ts';
 import { ed25519PrivateKey, encodeVkey, SIG_ED25519, signNote } from './note.ts';
 
 /** The log's origin line (and its key name): unique per signing key, so two brokers' logs never share one. */

@@ -8,8 +8,8 @@ import { badRequest } from '../../lib/errors.ts';
 import type { BrokerEvent, PathDef } from '../engine.ts';
 import { op } from '../engine.ts';
 import type { EventBus } from '../events.ts';
-import type { Authorizer } from '../policy.ts';
-import type { TokenEntry, Tokens } from '../tokens.ts';
+import type { Authorizer } from '../policy/policy.ts';
+import type { TokenEntry, Tokens } from '../tokens/tokens.ts';
 
 const TYPE = /^[A-Za-z0-9*][A-Za-z0-9_./*-]{0,127}$/;
 const TOKEN_RECHECK_MS = 15_000;

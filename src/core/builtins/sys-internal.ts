@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { permissionDenied } from '../../lib/errors.ts';
 import { mountWire } from './sys-mounts.ts';
 import { op, type Caller, type Operation, type PathDef } from '../engine.ts';
-import type { MountTable } from '../mounts.ts';
+import type { MountTable } from '../mounts/mounts.ts';
 
 const METHOD: Record<Operation, string> = { read: 'get', list: 'get', update: 'post', delete: 'delete', patch: 'patch' };
 

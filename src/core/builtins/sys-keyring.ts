@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { Barrier } from '../barrier.ts';
+import type { Barrier } from '../barrier/barrier.ts';
 import { op, type PathDef } from '../engine.ts';
-import type { KeyringRewrap } from '../keyring-rewrap.ts';
+import type { KeyringRewrap } from '../barrier/keyring-rewrap.ts';
 
 const keyStatusWire = (s: { term: number; installTime: Date }) => ({
   term: s.term,

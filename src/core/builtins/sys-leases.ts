@@ -4,7 +4,7 @@ import { parseDuration } from '../../lib/durations.ts';
 import { badRequest, notFound } from '../../lib/errors.ts';
 import type { LeaseRow } from '../../storage/leases-store.ts';
 import { op, type EngineRequest, type PathDef } from '../engine.ts';
-import type { LeaseManager } from '../leases.ts';
+import type { LeaseManager } from '../leases/leases.ts';
 
 const LIST_LIMIT = 10_000;
 const leaseId = z.string({ error: 'lease_id: must be a string' }).max(1024);

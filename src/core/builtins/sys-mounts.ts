@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { badRequest, notFound } from '../../lib/errors.ts';
 import { op, type MountInfo, type PathDef } from '../engine.ts';
-import { mountAccessor, type MountTable } from '../mounts.ts';
+import { mountAccessor, type MountTable } from '../mounts/mounts.ts';
 import { applyMountConfig, mountConfigFields, mountConfigInput, renderMountConfig } from './mount-config.ts';
 
 export const mountWire = (m: MountInfo) => ({

@@ -4,7 +4,7 @@ import type { Random } from '../../lib/random.ts';
 import { badRequest, notFound } from '../../lib/errors.ts';
 import type { PasswordPoliciesStore } from '../../storage/password-policies-store.ts';
 import { op, type PathDef } from '../engine.ts';
-import { generatePassword, parsePasswordPolicy } from '../passwords.ts';
+import { generatePassword, parsePasswordPolicy } from '../policy/passwords.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { badRequest, notFound, permissionDenied } from '../../lib/errors.ts';
 import { op, type EngineRequest, type PathDef } from '../engine.ts';
-import type { Policies } from '../policies.ts';
-import type { TokenEntry, Tokens } from '../tokens.ts';
+import type { Policies } from '../policy/policies.ts';
+import type { TokenEntry, Tokens } from '../tokens/tokens.ts';
 
 const documentField = z.union([z.string().max(256 * 1024), z.record(z.string(), z.unknown())]).optional();
 const toText = (d: string | Record<string, unknown> | undefined): string | undefined => (typeof d === 'string' ? d : d ? JSON.stringify(d) : undefined);

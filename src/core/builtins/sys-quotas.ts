@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
 import { badRequest, notFound } from '../../lib/errors.ts';
 import { op, type PathDef } from '../engine.ts';
-import type { QuotaLimiter, RateLimitQuota } from '../quotas.ts';
+import type { QuotaLimiter, RateLimitQuota } from '../quotas/quotas.ts';
 import { normalizeApiPath } from '../quotas/paths.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

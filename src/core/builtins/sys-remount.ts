@@ -8,7 +8,7 @@ import type { Clock } from '../../lib/clock.ts';
 import { notFound } from '../../lib/errors.ts';
 import type { Random } from '../../lib/random.ts';
 import { op, type EngineStorage, type PathDef } from '../engine.ts';
-import type { MountTable } from '../mounts.ts';
+import type { MountTable } from '../mounts/mounts.ts';
 
 const body = z.object({ from: z.string().min(1).max(512), to: z.string().min(1).max(512) });
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { badRequest, notFound } from '../../lib/errors.ts';
 import type { RotationRow, RotationRunRow } from '../../storage/rotations-store.ts';
 import { op, type PathDef } from '../engine.ts';
-import type { RotationManager } from '../rotations.ts';
+import type { RotationManager } from '../rotations/rotations.ts';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 const wire = (r: RotationRow) => ({

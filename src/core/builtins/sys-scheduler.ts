@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { badRequest, notFound } from '../../lib/errors.ts';
 import type { JobRow, JobRunRow } from '../../storage/scheduler-store.ts';
 import { op, type PathDef } from '../engine.ts';
-import type { Scheduler } from '../scheduler.ts';
+import type { Scheduler } from '../jobs/scheduler.ts';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 const jobWire = (j: JobRow) => ({

@@ -3,7 +3,7 @@ import type { Clock } from '../../lib/clock.ts';
 import { badRequest } from '../../lib/errors.ts';
 import type { Queryable } from '../../storage/db.ts';
 import { op, type PathDef } from '../engine.ts';
-import type { SealManager, SealStatus } from '../seal-manager.ts';
+import type { SealManager, SealStatus } from '../seal/seal-manager.ts';
 
 export interface SysSealDeps {
   seal: SealManager;

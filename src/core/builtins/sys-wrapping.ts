@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../lib/errors.ts';
 import { op, type EngineRequest, type PathDef } from '../engine.ts';
-import type { ResponseWrapping } from '../wrapping.ts';
+import type { ResponseWrapping } from '../tokens/wrapping.ts';
 
 const tokenInput = z.object({ token: z.string().max(256).optional() });
 

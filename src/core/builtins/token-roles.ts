@@ -7,7 +7,7 @@ import { parseDuration } from '../../lib/durations.ts';
 import { badRequest } from '../../lib/errors.ts';
 import { boolField, durationField, stringListField } from '../../lib/role-token-fields.ts';
 import type { EngineStorage, PathDef } from '../engine.ts';
-import { namedRecordPaths } from '../engine-records.ts';
+import { namedRecordPaths } from '../kit/engine-records.ts';
 
 export interface TokenRole {
   name: string;

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
 import { AppError, badRequest, notFound, permissionDenied } from '../../lib/errors.ts';
 import { op, type AuthResponse, type EngineRequest, type EngineStorage, type PathDef } from '../engine.ts';
-import type { TokenEntry, Tokens } from '../tokens.ts';
-import { RESPONSE_WRAPPING_POLICY } from '../wrapping.ts';
+import type { TokenEntry, Tokens } from '../tokens/tokens.ts';
+import { RESPONSE_WRAPPING_POLICY } from '../tokens/wrapping.ts';
 import { loadTokenRole, rolePolicies, tokenRolePaths, type TokenRole } from './token-roles.ts';
 
 /** At most this many accessors in one LIST auth/token/accessors. */

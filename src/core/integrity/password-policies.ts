@@ -1,5 +1,5 @@
 import type { PasswordPoliciesStore, StoredPasswordPolicy } from '../../storage/password-policies-store.ts';
-import { parsePasswordPolicy } from '../passwords.ts';
+import { parsePasswordPolicy } from '../policy/passwords.ts';
 import type { RowMac } from './row-mac.ts';
 import { passwordPolicyFields } from './rows.ts';
 

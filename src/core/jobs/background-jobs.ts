@@ -9,14 +9,14 @@ import type { Db } from '../../storage/db.ts';
 import type { LockoutStore } from '../../storage/lockout-store.ts';
 import type { SchedulerStore } from '../../storage/scheduler-store.ts';
 import type { AuditAppender } from '../audit/appender.ts';
-import type { KeyringRewrap } from '../keyring-rewrap.ts';
-import type { createExpiryWorker } from '../lease-expiry.ts';
-import type { LeaseIntentsManager } from '../lease-intents.ts';
-import type { LeaseManager } from '../leases.ts';
-import type { MountTable } from '../mounts.ts';
-import type { RotationManager } from '../rotations.ts';
-import type { Scheduler } from '../scheduler.ts';
-import type { Tokens } from '../tokens.ts';
+import type { KeyringRewrap } from '../barrier/keyring-rewrap.ts';
+import type { createExpiryWorker } from '../leases/lease-expiry.ts';
+import type { LeaseIntentsManager } from '../leases/lease-intents.ts';
+import type { LeaseManager } from '../leases/leases.ts';
+import type { MountTable } from '../mounts/mounts.ts';
+import type { RotationManager } from '../rotations/rotations.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { Tokens } from '../tokens/tokens.ts';
 
 export interface BackgroundJobsDeps {
   scheduler: Scheduler;

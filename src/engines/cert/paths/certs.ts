@@ -1,7 +1,7 @@
 /** certs/:name (read, write, delete) and LIST certs: the trusted certificates and the constraints of each. */
 import { z } from 'zod';
 import type { PathDef } from '../../../core/engine.ts';
-import { namedRecordPaths } from '../../../core/engine-records.ts';
+import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { hasClientAuthUsage } from '../verify.ts';

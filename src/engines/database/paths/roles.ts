@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import type { PathDef } from '../../../core/engine.ts';
-import { namedRecordPaths } from '../../../core/engine-records.ts';
+import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
 import type { DbDeps } from '../deps.ts';
 import { durationField, shortString, statementsField } from '../input.ts';
 import { loadConfig, roleWire, type DbRole } from '../model.ts';

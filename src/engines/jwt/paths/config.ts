@@ -4,7 +4,7 @@ import { badRequest } from '../../../lib/errors.ts';
 import { checkJwksUrl, parsePublicKeyPem, parsePublicKeyPems, pemListField, SUPPORTED_ALGS } from '../../../lib/jwt-verify.ts';
 import { stringListField } from '../../../lib/role-token-fields.ts';
 import type { PathDef } from '../../../core/engine.ts';
-import { singleRecordPaths } from '../../../core/engine-records.ts';
+import { singleRecordPaths } from '../../../core/kit/engine-records.ts';
 import { CONFIG_KEY, configWire, type JwtConfig, type JwtDeps } from '../model.ts';
 
 const configInput = z.object({

@@ -4,7 +4,7 @@ import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { applyTokenFields, stringListField, tokenFieldsShape } from '../../../lib/role-token-fields.ts';
 import type { PathDef } from '../../../core/engine.ts';
-import { namedRecordPaths } from '../../../core/engine-records.ts';
+import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
 import { newRole, ROLE_PREFIX, roleName, roleWire, type BoundClaimValue, type JwtDeps, type JwtRole } from '../model.ts';
 
 const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);

@@ -7,7 +7,7 @@ import { badRequest } from '../../../lib/errors.ts';
 import { parsePublicKeyPem, parsePublicKeyPems, pemListField } from '../../../lib/jwt-verify.ts';
 import { boolField } from '../../../lib/role-token-fields.ts';
 import type { PathDef } from '../../../core/engine.ts';
-import { singleRecordPaths } from '../../../core/engine-records.ts';
+import { singleRecordPaths } from '../../../core/kit/engine-records.ts';
 import { CONFIG_KEY, configWire, type K8sConfig, type K8sDeps } from '../model.ts';
 
 const configInput = z.object({

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { badRequest } from '../../../lib/errors.ts';
 import { applyTokenFields, stringListField, tokenFieldsShape } from '../../../lib/role-token-fields.ts';
 import type { PathDef } from '../../../core/engine.ts';
-import { namedRecordPaths } from '../../../core/engine-records.ts';
+import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
 import { newRole, ROLE_PREFIX, roleName, roleWire, type K8sDeps, type K8sRole } from '../model.ts';
 
 const roleInput = z.object({

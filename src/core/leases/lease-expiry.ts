@@ -5,10 +5,10 @@
  * may be due, so the next pass starts at once.
  */
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../lib/clock.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Db } from '../storage/db.ts';
-import type { LeaseRow, LeasesStore } from '../storage/leases-store.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Db } from '../../storage/db.ts';
+import type { LeaseRow, LeasesStore } from '../../storage/leases-store.ts';
 import type { LeaseManager } from './leases.ts';
 
 export interface ExpiryWorkerDeps {

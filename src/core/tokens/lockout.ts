@@ -1,9 +1,9 @@
-import { hmacSha256 } from '../lib/crypto.ts';
-import { loginFailed } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import type { LockoutStore } from '../storage/lockout-store.ts';
-import type { Barrier } from './barrier.ts';
-import type { LoginLockout } from './engine.ts';
+import { hmacSha256 } from '../../lib/crypto.ts';
+import { loginFailed } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { LockoutStore } from '../../storage/lockout-store.ts';
+import type { Barrier } from '../barrier/barrier.ts';
+import type { LoginLockout } from '../engine.ts';
 
 export interface LockoutPolicy {
   /** Failures within `windowSeconds` that lock an identity; 0 disables lockout. */

@@ -1,15 +1,15 @@
-import { AppError, badRequest } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Db } from '../storage/db.ts';
-import type { PoliciesStore } from '../storage/policies-store.ts';
+import { AppError, badRequest } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Db } from '../../storage/db.ts';
+import type { PoliciesStore } from '../../storage/policies-store.ts';
 import { compileAcl, type Acl } from './acl/compile.ts';
 import { parametersAllowed } from './acl/parameters.ts';
 import { parsePolicy, type PolicyRule } from './acl/parse.ts';
 import { expandTemplates, isTemplated } from './acl/templates.ts';
-import type { RowMac } from './integrity/row-mac.ts';
-import { policyFields } from './integrity/rows.ts';
+import type { RowMac } from '../integrity/row-mac.ts';
+import { policyFields } from '../integrity/rows.ts';
 import type { Authorizer } from './policy.ts';
-import type { TokenEntry } from './tokens.ts';
+import type { TokenEntry } from '../tokens/tokens.ts';
 
 /** Vault's built-in `default` policy (the part that applies here). Editable, never deletable. */
 export const DEFAULT_POLICY = `# Tokens may look up, renew and revoke themselves, and ask what they may do.

@@ -1,11 +1,11 @@
-import { AppError, badRequest } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Random } from '../lib/random.ts';
-import type { Db, Queryable } from '../storage/db.ts';
-import type { MountRow, MountsStore } from '../storage/mounts-store.ts';
-import type { Engine, EngineFactory, MountInfo } from './engine.ts';
-import { rowIntegrityError, type RowMac } from './integrity/row-mac.ts';
-import { mountFields } from './integrity/rows.ts';
+import { AppError, badRequest } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Random } from '../../lib/random.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { MountRow, MountsStore } from '../../storage/mounts-store.ts';
+import type { Engine, EngineFactory, MountInfo } from '../engine.ts';
+import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
+import { mountFields } from '../integrity/rows.ts';
 import { createPathMatcher, type PathMatch } from './path-match.ts';
 
 export interface MountedEngine {

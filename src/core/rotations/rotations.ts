@@ -9,16 +9,16 @@
  * rotation_runs, so each slot runs on one replica.
  */
 import cron from 'node-cron';
-import { AppError, badRequest } from '../lib/errors.ts';
-import type { Clock } from '../lib/clock.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Random } from '../lib/random.ts';
-import type { Db } from '../storage/db.ts';
-import type { RotationRow, RotationsStore, RotationStep } from '../storage/rotations-store.ts';
-import type { Barrier } from './barrier.ts';
-import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from './engine.ts';
-import { rowIntegrityError, type RowMac } from './integrity/row-mac.ts';
-import { rotationFields } from './integrity/rows.ts';
+import { AppError, badRequest } from '../../lib/errors.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Random } from '../../lib/random.ts';
+import type { Db } from '../../storage/db.ts';
+import type { RotationRow, RotationsStore, RotationStep } from '../../storage/rotations-store.ts';
+import type { Barrier } from '../barrier/barrier.ts';
+import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from '../engine.ts';
+import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
+import { rotationFields } from '../integrity/rows.ts';
 import { checkRotationFloor } from './rotation-floor.ts';
 
 export interface RotationManagerDeps {

@@ -1,4 +1,4 @@
-import type { TokenEntry } from './tokens.ts';
+import type { TokenEntry } from '../tokens/tokens.ts';
 
 export type Capability = 'create' | 'read' | 'update' | 'patch' | 'delete' | 'list' | 'sudo' | 'deny';
 

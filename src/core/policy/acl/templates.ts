@@ -1,4 +1,4 @@
-import type { TokenAlias } from '../../storage/tokens-store.ts';
+import type { TokenAlias } from '../../../storage/tokens-store.ts';
 import type { PolicyRule } from './parse.ts';
 
 export interface Identity {

@@ -3,16 +3,16 @@
  * the same with ten leases or ten million. It never imports an engine: `secretType` resolves a lease's mount and
  * type to the engine's renew and revoke.
  */
-import { AppError, badRequest } from '../lib/errors.ts';
-import type { Clock } from '../lib/clock.ts';
-import type { Logger } from '../lib/log.ts';
-import { randomBase62, type Random } from '../lib/random.ts';
-import type { Db, Queryable } from '../storage/db.ts';
-import type { LeaseCountQuota, LeaseRow, LeasesStore } from '../storage/leases-store.ts';
-import type { Barrier } from './barrier.ts';
-import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from './engine.ts';
-import { rowIntegrityError, type RowMac } from './integrity/row-mac.ts';
-import { leaseFields, leaseQuotaFields } from './integrity/rows.ts';
+import { AppError, badRequest } from '../../lib/errors.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import { randomBase62, type Random } from '../../lib/random.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { LeaseCountQuota, LeaseRow, LeasesStore } from '../../storage/leases-store.ts';
+import type { Barrier } from '../barrier/barrier.ts';
+import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from '../engine.ts';
+import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
+import { leaseFields, leaseQuotaFields } from '../integrity/rows.ts';
 
 export interface LeaseLimits {
   /** Seconds, for specs that ask for 0 on a mount without default_lease_ttl. */

@@ -1,4 +1,4 @@
-import type { PathDef } from './engine.ts';
+import type { PathDef } from '../engine.ts';
 
 export interface PathMatch {
   def: PathDef;

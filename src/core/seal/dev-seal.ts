@@ -1,9 +1,9 @@
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBase62, type Random } from '../lib/random.ts';
-import type { Queryable } from '../storage/db.ts';
+import { randomBase62, type Random } from '../../lib/random.ts';
+import type { Queryable } from '../../storage/db.ts';
 import type { SealManager } from './seal-manager.ts';
-import type { Tokens } from './tokens.ts';
+import type { Tokens } from '../tokens/tokens.ts';
 
 interface DevCredentials {
   unseal_key: string;

@@ -6,10 +6,10 @@
  * or expired token's stored response is deleted (the revocation hook).
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { Clock } from '../lib/clock.ts';
-import { AppError } from '../lib/errors.ts';
-import type { AuthResponse, EngineResponse, EngineStorage, WrapInfo } from './engine.ts';
-import type { WrappingLimits } from './policy.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { AppError } from '../../lib/errors.ts';
+import type { AuthResponse, EngineResponse, EngineStorage, WrapInfo } from '../engine.ts';
+import type { WrappingLimits } from '../policy/policy.ts';
 import type { TokenEntry, Tokens } from './tokens.ts';
 
 export const RESPONSE_WRAPPING_POLICY = 'response-wrapping';

@@ -4,8 +4,8 @@
  * and an existence check that decides `create` versus `update` with the same name rules as the handlers.
  */
 import { z } from 'zod';
-import { notFound } from '../lib/errors.ts';
-import { op, type EngineStorage, type PathDef, type StorageView } from './engine.ts';
+import { notFound } from '../../lib/errors.ts';
+import { op, type EngineStorage, type PathDef, type StorageView } from '../engine.ts';
 
 export interface NamedRecords<R, S extends z.ZodType> {
   storage: EngineStorage;

@@ -1,8 +1,8 @@
-import { deriveKey as hkdf, zero } from '../lib/crypto.ts';
-import { AppError } from '../lib/errors.ts';
-import type { Random } from '../lib/random.ts';
-import type { Db, Queryable } from '../storage/db.ts';
-import type { SealStore } from '../storage/seal-store.ts';
+import { deriveKey as hkdf, zero } from '../../lib/crypto.ts';
+import { AppError } from '../../lib/errors.ts';
+import type { Random } from '../../lib/random.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { SealStore } from '../../storage/seal-store.ts';
 import { envelopeTerm, openEnvelope, openKek, rewrapEnvelope, sealEnvelope, sealKek, type DekCache } from './envelope.ts';
 
 export interface SealedValue {

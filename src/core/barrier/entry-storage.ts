@@ -1,7 +1,7 @@
-import type { Db, Queryable } from '../storage/db.ts';
-import type { EntriesStore } from '../storage/entries-store.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { EntriesStore } from '../../storage/entries-store.ts';
 import type { Barrier } from './barrier.ts';
-import type { EngineStorage, StorageView } from './engine.ts';
+import type { EngineStorage, StorageView } from '../engine.ts';
 
 /** The barrier context that binds a value to its row: a ciphertext moved to another key or mount fails to open. */
 export const entryContext = (mountId: string, key: string): string => `entries/${mountId}/${key}`;

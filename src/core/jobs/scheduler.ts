@@ -6,12 +6,12 @@
  * Next-due times and history live in PostgreSQL; a slot missed while every broker was down runs once at start-up.
  */
 import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
-import type { Clock } from '../lib/clock.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Db } from '../storage/db.ts';
-import type { RowMac } from './integrity/row-mac.ts';
-import { jobFields } from './integrity/rows.ts';
-import type { JobRow, JobRunRow, SchedulerStore } from '../storage/scheduler-store.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Db } from '../../storage/db.ts';
+import type { RowMac } from '../integrity/row-mac.ts';
+import { jobFields } from '../integrity/rows.ts';
+import type { JobRow, JobRunRow, SchedulerStore } from '../../storage/scheduler-store.ts';
 
 export interface JobSpec {
   name: string;

@@ -1,7 +1,7 @@
-import type { Db, Queryable } from '../storage/db.ts';
-import type { CoreEntriesStore } from '../storage/core-entries-store.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { CoreEntriesStore } from '../../storage/core-entries-store.ts';
 import type { Barrier } from './barrier.ts';
-import type { EngineStorage, StorageView } from './engine.ts';
+import type { EngineStorage, StorageView } from '../engine.ts';
 
 /** The barrier context of a core entry: a ciphertext moved to another id fails to open. */
 export const coreEntryContext = (id: string): string => `core/${id}`;

@@ -3,7 +3,7 @@
  * default 1 minute): a tenant must not be able to make the broker rotate, and hit a target, every second.
  */
 import cron from 'node-cron';
-import { badRequest } from '../lib/errors.ts';
+import { badRequest } from '../../lib/errors.ts';
 
 /** How many upcoming slots of a cron expression are looked at: its short gaps show within its first repetitions. */
 const SAMPLE = 60;

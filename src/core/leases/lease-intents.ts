@@ -5,13 +5,13 @@
  * secret type (DROP ROLE for database credentials) once the intent is older than the grace, which must be longer
  * than any mint takes.
  */
-import type { Clock } from '../lib/clock.ts';
-import type { Logger } from '../lib/log.ts';
-import { randomBase62, type Random } from '../lib/random.ts';
-import type { Db, Queryable } from '../storage/db.ts';
-import type { LeaseIntentsStore } from '../storage/lease-intents-store.ts';
-import type { Barrier } from './barrier.ts';
-import type { LeaseIntents, MountInfo, SecretType } from './engine.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import { randomBase62, type Random } from '../../lib/random.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { LeaseIntentsStore } from '../../storage/lease-intents-store.ts';
+import type { Barrier } from '../barrier/barrier.ts';
+import type { LeaseIntents, MountInfo, SecretType } from '../engine.ts';
 
 export interface LeaseIntentsDeps {
   db: Db;

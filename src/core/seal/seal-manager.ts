@@ -1,12 +1,12 @@
 import { combine, split } from 'shamir-secret-sharing';
-import { zero } from '../lib/crypto.ts';
-import { AppError, badRequest } from '../lib/errors.ts';
-import type { Random } from '../lib/random.ts';
-import type { Db, Queryable } from '../storage/db.ts';
-import type { SealStore } from '../storage/seal-store.ts';
-import type { Barrier } from './barrier.ts';
-import type { RowMac } from './integrity/row-mac.ts';
-import { sealConfigFields } from './integrity/rows.ts';
+import { zero } from '../../lib/crypto.ts';
+import { AppError, badRequest } from '../../lib/errors.ts';
+import type { Random } from '../../lib/random.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { SealStore } from '../../storage/seal-store.ts';
+import type { Barrier } from '../barrier/barrier.ts';
+import type { RowMac } from '../integrity/row-mac.ts';
+import { sealConfigFields } from '../integrity/rows.ts';
 
 export type SealType = 'shamir' | 'static';
 

@@ -2,11 +2,11 @@
  * Password policies (Vault's sys/policies/password): a length and charset rules with minimum counts. Documents
  * are Vault's HCL subset (`length = 20` and `rule "charset" { charset = "…" min-chars = 1 }`) or the same in JSON.
  */
-import { badRequest } from '../lib/errors.ts';
-import { blocks, HclSyntaxError, parseDocument, type HclObject } from '../lib/hcl/parse.ts';
-import type { Random } from '../lib/random.ts';
-import type { PasswordPoliciesStore } from '../storage/password-policies-store.ts';
-import type { PasswordGenerator } from './engine.ts';
+import { badRequest } from '../../lib/errors.ts';
+import { blocks, HclSyntaxError, parseDocument, type HclObject } from '../../lib/hcl/parse.ts';
+import type { Random } from '../../lib/random.ts';
+import type { PasswordPoliciesStore } from '../../storage/password-policies-store.ts';
+import type { PasswordGenerator } from '../engine.ts';
 
 export interface PasswordPolicy {
   length: number;

@@ -4,12 +4,12 @@
  * term (entries, lease internals, pending rotation values) in batches, without re-encrypting a single value. Once no
  * envelope uses an old term, `sys/keyring/retire` may delete that term's KEK.
  */
-import { AppError, badRequest } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Db, Queryable } from '../storage/db.ts';
-import type { EnvelopeTable, KeyringStore } from '../storage/keyring-store.ts';
+import { AppError, badRequest } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { EnvelopeTable, KeyringStore } from '../../storage/keyring-store.ts';
 import type { Barrier } from './barrier.ts';
-import type { RotationTarget } from './engine.ts';
+import type { RotationTarget } from '../engine.ts';
 import { entryContext } from './entry-storage.ts';
 import { coreEntryContext } from './core-storage.ts';
 

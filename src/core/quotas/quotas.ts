@@ -1,15 +1,15 @@
-import type { Clock } from '../lib/clock.ts';
-import { badRequest } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Db } from '../storage/db.ts';
-import type { QuotasStore } from '../storage/quotas-store.ts';
-import { idle, newBucket, take, type Bucket, type Decision, type QuotaParams } from './quotas/buckets.ts';
-import { exemptMatches, formatExemptRule, parseExemptPath, type ExemptRule } from './quotas/exempt.ts';
-import { ALWAYS_EXEMPT, DEFAULT_EXEMPT_PATHS, underPrefix } from './quotas/paths.ts';
-import type { RowMac } from './integrity/row-mac.ts';
-import { quotaConfigFields, rateQuotaFields } from './integrity/rows.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { badRequest } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Db } from '../../storage/db.ts';
+import type { QuotasStore } from '../../storage/quotas-store.ts';
+import { idle, newBucket, take, type Bucket, type Decision, type QuotaParams } from './buckets.ts';
+import { exemptMatches, formatExemptRule, parseExemptPath, type ExemptRule } from './exempt.ts';
+import { ALWAYS_EXEMPT, DEFAULT_EXEMPT_PATHS, underPrefix } from './paths.ts';
+import type { RowMac } from '../integrity/row-mac.ts';
+import { quotaConfigFields, rateQuotaFields } from '../integrity/rows.ts';
 
-export type { Decision } from './quotas/buckets.ts';
+export type { Decision } from './buckets.ts';
 
 export interface RateLimitQuota {
   name: string;

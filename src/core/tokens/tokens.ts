@@ -1,13 +1,13 @@
-import type { Clock } from '../lib/clock.ts';
-import { deriveKey, hmacSha256 } from '../lib/crypto.ts';
-import { AppError, badRequest } from '../lib/errors.ts';
-import { randomBase62, type Random } from '../lib/random.ts';
-import type { Db, Queryable } from '../storage/db.ts';
-import type { TokenAlias, TokenRow, TokensStore } from '../storage/tokens-store.ts';
-import type { AuthResponse } from './engine.ts';
-import type { Barrier } from './barrier.ts';
-import type { RowMac } from './integrity/row-mac.ts';
-import { tokenFields, tombstoneFields } from './integrity/rows.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { deriveKey, hmacSha256 } from '../../lib/crypto.ts';
+import { AppError, badRequest } from '../../lib/errors.ts';
+import { randomBase62, type Random } from '../../lib/random.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
+import type { TokenAlias, TokenRow, TokensStore } from '../../storage/tokens-store.ts';
+import type { AuthResponse } from '../engine.ts';
+import type { Barrier } from '../barrier/barrier.ts';
+import type { RowMac } from '../integrity/row-mac.ts';
+import { tokenFields, tombstoneFields } from '../integrity/rows.ts';
 
 export type TokenEntry = TokenRow;
 

@@ -1,5 +1,5 @@
 import nacl from 'tweetnacl';
-import { AppError } from '../lib/errors.ts';
+import { AppError } from '../../lib/errors.ts';
 
 /**
  * Envelope layout (version 1), all integers big-endian:

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { badRequest } from '../lib/errors.ts';
+import { badRequest } from '../../lib/errors.ts';
 import { decodeKey, type SealManager } from './seal-manager.ts';
 
 /** Loads a static seal's 32-byte root key from a file or a value (hex or base64). */

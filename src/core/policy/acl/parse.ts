@@ -1,6 +1,6 @@
-import { badRequest } from '../../lib/errors.ts';
-import { parseDuration } from '../../lib/durations.ts';
-import { blocks, HclSyntaxError, isObject, parseDocument, type HclObject, type HclValue } from '../../lib/hcl/parse.ts';
+import { badRequest } from '../../../lib/errors.ts';
+import { parseDuration } from '../../../lib/durations.ts';
+import { blocks, HclSyntaxError, isObject, parseDocument, type HclObject, type HclValue } from '../../../lib/hcl/parse.ts';
 import type { Capability } from '../policy.ts';
 
 /** A parameter value a policy allows or denies: what JSON and HCL can write (objects kept as plain JSON). */
