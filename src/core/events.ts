@@ -27,10 +27,12 @@ function parse(payload: string): BrokerEvent | null {
 
 export function createEventBus(deps: { db: Db; clock: Clock; random: Random; log: Logger }) {
   const listeners = new Set<EventListener>();
+  let stopped = false;
   return {
     async start(): Promise<void> {
+      stopped = false;
       await deps.db.listen(CHANNEL, (payload) => {
-        if (payload === null) return;
+        if (payload === null || stopped) return;
         const event = parse(payload);
         if (!event) return;
         for (const l of listeners) {
@@ -42,8 +44,14 @@ export function createEventBus(deps: { db: Db; clock: Clock; random: Random; log
         }
       });
     },
+    /** Stops delivering and publishing (broker shutdown): subscribers hear nothing more, and nothing is sent. */
+    stop(): void {
+      stopped = true;
+      listeners.clear();
+    },
     /** Publishes to every replica (this one included, through its own LISTEN). Failures are logged, never thrown. */
     async publish(e: { type: string; path: string; version?: number }): Promise<void> {
+      if (stopped) return;
       const event: BrokerEvent = { id: deps.random.uuid(), type: e.type, path: e.path, time: deps.clock.now().toISOString(), ...(e.version !== undefined ? { version: e.version } : {}) };
       const payload = JSON.stringify(event);
       if (Buffer.byteLength(payload, 'utf8') > MAX_PAYLOAD) {

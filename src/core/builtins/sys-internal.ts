@@ -14,7 +14,7 @@ const openApiPath = (mountPath: string, pattern: string): string =>
  * sys/plugins/catalog lists the engine types that can be mounted; sys/internal/specs/openapi describes every
  * path of every mount, which is what the deny battery walks (and what Vault clients use for discovery).
  */
-export function sysInternalPaths(deps: { mounts: () => MountTable; mountAccess: (caller: Caller, mountPath: string) => Promise<boolean> }): PathDef[] {
+export function sysInternalPaths(deps: { mounts: MountTable; mountAccess: (caller: Caller, mountPath: string) => Promise<boolean> }): PathDef[] {
   return [
     {
       // What `vault kv …` asks first to learn the mount of a path and its KV version. Vault's default policy grants it,
@@ -23,7 +23,7 @@ export function sysInternalPaths(deps: { mounts: () => MountTable; mountAccess: 
       pattern: 'internal/ui/mounts/*path',
       operations: {
         read: op(z.object({}), async ({ params, caller }) => {
-          const route = deps.mounts().route((params.path ?? '').replace(/\/+$/, ''));
+          const route = deps.mounts.route((params.path ?? '').replace(/\/+$/, ''));
           if (!route || !caller || !(await deps.mountAccess(caller, route.mounted.info.path))) throw permissionDenied();
           const m = route.mounted.info;
           return { data: { path: m.path, ...mountWire(m) } };
@@ -33,7 +33,7 @@ export function sysInternalPaths(deps: { mounts: () => MountTable; mountAccess: 
     {
       pattern: 'plugins/catalog',
       operations: {
-        read: op(z.object({}), async () => ({ data: { auth: deps.mounts().types('auth'), secret: deps.mounts().types('secret') } })),
+        read: op(z.object({}), async () => ({ data: { auth: deps.mounts.types('auth'), secret: deps.mounts.types('secret') } })),
       },
     },
     {
@@ -41,7 +41,7 @@ export function sysInternalPaths(deps: { mounts: () => MountTable; mountAccess: 
       operations: {
         read: op(z.object({}), async () => {
           const paths: Record<string, unknown> = {};
-          for (const m of deps.mounts().engines()) {
+          for (const m of deps.mounts.engines()) {
             for (const def of m.engine.paths) {
               const ops = Object.keys(def.operations) as Operation[];
               const entry: Record<string, unknown> = {

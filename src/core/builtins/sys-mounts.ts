@@ -43,18 +43,18 @@ function canonicalType(type: string, options: Record<string, unknown>): { type: 
 }
 
 /** sys/mounts and sys/auth: list, enable, tune and disable secrets engines and auth methods. */
-export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
+export function sysMountsPaths(deps: { mounts: MountTable }): PathDef[] {
   const paths = (cls: 'secret' | 'auth', prefix: string): PathDef[] => {
     const find = (path: string): MountInfo | undefined => {
       const want = `${cls === 'auth' ? 'auth/' : ''}${path.replace(/\/+$/, '')}/`;
-      return deps.mounts().list(cls).find((x) => x.path === want);
+      return deps.mounts.list(cls).find((x) => x.path === want);
     };
     // Enabling, tuning and disabling auth methods is root-protected in Vault; secrets engines are not.
     const sudo = cls === 'auth';
     return [
       {
         pattern: prefix,
-        operations: { read: op(z.object({}), async () => ({ data: listWire(deps.mounts().list(cls), cls === 'auth' ? 'auth/' : '') })) },
+        operations: { read: op(z.object({}), async () => ({ data: listWire(deps.mounts.list(cls), cls === 'auth' ? 'auth/' : '') })) },
       },
       {
         // Before `${prefix}/*path`, as in Vault: a path ending in "/tune" is the tune endpoint of the mount before it.
@@ -70,7 +70,7 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
           update: op(tuneBody, async ({ params, input }) => {
             // force_no_cache is set when mounting only: Vault's tune ignores it, and its client always sends false.
             const { description, options, force_no_cache: _mountOnly, ...config } = input;
-            await deps.mounts().tune(params.path ?? '', cls, (cur) => {
+            await deps.mounts.tune(params.path ?? '', cls, (cur) => {
               // A KV mount's stored layout follows its version: it is chosen when mounting and never changes.
               if (options && options.version !== undefined && options.version !== null && String(options.version) !== String(cur.options.version ?? '')) {
                 throw badRequest('options.version cannot be changed on an existing mount: mount a new one and copy the secrets');
@@ -96,7 +96,7 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
           }),
           update: op(mountBody, async ({ params, input }) => {
             const t = canonicalType(input.type, input.options ?? {});
-            await deps.mounts().mount({
+            await deps.mounts.mount({
               path: params.path ?? '',
               class: cls,
               type: t.type,
@@ -107,7 +107,7 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
             return {};
           }),
           delete: op(z.object({}), async ({ params }) => {
-            await deps.mounts().unmount(params.path ?? '', cls);
+            await deps.mounts.unmount(params.path ?? '', cls);
             return {};
           }),
         },

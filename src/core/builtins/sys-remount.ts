@@ -12,10 +12,10 @@ import type { MountTable } from '../mounts/mounts.ts';
 
 const body = z.object({ from: z.string().min(1).max(512), to: z.string().min(1).max(512) });
 
-export function sysRemountPaths(deps: { mounts: () => MountTable; storage: EngineStorage; clock: Clock; random: Random }): PathDef[] {
+export function sysRemountPaths(deps: { mounts: MountTable; storage: EngineStorage; clock: Clock; random: Random }): PathDef[] {
   const remount = op(body, async ({ input }) => {
     const start = deps.clock.now().toISOString();
-    const { from, to } = await deps.mounts().remount(input.from, input.to);
+    const { from, to } = await deps.mounts.remount(input.from, input.to);
     const id = deps.random.uuid();
     const info = { source_mount: from, target_mount: to, status: 'success', start_time: start, end_time: deps.clock.now().toISOString() };
     await deps.storage.put(`remount/${id}`, Buffer.from(JSON.stringify(info), 'utf8'));

@@ -37,20 +37,38 @@ export function normalizeMountPath(path: string): string {
   return `${trimmed}/`;
 }
 
+/** A builtin mount's info (sys/, auth/token/): not stored, never tuned, moved or removed. */
+export const builtinMountInfo = (id: string, path: string, cls: 'secret' | 'auth', type: string): MountInfo => ({
+  id,
+  path,
+  class: cls,
+  type,
+  description: '',
+  config: {},
+  options: {},
+});
+
 export interface MountTableDeps {
   db: Db;
   store: MountsStore;
   random: Random;
   log: Logger;
   factories: readonly EngineFactory[];
-  builtins: readonly { info: MountInfo; engine: Engine }[];
-  /** Builds the engine for a stored mount (app.ts supplies storage, clock and the rest). */
-  instantiate: (factory: EngineFactory, info: MountInfo) => Engine;
-  /** Runs before a mount is removed (the lease manager revokes the mount's leases); throwing keeps the mount. */
-  beforeUnmount?: (info: MountInfo) => Promise<void>;
   rowMac: RowMac;
   /** Stored mounts are loaded only while unsealed: their MACs need the root key (the unseal hook reloads). */
   sealed: () => boolean;
+}
+
+/**
+ * What the table serves, given once before it is first loaded: the table exists first (the lease manager, rotations,
+ * metrics and the sys/ paths read it), and the engines it serves are built from those.
+ */
+export interface MountEngines {
+  builtins: readonly { info: MountInfo; engine: Engine }[];
+  /** Builds the engine for a stored mount (the wiring supplies storage, clock and the rest). */
+  instantiate: (factory: EngineFactory, info: MountInfo) => Engine;
+  /** Runs before a mount is removed (the lease manager revokes the mount's leases); throwing keeps the mount. */
+  beforeUnmount?: (info: MountInfo) => Promise<void>;
   /** Runs before a mount is moved (sys/remount); throwing keeps it where it is. */
   beforeRemount?: (info: MountInfo) => Promise<void>;
 }
@@ -58,6 +76,11 @@ export interface MountTableDeps {
 /** The mount table: which engine serves which path prefix, shared by all replicas through PostgreSQL. */
 export function createMountTable(deps: MountTableDeps) {
   let mounted: MountedEngine[] = [];
+  let served: MountEngines | null = null;
+  const engines = (): MountEngines => {
+    if (!served) throw new Error('mount table: serve() was not called before the table was loaded');
+    return served;
+  };
   const factoryFor = (cls: 'secret' | 'auth', type: string): EngineFactory | undefined =>
     deps.factories.find((f) => f.class === cls && f.type === type);
 
@@ -71,7 +94,8 @@ export function createMountTable(deps: MountTableDeps) {
 
   const reload = async (): Promise<void> => {
     const rows: MountRow[] = deps.sealed() ? [] : await deps.store.list();
-    const next: MountedEngine[] = deps.builtins.map((b) => toMounted(b.info, b.engine));
+    const { builtins, instantiate } = engines();
+    const next: MountedEngine[] = builtins.map((b) => toMounted(b.info, b.engine));
     const kept = new Map<string, { key: string; mounted: MountedEngine }>();
     for (const row of rows) {
       if (!deps.rowMac.ok('mounts', mountFields(row), row.mac, row.path)) {
@@ -87,7 +111,7 @@ export function createMountTable(deps: MountTableDeps) {
       const info: MountInfo = { id: row.id, path: row.path, class: row.class, type: row.type, description: row.description, config: row.config, options: row.options };
       const key = JSON.stringify(info);
       const old = instances.get(row.id);
-      const m = old && old.key === key ? old.mounted : toMounted(info, deps.instantiate(factory, info));
+      const m = old && old.key === key ? old.mounted : toMounted(info, instantiate(factory, info));
       kept.set(row.id, { key, mounted: m });
       next.push(m);
     }
@@ -109,6 +133,11 @@ export function createMountTable(deps: MountTableDeps) {
     mounted.map((m) => m.info.path).find((p) => p.startsWith(path) || path.startsWith(p));
 
   return {
+    /** Gives the table its engines, once, before the first reload. */
+    serve(e: MountEngines): void {
+      if (served) throw new Error('mount table: serve() called twice');
+      served = e;
+    },
     reload,
     async listenForChanges(): Promise<void> {
       await deps.db.listen(CHANNEL, () => void reload().catch((err: Error) => deps.log.error({ err: err.message }, 'mount reload failed')));
@@ -213,7 +242,7 @@ export function createMountTable(deps: MountTableDeps) {
       if (!current) throw badRequest(`no mount at "${from}"`);
       const existing = mounted.map((m) => m.info.path).find((p) => p !== from && (p.startsWith(to) || to.startsWith(p)));
       if (existing || to === from) throw new AppError('bad_request', `path already in use at ${existing ?? to}`);
-      if (deps.beforeRemount) await deps.beforeRemount(current.info);
+      await engines().beforeRemount?.(current.info);
       // The path is part of the row's MAC: check the stored row, then sign it again at its new path, under the row lock.
       const moved = await deps.db.tx(async (q) => {
         const row = await deps.store.getForUpdate(q, from);
@@ -231,7 +260,7 @@ export function createMountTable(deps: MountTableDeps) {
       const path = cls === 'auth' ? `auth/${normalizeMountPath(rawPath)}` : normalizeMountPath(rawPath);
       if (RESERVED.includes(path)) throw badRequest(`cannot unmount "${path}"`);
       const current = mounted.find((m) => m.info.path === path);
-      if (current && deps.beforeUnmount) await deps.beforeUnmount(current.info);
+      if (current) await engines().beforeUnmount?.(current.info);
       await deps.store.delete(path);
       await reload();
       await deps.db.notify(CHANNEL, path);

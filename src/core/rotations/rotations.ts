@@ -318,6 +318,11 @@ export function createRotationManager(deps: RotationManagerDeps) {
       };
     },
 
+    /** Whether a mount still has rotations (a mount with rotations cannot be moved: their ids carry its path). */
+    mountHasRotations: async (mountId: string): Promise<boolean> => (await store.countForMount(db, mountId)) > 0,
+    /** Drops a removed mount's rotations. */
+    forgetMount: (mountId: string): Promise<void> => store.removeMount(db, mountId),
+
     /** Creates a core rotation (the keyring) if it does not exist yet. */
     async ensureCore(id: string, kind: string, schedule: string | null): Promise<void> {
       checkSchedule({ schedule });

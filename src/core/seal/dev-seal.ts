@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBase62, type Random } from '../../lib/random.ts';
 import type { Queryable } from '../../storage/db.ts';
 import type { SealManager } from './seal-manager.ts';
-import type { Tokens } from '../tokens/tokens.ts';
+import { newTokenValue, type Tokens } from '../tokens/tokens.ts';
 
 interface DevCredentials {
   unseal_key: string;
@@ -44,7 +44,7 @@ export async function bootDevSeal(deps: DevSealDeps, rootTokenFlag?: string): Pr
   if (!creds && !(await deps.seal.isInitialized())) {
     const fresh: DevCredentials = {
       unseal_key: deps.random.bytes(32).toString('base64'),
-      root_token: rootTokenFlag ?? `sbx.${randomBase62(deps.random, 40)}`,
+      root_token: rootTokenFlag ?? newTokenValue(deps.random),
     };
     // Written whole to a private temp file, then linked into place: link() fails if a replica sharing DATA got
     // there first, and nobody ever reads a half-written file.

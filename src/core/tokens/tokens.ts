@@ -11,6 +11,9 @@ import { tokenFields, tombstoneFields } from '../integrity/rows.ts';
 
 export type TokenEntry = TokenRow;
 
+/** A new token's value: Vault's service-token shape with sealbox's prefix. */
+export const newTokenValue = (random: Random): string => `sbx.${randomBase62(random, 40)}`;
+
 export interface CreateTokenOptions {
   policies: string[];
   /** Seconds; 0 means the default (or, for a root-policy token, no expiry). */
@@ -95,7 +98,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     // A period renews forever unless an explicit max caps it; everything else is capped by the max TTL.
     if (ttl > maxTtl && (opts.period === 0 || opts.explicitMaxTtl > 0)) ttl = maxTtl;
     const noExpiry = ttl === 0 && isRoot && opts.explicitMaxTtl === 0;
-    const token = opts.id ?? `sbx.${randomBase62(deps.random, 40)}`;
+    const token = opts.id ?? newTokenValue(deps.random);
     const row: TokenRow = {
       tokenHmac: tokenHmac ?? hmac(token),
       accessor: randomBase62(deps.random, 24),
@@ -129,6 +132,21 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     const expiresAt = min(row.expiresAt, parent.expiresAt);
     const parentLast = parent.renewable ? parent.maxExpiresAt : parent.expiresAt;
     return { ...row, expiresAt, maxExpiresAt: min(row.maxExpiresAt, parentLast) };
+  };
+
+  /**
+   * Makes sure a root token with this exact value exists (dev mode, initialisation). During initialisation
+   * the barrier is not unsealed yet, so the caller passes the new root key.
+   */
+  const ensureRoot = async (token: string, q?: Queryable, rootKey?: Uint8Array): Promise<void> => {
+    const { row: built } = build(
+      { policies: ['root'], ttl: 0, explicitMaxTtl: 0, period: 0, numUses: 0, renewable: false, displayName: 'root', meta: {}, orphan: true, path: 'auth/token/root', id: token },
+      null,
+      rootKey ? hmacSha256(deriveKey(rootKey, TOKEN_HMAC), token) : undefined,
+    );
+    await store.insert(sign(built, rootKey), q);
+    // The broker itself re-creates this root token (dev restarts): an earlier revocation of it no longer applies.
+    await store.deleteTombstone(built.tokenHmac, q);
   };
 
   return {
@@ -257,19 +275,13 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       revokedHooks.push(hook);
     },
 
-    /**
-     * Makes sure a root token with this exact value exists (dev mode, initialisation). During initialisation
-     * the barrier is not unsealed yet, so the caller passes the new root key.
-     */
-    async ensureRoot(token: string, q?: Queryable, rootKey?: Uint8Array): Promise<void> {
-      const { row: built } = build(
-        { policies: ['root'], ttl: 0, explicitMaxTtl: 0, period: 0, numUses: 0, renewable: false, displayName: 'root', meta: {}, orphan: true, path: 'auth/token/root', id: token },
-        null,
-        rootKey ? hmacSha256(deriveKey(rootKey, TOKEN_HMAC), token) : undefined,
-      );
-      await store.insert(sign(built, rootKey), q);
-      // The broker itself re-creates this root token (dev restarts): an earlier revocation of it no longer applies.
-      await store.deleteTombstone(built.tokenHmac, q);
+    ensureRoot,
+
+    /** Mints a new root token (sys/init), inside the initialising transaction under the new root key. */
+    async createRoot(q: Queryable, rootKey: Uint8Array): Promise<string> {
+      const token = newTokenValue(deps.random);
+      await ensureRoot(token, q, rootKey);
+      return token;
     },
 
     remainingTtl,

@@ -1,0 +1,84 @@
+/** Phase 1 of buildApp: the database (PostgreSQL or embedded PGlite), migrations, and every store, each made once. */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AppDeps } from '../app.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../lib/log.ts';
+import { createTracing, type Tracing } from '../lib/tracing.ts';
+import { createAuditReadStore } from '../storage/audit-read-store.ts';
+import { createAuditStore } from '../storage/audit-store.ts';
+import { createAuditTreeStore } from '../storage/audit-tree-store.ts';
+import { createCoreEntriesStore } from '../storage/core-entries-store.ts';
+import type { Db } from '../storage/db.ts';
+import { createEntriesStore } from '../storage/entries-store.ts';
+import { createKeyringStore } from '../storage/keyring-store.ts';
+import { createLeaseIntentsStore } from '../storage/lease-intents-store.ts';
+import { createLeaseMetricsStore } from '../storage/lease-metrics-store.ts';
+import { createLeaseQuotasStore } from '../storage/lease-quotas-store.ts';
+import { createLeasesStore } from '../storage/leases-store.ts';
+import { createLockoutStore } from '../storage/lockout-store.ts';
+import { migrate } from '../storage/migrate.ts';
+import { createMountsStore } from '../storage/mounts-store.ts';
+import { createPasswordPoliciesStore } from '../storage/password-policies-store.ts';
+import { createPgDb } from '../storage/pg-db.ts';
+import { createPgliteDb } from '../storage/pglite-db.ts';
+import { createPoliciesStore } from '../storage/policies-store.ts';
+import { createQuotasStore } from '../storage/quotas-store.ts';
+import { createRotationsStore } from '../storage/rotations-store.ts';
+import { createSchedulerStore } from '../storage/scheduler-store.ts';
+import { createSealStore } from '../storage/seal-store.ts';
+import { createTokensStore } from '../storage/tokens-store.ts';
+import { tracedDb } from '../storage/traced-db.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import { VERSION } from './version.ts';
+
+const MIGRATIONS = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+async function openDb(config: Config, log: Logger): Promise<Db> {
+  if (config.database_url) return createPgDb({ url: config.database_url, maxConnections: config.database_max_connections, log });
+  // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
+  await mkdir(join(config.data_dir, 'pglite'), { recursive: true, mode: 0o700 });
+  return createPgliteDb(join(config.data_dir, 'pglite'), config.data_dir);
+}
+
+const storesOf = (db: Db) => ({
+  seal: createSealStore(db),
+  entries: createEntriesStore(),
+  coreEntries: createCoreEntriesStore(),
+  lockout: createLockoutStore(db),
+  tokens: createTokensStore(db),
+  quotas: createQuotasStore(db),
+  policies: createPoliciesStore(db),
+  passwordPolicies: createPasswordPoliciesStore(db),
+  mounts: createMountsStore(db),
+  leases: createLeasesStore(),
+  leaseIntents: createLeaseIntentsStore(),
+  leaseMetrics: createLeaseMetricsStore(db),
+  leaseQuotas: createLeaseQuotasStore(db),
+  rotations: createRotationsStore(),
+  keyring: createKeyringStore(),
+  scheduler: createSchedulerStore(),
+  audit: createAuditStore(db),
+  auditRead: createAuditReadStore(db),
+  auditTree: createAuditTreeStore(db),
+});
+
+export interface StorageBundle {
+  db: Db;
+  /** The migrations this process applied (row adoption after 0008 keys on it). */
+  applied: string[];
+  tracing: Tracing;
+  stores: ReturnType<typeof storesOf>;
+}
+
+export async function openStorage({ config, log }: AppDeps, life: Lifecycle): Promise<StorageBundle> {
+  const tracing = await createTracing({ exporter: config.tracing_exporter, endpoint: config.tracing_endpoint, serviceName: 'sealbox', version: VERSION, log });
+  life.own('tracing', () => tracing.shutdown());
+  const untracedDb = await openDb(config, log);
+  const db = tracing.tracer ? tracedDb(untracedDb, tracing.tracer) : untracedDb;
+  life.own('database', () => db.close());
+  const applied = await migrate(db, MIGRATIONS);
+  if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  return { db, applied, tracing, stores: storesOf(db) };
+}
