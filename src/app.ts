@@ -7,6 +7,7 @@ import type Koa from 'koa';
 import type { Config } from './config.ts';
 import { shareKeyringTerms } from './core/barrier/keyring-sync.ts';
 import type { Pipeline } from './core/request.ts';
+import type { Scheduler } from './core/jobs/scheduler.ts';
 import type { AppState } from './http/state.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/log.ts';
@@ -31,6 +32,8 @@ export interface App {
   drain(): void;
   /** Printed once in dev mode. */
   dev?: { rootToken: string; unsealKey: string };
+  /** The background jobs: tests advance their FakeClock, then run a job now instead of waiting for its schedule. */
+  jobs: Pick<Scheduler, 'runNow' | 'names'>;
   close(): Promise<void>;
 }
 
@@ -68,7 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       { name: 'scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
       { name: 'event streams', stop: () => events.closeAll() },
     ]);
-    return { http, pipeline, dev, drain: () => events.closeAll(), close: () => life.close() };
+    return { http, pipeline, dev, jobs: { runNow: (name) => scheduler.runNow(name), names: () => scheduler.names() }, drain: () => events.closeAll(), close: () => life.close() };
   } catch (err) {
     await life.close().catch((closeErr: Error) => deps.log.warn({ err: closeErr.message }, 'closing after a failed start failed'));
     throw err;

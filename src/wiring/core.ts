@@ -19,7 +19,7 @@ import { ENGINE_FACTORIES } from '../engine-registry.ts';
 import type { StorageBundle } from './storage.ts';
 
 export async function buildCore({ config, log, clock, random }: AppDeps, { db, stores }: StorageBundle) {
-  const barrier = createBarrier({ db, sealStore: stores.seal, random });
+  const barrier = createBarrier({ db, sealStore: stores.seal, random, clock });
   const sealed = () => barrier.isSealed();
   // Row integrity (issue 13): the key is the barrier's, so every check needs the broker unsealed.
   const rowMac = createRowMac({ deriveKey: (p) => barrier.deriveKey(p), log: log.child({ component: 'integrity' }), enabled: rowMacEnabled(process.env) });

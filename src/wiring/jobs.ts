@@ -7,7 +7,7 @@ import type { ServicesBundle } from './services.ts';
 import type { StorageBundle } from './storage.ts';
 
 export function buildJobs({ config, log, clock }: AppDeps, { db, stores }: StorageBundle, core: CoreBundle, services: ServicesBundle) {
-  const { barrier, tokens, mounts } = core;
+  const { barrier, tokens, mounts, quotas } = core;
   const { scheduler, leases, audit, rotations, keyringRewrap, leaseIntents } = services;
   const expiry = createExpiryWorker({
     db,
@@ -19,7 +19,7 @@ export function buildJobs({ config, log, clock }: AppDeps, { db, stores }: Stora
     concurrency: config.lease_revoke_concurrency,
     ready: () => !barrier.isSealed(),
   });
-  registerBackgroundJobs({ scheduler, config, db, clock, log, expiry, tokens, leases, audit, rotations, keyringRewrap, leaseIntents, mounts, lockoutStore: stores.lockout, schedulerStore: stores.scheduler });
+  registerBackgroundJobs({ scheduler, config, db, clock, log, expiry, tokens, leases, audit, rotations, keyringRewrap, leaseIntents, mounts, lockoutStore: stores.lockout, schedulerStore: stores.scheduler, quotas });
   return { expiry };
 }
 

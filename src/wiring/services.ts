@@ -52,6 +52,7 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
         store: stores.audit,
         signer: auditSigner,
         log,
+        clock,
         checkpointEvery: config.audit_checkpoint_every,
         checkpointSeconds: config.audit_checkpoint_seconds,
         sink: auditSink,
@@ -110,7 +111,7 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
     rowMac,
     audit: auditRecorder ? rotationAuditor({ recorder: auditRecorder, clock, random }) : undefined,
   });
-  const keyringRewrap = createKeyringRewrap({ db, store: stores.keyring, barrier, log: log.child({ component: 'keyring' }) });
+  const keyringRewrap = createKeyringRewrap({ db, store: stores.keyring, barrier, clock, log: log.child({ component: 'keyring' }) });
   const scheduler = createScheduler({
     db,
     store: stores.scheduler,

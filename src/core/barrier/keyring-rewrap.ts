@@ -8,6 +8,7 @@ import { AppError, badRequest } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Db, Queryable } from '../../storage/db.ts';
 import type { EnvelopeTable, KeyringStore } from '../../storage/keyring-store.ts';
+import type { Clock } from '../../lib/clock.ts';
 import type { Barrier } from './barrier.ts';
 import type { RotationTarget } from '../engine.ts';
 import { entryContext } from './entry-storage.ts';
@@ -22,7 +23,8 @@ export interface KeyringRewrapDeps {
   batch?: number;
   /** A run stops after this long and the next slot carries on (0: until done). */
   budgetMs?: number;
-  now?: () => number;
+  /** The run's time budget and how long a clean table is trusted before it is scanned again. */
+  clock: Clock;
 }
 
 export interface RewrapStatus {
@@ -49,7 +51,7 @@ const RESCAN_MS = 10 * 60_000;
 export function createKeyringRewrap(deps: KeyringRewrapDeps) {
   const { db, store, barrier } = deps;
   const batch = deps.batch ?? 500;
-  const now = deps.now ?? (() => Date.now());
+  const now = (): number => deps.clock.now().getTime();
   const clean = new Map<EnvelopeTable, { term: number; at: number }>();
 
   /** One transaction: lock a batch of old envelopes, re-wrap them, store them. Returns [rewrapped, failed]. */

@@ -60,6 +60,13 @@ export function createScheduler(deps: SchedulerDeps) {
   /** Missed slots found at start-up while sealed: run at the job's first tick after unseal. */
   const pendingCatchUp = new Map<string, Date>();
   let stopped = false;
+  /** Manual slots are the clock's now, but never the same instant twice for a job (a fake clock may stand still). */
+  const lastManual = new Map<string, number>();
+  const manualSlot = (name: string): Date => {
+    const at = Math.max(deps.clock.now().getTime(), (lastManual.get(name) ?? -Infinity) + 1);
+    lastManual.set(name, at);
+    return new Date(at);
+  };
 
   const cronLogger = {
     info: (m: string) => deps.log.debug({ source: 'node-cron' }, m),
@@ -171,12 +178,30 @@ export function createScheduler(deps: SchedulerDeps) {
       }
     },
 
-    /** Runs an exclusive job now (operators, tests), as a manual slot; a job that is running is 'skipped'. */
+    /**
+     * Runs a job now, whatever its schedule says (operators; tests, after advancing a fake clock, instead of waiting
+     * for node-cron). An exclusive job runs as a manual slot, recorded in job_runs ('skipped' while a run is going);
+     * a shared job runs its body on this replica at once ('ok' or 'failed', not recorded, as its ticks are not).
+     */
     async runNow(name: string): Promise<RunOutcome> {
       const spec = specs.get(name);
       if (!spec) throw new Error(`unknown job ${name}`);
-      return track(runSlot(spec, deps.clock.now(), 'manual'));
+      if (!spec.exclusive) {
+        return track(
+          spec.run().then(
+            (): RunOutcome => 'ok',
+            (err: unknown): RunOutcome => {
+              deps.log.warn({ job: spec.name, err: errorText(err) }, 'job run failed');
+              return 'failed';
+            },
+          ),
+        );
+      }
+      return track(runSlot(spec, manualSlot(spec.name), 'manual'));
     },
+
+    /** The registered job names (for tests and tools that kick each job). */
+    names: (): string[] => [...specs.keys()],
 
     has: (name: string): boolean => specs.has(name),
     list: (): Promise<JobRow[]> => deps.store.list(deps.db),
