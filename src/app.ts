@@ -20,7 +20,7 @@ import { sysSchedulerPaths } from './core/builtins/sys-scheduler.ts';
 import { sysRotationsPaths } from './core/builtins/sys-rotations.ts';
 import { createRotationManager, failpointsFrom } from './core/rotations.ts';
 import { createRotationsStore } from './storage/rotations-store.ts';
-import { createScheduler } from './core/scheduler.ts';
+import { createScheduler, type Scheduler } from './core/scheduler.ts';
 import { registerBackgroundJobs } from './core/jobs/background-jobs.ts';
 import { createSchedulerStore } from './storage/scheduler-store.ts';
 import { sysKeyringPaths } from './core/builtins/sys-keyring.ts';
@@ -106,6 +106,8 @@ export interface App {
   drain(): void;
   /** Printed once in dev mode. */
   dev?: { rootToken: string; unsealKey: string };
+  /** The background jobs (scheduler entries): run one's body now (tests), list their names. */
+  jobs: Pick<Scheduler, 'kick' | 'names'>;
   close(): Promise<void>;
 }
 
@@ -114,6 +116,8 @@ export interface AppDeps {
   log: Logger;
   clock: Clock;
   random: Random;
+  /** false: background jobs start no timer and run only when kicked (App.jobs; in-process tests). Default true. */
+  timers?: boolean;
 }
 
 async function openDb(config: Config, log: Logger): Promise<Db> {
@@ -453,7 +457,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ready: () => !barrier.isSealed(),
   });
   registerBackgroundJobs({ scheduler, config, db, clock, log, expiry, tokens, leases, audit, rotations, keyringRewrap, leaseIntents, mounts, lockoutStore, schedulerStore });
-  await scheduler.start();
+  await scheduler.start({ timers: deps.timers });
 
   const mountOf = (apiPath: string): string | null => mounts.route(apiPath)?.mounted.info.path ?? null;
   const pipeline = createPipeline({ publish: (e) => bus.publish(e), leases, mounts, tokens, authorizer, barrier, clock, audit: auditRecorder, wrapping });
@@ -474,6 +478,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     http,
     pipeline,
     dev,
+    jobs: { kick: (name) => scheduler.kick(name), names: () => scheduler.names() },
     drain: () => events.closeAll(),
     async close() {
       events.closeAll();
