@@ -33,7 +33,7 @@ export interface App {
   /** Printed once in dev mode. */
   dev?: { rootToken: string; unsealKey: string };
   /** The background jobs: tests advance their FakeClock, then run a job now instead of waiting for its schedule. */
-  jobs: Pick<Scheduler, 'runNow' | 'names'>;
+  jobs: Pick<Scheduler, 'runNow' | 'kick' | 'names'>;
   close(): Promise<void>;
 }
 
@@ -42,6 +42,8 @@ export interface AppDeps {
   log: Logger;
   clock: Clock;
   random: Random;
+  /** false: background jobs start no timer and run only when kicked (App.jobs; in-process tests). Default true. */
+  timers?: boolean;
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -68,10 +70,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       { name: 'seal', start: async () => void (dev = await bootSeal(deps, core)), stop: () => seal.seal() },
       { name: 'audit appender', stop: () => audit?.close() },
       { name: 'lease expiry', stop: () => expiry.stop() },
-      { name: 'scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
+      { name: 'scheduler', start: () => scheduler.start({ timers: deps.timers }), stop: () => scheduler.stop() },
       { name: 'event streams', stop: () => events.closeAll() },
     ]);
-    return { http, pipeline, dev, jobs: { runNow: (name) => scheduler.runNow(name), names: () => scheduler.names() }, drain: () => events.closeAll(), close: () => life.close() };
+    return { http, pipeline, dev, jobs: { runNow: (name) => scheduler.runNow(name), kick: (name) => scheduler.kick(name), names: () => scheduler.names() }, drain: () => events.closeAll(), close: () => life.close() };
   } catch (err) {
     await life.close().catch((closeErr: Error) => deps.log.warn({ err: closeErr.message }, 'closing after a failed start failed'));
     throw err;

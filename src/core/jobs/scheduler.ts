@@ -154,8 +154,12 @@ export function createScheduler(deps: SchedulerDeps) {
       specs.set(spec.name, spec);
     },
 
-    /** Stores the jobs, runs the catch-up of slots missed while no broker ran, and starts the timers. */
-    async start(): Promise<void> {
+    /**
+     * Stores the jobs, runs the catch-up of slots missed while no broker ran, and starts the timers. With
+     * `timers: false` (in-process tests) no timer starts: jobs run only through runNow and kick.
+     */
+    async start(opts: { timers?: boolean } = {}): Promise<void> {
+      const timers = opts.timers ?? true;
       const { db, store } = deps;
       for (const spec of specs.values()) {
         const row = await store.upsert(db, spec.name, spec.schedule);
@@ -170,6 +174,7 @@ export function createScheduler(deps: SchedulerDeps) {
           deps.log.info({ job: spec.name, missed: row.nextRunAt.toISOString() }, 'running a job slot missed while the broker was down');
           await track(runSlot(spec, row.nextRunAt, 'catchup')).catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'catch-up run failed'));
         }
+        if (!timers) continue;
         await task.start();
         // node-cron knows the next run only once the task is started.
         if (!pendingCatchUp.has(spec.name) && (!spec.exclusive || row.nextRunAt === null || row.nextRunAt.getTime() < now.getTime())) {
@@ -200,10 +205,15 @@ export function createScheduler(deps: SchedulerDeps) {
       return track(runSlot(spec, manualSlot(spec.name), 'manual'));
     },
 
-    /** The registered job names (for tests and tools that kick each job). */
-    names: (): string[] => [...specs.keys()],
+    /** Runs a job's body now, with no slot claimed and no history row (tests' "run the job now"); false: it was running. */
+    kick(name: string): Promise<boolean> {
+      const spec = specs.get(name);
+      if (!spec) throw new Error(`unknown job ${name}`);
+      return track(spec.exclusive ? underLock(spec) : spec.run().then(() => true));
+    },
 
     has: (name: string): boolean => specs.has(name),
+    names: (): string[] => [...specs.keys()],
     list: (): Promise<JobRow[]> => deps.store.list(deps.db),
     history: (name: string, limit: number): Promise<JobRunRow[]> => deps.store.history(deps.db, name, limit),
     setPaused: (name: string, paused: boolean): Promise<boolean> => deps.store.setPaused(deps.db, name, paused, deps.rowMac.sign('scheduled_jobs', jobFields({ name, paused }))),
