@@ -424,7 +424,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   };
   const KEYRING_CHANNEL = 'sealbox_keyring';
   barrier.onRotate = () => db.notify(KEYRING_CHANNEL, 'rotated');
-  await db.listen(KEYRING_CHANNEL, () => void barrier.refresh().catch((err: Error) => log.warn({ err: err.message }, 'keyring refresh failed')));
+  await db.listen(KEYRING_CHANNEL, () => barrier.refresh().catch((err: Error) => log.warn({ err: err.message }, 'keyring refresh failed')));
 
   let dev: App['dev'];
   if (config.dev) {
