@@ -7,5 +7,5 @@ const CHANNEL = 'sealbox_keyring';
 
 export async function shareKeyringTerms(deps: { db: Db; barrier: Barrier; log: Logger }): Promise<void> {
   deps.barrier.onRotate = () => deps.db.notify(CHANNEL, 'rotated');
-  await deps.db.listen(CHANNEL, () => void deps.barrier.refresh().catch((err: Error) => deps.log.warn({ err: err.message }, 'keyring refresh failed')));
+  await deps.db.listen(CHANNEL, () => deps.barrier.refresh().catch((err: Error) => deps.log.warn({ err: err.message }, 'keyring refresh failed')));
 }
