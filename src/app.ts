@@ -12,6 +12,10 @@ import { AUDIT_HMAC, auditHmac, createAuditRecorder } from './core/audit/recorde
 import { createAuditEntryMac } from './core/audit/entry-mac.ts';
 import { createAuditSigner } from './core/audit/signer.ts';
 import { sysAuditHashPaths } from './core/builtins/sys-audit-hash.ts';
+import { sysAuditLineagePaths } from './core/builtins/sys-audit-lineage.ts';
+import { createLineage } from './core/audit/lineage.ts';
+import { createLineageIndex } from './core/audit/lineage-index.ts';
+import { createLineageStore } from './storage/lineage-store.ts';
 import { sysAuditPaths } from './core/builtins/sys-audit.ts';
 import { sysAuditTreePaths } from './core/builtins/sys-audit-log-tree.ts';
 import { sysInternalPaths } from './core/builtins/sys-internal.ts';
@@ -297,6 +301,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
 
   let mountsRef: ReturnType<typeof createMountTable> | null = null;
+  // Credential lineage (sys/audit-log/lineage): an index over the audit log, keyed by HMACs under a derived key.
+  const lineageStore = createLineageStore(db);
+  const lineageHmac = () => auditHmac(barrier.deriveKey(AUDIT_HMAC));
+  const lineageIndex = createLineageIndex({ store: lineageStore, hmac: lineageHmac, lineageKey: () => barrier.deriveKey('audit-lineage') });
+  const lineage = createLineage({ store: lineageStore, index: lineageIndex, hmac: lineageHmac, clock });
   const sysPaths = [
     ...sysSealPaths({
       seal,
@@ -330,6 +339,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
     }),
     ...sysAuditTreePaths({ store: createAuditReadStore(db), perfect: createAuditTreeStore(db).perfect, clock }),
+    ...sysAuditLineagePaths({ lineage: () => lineage }),
     ...sysQuotasPaths({ quotas, mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null }),
     ...sysLeaseQuotasPaths({ store: createLeaseQuotasStore(db), mountPathFor: (p) => mustMounts().route(p)?.mounted.info.path ?? null, rowMac }),
     ...sysLeasesPaths({ leases, now: () => clock.now() }),
