@@ -106,8 +106,7 @@ export async function runLineage(argv: readonly string[], env: Env): Promise<num
   if (at !== undefined) q.at = at;
   const client = new Client(clientConfigFromEnv(env));
   try {
-    const body = obj(await client.read('sys/audit-log/lineage', q));
-    const data = obj(body?.data) ?? {};
+    const data = obj(await client.read('sys/audit-log/lineage', q)) ?? {};
     process.stdout.write(format === 'json' ? json(data) : renderLineage(data));
     return EXIT_OK;
   } finally {
