@@ -14,9 +14,10 @@ export function bucketize(points: Point[]): { x: number[]; all: number[]; denied
   if (times.length === 0) return { x: [], all: [], denied: [], errors: [] };
   const lo = Math.min(...times);
   const hi = Math.max(...times);
-  const width = Math.max((hi - lo) / BUCKETS, 1);
-  const n = Math.min(BUCKETS, Math.floor((hi - lo) / width) + 1);
-  const x = Array.from({ length: n }, (_, i) => lo + i * width);
+  // At least a minute across, so that a burst of requests still reads as bars in time.
+  const width = Math.max(hi - lo, 60) / BUCKETS;
+  const n = BUCKETS;
+  const x = Array.from({ length: n }, (_, i) => lo + (i + 0.5) * width);
   const all = new Array<number>(n).fill(0);
   const denied = new Array<number>(n).fill(0);
   const errors = new Array<number>(n).fill(0);
