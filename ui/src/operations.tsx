@@ -2,6 +2,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, can, capabilities, errorText } from './api.ts';
 
 type Obj = Record<string, unknown>;
+/** A lease with less time left than this (seconds) is expiring soon. */
+const SOON = 15 * 60;
 const s = (v: unknown): string => (v === null || v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** A confirmation in the page (a modal <dialog>): the destructive action runs only on "Confirm". */
@@ -150,6 +152,7 @@ function Rotations(props: { say: (m: string) => void }) {
 function Leases(props: { say: (m: string) => void }) {
   const [prefix, setPrefix] = useState('');
   const [keys, setKeys] = useState<string[]>([]);
+  const [ttls, setTtls] = useState<Record<string, number>>({});
   const [count, setCount] = useState<Obj | null>(null);
   const [caps, setCaps] = useState<Record<string, string[]>>({});
   const [confirm, setConfirm] = useState<{ text: string; run: () => Promise<void> } | null>(null);
@@ -159,7 +162,8 @@ function Leases(props: { say: (m: string) => void }) {
     setError('');
     const pre = norm(p);
     try {
-      setCaps(await capabilities(['sys/leases/revoke', `sys/leases/revoke-prefix/${pre}`, 'sys/leases/count']));
+      const c = await capabilities(['sys/leases/revoke', `sys/leases/revoke-prefix/${pre}`, 'sys/leases/lookup']);
+      setCaps(c);
       try {
         setCount((await call('GET', 'sys/leases')).data);
       } catch {
@@ -168,7 +172,22 @@ function Leases(props: { say: (m: string) => void }) {
       if (pre === '') return setKeys([]);
       try {
         const r = await call<{ keys: string[] }>('GET', `sys/leases/lookup/${pre.endsWith('/') ? pre : `${pre}/`}`, { query: { list: 'true' } });
-        setKeys((r.data.keys ?? []).map((k) => `${pre.endsWith('/') ? pre : `${pre}/`}${k}`));
+        const ids = (r.data.keys ?? []).map((k) => `${pre.endsWith('/') ? pre : `${pre}/`}${k}`);
+        setKeys(ids);
+        // Time left on each lease (the first 50), for "expiring soon".
+        const found: Record<string, number> = {};
+        if (can(c['sys/leases/lookup'], 'update')) {
+          await Promise.all(
+            ids.filter((id) => !id.endsWith('/')).slice(0, 50).map(async (id) => {
+              try {
+                found[id] = Number((await call<{ ttl: number }>('PUT', 'sys/leases/lookup', { body: { lease_id: id } })).data.ttl);
+              } catch {
+                // revoked meanwhile
+              }
+            }),
+          );
+        }
+        setTtls(found);
       } catch (e) {
         setKeys([]);
         if (!String(errorText(e)).startsWith('404')) throw e;
@@ -225,11 +244,25 @@ function Leases(props: { say: (m: string) => void }) {
         </p>
       </form>
       {error && <p role="alert" class="error">{error}</p>}
+      {keys.length > 0 && (
+        <p data-testid="lease-summary">
+          {keys.filter((k) => !k.endsWith('/')).length} leases under {pre}
+          {Object.keys(ttls).length > 0 && `, ${Object.values(ttls).filter((v) => v < SOON).length} expiring within 15 minutes`}
+        </p>
+      )}
       <ul class="leases" aria-label="Leases">
         {keys.map((id) => (
           <li key={id} data-lease={id}>
-            <span class="path">{id}</span> <a href={`#/lineage?lease_id=${encodeURIComponent(id)}`}>Lineage</a>
-            {can(caps['sys/leases/revoke'], 'update') && (
+            <span class="path">{id}</span>
+            {ttls[id] !== undefined && <span class={ttls[id] < SOON ? 'denied' : ''}>expires in {Math.round(ttls[id] / 60)} min</span>}
+            {id.endsWith('/') ? (
+              <button type="button" onClick={() => { setPrefix(id); void load(id); }}>
+                Open folder
+              </button>
+            ) : (
+              <a href={`#/lineage?lease_id=${encodeURIComponent(id)}`}>Lineage</a>
+            )}
+            {!id.endsWith('/') && can(caps['sys/leases/revoke'], 'update') && (
               <button type="button" onClick={() => ask(`Revoke lease ${id}?`, () => call('PUT', 'sys/leases/revoke', { body: { lease_id: id } }))}>
                 Revoke
               </button>
