@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'agent/node_modules/**', '.sealbox/**', 'dist/**', 'agent/dist/**'] },
+  { ignores: ['node_modules/**', 'agent/node_modules/**', '.sealbox/**', 'dist/**', 'agent/dist/**', 'ui/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

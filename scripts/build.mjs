@@ -3,6 +3,7 @@
 // rewritten to `.js`) and prepares the PGlite data-directory template:
 //   src/       -> dist/        the broker and the `sealbox` CLI
 //   agent/src/ -> agent/dist/  `sealbox-agent`
+//   ui/src/    -> ui/dist/     the web console (scripts/build-ui.mjs: one bundle with Preact and uPlot)
 //   dist/pglite-template/      an initialised, empty PGlite data directory that the broker copies into a new
 //                              data directory instead of running initdb in WASM on first start (seconds saved)
 // Run by `npm ci` / `npm install` (the `prepare` script), `npm run build`, and scripts/test-run.mjs before every test
@@ -160,6 +161,8 @@ process.on('exit', () => fs.rmSync(LOCK, { recursive: true, force: true }));
 const esbuild = await loadEsbuild();
 let ok = true;
 for (const t of targets) if (!only || t.name === only) ok = (await compile(t, esbuild)) && ok;
+// The web console's bundle (ui/dist/), beside the broker.
+if (!only || only === 'broker') ok = (await (await import('./build-ui.mjs')).buildUi({ root, esbuild, force, say })) && ok;
 if (!ok) process.exit(1);
 if (!withTemplate) process.exit(0);
 

@@ -19,8 +19,10 @@ WORKDIR /build
 COPY package.json package-lock.json ./
 COPY agent/package.json agent/
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY scripts/build.mjs scripts/
+COPY scripts/build.mjs scripts/build-ui.mjs scripts/
 COPY src/ src/
+# The web console's sources (bundled into ui/dist/ by the same build).
+COPY ui/ ui/
 # The same build as `npm ci` (scripts/build.mjs: esbuild, source maps), without the PGlite data-directory
 # template: a container's first start on a new PGlite volume runs initdb instead (seconds, once).
 RUN node scripts/build.mjs --only broker --no-template
@@ -39,6 +41,7 @@ ENV NODE_ENV=production \
     SEALBOX_DATA=/var/lib/sealbox
 COPY --from=deps /build/node_modules ./node_modules
 COPY --from=build /build/dist ./dist
+COPY --from=build /build/ui/dist ./ui/dist
 COPY package.json ./
 COPY migrations/ ./migrations/
 USER 65532:65532

@@ -1,6 +1,7 @@
 import { auditPublicKey, searchAuditLog, type AuditEntry, type SearchFilters } from './audit-api.ts';
 import { EXPORT_USAGE, runExport } from './audit-export.ts';
 import { CHECKPOINT_USAGE, PROVE_USAGE, runCheckpoint, runProve, runVerify, VERIFY_USAGE } from './audit-tree-commands.ts';
+import { LINEAGE_USAGE, runLineage } from './audit-lineage.ts';
 import { runWitness, WITNESS_USAGE } from './audit-witness.ts';
 import { ApiError, errorMessage, EXIT_API, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { boolFlag, formatFlag, intFlag, parseFlags, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.ts';
@@ -23,6 +24,8 @@ Commands:
                check an export offline, without the server
   checkpoint   print the latest signed checkpoint (save it as an anchor)
   prove SEQ    check that entry SEQ is included in the latest signed checkpoint
+  lineage -username U|-serial S|-lease-id L|-accessor A [-at TIME]
+               which application held a credential, through which token and login
   witness -config FILE [-once]
                run a witness that checks consistency and cosigns checkpoints
   export -o FILE
@@ -311,6 +314,7 @@ const COMMANDS: Record<string, { run: (argv: readonly string[], env: Env) => Pro
   verify: { run: runVerify, usage: VERIFY_USAGE },
   checkpoint: { run: runCheckpoint, usage: CHECKPOINT_USAGE },
   prove: { run: runProve, usage: PROVE_USAGE },
+  lineage: { run: runLineage, usage: LINEAGE_USAGE },
   witness: { run: (argv) => runWitness(argv), usage: WITNESS_USAGE },
   export: { run: runExport, usage: EXPORT_USAGE },
   'public-key': { run: publicKey, usage: PUBLIC_KEY_USAGE },

@@ -12,6 +12,7 @@ import { createRateLimitMiddleware } from './rate-limit.ts';
 import type { AppState } from './state.ts';
 import { incomingContext } from './trace-context.ts';
 import { createVaultAdapter } from './vault-adapter.ts';
+import { createUiStatic } from './ui-static.ts';
 
 export interface HttpDeps {
   pipeline: Pipeline;
@@ -58,6 +59,10 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
   });
   router.all('/v1', adapter);
   router.all('/v1/{*rest}', adapter);
+  // The web console (GET /ui/): static files only; it talks to /v1 with the user's token like any client.
+  const ui = createUiStatic();
+  router.all('/ui', ui);
+  router.all('/ui/{*rest}', ui);
 
   app.use(async (ctx, next) => {
     const requestId = deps.random.uuid();

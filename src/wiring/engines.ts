@@ -25,6 +25,9 @@ import { sysSealPaths } from '../core/builtins/sys-seal.ts';
 import { sysWrappingPaths } from '../core/builtins/sys-wrapping.ts';
 import { tokenPaths } from '../core/builtins/token.ts';
 import { AUDIT_HMAC, auditHmac } from '../core/audit/recorder.ts';
+import { createLineage } from '../core/audit/lineage.ts';
+import { createLineageIndex } from '../core/audit/lineage-index.ts';
+import { sysAuditLineagePaths } from '../core/builtins/sys-audit-lineage.ts';
 import type { EngineFactory, MountInfo } from '../core/engine.ts';
 import { createMountGuards } from '../core/mounts/mount-guards.ts';
 import { builtinMountInfo, mountAccessor } from '../core/mounts/mounts.ts';
@@ -39,6 +42,10 @@ export function buildEngines({ config, log, clock, random }: AppDeps, { db, stor
   const { audit, auditSigner, auditEntryMac, leases, rotations, leaseIntents, bus, scheduler } = services;
   const events = sysEventsPaths({ bus, tokens, authorizer });
   const mountPathFor = (p: string) => mounts.route(p)?.mounted.info.path ?? null;
+  // Credential lineage (sys/audit-log/lineage): an index over the audit log, keyed by HMACs under a derived key.
+  const lineageHmac = () => auditHmac(barrier.deriveKey(AUDIT_HMAC));
+  const lineageIndex = createLineageIndex({ store: stores.lineage, hmac: lineageHmac, lineageKey: () => barrier.deriveKey('audit-lineage') });
+  const lineage = createLineage({ store: stores.lineage, index: lineageIndex, hmac: lineageHmac, clock });
   const sysPaths = [
     ...sysSealPaths({
       seal,
@@ -68,6 +75,7 @@ export function buildEngines({ config, log, clock, random }: AppDeps, { db, stor
       retentionSeconds: config.audit_retention > 0 ? config.audit_retention : undefined,
     }),
     ...sysAuditTreePaths({ store: stores.auditRead, perfect: stores.auditTree.perfect, clock }),
+    ...sysAuditLineagePaths({ lineage: () => lineage }),
     ...sysQuotasPaths({ quotas: core.quotas, mountPathFor }),
     ...sysLeaseQuotasPaths({ store: stores.leaseQuotas, mountPathFor, rowMac: core.rowMac }),
     ...sysLeasesPaths({ leases, now: () => clock.now() }),

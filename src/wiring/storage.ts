@@ -9,6 +9,7 @@ import { createTracing, type Tracing } from '../lib/tracing.ts';
 import { createAuditReadStore } from '../storage/audit-read-store.ts';
 import { createAuditStore } from '../storage/audit-store.ts';
 import { createAuditTreeStore } from '../storage/audit-tree-store.ts';
+import { createLineageStore } from '../storage/lineage-store.ts';
 import { createCoreEntriesStore } from '../storage/core-entries-store.ts';
 import type { Db } from '../storage/db.ts';
 import { createEntriesStore } from '../storage/entries-store.ts';
@@ -62,6 +63,7 @@ const storesOf = (db: Db) => ({
   audit: createAuditStore(db),
   auditRead: createAuditReadStore(db),
   auditTree: createAuditTreeStore(db),
+  lineage: createLineageStore(db),
 });
 
 export interface StorageBundle {

@@ -1,0 +1,309 @@
+// The web console (issue 19) in a real Chromium: Debian's /usr/bin/chromium driven by playwright-core, against a
+// real broker on PostgreSQL with a real database-engine target. An auditor logs in with a token, searches by path
+// and outcome, opens an entry, follows it to its lineage, and sees a denied request marked in the histogram; an
+// operator runs a rotation and revokes a lease, and the API shows both; the auditor sees no buttons it cannot use;
+// a secret written during the test appears in no page and no network response; every control is reached by Tab and
+// every input has a label; the pages work at 1280×800 and 390×844. Screenshots go to test-artifacts/console/.
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { mountDatabase, newTarget, type Target } from '../agent/test/helpers.ts';
+import { api, PROJECT_ROOT, startBroker, type Broker } from './helpers/broker.ts';
+import { withPgClient } from './helpers/postgres.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.join(PROJECT_ROOT, 'test-artifacts', 'console');
+const SECRET = `s3cret-console-${process.pid}-${Date.now()}`;
+const STATIC_USER = `console_report_${process.pid}`;
+const ROTATION = 'database/static-roles/report';
+/** The audit result rows (the histogram's legend is a table too). */
+const ROWS = 'table[aria-label="Audit entries"] tbody tr';
+
+let b: Broker;
+let target: Target;
+let browser: Browser;
+let auditorToken = '';
+let operatorToken = '';
+let deniedSeq = 0;
+const approle = { roleId: '', secretId: '' };
+const bodies: Promise<string>[] = [];
+const pages: Page[] = [];
+
+async function ok(method: string, p: string, body?: unknown, token?: string): Promise<{ json: unknown }> {
+  const r = await api(b, method, p, { body, ...(token ? { token } : {}) });
+  if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
+  return r;
+}
+const tokenFor = async (policy: string) =>
+  ((await ok('POST', 'auth/token/create', { policies: [policy], display_name: policy })).json as { auth: { client_token: string } }).auth.client_token;
+
+test.before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  target = await newTarget('console_readers');
+  b = await startBroker({ databaseUrl: await target.cluster.createDatabase() });
+  await mountDatabase(b, target, 'console_readers', { default_ttl: '1h', max_ttl: '2h' });
+  await withPgClient(target.url, (c) => c.query(`CREATE ROLE ${STATIC_USER} LOGIN PASSWORD 'initial'`));
+  await ok('POST', 'database/static-roles/report', { db_name: 'main', username: STATIC_USER, rotation_period: '24h' });
+  await ok('POST', 'sys/policies/acl/auditor', {
+    policy: [
+      'path "sys/audit-log" { capabilities = ["read", "sudo"] }',
+      'path "sys/audit-log/*" { capabilities = ["read", "sudo"] }',
+      'path "sys/rotations" { capabilities = ["read"] }',
+      'path "sys/leases/lookup/*" { capabilities = ["list", "sudo"] }',
+      'path "sys/key-status" { capabilities = ["read"] }',
+    ].join('\n'),
+  });
+  await ok('POST', 'sys/policies/acl/operator', {
+    policy: [
+      'path "sys/rotations" { capabilities = ["read"] }',
+      'path "sys/rotations/*" { capabilities = ["read", "update", "sudo"] }',
+      'path "sys/leases/revoke" { capabilities = ["update"] }',
+      'path "sys/leases/revoke-prefix/*" { capabilities = ["update", "sudo"] }',
+      'path "sys/leases/lookup/*" { capabilities = ["list", "sudo"] }',
+      'path "sys/leases" { capabilities = ["read", "sudo"] }',
+      'path "sys/leases/lookup" { capabilities = ["update"] }',
+      'path "sys/key-status" { capabilities = ["read"] }',
+      'path "auth/token/lookup-self" { capabilities = ["read"] }',
+    ].join('\n'),
+  });
+  await ok('POST', 'sys/auth/approle', { type: 'approle' });
+  await ok('POST', 'auth/approle/role/ops', { token_policies: ['operator'] });
+  approle.roleId = ((await ok('GET', 'auth/approle/role/ops/role-id')).json as { data: { role_id: string } }).data.role_id;
+  approle.secretId = ((await ok('POST', 'auth/approle/role/ops/secret-id')).json as { data: { secret_id: string } }).data.secret_id;
+  auditorToken = await tokenFor('auditor');
+  operatorToken = await tokenFor('operator');
+  // A secret written and read, a denied read of it, and two database leases.
+  await ok('POST', 'secret/data/app/db', { data: { password: SECRET } });
+  await ok('GET', 'secret/data/app/db');
+  const denied = await api(b, 'GET', 'secret/data/app/db', { token: auditorToken });
+  if (denied.status !== 403) throw new Error(`expected a denial, got ${denied.status}`);
+  await ok('GET', 'database/creds/app');
+  await ok('GET', 'database/creds/app');
+  const search = await api(b, 'GET', 'sys/audit-log?path_prefix=secret/data/app&outcome=denied');
+  deniedSeq = (search.json as { data: { entries: { seq: number }[] } }).data.entries[0]?.seq ?? -1;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+});
+test.after.always(async () => {
+  await browser?.close();
+  await b?.stop();
+});
+
+async function open(viewport: { width: number; height: number }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('response', (r) => bodies.push(r.text().catch(() => '')));
+  pages.push(page);
+  return { context, page };
+}
+
+async function login(page: Page, token: string): Promise<void> {
+  const res = await page.goto(`${b.address}/ui/`);
+  if (!res) throw new Error('no response for /ui/');
+  await page.getByRole('textbox', { name: 'Token' }).fill(token);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByTestId('who').waitFor();
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+/** Every input and select on the page has a label (a <label for>, a wrapping label or aria-label). */
+const unlabelled = (page: Page): Promise<string[]> =>
+  page.evaluate(`[...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.labels?.length === 0 && !el.getAttribute('aria-label'))
+    .map((el) => el.outerHTML)`);
+
+/** Tabs through the page and returns the visible controls that Tab never reached. */
+async function unreachable(page: Page): Promise<string[]> {
+  const total = await page.evaluate<number>(`(() => {
+    const controls = [...document.querySelectorAll('a[href], button:not([disabled]), input, select, textarea, summary')].filter((el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && !(el.type === 'radio' && !el.checked);
+    });
+    controls.forEach((el, i) => (el.dataset.k = String(i)));
+    document.activeElement?.blur();
+    return controls.length;
+  })()`);
+  const seen = new Set<string>();
+  for (let i = 0; i < total + 10; i++) {
+    await page.keyboard.press('Tab');
+    const k = await page.evaluate<string | null>('document.activeElement?.dataset.k ?? null');
+    if (k !== null) seen.add(k);
+  }
+  return page.evaluate<string[]>(
+    `[...document.querySelectorAll('[data-k]')].filter((el) => !${JSON.stringify([...seen])}.includes(el.dataset.k)).map((el) => el.outerHTML.slice(0, 120))`,
+  );
+}
+
+test.serial('the console is served with a strict CSP and no external origin', async (t) => {
+  const r = await fetch(`${b.address}/ui/`);
+  t.is(r.status, 200);
+  const csp = r.headers.get('content-security-policy') ?? '';
+  t.regex(csp, /default-src 'none'/);
+  t.regex(csp, /script-src 'self'(;|$)/);
+  t.notRegex(csp, /unsafe-inline|unsafe-eval|https?:/);
+  const html = await r.text();
+  t.notRegex(html, /https?:\/\//);
+  t.is((await fetch(`${b.address}/ui/../package.json`)).status, 404);
+  t.is((await fetch(`${b.address}/ui/%2e%2e%2fpackage.json`)).status, 404);
+  t.is((await fetch(`${b.address}/ui/nope.js`)).status, 404);
+  const js = await fetch(`${b.address}/ui/app.js`);
+  t.is(js.status, 200);
+  t.notRegex(await js.text(), /\bhttps?:\/\/(?!www\.w3\.org)[a-z]/i, 'the bundle names no external origin to load from');
+});
+
+test.serial('auditor: log in, search by path and outcome, open an entry, see the denial in the histogram, follow to lineage', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  const failures: string[] = [];
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !r.url().includes('/v1/')) failures.push(`${r.status()} ${r.url()}`);
+  });
+  await login(page, auditorToken);
+  t.regex(await page.getByTestId('who').innerText(), /auditor/);
+
+  // Search by path and outcome.
+  await page.getByLabel('Path prefix').fill('secret/data/app');
+  await page.getByLabel('Outcome').selectOption('denied');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator(`tr[data-seq="${deniedSeq}"]`).waitFor();
+  const outcomes = await page.locator(`${ROWS} td:nth-child(5)`).allInnerTexts();
+  t.true(outcomes.length >= 1);
+  t.true(outcomes.every((o) => o === 'denied'), outcomes.join(','));
+
+  // The same path, every outcome: the denial is marked in the histogram.
+  await page.getByLabel('Outcome').selectOption('');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator(ROWS).nth(2).waitFor();
+  const fig = page.locator('figure.histogram');
+  t.is(await fig.getAttribute('data-denied'), '1');
+  t.true((await fig.locator('canvas').count()) > 0, 'the histogram is drawn');
+  t.regex(await fig.locator('figcaption').innerText(), /1 denied/);
+  await shot(page, 'audit-1280');
+
+  // Open the denied entry.
+  await page.getByRole('button', { name: `Open entry ${deniedSeq}` }).click();
+  const json = await page.getByTestId('entry-json').innerText();
+  t.regex(json, /"outcome": "denied"/);
+  t.regex(json, /"path": "secret\/data\/app\/db"/);
+
+  // Verify status.
+  await page.getByRole('button', { name: 'Verify the log' }).click();
+  t.regex(await page.getByTestId('verify').innerText(), /Verifies\s+yes/);
+
+  // A database credential's issue entry, followed to its lineage.
+  await page.getByLabel('Path prefix').fill('database/creds/app');
+  await page.getByLabel('Outcome').selectOption('success');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator(ROWS).first().waitFor();
+  await page.locator(ROWS).first().getByRole('button').click();
+  await page.getByRole('link', { name: 'Follow to lineage' }).click();
+  const cred = page.getByTestId('lineage-credential');
+  await cred.waitFor();
+  t.regex(await cred.innerText(), /dynamic database\/creds\/app/);
+  t.regex(await page.getByTestId('lineage-lease').innerText(), /database\/creds\/app\/\S+/);
+  t.regex(await page.getByTestId('lineage-token').innerText(), /root/);
+  await shot(page, 'lineage-1280');
+  t.deepEqual(failures, []);
+});
+
+test.serial('auditor: the operations page shows no button the auditor could not use', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  await login(page, auditorToken);
+  await page.getByRole('link', { name: 'Operations' }).click();
+  await page.locator(`tr[data-rotation="${ROTATION}"]`).waitFor();
+  await page.getByLabel(/Lease prefix/).fill('database/creds/app/');
+  await page.getByRole('button', { name: 'List leases' }).click();
+  await page.locator('li[data-lease]').nth(1).waitFor();
+  for (const name of ['Run now', 'Pause', 'Resume', 'History', 'Revoke', 'Revoke prefix']) {
+    t.is(await page.getByRole('button', { name, exact: true }).count(), 0, name);
+  }
+  await shot(page, 'operations-auditor-1280');
+});
+
+test.serial('operator: runs a rotation and revokes a lease from the console; the API shows both', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  const runs = async () => ((await ok('GET', `sys/rotations/${ROTATION}/history`)).json as { data: { runs: { kind: string; status: string }[] } }).data.runs;
+  const manualBefore = (await runs()).filter((r) => r.kind === 'manual').length;
+  // The operator logs in through AppRole.
+  await page.goto(`${b.address}/ui/`);
+  await page.getByRole('radio', { name: 'AppRole' }).check();
+  await page.getByLabel('Role ID').fill(approle.roleId);
+  await page.getByLabel('Secret ID').fill(approle.secretId);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  t.regex(await page.getByTestId('who').innerText(), /operator/);
+  await page.getByRole('link', { name: 'Operations' }).click();
+  const row = page.locator(`tr[data-rotation="${ROTATION}"]`);
+  await row.getByRole('button', { name: 'Run now' }).click();
+  await page.getByTestId('status').filter({ hasText: `rotated ${ROTATION}` }).waitFor();
+  const after = await runs();
+  t.is(after.filter((r) => r.kind === 'manual' && r.status === 'ok').length, manualBefore + 1);
+  await row.getByRole('button', { name: 'History' }).click();
+  const historyRows = page.getByRole('table', { name: `Runs of ${ROTATION}` }).locator('tbody tr');
+  await historyRows.first().waitFor();
+  t.true((await historyRows.count()) >= 2, `${await historyRows.count()} runs shown`);
+
+  await page.getByLabel(/Lease prefix/).fill('database/creds/app/');
+  await page.getByRole('button', { name: 'List leases' }).click();
+  const first = page.locator('li[data-lease]').first();
+  await first.waitFor();
+  const leaseId = (await first.getAttribute('data-lease')) ?? '';
+  t.regex(await page.getByTestId('lease-summary').innerText(), /^2 leases under database\/creds\/app\/, 0 expiring within 15 minutes$/);
+  t.regex(await first.innerText(), /expires in (59|60) min/);
+  t.is((await api(b, 'PUT', 'sys/leases/lookup', { body: { lease_id: leaseId } })).status, 200, leaseId);
+  await first.getByRole('button', { name: 'Revoke' }).click();
+  await shot(page, 'operations-confirm-1280');
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByTestId('status').filter({ hasText: 'Revoked lease' }).waitFor();
+  const gone = await api(b, 'PUT', 'sys/leases/lookup', { body: { lease_id: leaseId } });
+  t.true(gone.status >= 400 && gone.status < 500, `lookup after revoke: ${gone.status}`);
+  t.is(await page.locator(`li[data-lease="${leaseId}"]`).count(), 0);
+  await shot(page, 'operations-operator-1280');
+  // Every console action went through the API with the operator's token: the audit log says so.
+  const entries = ((await ok('GET', 'sys/audit-log?path_prefix=sys/leases/revoke&outcome=success')).json as { data: { entries: { policies: string[] }[] } }).data.entries;
+  t.true(entries.some((e) => e.policies.includes('operator')), JSON.stringify(entries.map((e) => e.policies)));
+});
+
+test.serial('keyboard reaches every control, every input is labelled, and the pages work at 390×844', async (t) => {
+  for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+    const { context, page } = await open(viewport);
+    await page.goto(`${b.address}/ui/`);
+    t.deepEqual(await unlabelled(page), [], 'login page');
+    await login(page, operatorToken);
+    for (const name of ['Audit', 'Lineage', 'Operations']) {
+      await page.getByRole('link', { name }).click();
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      if (name === 'Operations') await page.locator(`tr[data-rotation="${ROTATION}"]`).waitFor();
+      t.deepEqual(await unlabelled(page), [], `${name} at ${viewport.width}`);
+      t.deepEqual(await unreachable(page), [], `${name} at ${viewport.width}: controls Tab never reached`);
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      t.true(overflow <= 1, `${name} at ${viewport.width} is ${overflow}px wider than the window`);
+      await shot(page, `operator-${name.toLowerCase()}-${viewport.width}`);
+    }
+    // Enter on a focused link follows it (navigation by keyboard alone).
+    await page.getByRole('link', { name: 'Audit' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await context.close();
+  }
+});
+
+test.serial('the secret appears in no page and no network response, and the token is in no web storage', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  await login(page, auditorToken);
+  await page.getByLabel('Path prefix').fill('secret/');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator(ROWS).nth(1).waitFor();
+  for (const row of await page.locator(`${ROWS} button`).all()) await row.click();
+  t.false((await page.content()).includes(SECRET));
+  const storage = await page.evaluate<string>('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie');
+  t.false(storage.includes(auditorToken));
+  t.deepEqual(await context.cookies(), []);
+  const texts = await Promise.all(bodies);
+  t.true(texts.length > 20, `${texts.length} responses seen`);
+  t.false(texts.some((x) => x.includes(SECRET)), 'a network response carried the secret');
+  for (const p of pages) if (!p.isClosed()) t.false((await p.content()).includes(SECRET));
+});

@@ -1,0 +1,66 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import 'uplot/dist/uPlot.min.css';
+import './styles.css';
+import { setToken } from './api.ts';
+import { AuditPage } from './audit.tsx';
+import { LineagePage } from './lineage.tsx';
+import { Login, type Session } from './login.tsx';
+import { OperationsPage } from './operations.tsx';
+
+/** The hash route: "#/audit", "#/lineage?lease_id=…", "#/operations". */
+function useRoute(): { page: string; params: URLSearchParams } {
+  const read = () => {
+    const [p, q] = window.location.hash.replace(/^#\/?/, '').split('?');
+    return { page: p || 'audit', params: new URLSearchParams(q ?? '') };
+  };
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const on = () => setRoute(read());
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
+
+const PAGES = [
+  ['audit', 'Audit'],
+  ['lineage', 'Lineage'],
+  ['operations', 'Operations'],
+] as const;
+
+function App() {
+  const [session, setSession] = useState<Session | null>(null);
+  const route = useRoute();
+  if (!session) return <Login onLogin={setSession} />;
+  const logout = () => {
+    setToken(null);
+    setSession(null);
+  };
+  return (
+    <div class="shell">
+      <header class="top">
+        <span class="brand">sealbox</span>
+        <nav aria-label="Pages">
+          {PAGES.map(([id, label]) => (
+            <a href={`#/${id}`} aria-current={route.page === id ? 'page' : undefined} key={id}>
+              {label}
+            </a>
+          ))}
+        </nav>
+        <span class="who" data-testid="who">
+          {session.displayName} ({session.policies.join(', ')})
+        </span>
+        <button type="button" onClick={logout}>
+          Log out
+        </button>
+      </header>
+      <main>
+        {route.page === 'lineage' ? <LineagePage params={route.params} /> : route.page === 'operations' ? <OperationsPage /> : <AuditPage params={route.params} />}
+      </main>
+    </div>
+  );
+}
+
+const root = document.getElementById('app');
+if (root) render(<App />, root);
