@@ -84,7 +84,7 @@ import { migrate } from './storage/migrate.ts';
 import { createMountsStore } from './storage/mounts-store.ts';
 import { createQuotasStore } from './storage/quotas-store.ts';
 import { createPoliciesStore } from './storage/policies-store.ts';
-import { createPgDb } from './storage/pg-db.ts';
+import { createFailoverPgDb } from './storage/pg-failover.ts';
 import { createPgliteDb } from './storage/pglite-db.ts';
 import { createSealStore } from './storage/seal-store.ts';
 import { createTokensStore } from './storage/tokens-store.ts';
@@ -117,7 +117,16 @@ export interface AppDeps {
 }
 
 async function openDb(config: Config, log: Logger): Promise<Db> {
-  if (config.database_url) return createPgDb({ url: config.database_url, maxConnections: config.database_max_connections, log });
+  if (config.database_url) {
+    return createFailoverPgDb({
+      url: config.database_url,
+      maxConnections: config.database_max_connections,
+      log,
+      stalenessMs: config.database_staleness * 1000,
+      connectTimeoutMs: config.database_connect_timeout * 1000,
+      queryTimeoutMs: config.database_query_timeout * 1000,
+    });
+  }
   // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
   await mkdir(join(config.data_dir, 'pglite'), { recursive: true, mode: 0o700 });
   return createPgliteDb(join(config.data_dir, 'pglite'), config.data_dir);
@@ -310,6 +319,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         return token;
       },
       afterSeal: () => events.closeAll(),
+      storageAvailable: () => untracedDb.available?.() ?? true,
       afterInitialize: async (rootKey) => {
         if (staticKey) await seal.unsealWithRootKey(rootKey);
       },
