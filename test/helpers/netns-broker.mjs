@@ -1,6 +1,7 @@
 // Starts bin/sealbox.mjs inside the network namespace SEALBOX_TEST_NETNS (through `ip netns exec`), listening on
 // SEALBOX_TEST_NETNS_LISTEN instead of 127.0.0.1; passes SIGTERM/SIGINT on and exits as the broker does.
 import { spawn } from 'node:child_process';
+import process from 'node:process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
