@@ -62,7 +62,7 @@ const schema = z
       .optional(),
     database_max_connections: z.coerce.number().int().min(1).max(500).default(10),
     /** How long cached state may go unconfirmed by PostgreSQL before the broker answers 503 (issue 21). */
-    database_staleness: durationSeconds.refine((s) => s >= 1 && s <= 300, 'must be 1s..300s').default(5),
+    database_staleness: durationSeconds.refine((s) => s >= 1 && s <= 300, 'must be 1s..300s').default(10),
     database_connect_timeout: durationSeconds.refine((s) => s >= 1 && s <= 300, 'must be 1s..300s').default(5),
     database_query_timeout: durationSeconds.refine((s) => s >= 1 && s <= 3600, 'must be 1s..3600s').default(30),
     seal: z

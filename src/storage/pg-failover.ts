@@ -25,7 +25,7 @@ export interface FailoverPgDbOptions {
   url: string;
   maxConnections?: number;
   log: Logger;
-  /** How long cached state may go unconfirmed by PostgreSQL before the broker refuses to serve (default 5 s). */
+  /** How long cached state may go unconfirmed by PostgreSQL before the broker refuses to serve (default 10 s). */
   stalenessMs?: number;
   /** Connecting (and probing a host) gives up after this long (default 5 s). */
   connectTimeoutMs?: number;
@@ -56,7 +56,7 @@ const STALE = 'storage is unreachable: this broker cannot confirm its cached sta
 export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
   const target = parsePgTarget(opts.url);
   const { log } = opts;
-  const staleness = opts.stalenessMs ?? 5000;
+  const staleness = opts.stalenessMs ?? 10_000;
   const connectTimeout = opts.connectTimeoutMs ?? 5000;
   const queryTimeout = opts.queryTimeoutMs ?? 30_000;
   const heartbeatMs = Math.max(50, Math.floor(staleness / 5));
@@ -214,8 +214,15 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
   let reconnectTimer: NodeJS.Timeout | null = null;
   let reconnectDelay = 100;
 
+  /**
+   * Time while this process could not run its timers (a stalled event loop: CPU starvation, a long GC) does not count
+   * against the link: nothing was served meanwhile either, and a stall must not read as a partition.
+   */
+  let lastTickAt = now();
+  const effectiveNow = (): number => Math.min(now(), lastTickAt + 2 * heartbeatMs);
+
   function fresh(): boolean {
-    return handlers.size === 0 || (listener !== null && now() - confirmedAt <= staleness);
+    return handlers.size === 0 || (listener !== null && effectiveNow() - confirmedAt <= staleness);
   }
 
   const flush = (): void => {
@@ -294,6 +301,13 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
   }
 
   const tick = (): void => {
+    const t = now();
+    const frozen = t - lastTickAt - 2 * heartbeatMs;
+    lastTickAt = t;
+    if (frozen > 0) {
+      confirmedAt += frozen;
+      if (heartbeat) heartbeat.sentAt += frozen;
+    }
     if (closed || handlers.size === 0) return;
     if (!fresh() && !staleFlushed) {
       // Stale: nothing cached may answer a request now (and every statement is refused until the link is back).
