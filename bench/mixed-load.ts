@@ -6,7 +6,7 @@
 // last third of the run against the middle third), when the load generator falls behind, or when any lease outlives
 // its expiry by more than the slack.
 //
-//   npm run bench:mixed-load                              (MIXED_SECONDS=600 MIXED_RATE=40 by default)
+//   npm run bench:mixed-load                              (MIXED_SECONDS=600 MIXED_RATE=20 by default)
 //   MIXED_SECONDS=60 npm run bench:mixed-load             (the CI version, .ci/run)
 // Knobs: MIXED_RATE (requests/s in all), MIXED_LEASE_TTL (s, creds), MIXED_SLACK (s), MIXED_SAMPLE (s),
 // MIXED_RSS_GROWTH_MB, MIXED_FD_GROWTH.
@@ -18,7 +18,7 @@ import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
 import { call, ensureBuilt, mountPostgresTarget, spawnServer, type Server } from './lib.ts';
 
 const SECONDS = Number(process.env.MIXED_SECONDS ?? 600);
-const RATE = Number(process.env.MIXED_RATE ?? 40);
+const RATE = Number(process.env.MIXED_RATE ?? 20);
 const LEASE_TTL = Number(process.env.MIXED_LEASE_TTL ?? 20);
 const SLACK = Number(process.env.MIXED_SLACK ?? 10);
 const SAMPLE_S = Number(process.env.MIXED_SAMPLE ?? Math.max(2, Math.min(30, SECONDS / 20)));
@@ -73,7 +73,8 @@ try {
   const latencies = new Map<Kind, number[]>(MIX.map(([k]) => [k, []]));
   const statuses = new Map<string, number>();
   const failures: string[] = [];
-  const held: string[] = [];
+  /** Leases minted and not yet revoked, with when (renewed only while well inside their TTL). */
+  const held: { id: string; at: number }[] = [];
   let inFlight = 0;
   let behind = 0;
   let n = 0;
@@ -89,9 +90,11 @@ try {
     else if (kind === 'login') [method, path, body, token] = ['POST', 'auth/approle/login', { role_id: roleId, secret_id: secretId }, ''];
     else if (kind === 'creds') path = 'database/creds/app';
     else if (kind === 'renew' || kind === 'revoke') {
-      const lease = kind === 'revoke' ? held.shift() : held[i % Math.max(1, held.length)];
-      if (!lease) return send('creds', b);
-      [method, path, body] = ['PUT', kind === 'renew' ? 'sys/leases/renew' : 'sys/leases/revoke', kind === 'renew' ? { lease_id: lease, increment: LEASE_TTL } : { lease_id: lease }];
+      while (held.length > 0 && (held[0]?.at ?? 0) < performance.now() - (LEASE_TTL * 1000) / 2) held.shift();
+      const entry = kind === 'revoke' ? held.shift() : held[i % Math.max(1, held.length)];
+      if (!entry) return send('creds', b);
+      if (kind === 'renew') entry.at = performance.now();
+      [method, path, body] = ['PUT', kind === 'renew' ? 'sys/leases/renew' : 'sys/leases/revoke', kind === 'renew' ? { lease_id: entry.id, increment: LEASE_TTL } : { lease_id: entry.id }];
     } else if (kind === 'pki-issue') [method, path, body] = ['POST', 'pki/issue/svc', { common_name: `s${i}.svc.test`, ttl: '10m' }];
     else path = `sys/audit-log?path_prefix=secret/&limit=20`;
     const t0 = performance.now();
@@ -112,7 +115,7 @@ try {
     latencies.get(kind)?.push(performance.now() - t0);
     statuses.set(`${kind} ${status || 'no answer'}`, (statuses.get(`${kind} ${status || 'no answer'}`) ?? 0) + 1);
     if (status === 0 || status >= 500) failures.push(`${kind} on ${b.address}: ${status || 'no answer'} ${text.slice(0, 200)}`);
-    if (kind === 'creds' && status === 200) held.push((JSON.parse(text) as { lease_id: string }).lease_id);
+    if (kind === 'creds' && status === 200) held.push({ id: (JSON.parse(text) as { lease_id: string }).lease_id, at: t0 });
     // Keep a bounded set of leases to renew and revoke; the rest expire and the expiry worker revokes them.
     if (held.length > 200) held.splice(0, held.length - 200);
   };
