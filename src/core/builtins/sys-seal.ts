@@ -18,7 +18,10 @@ export interface SysSealDeps {
   afterInitialize: (rootKey: Buffer) => Promise<void>;
   /** Runs after sys/seal (event streams end: nothing can be checked against a sealed barrier). */
   afterSeal?: () => void;
-  /** False while storage is unreachable: health answers 503 so that load balancers drain this broker (issue 21). */
+  /**
+   * False while storage is unreachable: health answers as if sealed (503, or `sealedcode`) so that load balancers and
+   * readiness probes drain this broker while a liveness probe that accepts sealed brokers does not restart it (issue 21).
+   */
   storageAvailable?: () => boolean;
 }
 
@@ -53,7 +56,7 @@ export function sysSealPaths(deps: SysSealDeps): PathDef[] {
     async ({ input }) => {
       const s = await deps.seal.status();
       const storageDown = deps.storageAvailable?.() === false;
-      const status = !s.initialized ? (input.uninitcode ?? 501) : s.sealed ? (input.sealedcode ?? 503) : storageDown ? 503 : (input.activecode ?? 200);
+      const status = !s.initialized ? (input.uninitcode ?? 501) : s.sealed || storageDown ? (input.sealedcode ?? 503) : (input.activecode ?? 200);
       return {
         raw: { status },
         data: {
