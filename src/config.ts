@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { parseDuration } from './lib/durations.ts';
+import { PgAddressError, parsePgTarget } from './storage/pg-hosts.ts';
 
 const listen = z
   .string()
@@ -47,8 +48,23 @@ const schema = z
     listen,
     data_dir: z.string().min(1),
     dev_root_token: z.string().min(1).max(256).optional(),
-    database_url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    /** One URL, a libpq-style multi-host URL, or a list (an array, or whitespace-separated URLs): storage/pg-hosts.ts. */
+    database_url: z
+      .union([z.string(), z.array(z.string()).min(1).max(16).transform((l) => l.join(' '))])
+      .refine((s) => s.trim().length > 0 && s.trim().split(/\s+/).every((u) => /^postgres(ql)?:\/\//.test(u)), 'must be a postgres:// URL (or several)')
+      .superRefine((s, ctx) => {
+        try {
+          parsePgTarget(s);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: e instanceof PgAddressError ? e.message : 'not a database URL' });
+        }
+      })
+      .optional(),
     database_max_connections: z.coerce.number().int().min(1).max(500).default(10),
+    /** How long cached state may go unconfirmed by PostgreSQL before the broker answers 503 (issue 21). */
+    database_staleness: durationSeconds.refine((s) => s >= 1 && s <= 300, 'must be 1s..300s').default(10),
+    database_connect_timeout: durationSeconds.refine((s) => s >= 1 && s <= 300, 'must be 1s..300s').default(5),
+    database_query_timeout: durationSeconds.refine((s) => s >= 1 && s <= 3600, 'must be 1s..3600s').default(30),
     seal: z
       .object({
         type: z.enum(['shamir', 'static']).default('shamir'),
@@ -155,6 +171,9 @@ const ENV: Record<string, string> = {
   SEALBOX_DATA: 'data_dir',
   SEALBOX_DATABASE_URL: 'database_url',
   SEALBOX_DATABASE_MAX_CONNECTIONS: 'database_max_connections',
+  SEALBOX_DATABASE_STALENESS: 'database_staleness',
+  SEALBOX_DATABASE_CONNECT_TIMEOUT: 'database_connect_timeout',
+  SEALBOX_DATABASE_QUERY_TIMEOUT: 'database_query_timeout',
   SEALBOX_DEV_ROOT_TOKEN: 'dev_root_token',
   SEALBOX_MAX_REQUEST_BYTES: 'max_request_bytes',
   SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES: 'max_unauthenticated_body_bytes',
@@ -200,7 +219,8 @@ const ENV: Record<string, string> = {
 
 export const SERVER_USAGE = `usage: sealbox server [--dev] [--config FILE] [--listen HOST:PORT] [--data DIR] [--dev-root-token TOKEN]
 
-Environment: SEALBOX_LISTEN, SEALBOX_DATA, SEALBOX_DATABASE_URL, SEALBOX_DATABASE_MAX_CONNECTIONS, SEALBOX_DEV_ROOT_TOKEN,
+Environment: SEALBOX_LISTEN, SEALBOX_DATA, SEALBOX_DATABASE_URL (one URL, h1:5432,h2:5432 hosts, or a list), SEALBOX_DATABASE_MAX_CONNECTIONS,
+SEALBOX_DATABASE_STALENESS, SEALBOX_DATABASE_CONNECT_TIMEOUT, SEALBOX_DATABASE_QUERY_TIMEOUT, SEALBOX_DEV_ROOT_TOKEN,
 SEALBOX_MAX_REQUEST_BYTES, SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES, SEALBOX_MAX_CONNECTIONS, SEALBOX_LOG_LEVEL, SEALBOX_ACCESS_LOG (true|false), SEALBOX_CLUSTER_NAME, SEALBOX_SEAL_TYPE (shamir|static),
 SEALBOX_SEAL_KEY_FILE, SEALBOX_SEAL_KEY (base64 32-byte static key), SEALBOX_TLS_CERT_FILE, SEALBOX_TLS_KEY_FILE,
 SEALBOX_TLS_CLIENT_CA_FILE, SEALBOX_TLS_REQUEST_CLIENT_CERT (true|false), SEALBOX_MAX_HEADER_BYTES, SEALBOX_HEADER_TIMEOUT,

@@ -258,8 +258,9 @@ export function createPipeline(deps: PipelineDeps) {
       if (deps.audit && hmac) {
         try {
           await deps.audit.record(trail, hmac);
-        } catch {
-          throw new AppError('internal', 'internal error');
+        } catch (err) {
+          // Storage unreachable (a failover, a partition): the client may retry, so 503, not 500 (issue 21).
+          throw err instanceof AppError && err.code === 'unavailable' ? err : new AppError('internal', 'internal error');
         }
       }
       if (!result) throw trail.error;

@@ -22,6 +22,8 @@ export interface Db extends Queryable {
   listen(channel: string, handler: NotifyHandler): Promise<void>;
   notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
+  /** False while the store cannot confirm the broker's cached state (PostgreSQL unreachable: sys/health is 503). */
+  available?(): boolean;
 }
 
 /** Normalises a bytea value (pg returns Buffer, PGlite Uint8Array). */

@@ -12,7 +12,7 @@ export interface PgDbOptions {
 
 const names = new Map<string, string>();
 /** Every parameterised statement is prepared once per connection under a name derived from its text. */
-function statementName(sql: string): string {
+export function statementName(sql: string): string {
   let name = names.get(sql);
   if (!name) {
     name = `sb_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;

@@ -37,7 +37,8 @@ import type { ServicesBundle } from './services.ts';
 import type { StorageBundle } from './storage.ts';
 import { REPORTED_VERSION } from './version.ts';
 
-export function buildEngines({ config, log, clock, random }: AppDeps, { db, stores }: StorageBundle, core: CoreBundle, services: ServicesBundle) {
+export function buildEngines({ config, log, clock, random }: AppDeps, storage: StorageBundle, core: CoreBundle, services: ServicesBundle) {
+  const { db, stores } = storage;
   const { barrier, seal, tokens, mounts, authorizer, coreStorage, staticKey } = core;
   const { audit, auditSigner, auditEntryMac, leases, rotations, leaseIntents, bus, scheduler } = services;
   const events = sysEventsPaths({ bus, tokens, authorizer });
@@ -55,6 +56,7 @@ export function buildEngines({ config, log, clock, random }: AppDeps, { db, stor
       staticRootKey: staticKey,
       createRootToken: (q, rootKey) => tokens.createRoot(q, rootKey),
       afterSeal: () => events.closeAll(),
+      storageAvailable: storage.storageAvailable,
       afterInitialize: async (rootKey) => {
         if (staticKey) await seal.unsealWithRootKey(rootKey);
       },

@@ -22,7 +22,7 @@ import { createLockoutStore } from '../storage/lockout-store.ts';
 import { migrate } from '../storage/migrate.ts';
 import { createMountsStore } from '../storage/mounts-store.ts';
 import { createPasswordPoliciesStore } from '../storage/password-policies-store.ts';
-import { createPgDb } from '../storage/pg-db.ts';
+import { createFailoverPgDb } from '../storage/pg-failover.ts';
 import { createPgliteDb } from '../storage/pglite-db.ts';
 import { createPoliciesStore } from '../storage/policies-store.ts';
 import { createQuotasStore } from '../storage/quotas-store.ts';
@@ -37,7 +37,16 @@ import { VERSION } from './version.ts';
 const MIGRATIONS = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
 async function openDb(config: Config, log: Logger): Promise<Db> {
-  if (config.database_url) return createPgDb({ url: config.database_url, maxConnections: config.database_max_connections, log });
+  if (config.database_url) {
+    return createFailoverPgDb({
+      url: config.database_url,
+      maxConnections: config.database_max_connections,
+      log,
+      stalenessMs: config.database_staleness * 1000,
+      connectTimeoutMs: config.database_connect_timeout * 1000,
+      queryTimeoutMs: config.database_query_timeout * 1000,
+    });
+  }
   // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
   await mkdir(join(config.data_dir, 'pglite'), { recursive: true, mode: 0o700 });
   return createPgliteDb(join(config.data_dir, 'pglite'), config.data_dir);
@@ -71,6 +80,7 @@ export interface StorageBundle {
   /** The migrations this process applied (row adoption after 0008 keys on it). */
   applied: string[];
   tracing: Tracing;
+  storageAvailable(): boolean;
   stores: ReturnType<typeof storesOf>;
 }
 
@@ -82,5 +92,7 @@ export async function openStorage({ config, log }: AppDeps, life: Lifecycle): Pr
   life.own('database', () => db.close());
   const applied = await migrate(db, MIGRATIONS);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
-  return { db, applied, tracing, stores: storesOf(db) };
+  /** false while the database cannot be reached or is staler than its bound (sys/health answers 503). */
+  const storageAvailable = (): boolean => untracedDb.available?.() ?? true;
+  return { db, applied, tracing, storageAvailable, stores: storesOf(db) };
 }

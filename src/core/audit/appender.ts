@@ -41,7 +41,11 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-const MAX_ATTEMPTS = 8;
+/**
+ * Each retry means another appender (another replica) committed first, so it is progress, not failure; the bound only
+ * stops starvation. 8 was too few with three replicas on a loaded machine (bench/mixed-load saw 500s): issue 21.
+ */
+const MAX_ATTEMPTS = 32;
 
 /** The `mac-from <seq>` extension line of a checkpoint note, or null (its signature is verify's business). */
 export function macFromOf(note: string): number | null {

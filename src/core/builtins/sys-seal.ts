@@ -18,6 +18,11 @@ export interface SysSealDeps {
   afterInitialize: (rootKey: Buffer) => Promise<void>;
   /** Runs after sys/seal (event streams end: nothing can be checked against a sealed barrier). */
   afterSeal?: () => void;
+  /**
+   * False while storage is unreachable: health answers as if sealed (503, or `sealedcode`) so that load balancers and
+   * readiness probes drain this broker while a liveness probe that accepts sealed brokers does not restart it (issue 21).
+   */
+  storageAvailable?: () => boolean;
 }
 
 const statusCode = z
@@ -50,7 +55,8 @@ export function sysSealPaths(deps: SysSealDeps): PathDef[] {
     z.object({ sealedcode: statusCode, uninitcode: statusCode, activecode: statusCode, standbyok: z.string().optional() }),
     async ({ input }) => {
       const s = await deps.seal.status();
-      const status = !s.initialized ? (input.uninitcode ?? 501) : s.sealed ? (input.sealedcode ?? 503) : (input.activecode ?? 200);
+      const storageDown = deps.storageAvailable?.() === false;
+      const status = !s.initialized ? (input.uninitcode ?? 501) : s.sealed || storageDown ? (input.sealedcode ?? 503) : (input.activecode ?? 200);
       return {
         raw: { status },
         data: {

@@ -1,0 +1,199 @@
+// Issue 21: a PostgreSQL primary with a synchronous streaming standby (pg_basebackup), two brokers on the libpq
+// multi-host URL, and a load of KV writes and reads, AppRole logins and database creds while the primary is
+// stopped with `-m immediate` and the standby promoted. The brokers must serve again within 10 s without a
+// restart; every acknowledged write must read back; `audit verify` must pass and hold every acknowledged request;
+// no database user minted before the failover may outlive its lease; each scheduler slot must have run once.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { api, startBroker, type ApiResponse, type Broker } from './helpers/broker.ts';
+import { pgBinariesMissing, startPrimaryStandby } from './helpers/pg-standby.ts';
+import { newTarget } from './helpers/pg-target.ts';
+import { withPgClient } from './helpers/postgres.ts';
+
+const GROUP = 'ha_readers';
+const LEASE_SECONDS = 8;
+/** How late past its expiry a lease's user may still exist (the expiry worker runs every second). */
+const SLACK_SECONDS = 20;
+
+type Kind = 'write' | 'read' | 'login' | 'creds';
+interface Done {
+  kind: Kind;
+  broker: number;
+  status: number;
+  started: number;
+  ended: number;
+  requestId: string | null;
+  /** The body of anything but a 200 (for the failure message). */
+  text?: string;
+}
+
+const until = async (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+test('brokers follow a promoted synchronous standby under load: nothing acknowledged is lost', async (t) => {
+  const missing = pgBinariesMissing();
+  if (missing) {
+    t.log(`skipped: ${missing}`);
+    t.pass();
+    return;
+  }
+  t.timeout(300_000);
+  const pair = await startPrimaryStandby(['sealbox']);
+  t.teardown(() => pair.cleanup());
+  const target = await newTarget(GROUP);
+  const dataDir = await mkdtemp(join(tmpdir(), 'sealbox-ha-'));
+  const rootToken = 'ha-root';
+  const env = { SEALBOX_DATABASE_STALENESS: '3s', SEALBOX_DATABASE_CONNECT_TIMEOUT: '2s' };
+  const databaseUrl = pair.multiHostUrl('sealbox');
+  const brokers: Broker[] = await Promise.all([startBroker({ dataDir, databaseUrl, rootToken, env }), startBroker({ dataDir, databaseUrl, rootToken, env })]);
+  t.teardown(async () => {
+    await Promise.all(brokers.map((b) => b.stop()));
+  });
+  const [a] = brokers as [Broker, Broker];
+
+  const must = async (r: Promise<ApiResponse>, status = 204): Promise<ApiResponse> => {
+    const res = await r;
+    if (res.status !== status) throw new Error(`setup: ${res.status} ${res.text}`);
+    return res;
+  };
+  await must(api(a, 'POST', 'sys/mounts/database', { body: { type: 'database' } }));
+  await must(
+    api(a, 'POST', 'database/config/main', {
+      body: {
+        plugin_name: 'postgresql-database-plugin',
+        connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${target.cluster.port}/${target.dbName}`,
+        username: target.cluster.user,
+        password: target.cluster.password,
+        allowed_roles: 'short',
+      },
+    }),
+  );
+  await must(api(a, 'POST', 'database/roles/short', { body: { db_name: 'main', default_group: GROUP, default_ttl: `${LEASE_SECONDS}s`, max_ttl: `${LEASE_SECONDS}s` } }));
+  await must(api(a, 'POST', 'sys/auth/approle', { body: { type: 'approle' } }));
+  await must(api(a, 'PUT', 'sys/policies/acl/app', { body: { policy: JSON.stringify({ path: { 'secret/data/ha/*': { capabilities: ['read'] } } }) } }));
+  await must(api(a, 'POST', 'auth/approle/role/app', { body: { token_policies: 'app', token_ttl: '10m' } }));
+  const roleId = ((await must(api(a, 'GET', 'auth/approle/role/app/role-id'), 200)).json as { data: { role_id: string } }).data.role_id;
+  const secretId = ((await must(api(a, 'POST', 'auth/approle/role/app/secret-id', { body: {} }), 200)).json as { data: { secret_id: string } }).data.secret_id;
+
+  // ------------------------------------------------------------------ the load
+  await must(api(a, 'POST', 'secret/data/ha/seed', { body: { data: { v: 'seed' } } }), 200);
+  const done: Done[] = [];
+  const acked = new Map<string, string>();
+  const minted: { username: string; expiresAt: number; before: boolean }[] = [];
+  let failedOverAt = Infinity;
+  let stop = false;
+  let seq = 0;
+  const worker = async (bi: number): Promise<void> => {
+    const b = brokers[bi] as Broker;
+    const kinds: Kind[] = ['write', 'read', 'login', 'creds'];
+    for (let i = bi; !stop; i++) {
+      const kind = kinds[i % kinds.length] as Kind;
+      const n = seq++;
+      const started = Date.now();
+      let r: ApiResponse;
+      if (kind === 'write') r = await api(b, 'POST', `secret/data/ha/k${n}`, { body: { data: { v: `value-${n}` } } });
+      else if (kind === 'read') {
+        const keys = [...acked.keys()];
+        const key = keys[n % keys.length] ?? 'seed';
+        r = await api(b, 'GET', `secret/data/ha/${key}`);
+        // A wrong answer is worse than none: a read that succeeds must return what was acknowledged.
+        if (r.status === 200 && (r.json as { data: { data: { v: string } } }).data.data.v !== (acked.get(key) ?? 'seed')) r = { ...r, status: 0, text: `wrong value for ${key}: ${r.text}` };
+      }
+      else if (kind === 'login') r = await api(b, 'POST', 'auth/approle/login', { token: null, body: { role_id: roleId, secret_id: secretId } });
+      else r = await api(b, 'GET', 'database/creds/short');
+      const ended = Date.now();
+      done.push({ kind, broker: bi, status: r.status, started, ended, requestId: r.headers.get('x-request-id'), ...(r.status === 200 ? {} : { text: r.text.slice(0, 200) }) });
+      if (r.status === 200 && kind === 'write') acked.set(`k${n}`, `value-${n}`);
+      if (r.status === 200 && kind === 'creds') {
+        const d = r.json as { data: { username: string }; lease_duration: number };
+        minted.push({ username: d.data.username, expiresAt: started + d.lease_duration * 1000, before: started < failedOverAt });
+      }
+    }
+  };
+  const ok = (kind: Kind, after = 0) => done.filter((d) => d.kind === kind && d.status === 200 && d.started >= after).length;
+  const workers = [0, 1, 0, 1].map((bi) => worker(bi));
+  const everyKind = (after: number, n: number) => () => Promise.resolve((['write', 'read', 'login', 'creds'] as Kind[]).every((k) => ok(k, after) >= n));
+  await until('load running on both brokers', everyKind(0, 4), 60_000);
+
+  // ------------------------------------------------------------------ the failover
+  const killedAt = Date.now();
+  failedOverAt = killedAt;
+  await pair.primary.stop('immediate');
+  await pair.standby.promote();
+  const promotedAt = Date.now();
+  const servedAgain: number[] = [];
+  await Promise.all(
+    brokers.map(async (b, bi) => {
+      await until(
+        `broker ${bi} writing again`,
+        async () => done.some((d) => d.broker === bi && d.kind === 'write' && d.status === 200 && d.started > promotedAt),
+        30_000,
+      );
+      servedAgain[bi] = Math.min(...done.filter((d) => d.broker === bi && d.status === 200 && d.started > promotedAt).map((d) => d.ended));
+      t.truthy(b);
+    }),
+  );
+  const recovered = Math.max(...servedAgain);
+  t.log(`primary killed; standby promoted after ${promotedAt - killedAt} ms; both brokers served writes ${servedAgain.map((s) => s - killedAt).join(' / ')} ms after the kill`);
+  t.true(recovered - killedAt <= 10_000, `brokers served again ${recovered - killedAt} ms after the primary died`);
+  await until('every kind of request succeeds after the failover', everyKind(recovered, 4), 60_000);
+  stop = true;
+  await Promise.all(workers);
+
+  // ------------------------------------------------------------------ what must hold
+  const statuses = new Map<number, number>();
+  for (const d of done) statuses.set(d.status, (statuses.get(d.status) ?? 0) + 1);
+  t.log(`requests: ${done.length}; by status ${JSON.stringify(Object.fromEntries(statuses))}; acknowledged writes ${acked.size}; creds ${minted.length}`);
+  // Only 200, and 503 inside the fault window: never a 500, never a wrong 4xx.
+  const wrong = done.filter((d) => d.status !== 200 && !(d.status === 503 && d.ended >= killedAt && d.started <= recovered + 1000));
+  if (wrong.length > 0) for (const b of brokers) for (const l of b.logLines().filter((x) => x.level !== 'info' && x.level !== 30).slice(0, 12)) t.log(JSON.stringify(l));
+  t.deepEqual(
+    wrong.map((d) => `${d.kind} on broker ${d.broker}: ${d.status} at +${d.started - killedAt} ms: ${d.text ?? ''}`),
+    [],
+    'only 503s, and only while the primary was away',
+  );
+
+  for (const [k, v] of acked) {
+    const r = await api(a, 'GET', `secret/data/ha/${k}`);
+    if (r.status !== 200 || (r.json as { data: { data: { v: string } } }).data.data.v !== v) t.fail(`acknowledged write ${k} does not read back: ${r.status} ${r.text}`);
+  }
+  t.pass(`${acked.size} acknowledged writes read back`);
+
+  const verify = await api(a, 'GET', 'sys/audit-log/verify');
+  const v = (verify.json as { data: { ok: boolean; checked: number; first_bad_seq: number | null } }).data;
+  t.true(v.ok, `audit verify: ${verify.text}`);
+  const ackedIds = done.filter((d) => d.status === 200 && d.requestId).map((d) => d.requestId as string);
+  const stored = await withPgClient(pair.standby.url('sealbox'), async (c) => new Set((await c.query<{ request_id: string }>('SELECT request_id FROM audit_entries')).rows.map((r) => r.request_id)));
+  t.deepEqual(
+    ackedIds.filter((id) => !stored.has(id)),
+    [],
+    'every acknowledged request is in the audit log',
+  );
+  t.true(v.checked >= ackedIds.length, `verify checked ${v.checked} entries for ${ackedIds.length} acknowledged requests`);
+
+  // Minted before the failover: gone from the target by their expiry plus slack (the expiry worker on the new primary).
+  const before = minted.filter((m) => m.before);
+  t.true(before.length > 0);
+  const lastExpiry = Math.max(...before.map((m) => m.expiresAt));
+  const alive = async (): Promise<string[]> =>
+    withPgClient(target.url, async (c) => (await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [before.map((m) => m.username)])).rows.map((r) => r.rolname));
+  await until('every user minted before the failover is dropped', async () => (await alive()).length === 0, lastExpiry + SLACK_SECONDS * 1000 - Date.now());
+  t.log(`all ${before.length} users minted before the failover were dropped ${Math.max(0, Date.now() - lastExpiry)} ms after the last expiry`);
+
+  // The exclusive keyring-rewrap job (every 5 s): one run per slot, before and after the failover.
+  const slots = () =>
+    withPgClient(pair.standby.url('sealbox'), async (c) =>
+      (await c.query<{ slot: Date; n: string; status: string }>("SELECT slot, count(*)::text AS n, min(status) AS status FROM job_runs WHERE job = 'keyring-rewrap' AND kind = 'scheduled' GROUP BY slot ORDER BY slot")).rows,
+    );
+  await until('a keyring-rewrap slot run after the failover', async () => (await slots()).some((r) => new Date(r.slot).getTime() > recovered && r.status !== 'running'), 30_000);
+  const runs = await slots();
+  t.true(runs.every((r) => r.n === '1'), 'no slot ran twice');
+  t.true(runs.some((r) => new Date(r.slot).getTime() < killedAt), 'slots from before the failover are on the new primary');
+});
