@@ -365,10 +365,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       if (r.failed > 0) throw new AppError('bad_request', `failed to revoke ${r.failed} leases under "${info.path}"; fix the target or use sys/leases/revoke-force, then unmount`);
       await rotationsStore.removeMount(db, info.id);
     },
-    // Rotation ids (and their sealed pending values) are bound to the mount path: moving them is not supported yet.
-    beforeRemount: async (info) => {
-      if ((await rotationsStore.countForMount(db, info.id)) > 0) throw new AppError('bad_request', `cannot remount "${info.path}": it has scheduled rotations (sys/rotations); remove them first`);
-    },
+    // Rotation ids start with the mount path: they move with the mount, in its transaction.
+    onRemount: (q, info, from, to) => rotations.moveMount(q, info.id, from, to),
     builtins: [
       { info: builtinInfo('sys', 'sys/', 'secret', 'system'), engine: { paths: sysPaths } },
       { info: builtinInfo('token', 'auth/token/', 'auth', 'token'), engine: { paths: tokenPaths({ tokens, storage: coreStorage('token'), canSudo: (t) => authorizer.allowed(t, 'auth/token/create', 'update', true) }) } },

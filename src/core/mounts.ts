@@ -53,6 +53,8 @@ export interface MountTableDeps {
   sealed: () => boolean;
   /** Runs before a mount is moved (sys/remount); throwing keeps it where it is. */
   beforeRemount?: (info: MountInfo) => Promise<void>;
+  /** Runs in the transaction that moves a mount (sys/remount), with the row locked; throwing keeps it where it is. */
+  onRemount?: (q: Queryable, info: MountInfo, from: string, to: string) => Promise<void>;
 }
 
 /** The mount table: which engine serves which path prefix, shared by all replicas through PostgreSQL. */
@@ -199,8 +201,8 @@ export function createMountTable(deps: MountTableDeps) {
     },
 
     /**
-     * sys/remount: moves a mount to a new path within its class. It keeps its id, so its stored data, its leases
-     * (revoked through the mount id) and its rotations stay attached.
+     * sys/remount: moves a mount to a new path within its class. It keeps its id, so its stored data and its leases
+     * (renewed and revoked through the mount id) stay attached; its rotations are renamed with it (onRemount).
      */
     async remount(rawFrom: string, rawTo: string): Promise<{ from: string; to: string }> {
       const cls = (p: string): 'secret' | 'auth' => (p.replace(/^\/+/, '').startsWith('auth/') ? 'auth' : 'secret');
@@ -219,6 +221,7 @@ export function createMountTable(deps: MountTableDeps) {
         const row = await deps.store.getForUpdate(q, from);
         if (!row) return false;
         deps.rowMac.verify('mounts', mountFields(row), row.mac, row.path);
+        if (deps.onRemount) await deps.onRemount(q, current.info, from, to);
         return deps.store.rename(q, from, to, deps.rowMac.sign('mounts', mountFields({ ...row, path: to })));
       });
       if (!moved) throw new AppError('bad_request', `path already in use at ${to}`);
