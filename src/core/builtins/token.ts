@@ -183,6 +183,8 @@ export function tokenPaths(deps: {
     { pattern: 'lookup-self', needsToken: true, operations: { read: lookupSelf, update: lookupSelf } },
     {
       pattern: 'lookup',
+      // The caller's own token is looked up when the body names none.
+      needsToken: true,
       operations: { read: lookupAny, update: lookupAny },
     },
     {
