@@ -6,7 +6,9 @@ import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { URL } from 'node:url';
 
-const entry = new URL('../dist/cli/main.js', import.meta.url);
+// The bundle (dist/bundle/, made with dist/ by scripts/build.mjs) when it is there: it starts faster than dist/cli/.
+const bundled = new URL('../dist/bundle/main.js', import.meta.url);
+const entry = existsSync(bundled) ? bundled : new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('sealbox: dist/ is missing: run "npm run build" (npm ci runs it too)\n');
   process.exit(1);

@@ -2,6 +2,7 @@
 // Compiles the TypeScript sources to JavaScript (esbuild, one .js and .js.map per .ts file, `.ts` import specifiers
 // rewritten to `.js`) and prepares the PGlite data-directory template:
 //   src/       -> dist/        the broker and the `sealbox` CLI
+//   src/cli/main.ts -> dist/bundle/  the same, bundled (what bin/sealbox.mjs runs: fewer files to load at start)
 //   agent/src/ -> agent/dist/  `sealbox-agent`
 //   ui/src/    -> ui/dist/     the web console (scripts/build-ui.mjs: one bundle with Preact and uPlot)
 //   dist/pglite-template/      an initialised, empty PGlite data directory that the broker copies into a new
@@ -26,7 +27,7 @@ const say = (msg) => {
 };
 
 const targets = [
-  { name: 'broker', src: 'src', out: 'dist', extra: ['package.json', 'scripts/build.mjs'] },
+  { name: 'broker', src: 'src', out: 'dist', extra: ['package.json', 'scripts/build.mjs'], bundle: { entry: 'src/cli/main.ts', out: 'dist/bundle' } },
   { name: 'agent', src: 'agent/src', out: 'agent/dist', extra: ['agent/package.json', 'scripts/build.mjs'] },
 ];
 const STAMP = '.build-stamp.json';
@@ -118,8 +119,60 @@ async function compile(t, esbuild) {
     fs.mkdirSync(path.dirname(o.path), { recursive: true });
     fs.writeFileSync(o.path, o.path.endsWith('.js') ? o.text.replace(TS_SPECIFIER, '$1"$2.js"') : o.contents);
   }
+  if (t.bundle && !(await bundle(t, esbuild))) return false;
   fs.writeFileSync(path.join(outDir, STAMP), `${JSON.stringify({ builtAt: started, files: now.files })}\n`);
   say(`${t.name}: ${t.src}/ -> ${t.out}/ (${entryPoints.length} files) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return true;
+}
+
+// What stays outside the bundle: PGlite finds its .wasm and .data beside its own module; pino's transports start
+// worker threads from their own files; OpenTelemetry is imported only when tracing is on; pg-native is optional.
+const BUNDLE_EXTERNAL = ['@electric-sql/pglite', 'pino', 'pg-native', '@opentelemetry/*'];
+
+/**
+ * The `sealbox` command as one ES module and its lazily loaded chunks (`bin/sealbox.mjs` runs it): Node then reads and
+ * compiles a few large files instead of about 260 of ours and the many of koa, zod, pg and friends (broker start-up,
+ * issue 17). Each `import.meta.url` in a source file is rewritten to the URL its per-file output in dist/ has, so that
+ * `new URL('../migrations/', import.meta.url)` and friends resolve the same from the bundle as from dist/ and src/.
+ */
+async function bundle(t, esbuild) {
+  const outdir = path.join(root, t.bundle.out);
+  const srcDir = path.join(root, t.src);
+  const metaUrl = {
+    name: 'sealbox-import-meta-url',
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, async (args) => {
+        let contents = await fs.promises.readFile(args.path, 'utf8');
+        if (contents.includes('import.meta.url') && args.path.startsWith(srcDir + path.sep)) {
+          const asDist = path.join(root, t.out, path.relative(srcDir, args.path)).replace(/\.ts$/, '.js');
+          const rel = path.relative(outdir, asDist).split(path.sep).join('/');
+          contents = contents.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`);
+        }
+        return { contents, loader: 'ts' };
+      });
+    },
+  };
+  try {
+    await esbuild.build({
+      entryPoints: { main: path.join(root, t.bundle.entry) },
+      outdir,
+      bundle: true,
+      splitting: true,
+      chunkNames: 'chunk-[hash]',
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: true,
+      external: BUNDLE_EXTERNAL,
+      // CommonJS dependencies inside an ES module bundle still call require() for Node's built-in modules.
+      banner: { js: "import { createRequire as __sealboxCreateRequire } from 'node:module'; const require = __sealboxCreateRequire(import.meta.url);" },
+      plugins: [metaUrl],
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    process.stderr.write(`build: ${t.bundle.entry} does not bundle:\n${err.message}\n`);
+    return false;
+  }
   return true;
 }
 

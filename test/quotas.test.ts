@@ -99,6 +99,7 @@ test.serial('a quota is created, read, listed, refused as a duplicate of its pat
     rate: 100,
     interval: 2,
     block_interval: 30,
+    inheritable: false,
   });
   t.is((await api(b, 'POST', 'sys/quotas/rate-limit/sub-q', { body: { rate: 50, path: 'crud/data/app/' } })).status, 204);
   t.is(((await api(b, 'GET', 'sys/quotas/rate-limit/sub-q')).json as { data: { path: string; interval: number } }).data.path, 'crud/data/app');

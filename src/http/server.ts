@@ -8,6 +8,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Random } from '../lib/random.ts';
 import { createBodyBudget } from './body.ts';
 import { ERROR_STATUS } from './error-status.ts';
+import { isListRequest } from './list-method.ts';
 import { createRateLimitMiddleware } from './rate-limit.ts';
 import type { AppState } from './state.ts';
 import { incomingContext } from './trace-context.ts';
@@ -67,9 +68,11 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
   app.use(async (ctx, next) => {
     const requestId = deps.random.uuid();
     ctx.state.requestId = requestId;
+    // A LIST arrives as LINK on the wire rewrite (list-method.ts): the logs and spans name the method the client sent.
+    const method = isListRequest(ctx.req) ? 'LIST' : ctx.method;
     const span = deps.tracer?.startSpan(
       'sealbox request',
-      { kind: SpanKind.SERVER, attributes: { 'sealbox.request_id': requestId, 'http.request.method': ctx.method } },
+      { kind: SpanKind.SERVER, attributes: { 'sealbox.request_id': requestId, 'http.request.method': method } },
       incomingContext(ctx.headers),
     );
     // The trace id even when the caller's trace is not sampled (nothing exported): logs still correlate with it.
@@ -107,7 +110,7 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
       if (span) endRequestSpan(span, deps, ctx.state, ctx.status, errorCode);
       if (deps.accessLog) {
         const ms = Math.round(elapsed * 10) / 10;
-        deps.log.info({ ...bindings, method: ctx.method, path: ctx.path.slice(0, 256), status: ctx.status, ms }, 'request');
+        deps.log.info({ ...bindings, method, path: ctx.path.slice(0, 256), status: ctx.status, ms }, 'request');
       }
     }
   });

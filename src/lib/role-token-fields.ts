@@ -47,7 +47,20 @@ const countField = z.union([z.number().int().min(0).max(1_000_000), z.string().r
 
 export const boolField = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')], { error: 'must be a boolean' });
 
+/**
+ * A list field Vault takes whose feature sealbox does not have: the empty list (what Terraform and other tools send
+ * by default) is accepted, anything else is refused rather than stored and ignored (a constraint that looked set).
+ */
+export const unsupportedListField = (why: string) =>
+  stringListField.refine((l) => l.every((s) => s.trim() === ''), { error: why });
+
+/** Token settings sealbox does not have: the empty default is accepted, a real value refused (see unsupportedListField). */
+export const unsupportedTokenFieldsShape = {
+  token_bound_cidrs: unsupportedListField('binding tokens to source addresses is not supported for this auth method; leave it empty').optional(),
+};
+
 export const tokenFieldsShape = {
+  ...unsupportedTokenFieldsShape,
   token_policies: stringListField.optional(),
   policies: stringListField.optional(),
   token_ttl: durationField.optional(),

@@ -106,6 +106,16 @@ export function createRotationsStore() {
       const r = await q.query<{ n: number }>('SELECT count(*)::int AS n FROM rotations WHERE mount_id = $1', [mountId]);
       return r.rows[0]?.n ?? 0;
     },
+    /** A mount's rotations, locked (sys/remount moves them with the mount). */
+    async forMountForUpdate(q: Queryable, mountId: string): Promise<RotationRow[]> {
+      const r = await q.query<Raw>(`SELECT ${COLUMNS} FROM rotations WHERE mount_id = $1 ORDER BY id FOR UPDATE`, [mountId]);
+      return r.rows.map(toRow);
+    },
+    /** Gives a rotation a new id (its mount moved), its run history with it. */
+    async rename(q: Queryable, from: string, to: string, mac: Buffer | null): Promise<void> {
+      await q.query(`UPDATE rotations SET id = $2, mac = $3, updated_at = now() WHERE id = $1`, [from, to, mac]);
+      await q.query(`UPDATE rotation_runs SET rotation_id = $2 WHERE rotation_id = $1`, [from, to]);
+    },
     async removeMount(q: Queryable, mountId: string): Promise<void> {
       await q.query(`DELETE FROM rotations WHERE mount_id = $1`, [mountId]);
     },

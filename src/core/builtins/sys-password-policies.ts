@@ -5,6 +5,7 @@ import { badRequest, notFound } from '../../lib/errors.ts';
 import type { PasswordPoliciesStore } from '../../storage/password-policies-store.ts';
 import { op, type PathDef } from '../engine.ts';
 import { generatePassword, parsePasswordPolicy } from '../policy/passwords.ts';
+import { decodeIfBase64 } from './sys-policies.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -36,8 +37,9 @@ export function sysPasswordPoliciesPaths(deps: { store: PasswordPoliciesStore; r
         }),
         update: op(z.object({ policy: z.string({ error: 'must be a password policy document (HCL or JSON)' }).min(1).max(64 * 1024) }), async ({ params, input }) => {
           const name = nameOf(params.name);
-          const parsed = parsePasswordPolicy(input.policy);
-          await deps.store.put({ name, policy: { document: input.policy, ...parsed } });
+          const document = decodeIfBase64(input.policy);
+          const parsed = parsePasswordPolicy(document);
+          await deps.store.put({ name, policy: { document, ...parsed } });
           return {};
         }),
         delete: op(z.object({}), async ({ params }) => {

@@ -5,7 +5,17 @@ import type { Policies } from '../policy/policies.ts';
 import type { TokenEntry, Tokens } from '../tokens/tokens.ts';
 
 const documentField = z.union([z.string().max(256 * 1024), z.record(z.string(), z.unknown())]).optional();
-const toText = (d: string | Record<string, unknown> | undefined): string | undefined => (typeof d === 'string' ? d : d ? JSON.stringify(d) : undefined);
+/**
+ * Vault decodes a policy document that is valid standard base64 (Go's StdEncoding: padded, line breaks ignored) and
+ * takes any other text as it is ("Policy can be base64 encoded to ease payload issues").
+ */
+export function decodeIfBase64(raw: string): string {
+  const compact = raw.replace(/[\r\n]/g, '');
+  if (compact.length === 0 || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return raw;
+  return Buffer.from(compact, 'base64').toString('utf8');
+}
+const toText = (d: string | Record<string, unknown> | undefined): string | undefined =>
+  typeof d === 'string' ? decodeIfBase64(d) : d ? JSON.stringify(d) : undefined;
 
 const pathsInput = z.object({ path: z.string().max(1024).optional(), paths: z.array(z.string().max(1024)).max(100).optional() });
 

@@ -13,17 +13,22 @@ const duration = z.union([z.number(), z.string().max(32)], { error: 'must be a d
 const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' });
 
 const quotaInput = z.object({
-  rate: z.union([z.number(), z.string().trim().regex(/^\d+(\.\d+)?$/).transform(Number)], {
+  // Go's ParseFloat forms, exponents included ("1e2"); the sign and range are checked below.
+  rate: z.union([z.number(), z.string().trim().regex(/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/).transform(Number)], {
     error: 'must be a number of requests per interval greater than 0',
   }),
   interval: duration.optional(),
   block_interval: duration.optional(),
   path: z.string({ error: 'must be a string' }).max(1024).optional(),
   role: z.string({ error: 'must be a string' }).max(256).optional(),
+  // Vault: whether child namespaces inherit the quota. sealbox has no namespaces, so there is nothing to inherit.
+  inheritable: boolish.optional(),
 });
 
 const configInput = z.object({
   enable_rate_limit_response_headers: boolish.optional(),
+  // Requests refused by a quota are not audited (they are refused before authentication); the default is accepted.
+  enable_rate_limit_audit_logging: boolish.refine((v) => !v, { error: 'auditing requests refused by a quota is not supported' }).optional(),
   rate_limit_exempt_paths: z
     .union([z.array(z.string().max(512)).max(256), z.string().max(64 * 1024)], { error: 'must be a list of paths' })
     .optional(),
@@ -37,6 +42,7 @@ const quotaWire = (q: RateLimitQuota) => ({
   rate: q.rate,
   interval: q.intervalSeconds,
   block_interval: q.blockIntervalSeconds,
+  inheritable: false,
 });
 
 function seconds(value: unknown, field: string, fallback: number): number {

@@ -139,6 +139,15 @@ export function tokenPaths(deps: {
     const { token, entry } = await self(req);
     return { data: lookupWire(entry, token) };
   });
+  // Vault's handleLookup: an empty or absent token means the caller's own (read, or update with {"token": ""}).
+  const lookupAny = op(z.object({ token: z.string().max(256).optional() }), async (req) => {
+    const asked = req.input.token ?? '';
+    if (asked === '') {
+      const { token, entry } = await self(req);
+      return { data: lookupWire(entry, token) };
+    }
+    return { data: lookupWire(await byToken(asked, true), asked) };
+  });
   const renewSelf = op(increment, async (req) => {
     const { token, entry } = await self(req);
     return { auth: authWire(token, await tokens.renew(entry, dur(req.input.increment, 'increment'))) };
@@ -174,9 +183,9 @@ export function tokenPaths(deps: {
     { pattern: 'lookup-self', needsToken: true, operations: { read: lookupSelf, update: lookupSelf } },
     {
       pattern: 'lookup',
-      operations: {
-        update: op(tokenBody, async ({ input }) => ({ data: lookupWire(await byToken(input.token, true), input.token) })),
-      },
+      // The caller's own token is looked up when the body names none.
+      needsToken: true,
+      operations: { read: lookupAny, update: lookupAny },
     },
     {
       pattern: 'lookup-accessor',

@@ -161,8 +161,15 @@ export function createScheduler(deps: SchedulerDeps) {
     async start(opts: { timers?: boolean } = {}): Promise<void> {
       const timers = opts.timers ?? true;
       const { db, store } = deps;
+      // One transaction (one commit) for all the rows: start-up does not pay a commit per job (issue 17).
+      const rows = await db.tx(async (q) => {
+        const out = new Map<string, JobRow>();
+        for (const spec of specs.values()) out.set(spec.name, await store.upsert(q, spec.name, spec.schedule));
+        return out;
+      });
       for (const spec of specs.values()) {
-        const row = await store.upsert(db, spec.name, spec.schedule);
+        const row = rows.get(spec.name);
+        if (!row) continue;
         const task = cron.createTask(spec.schedule, (ctx) => track(fire(spec, ctx)), { name: spec.name, timezone: 'UTC', noOverlap: true, logger: cronLogger });
         tasks.set(spec.name, task);
         const now = deps.clock.now();

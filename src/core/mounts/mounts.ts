@@ -69,8 +69,8 @@ export interface MountEngines {
   instantiate: (factory: EngineFactory, info: MountInfo) => Engine;
   /** Runs before a mount is removed (the lease manager revokes the mount's leases); throwing keeps the mount. */
   beforeUnmount?: (info: MountInfo) => Promise<void>;
-  /** Runs before a mount is moved (sys/remount); throwing keeps it where it is. */
-  beforeRemount?: (info: MountInfo) => Promise<void>;
+  /** Runs in the transaction that moves a mount (sys/remount), with the row locked; throwing keeps it where it is. */
+  onRemount?: (q: Queryable, info: MountInfo, from: string, to: string) => Promise<void>;
 }
 
 /** The mount table: which engine serves which path prefix, shared by all replicas through PostgreSQL. */
@@ -228,8 +228,8 @@ export function createMountTable(deps: MountTableDeps) {
     },
 
     /**
-     * sys/remount: moves a mount to a new path within its class. It keeps its id, so its stored data, its leases
-     * (revoked through the mount id) and its rotations stay attached.
+     * sys/remount: moves a mount to a new path within its class. It keeps its id, so its stored data and its leases
+     * (renewed and revoked through the mount id) stay attached; its rotations are renamed with it (onRemount).
      */
     async remount(rawFrom: string, rawTo: string): Promise<{ from: string; to: string }> {
       const cls = (p: string): 'secret' | 'auth' => (p.replace(/^\/+/, '').startsWith('auth/') ? 'auth' : 'secret');
@@ -242,12 +242,12 @@ export function createMountTable(deps: MountTableDeps) {
       if (!current) throw badRequest(`no mount at "${from}"`);
       const existing = mounted.map((m) => m.info.path).find((p) => p !== from && (p.startsWith(to) || to.startsWith(p)));
       if (existing || to === from) throw new AppError('bad_request', `path already in use at ${existing ?? to}`);
-      await engines().beforeRemount?.(current.info);
       // The path is part of the row's MAC: check the stored row, then sign it again at its new path, under the row lock.
       const moved = await deps.db.tx(async (q) => {
         const row = await deps.store.getForUpdate(q, from);
         if (!row) return false;
         deps.rowMac.verify('mounts', mountFields(row), row.mac, row.path);
+        await engines().onRemount?.(q, current.info, from, to);
         return deps.store.rename(q, from, to, deps.rowMac.sign('mounts', mountFields({ ...row, path: to })));
       });
       if (!moved) throw new AppError('bad_request', `path already in use at ${to}`);

@@ -13,7 +13,7 @@ import { AppError, badRequest } from '../../lib/errors.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
-import type { Db } from '../../storage/db.ts';
+import type { Db, Queryable } from '../../storage/db.ts';
 import type { RotationRow, RotationsStore, RotationStep } from '../../storage/rotations-store.ts';
 import type { Barrier } from '../barrier/barrier.ts';
 import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from '../engine.ts';
@@ -318,10 +318,25 @@ export function createRotationManager(deps: RotationManagerDeps) {
       };
     },
 
-    /** Whether a mount still has rotations (a mount with rotations cannot be moved: their ids carry its path). */
-    mountHasRotations: async (mountId: string): Promise<boolean> => (await store.countForMount(db, mountId)) > 0,
     /** Drops a removed mount's rotations. */
     forgetMount: (mountId: string): Promise<void> => store.removeMount(db, mountId),
+    /**
+     * sys/remount: the mount's rotations follow it. Their ids start with the mount path (`<path><kind>/<target>`), and
+     * the id is part of each row's MAC: every row is checked, renamed and signed again, in the caller's transaction.
+     * A rotation in the middle of a run (its pending value sealed to the old id) keeps the mount where it is.
+     */
+    async moveMount(q: Queryable, mountId: string, fromPath: string, toPath: string): Promise<void> {
+      const rows = await store.forMountForUpdate(q, mountId);
+      for (const row of rows) {
+        deps.rowMac.verify('rotations', rotationFields(row), row.mac, row.id);
+        if (row.step !== null) throw new AppError('bad_request', `cannot remount "${fromPath}": rotation "${row.id.slice(0, 200)}" is in the middle of a run; retry when it has finished`);
+      }
+      for (const row of rows) {
+        if (!row.id.startsWith(fromPath)) continue;
+        const id = `${toPath}${row.id.slice(fromPath.length)}`;
+        await store.rename(q, row.id, id, sign({ ...row, id }));
+      }
+    },
 
     /** Creates a core rotation (the keyring) if it does not exist yet. */
     async ensureCore(id: string, kind: string, schedule: string | null): Promise<void> {

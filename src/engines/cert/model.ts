@@ -20,6 +20,8 @@ export interface CertEntry {
   /** Seconds; 0 means the broker default. */
   tokenTtl: number;
   tokenMaxTtl: number;
+  /** Seconds, a hard cap like token_max_ttl (absent in entries written before it existed: 0). */
+  tokenExplicitMaxTtl?: number;
   tokenPeriod: number;
   tokenNumUses: number;
   tokenNoDefaultPolicy: boolean;
@@ -66,8 +68,14 @@ export function entryWire(e: CertEntry): Record<string, unknown> {
     policies: e.tokenPolicies,
     token_ttl: e.tokenTtl,
     token_max_ttl: e.tokenMaxTtl,
+    token_explicit_max_ttl: e.tokenExplicitMaxTtl ?? 0,
     token_period: e.tokenPeriod,
     token_num_uses: e.tokenNumUses,
     token_no_default_policy: e.tokenNoDefaultPolicy,
+    token_type: 'default',
+    token_bound_cidrs: [],
+    required_extensions: [],
+    allowed_metadata_extensions: [],
+    ocsp_enabled: false,
   };
 }

@@ -18,7 +18,27 @@ export const caNameFields = {
   ...subjectFields,
 };
 
+/** Vault's signature fields (CA key generation, root/sign-intermediate, sign-verbatim, roles). */
+export const signatureFields = {
+  signature_bits: intField.optional(),
+  use_pss: boolField.optional(),
+};
+
+/**
+ * Vault's ValidateSignatureLength for the key that signs: for EC and Ed25519 (and a role's "any") Vault ignores
+ * signature_bits and use_pss, so does sealbox. For RSA Vault takes 256, 384 and 512 (0: the default, 256); sealbox
+ * signs RSA with SHA-256 PKCS #1 v1.5 only, so 384, 512 and PSS are refused rather than silently not applied.
+ */
+export function checkSignature(input: { signature_bits?: number | undefined; use_pss?: boolean | undefined }, keyType: string): void {
+  if (keyType !== 'rsa') return;
+  const bits = input.signature_bits ?? 0;
+  if (bits === 384 || bits === 512) throw badRequest(`signature_bits: SHA-${bits} RSA signatures are not supported (sealbox signs with SHA-256): send 0 or 256`);
+  if (bits !== 0 && bits !== 256) throw badRequest(`signature_bits: unsupported hash signature algorithm: ${bits}`);
+  if (input.use_pss === true) throw badRequest('use_pss: PSS signatures are not supported (sealbox signs RSA with PKCS #1 v1.5): send false');
+}
+
 export const caKeyFields = {
+  ...signatureFields,
   key_type: z.string().max(32).optional(),
   key_bits: intField.optional(),
   private_key_format: privateKeyFormatField.optional(),

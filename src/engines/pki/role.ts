@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { badRequest } from '../../lib/errors.ts';
 import { parseDuration } from '../../lib/durations.ts';
+import { checkSignature, signatureFields } from './ca-request.ts';
 import { boolField, durationField, intField, stringList, subjectFields } from './input.ts';
 import { keySpec, type RoleKeyType } from './keys.ts';
 
@@ -77,6 +78,7 @@ export const roleInput = z.object({
   email_protection_flag: boolField.optional(),
   key_type: z.string().max(32).optional(),
   key_bits: intField.optional(),
+  ...signatureFields,
   key_usage: stringList.optional(),
   ext_key_usage: stringList.optional(),
   use_csr_common_name: boolField.optional(),
@@ -117,6 +119,7 @@ export function buildRole(input: RoleInput): { role: Role; warnings: string[] } 
     keyType = spec.type;
     keyBits = spec.bits;
   }
+  checkSignature(input, keyType);
   const ttl = input.ttl === undefined ? DEFAULT_ROLE_TTL : parseDuration(input.ttl, 'ttl');
   const maxTtl = input.max_ttl === undefined ? 0 : parseDuration(input.max_ttl, 'max_ttl');
   if (maxTtl > 0 && ttl > maxTtl) throw badRequest('"ttl" value must be less than "max_ttl" value');

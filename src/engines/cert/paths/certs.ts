@@ -4,6 +4,7 @@ import type { PathDef } from '../../../core/engine.ts';
 import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { badRequest } from '../../../lib/errors.ts';
+import { tokenFieldsShape, unsupportedListField, unsupportedTokenFieldsShape } from '../../../lib/role-token-fields.ts';
 import { hasClientAuthUsage } from '../verify.ts';
 import { entryWire, NAME_PATTERN, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
 
@@ -42,6 +43,21 @@ const certInput = z.object({
   period: duration.optional(),
   token_num_uses: count.optional(),
   token_no_default_policy: bool.optional(),
+  token_explicit_max_ttl: duration.optional(),
+  /** Vault's deprecated name of token_ttl, in seconds. */
+  lease: count.optional(),
+  token_type: tokenFieldsShape.token_type,
+  ...unsupportedTokenFieldsShape,
+  bound_cidrs: unsupportedListField('binding logins to source addresses is not supported; leave it empty').optional(),
+  // Vault's other certificate constraints and OCSP: what tools send by default is accepted; a real value is refused,
+  // not stored and ignored (it would look like a constraint that holds).
+  required_extensions: unsupportedListField('checking certificate extensions is not supported; leave it empty').optional(),
+  allowed_metadata_extensions: unsupportedListField('copying certificate extensions into metadata is not supported; leave it empty').optional(),
+  ocsp_enabled: bool.refine((v) => !v, { error: 'OCSP checking is not supported (sealbox checks CRLs only)' }).optional(),
+  ocsp_ca_certificates: z.string().max(MAX_PEM_CHARS).refine((v) => v.trim() === '', { error: 'OCSP checking is not supported; leave it empty' }).optional(),
+  ocsp_servers_override: unsupportedListField('OCSP checking is not supported; leave it empty').optional(),
+  ocsp_fail_open: bool.optional(),
+  ocsp_query_all_servers: bool.optional(),
 });
 type CertInput = z.output<typeof certInput>;
 
@@ -108,7 +124,8 @@ function applyInput(name: string, existing: CertEntry | null, input: CertInput):
     allowedUriSans: input.allowed_uri_sans ?? base.allowedUriSans,
     allowedOrganizationalUnits: input.allowed_organizational_units ?? base.allowedOrganizationalUnits,
     tokenPolicies: policies ? policyList(policies) : base.tokenPolicies,
-    tokenTtl: durationOf(input.token_ttl, input.ttl, 'token_ttl', base.tokenTtl),
+    tokenTtl: durationOf(input.token_ttl, input.ttl ?? input.lease, 'token_ttl', base.tokenTtl),
+    tokenExplicitMaxTtl: durationOf(input.token_explicit_max_ttl, undefined, 'token_explicit_max_ttl', base.tokenExplicitMaxTtl ?? 0),
     tokenMaxTtl: durationOf(input.token_max_ttl, input.max_ttl, 'token_max_ttl', base.tokenMaxTtl),
     tokenPeriod: durationOf(input.token_period, input.period, 'token_period', base.tokenPeriod),
     tokenNumUses: input.token_num_uses ?? base.tokenNumUses,

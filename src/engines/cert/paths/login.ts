@@ -50,11 +50,17 @@ function loginResult(e: CertEntry, leaf: X509Certificate, n: CertNames): LoginRe
     displayName: `cert-${e.displayName || e.name}`,
     alias: { name: n.commonName || serial, metadata },
     ttl: e.tokenTtl,
-    maxTtl: e.tokenMaxTtl,
+    maxTtl: hardCap(e),
     ...(e.tokenPeriod > 0 ? { period: e.tokenPeriod } : {}),
     ...(e.tokenNumUses > 0 ? { numUses: e.tokenNumUses } : {}),
     ...(e.tokenNoDefaultPolicy ? { noDefaultPolicy: true } : {}),
   };
+}
+
+/** The smaller of token_max_ttl and token_explicit_max_ttl, whichever are set (Vault's tokenutil); 0 for none. */
+function hardCap(e: CertEntry): number {
+  const caps = [e.tokenMaxTtl, e.tokenExplicitMaxTtl ?? 0].filter((n) => n > 0);
+  return caps.length > 0 ? Math.min(...caps) : 0;
 }
 
 async function candidates(deps: CertDeps, name: string | undefined): Promise<CertEntry[]> {

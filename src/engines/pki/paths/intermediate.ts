@@ -6,7 +6,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import { badRequest } from '../../../lib/errors.ts';
-import { caKeyFields, caNameFields, caSans, caSubject, requireCommonName } from '../ca-request.ts';
+import { caKeyFields, caNameFields, checkSignature, caSans, caSubject, requireCommonName } from '../ca-request.ts';
 import { encodePrivateKey, exportPkcs8, generateKeyPair, keySpec, signingAlgorithm } from '../keys.ts';
 import { pemField } from '../input.ts';
 import { CA_KEY, CRL_KEY, PENDING_KEY, decode, encode, type CaBundle, type PendingKey, type PkiDeps } from '../model.ts';
@@ -20,6 +20,7 @@ const setSignedInput = z.object({ certificate: pemField });
 async function generateIntermediate(deps: PkiDeps, type: 'internal' | 'exported', input: z.output<typeof generateInput>): Promise<EngineResponse> {
   const commonName = requireCommonName(input);
   const spec = keySpec(input.key_type ?? 'ec', input.key_bits ?? 0, { forCa: true });
+  checkSignature(input, spec.type);
   const keys = await generateKeyPair(spec);
   const sans = caSans(input, commonName);
   const names: x509.JsonGeneralName[] = [

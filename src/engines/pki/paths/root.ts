@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import { badRequest } from '../../../lib/errors.ts';
-import { caKeyFields, caNameFields, caSans, caSubject, caTtl, caValidityFields, notBefore, requireCommonName } from '../ca-request.ts';
+import { caKeyFields, caNameFields, checkSignature, signatureFields, caSans, caSubject, caTtl, caValidityFields, notBefore, requireCommonName } from '../ca-request.ts';
 import { selfSignCa, signCa } from '../certificate.ts';
 import { parseCsr } from '../csr.ts';
 import { checkSanSyntax } from '../names.ts';
@@ -30,7 +30,7 @@ import { newSerialHex, serialColons } from '../serial.ts';
 import type { x509 } from '../x509.ts';
 
 const generateInput = z.object({ ...caNameFields, ...caKeyFields, ...caValidityFields, issuer_name: z.string().max(128).optional(), key_name: z.string().max(128).optional() });
-const signIntermediateInput = z.object({ ...caNameFields, ...caValidityFields, csr: pemField, use_csr_values: boolField.optional() });
+const signIntermediateInput = z.object({ ...caNameFields, ...caValidityFields, ...signatureFields, csr: pemField, use_csr_values: boolField.optional() });
 
 export function exportType(raw: string): 'internal' | 'exported' {
   if (raw === 'internal' || raw === 'exported') return raw;
@@ -50,6 +50,7 @@ async function generateRoot(deps: PkiDeps, type: 'internal' | 'exported', input:
   const commonName = requireCommonName(input);
   const issuerName = checkIssuerName((input.issuer_name ?? '').trim());
   const spec = keySpec(input.key_type ?? 'ec', input.key_bits ?? 0, { forCa: true });
+  checkSignature(input, spec.type);
   const now = deps.clock.now();
   const ttl = caTtl(input);
   const urls = decode<UrlsConfig>(await deps.storage.get(URLS_KEY)) ?? DEFAULT_URLS;
@@ -105,6 +106,7 @@ async function generateRoot(deps: PkiDeps, type: 'internal' | 'exported', input:
 async function signIntermediate(deps: PkiDeps, cache: IssuerCache, input: z.output<typeof signIntermediateInput>): Promise<EngineResponse> {
   const found = await deps.storage.getMany([CA_KEY, URLS_KEY]);
   const issuer = await cache.issuer(decode<CaBundle>(found.get(CA_KEY)));
+  checkSignature(input, issuer.bundle.key.type);
   const urls = decode<UrlsConfig>(found.get(URLS_KEY)) ?? DEFAULT_URLS;
   const csr = await parseCsr(input.csr);
   const useCsr = input.use_csr_values ?? false;

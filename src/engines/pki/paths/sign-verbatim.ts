@@ -17,6 +17,7 @@ import type { IssuerCache } from '../issuer.ts';
 import type { PkiDeps } from '../model.ts';
 import { checkSanSyntax } from '../names.ts';
 import { buildRole, type Role } from '../role.ts';
+import { checkSignature } from '../ca-request.ts';
 import { roleName } from './roles.ts';
 
 const verbatimInput = z.object({
@@ -63,12 +64,9 @@ function verbatimRole(input: VerbatimInput, role: Role | null): Role {
 }
 
 async function signVerbatim(deps: PkiDeps, cache: IssuerCache, name: string | null, input: VerbatimInput): Promise<EngineResponse> {
-  // Vault takes these; sealbox signs PKCS#1 v1.5 / ECDSA with the hash Vault's 0 picks (SHA-256 for RSA, the curve's for EC).
-  if (input.signature_bits !== undefined && input.signature_bits !== 0) {
-    throw badRequest('signature_bits: choosing the signature hash is not supported; send 0 (the hash follows the issuer key, as Vault\'s default does)');
-  }
-  if (input.use_pss === true) throw badRequest('use_pss: PSS signatures are not supported');
   const loaded = await loadIssueContext(deps, cache, name === null ? null : roleName(name));
+  // The signing key decides, as in Vault: ignored for EC and Ed25519 issuers, SHA-256 PKCS #1 v1.5 only for RSA.
+  checkSignature(input, loaded.issuer.bundle.key.type);
   const ref = (input.issuer_ref ?? '').trim();
   if (ref !== '' && loaded.issuerMeta && !refMatches(ref, loaded.issuerMeta)) throw badRequest(`unable to resolve issuer id for reference: ${ref.slice(0, 128)}`);
   const role = verbatimRole(input, loaded.role);
