@@ -89,6 +89,7 @@ export function buildEngines({ config, log, clock, random }: AppDeps, { db, stor
   const instantiate = (factory: EngineFactory, info: MountInfo) =>
     factory.create({
       mount: info,
+      ttl: core.ttl.forMount(info),
       passwords: core.passwords,
       rotations: rotations.registryFor(info),
       intents: leaseIntents.forMount(info),

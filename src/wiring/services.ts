@@ -79,12 +79,11 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
     random,
     log: log.child({ component: 'leases' }),
     limits: {
-      defaultTtl: config.lease_default_ttl,
-      maxTtl: config.lease_max_ttl,
       maxAttempts: config.lease_revoke_max_attempts,
       backoffMs: config.lease_revoke_backoff_ms,
       irrevocableRetrySeconds: config.lease_irrevocable_retry,
     },
+    ttl: core.ttl,
     secretType,
     rowMac,
     tokenAlive: async (accessor) => (await tokens.lookupAccessor(accessor)) !== null,
