@@ -23,6 +23,7 @@ import { createLogger } from '../src/lib/log.ts';
 import { ensureBuilt } from './lib.ts';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
 import { call, mountPostgresTarget, ROOT } from './lib.ts';
+import { CONTEXTS } from '../src/core/barrier/contexts.ts';
 
 const TOTAL = Number(process.env.BENCH_LEASES ?? 1_000_000);
 const DUE = Math.min(Number(process.env.BENCH_DUE ?? 100_000), TOTAL);
@@ -118,7 +119,7 @@ if (!sample) throw new Error('the minted lease is not in the leases table');
 const mountId = sample.mount_id;
 // The rows are signed as the broker signs them (issue 13): it refuses to act on a lease row without a valid MAC.
 const rowMac = createRowMac({ deriveKey: (purpose) => barrier.deriveKey(purpose), log: createLogger({ level: 'warn' }), enabled: true });
-const internal = JSON.parse((await barrier.decrypt(`leases/${minted.lease_id}`, sample.internal)).toString('utf8')) as Record<string, unknown>;
+const internal = JSON.parse((await barrier.decrypt(CONTEXTS.leases(minted.lease_id), sample.internal)).toString('utf8')) as Record<string, unknown>;
 
 /** Inserts leases for users that do not exist, in batches, until the table holds `target` rows. */
 async function fillTo(target: number): Promise<void> {
@@ -136,7 +137,7 @@ async function fillTo(target: number): Promise<void> {
       const suffix = randomBase62(systemRandom, 24);
       const id = `database/creds/ro/${suffix}`;
       ids.push(id);
-      blobs.push(barrier.encrypt(`leases/${id}`, Buffer.from(JSON.stringify({ ...internal, username: `v-gone-${suffix}` }))).sealed);
+      blobs.push(barrier.encrypt(CONTEXTS.leases(id), Buffer.from(JSON.stringify({ ...internal, username: `v-gone-${suffix}` }))).sealed);
       const fields = leaseFields({ id, mountId, secretType: 'creds', tokenAccessor: null, issuedAt, expiresAt, maxExpiresAt, ttlSeconds: 3600, renewable: true });
       macs.push(rowMac.sign('leases', fields) ?? Buffer.alloc(0));
     }

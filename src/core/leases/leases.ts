@@ -14,6 +14,7 @@ import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from '../engine.ts';
 import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
 import { leaseFields, leaseQuotaFields } from '../integrity/rows.ts';
 import type { TtlPolicy } from './ttl-policy.ts';
+import { CONTEXTS } from '../barrier/contexts.ts';
 
 export interface LeaseLimits {
   /** Failed revocations before a lease becomes irrevocable. */
@@ -60,7 +61,7 @@ const MAX_BACKOFF_MS = 10 * 60_000;
 const ERROR_CHARS = 500;
 
 const addSeconds = (d: Date, s: number): Date => new Date(d.getTime() + s * 1000);
-const ctxOf = (id: string): string => `leases/${id}`;
+const ctxOf = CONTEXTS.leases;
 
 export const leaseNotFound = (): AppError => badRequest('lease not found');
 const QUOTA_CACHE_MS = 1000;
