@@ -14,9 +14,16 @@ export interface KeyringTermRow {
   createdAt: Date;
 }
 
+/** The advisory lock key of initialisation (sys/init, dev and static boots). */
+const INIT_LOCK = 7_305_002;
+
 /** seal_configs and keyring_terms: what it takes to unseal, and the sealed key-encryption keys. */
 export function createSealStore(db: Queryable) {
   return {
+    /** Holds, for the transaction `q`, the lock under which a store is initialised: two replicas never both initialise it. */
+    async lockInit(q: Queryable): Promise<void> {
+      await q.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
+    },
     async getConfig(q: Queryable = db): Promise<SealConfigRow | null> {
       const r = await q.query<{ seal_type: string; secret_shares: number; secret_threshold: number; mac: Uint8Array | null }>(
         'SELECT seal_type, secret_shares, secret_threshold, mac FROM seal_configs WHERE id = 1',

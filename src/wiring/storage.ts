@@ -30,6 +30,7 @@ import { createSchedulerStore } from '../storage/scheduler-store.ts';
 import { createSealStore } from '../storage/seal-store.ts';
 import { createTokensStore } from '../storage/tokens-store.ts';
 import { tracedDb } from '../storage/traced-db.ts';
+import { createUnsignedRowsStore } from '../storage/unsigned-rows-store.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { VERSION } from './version.ts';
 
@@ -62,6 +63,7 @@ const storesOf = (db: Db) => ({
   audit: createAuditStore(db),
   auditRead: createAuditReadStore(db),
   auditTree: createAuditTreeStore(db),
+  unsignedRows: createUnsignedRowsStore(),
 });
 
 export interface StorageBundle {

@@ -35,9 +35,6 @@ export interface SealManagerDeps {
   rowMac: RowMac;
 }
 
-/** Advisory lock held while a store is initialised, so that two replicas never both initialise it. */
-const INIT_LOCK = 7_305_002;
-
 export const decodeKey = (key: string): Buffer => {
   const s = key.trim();
   const buf = /^[0-9a-fA-F]+$/.test(s) && s.length % 2 === 0 ? Buffer.from(s, 'hex') : Buffer.from(s, 'base64');
@@ -105,7 +102,7 @@ export function createSealManager(deps: SealManagerDeps) {
         keys = shares === 1 ? [Buffer.from(rootKey)] : (await split(new Uint8Array(rootKey), shares, threshold)).map((k) => Buffer.from(k));
       }
       const done = await deps.db.tx(async (q) => {
-        await q.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
+        await deps.sealStore.lockInit(q);
         if (await deps.sealStore.getConfig(q)) return false;
         const sealConfig = { sealType: deps.sealType, secretShares: shares, secretThreshold: threshold };
         await deps.sealStore.insertConfig(q, { ...sealConfig, mac: deps.rowMac.sign('seal_configs', sealConfigFields(sealConfig), rootKey) });
