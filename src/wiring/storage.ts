@@ -44,15 +44,15 @@ async function openDb(config: Config, log: Logger): Promise<Db> {
 }
 
 const storesOf = (db: Db) => ({
-  seal: createSealStore(db),
+  seal: createSealStore(),
   entries: createEntriesStore(),
   coreEntries: createCoreEntriesStore(),
   lockout: createLockoutStore(db),
-  tokens: createTokensStore(db),
+  tokens: createTokensStore(),
   quotas: createQuotasStore(db),
   policies: createPoliciesStore(db),
   passwordPolicies: createPasswordPoliciesStore(db),
-  mounts: createMountsStore(db),
+  mounts: createMountsStore(),
   leases: createLeasesStore(),
   leaseIntents: createLeaseIntentsStore(),
   leaseMetrics: createLeaseMetricsStore(db),

@@ -77,7 +77,7 @@ export function createBarrier(deps: BarrierDeps): Barrier {
   };
 
   const loadKeyring = async (rootKey: Buffer, q?: Queryable): Promise<Omit<Unsealed, 'rootKey' | 'derived' | 'deks'>> => {
-    const rows = await deps.sealStore.listTerms(q);
+    const rows = await deps.sealStore.listTerms(q ?? deps.db);
     const last = rows.at(-1);
     if (!last) throw new AppError('uninitialized', 'sealbox is not initialized');
     const keks = new Map<number, Buffer>();

@@ -50,7 +50,7 @@ export function createSealManager(deps: SealManagerDeps) {
 
   const loadConfig = async (): Promise<typeof config> => {
     if (!config) {
-      const row = await deps.sealStore.getConfig();
+      const row = await deps.sealStore.getConfig(deps.db);
       if (row) config = { shares: row.secretShares, threshold: row.secretThreshold };
     }
     return config;
@@ -155,7 +155,7 @@ export function createSealManager(deps: SealManagerDeps) {
 
     /** Once unsealed (the unseal hook): the stored seal configuration must carry its MAC, or the unseal fails. */
     async checkConfig(): Promise<void> {
-      const row = await deps.sealStore.getConfig();
+      const row = await deps.sealStore.getConfig(deps.db);
       if (row) deps.rowMac.verify('seal_configs', sealConfigFields(row), row.mac ?? null, 'id=1');
     },
 
