@@ -40,7 +40,7 @@ export async function buildCore({ config, log, clock, random }: AppDeps, { db, s
   tokens.onRevoked((accessors) => wrapping.forget(accessors));
   const policies = createPolicies({ db, store: stores.policies, log, rowMac });
   const authorizer = createAclAuthorizer(policies);
-  const passwordPolicies = checkedPasswordPolicies(stores.passwordPolicies, rowMac);
+  const passwordPolicies = checkedPasswordPolicies(db, stores.passwordPolicies, rowMac);
   const passwords = createPasswordGenerator({ store: passwordPolicies, random });
   const ttl = createTtlPolicy({ defaultTtl: config.lease_default_ttl, maxTtl: config.lease_max_ttl });
   const mounts = createMountTable({ db, store: stores.mounts, random, log, factories: ENGINE_FACTORIES, rowMac, sealed });

@@ -95,7 +95,7 @@ export function buildEngines({ config, log, clock, random }: AppDeps, { db, stor
       intents: leaseIntents.forMount(info),
       publish: (e) => bus.publish({ ...e, path: `${info.path}${e.path}` }),
       mountAccessor: mountAccessor(info),
-      lockout: createLoginLockout({ store: stores.lockout, barrier, mountId: info.id, log: log.child({ mount: info.path }), policy: lockoutPolicy }),
+      lockout: createLoginLockout({ db, store: stores.lockout, barrier, mountId: info.id, log: log.child({ mount: info.path }), policy: lockoutPolicy }),
       storage: createEngineStorage({ db, entries: stores.entries, barrier, mountId: info.id }),
       clock,
       random,

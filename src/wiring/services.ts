@@ -34,7 +34,7 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
     log: log.child({ component: 'metrics' }),
     version: VERSION,
     sources: {
-      leaseCounts: (horizon) => stores.leaseMetrics.countsByMount(horizon),
+      leaseCounts: (horizon) => stores.leaseMetrics.countsByMount(db, horizon),
       mountPath: (id) => mounts.byId(id)?.info.path ?? null,
       sealed: () => barrier.isSealed(),
       keyringTerm: () => (barrier.isSealed() ? null : barrier.keyStatus().term),
