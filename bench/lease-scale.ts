@@ -24,6 +24,7 @@ import { createLogger } from '../src/lib/log.ts';
 import { ensureBuilt } from './lib.ts';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
 import { call, mountPostgresTarget, ROOT } from './lib.ts';
+import { CONTEXTS } from '../src/core/barrier/contexts.ts';
 
 const TOTAL = Number(process.env.BENCH_LEASES ?? 1_000_000);
 const DUE = Math.min(Number(process.env.BENCH_DUE ?? 100_000), TOTAL);
@@ -111,7 +112,7 @@ const minted = (await call(first.address, TOKEN, 'GET', 'database/creds/ro')) as
 await stop(first);
 
 const db = createPgDb({ url: brokerUrl, maxConnections: 4, log: createLogger({ level: 'warn' }) });
-const barrier = createBarrier({ db, sealStore: createSealStore(db), random: systemRandom, clock: systemClock });
+const barrier = createBarrier({ db, sealStore: createSealStore(), random: systemRandom, clock: systemClock });
 const creds = JSON.parse(readFileSync(join(dataDir, 'dev-credentials.json'), 'utf8')) as { unseal_key: string };
 await barrier.unseal(Buffer.from(creds.unseal_key, 'base64'));
 const sample = (await db.query<{ mount_id: string; internal: Buffer }>('SELECT mount_id, internal FROM leases WHERE id = $1', [minted.lease_id])).rows[0];
@@ -119,7 +120,7 @@ if (!sample) throw new Error('the minted lease is not in the leases table');
 const mountId = sample.mount_id;
 // The rows are signed as the broker signs them (issue 13): it refuses to act on a lease row without a valid MAC.
 const rowMac = createRowMac({ deriveKey: (purpose) => barrier.deriveKey(purpose), log: createLogger({ level: 'warn' }), enabled: true });
-const internal = JSON.parse((await barrier.decrypt(`leases/${minted.lease_id}`, sample.internal)).toString('utf8')) as Record<string, unknown>;
+const internal = JSON.parse((await barrier.decrypt(CONTEXTS.leases(minted.lease_id), sample.internal)).toString('utf8')) as Record<string, unknown>;
 
 /** Inserts leases for users that do not exist, in batches, until the table holds `target` rows. */
 async function fillTo(target: number): Promise<void> {
@@ -137,7 +138,7 @@ async function fillTo(target: number): Promise<void> {
       const suffix = randomBase62(systemRandom, 24);
       const id = `database/creds/ro/${suffix}`;
       ids.push(id);
-      blobs.push(barrier.encrypt(`leases/${id}`, Buffer.from(JSON.stringify({ ...internal, username: `v-gone-${suffix}` }))).sealed);
+      blobs.push(barrier.encrypt(CONTEXTS.leases(id), Buffer.from(JSON.stringify({ ...internal, username: `v-gone-${suffix}` }))).sealed);
       const fields = leaseFields({ id, mountId, secretType: 'creds', tokenAccessor: null, issuedAt, expiresAt, maxExpiresAt, ttlSeconds: 3600, renewable: true });
       macs.push(rowMac.sign('leases', fields) ?? Buffer.alloc(0));
     }

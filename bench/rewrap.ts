@@ -42,7 +42,7 @@ async function openDb(): Promise<Db> {
 
 const db = await openDb();
 await migrate(db, fileURLToPath(new URL('../migrations/', import.meta.url)));
-const sealStore = createSealStore(db);
+const sealStore = createSealStore();
 const barrier = createBarrier({ db, sealStore, random: systemRandom, clock: systemClock });
 const rootKey = systemRandom.bytes(32);
 await db.tx((q) => barrier.writeInitialKeyring(q, rootKey));

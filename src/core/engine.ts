@@ -350,8 +350,23 @@ export interface PasswordGenerator {
   generate(policyName?: string): Promise<string>;
 }
 
+/**
+ * The lease lifetimes a mount grants (OpenBao's SystemView): the one answer the lease manager and every engine use,
+ * from the mount's tuned default_lease_ttl/max_lease_ttl under the broker's SEALBOX_LEASE_DEFAULT_TTL/MAX_TTL.
+ */
+export interface MountTtl {
+  /** Seconds: the mount's default_lease_ttl, else the broker's; never above maxTtl(). */
+  defaultTtl(): number;
+  /** Seconds: the mount's max_lease_ttl, else the broker's, and never above the broker's. */
+  maxTtl(): number;
+  /** A lease's lifetime from what an engine asks (0: the defaults), exactly as the lease manager will set it. */
+  resolve(requested: { ttl: number; maxTtl: number }): { ttl: number; maxTtl: number; warnings: string[] };
+}
+
 export interface EngineDeps {
   mount: MountInfo;
+  /** The mount's lease lifetimes: ask here, never hard-code a default or a maximum. */
+  ttl: MountTtl;
   passwords: PasswordGenerator;
   rotations: RotationRegistry;
   /** Where a secret is recorded before it is created on a target (see LeaseIntents). */

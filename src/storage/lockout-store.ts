@@ -1,10 +1,10 @@
 import type { Queryable } from './db.ts';
 
 /** login_failures: failure counts and lock expiry per (mount, identity HMAC). */
-export function createLockoutStore(db: Queryable) {
+export function createLockoutStore() {
   return {
-    async lockedUntil(mountId: string, identityHmac: Uint8Array, now: Date): Promise<Date | null> {
-      const r = await db.query<{ locked_until: Date }>(
+    async lockedUntil(q: Queryable, mountId: string, identityHmac: Uint8Array, now: Date): Promise<Date | null> {
+      const r = await q.query<{ locked_until: Date }>(
         'SELECT locked_until FROM login_failures WHERE mount_id = $1 AND identity_hmac = $2 AND locked_until > $3',
         [mountId, identityHmac, now],
       );
@@ -16,12 +16,13 @@ export function createLockoutStore(db: Queryable) {
      * (not the database's): a lock is a decision about time, like a token's expiry.
      */
     async recordFailure(
+      q: Queryable,
       mountId: string,
       identityHmac: Uint8Array,
       opts: { threshold: number; windowSeconds: number; lockSeconds: number },
       now: Date,
     ): Promise<void> {
-      await db.query(
+      await q.query(
         `INSERT INTO login_failures AS f (mount_id, identity_hmac, failures, first_failed_at, locked_until)
          VALUES ($1, $2, 1, $6::timestamptz, CASE WHEN $3::int <= 1 THEN $6::timestamptz + make_interval(secs => $5::int) END)
          ON CONFLICT (mount_id, identity_hmac) DO UPDATE SET
@@ -38,8 +39,8 @@ export function createLockoutStore(db: Queryable) {
       );
     },
     /** Deletes up to `limit` rows whose failure window has passed and that are not locked; returns how many. */
-    async prune(windowSeconds: number, limit: number, now: Date): Promise<number> {
-      const r = await db.query(
+    async prune(q: Queryable, windowSeconds: number, limit: number, now: Date): Promise<number> {
+      const r = await q.query(
         `DELETE FROM login_failures WHERE (mount_id, identity_hmac) IN (
            SELECT mount_id, identity_hmac FROM login_failures
             WHERE first_failed_at < $3::timestamptz - make_interval(secs => $1::int) AND (locked_until IS NULL OR locked_until <= $3::timestamptz)
@@ -48,8 +49,8 @@ export function createLockoutStore(db: Queryable) {
       );
       return r.rowCount;
     },
-    async reset(mountId: string, identityHmac: Uint8Array): Promise<void> {
-      await db.query('DELETE FROM login_failures WHERE mount_id = $1 AND identity_hmac = $2', [mountId, identityHmac]);
+    async reset(q: Queryable, mountId: string, identityHmac: Uint8Array): Promise<void> {
+      await q.query('DELETE FROM login_failures WHERE mount_id = $1 AND identity_hmac = $2', [mountId, identityHmac]);
     },
   };
 }

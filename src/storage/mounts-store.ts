@@ -15,10 +15,10 @@ export interface MountRow {
 
 const withMac = <T extends { mac: Uint8Array | null }>(r: T): T & { mac: Buffer | null } => ({ ...r, mac: r.mac ? toBuffer(r.mac) : null });
 
-export function createMountsStore(db: Queryable) {
+export function createMountsStore() {
   return {
-    async list(): Promise<MountRow[]> {
-      const r = await db.query<MountRow>(
+    async list(q: Queryable): Promise<MountRow[]> {
+      const r = await q.query<MountRow>(
         'SELECT id, path, class, type, description, config, options, created_at AS "createdAt", mac FROM mounts ORDER BY path',
       );
       return r.rows.map(withMac);
@@ -54,8 +54,8 @@ export function createMountsStore(db: Queryable) {
       const r = await q.query('UPDATE mounts SET path = $2, mac = $3 WHERE path = $1 AND NOT EXISTS (SELECT 1 FROM mounts WHERE path = $2)', [from, to, mac]);
       return r.rowCount === 1;
     },
-    async delete(path: string): Promise<boolean> {
-      const r = await db.query('DELETE FROM mounts WHERE path = $1', [path]);
+    async delete(q: Queryable, path: string): Promise<boolean> {
+      const r = await q.query('DELETE FROM mounts WHERE path = $1', [path]);
       return r.rowCount === 1;
     },
   };

@@ -18,29 +18,29 @@ interface Raw {
 
 const toRow = (r: Raw): PolicyRow => ({ name: r.name, document: r.document, mac: r.mac ? toBuffer(r.mac) : null });
 
-export function createPoliciesStore(db: Queryable) {
+export function createPoliciesStore() {
   return {
-    async get(name: string): Promise<PolicyRow | null> {
-      const r = await db.query<Raw>('SELECT name, document, mac FROM policies WHERE name = $1', [name]);
+    async get(q: Queryable, name: string): Promise<PolicyRow | null> {
+      const r = await q.query<Raw>('SELECT name, document, mac FROM policies WHERE name = $1', [name]);
       return r.rows[0] ? toRow(r.rows[0]) : null;
     },
-    async getMany(names: readonly string[]): Promise<PolicyRow[]> {
-      const r = await db.query<Raw>('SELECT name, document, mac FROM policies WHERE name = ANY($1::text[])', [names]);
+    async getMany(q: Queryable, names: readonly string[]): Promise<PolicyRow[]> {
+      const r = await q.query<Raw>('SELECT name, document, mac FROM policies WHERE name = ANY($1::text[])', [names]);
       return r.rows.map(toRow);
     },
-    async names(): Promise<string[]> {
-      const r = await db.query<{ name: string }>('SELECT name FROM policies ORDER BY name');
+    async names(q: Queryable): Promise<string[]> {
+      const r = await q.query<{ name: string }>('SELECT name FROM policies ORDER BY name');
       return r.rows.map((row) => row.name);
     },
-    async put(p: PolicyRow & { rules: unknown }, onlyIfAbsent = false): Promise<void> {
-      await db.query(
+    async put(q: Queryable, p: PolicyRow & { rules: unknown }, onlyIfAbsent = false): Promise<void> {
+      await q.query(
         `INSERT INTO policies (name, document, rules, mac) VALUES ($1, $2, $3, $4)
          ON CONFLICT (name) DO ${onlyIfAbsent ? 'NOTHING' : 'UPDATE SET document = EXCLUDED.document, rules = EXCLUDED.rules, mac = EXCLUDED.mac, updated_at = now()'}`,
         [p.name, p.document, JSON.stringify(p.rules), p.mac],
       );
     },
-    async delete(name: string): Promise<boolean> {
-      const r = await db.query('DELETE FROM policies WHERE name = $1', [name]);
+    async delete(q: Queryable, name: string): Promise<boolean> {
+      const r = await q.query('DELETE FROM policies WHERE name = $1', [name]);
       return r.rowCount === 1;
     },
   };

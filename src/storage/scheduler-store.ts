@@ -48,6 +48,15 @@ const toJob = (r: RawJob): JobRow => ({
 /** scheduled_jobs and job_runs (migrations/0006). */
 export function createSchedulerStore() {
   return {
+    /**
+     * Takes the exclusive job lock for the transaction `q` (false: another replica holds it). The connection holds the
+     * lock while the job works on others, so it must outlive the idle-in-transaction timeout.
+     */
+    async tryLockJob(q: Queryable, key: number): Promise<boolean> {
+      await q.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+      const r = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7001, $1) AS ok', [key]);
+      return r.rows[0]?.ok === true;
+    },
     /** Creates the job row, or updates its schedule; returns the stored row (its next_run_at as last written). */
     async upsert(q: Queryable, name: string, schedule: string): Promise<JobRow> {
       const r = await q.query<RawJob>(

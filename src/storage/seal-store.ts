@@ -14,10 +14,17 @@ export interface KeyringTermRow {
   createdAt: Date;
 }
 
+/** The advisory lock key of initialisation (sys/init, dev and static boots). */
+const INIT_LOCK = 7_305_002;
+
 /** seal_configs and keyring_terms: what it takes to unseal, and the sealed key-encryption keys. */
-export function createSealStore(db: Queryable) {
+export function createSealStore() {
   return {
-    async getConfig(q: Queryable = db): Promise<SealConfigRow | null> {
+    /** Holds, for the transaction `q`, the lock under which a store is initialised: two replicas never both initialise it. */
+    async lockInit(q: Queryable): Promise<void> {
+      await q.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
+    },
+    async getConfig(q: Queryable): Promise<SealConfigRow | null> {
       const r = await q.query<{ seal_type: string; secret_shares: number; secret_threshold: number; mac: Uint8Array | null }>(
         'SELECT seal_type, secret_shares, secret_threshold, mac FROM seal_configs WHERE id = 1',
       );
@@ -34,7 +41,7 @@ export function createSealStore(db: Queryable) {
         c.mac ?? null,
       ]);
     },
-    async listTerms(q: Queryable = db): Promise<KeyringTermRow[]> {
+    async listTerms(q: Queryable): Promise<KeyringTermRow[]> {
       const r = await q.query<{ term: number; sealed_key: Uint8Array; created_at: Date }>(
         'SELECT term, sealed_key, created_at FROM keyring_terms ORDER BY term',
       );

@@ -102,10 +102,10 @@ export interface TombstoneRow {
   mac: Buffer | null;
 }
 
-export function createTokensStore(db: Queryable) {
+export function createTokensStore() {
   return {
     /** Returns false when a token with the same value already exists (nothing is written then). */
-    async insert(t: TokenRow, q: Queryable = db): Promise<boolean> {
+    async insert(q: Queryable, t: TokenRow): Promise<boolean> {
       const r = await q.query(
         `INSERT INTO tokens (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          ON CONFLICT (token_hmac) DO NOTHING`,
@@ -135,24 +135,24 @@ export function createTokensStore(db: Queryable) {
       );
       return r.rowCount === 1;
     },
-    async getByHmac(tokenHmac: Uint8Array): Promise<TokenRow | null> {
-      const r = await db.query<RawToken>(`SELECT ${COLUMNS}, ${TOMBSTONE} FROM tokens WHERE token_hmac = $1`, [tokenHmac]);
+    async getByHmac(q: Queryable, tokenHmac: Uint8Array): Promise<TokenRow | null> {
+      const r = await q.query<RawToken>(`SELECT ${COLUMNS}, ${TOMBSTONE} FROM tokens WHERE token_hmac = $1`, [tokenHmac]);
       return r.rows[0] ? toRow(r.rows[0]) : null;
     },
-    async getByAccessor(accessor: string): Promise<TokenRow | null> {
-      const r = await db.query<RawToken>(`SELECT ${COLUMNS}, ${TOMBSTONE} FROM tokens WHERE accessor = $1`, [accessor]);
+    async getByAccessor(q: Queryable, accessor: string): Promise<TokenRow | null> {
+      const r = await q.query<RawToken>(`SELECT ${COLUMNS}, ${TOMBSTONE} FROM tokens WHERE accessor = $1`, [accessor]);
       return r.rows[0] ? toRow(r.rows[0]) : null;
     },
     /** Accessors of tokens past their expiry (revoked by the lease expiry pass, which also revokes their leases). */
-    async expiredAccessors(now: Date, limit: number): Promise<string[]> {
-      const r = await db.query<{ accessor: string }>('SELECT accessor FROM tokens WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2', [now, limit]);
+    async expiredAccessors(q: Queryable, now: Date, limit: number): Promise<string[]> {
+      const r = await q.query<{ accessor: string }>('SELECT accessor FROM tokens WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2', [now, limit]);
       return r.rows.map((x) => x.accessor);
     },
 
     /** A renewal: the new expiry and the row's new MAC (computed by the broker over the new values). */
-    async setExpiry(accessor: string, expiresAt: Date | null, mac: Buffer | null, renewedAt?: Date): Promise<void> {
-      if (renewedAt) await db.query('UPDATE tokens SET expires_at = $2, mac = $3, last_renewal_at = $4 WHERE accessor = $1', [accessor, expiresAt, mac, renewedAt]);
-      else await db.query('UPDATE tokens SET expires_at = $2, mac = $3 WHERE accessor = $1', [accessor, expiresAt, mac]);
+    async setExpiry(q: Queryable, accessor: string, expiresAt: Date | null, mac: Buffer | null, renewedAt?: Date): Promise<void> {
+      if (renewedAt) await q.query('UPDATE tokens SET expires_at = $2, mac = $3, last_renewal_at = $4 WHERE accessor = $1', [accessor, expiresAt, mac, renewedAt]);
+      else await q.query('UPDATE tokens SET expires_at = $2, mac = $3 WHERE accessor = $1', [accessor, expiresAt, mac]);
     },
     /** The token and every descendant (what deleteTree will delete), locked until the transaction ends. */
     async treeForUpdate(q: Queryable, accessor: string): Promise<{ tokenHmac: Buffer; accessor: string; expiresAt: Date | null; maxExpiresAt: Date | null }[]> {
@@ -175,24 +175,24 @@ export function createTokensStore(db: Queryable) {
         [rows.map((x) => x.tokenHmac.toString('hex')), rows.map((x) => x.accessor), rows.map((x) => x.until), rows.map((x) => (x.mac ?? Buffer.alloc(0)).toString('hex'))],
       );
     },
-    async deleteTombstone(tokenHmac: Buffer, q: Queryable = db): Promise<void> {
+    async deleteTombstone(q: Queryable, tokenHmac: Buffer): Promise<void> {
       await q.query('DELETE FROM token_tombstones WHERE token_hmac = $1', [tokenHmac]);
     },
     /** Tombstones whose token could no longer be used anyway. Returns how many went. */
-    async pruneTombstones(now: Date): Promise<number> {
-      const r = await db.query('DELETE FROM token_tombstones WHERE until IS NOT NULL AND until < $1', [now]);
+    async pruneTombstones(q: Queryable, now: Date): Promise<number> {
+      const r = await q.query('DELETE FROM token_tombstones WHERE until IS NOT NULL AND until < $1', [now]);
       return r.rowCount;
     },
     /** Accessors of unexpired tokens, in order (auth/token/accessors). */
-    async accessors(now: Date, limit: number): Promise<string[]> {
-      const r = await db.query<{ accessor: string }>(
+    async accessors(q: Queryable, now: Date, limit: number): Promise<string[]> {
+      const r = await q.query<{ accessor: string }>(
         'SELECT accessor FROM tokens WHERE (expires_at IS NULL OR expires_at > $1) AND num_uses >= 0 ORDER BY accessor LIMIT $2',
         [now, limit],
       );
       return r.rows.map((x) => x.accessor);
     },
     /** Deletes the token and every descendant; returns the HMACs deleted (for cache invalidation). */
-    async deleteTree(accessor: string, q: Queryable = db): Promise<{ tokenHmac: Buffer; accessor: string }[]> {
+    async deleteTree(q: Queryable, accessor: string): Promise<{ tokenHmac: Buffer; accessor: string }[]> {
       const r = await q.query<{ token_hmac: Uint8Array; accessor: string }>(
         `WITH RECURSIVE tree AS (
            SELECT accessor FROM tokens WHERE accessor = $1
@@ -207,15 +207,15 @@ export function createTokensStore(db: Queryable) {
      * Spends one use of a limited-use token in one statement. Returns the uses left, -1 when this was the last
      * one (the row then reads as exhausted, never as 0 = unlimited), or null when none were left.
      */
-    async spendUse(accessor: string): Promise<number | null> {
-      const r = await db.query<{ num_uses: number }>(
+    async spendUse(q: Queryable, accessor: string): Promise<number | null> {
+      const r = await q.query<{ num_uses: number }>(
         'UPDATE tokens SET num_uses = CASE WHEN num_uses = 1 THEN -1 ELSE num_uses - 1 END WHERE accessor = $1 AND num_uses > 0 RETURNING num_uses',
         [accessor],
       );
       return r.rows[0] ? r.rows[0].num_uses : null;
     },
-    async countRoot(): Promise<number> {
-      const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tokens WHERE 'root' = ANY(policies)");
+    async countRoot(q: Queryable): Promise<number> {
+      const r = await q.query<{ n: number }>("SELECT count(*)::int AS n FROM tokens WHERE 'root' = ANY(policies)");
       return r.rows[0]?.n ?? 0;
     },
   };

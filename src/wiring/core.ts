@@ -7,6 +7,7 @@ import { createBarrier } from '../core/barrier/barrier.ts';
 import { createCoreStorage } from '../core/barrier/core-storage.ts';
 import { checkedPasswordPolicies } from '../core/integrity/password-policies.ts';
 import { createRowMac, rowMacEnabled } from '../core/integrity/row-mac.ts';
+import { createTtlPolicy } from '../core/leases/ttl-policy.ts';
 import { createMountTable } from '../core/mounts/mounts.ts';
 import { createPasswordGenerator } from '../core/policy/passwords.ts';
 import { createAclAuthorizer, createPolicies } from '../core/policy/policies.ts';
@@ -39,11 +40,12 @@ export async function buildCore({ config, log, clock, random }: AppDeps, { db, s
   tokens.onRevoked((accessors) => wrapping.forget(accessors));
   const policies = createPolicies({ db, store: stores.policies, log, rowMac });
   const authorizer = createAclAuthorizer(policies);
-  const passwordPolicies = checkedPasswordPolicies(stores.passwordPolicies, rowMac);
+  const passwordPolicies = checkedPasswordPolicies(db, stores.passwordPolicies, rowMac);
   const passwords = createPasswordGenerator({ store: passwordPolicies, random });
+  const ttl = createTtlPolicy({ defaultTtl: config.lease_default_ttl, maxTtl: config.lease_max_ttl });
   const mounts = createMountTable({ db, store: stores.mounts, random, log, factories: ENGINE_FACTORIES, rowMac, sealed });
   const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
-  return { barrier, rowMac, seal, tokens, quotas, coreStorage, wrapping, policies, authorizer, passwordPolicies, passwords, mounts, staticKey };
+  return { barrier, rowMac, seal, tokens, quotas, coreStorage, wrapping, policies, authorizer, passwordPolicies, passwords, ttl, mounts, staticKey };
 }
 
 export type CoreBundle = Awaited<ReturnType<typeof buildCore>>;

@@ -99,12 +99,13 @@ export function buildEngines({ config, log, clock, random }: AppDeps, storage: S
   const instantiate = (factory: EngineFactory, info: MountInfo) =>
     factory.create({
       mount: info,
+      ttl: core.ttl.forMount(info),
       passwords: core.passwords,
       rotations: rotations.registryFor(info),
       intents: leaseIntents.forMount(info),
       publish: (e) => bus.publish({ ...e, path: `${info.path}${e.path}` }),
       mountAccessor: mountAccessor(info),
-      lockout: createLoginLockout({ store: stores.lockout, barrier, mountId: info.id, log: log.child({ mount: info.path }), clock, policy: lockoutPolicy }),
+      lockout: createLoginLockout({ db, store: stores.lockout, barrier, mountId: info.id, log: log.child({ mount: info.path }), clock, policy: lockoutPolicy }),
       storage: createEngineStorage({ db, entries: stores.entries, barrier, mountId: info.id }),
       clock,
       random,

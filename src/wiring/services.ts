@@ -34,7 +34,7 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
     log: log.child({ component: 'metrics' }),
     version: VERSION,
     sources: {
-      leaseCounts: (horizon) => stores.leaseMetrics.countsByMount(horizon),
+      leaseCounts: (horizon) => stores.leaseMetrics.countsByMount(db, horizon),
       mountPath: (id) => mounts.byId(id)?.info.path ?? null,
       sealed: () => barrier.isSealed(),
       keyringTerm: () => (barrier.isSealed() ? null : barrier.keyStatus().term),
@@ -80,12 +80,11 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
     random,
     log: log.child({ component: 'leases' }),
     limits: {
-      defaultTtl: config.lease_default_ttl,
-      maxTtl: config.lease_max_ttl,
       maxAttempts: config.lease_revoke_max_attempts,
       backoffMs: config.lease_revoke_backoff_ms,
       irrevocableRetrySeconds: config.lease_irrevocable_retry,
     },
+    ttl: core.ttl,
     secretType,
     rowMac,
     tokenAlive: async (accessor) => (await tokens.lookupAccessor(accessor)) !== null,

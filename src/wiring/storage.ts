@@ -31,6 +31,7 @@ import { createSchedulerStore } from '../storage/scheduler-store.ts';
 import { createSealStore } from '../storage/seal-store.ts';
 import { createTokensStore } from '../storage/tokens-store.ts';
 import { tracedDb } from '../storage/traced-db.ts';
+import { createUnsignedRowsStore } from '../storage/unsigned-rows-store.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { VERSION } from './version.ts';
 
@@ -53,18 +54,18 @@ async function openDb(config: Config, log: Logger): Promise<Db> {
 }
 
 const storesOf = (db: Db) => ({
-  seal: createSealStore(db),
+  seal: createSealStore(),
   entries: createEntriesStore(),
   coreEntries: createCoreEntriesStore(),
-  lockout: createLockoutStore(db),
-  tokens: createTokensStore(db),
+  lockout: createLockoutStore(),
+  tokens: createTokensStore(),
   quotas: createQuotasStore(db),
-  policies: createPoliciesStore(db),
-  passwordPolicies: createPasswordPoliciesStore(db),
-  mounts: createMountsStore(db),
+  policies: createPoliciesStore(),
+  passwordPolicies: createPasswordPoliciesStore(),
+  mounts: createMountsStore(),
   leases: createLeasesStore(),
   leaseIntents: createLeaseIntentsStore(),
-  leaseMetrics: createLeaseMetricsStore(db),
+  leaseMetrics: createLeaseMetricsStore(),
   leaseQuotas: createLeaseQuotasStore(db),
   rotations: createRotationsStore(),
   keyring: createKeyringStore(),
@@ -73,6 +74,7 @@ const storesOf = (db: Db) => ({
   auditRead: createAuditReadStore(db),
   auditTree: createAuditTreeStore(db),
   lineage: createLineageStore(db),
+  unsignedRows: createUnsignedRowsStore(),
 });
 
 export interface StorageBundle {

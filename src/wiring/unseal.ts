@@ -9,14 +9,14 @@ import type { CoreBundle } from './core.ts';
 import type { ServicesBundle } from './services.ts';
 import type { StorageBundle } from './storage.ts';
 
-export function unsealSteps({ config, log }: AppDeps, { db, applied }: StorageBundle, core: CoreBundle, services: ServicesBundle): () => Promise<void> {
+export function unsealSteps({ config, log }: AppDeps, { db, applied, stores }: StorageBundle, core: CoreBundle, services: ServicesBundle): () => Promise<void> {
   let adoptRows = applied.some((f) => f.startsWith('0008_')) || process.env.SEALBOX_ADOPT_UNSIGNED_ROWS === '1';
   return async () => {
     // The audit keys are kept from here: the request that seals the barrier is still appended, MAC'd and signed.
     services.auditEntryMac.keep();
     services.auditSigner.publicKey();
     if (adoptRows) {
-      await adoptUnsignedRows({ db, rowMac: core.rowMac, log });
+      await adoptUnsignedRows({ db, store: stores.unsignedRows, rowMac: core.rowMac, log });
       adoptRows = false;
     }
     await core.seal.checkConfig();

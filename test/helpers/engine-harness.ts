@@ -24,6 +24,7 @@ import type {
 import { createPathMatcher } from '../../src/core/mounts/path-match.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import { createLogger } from '../../src/lib/log.ts';
+import { createTtlPolicy } from '../../src/core/leases/ttl-policy.ts';
 import { randomBase62 } from '../../src/lib/random.ts';
 import { normalizeVaultInput } from '../../src/lib/vault-input.ts';
 import { createFakeClock, createSeededRandom, type FakeClock, type SeededRandom } from './fakes.ts';
@@ -165,6 +166,8 @@ export function createEngineHarness(factory: EngineFactory, opts: EngineHarnessO
   }
   const deps: EngineDeps = {
     mount,
+    // The broker's defaults (SEALBOX_LEASE_DEFAULT_TTL 768h, SEALBOX_LEASE_MAX_TTL 768h), through the one TTL service.
+    ttl: createTtlPolicy({ defaultTtl: 768 * 3600, maxTtl: 768 * 3600 }).forMount(mount),
     passwords: { generate: () => Promise.resolve(randomBase62(random, 20)) },
     rotations: {
       async upsert(kind, target, when) {

@@ -4,6 +4,7 @@ import type { Random } from '../../lib/random.ts';
 import type { Db, Queryable } from '../../storage/db.ts';
 import type { SealStore } from '../../storage/seal-store.ts';
 import type { Clock } from '../../lib/clock.ts';
+import type { EncryptionContext } from './contexts.ts';
 import { envelopeTerm, openEnvelope, openKek, rewrapEnvelope, sealEnvelope, sealKek, type DekCache } from './envelope.ts';
 
 export interface SealedValue {
@@ -24,16 +25,16 @@ export interface Barrier {
   unseal(rootKey: Uint8Array): Promise<void>;
   /** Forgets all key material. */
   seal(): void;
-  encrypt(ctx: string, plaintext: Uint8Array): SealedValue;
+  encrypt(ctx: EncryptionContext, plaintext: Uint8Array): SealedValue;
   /** `q`: the caller's transaction, if any, so that a keyring reload never waits for a second pool connection. */
-  decrypt(ctx: string, sealed: Uint8Array, q?: Queryable): Promise<Buffer>;
+  decrypt(ctx: EncryptionContext, sealed: Uint8Array, q?: Queryable): Promise<Buffer>;
   /** Adds a keyring term; new writes use it, old terms keep decrypting. */
   rotate(): Promise<KeyStatus>;
   /**
    * Keyring rewrap: the same value (same ciphertext, same context binding) with its DEK wrapped by the current term's
    * KEK instead of the old one. Unchanged when it already uses the current term. Throws if it does not open under `ctx`.
    */
-  rewrap(ctx: string, sealed: Uint8Array, q?: Queryable): Promise<SealedValue>;
+  rewrap(ctx: EncryptionContext, sealed: Uint8Array, q?: Queryable): Promise<SealedValue>;
   /** Deletes an old term's KEK (inside the caller's transaction) and forgets it; never the current term. */
   retire(term: number, q: Queryable): Promise<boolean>;
   keyStatus(): KeyStatus;
@@ -79,7 +80,7 @@ export function createBarrier(deps: BarrierDeps): Barrier {
   };
 
   const loadKeyring = async (rootKey: Buffer, q?: Queryable): Promise<Omit<Unsealed, 'rootKey' | 'derived' | 'deks'>> => {
-    const rows = await deps.sealStore.listTerms(q);
+    const rows = await deps.sealStore.listTerms(q ?? deps.db);
     const last = rows.at(-1);
     if (!last) throw new AppError('uninitialized', 'sealbox is not initialized');
     const keks = new Map<number, Buffer>();

@@ -2,9 +2,10 @@ import type { Db, Queryable } from '../../storage/db.ts';
 import type { CoreEntriesStore } from '../../storage/core-entries-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { EngineStorage, StorageView } from '../engine.ts';
+import { CONTEXTS } from './contexts.ts';
 
 /** The barrier context of a core entry: a ciphertext moved to another id fails to open. */
-export const coreEntryContext = (id: string): string => `core/${id}`;
+export const coreEntryContext = CONTEXTS.core_entries;
 
 /**
  * Sealed storage for a builtin mount (sys/, auth/token/), the same contract engines get (entry-storage.ts): every

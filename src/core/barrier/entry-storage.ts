@@ -2,9 +2,10 @@ import type { Db, Queryable } from '../../storage/db.ts';
 import type { EntriesStore } from '../../storage/entries-store.ts';
 import type { Barrier } from './barrier.ts';
 import type { EngineStorage, StorageView } from '../engine.ts';
+import { CONTEXTS } from './contexts.ts';
 
 /** The barrier context that binds a value to its row: a ciphertext moved to another key or mount fails to open. */
-export const entryContext = (mountId: string, key: string): string => `entries/${mountId}/${key}`;
+export const entryContext = CONTEXTS.entries;
 
 export function createEngineStorage(deps: { db: Db; entries: EntriesStore; barrier: Barrier; mountId: string }): EngineStorage {
   const { entries, barrier, mountId } = deps;

@@ -11,8 +11,7 @@ import type { EnvelopeTable, KeyringStore } from '../../storage/keyring-store.ts
 import type { Clock } from '../../lib/clock.ts';
 import type { Barrier } from './barrier.ts';
 import type { RotationTarget } from '../engine.ts';
-import { entryContext } from './entry-storage.ts';
-import { coreEntryContext } from './core-storage.ts';
+import { CONTEXTS, type EncryptionContext } from './contexts.ts';
 
 export interface KeyringRewrapDeps {
   db: Db;
@@ -36,14 +35,13 @@ export interface RewrapStatus {
 }
 
 const TABLES: readonly EnvelopeTable[] = ['entries', 'leases', 'rotations', 'core_entries'];
-/** The barrier contexts of each table's envelopes (core/entry-storage.ts, core/leases.ts, core/rotations.ts). */
-const contextOf = (table: EnvelopeTable, ref: string): string => {
+/** The barrier context of an envelope from its table and row ref (entries: "<mount id>\0<key>"), from the one map. */
+export const contextOf = (table: EnvelopeTable, ref: string): EncryptionContext => {
   if (table === 'entries') {
     const at = ref.indexOf('\u0000');
-    return entryContext(ref.slice(0, at), ref.slice(at + 1));
+    return CONTEXTS.entries(ref.slice(0, at), ref.slice(at + 1));
   }
-  if (table === 'core_entries') return coreEntryContext(ref);
-  return table === 'leases' ? `leases/${ref}` : `rotations/${ref}`;
+  return CONTEXTS[table](ref);
 };
 /** leases and rotations have no term column (a full scan finds old envelopes): once clean for a term, look again rarely. */
 const RESCAN_MS = 10 * 60_000;
@@ -165,9 +163,9 @@ export function keyringRotationTarget(deps: { barrier: Barrier; kick?: () => voi
     async test(ctx, pending) {
       await barrier.refresh();
       const probe = Buffer.from(`keyring rotation test ${ctx.runId}`, 'utf8');
-      const sealed = barrier.encrypt(`rotations/${ctx.id}/test`, probe);
+      const sealed = barrier.encrypt(CONTEXTS.rotation_probe(ctx.id), probe);
       if (sealed.term < expected(pending)) throw new Error(`the keyring is at term ${sealed.term}, expected ${expected(pending)}`);
-      const opened = await barrier.decrypt(`rotations/${ctx.id}/test`, sealed.sealed);
+      const opened = await barrier.decrypt(CONTEXTS.rotation_probe(ctx.id), sealed.sealed);
       if (!opened.equals(probe)) throw new Error('a value sealed with the new key term did not open');
     },
     async finish() {

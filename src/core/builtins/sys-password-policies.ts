@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { Random } from '../../lib/random.ts';
 import { badRequest, notFound } from '../../lib/errors.ts';
-import type { PasswordPoliciesStore } from '../../storage/password-policies-store.ts';
+import type { PasswordPolicies } from '../integrity/password-policies.ts';
 import { op, type PathDef } from '../engine.ts';
 import { generatePassword, parsePasswordPolicy } from '../policy/passwords.ts';
 import { decodeIfBase64 } from './sys-policies.ts';
@@ -15,7 +15,7 @@ const nameOf = (raw: string | undefined): string => {
   return name;
 };
 
-export function sysPasswordPoliciesPaths(deps: { store: PasswordPoliciesStore; random: Random }): PathDef[] {
+export function sysPasswordPoliciesPaths(deps: { store: PasswordPolicies; random: Random }): PathDef[] {
   return [
     {
       pattern: 'policies/password',

@@ -1,5 +1,6 @@
 import type { Logger } from '../../lib/log.ts';
 import type { Db } from '../../storage/db.ts';
+import type { UnsignedRowsStore } from '../../storage/unsigned-rows-store.ts';
 import { ROW_MAC_FIELDS, type MacFields, type MacTable, type MacValue, type RowMac } from './row-mac.ts';
 
 /** Columns the driver returns as strings (bigint, double precision) that the stores read as numbers. */
@@ -20,7 +21,7 @@ const normalise = (table: string, column: string, v: unknown): MacValue => {
  * (trust on first use: the rows are taken as they stand then). Any other process leaves them alone, and readers refuse
  * them, so that a writer who clears a MAC cannot get the broker to re-sign what it changed. Returns rows adopted per table.
  */
-export async function adoptUnsignedRows(deps: { db: Db; rowMac: RowMac; log: Logger }): Promise<Record<string, number>> {
+export async function adoptUnsignedRows(deps: { db: Db; store: UnsignedRowsStore; rowMac: RowMac; log: Logger }): Promise<Record<string, number>> {
   const adopted: Record<string, number> = {};
   if (!deps.rowMac.enabled) return adopted;
   await deps.db.tx(async (q) => {
@@ -28,12 +29,12 @@ export async function adoptUnsignedRows(deps: { db: Db; rowMac: RowMac; log: Log
       if (table === 'token_tombstones') continue;
       const cols: readonly string[] = ROW_MAC_FIELDS[table];
       const pk = cols[0] ?? 'id';
-      const r = await q.query<Record<string, unknown>>(`SELECT ${cols.join(', ')} FROM ${table} WHERE mac IS NULL FOR UPDATE`);
-      for (const row of r.rows) {
+      const rows = await deps.store.lockUnsigned(q, table, cols);
+      for (const row of rows) {
         const fields = cols.map((c) => normalise(table, c, row[c])) as unknown as MacFields<typeof table>;
-        await q.query(`UPDATE ${table} SET mac = $1 WHERE ${pk} = $2`, [deps.rowMac.sign(table, fields), row[pk]]);
+        await deps.store.setMac(q, table, pk, row[pk], deps.rowMac.sign(table, fields));
       }
-      if (r.rows.length > 0) adopted[table] = r.rows.length;
+      if (rows.length > 0) adopted[table] = rows.length;
     }
   });
   if (Object.keys(adopted).length > 0) deps.log.warn({ adopted }, 'rows written before row integrity (migration 0008) were adopted: their MACs were computed now');

@@ -89,7 +89,7 @@ export function registerBackgroundJobs(deps: BackgroundJobsDeps): void {
     schedule: '15 * * * * *',
     exclusive: true,
     run: async () => {
-      while ((await lockoutStore.prune(config.lockout_counter_reset, 1000, clock.now())) >= 1000) {
+      while ((await lockoutStore.prune(db, config.lockout_counter_reset, 1000, clock.now())) >= 1000) {
         // more expired windows are waiting
       }
     },

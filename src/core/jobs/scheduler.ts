@@ -89,10 +89,7 @@ export function createScheduler(deps: SchedulerDeps) {
       return true;
     }
     return deps.db.tx(async (q) => {
-      // This connection only holds the lock while the job works on others: it must outlive the idle timeout.
-      await q.query('SET LOCAL idle_in_transaction_session_timeout = 0');
-      const r = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7001, $1) AS ok', [lockKey(spec.name)]);
-      if (r.rows[0]?.ok !== true) return false;
+      if (!(await deps.store.tryLockJob(q, lockKey(spec.name)))) return false;
       await spec.run();
       return true;
     });

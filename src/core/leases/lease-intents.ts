@@ -12,6 +12,7 @@ import type { Db, Queryable } from '../../storage/db.ts';
 import type { LeaseIntentsStore } from '../../storage/lease-intents-store.ts';
 import type { Barrier } from '../barrier/barrier.ts';
 import type { LeaseIntents, MountInfo, SecretType } from '../engine.ts';
+import { CONTEXTS } from '../barrier/contexts.ts';
 
 export interface LeaseIntentsDeps {
   db: Db;
@@ -26,7 +27,7 @@ export interface LeaseIntentsDeps {
   secretType(mountId: string, type: string): SecretType | null;
 }
 
-const ctxOf = (id: string): string => `lease-intents/${id}`;
+const ctxOf = CONTEXTS.lease_intents;
 const BATCH = 100;
 
 export function createLeaseIntents(deps: LeaseIntentsDeps) {

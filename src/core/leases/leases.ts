@@ -13,12 +13,10 @@ import type { Barrier } from '../barrier/barrier.ts';
 import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from '../engine.ts';
 import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
 import { leaseFields, leaseQuotaFields } from '../integrity/rows.ts';
+import type { TtlPolicy } from './ttl-policy.ts';
+import { CONTEXTS } from '../barrier/contexts.ts';
 
 export interface LeaseLimits {
-  /** Seconds, for specs that ask for 0 on a mount without default_lease_ttl. */
-  defaultTtl: number;
-  /** Seconds: no lease outlives this from its issue time. */
-  maxTtl: number;
   /** Failed revocations before a lease becomes irrevocable. */
   maxAttempts: number;
   /** First retry delay; doubles per attempt (with jitter), capped at 10 minutes. */
@@ -35,6 +33,8 @@ export interface LeaseManagerDeps {
   random: Random;
   log: Logger;
   limits: LeaseLimits;
+  /** Every lease's lifetime comes from here (the mount's TTLs under the broker's). */
+  ttl: TtlPolicy;
   /** The engine's renew/revoke for a lease's mount and secret type; null when the mount or type is gone. */
   secretType(mountId: string, type: string): SecretType | null;
   rowMac: RowMac;
@@ -61,9 +61,7 @@ const MAX_BACKOFF_MS = 10 * 60_000;
 const ERROR_CHARS = 500;
 
 const addSeconds = (d: Date, s: number): Date => new Date(d.getTime() + s * 1000);
-const secondsOf = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
-const minPositive = (...xs: number[]): number => Math.min(...xs.filter((x) => x > 0));
-const ctxOf = (id: string): string => `leases/${id}`;
+const ctxOf = CONTEXTS.leases;
 
 export const leaseNotFound = (): AppError => badRequest('lease not found');
 const QUOTA_CACHE_MS = 1000;
@@ -166,10 +164,7 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
      */
     async register(mount: MountInfo, path: string, spec: LeaseSpec, tokenAccessor: string | null): Promise<Registered & { warnings: string[] }> {
       const now = clock.now();
-      const maxTtl = minPositive(spec.maxTtl, secondsOf(mount.config.max_lease_ttl), limits.maxTtl);
-      const wanted = spec.ttl > 0 ? spec.ttl : secondsOf(mount.config.default_lease_ttl) || limits.defaultTtl;
-      const ttl = Math.min(wanted, maxTtl);
-      const warnings = wanted > ttl ? [`TTL of "${wanted}s" exceeded the effective max_ttl of "${maxTtl}s"; TTL value is capped accordingly`] : [];
+      const { ttl, maxTtl, warnings } = deps.ttl.forMount(mount).resolve(spec);
       const id = `${mount.path}${path}/${randomBase62(deps.random, 24)}`;
       const expiresAt = addSeconds(now, ttl);
       // Taken now: if the mount goes away while this registers, its engine is still needed to undo the secret.

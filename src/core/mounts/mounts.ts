@@ -93,7 +93,7 @@ export function createMountTable(deps: MountTableDeps) {
   };
 
   const reload = async (): Promise<void> => {
-    const rows: MountRow[] = deps.sealed() ? [] : await deps.store.list();
+    const rows: MountRow[] = deps.sealed() ? [] : await deps.store.list(deps.db);
     const { builtins, instantiate } = engines();
     const next: MountedEngine[] = builtins.map((b) => toMounted(b.info, b.engine));
     const kept = new Map<string, { key: string; mounted: MountedEngine }>();
@@ -261,7 +261,7 @@ export function createMountTable(deps: MountTableDeps) {
       if (RESERVED.includes(path)) throw badRequest(`cannot unmount "${path}"`);
       const current = mounted.find((m) => m.info.path === path);
       if (current) await engines().beforeUnmount?.(current.info);
-      await deps.store.delete(path);
+      await deps.store.delete(deps.db, path);
       await reload();
       await deps.db.notify(CHANNEL, path);
     },

@@ -5,7 +5,7 @@
 import { badRequest } from '../../lib/errors.ts';
 import { blocks, HclSyntaxError, parseDocument, type HclObject } from '../../lib/hcl/parse.ts';
 import type { Random } from '../../lib/random.ts';
-import type { PasswordPoliciesStore } from '../../storage/password-policies-store.ts';
+import type { PasswordPolicies } from '../integrity/password-policies.ts';
 import type { PasswordGenerator } from '../engine.ts';
 
 export interface PasswordPolicy {
@@ -125,7 +125,7 @@ export function generatePassword(p: PasswordPolicy, random: Random): string {
   return chars.join('');
 }
 
-export function createPasswordGenerator(deps: { store: PasswordPoliciesStore; random: Random }): PasswordGenerator {
+export function createPasswordGenerator(deps: { store: Pick<PasswordPolicies, 'get'>; random: Random }): PasswordGenerator {
   return {
     async generate(policyName?: string): Promise<string> {
       if (!policyName) return generatePassword(DEFAULT_PASSWORD_POLICY, deps.random);

@@ -73,7 +73,7 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
   const rulesFor = async (names: readonly string[]): Promise<PolicyRule[][]> => {
     const missing = names.filter((n) => !rulesCache.has(n));
     if (missing.length > 0) {
-      const rows = await deps.store.getMany(missing);
+      const rows = await deps.store.getMany(deps.db, missing);
       // Derived, never trusted: the rules come from the MAC-checked document. A row that fails throws a 500 and
       // nothing is cached, so every request that needs it fails (and logs) until it checks again.
       const parsed = rows.map((r) => {
@@ -113,28 +113,28 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
     },
     async ensureDefault(): Promise<void> {
       const row = { name: 'default', document: DEFAULT_POLICY };
-      await deps.store.put({ ...row, rules: parsePolicy(DEFAULT_POLICY), mac: deps.rowMac.sign('policies', policyFields(row)) }, true);
+      await deps.store.put(deps.db, { ...row, rules: parsePolicy(DEFAULT_POLICY), mac: deps.rowMac.sign('policies', policyFields(row)) }, true);
     },
     async put(rawName: string, document: string): Promise<void> {
       const name = normalizePolicyName(rawName);
       if (name === 'root' || name === 'response-wrapping') throw badRequest(`cannot update the ${name} policy`);
-      await deps.store.put({ name, document, rules: parsePolicy(document), mac: deps.rowMac.sign('policies', policyFields({ name, document })) });
+      await deps.store.put(deps.db, { name, document, rules: parsePolicy(document), mac: deps.rowMac.sign('policies', policyFields({ name, document })) });
       await changed();
     },
     async get(rawName: string): Promise<{ name: string; document: string } | null> {
       const name = normalizePolicyName(rawName);
       if (name === 'root') return { name, document: '' };
-      const row = await deps.store.get(name);
+      const row = await deps.store.get(deps.db, name);
       if (row) deps.rowMac.verify('policies', policyFields(row), row.mac);
       return row && { name: row.name, document: row.document };
     },
     async list(): Promise<string[]> {
-      return [...new Set([...(await deps.store.names()), 'root'])].sort();
+      return [...new Set([...(await deps.store.names(deps.db)), 'root'])].sort();
     },
     async delete(rawName: string): Promise<void> {
       const name = normalizePolicyName(rawName);
       if (name === 'root' || name === 'default') throw new AppError('bad_request', `cannot delete the ${name} policy`);
-      await deps.store.delete(name);
+      await deps.store.delete(deps.db, name);
       await changed();
     },
   };

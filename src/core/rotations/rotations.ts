@@ -20,6 +20,7 @@ import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } fro
 import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
 import { rotationFields } from '../integrity/rows.ts';
 import { checkRotationFloor } from './rotation-floor.ts';
+import { CONTEXTS } from '../barrier/contexts.ts';
 
 export interface RotationManagerDeps {
   db: Db;
@@ -59,7 +60,7 @@ const HEARTBEAT_MS = 4000;
 const MAX_FAST_ATTEMPTS = 5;
 const ERROR_CHARS = 500;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
-const ctxOf = (id: string): string => `rotations/${id}`;
+const ctxOf = CONTEXTS.rotations;
 /** No step may hold a rotation forever (a lock wait on the target, a login that never answers). */
 const STEP_TIMEOUT_MS = 60_000;
 

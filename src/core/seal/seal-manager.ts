@@ -35,9 +35,6 @@ export interface SealManagerDeps {
   rowMac: RowMac;
 }
 
-/** Advisory lock held while a store is initialised, so that two replicas never both initialise it. */
-const INIT_LOCK = 7_305_002;
-
 export const decodeKey = (key: string): Buffer => {
   const s = key.trim();
   const buf = /^[0-9a-fA-F]+$/.test(s) && s.length % 2 === 0 ? Buffer.from(s, 'hex') : Buffer.from(s, 'base64');
@@ -53,7 +50,7 @@ export function createSealManager(deps: SealManagerDeps) {
 
   const loadConfig = async (): Promise<typeof config> => {
     if (!config) {
-      const row = await deps.sealStore.getConfig();
+      const row = await deps.sealStore.getConfig(deps.db);
       if (row) config = { shares: row.secretShares, threshold: row.secretThreshold };
     }
     return config;
@@ -105,7 +102,7 @@ export function createSealManager(deps: SealManagerDeps) {
         keys = shares === 1 ? [Buffer.from(rootKey)] : (await split(new Uint8Array(rootKey), shares, threshold)).map((k) => Buffer.from(k));
       }
       const done = await deps.db.tx(async (q) => {
-        await q.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
+        await deps.sealStore.lockInit(q);
         if (await deps.sealStore.getConfig(q)) return false;
         const sealConfig = { sealType: deps.sealType, secretShares: shares, secretThreshold: threshold };
         await deps.sealStore.insertConfig(q, { ...sealConfig, mac: deps.rowMac.sign('seal_configs', sealConfigFields(sealConfig), rootKey) });
@@ -158,7 +155,7 @@ export function createSealManager(deps: SealManagerDeps) {
 
     /** Once unsealed (the unseal hook): the stored seal configuration must carry its MAC, or the unseal fails. */
     async checkConfig(): Promise<void> {
-      const row = await deps.sealStore.getConfig();
+      const row = await deps.sealStore.getConfig(deps.db);
       if (row) deps.rowMac.verify('seal_configs', sealConfigFields(row), row.mac ?? null, 'id=1');
     },
 

@@ -1,6 +1,7 @@
 import { hmacSha256 } from '../../lib/crypto.ts';
 import { loginFailed } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
+import type { Queryable } from '../../storage/db.ts';
 import type { LockoutStore } from '../../storage/lockout-store.ts';
 import type { Barrier } from '../barrier/barrier.ts';
 import type { LoginLockout } from '../engine.ts';
@@ -17,23 +18,23 @@ export interface LockoutPolicy {
 export const DEFAULT_LOCKOUT: LockoutPolicy = { threshold: 5, windowSeconds: 900, lockSeconds: 900 };
 
 /** Per-mount failed-login lockout, shared by all replicas through PostgreSQL. */
-export function createLoginLockout(deps: { store: LockoutStore; barrier: Barrier; mountId: string; policy: LockoutPolicy; log: Logger; clock: Clock }): LoginLockout {
+export function createLoginLockout(deps: { db: Queryable; store: LockoutStore; barrier: Barrier; mountId: string; policy: LockoutPolicy; log: Logger; clock: Clock }): LoginLockout {
   const key = (identity: string): Buffer => hmacSha256(deps.barrier.deriveKey('lockout-hmac'), `${deps.mountId}\u0000${identity}`);
   const enabled = deps.policy.threshold > 0;
   return {
     async assertNotLocked(identity) {
       if (!enabled) return;
-      const until = await deps.store.lockedUntil(deps.mountId, key(identity), deps.clock.now());
+      const until = await deps.store.lockedUntil(deps.db, deps.mountId, key(identity), deps.clock.now());
       if (until) {
         deps.log.warn({ locked_until: until.toISOString() }, 'login refused: identity is locked out');
         throw loginFailed();
       }
     },
     async recordFailure(identity) {
-      if (enabled) await deps.store.recordFailure(deps.mountId, key(identity), deps.policy, deps.clock.now());
+      if (enabled) await deps.store.recordFailure(deps.db, deps.mountId, key(identity), deps.policy, deps.clock.now());
     },
     async reset(identity) {
-      if (enabled) await deps.store.reset(deps.mountId, key(identity));
+      if (enabled) await deps.store.reset(deps.db, deps.mountId, key(identity));
     },
   };
 }

@@ -45,7 +45,7 @@ const CACHE_MAX = 10_000;
 
 /** Token minting, lookup (cached, invalidated across replicas), renewal and tree revocation. Tokens are stored only as HMACs. */
 export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrier; random: Random; clock: Clock; limits: TokenLimits; rowMac: RowMac }) {
-  const { store, barrier, clock, limits } = deps;
+  const { db, store, barrier, clock, limits } = deps;
   const cache = new Map<string, { entry: TokenEntry; until: number }>();
   const TOKEN_HMAC = 'token-hmac';
   const hmac = (token: string): Buffer => hmacSha256(barrier.deriveKey(TOKEN_HMAC), token);
@@ -144,9 +144,9 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       null,
       rootKey ? hmacSha256(deriveKey(rootKey, TOKEN_HMAC), token) : undefined,
     );
-    await store.insert(sign(built, rootKey), q);
+    await store.insert(q ?? db, sign(built, rootKey));
     // The broker itself re-creates this root token (dev restarts): an earlier revocation of it no longer applies.
-    await store.deleteTombstone(built.tokenHmac, q);
+    await store.deleteTombstone(q ?? db, built.tokenHmac);
   };
 
   return {
@@ -171,7 +171,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       const built = build(opts, parent);
       const { token } = built;
       const row = sign(capToParent(built.row, parent));
-      if (!(await store.insert(row, q))) throw badRequest('cannot create a token with a duplicate ID');
+      if (!(await store.insert(q ?? db, row))) throw badRequest('cannot create a token with a duplicate ID');
       return { token, entry: row };
     },
 
@@ -186,7 +186,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       if (hit && hit.until > nowMs) entry = hit.entry;
       else {
         const seen = generation;
-        const stored = await store.getByHmac(key);
+        const stored = await store.getByHmac(db, key);
         entry = stored && checked(stored);
         if (entry && entry.numUses === 0 && seen === generation) {
           if (cache.size >= CACHE_MAX) cache.clear();
@@ -204,15 +204,15 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
      */
     async spendUse(entry: TokenEntry): Promise<'ok' | 'last' | 'none'> {
       if (entry.numUses === 0) return 'ok';
-      const left = await store.spendUse(entry.accessor);
+      const left = await store.spendUse(db, entry.accessor);
       return left === null ? 'none' : left < 0 ? 'last' : 'ok';
     },
 
     /** Accessors of live tokens (auth/token/accessors), at most `limit`. */
-    listAccessors: (limit: number): Promise<string[]> => store.accessors(clock.now(), limit),
+    listAccessors: (limit: number): Promise<string[]> => store.accessors(db, clock.now(), limit),
 
     async lookupAccessor(accessor: string): Promise<TokenEntry | null> {
-      const stored = await store.getByAccessor(accessor);
+      const stored = await store.getByAccessor(db, accessor);
       const e = stored && checked(stored);
       return e && !expired(e) ? e : null;
     },
@@ -225,7 +225,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       if (entry.maxExpiresAt) expires = Math.min(expires, entry.maxExpiresAt.getTime());
       if (entry.parentAccessor) {
         // Not past the parent's current expiry; a child whose parent is gone is being revoked with it.
-        const storedParent = await store.getByAccessor(entry.parentAccessor);
+        const storedParent = await store.getByAccessor(db, entry.parentAccessor);
         const parent = storedParent && checked(storedParent);
         if (!parent || expired(parent)) throw badRequest('token is not renewable: its parent token has expired or was revoked');
         if (parent.expiresAt) expires = Math.min(expires, parent.expiresAt.getTime());
@@ -233,7 +233,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
       const expiresAt = new Date(expires);
       const lastRenewalAt = new Date(now);
       const renewed = sign({ ...entry, expiresAt });
-      await store.setExpiry(entry.accessor, expiresAt, renewed.mac ?? null, lastRenewalAt);
+      await store.setExpiry(db, entry.accessor, expiresAt, renewed.mac ?? null, lastRenewalAt);
       await broadcast([entry.tokenHmac]);
       return { ...renewed, lastRenewalAt };
     },
@@ -251,7 +251,7 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
             return { ...tomb, mac: deps.rowMac.sign('token_tombstones', tombstoneFields(tomb)) };
           });
         await store.insertTombstones(q, tombs);
-        return store.deleteTree(accessor, q);
+        return store.deleteTree(q, accessor);
       });
       if (gone.length > 0) {
         await broadcast(gone.map((g) => g.tokenHmac));
@@ -261,12 +261,12 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     },
 
     /** Deletes the tombstones of tokens that could no longer be used anyway (the token-tidy job). */
-    pruneTombstones: (): Promise<number> => store.pruneTombstones(clock.now()),
+    pruneTombstones: (): Promise<number> => store.pruneTombstones(db, clock.now()),
 
     /** Revokes up to `limit` expired tokens (and so their children and leases); returns how many went. */
     async revokeExpired(limit: number): Promise<number> {
       let n = 0;
-      for (const accessor of await store.expiredAccessors(clock.now(), limit)) n += await this.revoke(accessor);
+      for (const accessor of await store.expiredAccessors(db, clock.now(), limit)) n += await this.revoke(accessor);
       return n;
     },
 

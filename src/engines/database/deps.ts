@@ -2,11 +2,13 @@
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
-import type { EngineDeps, EngineStorage, LeaseIntents, MountInfo, PasswordGenerator, RotationRegistry, StorageView } from '../../core/engine.ts';
+import type { EngineDeps, EngineStorage, LeaseIntents, MountInfo, MountTtl, PasswordGenerator, RotationRegistry, StorageView } from '../../core/engine.ts';
 import type { TargetPools } from './pools.ts';
 
 export interface DbDeps {
   mount: MountInfo;
+  /** The mount's lease lifetimes (the TTL service): a new user's VALID UNTIL. */
+  ttl: MountTtl;
   storage: EngineStorage;
   /** Reads of roles and configs on the mint path, cached for up to 1 s (read-cache.ts). */
   cachedReads: StorageView;

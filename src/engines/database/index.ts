@@ -18,6 +18,7 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
   const cache = createReadCache(deps.storage, 1000);
   const dbDeps: DbDeps = {
     mount: deps.mount,
+    ttl: deps.ttl,
     storage: cache.storage,
     cachedReads: cache.cached,
     passwords: deps.passwords,

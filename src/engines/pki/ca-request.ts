@@ -50,8 +50,6 @@ export const caValidityFields = {
   not_before_duration: durationField.optional(),
 };
 
-/** Vault's default CA lifetime: the system max lease TTL. Operators pass e.g. ttl=87600h. */
-export const DEFAULT_CA_TTL = 768 * 3600;
 
 interface NameInput {
   common_name?: string | undefined;
@@ -102,8 +100,9 @@ export function caSans(input: NameInput, commonName: string): SanSet {
   return sans;
 }
 
-export function caTtl(input: { ttl?: string | number | undefined }): number {
-  const ttl = input.ttl === undefined ? DEFAULT_CA_TTL : parseDuration(input.ttl, 'ttl');
+/** A CA's lifetime: the requested ttl, else Vault's default, the mount's max lease TTL (`maxTtl`, from the TTL service). */
+export function caTtl(input: { ttl?: string | number | undefined }, maxTtl: number): number {
+  const ttl = input.ttl === undefined ? maxTtl : parseDuration(input.ttl, 'ttl');
   if (ttl <= 0) throw badRequest('ttl: must be positive');
   return ttl;
 }

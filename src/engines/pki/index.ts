@@ -29,17 +29,13 @@ export interface PkiEngine extends Engine {
   rebuildCrlIfDue(): Promise<'rebuilt' | 'fresh' | 'no-ca'>;
 }
 
-function secondsOf(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
-}
-
 export function createPkiEngine(deps: EngineDeps): PkiEngine {
   const pki: PkiDeps = {
     storage: deps.storage,
     clock: deps.clock,
     random: deps.random,
     log: deps.log,
-    mountMaxTtl: () => secondsOf(deps.mount.config.max_lease_ttl),
+    ttl: deps.ttl,
   };
   const cache = createIssuerCache();
   return {

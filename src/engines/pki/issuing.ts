@@ -13,7 +13,7 @@ import type { KeyType } from './keys.ts';
 import { CA_KEY, certKey, decode, encode, roleKey, unix, URLS_KEY, DEFAULT_URLS, type CaBundle, type PkiDeps, type StoredCert, type UrlsConfig } from './model.ts';
 import { ISSUER_META_KEY, metaFor, type IssuerMeta, type LeafNotAfterBehavior } from './issuer-meta.ts';
 import { checkNames, sanNames, type RequestedNames } from './names.ts';
-import { SYSTEM_MAX_TTL, type Role } from './role.ts';
+import type { Role } from './role.ts';
 import { newSerialHex, serialColons } from './serial.ts';
 import { subjectName } from './subject.ts';
 import type { x509 } from './x509.ts';
@@ -57,10 +57,10 @@ export interface Validity {
   warnings: string[];
 }
 
-/** The requested TTL (or the role's), capped at the role's max_ttl (else the mount's, else 768h) with Vault's warning. */
+/** The requested TTL (or the role's), capped at the role's max_ttl (else the mount's TTL service maximum) with Vault's warning. */
 export function validity(deps: PkiDeps, ctx: IssueContext, requestedTtl: number | undefined): Validity {
   const now = deps.clock.now();
-  const maxTtl = ctx.role.maxTtl || deps.mountMaxTtl() || SYSTEM_MAX_TTL;
+  const maxTtl = ctx.role.maxTtl || deps.ttl.maxTtl();
   let ttl = requestedTtl && requestedTtl > 0 ? requestedTtl : ctx.role.ttl;
   const warnings: string[] = [];
   if (ttl > maxTtl) {

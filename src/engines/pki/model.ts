@@ -12,7 +12,7 @@
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
-import type { EngineStorage, StorageView } from '../../core/engine.ts';
+import type { EngineStorage, MountTtl, StorageView } from '../../core/engine.ts';
 import type { KeySpec } from './keys.ts';
 
 export interface PkiDeps {
@@ -20,8 +20,8 @@ export interface PkiDeps {
   clock: Clock;
   random: Random;
   log: Logger;
-  /** The mount's max_lease_ttl in seconds (0: none), the cap of roles without max_ttl. */
-  mountMaxTtl: () => number;
+  /** The mount's lease lifetimes (the TTL service): its maxTtl() caps a role without max_ttl, and is a CA's default ttl. */
+  ttl: MountTtl;
 }
 
 export interface CaBundle {

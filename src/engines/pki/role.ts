@@ -92,8 +92,6 @@ export type RoleInput = z.output<typeof roleInput>;
 
 export const DEFAULT_ROLE_TTL = 24 * 3600;
 export const DEFAULT_NOT_BEFORE = 30;
-/** Vault's system max lease TTL: the cap of a role without max_ttl on a mount without max_lease_ttl. */
-export const SYSTEM_MAX_TTL = 768 * 3600;
 
 export const RSA_ROLE_WARNING =
   'key_type "rsa": every issue request on this role generates an RSA key, which is slow (tens per second at best); prefer "ec" or have clients send a CSR to sign/';

@@ -9,7 +9,6 @@ import { scramVerifier } from '../scram.ts';
 import { defaultCreation, formatExpiration, renderStatements } from '../statements.ts';
 import { classify } from '../target-errors.ts';
 import { revokeUser, runInTransaction, statementFailure } from '../target-sql.ts';
-import { validForSeconds } from '../ttl.ts';
 import { generateUsername } from '../usernames.ts';
 
 export const CREDS_SECRET = 'creds';
@@ -40,7 +39,9 @@ async function mint(deps: DbDeps, req: EngineRequest): Promise<EngineResponse> {
   });
   const password = await deps.passwords.generate(config.passwordPolicy === '' ? undefined : config.passwordPolicy);
   const verifier = await scramVerifier(password, deps.random);
-  const expiration = formatExpiration(new Date(now.getTime() + validForSeconds(role, deps.mount) * 1000));
+  // VALID UNTIL is the lease's own expiry (the TTL service answers both); renewals move it with the lease.
+  const { ttl } = deps.ttl.resolve({ ttl: role.defaultTtl, maxTtl: role.maxTtl });
+  const expiration = formatExpiration(new Date(now.getTime() + ttl * 1000));
   const statements =
     role.creationStatements.length > 0
       ? renderStatements(role.creationStatements, { name: username, username, password: verifier, expiration })

@@ -52,7 +52,7 @@ async function generateRoot(deps: PkiDeps, type: 'internal' | 'exported', input:
   const spec = keySpec(input.key_type ?? 'ec', input.key_bits ?? 0, { forCa: true });
   checkSignature(input, spec.type);
   const now = deps.clock.now();
-  const ttl = caTtl(input);
+  const ttl = caTtl(input, deps.ttl.maxTtl());
   const urls = decode<UrlsConfig>(await deps.storage.get(URLS_KEY)) ?? DEFAULT_URLS;
   if (await deps.storage.get(CA_KEY)) {
     throw badRequest('refusing to generate a root certificate over an existing CA certificate: delete it first with DELETE <mount>/root');
@@ -113,7 +113,7 @@ async function signIntermediate(deps: PkiDeps, cache: IssuerCache, input: z.outp
   const commonName = useCsr ? csr.commonName : requireCommonName(input);
   if (commonName === '') throw badRequest('the common_name field is required');
   const now = deps.clock.now();
-  const ttl = caTtl(input);
+  const ttl = caTtl(input, deps.ttl.maxTtl());
   const notAfter = new Date(now.getTime() + ttl * 1000);
   if (notAfter > issuer.cert.notAfter) {
     throw badRequest(
