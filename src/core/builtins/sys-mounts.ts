@@ -59,6 +59,7 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
       {
         // Before `${prefix}/*path`, as in Vault: a path ending in "/tune" is the tune endpoint of the mount before it.
         pattern: `${prefix}/*path/tune`,
+        overrides: [`${prefix}/*path`],
         sudo,
         operations: {
           read: op(z.object({}), async ({ params }) => {
