@@ -1,6 +1,7 @@
 /** sys/quotas/lease-count/:name: a cap on live leases under a path (Vault Enterprise has it; here it is standard). */
 import { z } from 'zod';
 import { badRequest, notFound } from '../../lib/errors.ts';
+import { checkName } from '../../lib/names.ts';
 import type { LeaseCountQuota } from '../../storage/leases-store.ts';
 import type { LeaseQuotasStore } from '../../storage/lease-quotas-store.ts';
 import { op, type PathDef } from '../engine.ts';
@@ -8,7 +9,6 @@ import type { RowMac } from '../integrity/row-mac.ts';
 import { leaseQuotaFields } from '../integrity/rows.ts';
 import { normalizeApiPath } from '../quotas/paths.ts';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const MAX = 1_000_000_000_000;
 
 const input = z.object({
@@ -54,7 +54,7 @@ export function sysLeaseQuotasPaths(deps: { store: LeaseQuotasStore; mountPathFo
         }),
         update: op(input, async ({ params, input: i }) => {
           const name = params.name ?? '';
-          if (!NAME.test(name)) throw badRequest(`invalid quota name "${name.slice(0, 40)}": use letters, digits, '_', '-' and '.'`);
+          checkName(name, 'quota name');
           if (i.max_leases <= 0 || i.max_leases > MAX) throw badRequest('max_leases: must be greater than 0');
           if (i.role !== undefined && i.role !== '') throw badRequest('role: role-based lease count quotas are not supported');
           const path = quotaPath(i.path ?? '');

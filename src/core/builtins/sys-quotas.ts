@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
 import { badRequest, notFound } from '../../lib/errors.ts';
+import { checkName } from '../../lib/names.ts';
 import { op, type PathDef } from '../engine.ts';
 import type { QuotaLimiter, RateLimitQuota } from '../quotas.ts';
 import { normalizeApiPath } from '../quotas/paths.ts';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const MAX_RATE = 1_000_000_000;
 const MAX_SECONDS = 30 * 86_400;
 
@@ -83,7 +83,7 @@ export function sysQuotasPaths(deps: SysQuotasDeps): PathDef[] {
         }),
         update: op(quotaInput, async ({ params, input }) => {
           const name = params.name ?? '';
-          if (!NAME.test(name)) throw badRequest(`invalid quota name "${name.slice(0, 40)}": use letters, digits, '_', '-' and '.'`);
+          checkName(name, 'quota name');
           if (input.rate <= 0 || input.rate > MAX_RATE) throw badRequest(`rate: must be greater than 0 and at most ${MAX_RATE}`);
           if (input.role !== undefined && input.role !== '') throw badRequest('role: role-based rate limit quotas are not supported');
           await quotas.put({

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
 import { badRequest } from '../../lib/errors.ts';
+import { checkName } from '../../lib/names.ts';
 import { boolField, durationField, stringListField } from '../../lib/role-token-fields.ts';
 import type { EngineStorage, PathDef } from '../engine.ts';
 import { namedRecordPaths } from '../engine-records.ts';
@@ -26,7 +27,6 @@ export interface TokenRole {
   noDefaultPolicy: boolean;
 }
 
-const ROLE_NAME = /^\w(([\w-.]+)?\w)?$/;
 const PATH_SUFFIX = /^[\w.-]{1,128}$/;
 
 const roleBody = z.object({
@@ -68,7 +68,7 @@ const EMPTY_ROLE: Omit<TokenRole, 'name'> = {
 };
 
 export function roleName(raw: string): string {
-  if (!ROLE_NAME.test(raw) || raw.length > 128) throw badRequest(`invalid role name "${raw.slice(0, 60)}"`);
+  checkName(raw, 'role name');
   return raw.toLowerCase();
 }
 

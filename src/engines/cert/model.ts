@@ -31,7 +31,7 @@ export interface CertDeps {
 }
 
 /** Vault's GenericNameRegex; names are case-insensitive (stored lower-case). */
-export const NAME_PATTERN = /^\w([\w.-]{0,126}\w)?$/;
+export { isName } from '../../lib/names.ts';
 
 export const entryKey = (name: string): string => `cert/${name.toLowerCase()}`;
 

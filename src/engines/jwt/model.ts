@@ -4,7 +4,7 @@
  *   config       → JwtConfig (JSON)
  *   role/<name>  → JwtRole (JSON); role names are lower-cased, as in Vault.
  */
-import { badRequest } from '../../lib/errors.ts';
+import { checkName, isName } from '../../lib/names.ts';
 import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
 import type { EngineStorage } from '../../core/engine.ts';
 
@@ -47,14 +47,11 @@ export const CONFIG_KEY = 'config';
 export const ROLE_PREFIX = 'role/';
 export const roleKey = (name: string): string => `${ROLE_PREFIX}${name}`;
 
-const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
-export const isRoleName = (name: string): boolean => ROLE_NAME.test(name);
+export const isRoleName = isName;
 
-/** The role name from the path, lower-cased; Vault's name rule (letters, digits, '_', '-', '.'). */
+/** The role name from the path, lower-cased; the shared name rule (lib/names.ts). */
 export function roleName(params: Readonly<Record<string, string>>): string {
-  const name = (params.name ?? '').toLowerCase();
-  if (!isRoleName(name)) throw badRequest(`invalid role name "${name.slice(0, 64)}": use letters, digits, '_', '-' and '.'`);
-  return name;
+  return checkName((params.name ?? '').toLowerCase(), 'role name');
 }
 
 export const newRole = (): JwtRole => ({

@@ -4,7 +4,7 @@
  *   config       → K8sConfig (JSON)
  *   role/<name>  → K8sRole (JSON)
  */
-import { badRequest } from '../../lib/errors.ts';
+import { checkName, isName } from '../../lib/names.ts';
 import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
 import type { EngineStorage } from '../../core/engine.ts';
 
@@ -44,14 +44,10 @@ export const CONFIG_KEY = 'config';
 export const ROLE_PREFIX = 'role/';
 export const roleKey = (name: string): string => `${ROLE_PREFIX}${name}`;
 
-const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
-export const isRoleName = (name: string): boolean => ROLE_NAME.test(name);
+export const isRoleName = isName;
 
-export function roleName(params: Readonly<Record<string, string>>): string {
-  const name = params.name ?? '';
-  if (!isRoleName(name)) throw badRequest(`invalid role name "${name.slice(0, 64)}": use letters, digits, '_', '-' and '.'`);
-  return name;
-}
+/** The role name from the path: the shared name rule (lib/names.ts). */
+export const roleName = (params: Readonly<Record<string, string>>): string => checkName(params.name, 'role name');
 
 export const newRole = (): K8sRole => ({
   boundServiceAccountNames: [],

@@ -9,7 +9,7 @@ import { loginFailed } from '../../../lib/errors.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { certNames, type CertNames } from '../cert-names.ts';
 import { anyMatch } from '../../../lib/glob.ts';
-import { decode, entryKey, loadEntry, NAME_PATTERN, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
+import { decode, entryKey, loadEntry, isName, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
 import { chainsToAnchor } from '../verify.ts';
 
 const loginInput = z.object({ name: z.string().max(128).optional() });
@@ -59,7 +59,7 @@ function loginResult(e: CertEntry, leaf: X509Certificate, n: CertNames): LoginRe
 
 async function candidates(deps: CertDeps, name: string | undefined): Promise<CertEntry[]> {
   if (name !== undefined && name !== '') {
-    if (!NAME_PATTERN.test(name)) return [];
+    if (!isName(name)) return [];
     const one = await loadEntry(deps.storage, name);
     return one ? [one] : [];
   }
