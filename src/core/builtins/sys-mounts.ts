@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { badRequest, notFound } from '../../lib/errors.ts';
-import { op, type MountInfo, type PathDef } from '../engine.ts';
+import { op, withParams, type MountInfo, type PathDef } from '../engine.ts';
 import { mountAccessor, type MountTable } from '../mounts.ts';
 import { applyMountConfig, mountConfigFields, mountConfigInput, renderMountConfig } from './mount-config.ts';
+
+const byPath = withParams(z.object({ path: z.string() }));
 
 export const mountWire = (m: MountInfo) => ({
   type: m.type,
@@ -62,16 +64,16 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
         overrides: [`${prefix}/*path`],
         sudo,
         operations: {
-          read: op(z.object({}), async ({ params }) => {
-            const m = find(params.path ?? '');
+          read: byPath.op(z.object({}), async ({ params }) => {
+            const m = find(params.path);
             if (!m) throw notFound();
             const options = Object.keys(m.options).length > 0 ? m.options : null;
             return { data: { description: m.description, options, ...renderMountConfig(m.config) } };
           }),
-          update: op(tuneBody, async ({ params, input }) => {
+          update: byPath.op(tuneBody, async ({ params, input }) => {
             // force_no_cache is set when mounting only: Vault's tune ignores it, and its client always sends false.
             const { description, options, force_no_cache: _mountOnly, ...config } = input;
-            await deps.mounts().tune(params.path ?? '', cls, (cur) => {
+            await deps.mounts().tune(params.path, cls, (cur) => {
               // A KV mount's stored layout follows its version: it is chosen when mounting and never changes.
               if (options && options.version !== undefined && options.version !== null && String(options.version) !== String(cur.options.version ?? '')) {
                 throw badRequest('options.version cannot be changed on an existing mount: mount a new one and copy the secrets');
@@ -90,15 +92,15 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
         pattern: `${prefix}/*path`,
         sudo,
         operations: {
-          read: op(z.object({}), async ({ params }) => {
-            const m = find(params.path ?? '');
+          read: byPath.op(z.object({}), async ({ params }) => {
+            const m = find(params.path);
             if (!m) throw notFound();
             return { data: mountWire(m) };
           }),
-          update: op(mountBody, async ({ params, input }) => {
+          update: byPath.op(mountBody, async ({ params, input }) => {
             const t = canonicalType(input.type, input.options ?? {});
             await deps.mounts().mount({
-              path: params.path ?? '',
+              path: params.path,
               class: cls,
               type: t.type,
               description: input.description ?? '',
@@ -107,8 +109,8 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
             });
             return {};
           }),
-          delete: op(z.object({}), async ({ params }) => {
-            await deps.mounts().unmount(params.path ?? '', cls);
+          delete: byPath.op(z.object({}), async ({ params }) => {
+            await deps.mounts().unmount(params.path, cls);
             return {};
           }),
         },

@@ -5,6 +5,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { byType } from '../params.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { caKeyFields, caNameFields, caSans, caSubject, requireCommonName } from '../ca-request.ts';
 import { encodePrivateKey, exportPkcs8, generateKeyPair, keySpec, signingAlgorithm } from '../keys.ts';
@@ -96,7 +97,7 @@ export function createIntermediatePaths(deps: PkiDeps): PathDef[] {
   return [
     ...['intermediate/generate/:type', 'issuers/generate/intermediate/:type'].map((pattern) => ({
       pattern,
-      operations: { update: op(generateInput, async ({ params, input }) => generateIntermediate(deps, exportType(params.type ?? ''), input)) },
+      operations: { update: byType.op(generateInput, async ({ params, input }) => generateIntermediate(deps, exportType(params.type), input)) },
     })),
     { pattern: 'intermediate/set-signed', operations: { update: op(setSignedInput, async ({ input }) => setSigned(deps, input.certificate)) } },
   ];

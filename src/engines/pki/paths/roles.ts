@@ -1,5 +1,6 @@
 /** roles/:name (read, write, delete) and LIST roles. A write replaces the whole role, as in Vault. */
 import { op, type PathDef } from '../../../core/engine.ts';
+import { byName } from '../params.ts';
 import { notFound } from '../../../lib/errors.ts';
 import { checkName, isName } from '../../../lib/names.ts';
 import { empty } from '../input.ts';
@@ -28,19 +29,19 @@ export function createRolesPaths(deps: PkiDeps): PathDef[] {
       pattern: 'roles/:name',
       exists: async ({ params }) => isName(params.name ?? '') && (await deps.storage.get(roleKey(params.name ?? ''))) !== null,
       operations: {
-        read: op(empty, async ({ params }) => {
-          const role = decode<Role>(await deps.storage.get(roleKey(roleName(params.name ?? ''))));
+        read: byName.op(empty, async ({ params }) => {
+          const role = decode<Role>(await deps.storage.get(roleKey(params.name)));
           if (!role) throw notFound();
           return { data: roleWire(role) };
         }),
-        update: op(roleInput, async ({ params, input }) => {
-          const name = roleName(params.name ?? '');
+        update: byName.op(roleInput, async ({ params, input }) => {
+          const name = params.name;
           const { role, warnings } = buildRole(input);
           await deps.storage.put(roleKey(name), encode(role));
           return { data: roleWire(role), ...(warnings.length > 0 ? { warnings } : {}) };
         }),
-        delete: op(empty, async ({ params }) => {
-          await deps.storage.delete([roleKey(roleName(params.name ?? ''))]);
+        delete: byName.op(empty, async ({ params }) => {
+          await deps.storage.delete([roleKey(params.name)]);
           return {};
         }),
       },

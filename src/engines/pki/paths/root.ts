@@ -1,6 +1,7 @@
 /** root/generate/:type and issuers/generate/root/:type (internal|exported), DELETE root, and root/sign-intermediate. */
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { byType } from '../params.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { caKeyFields, caNameFields, caSans, caSubject, caTtl, caValidityFields, notBefore, requireCommonName } from '../ca-request.ts';
 import { selfSignCa, signCa } from '../certificate.ts';
@@ -155,7 +156,7 @@ export function createRootPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
     },
     ...['root/generate/:type', 'issuers/generate/root/:type'].map((pattern) => ({
       pattern,
-      operations: { update: op(generateInput, async ({ params, input }) => generateRoot(deps, exportType(params.type ?? ''), input)) },
+      operations: { update: byType.op(generateInput, async ({ params, input }) => generateRoot(deps, exportType(params.type), input)) },
     })),
     {
       pattern: 'root/sign-intermediate',
