@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { op, type PathDef } from '../src/core/engine.ts';
 import { createPathMatcher } from '../src/core/path-match.ts';
 import { overlapError, patternsOverlap } from '../src/core/path-overlap.ts';
+import { sysMountsPaths } from '../src/core/builtins/sys-mounts.ts';
 
 const read = { read: op(z.object({}), async () => ({})) };
 const def = (pattern: string, overrides?: string[]): PathDef => ({ pattern, operations: read, ...(overrides ? { overrides } : {}) });
@@ -31,4 +32,17 @@ test('an engine with overlapping patterns is refused when its matcher is built',
   t.deepEqual(match('mounts/a/b/tune')?.params, { path: 'a/b' });
   t.is(match('mounts/a/b')?.def.pattern, 'mounts/*path');
   t.is(overlapError([def('cert/ca', ['cert/:serial']), def('cert/:serial'), def('certs')]), null);
+});
+
+test('sys/mounts: the auth tune alias and the tune paths override the catch-all mount paths, so the list builds', (t) => {
+  const paths = sysMountsPaths({ mounts: () => t.fail('not called') as never });
+  t.is(overlapError(paths), null);
+  const match = createPathMatcher(paths);
+  t.is(match('mounts/auth/approle/tune')?.def.pattern, 'mounts/auth/*path/tune');
+  t.is(match('mounts/secret/tune')?.def.pattern, 'mounts/*path/tune');
+  t.is(match('mounts/a/b')?.def.pattern, 'mounts/*path');
+  // Without its overrides the alias is refused.
+  const alias = paths.find((d) => d.pattern === 'mounts/auth/*path/tune');
+  t.truthy(alias);
+  t.regex(overlapError(paths.map((d) => (d === alias ? { pattern: d.pattern } : d))) ?? '', /"mounts\/auth\/\*path\/tune" and "mounts\/\*path\/tune" overlap/);
 });

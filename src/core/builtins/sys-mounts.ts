@@ -120,5 +120,5 @@ export function sysMountsPaths(deps: { mounts: () => MountTable }): PathDef[] {
   const auth = paths('auth', 'auth');
   // Vault also tunes auth methods at sys/mounts/auth/<path>/tune (Terraform's auth backend resources do): first, so it wins.
   const authTune = auth.find((d) => d.pattern === 'auth/*path/tune');
-  return [...(authTune ? [{ ...authTune, pattern: 'mounts/auth/*path/tune' }] : []), ...paths('secret', 'mounts'), ...auth];
+  return [...(authTune ? [{ ...authTune, pattern: 'mounts/auth/*path/tune', overrides: ['mounts/*path/tune', 'mounts/*path'] }] : []), ...paths('secret', 'mounts'), ...auth];
 }

@@ -3,27 +3,35 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../lib/clock.ts';
+import { z } from 'zod';
 import type { EngineStorage, StorageView } from '../../core/engine.ts';
+import { decodeJson, getJson } from '../../lib/stored-json.ts';
 
-export interface CertEntry {
-  name: string;
+const names = z.array(z.string()).default([]);
+const seconds = z.number().int().min(0).default(0);
+
+/** A trusted-certificate entry as stored: the schema is its contract (a field added later gets a default). */
+export const certEntrySchema = z.object({
+  name: z.string(),
   /** PEM: one or more CA or leaf certificates to trust. */
-  certificate: string;
-  displayName: string;
-  allowedNames: string[];
-  allowedCommonNames: string[];
-  allowedDnsSans: string[];
-  allowedEmailSans: string[];
-  allowedUriSans: string[];
-  allowedOrganizationalUnits: string[];
-  tokenPolicies: string[];
+  certificate: z.string(),
+  displayName: z.string().default(''),
+  allowedNames: names,
+  allowedCommonNames: names,
+  allowedDnsSans: names,
+  allowedEmailSans: names,
+  allowedUriSans: names,
+  allowedOrganizationalUnits: names,
+  tokenPolicies: names,
   /** Seconds; 0 means the broker default. */
-  tokenTtl: number;
-  tokenMaxTtl: number;
-  tokenPeriod: number;
-  tokenNumUses: number;
-  tokenNoDefaultPolicy: boolean;
-}
+  tokenTtl: seconds,
+  tokenMaxTtl: seconds,
+  tokenPeriod: seconds,
+  tokenNumUses: seconds,
+  tokenNoDefaultPolicy: z.boolean().default(false),
+});
+
+export type CertEntry = z.output<typeof certEntrySchema>;
 
 export interface CertDeps {
   storage: EngineStorage;
@@ -36,14 +44,9 @@ export { isName } from '../../lib/names.ts';
 export const entryKey = (name: string): string => `cert/${name.toLowerCase()}`;
 
 
-export function decode(raw: Buffer): CertEntry {
-  return JSON.parse(raw.toString('utf8')) as CertEntry;
-}
+export const decode = (raw: Buffer, name: string): CertEntry => decodeJson(raw, entryKey(name), certEntrySchema);
 
-export async function loadEntry(storage: StorageView, name: string): Promise<CertEntry | null> {
-  const raw = await storage.get(entryKey(name));
-  return raw ? decode(raw) : null;
-}
+export const loadEntry = (storage: StorageView, name: string): Promise<CertEntry | null> => getJson(storage, entryKey(name), certEntrySchema);
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
 

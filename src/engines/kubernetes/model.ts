@@ -5,7 +5,9 @@
  *   role/<name>  → K8sRole (JSON)
  */
 import { checkName, isName } from '../../lib/names.ts';
-import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
+import { z } from 'zod';
+import { decodeJson } from '../../lib/stored-json.ts';
+import { DEFAULT_TOKEN_SETTINGS, tokenSettingsSchema, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
 import type { EngineStorage } from '../../core/engine.ts';
 
 export interface K8sConfig {
@@ -30,6 +32,15 @@ export interface K8sRole {
   aliasNameSource: AliasNameSource;
   token: TokenSettings;
 }
+
+/** A role as stored (`role/<name>`): fields added later get defaults here. */
+export const k8sRoleSchema: z.ZodType<K8sRole, unknown> = z.object({
+  boundServiceAccountNames: z.array(z.string()).default([]),
+  boundServiceAccountNamespaces: z.array(z.string()).default([]),
+  audience: z.string().default(''),
+  aliasNameSource: z.enum(['serviceaccount_uid', 'serviceaccount_name']).default('serviceaccount_uid'),
+  token: tokenSettingsSchema,
+});
 
 export interface K8sDeps {
   storage: EngineStorage;
@@ -60,7 +71,7 @@ export const newRole = (): K8sRole => ({
 const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
 
 export const decodeConfig = (raw: Buffer | null | undefined): K8sConfig | null => (raw ? decode<K8sConfig>(raw) : null);
-export const decodeRole = (raw: Buffer | null | undefined): K8sRole | null => (raw ? decode<K8sRole>(raw) : null);
+export const decodeRole = (raw: Buffer | null | undefined): K8sRole | null => (raw ? decodeJson(raw, 'role', k8sRoleSchema) : null);
 
 
 /** Without an explicit setting, the issuer is validated exactly when one is configured. */

@@ -6,7 +6,7 @@ import { parseDuration } from '../../../lib/durations.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { checkName } from '../../../lib/names.ts';
 import { hasClientAuthUsage } from '../verify.ts';
-import { entryWire, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
+import { certEntrySchema, entryWire, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
 
 const MAX_LIST = 256;
 const MAX_PEM_CHARS = 256 * 1024;
@@ -126,6 +126,7 @@ export function createCertsPaths(deps: CertDeps): PathDef[] {
     prefix: 'cert/',
     name: certName,
     input: certInput,
+    record: certEntrySchema,
     apply: (current, input, name) => applyInput(name, current, input),
     wire: entryWire,
   });

@@ -67,7 +67,7 @@ async function candidates(deps: CertDeps, name: string | undefined): Promise<Cer
   const raw = await deps.storage.getMany(names.map(entryKey));
   return names.flatMap((n) => {
     const v = raw.get(entryKey(n));
-    return v ? [decode(v)] : [];
+    return v ? [decode(v, n)] : [];
   });
 }
 

@@ -33,11 +33,6 @@ import type { x509 } from '../x509.ts';
 const generateInput = z.object({ ...caNameFields, ...caKeyFields, ...caValidityFields, issuer_name: z.string().max(128).optional(), key_name: z.string().max(128).optional() });
 const signIntermediateInput = z.object({ ...caNameFields, ...caValidityFields, csr: pemField, use_csr_values: boolField.optional() });
 
-export function exportType(raw: string): 'internal' | 'exported' {
-  if (raw === 'internal' || raw === 'exported') return raw;
-  throw badRequest(`unsupported type "${raw.slice(0, 32)}": use "internal" or "exported"`);
-}
-
 const toDer = (pem: string): string => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
 
 async function storeCert(deps: PkiDeps, cert: x509.X509Certificate): Promise<string> {
@@ -156,7 +151,7 @@ export function createRootPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
     },
     ...['root/generate/:type', 'issuers/generate/root/:type'].map((pattern) => ({
       pattern,
-      operations: { update: byType.op(generateInput, async ({ params, input }) => generateRoot(deps, exportType(params.type), input)) },
+      operations: { update: byType.op(generateInput, async ({ params, input }) => generateRoot(deps, params.type, input)) },
     })),
     {
       pattern: 'root/sign-intermediate',
