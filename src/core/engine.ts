@@ -256,10 +256,7 @@ export function op<S extends z.ZodType>(
   return { input, handle: (req) => handle(req as EngineRequest<z.output<S>>) };
 }
 
-/**
- * Operations whose path parameters are parsed too: `withParams(z.object({ name: roleName })).op(input, handler)`
- * hands the handler `params` typed by the schema (already checked, e.g. against the shared name rules of lib/names.ts).
- */
+/** Operations with parsed path parameters: `withParams(z.object({ name })).op(input, handler)` types `params`. */
 export function withParams<P extends z.ZodType<Params>>(params: P) {
   return {
     op<S extends z.ZodType>(input: S, handle: (req: EngineRequest<z.output<S>, z.output<P>>) => Promise<EngineResponse>): Handler {
