@@ -117,9 +117,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<Running
   let events: EventStream | undefined;
   if (cfg.events) {
     events = startEventStream({
-      address: cfg.broker.address,
-      caFile: cfg.broker.caFile,
-      tlsSkipVerify: cfg.broker.tlsSkipVerify,
+      broker,
       token: () => tokens.peek(),
       retry: cfg.retry,
       unsupportedRetryMs: Math.max(cfg.pollIntervalMs, 60_000),

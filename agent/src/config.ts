@@ -1,13 +1,16 @@
 /**
- * The agent's config file (README "The agent"; every field in agent/examples/complete.yaml): YAML or JSON, validated once at start-up. Every error names the field,
+ * The agent's config file (README "The agent"; every field in agent/examples/complete.yaml): YAML or JSON, validated once at
+ * start-up against one zod schema (`auth` a union discriminated by `method`). Every error names the field,
  * e.g. `secrets[1].destination: is required`. Nothing is fetched or written before the whole file checks out.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, Fields, isObj } from './config-reader.ts';
+import { z } from 'zod';
 import { parseDurationMs } from './durations.ts';
 
-export { ConfigError };
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
 
 export const DEFAULT_SA_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 export const AUTH_METHODS = ['approle', 'kubernetes', 'jwt', 'token', 'cert'] as const;
@@ -53,173 +56,196 @@ export interface AgentConfig {
   logLevel: string;
 }
 
-const SIGNALS = new Set(['HUP', 'INT', 'QUIT', 'USR1', 'USR2', 'TERM', 'WINCH', 'ALRM', 'CONT']);
+const SIGNALS = ['HUP', 'INT', 'QUIT', 'USR1', 'USR2', 'TERM', 'WINCH', 'ALRM', 'CONT'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function duration(f: Fields, key: string, fallbackMs: number, minMs = 0): number {
-  const v = f.raw(key);
-  if (v === undefined || v === null) return fallbackMs;
-  const ms = parseDurationMs(v);
-  if (ms === undefined || ms < minMs) f.fail(key, `must be a duration such as "30s" or "5m"${minMs ? ` (at least ${minMs} ms)` : ''}`);
-  return ms;
-}
+/** A required or optional field's messages: "is required (hint)" when absent, `bad` when of the wrong kind. */
+const says = (bad: string, hint = '') => ({
+  error: (iss: { input?: unknown }) => (iss.input === undefined ? `is required${hint ? ` (${hint})` : ''}` : bad),
+});
+const str = (hint = '') => z.string(says('must be a non-empty string', hint)).refine((v) => v.trim() !== '', 'must be a non-empty string');
+const bool = z.boolean(says('must be true or false'));
+const int = (min: number, max: number) => z.number(says(`must be an integer from ${min} to ${max}`)).int().min(min).max(max).optional();
+const mapping = <S extends z.ZodRawShape>(shape: S, hint = '', bad = 'must be a mapping (object)') => z.strictObject(shape, says(bad, hint));
+
+/** A duration ("30s", "5m", a number of seconds) in milliseconds, at least `minMs`; absent: `fallbackMs`. */
+const duration = (fallbackMs: number, minMs = 0) =>
+  z.unknown().optional().transform((v, ctx): number => {
+    if (v === undefined) return fallbackMs;
+    const ms = parseDurationMs(v);
+    if (ms === undefined || ms < minMs) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration such as "30s" or "5m"${minMs ? ` (at least ${minMs} ms)` : ''}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 /** File mode: "0400", "0o640", or a number read as octal digits like chmod (400 means 0400). */
-function fileMode(f: Fields, key: string): number {
-  const v = f.raw(key);
-  if (v === undefined || v === null) return 0o400;
+const fileMode = z.unknown().optional().transform((v, ctx): number => {
+  if (v === undefined) return 0o400;
   const text = typeof v === 'number' && Number.isInteger(v) ? String(v) : typeof v === 'string' ? v.trim().replace(/^0o/i, '') : '';
-  if (!/^[0-7]{3,4}$/.test(text)) f.fail(key, 'must be an octal file mode such as "0400" or "0640"');
   const mode = parseInt(text, 8);
-  if (mode & 0o7000) f.fail(key, 'setuid, setgid and sticky bits are not allowed');
-  return mode;
-}
+  const message = !/^[0-7]{3,4}$/.test(text) ? 'must be an octal file mode such as "0400" or "0640"' : mode & 0o7000 ? 'setuid, setgid and sticky bits are not allowed' : undefined;
+  if (message === undefined) return mode;
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+});
 
-function parseListen(f: Fields): AgentConfig['listen'] {
-  const v = f.optString('listen');
-  if (v === undefined) return undefined;
+const listen = str().transform((v, ctx): { host: string; port: number } => {
   const m = /^(.*):(\d{1,5})$/.exec(v.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !m[1] || port > 65535) f.fail('listen', 'must be HOST:PORT, e.g. "127.0.0.1:8100"');
+  if (!m?.[1] || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: 'must be HOST:PORT, e.g. "127.0.0.1:8100"' });
+    return z.NEVER;
+  }
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
-}
+});
 
-function parseAuth(root: Fields, baseDir: string): AuthConfig {
-  const f: Fields = root.obj_('auth', `one of: ${AUTH_METHODS.join(', ')}`);
-  const method = f.string('method', `one of: ${AUTH_METHODS.join(', ')}`);
-  const file = (key: string, fallback?: string): string => {
-    const v = fallback === undefined ? f.string(key) : (f.optString(key) ?? fallback);
-    return path.resolve(baseDir, v);
+const onChange = mapping({
+  command: z.unknown().optional(),
+  timeout: duration(30_000, 1),
+  signal: z.unknown().optional(),
+  pid_file: z.unknown().optional(),
+}).transform((v, ctx): OnChange => {
+  const fail = (field: string, message: string): never => {
+    ctx.addIssue({ code: 'custom', path: [field], message });
+    return z.NEVER;
   };
-  const mount = (): string => (f.optString('mount') ?? method).replace(/^\/+|\/+$/g, '');
-  let auth: AuthConfig;
-  switch (method) {
-    case 'approle':
-      auth = { method, mount: mount(), roleIdFile: file('role_id_file'), secretIdFile: file('secret_id_file') };
-      break;
-    case 'kubernetes':
-      auth = { method, mount: mount(), role: f.string('role'), tokenFile: file('token_file', DEFAULT_SA_TOKEN_FILE) };
-      break;
-    case 'jwt':
-      auth = { method, mount: mount(), role: f.string('role'), tokenFile: file('token_file') };
-      break;
-    case 'token':
-      auth = { method, tokenFile: file('token_file') };
-      break;
-    case 'cert':
-      auth = { method, mount: mount(), name: f.optString('name'), certFile: file('cert_file'), keyFile: file('key_file') };
-      break;
-    default:
-      f.fail('method', `unknown auth method "${method}" (expected one of: ${AUTH_METHODS.join(', ')})`);
+  if (v.command !== undefined) {
+    const raw: unknown = typeof v.command === 'string' ? [v.command] : v.command;
+    const list = Array.isArray(raw) ? raw.filter((x): x is string => typeof x === 'string' && x.length > 0) : [];
+    if (!Array.isArray(raw) || list.length === 0 || list.length !== raw.length) return fail('command', 'must be a non-empty list of strings, e.g. ["/bin/kill", "-HUP", "1"]');
+    if (v.signal !== undefined || v.pid_file !== undefined) return fail('command', 'give either command or signal + pid_file, not both');
+    return { kind: 'command', command: list, timeoutMs: v.timeout };
   }
-  f.done();
-  return auth;
+  if (v.signal === undefined && v.pid_file === undefined) return fail('command', 'on_change needs a command, or a signal and a pid_file');
+  const signal = str().safeParse(v.signal);
+  if (!signal.success) return fail('signal', signal.error.issues[0]?.message ?? 'is required');
+  const name = signal.data.toUpperCase().replace(/^SIG/, '');
+  if (!(SIGNALS as readonly string[]).includes(name)) return fail('signal', `unknown signal "${name}" (expected one of: ${SIGNALS.join(', ')})`);
+  const pidFile = str().safeParse(v.pid_file);
+  if (!pidFile.success) return fail('pid_file', pidFile.error.issues[0]?.message ?? 'is required');
+  return { kind: 'signal', signal: `SIG${name}` as NodeJS.Signals, pidFile: pidFile.data };
+});
+
+/** The schema of the config document; `baseDir` resolves relative file names (the config file's directory). */
+export function configSchema(baseDir: string) {
+  const file = (hint = '') => str(hint).transform((v) => path.resolve(baseDir, v));
+  const mount = (method: string) => str().optional().transform((v) => (v ?? method).replace(/^\/+|\/+$/g, ''));
+  const auth = z.discriminatedUnion(
+    'method',
+    [
+      mapping({ method: z.literal('approle'), mount: mount('approle'), role_id_file: file(), secret_id_file: file() }).transform(
+        (a): AuthConfig => ({ method: a.method, mount: a.mount, roleIdFile: a.role_id_file, secretIdFile: a.secret_id_file }),
+      ),
+      mapping({ method: z.literal('kubernetes'), mount: mount('kubernetes'), role: str(), token_file: file().optional() }).transform(
+        (a): AuthConfig => ({ method: a.method, mount: a.mount, role: a.role, tokenFile: a.token_file ?? DEFAULT_SA_TOKEN_FILE }),
+      ),
+      mapping({ method: z.literal('jwt'), mount: mount('jwt'), role: str(), token_file: file() }).transform(
+        (a): AuthConfig => ({ method: a.method, mount: a.mount, role: a.role, tokenFile: a.token_file }),
+      ),
+      mapping({ method: z.literal('token'), token_file: file() }).transform((a): AuthConfig => ({ method: a.method, tokenFile: a.token_file })),
+      mapping({ method: z.literal('cert'), mount: mount('cert'), name: str().optional(), cert_file: file(), key_file: file() }).transform(
+        (a): AuthConfig => ({ method: a.method, mount: a.mount, name: a.name, certFile: a.cert_file, keyFile: a.key_file }),
+      ),
+    ],
+    {
+      error: (iss) => {
+        const method = (iss.input as { method?: unknown } | undefined)?.method;
+        if (iss.input === undefined) return `is required (one of: ${AUTH_METHODS.join(', ')})`;
+        if (typeof iss.input !== 'object' || iss.input === null || Array.isArray(iss.input)) return 'must be a mapping (object)';
+        // The issue's path is auth.method.
+        return method === undefined ? `is required (one of: ${AUTH_METHODS.join(', ')})` : `unknown auth method "${String(method)}" (expected one of: ${AUTH_METHODS.join(', ')})`;
+      },
+    },
+  );
+  const secret = mapping({
+    path: str('e.g. secret/data/app/config').transform((v) => v.replace(/^\/+/, '').replace(/^v1\//, '')),
+    destination: file(),
+    template: z.string({ error: 'must be a string' }).optional(),
+    template_file: str().optional(),
+    params: z.record(z.string(), z.unknown(), { error: 'must be a mapping, e.g. {common_name: web.example.com}' }).optional(),
+    mode: fileMode,
+    uid: int(0, 2 ** 31),
+    gid: int(0, 2 ** 31),
+    on_change: onChange.optional(),
+  }, '', 'must be a mapping with path and destination').transform((s, ctx): SecretConfig => {
+    let template = s.template;
+    if (s.template !== undefined && s.template_file) {
+      ctx.addIssue({ code: 'custom', path: ['template_file'], message: 'give either template or template_file, not both' });
+      return z.NEVER;
+    }
+    if (s.template_file) {
+      try {
+        template = fs.readFileSync(path.resolve(baseDir, s.template_file), 'utf8');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['template_file'], message: `cannot read ${s.template_file}: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    }
+    return { path: s.path, params: s.params, destination: s.destination, template, mode: s.mode, uid: s.uid, gid: s.gid, onChange: s.on_change };
+  });
+  const address = str('e.g. https://sealbox:8200')
+    .transform((v) => v.replace(/\/+$/, ''))
+    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: (iss) => `"${String(iss.input)}" is not an http(s) URL` });
+  const secretsHint = 'is required: a list of {path, destination}';
+  return mapping({
+    broker: mapping({ address, ca_file: file().optional(), tls_skip_verify: bool.optional(), timeout: duration(10_000, 100) }, 'with address'),
+    listen: listen.optional(),
+    auth,
+    secrets: z.array(secret, { error: secretsHint }).min(1, { error: secretsHint }),
+    exit_after_auth: bool.optional(),
+    revoke_on_shutdown: bool.optional(),
+    poll_interval: duration(60_000, 100),
+    events: bool.optional(),
+    retry: mapping({ initial: duration(500, 10), max: duration(30_000, 10) }).optional(),
+    log_level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  }, '', 'must be a mapping (object) with broker, auth and secrets').transform(
+    (c): AgentConfig => ({
+      broker: { address: c.broker.address, caFile: c.broker.ca_file, tlsSkipVerify: c.broker.tls_skip_verify ?? false, timeoutMs: c.broker.timeout },
+      listen: c.listen,
+      auth: c.auth,
+      secrets: c.secrets,
+      exitAfterAuth: c.exit_after_auth ?? false,
+      revokeOnShutdown: c.revoke_on_shutdown ?? false,
+      pollIntervalMs: c.poll_interval,
+      events: c.events ?? true,
+      retry: { initialMs: c.retry?.initial ?? 500, maxMs: c.retry?.max ?? 30_000 },
+      logLevel: c.log_level ?? 'info',
+    }),
+  );
 }
 
-function parseOnChange(s: Fields): OnChange | undefined {
-  const maybe = s.optObj('on_change');
-  if (!maybe) return undefined;
-  const f: Fields = maybe;
-  let result: OnChange;
-  if (f.has('command')) {
-    const cmd = f.raw('command');
-    const raw: unknown = typeof cmd === 'string' ? [cmd] : cmd;
-    const list: string[] = Array.isArray(raw) ? raw.filter((x): x is string => typeof x === 'string' && x.length > 0) : [];
-    if (!Array.isArray(raw) || list.length === 0 || list.length !== raw.length) {
-      f.fail('command', 'must be a non-empty list of strings, e.g. ["/bin/kill", "-HUP", "1"]');
-    }
-    if (f.has('signal') || f.has('pid_file')) f.fail('command', 'give either command or signal + pid_file, not both');
-    result = { kind: 'command', command: list, timeoutMs: duration(f, 'timeout', 30_000, 1) };
-  } else if (f.has('signal') || f.has('pid_file')) {
-    const signal = f.string('signal').toUpperCase().replace(/^SIG/, '');
-    if (!SIGNALS.has(signal)) f.fail('signal', `unknown signal "${signal}" (expected one of: ${[...SIGNALS].join(', ')})`);
-    result = { kind: 'signal', signal: `SIG${signal}` as NodeJS.Signals, pidFile: f.string('pid_file') };
-  } else {
-    f.fail('command', 'on_change needs a command, or a signal and a pid_file');
-  }
-  f.done();
-  return result;
+/** A null field is an absent one (YAML's `key:` with no value); `params` keeps its values as given. */
+function withoutNulls(v: unknown, key = ''): unknown {
+  if (key === 'params') return v;
+  if (Array.isArray(v)) return v.map((x) => withoutNulls(x));
+  if (typeof v !== 'object' || v === null) return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, withoutNulls(x, k)]));
 }
 
-function parseSecret(v: unknown, i: number, baseDir: string): SecretConfig {
-  if (!isObj(v)) throw new ConfigError(`secrets[${i}]: must be a mapping with path and destination`);
-  const f = new Fields(v, `secrets[${i}]`);
-  const secretPath = f.string('path', 'e.g. secret/data/app/config').replace(/^\/+/, '').replace(/^v1\//, '');
-  const destination = path.resolve(baseDir, f.string('destination'));
-  const inline = f.raw('template');
-  if (inline !== undefined && inline !== null && typeof inline !== 'string') f.fail('template', 'must be a string');
-  const templateFile = f.optString('template_file');
-  if (typeof inline === 'string' && templateFile) f.fail('template_file', 'give either template or template_file, not both');
-  let template = typeof inline === 'string' ? inline : undefined;
-  if (templateFile) {
-    try {
-      template = fs.readFileSync(path.resolve(baseDir, templateFile), 'utf8');
-    } catch (err) {
-      f.fail('template_file', `cannot read ${templateFile}: ${(err as Error).message}`);
-    }
-  }
-  const paramsRaw = f.raw('params');
-  if (paramsRaw !== undefined && paramsRaw !== null && !isObj(paramsRaw)) f.fail('params', 'must be a mapping, e.g. {common_name: web.example.com}');
-  const secret: SecretConfig = {
-    path: secretPath,
-    params: isObj(paramsRaw) ? paramsRaw : undefined,
-    destination,
-    template,
-    mode: fileMode(f, 'mode'),
-    uid: f.optInt('uid', 0, 2 ** 31),
-    gid: f.optInt('gid', 0, 2 ** 31),
-    onChange: parseOnChange(f),
-  };
-  f.done();
-  return secret;
+/** "secrets[1].destination" from the issue's path. */
+function fieldName(where: readonly PropertyKey[]): string {
+  return where.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  const where = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+  return where.length === 0 ? `the config ${message}` : `${fieldName(where)}: ${message}`;
 }
 
 /** Validate an already-parsed document. `baseDir` resolves relative file names (the config file's directory). */
 export function validateConfig(doc: unknown, baseDir: string): AgentConfig {
-  if (!isObj(doc)) throw new ConfigError('the config must be a mapping (object) with broker, auth and secrets');
-  const f: Fields = new Fields(doc, '');
-  const broker: Fields = f.obj_('broker', 'with address');
-  const address = broker.string('address', 'e.g. https://sealbox:8200').replace(/\/+$/, '');
-  try {
-    const u = new URL(address);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    broker.fail('address', `"${address}" is not an http(s) URL`);
-  }
-  const caFile = broker.optString('ca_file');
-  const brokerCfg = {
-    address,
-    caFile: caFile ? path.resolve(baseDir, caFile) : undefined,
-    tlsSkipVerify: broker.optBool('tls_skip_verify') ?? false,
-    timeoutMs: duration(broker, 'timeout', 10_000, 100),
-  };
-  broker.done();
-  const auth = parseAuth(f, baseDir);
-  const list = f.raw('secrets');
-  if (!Array.isArray(list) || list.length === 0) f.fail('secrets', 'is required: a list of {path, destination}');
-  const secrets = list.map((s, i) => parseSecret(s, i, baseDir));
+  const parsed = configSchema(baseDir).safeParse(withoutNulls(doc));
+  if (!parsed.success) throw new ConfigError(describe(parsed.error.issues[0] ?? { code: 'custom', path: [], message: 'is not valid', input: doc }));
+  const cfg = parsed.data;
   const seen = new Map<string, number>();
-  secrets.forEach((s, i) => {
+  cfg.secrets.forEach((s, i) => {
     const prev = seen.get(s.destination);
     if (prev !== undefined) throw new ConfigError(`secrets[${i}].destination: ${s.destination} is also the destination of secrets[${prev}]`);
     seen.set(s.destination, i);
   });
-  const retry = f.optObj('retry');
-  const retryCfg = { initialMs: retry ? duration(retry, 'initial', 500, 10) : 500, maxMs: retry ? duration(retry, 'max', 30_000, 10) : 30_000 };
-  retry?.done();
-  const cfg: AgentConfig = {
-    broker: brokerCfg,
-    listen: parseListen(f),
-    auth,
-    secrets,
-    exitAfterAuth: f.optBool('exit_after_auth') ?? false,
-    revokeOnShutdown: f.optBool('revoke_on_shutdown') ?? false,
-    pollIntervalMs: duration(f, 'poll_interval', 60_000, 100),
-    events: f.optBool('events') ?? true,
-    retry: retryCfg,
-    logLevel: f.optString('log_level') ?? 'info',
-  };
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) f.fail('log_level', 'must be one of fatal, error, warn, info, debug, trace, silent');
-  f.done();
   return cfg;
 }
 

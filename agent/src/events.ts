@@ -3,10 +3,9 @@
  * (`event: <type>` + `data: {"type","path","version"?,"time"}`, `: ping` heartbeats). Reconnects with backoff;
  * a 404 means the broker has no event stream (the agent polls) and is asked again later.
  */
-import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import type { Logger } from 'pino';
+import type { Broker } from './broker-client.ts';
 import { backoffMs } from './timing.ts';
 
 export interface BrokerEvent {
@@ -18,9 +17,8 @@ export interface BrokerEvent {
 export type StreamState = 'connecting' | 'up' | 'down' | 'unsupported' | 'off';
 
 export interface EventStreamOptions {
-  address: string;
-  caFile: string | undefined;
-  tlsSkipVerify: boolean;
+  /** The agent's transport to the broker (the same keep-alive connections and TLS settings as its API calls). */
+  broker: Pick<Broker, 'stream'>;
   token: () => string | undefined;
   onEvent: (e: BrokerEvent) => void;
   onState: (s: StreamState) => void;
@@ -70,7 +68,6 @@ export function startEventStream(o: EventStreamOptions): EventStream {
   let timer: NodeJS.Timeout | undefined;
   let req: http.ClientRequest | undefined;
   let generation = 0;
-  const ca = o.caFile ? fs.readFileSync(o.caFile) : undefined;
   const idleMs = o.idleTimeoutMs ?? 45_000;
 
   const again = (ms: number): void => {
@@ -94,8 +91,6 @@ export function startEventStream(o: EventStreamOptions): EventStream {
       return;
     }
     o.onState('connecting');
-    const url = new URL(`${o.address}/v1/sys/events/subscribe`);
-    const mod = url.protocol === 'https:' ? https : http;
     let done = false;
     const gen = ++generation;
     const finish = (why: string, fn: () => void = () => failed(why)): void => {
@@ -104,13 +99,9 @@ export function startEventStream(o: EventStreamOptions): EventStream {
       done = true;
       fn();
     };
-    const r = mod.request(url, {
-      method: 'GET',
-      headers: { 'x-vault-token': token, accept: 'text/event-stream' },
-      ...(url.protocol === 'https:' ? { ca, rejectUnauthorized: !o.tlsSkipVerify } : {}),
-    });
+    // The idle timeout: no byte (not even a heartbeat) for that long ends the connection.
+    const r = o.broker.stream('sys/events/subscribe', token, idleMs);
     req = r;
-    r.setTimeout(idleMs, () => r.destroy(new Error('no data (heartbeat) within the idle timeout')));
     r.on('error', (err) => finish(err.message));
     r.on('response', (res) => {
       const type = String(res.headers['content-type'] ?? '');
@@ -143,7 +134,6 @@ export function startEventStream(o: EventStreamOptions): EventStream {
       res.on('end', () => finish('stream ended'));
       res.on('error', (err) => finish(err.message));
     });
-    r.end();
   }
 
   connect();

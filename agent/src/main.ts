@@ -2,7 +2,6 @@
  * `sealbox-agent --config FILE [--once]` (documented in the README, "The agent"). Exit codes: 0 done / stopped by SIGTERM, 1 a failure
  * (login, fetch, write; in --once mode), 2 a config or usage error. Errors print one clear line on stderr.
  */
-import './lean-node-vault.ts';
 import process from 'node:process';
 import type { Logger } from 'pino';
 import { AgentFailure, runOnce, startAgent } from './agent.ts';

@@ -3,11 +3,13 @@ import { EXPORT_USAGE, runExport } from './audit-export.ts';
 import { CHECKPOINT_USAGE, PROVE_USAGE, runCheckpoint, runProve, runVerify, VERIFY_USAGE } from './audit-tree-commands.ts';
 import { LINEAGE_USAGE, runLineage } from './audit-lineage.ts';
 import { runWitness, WITNESS_USAGE } from './audit-witness.ts';
-import { ApiError, errorMessage, EXIT_API, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
+import { ApiError, EXIT_OK, UsageError } from './errors.ts';
 import { boolFlag, formatFlag, intFlag, parseFlags, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.ts';
 import { Client, clientConfigFromEnv } from './http.ts';
 import { cell, json, renderTable } from './output.ts';
 import { ENV_HELP } from './usage.ts';
+import { durationSeconds } from '../lib/durations.ts';
+import { runGroup, type Command, type Group } from './command.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -105,18 +107,10 @@ export function parseTime(value: string, flag: string, now = Date.now()): string
   return new Date(t).toISOString();
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "1h30m", "500ms", "2s" → milliseconds (undefined if it is not such a duration). */
+/** "1h30m", "500ms", "2s" → milliseconds (undefined if it is not such a duration): lib/durations.ts' grammar. */
 export function durationMs(v: string): number | undefined {
-  const re = /(\d+)(ms|[smhd])/gy;
-  let total = 0;
-  let end = 0;
-  for (let m = re.exec(v); m; m = re.exec(v)) {
-    total += Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? 1000);
-    end = re.lastIndex;
-  }
-  return end === v.length && end > 0 ? total : undefined;
+  const seconds = durationSeconds(v);
+  return seconds === undefined ? undefined : Math.round(seconds * 1000);
 }
 
 function filtersFrom(f: ParsedFlags): SearchFilters {
@@ -308,43 +302,24 @@ function help(text: string): number {
   return EXIT_OK;
 }
 
-const COMMANDS: Record<string, { run: (argv: readonly string[], env: Env) => Promise<number>; usage: string }> = {
-  search: { run: search, usage: SEARCH_USAGE },
-  tail: { run: tail, usage: TAIL_USAGE },
-  verify: { run: runVerify, usage: VERIFY_USAGE },
-  checkpoint: { run: runCheckpoint, usage: CHECKPOINT_USAGE },
-  prove: { run: runProve, usage: PROVE_USAGE },
-  lineage: { run: runLineage, usage: LINEAGE_USAGE },
-  witness: { run: (argv) => runWitness(argv), usage: WITNESS_USAGE },
-  export: { run: runExport, usage: EXPORT_USAGE },
-  'public-key': { run: publicKey, usage: PUBLIC_KEY_USAGE },
+const command = (run: Command['run'], usage: string): Command => ({ summary: '', usage, run });
+
+/** `sealbox audit <command>`: dispatched like every other command group (command.ts), own properties only. */
+const AUDIT_GROUP: Group = {
+  summary: 'search, tail, export and verify the audit log',
+  usage: AUDIT_USAGE,
+  commands: {
+    search: command(search, SEARCH_USAGE),
+    tail: command(tail, TAIL_USAGE),
+    verify: command(runVerify, VERIFY_USAGE),
+    checkpoint: command(runCheckpoint, CHECKPOINT_USAGE),
+    prove: command(runProve, PROVE_USAGE),
+    lineage: command(runLineage, LINEAGE_USAGE),
+    witness: command((argv) => runWitness(argv), WITNESS_USAGE),
+    export: command(runExport, EXPORT_USAGE),
+    'public-key': command(publicKey, PUBLIC_KEY_USAGE),
+  },
 };
 
 /** `sealbox audit …`: returns the exit code. */
-export async function runAudit(argv: readonly string[], env: Env): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || ['help', '-h', '-help', '--help'].includes(sub)) {
-    (sub === undefined ? process.stderr : process.stdout).write(AUDIT_USAGE);
-    return sub === undefined ? EXIT_USAGE : EXIT_OK;
-  }
-  // Own properties only: "toString" and friends are not commands.
-  const cmd = Object.hasOwn(COMMANDS, sub) ? COMMANDS[sub] : undefined;
-  if (!cmd) {
-    process.stderr.write(`sealbox audit: unknown command "${sub}"\n\n${AUDIT_USAGE}`);
-    return EXIT_USAGE;
-  }
-  try {
-    return await cmd.run(rest, env);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`sealbox audit ${sub}: ${e.message}\n\n${cmd.usage}`);
-      return EXIT_USAGE;
-    }
-    if (e instanceof ApiError) {
-      process.stderr.write(`Error: ${e.message}\n`);
-      return EXIT_API;
-    }
-    process.stderr.write(`sealbox audit ${sub}: ${errorMessage(e)}\n`);
-    return EXIT_API;
-  }
-}
+export const runAudit = (argv: readonly string[], env: Env): Promise<number> => runGroup('audit', AUDIT_GROUP, argv, env);

@@ -1,6 +1,7 @@
 import { UsageError } from './errors.ts';
 import { formatFlag, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.ts';
 import { json, renderTable } from './output.ts';
+import { formatDurationShort } from '../lib/durations.ts';
 
 /**
  * Printing API answers the way the `vault` CLI does: a `Key  Value` table of the lease, auth and data fields (data keys
@@ -38,14 +39,7 @@ export function formatValue(v: unknown): string {
 /** Seconds as Vault shows them: 2764800 → "768h", 5400 → "1h30m", 90 → "1m30s", 0 → "0s". */
 export function formatDuration(seconds: unknown): string {
   const n = typeof seconds === 'number' ? seconds : Number(seconds);
-  if (!Number.isFinite(n)) return formatValue(seconds);
-  let s = Math.max(0, Math.floor(n));
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  const parts = `${h > 0 ? `${h}h` : ''}${m > 0 ? `${m}m` : ''}${s > 0 ? `${s}s` : ''}`;
-  return parts === '' ? '0s' : parts;
+  return Number.isFinite(n) ? formatDurationShort(n) : formatValue(seconds);
 }
 
 /** `Key  Value` with the `---  -----` rule under the header, like `vault read`. */

@@ -27,12 +27,15 @@ export interface Caller {
   displayName: string;
 }
 
-export interface EngineRequest<I = unknown> {
+/** Values of the `:name` and `*name` segments of the matched pattern, by name. */
+export type Params = Readonly<Record<string, string>>;
+
+export interface EngineRequest<I = unknown, P = Params> {
   operation: Operation;
   /** The request path relative to the mount, without leading or trailing slash. */
   path: string;
-  /** Values of the `:name` and `*name` segments of the matched pattern. */
-  params: Readonly<Record<string, string>>;
+  /** The path parameters: parsed by the operation's params schema when it has one (see `withParams`), else as matched. */
+  params: P;
   input: I;
   requestId: string;
   remoteAddress: string;
@@ -237,6 +240,11 @@ export interface SecretType {
 
 export interface Handler {
   input: z.ZodType;
+  /**
+   * The path parameters' schema (an object keyed by the pattern's `:name`/`*name` segments). The pipeline parses the
+   * matched values with it before the handler runs and answers 400 naming the parameter when they do not fit.
+   */
+  params?: z.ZodType<Params>;
   handle(req: EngineRequest): Promise<EngineResponse>;
 }
 
@@ -248,12 +256,26 @@ export function op<S extends z.ZodType>(
   return { input, handle: (req) => handle(req as EngineRequest<z.output<S>>) };
 }
 
+/** Operations with parsed path parameters: `withParams(z.object({ name })).op(input, handler)` types `params`. */
+export function withParams<P extends z.ZodType<Params>>(params: P) {
+  return {
+    op<S extends z.ZodType>(input: S, handle: (req: EngineRequest<z.output<S>, z.output<P>>) => Promise<EngineResponse>): Handler {
+      return { input, params, handle: (req) => handle(req as EngineRequest<z.output<S>, z.output<P>>) };
+    },
+  };
+}
+
 export interface PathDef {
   /**
    * Segments: literal, `:name` (one segment) or `*name` (one or more segments: the rest, or up to the literal
    * segments that follow it, as in "mounts/*path/tune").
    */
   pattern: string;
+  /**
+   * Later patterns of the same engine that also match some of this path's paths, which this one takes (it must come
+   * first): "mounts/*path/tune" overrides "mounts/*path". Any other overlap is refused when the engine is built.
+   */
+  overrides?: readonly string[];
   operations: Partial<Record<Operation, Handler>>;
   /** Callable without a token (login, health, unseal). */
   unauthenticated?: boolean;

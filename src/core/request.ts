@@ -154,6 +154,11 @@ export function createPipeline(deps: PipelineDeps) {
     if (!match) throw new AppError('not_found', `unsupported path "${req.path.slice(0, 200)}"`);
     const handler = match.def.operations[req.operation];
     if (!handler) throw new AppError('unsupported_operation', `unsupported operation "${req.operation}" on "${req.path.slice(0, 200)}"`);
+    const params = handler.params ? handler.params.safeParse(match.params) : { success: true as const, data: match.params };
+    if (!params.success) {
+      const [first, ...more] = formatIssues(params.error);
+      throw new AppError('bad_request', first ?? 'invalid path parameter', more);
+    }
     // Vault's input rules (null is unset, "true"/"3600" strings, comma lists), for every engine alike.
     const input = normalizeVaultInput(handler.input, req.rawInput);
     const parsed = handler.input.safeParse(input);
@@ -162,7 +167,7 @@ export function createPipeline(deps: PipelineDeps) {
       throw new AppError('bad_request', first ?? 'invalid input', more);
     }
     if (match.def.issuesLeases) await deps.leases.assertQuotaRoom(req.path);
-    const response = await handler.handle(engineRequest(req, route, match, caller, parsed.data));
+    const response = await handler.handle({ ...engineRequest(req, route, match, caller, parsed.data), params: params.data });
     if (response.login) response.auth = await mintLoginToken(req.path, mount, response.login);
     if (response.lease) {
       const leased = await deps.leases.register(mount, route.rest, response.lease, caller?.accessor ?? null);

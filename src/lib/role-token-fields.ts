@@ -27,6 +27,19 @@ export const DEFAULT_TOKEN_SETTINGS: Readonly<TokenSettings> = Object.freeze({
   noDefaultPolicy: false,
 });
 
+const storedSeconds = z.number().default(0);
+
+/** TokenSettings as stored in a role record; fields added later get defaults here. */
+export const tokenSettingsSchema: z.ZodType<TokenSettings, unknown> = z.object({
+  policies: z.array(z.string()).default([]),
+  ttl: storedSeconds,
+  maxTtl: storedSeconds,
+  explicitMaxTtl: storedSeconds,
+  period: storedSeconds,
+  numUses: storedSeconds,
+  noDefaultPolicy: z.boolean().default(false),
+});
+
 /** Vault's comma string slice: ["a", "b"] or "a,b". */
 export const stringListField = z.union(
   [

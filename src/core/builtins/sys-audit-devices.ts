@@ -8,7 +8,9 @@
 import { z } from 'zod';
 import { AppError, badRequest } from '../../lib/errors.ts';
 import { boolField } from '../../lib/role-token-fields.ts';
-import { op, type EngineStorage, type PathDef } from '../engine.ts';
+import { op, withParams, type EngineStorage, type PathDef } from '../engine.ts';
+
+const byPath = withParams(z.object({ path: z.string() }));
 
 interface AuditDevice {
   path: string;
@@ -65,8 +67,8 @@ export function sysAuditDevicesPaths(deps: { storage: EngineStorage; auditFile?:
       pattern: 'audit/*path',
       sudo: true,
       operations: {
-        update: op(enableBody, async ({ params, input }) => {
-          const path = devicePath(params.path ?? '');
+        update: byPath.op(enableBody, async ({ params, input }) => {
+          const path = devicePath(params.path);
           if (!TYPES.includes(input.type)) throw badRequest(`unknown audit device type "${input.type.slice(0, 32)}"`);
           const options = Object.fromEntries(Object.entries(input.options ?? {}).map(([k, v]) => [k, String(v)]));
           if (input.type === 'file' && !options.file_path) throw badRequest('file_path is required');
@@ -78,8 +80,8 @@ export function sysAuditDevicesPaths(deps: { storage: EngineStorage; auditFile?:
           });
           return {};
         }),
-        delete: op(z.object({}), async ({ params }) => {
-          await storage.delete([key(devicePath(params.path ?? ''))]);
+        delete: byPath.op(z.object({}), async ({ params }) => {
+          await storage.delete([key(devicePath(params.path))]);
           return {};
         }),
       },

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { permissionDenied } from '../../lib/errors.ts';
 import { mountWire } from './sys-mounts.ts';
-import { op, type Caller, type Operation, type PathDef } from '../engine.ts';
+import { op, withParams, type Caller, type Operation, type PathDef } from '../engine.ts';
 import type { MountTable } from '../mounts/mounts.ts';
+
+const byPath = withParams(z.object({ path: z.string() }));
 
 const METHOD: Record<Operation, string> = { read: 'get', list: 'get', update: 'post', delete: 'delete', patch: 'patch' };
 
@@ -22,8 +24,8 @@ export function sysInternalPaths(deps: { mounts: MountTable; mountAccess: (calle
       // for a mount out of reach, so that it cannot map the mount table.
       pattern: 'internal/ui/mounts/*path',
       operations: {
-        read: op(z.object({}), async ({ params, caller }) => {
-          const route = deps.mounts.route((params.path ?? '').replace(/\/+$/, ''));
+        read: byPath.op(z.object({}), async ({ params, caller }) => {
+          const route = deps.mounts.route((params.path).replace(/\/+$/, ''));
           if (!route || !caller || !(await deps.mountAccess(caller, route.mounted.info.path))) throw permissionDenied();
           const m = route.mounted.info;
           return { data: { path: m.path, ...mountWire(m) } };

@@ -1,14 +1,16 @@
 /** sys/quotas/lease-count/:name: a cap on live leases under a path (Vault Enterprise has it; here it is standard). */
 import { z } from 'zod';
 import { badRequest, notFound } from '../../lib/errors.ts';
+import { checkName } from '../../lib/names.ts';
 import type { LeaseCountQuota } from '../../storage/leases-store.ts';
 import type { LeaseQuotasStore } from '../../storage/lease-quotas-store.ts';
-import { op, type PathDef } from '../engine.ts';
+import { op, withParams, type PathDef } from '../engine.ts';
 import type { RowMac } from '../integrity/row-mac.ts';
 import { leaseQuotaFields } from '../integrity/rows.ts';
 import { normalizeApiPath } from '../quotas/paths.ts';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const byName = withParams(z.object({ name: z.string() }));
+
 const MAX = 1_000_000_000_000;
 
 const input = z.object({
@@ -46,15 +48,15 @@ export function sysLeaseQuotasPaths(deps: { store: LeaseQuotasStore; mountPathFo
     {
       pattern: 'quotas/lease-count/:name',
       operations: {
-        read: op(z.object({}), async ({ params }) => {
-          const q = await deps.store.get(params.name ?? '');
+        read: byName.op(z.object({}), async ({ params }) => {
+          const q = await deps.store.get(params.name);
           if (!q) throw notFound();
           deps.rowMac.verify('lease_count_quotas', leaseQuotaFields(q), q.mac, q.name);
           return { data: wire(q) };
         }),
-        update: op(input, async ({ params, input: i }) => {
-          const name = params.name ?? '';
-          if (!NAME.test(name)) throw badRequest(`invalid quota name "${name.slice(0, 40)}": use letters, digits, '_', '-' and '.'`);
+        update: byName.op(input, async ({ params, input: i }) => {
+          const name = params.name;
+          checkName(name, 'quota name');
           if (i.max_leases <= 0 || i.max_leases > MAX) throw badRequest('max_leases: must be greater than 0');
           if (i.role !== undefined && i.role !== '') throw badRequest('role: role-based lease count quotas are not supported');
           const path = quotaPath(i.path ?? '');
@@ -62,8 +64,8 @@ export function sysLeaseQuotasPaths(deps: { store: LeaseQuotasStore; mountPathFo
           if (!(await deps.store.put(name, path, i.max_leases, mac))) throw badRequest(`path: another lease count quota already covers "${path}"`);
           return {};
         }),
-        delete: op(z.object({}), async ({ params }) => {
-          await deps.store.delete(params.name ?? '');
+        delete: byName.op(z.object({}), async ({ params }) => {
+          await deps.store.delete(params.name);
           return {};
         }),
       },

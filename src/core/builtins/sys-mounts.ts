@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { badRequest, notFound } from '../../lib/errors.ts';
-import { op, type MountInfo, type PathDef } from '../engine.ts';
+import { op, withParams, type MountInfo, type PathDef } from '../engine.ts';
 import { mountAccessor, type MountTable } from '../mounts/mounts.ts';
 import { applyMountConfig, mountConfigFields, mountConfigInput, renderMountConfig } from './mount-config.ts';
+
+const byPath = withParams(z.object({ path: z.string() }));
 
 export const mountWire = (m: MountInfo) => ({
   type: m.type,
@@ -59,18 +61,19 @@ export function sysMountsPaths(deps: { mounts: MountTable }): PathDef[] {
       {
         // Before `${prefix}/*path`, as in Vault: a path ending in "/tune" is the tune endpoint of the mount before it.
         pattern: `${prefix}/*path/tune`,
+        overrides: [`${prefix}/*path`],
         sudo,
         operations: {
-          read: op(z.object({}), async ({ params }) => {
-            const m = find(params.path ?? '');
+          read: byPath.op(z.object({}), async ({ params }) => {
+            const m = find(params.path);
             if (!m) throw notFound();
             const options = Object.keys(m.options).length > 0 ? m.options : null;
             return { data: { description: m.description, options, ...renderMountConfig(m.config) } };
           }),
-          update: op(tuneBody, async ({ params, input }) => {
+          update: byPath.op(tuneBody, async ({ params, input }) => {
             // force_no_cache is set when mounting only: Vault's tune ignores it, and its client always sends false.
             const { description, options, force_no_cache: _mountOnly, ...config } = input;
-            await deps.mounts.tune(params.path ?? '', cls, (cur) => {
+            await deps.mounts.tune(params.path, cls, (cur) => {
               // A KV mount's stored layout follows its version: it is chosen when mounting and never changes.
               if (options && options.version !== undefined && options.version !== null && String(options.version) !== String(cur.options.version ?? '')) {
                 throw badRequest('options.version cannot be changed on an existing mount: mount a new one and copy the secrets');
@@ -89,15 +92,15 @@ export function sysMountsPaths(deps: { mounts: MountTable }): PathDef[] {
         pattern: `${prefix}/*path`,
         sudo,
         operations: {
-          read: op(z.object({}), async ({ params }) => {
-            const m = find(params.path ?? '');
+          read: byPath.op(z.object({}), async ({ params }) => {
+            const m = find(params.path);
             if (!m) throw notFound();
             return { data: mountWire(m) };
           }),
-          update: op(mountBody, async ({ params, input }) => {
+          update: byPath.op(mountBody, async ({ params, input }) => {
             const t = canonicalType(input.type, input.options ?? {});
             await deps.mounts.mount({
-              path: params.path ?? '',
+              path: params.path,
               class: cls,
               type: t.type,
               description: input.description ?? '',
@@ -106,8 +109,8 @@ export function sysMountsPaths(deps: { mounts: MountTable }): PathDef[] {
             });
             return {};
           }),
-          delete: op(z.object({}), async ({ params }) => {
-            await deps.mounts.unmount(params.path ?? '', cls);
+          delete: byPath.op(z.object({}), async ({ params }) => {
+            await deps.mounts.unmount(params.path, cls);
             return {};
           }),
         },
@@ -117,5 +120,5 @@ export function sysMountsPaths(deps: { mounts: MountTable }): PathDef[] {
   const auth = paths('auth', 'auth');
   // Vault also tunes auth methods at sys/mounts/auth/<path>/tune (Terraform's auth backend resources do): first, so it wins.
   const authTune = auth.find((d) => d.pattern === 'auth/*path/tune');
-  return [...(authTune ? [{ ...authTune, pattern: 'mounts/auth/*path/tune' }] : []), ...paths('secret', 'mounts'), ...auth];
+  return [...(authTune ? [{ ...authTune, pattern: 'mounts/auth/*path/tune', overrides: ['mounts/*path/tune', 'mounts/*path'] }] : []), ...paths('secret', 'mounts'), ...auth];
 }

@@ -1,17 +1,16 @@
 /** sys/policies/password/:name and its /generate, as Vault has them. */
 import { z } from 'zod';
 import type { Random } from '../../lib/random.ts';
-import { badRequest, notFound } from '../../lib/errors.ts';
+import { notFound } from '../../lib/errors.ts';
 import type { PasswordPolicies } from '../integrity/password-policies.ts';
+import { checkName } from '../../lib/names.ts';
 import { op, type PathDef } from '../engine.ts';
 import { generatePassword, parsePasswordPolicy } from '../policy/passwords.ts';
 import { decodeIfBase64 } from './sys-policies.ts';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 const nameOf = (raw: string | undefined): string => {
   const name = raw ?? '';
-  if (!NAME.test(name)) throw badRequest(`invalid password policy name "${name.slice(0, 40)}": use letters, digits, '_', '-' and '.'`);
+  checkName(name, 'password policy name');
   return name;
 };
 

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { badRequest, notFound, permissionDenied } from '../../lib/errors.ts';
-import { op, type EngineRequest, type PathDef } from '../engine.ts';
+import { op, withParams, type EngineRequest, type PathDef } from '../engine.ts';
 import type { Policies } from '../policy/policies.ts';
 import type { TokenEntry, Tokens } from '../tokens/tokens.ts';
+
+/** Policy names are normalised (lower-cased, checked) by the policy store. */
+const byName = withParams(z.object({ name: z.string() }));
 
 const documentField = z.union([z.string().max(256 * 1024), z.record(z.string(), z.unknown())]).optional();
 /**
@@ -49,19 +52,19 @@ export function sysPoliciesPaths(deps: SysPoliciesDeps): PathDef[] {
     {
       pattern: 'policies/acl/:name',
       operations: {
-        read: op(z.object({}), async ({ params }) => {
-          const p = await policies.get(params.name ?? '');
+        read: byName.op(z.object({}), async ({ params }) => {
+          const p = await policies.get(params.name);
           if (!p) throw notFound();
           return { data: { name: p.name, policy: p.document } };
         }),
-        update: op(z.object({ policy: documentField }), async ({ params, input }) => {
+        update: byName.op(z.object({ policy: documentField }), async ({ params, input }) => {
           const doc = toText(input.policy);
           if (doc === undefined) throw badRequest('policy: missing');
-          await policies.put(params.name ?? '', doc);
+          await policies.put(params.name, doc);
           return {};
         }),
-        delete: op(z.object({}), async ({ params }) => {
-          await policies.delete(params.name ?? '');
+        delete: byName.op(z.object({}), async ({ params }) => {
+          await policies.delete(params.name);
           return {};
         }),
       },
@@ -78,19 +81,19 @@ export function sysPoliciesPaths(deps: SysPoliciesDeps): PathDef[] {
     {
       pattern: 'policy/:name',
       operations: {
-        read: op(z.object({}), async ({ params }) => {
-          const p = await policies.get(params.name ?? '');
+        read: byName.op(z.object({}), async ({ params }) => {
+          const p = await policies.get(params.name);
           if (!p) throw notFound();
           return { data: { name: p.name, rules: p.document } };
         }),
-        update: op(z.object({ rules: documentField, policy: documentField }), async ({ params, input }) => {
+        update: byName.op(z.object({ rules: documentField, policy: documentField }), async ({ params, input }) => {
           const doc = toText(input.rules) ?? toText(input.policy);
           if (doc === undefined) throw badRequest('rules: missing');
-          await policies.put(params.name ?? '', doc);
+          await policies.put(params.name, doc);
           return {};
         }),
-        delete: op(z.object({}), async ({ params }) => {
-          await policies.delete(params.name ?? '');
+        delete: byName.op(z.object({}), async ({ params }) => {
+          await policies.delete(params.name);
           return {};
         }),
       },

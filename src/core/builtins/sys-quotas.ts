@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
 import { badRequest, notFound } from '../../lib/errors.ts';
-import { op, type PathDef } from '../engine.ts';
+import { op, withParams, type PathDef } from '../engine.ts';
 import type { QuotaLimiter, RateLimitQuota } from '../quotas/quotas.ts';
+import { checkName } from '../../lib/names.ts';
 import { normalizeApiPath } from '../quotas/paths.ts';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const byName = withParams(z.object({ name: z.string() }));
+
 const MAX_RATE = 1_000_000_000;
 const MAX_SECONDS = 30 * 86_400;
 
@@ -82,14 +84,14 @@ export function sysQuotasPaths(deps: SysQuotasDeps): PathDef[] {
     {
       pattern: 'quotas/rate-limit/:name',
       operations: {
-        read: op(z.object({}), async ({ params }) => {
-          const q = await quotas.get(params.name ?? '');
+        read: byName.op(z.object({}), async ({ params }) => {
+          const q = await quotas.get(params.name);
           if (!q) throw notFound();
           return { data: quotaWire(q) };
         }),
-        update: op(quotaInput, async ({ params, input }) => {
-          const name = params.name ?? '';
-          if (!NAME.test(name)) throw badRequest(`invalid quota name "${name.slice(0, 40)}": use letters, digits, '_', '-' and '.'`);
+        update: byName.op(quotaInput, async ({ params, input }) => {
+          const name = params.name;
+          checkName(name, 'quota name');
           if (input.rate <= 0 || input.rate > MAX_RATE) throw badRequest(`rate: must be greater than 0 and at most ${MAX_RATE}`);
           if (input.role !== undefined && input.role !== '') throw badRequest('role: role-based rate limit quotas are not supported');
           await quotas.put({
@@ -102,8 +104,8 @@ export function sysQuotasPaths(deps: SysQuotasDeps): PathDef[] {
           });
           return {};
         }),
-        delete: op(z.object({}), async ({ params }) => {
-          await quotas.delete(params.name ?? '');
+        delete: byName.op(z.object({}), async ({ params }) => {
+          await quotas.delete(params.name);
           return {};
         }),
       },

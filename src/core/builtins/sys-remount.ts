@@ -7,8 +7,11 @@ import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { notFound } from '../../lib/errors.ts';
 import type { Random } from '../../lib/random.ts';
-import { op, type EngineStorage, type PathDef } from '../engine.ts';
+import { op, withParams, type EngineStorage, type PathDef } from '../engine.ts';
 import type { MountTable } from '../mounts/mounts.ts';
+
+// An id that is no migration ID is simply not found (404), as an unknown one.
+const byId = withParams(z.object({ id: z.string() }));
 
 const body = z.object({ from: z.string().min(1).max(512), to: z.string().min(1).max(512) });
 
@@ -28,8 +31,8 @@ export function sysRemountPaths(deps: { mounts: MountTable; storage: EngineStora
       pattern: 'remount/status/:id',
       sudo: true,
       operations: {
-        read: op(z.object({}), async ({ params }) => {
-          const raw = /^[0-9a-f-]{36}$/.test(params.id ?? '') ? await deps.storage.get(`remount/${params.id}`) : null;
+        read: byId.op(z.object({}), async ({ params }) => {
+          const raw = /^[0-9a-f-]{36}$/.test(params.id) ? await deps.storage.get(`remount/${params.id}`) : null;
           if (!raw) throw notFound();
           return { data: { migration_id: params.id, migration_info: JSON.parse(raw.toString('utf8')) as Record<string, unknown> } };
         }),

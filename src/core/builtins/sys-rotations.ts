@@ -51,6 +51,7 @@ export function sysRotationsPaths(deps: { rotations: RotationManager }): PathDef
     { pattern: 'rotations', operations: { read: all, list: all } },
     {
       pattern: 'rotations/*id/run',
+      overrides: ['rotations/*id'],
       sudo: true,
       operations: {
         update: op(z.object({}), async ({ params }) => {
@@ -63,6 +64,7 @@ export function sysRotationsPaths(deps: { rotations: RotationManager }): PathDef
     },
     {
       pattern: 'rotations/*id/history',
+      overrides: ['rotations/*id'],
       sudo: true,
       operations: {
         read: op(z.object({ limit: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).optional() }), async ({ params, input }) => {

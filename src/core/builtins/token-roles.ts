@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
 import { badRequest } from '../../lib/errors.ts';
+import { checkName } from '../../lib/names.ts';
+import { getJson } from '../../lib/stored-json.ts';
 import { boolField, durationField, stringListField } from '../../lib/role-token-fields.ts';
 import type { EngineStorage, PathDef } from '../engine.ts';
 import { namedRecordPaths } from '../kit/engine-records.ts';
@@ -26,7 +28,25 @@ export interface TokenRole {
   noDefaultPolicy: boolean;
 }
 
-const ROLE_NAME = /^\w(([\w-.]+)?\w)?$/;
+const storedList = z.array(z.string()).default([]);
+
+/** A token role as stored: fields added later get defaults here. */
+const tokenRoleSchema: z.ZodType<TokenRole, unknown> = z.object({
+  name: z.string(),
+  allowedPolicies: storedList,
+  disallowedPolicies: storedList,
+  allowedPoliciesGlob: storedList,
+  disallowedPoliciesGlob: storedList,
+  allowedEntityAliases: storedList,
+  orphan: z.boolean().default(false),
+  renewable: z.boolean().default(true),
+  pathSuffix: z.string().default(''),
+  period: z.number().default(0),
+  explicitMaxTtl: z.number().default(0),
+  numUses: z.number().default(0),
+  noDefaultPolicy: z.boolean().default(false),
+});
+
 const PATH_SUFFIX = /^[\w.-]{1,128}$/;
 
 const roleBody = z.object({
@@ -68,7 +88,7 @@ const EMPTY_ROLE: Omit<TokenRole, 'name'> = {
 };
 
 export function roleName(raw: string): string {
-  if (!ROLE_NAME.test(raw) || raw.length > 128) throw badRequest(`invalid role name "${raw.slice(0, 60)}"`);
+  checkName(raw, 'role name');
   return raw.toLowerCase();
 }
 
@@ -99,6 +119,7 @@ export function tokenRolePaths(storage: EngineStorage): PathDef[] {
     prefix: 'roles/',
     name: roleName,
     input: roleBody,
+    record: tokenRoleSchema,
     apply: (current, input, name) => {
       const cur: TokenRole = current ?? { name, ...EMPTY_ROLE };
       if ((input.token_bound_cidrs ?? input.bound_cidrs ?? []).some((c) => c.trim() !== '')) {
@@ -132,8 +153,7 @@ export function tokenRolePaths(storage: EngineStorage): PathDef[] {
 }
 
 export async function loadTokenRole(storage: EngineStorage, rawName: string): Promise<TokenRole | null> {
-  const raw = await storage.get(`roles/${roleName(rawName)}`);
-  return raw ? { ...EMPTY_ROLE, ...(JSON.parse(raw.toString('utf8')) as TokenRole) } : null;
+  return getJson(storage, `roles/${roleName(rawName)}`, tokenRoleSchema);
 }
 
 /** Vault's StrListContainsGlob: "*" anywhere in the pattern matches any run of characters. */

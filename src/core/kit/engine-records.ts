@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { notFound } from '../../lib/errors.ts';
 import { op, type EngineStorage, type PathDef, type StorageView } from '../engine.ts';
+import { getJson, putJson } from '../../lib/stored-json.ts';
 
 export interface NamedRecords<R, S extends z.ZodType> {
   storage: EngineStorage;
@@ -16,6 +17,8 @@ export interface NamedRecords<R, S extends z.ZodType> {
   /** Normalises and checks a name from the path; throws a 400 for a bad one. */
   name: (raw: string) => string;
   input: S;
+  /** The record's stored form: what a read parses (with defaults for fields added later). */
+  record: z.ZodType<R, unknown>;
   /**
    * Merges a write into the stored record (null when there is none yet); validates; throws a 400. Runs under the
    * record's lock; `s` is that lock's storage handle, for checks against other records (use no other storage inside).
@@ -29,10 +32,7 @@ const empty = z.object({});
 
 export function namedRecordPaths<R, S extends z.ZodType>(spec: NamedRecords<R, S>): PathDef[] {
   const key = (name: string): string => `${spec.prefix}${name}`;
-  const load = async (get: (k: string) => Promise<Buffer | null>, name: string): Promise<R | null> => {
-    const raw = await get(key(name));
-    return raw ? (JSON.parse(raw.toString('utf8')) as R) : null;
-  };
+  const load = (s: Pick<StorageView, 'get'>, name: string): Promise<R | null> => getJson(s, key(name), spec.record);
   const nameOf = (params: Readonly<Record<string, string>>): string => spec.name(params.name ?? '');
   return [
     {
@@ -58,15 +58,15 @@ export function namedRecordPaths<R, S extends z.ZodType>(spec: NamedRecords<R, S
       },
       operations: {
         read: op(empty, async ({ params }) => {
-          const record = await load((k) => spec.storage.get(k), nameOf(params));
+          const record = await load(spec.storage, nameOf(params));
           if (!record) throw notFound();
           return { data: spec.wire(record) };
         }),
         update: op(spec.input, async ({ params, input }) => {
           const name = nameOf(params);
           await spec.storage.locked(key(name), async (s) => {
-            const record = await spec.apply(await load((k) => s.get(k), name), input, name, s);
-            await s.put(key(name), Buffer.from(JSON.stringify(record), 'utf8'));
+            const record = await spec.apply(await load(s, name), input, name, s);
+            await putJson(s, key(name), record);
           });
           return {};
         }),

@@ -1,4 +1,5 @@
 import type { PathDef } from '../engine.ts';
+import { overlapError } from './path-overlap.ts';
 
 export interface PathMatch {
   def: PathDef;
@@ -30,8 +31,10 @@ function matchOne(c: Compiled, parts: readonly string[]): Record<string, string>
   return parts.length === c.segments.length ? params : null;
 }
 
-/** Compiles an engine's path list into a matcher; the first pattern that matches wins. */
+/** Compiles an engine's path list into a matcher. Throws when two patterns can match the same path. */
 export function createPathMatcher(defs: readonly PathDef[]): (path: string) => PathMatch | null {
+  const overlap = overlapError(defs);
+  if (overlap) throw new Error(overlap);
   const compiled: Compiled[] = defs.map((def) => ({ def, segments: def.pattern === '' ? [] : def.pattern.split('/') }));
   return (path) => {
     const parts = path === '' ? [] : path.split('/');

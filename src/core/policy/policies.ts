@@ -2,6 +2,7 @@ import { AppError, badRequest } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Db } from '../../storage/db.ts';
 import type { PoliciesStore } from '../../storage/policies-store.ts';
+import { checkName } from '../../lib/names.ts';
 import { compileAcl, type Acl } from './acl/compile.ts';
 import { parametersAllowed } from './acl/parameters.ts';
 import { parsePolicy, type PolicyRule } from './acl/parse.ts';
@@ -52,12 +53,11 @@ path "sys/internal/ui/mounts/*" {
 `;
 
 const CHANNEL = 'sealbox_policies';
-const NAME = /^[a-z0-9][a-z0-9_.-]{0,127}$/;
 const ACL_CACHE_MAX = 5000;
 
 export function normalizePolicyName(name: string): string {
   const n = name.toLowerCase();
-  if (!NAME.test(n)) throw badRequest(`invalid policy name "${name.slice(0, 60)}": use letters, digits, '_', '-' and '.'`);
+  checkName(n, 'policy name');
   return n;
 }
 

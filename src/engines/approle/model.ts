@@ -10,7 +10,7 @@
  * Every value is encrypted by the barrier; keys are stored in the clear, which is why they hold only HMACs.
  * The per-role key means that a secret ID of a deleted role can never match a role later created with the same name.
  */
-import { badRequest } from '../../lib/errors.ts';
+import { checkName } from '../../lib/names.ts';
 import { hmacSha256 } from '../../lib/crypto.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -64,7 +64,6 @@ export interface AppRoleDeps {
 /** The lock every role write (create, update, delete, role ID, new secret ID) takes: role writes are rare. */
 export const ROLES_LOCK = 'roles';
 const SALT_KEY = 'salt';
-const ROLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export const roleKey = (name: string): string => `role/${name}`;
 export const secretIdKey = (name: string, hash: string): string => `secret-id/${name}/${hash}`;
@@ -72,14 +71,8 @@ export const secretIdPrefix = (name: string): string => `secret-id/${name}/`;
 export const accessorKey = (name: string, accessor: string): string => `accessor/${name}/${accessor}`;
 export const accessorPrefix = (name: string): string => `accessor/${name}/`;
 
-/** The role name from the `:name` segment: letters, digits, `_`, `.` and `-`; case-insensitive as in Vault. */
-export function roleName(params: Readonly<Record<string, string>>): string {
-  const name = params.name ?? '';
-  if (!ROLE_NAME.test(name) || /^\.+$/.test(name)) {
-    throw badRequest('role name: must be 1 to 128 characters of letters, digits, "_", "." and "-"');
-  }
-  return name.toLowerCase();
-}
+/** The role name from the `:name` segment: the shared name rule (lib/names.ts); case-insensitive as in Vault. */
+export const roleName = (params: Readonly<Record<string, string>>): string => checkName(params.name, 'role name').toLowerCase();
 
 export const encode = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
 const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;

@@ -3,29 +3,37 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../lib/clock.ts';
+import { z } from 'zod';
 import type { EngineStorage, StorageView } from '../../core/engine.ts';
+import { decodeJson, getJson } from '../../lib/stored-json.ts';
 
-export interface CertEntry {
-  name: string;
+const names = z.array(z.string()).default([]);
+const seconds = z.number().int().min(0).default(0);
+
+/** A trusted-certificate entry as stored: the schema is its contract (a field added later gets a default). */
+export const certEntrySchema = z.object({
+  name: z.string(),
   /** PEM: one or more CA or leaf certificates to trust. */
-  certificate: string;
-  displayName: string;
-  allowedNames: string[];
-  allowedCommonNames: string[];
-  allowedDnsSans: string[];
-  allowedEmailSans: string[];
-  allowedUriSans: string[];
-  allowedOrganizationalUnits: string[];
-  tokenPolicies: string[];
+  certificate: z.string(),
+  displayName: z.string().default(''),
+  allowedNames: names,
+  allowedCommonNames: names,
+  allowedDnsSans: names,
+  allowedEmailSans: names,
+  allowedUriSans: names,
+  allowedOrganizationalUnits: names,
+  tokenPolicies: names,
   /** Seconds; 0 means the broker default. */
-  tokenTtl: number;
-  tokenMaxTtl: number;
+  tokenTtl: seconds,
+  tokenMaxTtl: seconds,
   /** Seconds, a hard cap like token_max_ttl (absent in entries written before it existed: 0). */
-  tokenExplicitMaxTtl?: number;
-  tokenPeriod: number;
-  tokenNumUses: number;
-  tokenNoDefaultPolicy: boolean;
-}
+  tokenExplicitMaxTtl: seconds,
+  tokenPeriod: seconds,
+  tokenNumUses: seconds,
+  tokenNoDefaultPolicy: z.boolean().default(false),
+});
+
+export type CertEntry = z.output<typeof certEntrySchema>;
 
 export interface CertDeps {
   storage: EngineStorage;
@@ -33,19 +41,14 @@ export interface CertDeps {
 }
 
 /** Vault's GenericNameRegex; names are case-insensitive (stored lower-case). */
-export const NAME_PATTERN = /^\w([\w.-]{0,126}\w)?$/;
+export { isName } from '../../lib/names.ts';
 
 export const entryKey = (name: string): string => `cert/${name.toLowerCase()}`;
 
 
-export function decode(raw: Buffer): CertEntry {
-  return JSON.parse(raw.toString('utf8')) as CertEntry;
-}
+export const decode = (raw: Buffer, name: string): CertEntry => decodeJson(raw, entryKey(name), certEntrySchema);
 
-export async function loadEntry(storage: StorageView, name: string): Promise<CertEntry | null> {
-  const raw = await storage.get(entryKey(name));
-  return raw ? decode(raw) : null;
-}
+export const loadEntry = (storage: StorageView, name: string): Promise<CertEntry | null> => getJson(storage, entryKey(name), certEntrySchema);
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
 

@@ -6,6 +6,8 @@
  *
  * Every value is encrypted by the barrier. Reads never return the password (nor one embedded in connection_url).
  */
+import { z } from 'zod';
+import { getJson } from '../../lib/stored-json.ts';
 import { formatDuration } from '../../lib/durations.ts';
 import type { StorageView } from '../../core/engine.ts';
 import { maskConnectionUrl } from './connection-url.ts';
@@ -57,6 +59,21 @@ export interface DbRole {
   maxTtl: number;
 }
 
+const statements = z.array(z.string()).default([]);
+
+/** A role as stored (`roles/<name>`): fields added later get defaults here. */
+export const dbRoleSchema: z.ZodType<DbRole, unknown> = z.object({
+  name: z.string(),
+  dbName: z.string(),
+  creationStatements: statements,
+  revocationStatements: statements,
+  renewStatements: statements,
+  rollbackStatements: statements,
+  defaultGroup: z.string().default(''),
+  defaultTtl: z.number().default(0),
+  maxTtl: z.number().default(0),
+});
+
 /** What a `creds` lease carries in its (sealed) internal data. */
 export interface CredsInternal {
   config: string;
@@ -75,8 +92,7 @@ export async function loadConfig(s: StorageView, name: string): Promise<DbConfig
 }
 
 export async function loadRole(s: StorageView, name: string): Promise<DbRole | null> {
-  const raw = await s.get(roleKey(name));
-  return raw ? (JSON.parse(raw.toString('utf8')) as DbRole) : null;
+  return getJson(s, roleKey(name), dbRoleSchema);
 }
 
 /** Vault's max_idle_connections: 0 means "as many as max_open_connections", and never more. */

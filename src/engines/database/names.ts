@@ -1,11 +1,11 @@
 /** Config and role names: the only user-chosen identifiers that reach storage keys and lease ids. */
 import { badRequest } from '../../lib/errors.ts';
+import { checkName } from '../../lib/names.ts';
 
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
+/** The shared name rule (lib/names.ts), at most 64 characters: role names go into PostgreSQL usernames. */
 function checked(value: string | undefined, what: string): string {
-  const name = value ?? '';
-  if (!NAME.test(name)) throw badRequest(`${what}: must be 1 to 64 characters of letters, digits, "_" and "-"`);
+  const name = checkName(value, what);
+  if (name.length > 64) throw badRequest(`${what}: must be at most 64 characters`);
   return name;
 }
 

@@ -4,8 +4,10 @@
  *   config       → JwtConfig (JSON)
  *   role/<name>  → JwtRole (JSON); role names are lower-cased, as in Vault.
  */
-import { badRequest } from '../../lib/errors.ts';
-import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
+import { checkName, isName } from '../../lib/names.ts';
+import { z } from 'zod';
+import { decodeJson } from '../../lib/stored-json.ts';
+import { DEFAULT_TOKEN_SETTINGS, tokenSettingsSchema, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
 import type { EngineStorage } from '../../core/engine.ts';
 
 export interface JwtConfig {
@@ -35,6 +37,23 @@ export interface JwtRole {
   token: TokenSettings;
 }
 
+const claimValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/** A role as stored (`role/<name>`): fields added later get defaults here. */
+export const jwtRoleSchema: z.ZodType<JwtRole, unknown> = z.object({
+  roleType: z.literal('jwt').default('jwt'),
+  boundAudiences: z.array(z.string()).default([]),
+  userClaim: z.string().default(''),
+  boundSubject: z.string().default(''),
+  boundClaimsType: z.enum(['string', 'glob']).default('string'),
+  boundClaims: z.record(z.string(), z.union([claimValue, z.array(claimValue)])).default({}),
+  claimMappings: z.record(z.string(), z.string()).default({}),
+  clockSkewLeeway: z.number().default(60),
+  expirationLeeway: z.number().default(150),
+  notBeforeLeeway: z.number().default(150),
+  token: tokenSettingsSchema,
+});
+
 export interface JwtDeps {
   storage: EngineStorage;
 }
@@ -47,14 +66,11 @@ export const CONFIG_KEY = 'config';
 export const ROLE_PREFIX = 'role/';
 export const roleKey = (name: string): string => `${ROLE_PREFIX}${name}`;
 
-const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
-export const isRoleName = (name: string): boolean => ROLE_NAME.test(name);
+export const isRoleName = isName;
 
-/** The role name from the path, lower-cased; Vault's name rule (letters, digits, '_', '-', '.'). */
+/** The role name from the path, lower-cased; the shared name rule (lib/names.ts). */
 export function roleName(params: Readonly<Record<string, string>>): string {
-  const name = (params.name ?? '').toLowerCase();
-  if (!isRoleName(name)) throw badRequest(`invalid role name "${name.slice(0, 64)}": use letters, digits, '_', '-' and '.'`);
-  return name;
+  return checkName((params.name ?? '').toLowerCase(), 'role name');
 }
 
 export const newRole = (): JwtRole => ({
@@ -74,7 +90,7 @@ export const newRole = (): JwtRole => ({
 const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
 
 export const decodeConfig = (raw: Buffer | null | undefined): JwtConfig | null => (raw ? decode<JwtConfig>(raw) : null);
-export const decodeRole = (raw: Buffer | null | undefined): JwtRole | null => (raw ? decode<JwtRole>(raw) : null);
+export const decodeRole = (raw: Buffer | null | undefined): JwtRole | null => (raw ? decodeJson(raw, 'role', jwtRoleSchema) : null);
 
 
 export function configWire(c: JwtConfig): Record<string, unknown> {

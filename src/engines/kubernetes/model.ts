@@ -4,8 +4,10 @@
  *   config       → K8sConfig (JSON)
  *   role/<name>  → K8sRole (JSON)
  */
-import { badRequest } from '../../lib/errors.ts';
-import { DEFAULT_TOKEN_SETTINGS, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
+import { checkName, isName } from '../../lib/names.ts';
+import { z } from 'zod';
+import { decodeJson } from '../../lib/stored-json.ts';
+import { DEFAULT_TOKEN_SETTINGS, tokenSettingsSchema, tokenSettingsWire, type TokenSettings } from '../../lib/role-token-fields.ts';
 import type { EngineStorage } from '../../core/engine.ts';
 
 export interface K8sConfig {
@@ -31,6 +33,15 @@ export interface K8sRole {
   token: TokenSettings;
 }
 
+/** A role as stored (`role/<name>`): fields added later get defaults here. */
+export const k8sRoleSchema: z.ZodType<K8sRole, unknown> = z.object({
+  boundServiceAccountNames: z.array(z.string()).default([]),
+  boundServiceAccountNamespaces: z.array(z.string()).default([]),
+  audience: z.string().default(''),
+  aliasNameSource: z.enum(['serviceaccount_uid', 'serviceaccount_name']).default('serviceaccount_uid'),
+  token: tokenSettingsSchema,
+});
+
 export interface K8sDeps {
   storage: EngineStorage;
 }
@@ -44,14 +55,10 @@ export const CONFIG_KEY = 'config';
 export const ROLE_PREFIX = 'role/';
 export const roleKey = (name: string): string => `${ROLE_PREFIX}${name}`;
 
-const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
-export const isRoleName = (name: string): boolean => ROLE_NAME.test(name);
+export const isRoleName = isName;
 
-export function roleName(params: Readonly<Record<string, string>>): string {
-  const name = params.name ?? '';
-  if (!isRoleName(name)) throw badRequest(`invalid role name "${name.slice(0, 64)}": use letters, digits, '_', '-' and '.'`);
-  return name;
-}
+/** The role name from the path: the shared name rule (lib/names.ts). */
+export const roleName = (params: Readonly<Record<string, string>>): string => checkName(params.name, 'role name');
 
 export const newRole = (): K8sRole => ({
   boundServiceAccountNames: [],
@@ -64,7 +71,7 @@ export const newRole = (): K8sRole => ({
 const decode = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
 
 export const decodeConfig = (raw: Buffer | null | undefined): K8sConfig | null => (raw ? decode<K8sConfig>(raw) : null);
-export const decodeRole = (raw: Buffer | null | undefined): K8sRole | null => (raw ? decode<K8sRole>(raw) : null);
+export const decodeRole = (raw: Buffer | null | undefined): K8sRole | null => (raw ? decodeJson(raw, 'role', k8sRoleSchema) : null);
 
 
 /** Without an explicit setting, the issuer is validated exactly when one is configured. */

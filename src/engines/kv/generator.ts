@@ -23,6 +23,14 @@ export type Generator =
   | { kind: 'chars'; length: number; min: Partial<Record<CharClass, number>> }
   | { kind: 'bytes'; bytes: number; encoding: 'base64' | 'hex' };
 
+const storedCount = z.number().int().min(0).max(MAX_LENGTH);
+
+/** A generator as stored in a rotation policy (see rotation.ts). */
+export const storedGenerator: z.ZodType<Generator, unknown> = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('chars'), length: storedCount, min: z.partialRecord(z.enum(['lower', 'upper', 'digits', 'symbols']), storedCount).default({}) }),
+  z.object({ kind: z.literal('bytes'), bytes: z.number().int().min(1).max(MAX_BYTES), encoding: z.enum(['base64', 'hex']).default('base64') }),
+]);
+
 const count = z.union([z.number().int().min(0).max(MAX_LENGTH), z.string().regex(/^\d{1,4}$/).transform(Number)], {
   error: `must be a whole number from 0 to ${MAX_LENGTH}`,
 });

@@ -6,7 +6,9 @@
  */
 import type { EngineDeps, RotationTarget, StorageView } from '../../core/engine.ts';
 import { badRequest } from '../../lib/errors.ts';
-import { generate, matches, type Generator } from './generator.ts';
+import { z } from 'zod';
+import { getJson } from '../../lib/stored-json.ts';
+import { generate, matches, storedGenerator, type Generator } from './generator.ts';
 import { decodeData, decodeMeta, encode, isLive, liveCurrentData, loadMetaAndConfig, metaKey, newMeta, saveMeta, versionKey } from './model.ts';
 import { addVersion } from './versioning.ts';
 
@@ -21,10 +23,15 @@ export interface RotationPolicy {
 export const ROTATION_KIND = 'rotate';
 export const policyKey = (path: string): string => `rotate/${path}`;
 
-export async function loadPolicy(s: StorageView, path: string): Promise<RotationPolicy | null> {
-  const raw = await s.get(policyKey(path));
-  return raw ? (JSON.parse(raw.toString('utf8')) as RotationPolicy) : null;
-}
+/** The stored form of a RotationPolicy (fields added later get defaults here). */
+const policySchema: z.ZodType<RotationPolicy, unknown> = z.object({
+  key: z.string(),
+  generator: storedGenerator,
+  schedule: z.string().nullable().default(null),
+  periodSeconds: z.number().nullable().default(null),
+});
+
+export const loadPolicy = (s: StorageView, path: string): Promise<RotationPolicy | null> => getJson(s, policyKey(path), policySchema);
 
 type RotationDeps = Pick<EngineDeps, 'storage' | 'clock' | 'random' | 'log' | 'publish'>;
 

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { badRequest } from '../../lib/errors.ts';
+import { checkName } from '../../lib/names.ts';
 import type { CaBundle, UrlsConfig } from './model.ts';
 import { x509 } from './x509.ts';
 
@@ -57,11 +58,10 @@ export function metaFor(bundle: CaBundle, stored: IssuerMeta | null): IssuerMeta
   return stored && stored.issuerId === id ? { ...defaultMeta(id), ...stored } : defaultMeta(id);
 }
 
-const NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function checkIssuerName(name: string): string {
   if (name === '') return name;
-  if (!NAME.test(name)) throw badRequest(`issuer_name: "${name.slice(0, 64)}" must be 1 to 128 letters, digits, '-' or '_'`);
+  checkName(name, 'issuer_name');
   if (name === 'default') throw badRequest('issuer_name: reserved keyword "default" cannot be used as an issuer name');
   return name;
 }

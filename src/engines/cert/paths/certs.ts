@@ -5,8 +5,9 @@ import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { tokenFieldsShape, unsupportedListField, unsupportedTokenFieldsShape } from '../../../lib/role-token-fields.ts';
+import { checkName } from '../../../lib/names.ts';
 import { hasClientAuthUsage } from '../verify.ts';
-import { entryWire, NAME_PATTERN, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
+import { certEntrySchema, entryWire, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
 
 const MAX_LIST = 256;
 const MAX_PEM_CHARS = 256 * 1024;
@@ -61,10 +62,7 @@ const certInput = z.object({
 });
 type CertInput = z.output<typeof certInput>;
 
-function checkName(name: string): string {
-  if (!NAME_PATTERN.test(name)) throw badRequest(`invalid certificate name "${name.slice(0, 64)}": use letters, digits, "_", "-" and "."`);
-  return name.toLowerCase();
-}
+const certName = (name: string): string => checkName(name, 'certificate name').toLowerCase();
 
 /** Policy names as Vault sanitises them: lower-case, unique, sorted; `root` can never come from a login. */
 function policyList(list: string[]): string[] {
@@ -108,6 +106,7 @@ function applyInput(name: string, existing: CertEntry | null, input: CertInput):
     tokenPolicies: [],
     tokenTtl: 0,
     tokenMaxTtl: 0,
+    tokenExplicitMaxTtl: 0,
     tokenPeriod: 0,
     tokenNumUses: 0,
     tokenNoDefaultPolicy: false,
@@ -143,8 +142,9 @@ export function createCertsPaths(deps: CertDeps): PathDef[] {
     storage: deps.storage,
     collection: 'certs',
     prefix: 'cert/',
-    name: checkName,
+    name: certName,
     input: certInput,
+    record: certEntrySchema,
     apply: (current, input, name) => applyInput(name, current, input),
     wire: entryWire,
   });

@@ -9,7 +9,7 @@ import { loginFailed } from '../../../lib/errors.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { certNames, type CertNames } from '../cert-names.ts';
 import { anyMatch } from '../../../lib/glob.ts';
-import { decode, entryKey, loadEntry, NAME_PATTERN, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
+import { decode, entryKey, loadEntry, isName, parsePemCertificates, type CertDeps, type CertEntry } from '../model.ts';
 import { chainsToAnchor } from '../verify.ts';
 
 const loginInput = z.object({ name: z.string().max(128).optional() });
@@ -65,7 +65,7 @@ function hardCap(e: CertEntry): number {
 
 async function candidates(deps: CertDeps, name: string | undefined): Promise<CertEntry[]> {
   if (name !== undefined && name !== '') {
-    if (!NAME_PATTERN.test(name)) return [];
+    if (!isName(name)) return [];
     const one = await loadEntry(deps.storage, name);
     return one ? [one] : [];
   }
@@ -73,7 +73,7 @@ async function candidates(deps: CertDeps, name: string | undefined): Promise<Cer
   const raw = await deps.storage.getMany(names.map(entryKey));
   return names.flatMap((n) => {
     const v = raw.get(entryKey(n));
-    return v ? [decode(v)] : [];
+    return v ? [decode(v, n)] : [];
   });
 }
 

@@ -6,7 +6,7 @@ import type { PathDef } from '../../../core/engine.ts';
 import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
 import type { DbDeps } from '../deps.ts';
 import { durationField, shortString, statementsField } from '../input.ts';
-import { loadConfig, roleWire, type DbRole } from '../model.ts';
+import { dbRoleSchema, loadConfig, roleWire, type DbRole } from '../model.ts';
 import { configNameField, roleNameParam } from '../names.ts';
 
 const roleInput = z.object({
@@ -71,6 +71,7 @@ export function createRolePaths(deps: DbDeps): PathDef[] {
     prefix: 'role/',
     name: (raw) => roleNameParam({ name: raw }),
     input: roleInput,
+    record: dbRoleSchema,
     apply: async (current, input, name, s) => {
       const role = applyRole(current ?? newRole(name), input);
       if (!(await loadConfig(s, role.dbName))) throw badRequest(`db_name: no database config named "${role.dbName}"`);

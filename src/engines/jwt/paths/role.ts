@@ -5,7 +5,7 @@ import { parseDuration } from '../../../lib/durations.ts';
 import { applyTokenFields, stringListField, tokenFieldsShape } from '../../../lib/role-token-fields.ts';
 import type { PathDef } from '../../../core/engine.ts';
 import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
-import { newRole, ROLE_PREFIX, roleName, roleWire, type BoundClaimValue, type JwtDeps, type JwtRole } from '../model.ts';
+import { jwtRoleSchema, newRole, ROLE_PREFIX, roleName, roleWire, type BoundClaimValue, type JwtDeps, type JwtRole } from '../model.ts';
 
 const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
 const boundClaimsField = z
@@ -84,6 +84,7 @@ export function createRolePaths(deps: JwtDeps): PathDef[] {
     prefix: ROLE_PREFIX,
     name: (raw) => roleName({ name: raw }),
     input: roleInput,
+    record: jwtRoleSchema,
     apply: (current, input) => applyRole(current ?? newRole(), input),
     wire: roleWire,
   });

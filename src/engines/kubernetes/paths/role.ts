@@ -4,7 +4,7 @@ import { badRequest } from '../../../lib/errors.ts';
 import { applyTokenFields, stringListField, tokenFieldsShape } from '../../../lib/role-token-fields.ts';
 import type { PathDef } from '../../../core/engine.ts';
 import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
-import { newRole, ROLE_PREFIX, roleName, roleWire, type K8sDeps, type K8sRole } from '../model.ts';
+import { k8sRoleSchema, newRole, ROLE_PREFIX, roleName, roleWire, type K8sDeps, type K8sRole } from '../model.ts';
 
 const roleInput = z.object({
   bound_service_account_names: stringListField.optional(),
@@ -43,6 +43,7 @@ export function createRolePaths(deps: K8sDeps): PathDef[] {
     prefix: ROLE_PREFIX,
     name: (raw) => roleName({ name: raw }),
     input: roleInput,
+    record: k8sRoleSchema,
     apply: (current, input) => applyRole(current ?? newRole(), input),
     wire: roleWire,
   });

@@ -3,6 +3,7 @@
  * "X509 CRL"), crl (DER), and their JSON forms cert/ca, cert/ca_chain, cert/crl; plus cert/:serial and LIST certs.
  */
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { bySerial } from '../params.ts';
 import { notFound } from '../../../lib/errors.ts';
 import { currentCrl, rebuildCrl } from '../crl.ts';
 import { empty } from '../input.ts';
@@ -52,23 +53,26 @@ async function readCert(deps: PkiDeps, serialInput: string): Promise<EngineRespo
 const get = (fn: () => Promise<EngineResponse>): PathDef['operations'] => ({ read: op(empty, fn) });
 
 export function createFetchPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
-  const pub = (pattern: string, operations: PathDef['operations']): PathDef => ({ pattern, operations, unauthenticated: true });
+  const pub = (pattern: string, operations: PathDef['operations'], overrides?: string[]): PathDef => ({ pattern, operations, unauthenticated: true, ...(overrides ? { overrides } : {}) });
+  // "ca", "ca_chain" and "crl" are no serial numbers: these take those paths from cert/:serial.
+  const serials = ['cert/:serial'];
   return [
     pub('ca/pem', get(async () => raw((await chainPems(deps))[0] ?? '', PEM_CHAIN))),
     pub('ca', get(async () => raw(pemBlocks((await chainPems(deps))[0] ?? '', 'CERTIFICATE')[0] ?? Buffer.alloc(0), 'application/pkix-cert'))),
     pub('ca_chain', get(async () => raw((await caChain(deps)).join(''), PEM_CHAIN))),
     pub('crl/pem', get(async () => raw(toPem(await crlDer(deps, cache), 'X509 CRL'), 'application/x-pem-file'))),
     pub('crl', get(async () => raw(await crlDer(deps, cache), 'application/pkix-crl'))),
-    pub('cert/ca', get(async () => ({ data: { certificate: ((await chainPems(deps))[0] ?? '').trim() } }))),
+    pub('cert/ca', get(async () => ({ data: { certificate: ((await chainPems(deps))[0] ?? '').trim() } })), serials),
     pub(
       'cert/ca_chain',
       get(async () => {
         const chain = (await caChain(deps)).join('').trim();
         return { data: { certificate: chain, ca_chain: chain } };
       }),
+      serials,
     ),
-    pub('cert/crl', get(async () => ({ data: { certificate: toPem(await crlDer(deps, cache), 'X509 CRL').trim() } }))),
-    pub('cert/:serial', { read: op(empty, async ({ params }) => readCert(deps, params.serial ?? '')) }),
+    pub('cert/crl', get(async () => ({ data: { certificate: toPem(await crlDer(deps, cache), 'X509 CRL').trim() } })), serials),
+    pub('cert/:serial', { read: bySerial.op(empty, async ({ params }) => readCert(deps, params.serial)) }),
     {
       pattern: 'certs',
       operations: {

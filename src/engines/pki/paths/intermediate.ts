@@ -5,6 +5,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { byType } from '../params.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { caKeyFields, caNameFields, checkSignature, caSans, caSubject, requireCommonName } from '../ca-request.ts';
 import { encodePrivateKey, exportPkcs8, generateKeyPair, keySpec, signingAlgorithm } from '../keys.ts';
@@ -12,7 +13,6 @@ import { pemField } from '../input.ts';
 import { CA_KEY, CRL_KEY, PENDING_KEY, decode, encode, type CaBundle, type PendingKey, type PkiDeps } from '../model.ts';
 import { serialColons } from '../serial.ts';
 import { pemBlocks, x509 } from '../x509.ts';
-import { exportType } from './root.ts';
 
 const generateInput = z.object({ ...caNameFields, ...caKeyFields, add_basic_constraints: z.boolean().optional() });
 const setSignedInput = z.object({ certificate: pemField });
@@ -97,7 +97,7 @@ export function createIntermediatePaths(deps: PkiDeps): PathDef[] {
   return [
     ...['intermediate/generate/:type', 'issuers/generate/intermediate/:type'].map((pattern) => ({
       pattern,
-      operations: { update: op(generateInput, async ({ params, input }) => generateIntermediate(deps, exportType(params.type ?? ''), input)) },
+      operations: { update: byType.op(generateInput, async ({ params, input }) => generateIntermediate(deps, params.type, input)) },
     })),
     { pattern: 'intermediate/set-signed', operations: { update: op(setSignedInput, async ({ input }) => setSigned(deps, input.certificate)) } },
   ];

@@ -1,6 +1,7 @@
 /** issue/:role (generates the key pair) and sign/:role (signs a CSR after checking its signature, key and names). */
 import { z } from 'zod';
-import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { byRole } from '../params.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { parseCsr, type ParsedCsr } from '../csr.ts';
@@ -81,7 +82,7 @@ async function sign(deps: PkiDeps, cache: IssuerCache, name: string, input: z.ou
 
 export function createIssuePaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
   return [
-    { pattern: 'issue/:role', issuesLeases: true, operations: { update: op(issueInput, async ({ params, input }) => issue(deps, cache, params.role ?? '', input)) } },
-    { pattern: 'sign/:role', issuesLeases: true, operations: { update: op(signInput, async ({ params, input }) => sign(deps, cache, params.role ?? '', input)) } },
+    { pattern: 'issue/:role', issuesLeases: true, operations: { update: byRole.op(issueInput, async ({ params, input }) => issue(deps, cache, params.role, input)) } },
+    { pattern: 'sign/:role', issuesLeases: true, operations: { update: byRole.op(signInput, async ({ params, input }) => sign(deps, cache, params.role, input)) } },
   ];
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { op, type PathDef, type RotationRegistry } from '../../../core/engine.ts';
+import { byRef } from '../params.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { badRequest, notFound } from '../../../lib/errors.ts';
 import { currentCrl } from '../crl.ts';
@@ -67,12 +68,12 @@ export function createIssuerRotationPaths(deps: PkiDeps, cache: IssuerCache, rot
     {
       pattern: 'issuer/:ref/crl/pem',
       unauthenticated: true,
-      operations: { read: op(empty, async ({ params }) => ({ raw: { status: 200, body: toPem(await crlOf(params.ref ?? ''), 'X509 CRL'), contentType: 'application/x-pem-file' } })) },
+      operations: { read: byRef.op(empty, async ({ params }) => ({ raw: { status: 200, body: toPem(await crlOf(params.ref), 'X509 CRL'), contentType: 'application/x-pem-file' } })) },
     },
     {
       pattern: 'issuer/:ref/crl',
       unauthenticated: true,
-      operations: { read: op(empty, async ({ params }) => ({ raw: { status: 200, body: await crlOf(params.ref ?? ''), contentType: 'application/pkix-crl' } })) },
+      operations: { read: byRef.op(empty, async ({ params }) => ({ raw: { status: 200, body: await crlOf(params.ref), contentType: 'application/pkix-crl' } })) },
     },
   ];
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef, type StorageView } from '../../../core/engine.ts';
+import { byRef } from '../params.ts';
 import { badRequest, notFound } from '../../../lib/errors.ts';
 import { boolField, empty, stringList } from '../input.ts';
 import {
@@ -134,20 +135,20 @@ export function createIssuersPaths(deps: PkiDeps): PathDef[] {
       },
     },
     ...(['pem', 'der', 'json'] as const).map(
-      (form): PathDef => ({ pattern: `issuer/:ref/${form}`, unauthenticated: true, operations: { read: op(empty, async ({ params }) => raw(params.ref ?? '', form)) } }),
+      (form): PathDef => ({ pattern: `issuer/:ref/${form}`, unauthenticated: true, operations: { read: byRef.op(empty, async ({ params }) => raw(params.ref, form)) } }),
     ),
     {
       pattern: 'issuer/:ref',
       operations: {
-        read: op(empty, async ({ params }) => {
-          const found = await load(deps.storage, params.ref ?? '');
+        read: byRef.op(empty, async ({ params }) => {
+          const found = await load(deps.storage, params.ref);
           if (!found) throw notFound();
           return { data: issuerWire(found.bundle, found.meta) };
         }),
-        update: op(updateInput, async ({ params, input }) => update(deps, params.ref ?? '', input, 'replace')),
-        patch: op(updateInput, async ({ params, input }) => update(deps, params.ref ?? '', input, 'merge')),
-        delete: op(empty, async ({ params }) => {
-          const ref = params.ref ?? '';
+        update: byRef.op(updateInput, async ({ params, input }) => update(deps, params.ref, input, 'replace')),
+        patch: byRef.op(updateInput, async ({ params, input }) => update(deps, params.ref, input, 'merge')),
+        delete: byRef.op(empty, async ({ params }) => {
+          const ref = params.ref;
           // Deleting the one issuer is deleting the mount's CA (as DELETE root does); an unknown ref deletes nothing.
           const deleted = await deps.storage.locked(CA_KEY, async (s) => {
             const found = await load(s, ref);

@@ -1,14 +1,15 @@
 /** roles/:name (read, write, delete) and LIST roles. A write replaces the whole role, as in Vault. */
 import { op, type PathDef } from '../../../core/engine.ts';
-import { badRequest, notFound } from '../../../lib/errors.ts';
+import { byName } from '../params.ts';
+import { notFound } from '../../../lib/errors.ts';
+import { checkName, isName } from '../../../lib/names.ts';
 import { empty } from '../input.ts';
 import { decode, encode, roleKey, type PkiDeps } from '../model.ts';
 import { buildRole, roleInput, roleWire, type Role } from '../role.ts';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export function roleName(raw: string): string {
-  if (!NAME.test(raw)) throw badRequest(`invalid role name "${raw.slice(0, 64)}": use letters, digits, "_", "-" and "."`);
+  checkName(raw, 'role name');
   return raw;
 }
 
@@ -26,21 +27,21 @@ export function createRolesPaths(deps: PkiDeps): PathDef[] {
     },
     {
       pattern: 'roles/:name',
-      exists: async ({ params }) => NAME.test(params.name ?? '') && (await deps.storage.get(roleKey(params.name ?? ''))) !== null,
+      exists: async ({ params }) => isName(params.name ?? '') && (await deps.storage.get(roleKey(params.name ?? ''))) !== null,
       operations: {
-        read: op(empty, async ({ params }) => {
-          const role = decode<Role>(await deps.storage.get(roleKey(roleName(params.name ?? ''))));
+        read: byName.op(empty, async ({ params }) => {
+          const role = decode<Role>(await deps.storage.get(roleKey(params.name)));
           if (!role) throw notFound();
           return { data: roleWire(role) };
         }),
-        update: op(roleInput, async ({ params, input }) => {
-          const name = roleName(params.name ?? '');
+        update: byName.op(roleInput, async ({ params, input }) => {
+          const name = params.name;
           const { role, warnings } = buildRole(input);
           await deps.storage.put(roleKey(name), encode(role));
           return { data: roleWire(role), ...(warnings.length > 0 ? { warnings } : {}) };
         }),
-        delete: op(empty, async ({ params }) => {
-          await deps.storage.delete([roleKey(roleName(params.name ?? ''))]);
+        delete: byName.op(empty, async ({ params }) => {
+          await deps.storage.delete([roleKey(params.name)]);
           return {};
         }),
       },

@@ -1,6 +1,7 @@
 /** root/generate/:type and issuers/generate/root/:type (internal|exported), DELETE root, and root/sign-intermediate. */
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { byType } from '../params.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { caKeyFields, caNameFields, checkSignature, signatureFields, caSans, caSubject, caTtl, caValidityFields, notBefore, requireCommonName } from '../ca-request.ts';
 import { selfSignCa, signCa } from '../certificate.ts';
@@ -31,11 +32,6 @@ import type { x509 } from '../x509.ts';
 
 const generateInput = z.object({ ...caNameFields, ...caKeyFields, ...caValidityFields, issuer_name: z.string().max(128).optional(), key_name: z.string().max(128).optional() });
 const signIntermediateInput = z.object({ ...caNameFields, ...caValidityFields, ...signatureFields, csr: pemField, use_csr_values: boolField.optional() });
-
-export function exportType(raw: string): 'internal' | 'exported' {
-  if (raw === 'internal' || raw === 'exported') return raw;
-  throw badRequest(`unsupported type "${raw.slice(0, 32)}": use "internal" or "exported"`);
-}
 
 const toDer = (pem: string): string => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
 
@@ -157,7 +153,7 @@ export function createRootPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
     },
     ...['root/generate/:type', 'issuers/generate/root/:type'].map((pattern) => ({
       pattern,
-      operations: { update: op(generateInput, async ({ params, input }) => generateRoot(deps, exportType(params.type ?? ''), input)) },
+      operations: { update: byType.op(generateInput, async ({ params, input }) => generateRoot(deps, params.type, input)) },
     })),
     {
       pattern: 'root/sign-intermediate',

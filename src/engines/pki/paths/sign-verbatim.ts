@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
+import { byRole } from '../params.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { refMatches } from '../issuer-meta.ts';
@@ -91,7 +92,7 @@ export function createSignVerbatimPaths(deps: PkiDeps, cache: IssuerCache): Path
     {
       pattern: 'sign-verbatim/:role',
       issuesLeases: true,
-      operations: { update: op(verbatimInput, async ({ params, input }) => signVerbatim(deps, cache, params.role ?? '', input)) },
+      operations: { update: byRole.op(verbatimInput, async ({ params, input }) => signVerbatim(deps, cache, params.role, input)) },
     },
   ];
 }
