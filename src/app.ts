@@ -19,6 +19,7 @@ import { sysEventsPaths } from './core/builtins/sys-events.ts';
 import { sysSchedulerPaths } from './core/builtins/sys-scheduler.ts';
 import { sysRotationsPaths } from './core/builtins/sys-rotations.ts';
 import { createRotationManager, failpointsFrom } from './core/rotations.ts';
+import { wireConsumers } from './core/consumers/wiring.ts';
 import { createRotationsStore } from './storage/rotations-store.ts';
 import { createScheduler } from './core/scheduler.ts';
 import { registerBackgroundJobs } from './core/jobs/background-jobs.ts';
@@ -242,7 +243,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await bus.start();
   const events = sysEventsPaths({ bus, tokens, authorizer });
   const rotationsStore = createRotationsStore();
+  const consumersWired = wireConsumers({
+    db,
+    clock,
+    windowSeconds: config.consumer_live_window,
+    lookupAccessor: (a) => tokens.lookupAccessor(a),
+    capabilities: (t, p) => authorizer.capabilities(t, p),
+    route: (p) => {
+      const r = mustMounts().route(p);
+      return r ? { engine: r.mounted.engine, rest: r.rest } : null;
+    },
+    wake: (p) => rotations.wakeRetire(p),
+  });
   const rotations = createRotationManager({
+    consumers: consumersWired.consumers,
+    defaultGraceSeconds: config.rotation_retire_grace,
     db,
     store: rotationsStore,
     barrier,
@@ -338,6 +353,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...events.paths,
     ...sysSchedulerPaths({ scheduler }),
     ...sysRotationsPaths({ rotations }),
+    ...consumersWired.paths,
     ...sysInternalPaths({
       mounts: () => mustMounts(),
       mountAccess: async (caller, mountPath) => {

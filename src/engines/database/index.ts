@@ -11,6 +11,7 @@ import { createReadCache } from './read-cache.ts';
 import { createRootRotation } from './root-rotation.ts';
 import { createStaticRolePaths } from './paths/static-roles.ts';
 import { ROOT_KIND, STATIC_KIND } from './static-model.ts';
+import { staticCredsVersion } from './static-consumers.ts';
 import { createStaticRotation } from './static-rotation.ts';
 
 export function createDatabaseEngine(deps: EngineDeps): Engine {
@@ -39,6 +40,7 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     ],
     secrets: { [CREDS_SECRET]: createCredsSecret(dbDeps) },
     rotations: { [STATIC_KIND]: createStaticRotation(dbDeps), [ROOT_KIND]: createRootRotation(dbDeps) },
+    currentVersion: (path) => staticCredsVersion(dbDeps, path),
     close: () => pools.closeAll(),
     metrics: () => ({ pools: pools.stats() }),
   };
