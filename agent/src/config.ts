@@ -36,6 +36,12 @@ export interface SecretConfig {
   uid: number | undefined;
   gid: number | undefined;
   onChange: OnChange | undefined;
+  /**
+   * Acknowledge each version applied (file written and on_change succeeded) with PUT sys/consumers/ack, and again
+   * every `ackIntervalMs` so that the broker counts this agent as a live consumer (issue 20). Default off.
+   */
+  ack: boolean;
+  ackIntervalMs: number;
 }
 
 export interface AgentConfig {
@@ -168,6 +174,8 @@ function parseSecret(v: unknown, i: number, baseDir: string): SecretConfig {
     uid: f.optInt('uid', 0, 2 ** 31),
     gid: f.optInt('gid', 0, 2 ** 31),
     onChange: parseOnChange(f),
+    ack: f.optBool('ack') ?? false,
+    ackIntervalMs: duration(f, 'ack_interval', 60_000, 1000),
   };
   f.done();
   return secret;

@@ -6,6 +6,7 @@ import { createConfigPaths } from './paths/config.ts';
 import { CREDS_SECRET, createCredsPaths } from './paths/creds.ts';
 import { createRolePaths } from './paths/roles.ts';
 import { createRotatePaths } from './paths/rotate.ts';
+import { createCreationGuard } from './limits.ts';
 import { createTargetPools } from './pools.ts';
 import { createReadCache } from './read-cache.ts';
 import { createRootRotation } from './root-rotation.ts';
@@ -17,6 +18,7 @@ import { createStaticRotation } from './static-rotation.ts';
 export function createDatabaseEngine(deps: EngineDeps): Engine {
   const pools = createTargetPools({ log: deps.log });
   const cache = createReadCache(deps.storage, 1000);
+  const guard = createCreationGuard({ storage: cache.storage, clock: deps.clock });
   const dbDeps: DbDeps = {
     mount: deps.mount,
     storage: cache.storage,
@@ -26,6 +28,7 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     intents: deps.intents,
     publish: deps.publish,
     pools,
+    guard,
     clock: deps.clock,
     random: deps.random,
     log: deps.log,

@@ -16,3 +16,8 @@ export function validForSeconds(role: Pick<DbRole, 'defaultTtl' | 'maxTtl'>, mou
   const max = role.maxTtl || mountSeconds(mount.config.max_lease_ttl) || SYSTEM_TTL;
   return Math.min(ttl, max);
 }
+
+/** Seconds a shared user lives (issue 20): the role's max TTL, else the mount's, else Vault's maximum. */
+export function sharedLifeSeconds(role: Pick<DbRole, 'maxTtl'>, mount: Pick<MountInfo, 'config'>): number {
+  return role.maxTtl || mountSeconds(mount.config.max_lease_ttl) || SYSTEM_TTL;
+}
