@@ -56,6 +56,7 @@ async function startAgents(b: Broker, n: number): Promise<{ agents: AgentProc[];
 const readCreds = async (file: string): Promise<Creds> => JSON.parse(await fsp.readFile(file, 'utf8')) as Creds;
 
 test.serial('5 agent consumers, one SIGSTOPped: the old user works until it acknowledges (or the grace ends), then it is refused', async (t) => {
+  t.timeout(900_000);
   const { b, target } = await setUp();
   t.teardown(() => b.stop());
   const { agents } = await startAgents(b, 5);
@@ -109,6 +110,7 @@ test.serial('5 agent consumers, one SIGSTOPped: the old user works until it ackn
 });
 
 test.serial('20 rotations with 3 acknowledging agents: a client that reconnects its pool on the file change never fails a login', async (t) => {
+  t.timeout(900_000);
   const { b, target } = await setUp();
   t.teardown(() => b.stop());
   await must(b, 'PUT', `sys/rotations/${ID}`, { grace: '10m' });
@@ -166,6 +168,7 @@ test.serial('20 rotations with 3 acknowledging agents: a client that reconnects 
 });
 
 test.serial('acknowledgements: bad input is a 400, a token that cannot read the path gets 403, and nothing is recorded', async (t) => {
+  t.timeout(900_000);
   const { b } = await setUp();
   t.teardown(() => b.stop());
   const ack = (body: unknown, token?: string) => api(b, 'PUT', 'sys/consumers/ack', { body, ...(token ? { token } : {}) });

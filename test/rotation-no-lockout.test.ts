@@ -78,6 +78,7 @@ const FAILPOINTS = ['rotation:after-create', 'rotation:after-set-before-persist'
 
 for (const name of ['solo', 'pair']) {
   test.serial(`${name}: SIGKILL at each failpoint; static-creds right after the restart logs in, and the run resumes at once`, async (t) => {
+  t.timeout(900_000);
     const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
     for (const fp of FAILPOINTS) {
       const crashing = await startBroker(opts(s, { SEALBOX_TEST_MODE: '1', SEALBOX_TEST_FAILPOINTS: fp }));
@@ -94,6 +95,7 @@ for (const name of ['solo', 'pair']) {
   });
 
   test.serial(`${name}: SIGKILL at 10 random moments of rotate-role; static-creds right after each restart logs in`, async (t) => {
+  t.timeout(900_000);
     const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
     let b = await startBroker(opts(s));
     // How long one rotation takes here: the random moments fall inside it.
@@ -114,6 +116,7 @@ for (const name of ['solo', 'pair']) {
 }
 
 test.serial('a claim records its session; a live broker keeps its claims (another replica does not take a run in progress)', async (t) => {
+  t.timeout(900_000);
   const s = await setUp({ single: true });
   const a = await startBroker(opts(s));
   t.teardown(() => a.stop());
