@@ -27,7 +27,7 @@ const ackedAt = async (b: Broker, version: number): Promise<number> => (await co
 
 async function setUp(): Promise<{ b: Broker; target: Target; users: string[] }> {
   const target = await newTarget();
-  const b = await startBroker({ env: { SEALBOX_CONSUMER_LIVE_WINDOW: '5m' } });
+  const b = await startBroker({ timeoutMs: 180_000, env: { SEALBOX_CONSUMER_LIVE_WINDOW: '5m' } });
   await mountDatabase(b, target);
   const users = [uniq('pair_a'), uniq('pair_b')];
   await createUsers(target, users);

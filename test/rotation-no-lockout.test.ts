@@ -21,7 +21,7 @@ interface Setup {
 async function setUp(roles: { single?: boolean; alternating?: boolean }): Promise<Setup> {
   const target = await newTarget();
   const databaseUrl = await target.cluster.createDatabase();
-  const b = await startBroker({ databaseUrl });
+  const b = await startBroker({ timeoutMs: 180_000, databaseUrl });
   await mountDatabase(b, target);
   if (roles.single) {
     const u = uniq('solo');
@@ -55,7 +55,7 @@ async function deadClaim(s: Setup, id: string): Promise<{ until: Date | null; st
 async function restartAndCheck(t: ExecutionContext, s: Setup, name: string): Promise<Broker> {
   const id = `database/static-roles/${name}`;
   const claim = await deadClaim(s, id);
-  const again = await startBroker(opts(s));
+  const again = await startBroker({ ...opts(s), timeoutMs: 180_000 });
   const upAt = Date.now();
   const creds = await staticCreds(again, name);
   t.true(await canLogin(s.target, creds), `static-creds right after the restart logs in (run was at ${claim.step ?? 'no step'})`);
@@ -81,7 +81,7 @@ for (const name of ['solo', 'pair']) {
   t.timeout(900_000);
     const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
     for (const fp of FAILPOINTS) {
-      const crashing = await startBroker(opts(s, { SEALBOX_TEST_MODE: '1', SEALBOX_TEST_FAILPOINTS: fp }));
+      const crashing = await startBroker({ timeoutMs: 180_000, ...opts(s, { SEALBOX_TEST_MODE: '1', SEALBOX_TEST_FAILPOINTS: fp }) });
       const died = await api(crashing, 'POST', `database/rotate-role/${name}`, { timeoutMs: 60_000 }).then(
         (r) => `answered ${r.status} ${r.text}`,
         (err: Error) => err,
@@ -97,7 +97,7 @@ for (const name of ['solo', 'pair']) {
   test.serial(`${name}: SIGKILL at 10 random moments of rotate-role; static-creds right after each restart logs in`, async (t) => {
   t.timeout(900_000);
     const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
-    let b = await startBroker(opts(s));
+    let b = await startBroker({ ...opts(s), timeoutMs: 180_000 });
     // How long one rotation takes here: the random moments fall inside it.
     const t0 = Date.now();
     await must(b, 'POST', `database/rotate-role/${name}`);
@@ -118,7 +118,7 @@ for (const name of ['solo', 'pair']) {
 test.serial('a claim records its session; a live broker keeps its claims (another replica does not take a run in progress)', async (t) => {
   t.timeout(900_000);
   const s = await setUp({ single: true });
-  const a = await startBroker(opts(s));
+  const a = await startBroker({ ...opts(s), timeoutMs: 180_000 });
   t.teardown(() => a.stop());
   await must(a, 'POST', 'database/rotate-role/solo');
   const row = await withPgClient(s.databaseUrl, async (c) => (await c.query<{ claim_session: string | null }>(`SELECT claim_session FROM rotations WHERE id = 'database/static-roles/solo'`)).rows[0]);

@@ -44,7 +44,7 @@ async function mountWithRoles(b: Broker, target: Target, group: string, config: 
 test.serial('20 agents of one service account share one user; two accounts get two; revoking every lease drops it; without sharing, 20', async (t) => {
   t.timeout(900_000);
   const target = await newTarget('shared_readers');
-  const b = await startBroker();
+  const b = await startBroker({ timeoutMs: 180_000 });
   t.teardown(() => b.stop());
   await mountWithRoles(b, target, 'shared_readers');
   const key = await generateKeyPair('ES256', { extractable: true });
@@ -122,7 +122,7 @@ test.serial('20 agents of one service account share one user; two accounts get t
 test.serial('a caller arriving late in a shared user life gets a new user; renew and revoke stay per lease', async (t) => {
   t.timeout(900_000);
   const target = await newTarget('late_readers');
-  const b = await startBroker();
+  const b = await startBroker({ timeoutMs: 180_000 });
   t.teardown(() => b.stop());
   await mountWithRoles(b, target, 'late_readers');
   await must(b, 'POST', 'database/roles/short', { db_name: 'main', default_group: 'late_readers', default_ttl: '4s', max_ttl: '4s', credential_sharing: 'identity' });
