@@ -5,8 +5,8 @@
  *               previous user of an alternating role gets a random password nobody holds (its login is refused); a
  *               single-user role has no previous credential (its old password died at `set`);
  *   - in flight: while a single-user rotation is between `set` and `finish`, static-creds serves the password the
- *               target accepts (after `set` was recorded, the pending one; at `set`, whichever logs in), so a crash
- *               between the two never leaves clients with a dead password.
+ *               target accepts (at `set` and `test`, the pending one if it logs in, else the current one; at
+ *               `finish`, the tested pending one), so a crash between the two never leaves clients with a dead password.
  */
 import pg from 'pg';
 import type { RotationContext } from '../../core/engine.ts';
@@ -67,8 +67,9 @@ export async function servedCredential(deps: DbDeps, role: StaticRole): Promise<
   const { username, password, version } = flight.pending;
   if (typeof username !== 'string' || typeof password !== 'string') return current;
   const pending: StaticCredential = { username, password, rotatedAt: current?.rotatedAt ?? '', version: typeof version === 'number' ? version : versionOf(current) };
-  if (flight.step !== 'set') return pending;
-  // `set` may or may not have reached the target (a crash between ALTER ROLE and recording it): ask the target, as `test` does.
+  if (flight.step === 'finish') return pending;
+  // `set` may or may not have reached the target (a crash between ALTER ROLE and recording it), and a `test` that keeps
+  // failing means the pending password may not work: ask the target, as `test` does.
   const config = await loadConfig(deps.storage, role.dbName);
   if (!config) return current;
   return (await loginAs(config, username, password)) === null ? pending : current;
