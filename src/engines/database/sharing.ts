@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EngineResponse } from '../../core/engine.ts';
-import { badRequest } from '../../lib/errors.ts';
+import { AppError, badRequest } from '../../lib/errors.ts';
 import type { DbDeps } from './deps.ts';
 import { encode, loadConfig, type CredsInternal, type DbConfig, type DbRole } from './model.ts';
 import { createUser } from './create-user.ts';
@@ -45,40 +45,89 @@ function fresh(u: SharedUser | null, now: number): u is SharedUser {
   return expires - now >= (expires - created) / 2;
 }
 
+/** One mint at a time per identity in this process; across replicas, a lost race drops its extra user at once. */
+const flights = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const run = (flights.get(key) ?? Promise.resolve()).then(fn, fn);
+  const tail = run.catch(() => undefined);
+  flights.set(key, tail);
+  void tail.then(() => {
+    if (flights.get(key) === tail) flights.delete(key);
+  });
+  return run;
+}
+
+/**
+ * Hands out the identity's current user, or mints one. Nothing but the record is touched while its lock is held (the
+ * lock's transaction holds a connection; the intent, the limits and the target are reached outside it).
+ */
 export async function mintShared(deps: DbDeps, a: { role: DbRole; config: DbConfig; identity: string; displayName: string }): Promise<EngineResponse> {
   const key = sharedKey(a.role.name, a.identity);
   const ticket = deps.random.uuid();
-  const given = await deps.storage.locked(key, async (s) => {
-    const rec = parse(await s.get(key));
-    const now = deps.clock.now().getTime();
-    let user = rec.current;
-    let intentId: string;
-    if (fresh(user, now) && rec.users[user.username]) {
-      intentId = await deps.intents.record(SECRET, { config: a.config.name, role: a.role.name, username: user.username, shared: { key, ticket } });
-      rec.users[user.username] = [...(rec.users[user.username] ?? []), ticket];
-    } else {
+  const internalFor = (username: string): CredsInternal => ({ config: a.config.name, role: a.role.name, username, shared: { key, ticket } });
+
+  /** Takes a ticket on the current user if it is still fresh; null if there is none. */
+  const attach = async (): Promise<{ user: SharedUser; intentId: string } | null> => {
+    const peek = parse(await deps.storage.get(key));
+    if (!fresh(peek.current, deps.clock.now().getTime())) return null;
+    const username = peek.current.username;
+    const intentId = await deps.intents.record(SECRET, { ...internalFor(username) });
+    const user = await deps.storage.locked(key, async (s) => {
+      const rec = parse(await s.get(key));
+      if (!fresh(rec.current, deps.clock.now().getTime()) || rec.current.username !== username || !rec.users[username]) return null;
+      rec.users[username] = [...(rec.users[username] ?? []), ticket];
+      await s.put(key, encode(rec));
+      return rec.current;
+    });
+    if (user) return { user, intentId };
+    await deps.intents.forget(intentId);
+    return null;
+  };
+
+  const given =
+    (await attach()) ??
+    (await oneAtATime(key, async () => {
+      const again = await attach();
+      if (again) return again;
       const made = await createUser(deps, { role: a.role, config: a.config, displayName: a.displayName, lifetimeSeconds: sharedLifeSeconds(a.role, deps.mount), extra: { shared: { key, ticket } } });
-      user = { username: made.username, password: made.password, createdAt: new Date(now).toISOString(), expiresAt: made.expiresAt.toISOString() };
-      intentId = made.intentId;
-      rec.current = user;
-      rec.users[user.username] = [ticket];
-      deps.log.info({ role: a.role.name, username: user.username }, 'shared database user created');
-    }
-    await s.put(key, encode(rec));
-    return { user, intentId };
-  });
+      const mine: SharedUser = { username: made.username, password: made.password, createdAt: deps.clock.now().toISOString(), expiresAt: made.expiresAt.toISOString() };
+      const installed = await deps.storage.locked(key, async (s) => {
+        const rec = parse(await s.get(key));
+        // Another replica installed a fresh user meanwhile: share that one.
+        if (fresh(rec.current, deps.clock.now().getTime()) && rec.users[rec.current.username]) return null;
+        rec.current = mine;
+        rec.users[mine.username] = [ticket];
+        await s.put(key, encode(rec));
+        return mine;
+      });
+      if (installed) {
+        deps.log.info({ role: a.role.name, username: mine.username }, 'shared database user created');
+        return { user: mine, intentId: made.intentId };
+      }
+      await dropUser(deps, a.config, mine.username, null);
+      await deps.intents.forget(made.intentId);
+      const theirs = await attach();
+      if (!theirs) throw new AppError('unavailable', `role "${a.role.name}": the shared user changed while it was minted; try again`);
+      return theirs;
+    }));
   const remaining = Math.max(1, Math.floor((Date.parse(given.user.expiresAt) - deps.clock.now().getTime()) / 1000));
-  const internal: CredsInternal = { config: a.config.name, role: a.role.name, username: given.user.username, shared: { key, ticket } };
+  const internal = internalFor(given.user.username);
   return {
     data: { username: given.user.username, password: given.user.password },
     lease: { type: SECRET, internal: { ...internal }, ttl: Math.min(a.role.defaultTtl || remaining, remaining), maxTtl: remaining, renewable: true, intentId: given.intentId },
   };
 }
 
+async function dropUser(deps: DbDeps, config: DbConfig, username: string, custom: readonly string[] | null): Promise<void> {
+  await deps.pools.withClient(config, (client) => revokeUser(client, username, custom, deps.log), () => loadConfig(deps.storage, config.name));
+  await deps.guard.release(config, username);
+}
+
 /** A shared lease ended (revoked, expired, or never stored): its ticket goes; the user is dropped with its last ticket. */
 export async function releaseShared(deps: DbDeps, internal: CredsInternal & { shared: { key: string; ticket: string } }, custom: readonly string[] | null): Promise<void> {
   const { key, ticket } = internal.shared;
   if (!key.startsWith('shared/')) throw badRequest('database lease: malformed shared key');
+  let released: DbConfig | null = null;
   await deps.storage.locked(key, async (s) => {
     const rec = parse(await s.get(key));
     const left = (rec.users[internal.username] ?? []).filter((t) => t !== ticket);
@@ -90,14 +139,15 @@ export async function releaseShared(deps: DbDeps, internal: CredsInternal & { sh
     // The last ticket (or a user the record never knew: its broker died before storing it): drop it on the target.
     const config = await loadConfig(s, internal.config);
     if (!config) throw badRequest(`database config "${internal.config}" no longer exists`);
-    await deps.pools.withClient(config, (client) => revokeUser(client, internal.username, custom, deps.log), () => loadConfig(deps.storage, config.name));
-    await deps.guard.release(config, internal.username);
+    await deps.pools.withClient(config, (client) => revokeUser(client, internal.username, custom, deps.log));
+    released = config;
     delete rec.users[internal.username];
     if (rec.current?.username === internal.username) rec.current = null;
     if (rec.current === null && Object.keys(rec.users).length === 0) await s.delete([key]);
     else await s.put(key, encode(rec));
     deps.log.info({ role: internal.role, username: internal.username }, 'shared database user dropped with its last lease');
   });
+  if (released) await deps.guard.release(released, internal.username);
 }
 
 /** Renewing a shared lease leaves the user's VALID UNTIL alone (other callers hold it): only check it still exists. */
