@@ -322,6 +322,10 @@ export interface TargetPoolStats {
   waiting: number;
   /** The pool's size limit. */
   max: number;
+  /** Issue 20: live users counted against max_credentials (configs with limits), as this replica last saw them. */
+  liveUsers?: number;
+  /** Issue 20: creations this replica refused over a limit (429). */
+  creationsRefused?: number;
 }
 
 /** Encrypted, mount-scoped storage. Every value is sealed by the barrier and bound to (mount, key). */

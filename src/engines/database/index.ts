@@ -45,7 +45,10 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     rotations: { [STATIC_KIND]: createStaticRotation(dbDeps), [ROOT_KIND]: createRootRotation(dbDeps) },
     currentVersion: (path) => staticCredsVersion(dbDeps, path),
     close: () => pools.closeAll(),
-    metrics: () => ({ pools: pools.stats() }),
+    metrics: () => {
+      const limits = new Map(guard.stats().map((l) => [l.config, l]));
+      return { pools: pools.stats().map((p) => ({ ...p, liveUsers: limits.get(p.config)?.live ?? 0, creationsRefused: limits.get(p.config)?.refused ?? 0 })) };
+    },
   };
 }
 
