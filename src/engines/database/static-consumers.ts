@@ -66,7 +66,8 @@ export async function servedCredential(deps: DbDeps, role: StaticRole): Promise<
   if (!flight || !['set', 'test', 'finish'].includes(flight.step)) return current;
   const { username, password, version } = flight.pending;
   if (typeof username !== 'string' || typeof password !== 'string') return current;
-  const pending: StaticCredential = { username, password, rotatedAt: current?.rotatedAt ?? '', version: typeof version === 'number' ? version : versionOf(current) };
+  // Its rotation is under way: it counts as rotated now (last_vault_rotation moves forward, as it will at finish).
+  const pending: StaticCredential = { username, password, rotatedAt: deps.clock.now().toISOString(), version: typeof version === 'number' ? version : versionOf(current) };
   if (flight.step === 'finish') return pending;
   // `set` may or may not have reached the target (a crash between ALTER ROLE and recording it), and a `test` that keeps
   // failing means the pending password may not work: ask the target, as `test` does.
