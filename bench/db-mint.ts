@@ -3,6 +3,8 @@
 // the same target with the same number of connections, in the same run. Goal (issue 5): ratio ≥ 0.8.
 //
 //   npm run bench:db-mint                 (BENCH_SECONDS=10 BENCH_ROUNDS=2 BENCH_DB_CONNECTIONS=4 by default)
+//   BENCH_SHARING=1 npm run bench:db-mint (issue 20: a role with credential_sharing "identity", BENCH_CALLERS=100 callers
+//                                          of one AppRole identity, each its own token; also counts the users created)
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -66,7 +68,52 @@ async function viaBroker(seconds: number): Promise<number> {
   return r.requests.total / seconds;
 }
 
+const SHARING = process.env.BENCH_SHARING === '1';
+const CALLERS = Number(process.env.BENCH_CALLERS ?? 100);
+let sharingTokens: string[] = [];
+if (SHARING) {
+  await withPgClient(targetUrl, (c) => c.query(`DO $$ BEGIN CREATE ROLE shared_readers NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`));
+  await call(broker.address, TOKEN, 'POST', 'database/roles/shared', { db_name: 'main', default_group: 'shared_readers', default_ttl: '1h', max_ttl: '2h', credential_sharing: 'identity' });
+  await call(broker.address, TOKEN, 'POST', 'sys/auth/approle', { type: 'approle' });
+  await call(broker.address, TOKEN, 'PUT', 'sys/policies/acl/mint', { policy: 'path "database/creds/*" { capabilities = ["read"] }' });
+  await call(broker.address, TOKEN, 'POST', 'auth/approle/role/app', { token_policies: ['mint'], token_ttl: '1h' });
+  const roleId = ((await call(broker.address, TOKEN, 'GET', 'auth/approle/role/app/role-id')) as { data: { role_id: string } }).data.role_id;
+  for (let i = 0; i < CALLERS; i++) {
+    const sid = ((await call(broker.address, TOKEN, 'POST', 'auth/approle/role/app/secret-id')) as { data: { secret_id: string } }).data.secret_id;
+    sharingTokens.push(((await call(broker.address, '', 'POST', 'auth/approle/login', { role_id: roleId, secret_id: sid })) as { auth: { client_token: string } }).auth.client_token);
+  }
+}
+
+/** Sharing mode: CALLERS lanes, each a caller of the one identity with its own token, reading creds in a loop. */
+async function viaBrokerShared(seconds: number): Promise<number> {
+  return rate(CALLERS, seconds, async (lane) => {
+    const r = await fetch(`${broker.address}/v1/database/creds/shared`, { headers: { 'x-vault-token': sharingTokens[lane] ?? '' } });
+    if (r.status !== 200) throw new Error(`creds/shared: ${r.status} ${await r.text()}`);
+    await r.arrayBuffer();
+  });
+}
+
 try {
+  if (SHARING) {
+    await raw(2);
+    await viaBrokerShared(2);
+    const raws: number[] = [];
+    const shared: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      raws.push(await raw(SECONDS));
+      shared.push(await viaBrokerShared(SECONDS));
+    }
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const users = await withPgClient(targetUrl, async (c) =>
+      Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid WHERE g.rolname = 'shared_readers'`)).rows[0]?.n ?? 0),
+    );
+    console.log(`db-mint sharing: ${SECONDS} s per run, ${ROUNDS} rounds alternated, ${CALLERS} callers of one identity, ${DB_CONNECTIONS} target connections, PostgreSQL ${cluster.majorVersion}`);
+    console.log(`raw CREATE ROLE … IN ROLE loop          ${avg(raws).toFixed(0).padStart(6)} roles/s   (runs: ${raws.map((x) => x.toFixed(0)).join(', ')})`);
+    console.log(`sealbox GET database/creds/shared      ${avg(shared).toFixed(0).padStart(6)} creds/s   (runs: ${shared.map((x) => x.toFixed(0)).join(', ')})`);
+    console.log(`ratio sealbox/raw: ${(avg(shared) / avg(raws)).toFixed(2)}; target users created for the sharing role: ${users}`);
+    sharingTokens = [];
+    process.exitCode = 0;
+  } else {
   await raw(2);
   await viaBroker(2);
   const raws: number[] = [];
@@ -83,6 +130,7 @@ try {
   console.log(`raw CREATE ROLE … IN ROLE loop        ${r.toFixed(0).padStart(6)} roles/s   (runs: ${raws.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`sealbox GET database/creds/ro          ${b.toFixed(0).padStart(6)} creds/s   (runs: ${brokers.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`ratio sealbox/raw: ${(b / r).toFixed(2)} (goal >= 0.80)`);
+  }
 } finally {
   broker.proc.kill('SIGTERM');
   await cluster.stop();

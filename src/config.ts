@@ -99,6 +99,10 @@ const schema = z
     keyring_rotation_schedule: cronSetting.optional(),
     /** The floor of every rotation schedule or period set through the API (KV rotate-config, static roles, root and issuer rotation, sys/rotations). */
     rotation_min_interval: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(60),
+    /** Issue 20: how long a rotation's retire step waits for consumers to acknowledge (per rotation: sys/rotations/:id grace); 0: no retirement. */
+    rotation_retire_grace: durationSeconds.default(900),
+    /** Issue 20: a consumer not seen (acknowledging) for this long is not live and does not hold back a retirement. */
+    consumer_live_window: durationSeconds.refine((s) => s >= 1, 'must be at least 1s').default(600),
     lease_expiry_batch: z.coerce.number().int().min(1).max(10_000).default(500),
     lease_revoke_concurrency: z.coerce.number().int().min(1).max(256).default(16),
     lease_revoke_max_attempts: z.coerce.number().int().min(1).max(100).default(6),
@@ -207,6 +211,8 @@ const ENV: Record<string, string> = {
   SEALBOX_MAINTENANCE_SCHEDULE: 'maintenance_schedule',
   SEALBOX_KEYRING_ROTATION_SCHEDULE: 'keyring_rotation_schedule',
   SEALBOX_ROTATION_MIN_INTERVAL: 'rotation_min_interval',
+  SEALBOX_ROTATION_RETIRE_GRACE: 'rotation_retire_grace',
+  SEALBOX_CONSUMER_LIVE_WINDOW: 'consumer_live_window',
   SEALBOX_LEASE_EXPIRY_BATCH: 'lease_expiry_batch',
   SEALBOX_LEASE_REVOKE_CONCURRENCY: 'lease_revoke_concurrency',
   SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: 'lease_revoke_max_attempts',

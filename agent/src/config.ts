@@ -39,6 +39,12 @@ export interface SecretConfig {
   uid: number | undefined;
   gid: number | undefined;
   onChange: OnChange | undefined;
+  /**
+   * Acknowledge each version applied (file written and on_change succeeded) with PUT sys/consumers/ack, and again
+   * every `ackIntervalMs` so that the broker counts this agent as a live consumer (issue 20). Default off.
+   */
+  ack: boolean;
+  ackIntervalMs: number;
 }
 
 export interface AgentConfig {
@@ -169,6 +175,8 @@ export function configSchema(baseDir: string) {
     uid: int(0, 2 ** 31),
     gid: int(0, 2 ** 31),
     on_change: onChange.optional(),
+    ack: bool.optional(),
+    ack_interval: duration(60_000, 1000),
   }, '', 'must be a mapping with path and destination').transform((s, ctx): SecretConfig => {
     let template = s.template;
     if (s.template !== undefined && s.template_file) {
@@ -183,7 +191,7 @@ export function configSchema(baseDir: string) {
         return z.NEVER;
       }
     }
-    return { path: s.path, params: s.params, destination: s.destination, template, mode: s.mode, uid: s.uid, gid: s.gid, onChange: s.on_change };
+    return { path: s.path, params: s.params, destination: s.destination, template, mode: s.mode, uid: s.uid, gid: s.gid, onChange: s.on_change, ack: s.ack ?? false, ackIntervalMs: s.ack_interval };
   });
   const address = str('e.g. https://sealbox:8200')
     .transform((v) => v.replace(/\/+$/, ''))

@@ -8,10 +8,10 @@ import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { OnChange } from './config.ts';
 
-async function runCommand(cmd: { command: string[]; timeoutMs: number }, env: Record<string, string>, log: Logger): Promise<void> {
+async function runCommand(cmd: { command: string[]; timeoutMs: number }, env: Record<string, string>, log: Logger): Promise<boolean> {
   const [file, ...args] = cmd.command;
-  if (!file) return;
-  await new Promise<void>((resolve) => {
+  if (!file) return true;
+  return new Promise<boolean>((resolve) => {
     const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
     let killer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
@@ -22,26 +22,28 @@ async function runCommand(cmd: { command: string[]; timeoutMs: number }, env: Re
     child.on('error', (err) => {
       clearTimeout(timer);
       log.error({ command: file, err: err.message }, 'on_change command could not start');
-      resolve();
+      resolve(false);
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (killer) clearTimeout(killer);
       if (code === 0) log.info({ command: file }, 'on_change command finished');
       else log.warn({ command: file, code, signal }, 'on_change command failed');
-      resolve();
+      resolve(code === 0);
     });
   });
 }
 
-async function sendSignal(sig: { signal: NodeJS.Signals; pidFile: string }, log: Logger): Promise<void> {
+async function sendSignal(sig: { signal: NodeJS.Signals; pidFile: string }, log: Logger): Promise<boolean> {
   try {
     const pid = Number.parseInt((await fsp.readFile(sig.pidFile, 'utf8')).trim(), 10);
     if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no valid PID in ${sig.pidFile}`);
     process.kill(pid, sig.signal);
     log.info({ pid, signal: sig.signal }, 'on_change signal sent');
+    return true;
   } catch (err) {
     log.warn({ pid_file: sig.pidFile, err: (err as Error).message }, 'on_change signal not sent');
+    return false;
   }
 }
 
@@ -50,14 +52,17 @@ export interface ChangeNotifier {
   notify(): void;
   /** Resolves when nothing is running or pending (bounded by the caller). */
   idle(): Promise<void>;
+  /** Whether the last run succeeded (true before any run, and without an on_change). */
+  readonly lastOk: boolean;
 }
 
 export function createChangeNotifier(onChange: OnChange | undefined, env: Record<string, string>, log: Logger): ChangeNotifier {
   let running: Promise<void> | undefined;
   let pending = false;
-  const runOnce = (): Promise<void> => {
-    if (!onChange) return Promise.resolve();
-    return onChange.kind === 'command' ? runCommand(onChange, env, log) : sendSignal(onChange, log);
+  let lastOk = true;
+  const runOnce = async (): Promise<void> => {
+    if (!onChange) return;
+    lastOk = await (onChange.kind === 'command' ? runCommand(onChange, env, log) : sendSignal(onChange, log));
   };
   const loop = async (): Promise<void> => {
     while (pending) {
@@ -74,6 +79,9 @@ export function createChangeNotifier(onChange: OnChange | undefined, env: Record
     },
     async idle() {
       while (running) await running;
+    },
+    get lastOk() {
+      return lastOk;
     },
   };
 }

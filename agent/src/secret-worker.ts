@@ -53,6 +53,9 @@ export class SecretWorker {
   private inFlight: Promise<void> | undefined;
   private readonly notifier: ChangeNotifier;
   private readonly log: Logger;
+  /** The version last acknowledged to the broker, and the heartbeat that re-sends it (secret.ack). */
+  private acked: number | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly secret: SecretConfig,
@@ -96,6 +99,7 @@ export class SecretWorker {
   async stop(waitMs = 1000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.ackTimer) clearInterval(this.ackTimer);
     if (this.inFlight) await Promise.race([this.inFlight, new Promise((r) => setTimeout(r, waitMs))]);
   }
 
@@ -148,6 +152,7 @@ export class SecretWorker {
     }
     // Stopped while fetching: keep the lease (revoke_on_shutdown revokes it) but write no file the shutdown won't clean up.
     if (!this.stopped) await this.apply(fetched);
+    if (!this.stopped && this.secret.ack && fetched.version !== undefined) void this.acknowledge(fetched.version);
     this.lease = fetched.lease;
     this.validUntil = fetched.validUntil;
     this.version = fetched.version;
@@ -171,6 +176,27 @@ export class SecretWorker {
     this.removed = false;
     this.log.info({ version: f.version, lease_s: f.lease ? f.lease.durationMs / 1000 : undefined }, 'file written');
     if (existed) this.notifier.notify();
+  }
+
+  /**
+   * Tells the broker this version is applied: after the file was written and on_change (if any) succeeded. A failed
+   * on_change is not acknowledged (the broker keeps the previous credential alive until the grace ends).
+   */
+  private async acknowledge(version: number): Promise<void> {
+    await this.notifier.idle();
+    if (!this.notifier.lastOk || this.stopped) return;
+    try {
+      const token = await this.deps.tokens.get();
+      await this.deps.broker.request('PUT', 'sys/consumers/ack', { token, body: { path: this.secret.path, version } });
+      if (this.acked !== version) this.log.info({ version }, 'version acknowledged');
+      this.acked = version;
+    } catch (err) {
+      this.log.warn({ version, err: (err as Error).message }, 'could not acknowledge the version; will try again');
+    }
+    this.ackTimer ??= setInterval(() => {
+      if (this.acked !== undefined) void this.acknowledge(this.acked);
+    }, this.secret.ackIntervalMs);
+    this.ackTimer.unref();
   }
 
   private margin(lease: Lease): number {

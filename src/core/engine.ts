@@ -25,6 +25,8 @@ export interface Caller {
   accessor: string;
   policies: readonly string[];
   displayName: string;
+  /** The login's identity, "<auth mount accessor>:<alias name>" (e.g. a Kubernetes service account); absent for tokens without one. */
+  identity?: string;
 }
 
 /** Values of the `:name` and `*name` segments of the matched pattern, by name. */
@@ -165,6 +167,13 @@ export interface RotationTarget {
   test(ctx: RotationContext, pending: Readonly<Record<string, unknown>>): Promise<void>;
   /** Makes pending current (current becomes previous) in the engine's storage. */
   finish(ctx: RotationContext, pending: Readonly<Record<string, unknown>>): Promise<void>;
+  /**
+   * Optional (issue 20): the path, relative to the mount, whose consumers acknowledge this target's versions
+   * (e.g. "static-creds/app"); the pending value's `version` is the version they must reach before `retire`.
+   */
+  consumerPath?(target: string): string;
+  /** Optional: retires the previous value once consumers have the new one or the grace ran out. Idempotent. */
+  retire?(ctx: RotationContext, pending: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
 export interface RotationContext {
@@ -192,6 +201,8 @@ export interface RotationRegistry {
   nextRun(kind: string, target: string): Promise<Date | null>;
   /** The last finished rotation time (for static-creds' last_vault_rotation), or null. */
   lastRotated(kind: string, target: string): Promise<Date | null>;
+  /** The run in progress, if any: its step and its pending value (opened), so that reads can serve what the target accepts. */
+  inFlight?(kind: string, target: string): Promise<{ step: string; pending: Record<string, unknown> } | null>;
 }
 
 /** What an engine asks the lease manager to track for a dynamic secret (DESIGN §4). */
@@ -312,6 +323,8 @@ export interface Engine {
   maintain?(): Promise<void>;
   /** Releases what the engine holds (target connection pools) when the mount is reloaded, removed or the broker stops. */
   close?(): Promise<void>;
+  /** Optional (issue 20): the current version of what `path` (relative to the mount) serves, for acknowledgements; null: not versioned. */
+  currentVersion?(path: string): Promise<number | null>;
   /** Optional: a cheap, synchronous reading of what the engine holds, for sys/metrics. */
   metrics?(): EngineMetrics;
 }
@@ -331,6 +344,10 @@ export interface TargetPoolStats {
   waiting: number;
   /** The pool's size limit. */
   max: number;
+  /** Issue 20: live users counted against max_credentials (configs with limits), as this replica last saw them. */
+  liveUsers?: number;
+  /** Issue 20: creations this replica refused over a limit (429). */
+  creationsRefused?: number;
 }
 
 /** Encrypted, mount-scoped storage. Every value is sealed by the barrier and bound to (mount, key). */

@@ -176,6 +176,8 @@ export function createMetrics(deps: MetricsDeps) {
   poolGauge('sealbox_database_pool_idle_connections', 'Idle connections to a database target.', (p) => p.idle);
   poolGauge('sealbox_database_pool_waiting_requests', 'Requests waiting for a connection to a database target (saturation).', (p) => p.waiting);
   poolGauge('sealbox_database_pool_max_connections', 'The pool size limit of a database target (max_open_connections).', (p) => p.max);
+  poolGauge('sealbox_database_live_users', 'Live users of a database config with limits (max_credentials), as this replica last counted them.', (p) => p.liveUsers ?? 0);
+  poolGauge('sealbox_database_creations_refused', 'Creations this replica refused over a database config limit (429), since start.', (p) => p.creationsRefused ?? 0);
 
   const rotationRuns = new Counter({
     name: 'sealbox_rotation_runs_total',

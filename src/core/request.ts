@@ -216,6 +216,7 @@ export function createPipeline(deps: PipelineDeps) {
     const use = await deps.tokens.spendUse(entry);
     if (use === 'none') throw permissionDenied();
     const caller: Caller = { accessor: entry.accessor, policies: entry.policies, displayName: entry.displayName };
+    if (entry.alias) caller.identity = `${entry.alias.mountAccessor}:${entry.alias.name}`;
     try {
       return await dispatch(req, route, match, caller);
     } finally {

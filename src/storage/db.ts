@@ -21,6 +21,12 @@ export interface Db extends Queryable {
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   listen(channel: string, handler: NotifyHandler): Promise<void>;
   notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Takes the session-level advisory lock (classId, key) on a connection held for the life of this process, so that
+   * the lock ends when the process does (SIGKILL included): other replicas see the holder's claims free at once
+   * (core/rotations.ts). Resolves once held; a lost connection re-takes it.
+   */
+  holdSessionLock(classId: number, key: number): Promise<void>;
   close(): Promise<void>;
   /** False while the store cannot confirm the broker's cached state (PostgreSQL unreachable: sys/health is 503). */
   available?(): boolean;

@@ -95,6 +95,36 @@ export function createPgDb(opts: PgDbOptions): Db {
     }, delayMs).unref();
   };
 
+  const sessionLocks: [number, number][] = [];
+  let lockClient: Promise<pg.Client> | null = null;
+  /** The connection that holds this process's session locks; a failed one is replaced and the locks taken again. */
+  const lockConnection = (): Promise<pg.Client> => {
+    lockClient ??= (async () => {
+      const client = new pg.Client({ connectionString: opts.url });
+      client.on('error', (err) => {
+        opts.log.warn({ err: err.message }, 'session-lock connection failed; taking the locks again');
+        lockClient = null;
+        void client.end().catch(() => undefined);
+        if (!closed) setTimeout(() => void relock(), 1000).unref();
+      });
+      await client.connect();
+      return client;
+    })().catch((err: unknown) => {
+      lockClient = null;
+      throw err;
+    });
+    return lockClient;
+  };
+  const relock = async (): Promise<void> => {
+    try {
+      const c = await lockConnection();
+      for (const [a, b] of sessionLocks) await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [a, b]);
+    } catch (err) {
+      opts.log.warn({ err: (err as Error).message }, 'could not take the session locks again; retrying');
+      if (!closed) setTimeout(() => void relock(), 2000).unref();
+    }
+  };
+
   return {
     kind: 'postgres',
     query: base.query,
@@ -137,9 +167,15 @@ export function createPgDb(opts: PgDbOptions): Db {
     async notify(channel: string, payload: string): Promise<void> {
       await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
+    async holdSessionLock(classId: number, key: number): Promise<void> {
+      sessionLocks.push([classId, key]);
+      const c = await lockConnection();
+      await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
+    },
     async close(): Promise<void> {
       closed = true;
       await listener?.end().catch(() => undefined);
+      if (lockClient) await (await lockClient.catch(() => null))?.end().catch(() => undefined);
       await pool.end();
     },
   };

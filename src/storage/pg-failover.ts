@@ -131,6 +131,38 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
   };
   let previous: PgEndpoint | null = null;
 
+  // Session locks (rotation claims tied to this process): held on one connection to the primary, and taken again on
+  // the new primary after a failover (a lock held on the old primary ended with it).
+  const sessionLocks: [number, number][] = [];
+  let lockClient: Promise<pg.Client> | null = null;
+  const lockConnection = (): Promise<pg.Client> => {
+    lockClient ??= (async () => {
+      const cur = await resolvePrimary();
+      const client = new pg.Client(clientConfig(cur.endpoint));
+      client.on('error', (err) => {
+        log.warn({ err: err.message }, 'session-lock connection failed; taking the locks again');
+        lockClient = null;
+        void client.end().catch(() => undefined);
+        if (!closed) setTimeout(() => void relock(), 1000).unref();
+      });
+      await client.connect();
+      return client;
+    })().catch((err: unknown) => {
+      lockClient = null;
+      throw err;
+    });
+    return lockClient;
+  };
+  const relock = async (): Promise<void> => {
+    try {
+      const c = await lockConnection();
+      for (const [a, b] of sessionLocks) await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [a, b]);
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not take the session locks again; retrying');
+      if (!closed) setTimeout(() => void relock(), 2000).unref();
+    }
+  };
+
   // ------------------------------------------------------------------ statements
 
   const gate = (): void => {
@@ -343,6 +375,11 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
     kind: 'postgres',
     available: () => !closed && fresh(),
     primary: () => current?.endpoint.label ?? null,
+    async holdSessionLock(classId: number, key: number): Promise<void> {
+      sessionLocks.push([classId, key]);
+      const c = await lockConnection();
+      await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
+    },
     query: <R>(sql: string, params?: readonly unknown[]) => once((q) => q.query<R>(sql, params)),
     exec: (sql: string) => once((q) => q.exec(sql)),
     async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
@@ -388,6 +425,7 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
         l.client.removeAllListeners('end');
         await l.client.end().catch(() => undefined);
       }
+      if (lockClient) await (await lockClient.catch(() => null))?.end().catch(() => undefined);
       const cur = current;
       current = null;
       if (cur) await cur.pool.end().catch(() => undefined);

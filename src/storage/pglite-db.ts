@@ -44,6 +44,10 @@ export async function createPgliteDb(dir: string, lockDir: string): Promise<Db> 
     async notify(channel: string, payload: string): Promise<void> {
       await db.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
+    async holdSessionLock(classId: number, key: number): Promise<void> {
+      // One connection for the life of the process: a session lock on it ends with the process.
+      await db.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
+    },
     async close(): Promise<void> {
       try {
         await db.close();

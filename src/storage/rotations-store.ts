@@ -1,6 +1,6 @@
 import { toBuffer, type Queryable } from './db.ts';
 
-export type RotationStep = 'create' | 'set' | 'test' | 'finish';
+export type RotationStep = 'create' | 'set' | 'test' | 'finish' | 'retire';
 
 /** One rotation (migrations/0007). `pending` is sealed by the barrier; this layer never opens it. */
 export interface RotationRow {
@@ -23,6 +23,21 @@ export interface RotationRow {
   attempts: number;
   /** The row's integrity MAC (core/integrity/row-mac.ts). */
   mac: Buffer | null;
+  /** Seconds `retire` waits for consumers; null: the broker default; 0: no retirement. */
+  graceSeconds: number | null;
+  /** In the retire step: when the previous credential is retired whatever consumers say. */
+  retireAt: Date | null;
+  /** In the retire step: the path whose consumers it waits for. */
+  retirePath: string | null;
+}
+
+/** Who had acknowledged the new version when a run retired the previous credential (rotation_runs.consumers). */
+export interface RetireRecord {
+  version: number;
+  acknowledged: { accessor: string; identity: string | null; version: number }[];
+  pending: { accessor: string; identity: string | null; version: number }[];
+  /** "acknowledged" (every live consumer), "grace" (grace ran out), "forced" (a new run was asked for), "none" (no consumers), "off" (grace 0). */
+  reason: string;
 }
 
 export interface RotationRunRow {
@@ -35,6 +50,7 @@ export interface RotationRunRow {
   status: 'running' | 'ok' | 'failed';
   step: string | null;
   error: string | null;
+  consumers: RetireRecord | null;
 }
 
 interface Raw {
@@ -56,10 +72,13 @@ interface Raw {
   pending: Uint8Array | null;
   attempts: number;
   mac: Uint8Array | null;
+  grace_seconds: string | number | null;
+  retire_at: Date | null;
+  retire_path: string | null;
 }
 
 const COLUMNS = `id, mount_id, kind, target, schedule, period_seconds, paused, next_run_at, last_run_at, last_status, last_error,
-  run_id, run_slot, run_kind, step, pending, attempts, mac`;
+  run_id, run_slot, run_kind, step, pending, attempts, mac, grace_seconds, retire_at, retire_path`;
 const date = (d: Date | null): Date | null => (d ? new Date(d) : null);
 const toRow = (r: Raw): RotationRow => ({
   id: r.id,
@@ -80,7 +99,21 @@ const toRow = (r: Raw): RotationRow => ({
   pending: r.pending ? toBuffer(r.pending) : null,
   attempts: r.attempts,
   mac: r.mac ? toBuffer(r.mac) : null,
+  graceSeconds: r.grace_seconds === null ? null : Number(r.grace_seconds),
+  retireAt: date(r.retire_at),
+  retirePath: r.retire_path,
 });
+
+/**
+ * A claim is live while its claim_until has not passed AND the claimant's session lock (class 7002, key
+ * claim_session) is held by some session: a broker that died (SIGKILL, OOM) frees its claims at once.
+ * A backoff (claim_until with no claim_id) is a retry time, not a claim: it is not freed this way.
+ */
+export const SESSION_LOCK_CLASS = 7002;
+const claimFree = (now: string): string => `(claim_until IS NULL OR claim_until <= ${now}
+    OR (claim_id IS NOT NULL AND claim_session IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = ${SESSION_LOCK_CLASS}::oid
+        AND l.objid = rotations.claim_session::oid AND l.objsubid = 2 AND l.granted)))`;
 
 export function createRotationsStore() {
   return {
@@ -146,25 +179,26 @@ export function createRotationsStore() {
     },
 
     /** Claims due rotations (a new slot is due, or a run waits to be resumed) for this replica until `claimUntil`. */
-    async claimDue(q: Queryable, claimId: string, now: Date, claimUntil: Date, limit: number): Promise<RotationRow[]> {
+    async claimDue(q: Queryable, claimId: string, now: Date, claimUntil: Date, limit: number, session: number | null): Promise<RotationRow[]> {
       const r = await q.query<Raw>(
-        `UPDATE rotations SET claim_id = $1, claim_until = $3
+        `UPDATE rotations SET claim_id = $1, claim_until = $3, claim_session = $5
           WHERE id IN (SELECT id FROM rotations
-                        WHERE (claim_until IS NULL OR claim_until <= $2)
+                        WHERE ${claimFree('$2')}
                           -- a run in progress is finished even when paused: its new value may already be live
                           AND (run_id IS NOT NULL OR (NOT paused AND next_run_at <= $2))
                         ORDER BY next_run_at NULLS FIRST LIMIT $4 FOR UPDATE SKIP LOCKED)
           RETURNING ${COLUMNS}`,
-        [claimId, now, claimUntil, limit],
+        [claimId, now, claimUntil, limit, session],
       );
       return r.rows.map(toRow);
     },
     /** Claims one rotation (run now) unless another replica holds an unexpired claim. */
-    async claimOne(q: Queryable, id: string, claimId: string, now: Date, claimUntil: Date): Promise<RotationRow | null> {
+    async claimOne(q: Queryable, id: string, claimId: string, now: Date, claimUntil: Date, session: number | null): Promise<RotationRow | null> {
       const r = await q.query<Raw>(
         // A failed step's backoff (claim_until with no claim_id) does not hold back an operator's run now.
-        `UPDATE rotations SET claim_id = $2, claim_until = $4 WHERE id = $1 AND (claim_id IS NULL OR claim_until IS NULL OR claim_until <= $3) RETURNING ${COLUMNS}`,
-        [id, claimId, now, claimUntil],
+        `UPDATE rotations SET claim_id = $2, claim_until = $4, claim_session = $5
+          WHERE id = $1 AND (claim_id IS NULL OR ${claimFree('$3')}) RETURNING ${COLUMNS}`,
+        [id, claimId, now, claimUntil, session],
       );
       return r.rows[0] ? toRow(r.rows[0]) : null;
     },
@@ -203,14 +237,48 @@ export function createRotationsStore() {
       await q.query(`UPDATE rotation_runs SET step = $3 WHERE rotation_id = $1 AND run_id = $2`, [id, runId, step]);
     },
     /** Ends a run: clears it, records the outcome and the next due time, and lets the claim go. */
-    async finishRun(q: Queryable, id: string, claimId: string, runId: string, f: { status: 'ok' | 'failed'; error: string | null; now: Date; nextRunAt: Date | null }): Promise<void> {
+    async finishRun(
+      q: Queryable,
+      id: string,
+      claimId: string,
+      runId: string,
+      f: { status: 'ok' | 'failed'; error: string | null; now: Date; nextRunAt: Date | null; consumers?: RetireRecord | null },
+    ): Promise<void> {
       await q.query(
         `UPDATE rotations SET run_id = NULL, run_slot = NULL, run_kind = NULL, step = NULL, pending = NULL, attempts = 0,
-                last_run_at = $4, last_status = $5, last_error = $6, next_run_at = $7, claim_id = NULL, claim_until = NULL, updated_at = now()
+                last_run_at = $4, last_status = $5, last_error = $6, next_run_at = $7, claim_id = NULL, claim_until = NULL,
+                retire_at = NULL, retire_path = NULL, updated_at = now()
           WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
         [id, claimId, runId, f.now, f.status, f.error, f.nextRunAt],
       );
-      await q.query(`UPDATE rotation_runs SET finished_at = $3, status = $4, error = $5 WHERE rotation_id = $1 AND run_id = $2`, [id, runId, f.now, f.status, f.error]);
+      await q.query(`UPDATE rotation_runs SET finished_at = $3, status = $4, error = $5, consumers = $6 WHERE rotation_id = $1 AND run_id = $2`, [
+        id,
+        runId,
+        f.now,
+        f.status,
+        f.error,
+        f.consumers ? JSON.stringify(f.consumers) : null,
+      ]);
+    },
+    /** Enters the retire step: the new value is current; the previous one is retired at `retireAt` at the latest. */
+    async enterRetire(q: Queryable, id: string, claimId: string, runId: string, r: { retireAt: Date; retirePath: string | null }): Promise<void> {
+      await q.query(
+        `UPDATE rotations SET step = 'retire', attempts = 0, retire_at = $4, retire_path = $5, last_status = 'ok', last_error = NULL
+          WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
+        [id, claimId, runId, r.retireAt, r.retirePath],
+      );
+      await q.query(`UPDATE rotation_runs SET step = 'retire' WHERE rotation_id = $1 AND run_id = $2`, [id, runId]);
+    },
+    /** A retire step that waits: let the claim go; the run is looked at again at `recheckAt` (or when a consumer acknowledges). */
+    async waitRetire(q: Queryable, id: string, claimId: string, recheckAt: Date): Promise<void> {
+      await q.query(`UPDATE rotations SET claim_id = NULL, claim_until = $3 WHERE id = $1 AND claim_id = $2`, [id, claimId, recheckAt]);
+    },
+    /** An acknowledgement on `path`: the runs waiting on it are looked at by the next tick. */
+    async wakeRetire(q: Queryable, path: string): Promise<void> {
+      await q.query(`UPDATE rotations SET claim_until = NULL WHERE retire_path = $1 AND step = 'retire' AND claim_id IS NULL`, [path]);
+    },
+    async setGrace(q: Queryable, id: string, graceSeconds: number | null): Promise<void> {
+      await q.query(`UPDATE rotations SET grace_seconds = $2, updated_at = now() WHERE id = $1`, [id, graceSeconds]);
     },
     /** A step failed: keep the run where it is, retry after `retryAt`. */
     async stepFailed(q: Queryable, id: string, claimId: string, f: { error: string; retryAt: Date }): Promise<void> {
@@ -227,8 +295,8 @@ export function createRotationsStore() {
       await q.query(`UPDATE rotations SET claim_id = NULL, claim_until = NULL WHERE id = $1 AND claim_id = $2`, [id, claimId]);
     },
     async history(q: Queryable, id: string, limit: number): Promise<RotationRunRow[]> {
-      const r = await q.query<{ run_id: string; slot: Date | null; kind: 'scheduled' | 'manual'; replica: string; started_at: Date; finished_at: Date | null; status: RotationRunRow['status']; step: string | null; error: string | null }>(
-        `SELECT run_id, slot, kind, replica, started_at, finished_at, status, step, error FROM rotation_runs WHERE rotation_id = $1 ORDER BY started_at DESC LIMIT $2`,
+      const r = await q.query<{ run_id: string; slot: Date | null; kind: 'scheduled' | 'manual'; replica: string; started_at: Date; finished_at: Date | null; status: RotationRunRow['status']; step: string | null; error: string | null; consumers: RetireRecord | string | null }>(
+        `SELECT run_id, slot, kind, replica, started_at, finished_at, status, step, error, consumers FROM rotation_runs WHERE rotation_id = $1 ORDER BY started_at DESC LIMIT $2`,
         [id, limit],
       );
       return r.rows.map((x) => ({
@@ -241,6 +309,7 @@ export function createRotationsStore() {
         status: x.status,
         step: x.step,
         error: x.error,
+        consumers: typeof x.consumers === 'string' ? (JSON.parse(x.consumers) as RetireRecord) : x.consumers,
       }));
     },
   };

@@ -87,6 +87,7 @@ export function tracedDb(db: Db, tracer: Tracer): Db {
     },
     listen: (channel, handler) => db.listen(channel, handler),
     notify: (channel, payload) => db.notify(channel, payload),
+    holdSessionLock: (classId, key) => db.holdSessionLock(classId, key),
     close: () => db.close(),
   };
 }

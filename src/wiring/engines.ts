@@ -85,6 +85,7 @@ export function buildEngines({ config, log, clock, random }: AppDeps, storage: S
     ...sysPasswordPoliciesPaths({ store: core.passwordPolicies, random }),
     ...events.paths,
     ...sysSchedulerPaths({ scheduler }),
+    ...services.consumerPaths,
     ...sysRotationsPaths({ rotations }),
     ...sysInternalPaths({
       mounts,

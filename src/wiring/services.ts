@@ -18,6 +18,7 @@ import { createScheduler } from '../core/jobs/scheduler.ts';
 import { createLeaseIntents } from '../core/leases/lease-intents.ts';
 import { createLeaseManager } from '../core/leases/leases.ts';
 import { createMetrics } from '../core/metrics.ts';
+import { wireConsumers } from '../core/consumers/wiring.ts';
 import { createRotationManager, failpointsFrom } from '../core/rotations/rotations.ts';
 import type { CoreBundle } from './core.ts';
 import type { StorageBundle } from './storage.ts';
@@ -94,7 +95,22 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
   const bus = createEventBus({ db, clock, random, log: log.child({ component: 'events' }) });
   /** Rotations that belong to no mount (the barrier keyring), by kind. */
   const coreRotationTargets = new Map<string, RotationTarget>([['keyring', keyringRotationTarget({ barrier })]]);
+  // Consumers of rotated secrets and their acknowledgements (issue 20): they gate a rotation's retire step.
+  const consumersWired = wireConsumers({
+    db,
+    clock,
+    windowSeconds: config.consumer_live_window,
+    lookupAccessor: (a) => tokens.lookupAccessor(a),
+    capabilities: (t, p) => core.authorizer.capabilities(t, p),
+    route: (p) => {
+      const r = mounts.route(p);
+      return r ? { engine: r.mounted.engine, rest: r.rest } : null;
+    },
+    wake: (p) => rotations.wakeRetire(p),
+  });
   const rotations = createRotationManager({
+    consumers: consumersWired.consumers,
+    defaultGraceSeconds: config.rotation_retire_grace,
     db,
     store: stores.rotations,
     barrier,
@@ -120,7 +136,7 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
     ready: () => !barrier.isSealed(),
     rowMac,
   });
-  return { auditSigner, auditEntryMac, audit, auditRecorder, metrics, leaseIntents, leases, bus, rotations, keyringRewrap, scheduler };
+  return { auditSigner, auditEntryMac, audit, auditRecorder, metrics, leaseIntents, leases, bus, rotations, consumerPaths: consumersWired.paths, keyringRewrap, scheduler };
 }
 
 export type ServicesBundle = ReturnType<typeof buildServices>;

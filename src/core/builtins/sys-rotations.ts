@@ -1,5 +1,6 @@
 /** sys/rotations (CONTRACT §3 rotation row): list, read, change schedule or pause, run now, history. */
 import { z } from 'zod';
+import { parseDuration } from '../../lib/durations.ts';
 import { badRequest, notFound } from '../../lib/errors.ts';
 import type { RotationRow, RotationRunRow } from '../../storage/rotations-store.ts';
 import { op, type PathDef } from '../engine.ts';
@@ -18,6 +19,8 @@ const wire = (r: RotationRow) => ({
   last_error: r.lastError,
   paused: r.paused,
   in_progress: r.runId ? { run_id: r.runId, step: r.step } : null,
+  grace: r.graceSeconds,
+  retire_at: iso(r.retireAt),
 });
 const runWire = (r: RotationRunRow) => ({
   run_id: r.runId,
@@ -29,6 +32,14 @@ const runWire = (r: RotationRunRow) => ({
   status: r.status,
   step: r.step,
   error: r.error,
+  consumers: r.consumers,
+});
+/** The retire step's grace: a duration ("15m", seconds), or null for the broker default. */
+const graceField = z.union([z.null(), z.number().int().min(0).max(30 * 86400), z.string().max(32)]).transform((v) => {
+  if (v === null || typeof v === 'number') return v;
+  const seconds = parseDuration(v, 'grace');
+  if (seconds > 30 * 86400) throw badRequest('grace: at most 30 days');
+  return seconds;
 });
 const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' });
 
@@ -78,11 +89,16 @@ export function sysRotationsPaths(deps: { rotations: RotationManager }): PathDef
       // Pausing or rescheduling turns rotation off as surely as deleting it: root-protected, like running it.
       sudo: true,
       operations: {
-        read: op(z.object({}), async ({ params }) => ({ data: wire(await must(params.id)) })),
-        update: op(z.object({ schedule: z.string().max(256).nullable().optional(), paused: boolish.optional() }), async ({ params, input }) => {
+        read: op(z.object({}), async ({ params }) => {
           const row = await must(params.id);
-          if (input.schedule === undefined && input.paused === undefined) throw badRequest('nothing to change: give schedule or paused');
-          await rotations.setControls(row.id, { schedule: input.schedule === '' ? null : input.schedule, paused: input.paused });
+          const retire = await rotations.retireView(row);
+          return { data: { ...wire(row), consumers: retire, pending: retire?.pending ?? [], effective_grace: row.graceSeconds ?? rotations.defaultGraceSeconds } };
+        }),
+        update: op(z.object({ schedule: z.string().max(256).nullable().optional(), paused: boolish.optional(), grace: graceField.optional() }), async ({ params, input }) => {
+          const row = await must(params.id);
+          if (input.schedule === undefined && input.paused === undefined && input.grace === undefined) throw badRequest('nothing to change: give schedule, paused or grace');
+          if (input.grace !== undefined) await rotations.setGrace(row.id, input.grace);
+          if (input.schedule !== undefined || input.paused !== undefined) await rotations.setControls(row.id, { schedule: input.schedule === '' ? null : input.schedule, paused: input.paused });
           return { data: wire(await must(row.id)) };
         }),
       },

@@ -46,6 +46,10 @@ path "sys/leases/lookup" {
 path "sys/renew" {
   capabilities = ["update"]
 }
+# Acknowledge a version applied (issue 20); the handler also requires read on the acknowledged path.
+path "sys/consumers/ack" {
+  capabilities = ["update"]
+}
 # The mount of a path and its options, as the vault CLI's "kv" commands ask for them.
 path "sys/internal/ui/mounts/*" {
   capabilities = ["read"]

@@ -14,11 +14,13 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
 import type { Db, Queryable } from '../../storage/db.ts';
-import type { RotationRow, RotationsStore, RotationStep } from '../../storage/rotations-store.ts';
+import { SESSION_LOCK_CLASS, type RetireRecord, type RotationRow, type RotationsStore, type RotationStep } from '../../storage/rotations-store.ts';
 import type { Barrier } from '../barrier/barrier.ts';
 import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from '../engine.ts';
 import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
 import { rotationFields } from '../integrity/rows.ts';
+import type { Consumers } from '../consumers/consumers.ts';
+import { decideRetire, mountPrefix } from '../consumers/retire-step.ts';
 import { checkRotationFloor } from './rotation-floor.ts';
 import { CONTEXTS } from '../barrier/contexts.ts';
 
@@ -46,6 +48,10 @@ export interface RotationManagerDeps {
   rowMac: RowMac;
   /** The floor of every schedule set through the API (rotation_min_interval), seconds; 0: none. */
   minIntervalSeconds?: number;
+  /** Consumers of rotated secrets (issue 20); absent: the retire step never waits. */
+  consumers?: Consumers;
+  /** The retire step's grace when a rotation sets none, seconds (0: no retirement). */
+  defaultGraceSeconds?: number;
 }
 
 /** A rotation whose row fails its integrity check is not run; it is looked at again after this long. */
@@ -98,6 +104,23 @@ export function checkSchedule(when: { schedule?: string | null; periodSeconds?: 
 
 export function createRotationManager(deps: RotationManagerDeps) {
   const { db, store } = deps;
+  /**
+   * This process's session lock (issue 20 item 6): every claim records its key, and a claim whose key no session
+   * holds any more (its broker died) is free at once. Without the lock (it could not be taken) claims lapse as before.
+   */
+  const sessionKey = 1 + (deps.random.bytes(4).readUInt32BE(0) % 0x7ffffffe);
+  let session: Promise<number | null> | null = null;
+  const claimSession = (): Promise<number | null> => {
+    session ??= db.holdSessionLock(SESSION_LOCK_CLASS, sessionKey).then(
+      () => sessionKey,
+      (err: Error) => {
+        deps.log.warn({ err: err.message }, 'could not take the rotation session lock; claims of a dead broker lapse after their time');
+        session = null;
+        return null;
+      },
+    );
+    return session;
+  };
   const now = (): Date => deps.clock.now();
   /** Every schedule that comes through the API: valid, and not more often than the floor. */
   const checkApiSchedule = (when: { schedule?: string | null; periodSeconds?: number | null }): void => {
@@ -125,7 +148,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
   }
 
   /** Drives one claimed rotation from its stored step to the end. Returns the outcome; never throws. */
-  async function drive(row: RotationRow, claimId: string, kind: 'scheduled' | 'manual'): Promise<'ok' | 'failed' | 'skipped'> {
+  async function drive(row: RotationRow, claimId: string, kind: 'scheduled' | 'manual', forceRetire = false): Promise<'ok' | 'failed' | 'skipped'> {
     if (!deps.rowMac.ok('rotations', rotationFields(row), row.mac, row.id)) {
       await store.skipSlot(db, row.id, claimId, new Date(now().getTime() + TAMPERED_RETRY_MS)).catch(() => undefined);
       return 'failed';
@@ -153,6 +176,8 @@ export function createRotationManager(deps: RotationManagerDeps) {
     const target = deps.targetFor(current.mountId, current.kind);
     const ctx: RotationContext = { id: current.id, target: current.target, runId };
     let finished = false;
+    /** The drive only closed a retire step begun earlier: the run was already reported when its value went live. */
+    const retireOnly = current.step === 'retire';
     let failedStep: RotationStep | null = current.step;
     let failedError: string | null = null;
     const heartbeat = setInterval(() => {
@@ -196,7 +221,42 @@ export function createRotationManager(deps: RotationManagerDeps) {
             await withTimeout(target.finish(ctx, pending ?? {}), 'finish');
             failpoint('rotation:after-finish-before-persist');
             const t = now();
+            const grace = current.graceSeconds ?? deps.defaultGraceSeconds ?? 0;
+            if (target.retire && target.consumerPath && grace > 0 && deps.consumers) {
+              const retirePath = `${mountPrefix(current.id, current.kind, current.target)}${target.consumerPath(current.target)}`;
+              const retireAt = new Date(t.getTime() + grace * 1000);
+              await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath });
+              current = { ...current, retireAt, retirePath };
+              failpoint('rotation:after-finish');
+              step = 'retire';
+              break;
+            }
             await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: await nextDueNow(current.id, t) });
+            step = null;
+            break;
+          }
+          case 'retire': {
+            const t = now();
+            const version = typeof pending?.version === 'number' ? pending.version : 0;
+            const decision = await decideRetire(deps.consumers ?? null, {
+              path: current.retirePath ?? '',
+              version,
+              retireAt: current.retireAt ?? t,
+              now: t,
+              force: forceRetire,
+            });
+            if (decision.act === 'wait') {
+              await store.waitRetire(db, current.id, claimId, decision.recheckAt);
+              step = null;
+              break;
+            }
+            if (decision.act === 'retire' && target.retire) {
+              await withTimeout(target.retire(ctx, pending ?? {}), 'retire');
+              failpoint('rotation:after-retire-before-persist');
+            }
+            const record: RetireRecord = decision.record;
+            await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: await nextDueNow(current.id, t), consumers: record });
+            deps.log.info({ rotation: current.id, run_id: runId, retired: decision.act === 'retire', reason: record.reason }, 'rotation retire step done');
             step = null;
             break;
           }
@@ -217,9 +277,10 @@ export function createRotationManager(deps: RotationManagerDeps) {
     } finally {
       clearInterval(heartbeat);
       // Outside the try: a failed notification must not turn a finished rotation into a failed one.
-      if (finished) await deps.publish({ type: 'rotation/finished', path: current.id }).catch(() => undefined);
-      if (finished || failedError !== null) deps.observe?.(current.kind, finished ? 'ok' : 'failed');
-      if (finished || failedError !== null)
+      const report = failedError !== null || (finished && !retireOnly);
+      if (finished && !retireOnly) await deps.publish({ type: 'rotation/finished', path: current.id }).catch(() => undefined);
+      if (report) deps.observe?.(current.kind, finished ? 'ok' : 'failed');
+      if (report)
         await deps
           .audit?.({ id: current.id, runId, kind, status: finished ? 'ok' : 'failed', step: finished ? null : failedStep, error: failedError })
           .catch((err: Error) => deps.log.error({ rotation: current.id, err: err.message }, 'could not audit a rotation run'));
@@ -238,16 +299,20 @@ export function createRotationManager(deps: RotationManagerDeps) {
   /** Runs a rotation now (rotate-role, sys/rotations/:id/run), waiting for a run in progress elsewhere. */
   async function runNow(id: string): Promise<'ok' | 'failed'> {
     const claimId = deps.random.uuid();
+    const sessionId = await claimSession();
     for (let waited = 0; ; waited += 200) {
       const t = now();
-      const row = await store.claimOne(db, id, claimId, t, new Date(t.getTime() + CLAIM_SECONDS * 1000));
+      const row = await store.claimOne(db, id, claimId, t, new Date(t.getTime() + CLAIM_SECONDS * 1000), sessionId);
       if (row) {
         if (!deps.rowMac.ok('rotations', rotationFields(row), row.mac, row.id)) {
           await store.release(db, id, claimId);
           throw rowIntegrityError();
         }
+        // A run waiting to retire its previous value is closed now (a new rotation is asked for), then the new run starts.
+        const retiring = row.step === 'retire';
         // A run already in progress (e.g. interrupted) is finished first: that is the rotation asked for.
-        const outcome = await drive(row, claimId, row.runKind ?? 'manual');
+        const outcome = await drive(row, claimId, row.runKind ?? 'manual', retiring);
+        if (retiring && outcome === 'ok') continue;
         return outcome === 'skipped' ? 'failed' : outcome;
       }
       if (!(await store.get(db, id))) throw new AppError('not_found', '');
@@ -261,7 +326,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
     async tick(limit = 8): Promise<void> {
       const claimId = deps.random.uuid();
       const t = now();
-      const rows = await store.claimDue(db, claimId, t, new Date(t.getTime() + CLAIM_SECONDS * 1000), limit);
+      const rows = await store.claimDue(db, claimId, t, new Date(t.getTime() + CLAIM_SECONDS * 1000), limit, await claimSession());
       for (const row of rows) await drive(row, claimId, row.runKind ?? 'scheduled');
     },
 
@@ -274,6 +339,20 @@ export function createRotationManager(deps: RotationManagerDeps) {
       return row;
     },
     history: (id: string, limit: number) => store.history(db, id, limit),
+    /** A run in its retire step: the consumers it waits for (sys/rotations/:id). */
+    async retireView(row: RotationRow): Promise<{ path: string; version: number; acknowledged: string[]; pending: string[] } | null> {
+      if (row.step !== 'retire' || !row.retirePath || !deps.consumers) return null;
+      const pending = await openPending(row);
+      const version = typeof pending.version === 'number' ? pending.version : 0;
+      const s = await deps.consumers.standing(row.retirePath, version);
+      const name = (c: { accessor: string; identity: string | null }) => c.identity ?? c.accessor;
+      return { path: row.retirePath, version, acknowledged: s.acknowledged.map(name), pending: s.pending.map(name) };
+    },
+    defaultGraceSeconds: deps.defaultGraceSeconds ?? 0,
+    /** The retire step's grace of one rotation (null: the broker default; 0: no retirement). */
+    setGrace: (id: string, graceSeconds: number | null) => store.setGrace(db, id, graceSeconds),
+    /** An acknowledgement arrived on `path`: the runs that wait on it are looked at by the next tick. */
+    wakeRetire: (path: string) => store.wakeRetire(db, path),
 
     async setControls(id: string, c: { schedule?: string | null; paused?: boolean }): Promise<boolean> {
       const row = await store.get(db, id);
@@ -311,6 +390,11 @@ export function createRotationManager(deps: RotationManagerDeps) {
         nextRun: async (kind, target) => {
           const row = await store.get(db, idOf(kind, target));
           return row ? row.nextRunAt : null;
+        },
+        inFlight: async (kind, target) => {
+          const row = await store.get(db, idOf(kind, target));
+          if (!row?.runId || !row.step || !row.pending) return null;
+          return { step: row.step, pending: await openPending(row) };
         },
         lastRotated: async (kind, target) => {
           const row = await store.get(db, idOf(kind, target));

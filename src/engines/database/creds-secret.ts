@@ -7,13 +7,16 @@ import type { LeaseInfo, SecretType } from '../../core/engine.ts';
 import type { DbDeps } from './deps.ts';
 import { loadConfig, loadRole, type CredsInternal, type DbConfig, type DbRole } from './model.ts';
 import { defaultRenew, formatExpiration, renderStatements, SAFE_USERNAME } from './statements.ts';
+import { releaseShared, renewShared } from './sharing.ts';
 import { revokeUser, roleExists, runInTransaction, statementFailure } from './target-sql.ts';
 
 function internalOf(lease: LeaseInfo): CredsInternal {
-  const { config, role, username } = lease.internal;
+  const { config, role, username, shared } = lease.internal;
   if (typeof config !== 'string' || typeof role !== 'string' || typeof username !== 'string' || !SAFE_USERNAME.test(username)) {
     throw new AppError('internal', 'database lease: malformed internal data');
   }
+  const s = shared as { key?: unknown; ticket?: unknown } | undefined;
+  if (s && typeof s.key === 'string' && typeof s.ticket === 'string') return { config, role, username, shared: { key: s.key, ticket: s.ticket } };
   return { config, role, username };
 }
 
@@ -31,6 +34,7 @@ export function createCredsSecret(deps: DbDeps): SecretType {
       const internal = internalOf(lease);
       const { config, role } = await load(deps, internal);
       const { username } = internal;
+      if (internal.shared) return renewShared(deps, config, username);
       const expiration = formatExpiration(lease.expiresAt);
       const statements =
         role && role.renewStatements.length > 0
@@ -54,6 +58,7 @@ export function createCredsSecret(deps: DbDeps): SecretType {
       const { config, role } = await load(deps, internal);
       const { username } = internal;
       const custom = role && role.revocationStatements.length > 0 ? renderStatements(role.revocationStatements, { name: username, username }) : null;
+      if (internal.shared) return releaseShared(deps, { ...internal, shared: internal.shared }, custom);
       await deps.pools.withClient(
         config,
         async (client) => {
@@ -65,6 +70,7 @@ export function createCredsSecret(deps: DbDeps): SecretType {
         },
         () => loadConfig(deps.storage, config.name),
       );
+      await deps.guard.release(config, username);
     },
   };
 }

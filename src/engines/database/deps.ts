@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
 import type { EngineDeps, EngineStorage, LeaseIntents, MountInfo, MountTtl, PasswordGenerator, RotationRegistry, StorageView } from '../../core/engine.ts';
+import type { CreationGuard } from './limits.ts';
 import type { TargetPools } from './pools.ts';
 
 export interface DbDeps {
@@ -19,6 +20,8 @@ export interface DbDeps {
   intents: LeaseIntents;
   publish: EngineDeps['publish'];
   pools: TargetPools;
+  /** Caps on live users and the creation rate per config (limits.ts). */
+  guard: CreationGuard;
   clock: Clock;
   random: Random;
   log: Logger;

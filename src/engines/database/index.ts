@@ -6,16 +6,19 @@ import { createConfigPaths } from './paths/config.ts';
 import { CREDS_SECRET, createCredsPaths } from './paths/creds.ts';
 import { createRolePaths } from './paths/roles.ts';
 import { createRotatePaths } from './paths/rotate.ts';
+import { createCreationGuard } from './limits.ts';
 import { createTargetPools } from './pools.ts';
 import { createReadCache } from './read-cache.ts';
 import { createRootRotation } from './root-rotation.ts';
 import { createStaticRolePaths } from './paths/static-roles.ts';
 import { ROOT_KIND, STATIC_KIND } from './static-model.ts';
+import { staticCredsVersion } from './static-consumers.ts';
 import { createStaticRotation } from './static-rotation.ts';
 
 export function createDatabaseEngine(deps: EngineDeps): Engine {
   const pools = createTargetPools({ log: deps.log, clock: deps.clock });
   const cache = createReadCache(deps.storage, 1000);
+  const guard = createCreationGuard({ storage: cache.storage, clock: deps.clock });
   const dbDeps: DbDeps = {
     mount: deps.mount,
     ttl: deps.ttl,
@@ -26,6 +29,7 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     intents: deps.intents,
     publish: deps.publish,
     pools,
+    guard,
     clock: deps.clock,
     random: deps.random,
     log: deps.log,
@@ -40,8 +44,12 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     ],
     secrets: { [CREDS_SECRET]: createCredsSecret(dbDeps) },
     rotations: { [STATIC_KIND]: createStaticRotation(dbDeps), [ROOT_KIND]: createRootRotation(dbDeps) },
+    currentVersion: (path) => staticCredsVersion(dbDeps, path),
     close: () => pools.closeAll(),
-    metrics: () => ({ pools: pools.stats() }),
+    metrics: () => {
+      const limits = new Map(guard.stats().map((l) => [l.config, l]));
+      return { pools: pools.stats().map((p) => ({ ...p, liveUsers: limits.get(p.config)?.live ?? 0, creationsRefused: limits.get(p.config)?.refused ?? 0 })) };
+    },
   };
 }
 

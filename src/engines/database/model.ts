@@ -40,6 +40,10 @@ export interface DbConfig {
   rootRotationSchedule?: string;
   /** root_rotation_period in seconds; 0 or absent: none. */
   rootRotationPeriod?: number;
+  /** Issue 20: live users at most (0 or absent: no cap), per config and per role, and users created per second at most. */
+  maxCredentials?: number;
+  maxCredentialsPerRole?: number;
+  creationRate?: number;
   /** Changes on every write: pools (on every replica) are rebuilt when the stored version differs from theirs. */
   version: string;
 }
@@ -57,6 +61,8 @@ export interface DbRole {
   defaultTtl: number;
   /** Seconds; 0: the mount's maximum. */
   maxTtl: number;
+  /** Issue 20: "identity": callers of one identity share one user, each through its own lease; absent or "none": a user per call. */
+  credentialSharing?: 'none' | 'identity';
 }
 
 const statements = z.array(z.string()).default([]);
@@ -79,6 +85,8 @@ export interface CredsInternal {
   config: string;
   role: string;
   username: string;
+  /** A shared user (issue 20): the record of its identity and this lease's ticket in it. */
+  shared?: { key: string; ticket: string };
 }
 
 export const configKey = (name: string): string => `config/${name}`;
@@ -122,6 +130,9 @@ export function configWire(c: DbConfig): Record<string, unknown> {
     rotation_period: c.rootRotationPeriod ?? 0,
     password_policy: c.passwordPolicy,
     verify_connection: c.verifyConnection,
+    max_credentials: c.maxCredentials ?? 0,
+    max_credentials_per_role: c.maxCredentialsPerRole ?? 0,
+    creation_rate: c.creationRate ?? 0,
   };
 }
 
@@ -136,5 +147,6 @@ export function roleWire(r: DbRole): Record<string, unknown> {
     default_ttl: r.defaultTtl,
     max_ttl: r.maxTtl,
     credential_type: 'password',
+    credential_sharing: r.credentialSharing ?? 'none',
   };
 }

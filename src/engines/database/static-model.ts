@@ -16,6 +16,8 @@ export interface StaticCredential {
   password: string;
   /** ISO time of the rotation that set it. */
   rotatedAt: string;
+  /** 1, 2, …: the rotation's number, which consumers acknowledge (issue 20); absent on credentials set before. */
+  version?: number;
 }
 
 export interface StaticRole {
@@ -82,6 +84,7 @@ export function staticCredsWire(r: StaticRole, current: StaticCredential, ttl: n
     username: current.username,
     password: current.password,
     last_vault_rotation: current.rotatedAt,
+    version: current.version ?? 1,
     ...(r.rotationSchedule !== '' ? { rotation_schedule: r.rotationSchedule } : { rotation_period: r.rotationPeriod }),
     ttl,
   };

@@ -17,17 +17,19 @@ import { encode, loadConfig, type DbConfig } from './model.ts';
 import { scramVerifier } from './scram.ts';
 import { renderStatements } from './statements.ts';
 import { loadStaticRole, nextUser, staticRoleKey, type StaticCredential, type StaticRole } from './static-model.ts';
+import { consumerPathOf, retirePrevious, versionOf } from './static-consumers.ts';
 import { loginAs } from './target-login.ts';
 import { runInTransaction, statementFailure } from './target-sql.ts';
 
 interface Pending {
   username: string;
   password: string;
+  version?: number;
 }
 
 function pendingOf(p: Readonly<Record<string, unknown>>): Pending {
   if (typeof p.username !== 'string' || typeof p.password !== 'string') throw new Error('the pending credential is malformed');
-  return { username: p.username, password: p.password };
+  return { username: p.username, password: p.password, ...(typeof p.version === 'number' ? { version: p.version } : {}) };
 }
 
 /** The default rotation statement, with both the identifier and the verifier escaped. */
@@ -55,7 +57,7 @@ export function createStaticRotation(deps: DbDeps & { publish: EngineDeps['publi
       const role = await mustRole(ctx.target);
       const config = await mustConfig(role);
       const password = await deps.passwords.generate(config.passwordPolicy === '' ? undefined : config.passwordPolicy);
-      return { username: nextUser(role), password };
+      return { username: nextUser(role), password, version: versionOf(role.current) + 1 };
     },
 
     async set(ctx, raw) {
@@ -95,7 +97,7 @@ export function createStaticRotation(deps: DbDeps & { publish: EngineDeps['publi
         if (!role) return false; // deleted while it rotated: nothing to hand out
         const current = role.current;
         if (current && current.username === pending.username && current.password === pending.password) return true;
-        const next: StaticCredential = { ...pending, rotatedAt: deps.clock.now().toISOString() };
+        const next: StaticCredential = { ...pending, rotatedAt: deps.clock.now().toISOString(), version: pending.version ?? versionOf(current) + 1 };
         const previous = role.strategy === 'alternating' && current && current.username !== next.username ? current : null;
         await s.put(key, encode({ ...role, current: next, previous } satisfies StaticRole));
         return true;
@@ -104,6 +106,12 @@ export function createStaticRotation(deps: DbDeps & { publish: EngineDeps['publi
       deps.log.info({ static_role: ctx.target, username: pending.username }, 'static role rotated');
       // At least once: a finish that runs again (resumed) publishes again, which only makes agents re-read.
       await deps.publish({ type: 'rotation/finished', path: `static-creds/${ctx.target}` });
+    },
+
+    consumerPath: consumerPathOf,
+
+    async retire(ctx, raw) {
+      await retirePrevious(deps, ctx, pendingOf(raw).username);
     },
   };
 }

@@ -21,6 +21,9 @@ const configInput = z.object({
   allowed_roles: stringListField.optional(),
   verify_connection: boolField.optional(),
   max_open_connections: nonNegativeInt.optional(),
+  max_credentials: nonNegativeInt.optional(),
+  max_credentials_per_role: nonNegativeInt.optional(),
+  creation_rate: nonNegativeInt.optional(),
   max_idle_connections: nonNegativeInt.optional(),
   max_connection_lifetime: durationField.optional(),
   password_policy: shortString(128).optional(),
@@ -70,6 +73,9 @@ function applyConfig(current: DbConfig, input: ConfigInput): DbConfig {
   }
   if (input.allowed_roles !== undefined) next.allowedRoles = input.allowed_roles;
   if (input.verify_connection !== undefined) next.verifyConnection = input.verify_connection;
+  if (input.max_credentials !== undefined) next.maxCredentials = input.max_credentials;
+  if (input.max_credentials_per_role !== undefined) next.maxCredentialsPerRole = input.max_credentials_per_role;
+  if (input.creation_rate !== undefined) next.creationRate = input.creation_rate;
   if (input.max_open_connections !== undefined) next.maxOpenConnections = input.max_open_connections === 0 ? DEFAULT_MAX_OPEN : input.max_open_connections;
   if (input.max_idle_connections !== undefined) next.maxIdleConnections = input.max_idle_connections;
   if (input.max_connection_lifetime !== undefined) next.maxConnectionLifetime = parseDuration(input.max_connection_lifetime, 'max_connection_lifetime');

@@ -3,13 +3,15 @@ import { z } from 'zod';
 import { badRequest } from '../../../lib/errors.ts';
 import { op, type EngineRequest, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import type { DbDeps } from '../deps.ts';
-import { loadConfig, loadRole, type CredsInternal, type DbConfig } from '../model.ts';
+import { loadConfig, loadRole, type CredsInternal } from '../model.ts';
 import { roleNameParam } from '../names.ts';
 import { scramVerifier } from '../scram.ts';
 import { defaultCreation, formatExpiration, renderStatements } from '../statements.ts';
 import { classify } from '../target-errors.ts';
 import { revokeUser, runInTransaction, statementFailure } from '../target-sql.ts';
 import { generateUsername } from '../usernames.ts';
+import { createUser } from '../create-user.ts';
+import { mintShared } from '../sharing.ts';
 
 export const CREDS_SECRET = 'creds';
 
@@ -29,64 +31,17 @@ async function mint(deps: DbDeps, req: EngineRequest): Promise<EngineResponse> {
   const config = await loadConfig(deps.cachedReads, role.dbName);
   if (!config) throw badRequest(`role "${name}": its database config "${role.dbName}" does not exist`);
   if (!allowed(config.allowedRoles, name)) throw badRequest(`role "${name}" is not in the allowed_roles of database config "${config.name}"`);
+  // Issue 20: callers of one identity share one user (each through its own lease); callers without an identity do not.
+  if (role.credentialSharing === 'identity' && req.caller?.identity) return mintShared(deps, { role, config, identity: req.caller.identity, displayName: req.caller.displayName });
 
-  const now = deps.clock.now();
-  const username = generateUsername(config.usernameTemplate, {
-    displayName: req.caller?.displayName ?? 'token',
-    roleName: name,
-    now,
-    random: deps.random,
-  });
-  const password = await deps.passwords.generate(config.passwordPolicy === '' ? undefined : config.passwordPolicy);
-  const verifier = await scramVerifier(password, deps.random);
   // VALID UNTIL is the lease's own expiry (the TTL service answers both); renewals move it with the lease.
-  const { ttl } = deps.ttl.resolve({ ttl: role.defaultTtl, maxTtl: role.maxTtl });
-  const expiration = formatExpiration(new Date(now.getTime() + ttl * 1000));
-  const statements =
-    role.creationStatements.length > 0
-      ? renderStatements(role.creationStatements, { name: username, username, password: verifier, expiration })
-      : [defaultCreation(username, verifier, expiration, role.defaultGroup)];
-
-  const reload = (): Promise<DbConfig | null> => loadConfig(deps.storage, config.name);
-  const internal: CredsInternal = { config: config.name, role: name, username };
-  // Recorded before the user exists: if this broker dies before the lease is stored, a sweep drops the user.
-  const intentId = await deps.intents.record(CREDS_SECRET, { ...internal });
-  let interrupted = false;
-  try {
-    await deps.pools.withClient(
-      config,
-      async (client) => {
-        try {
-          await runInTransaction(client, statements);
-        } catch (err) {
-          interrupted = classify(err) !== 'sql';
-          throw statementFailure(err, config.name, 'creating the user');
-        }
-      },
-      reload,
-    );
-  } catch (err) {
-    // Outside withClient, so that the clean-up does not wait for the connection this request held. A user that may
-    // exist and could not be dropped keeps its intent: the sweep drops it later.
-    if (!interrupted || (await dropQuietly(deps, config, username))) await deps.intents.forget(intentId);
-    throw err;
-  }
-
+  const { ttl: lifetime } = deps.ttl.resolve({ ttl: role.defaultTtl, maxTtl: role.maxTtl });
+  const made = await createUser(deps, { role, config, displayName: req.caller?.displayName ?? 'token', lifetimeSeconds: lifetime, extra: {} });
+  const internal: CredsInternal = { config: config.name, role: name, username: made.username };
   return {
-    data: { username, password },
-    lease: { type: CREDS_SECRET, internal: { ...internal }, ttl: role.defaultTtl, maxTtl: role.maxTtl, renewable: true, intentId },
+    data: { username: made.username, password: made.password },
+    lease: { type: CREDS_SECRET, internal: { ...internal }, ttl: role.defaultTtl, maxTtl: role.maxTtl, renewable: true, intentId: made.intentId },
   };
-}
-
-/** When the connection failed around COMMIT, the user may exist: drop it, best effort, on a fresh connection. */
-async function dropQuietly(deps: DbDeps, config: DbConfig, username: string): Promise<boolean> {
-  try {
-    await deps.pools.withClient(config, (c) => revokeUser(c, username, null, deps.log));
-    return true;
-  } catch {
-    deps.log.warn({ config: config.name, username }, 'could not drop a database user whose creation was interrupted');
-    return false;
-  }
 }
 
 export function createCredsPaths(deps: DbDeps): PathDef[] {

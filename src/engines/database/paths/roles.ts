@@ -20,6 +20,7 @@ const roleInput = z.object({
   max_ttl: durationField.optional(),
   // Vault: "password" (default), "rsa_private_key", "client_certificate"; sealbox makes passwords only.
   credential_type: shortString(64).optional(),
+  credential_sharing: z.enum(['none', 'identity'], { error: 'must be "none" or "identity"' }).optional(),
 });
 type RoleInput = z.output<typeof roleInput>;
 
@@ -51,6 +52,7 @@ function applyRole(current: DbRole, input: RoleInput): DbRole {
   if (input.default_group !== undefined) next.defaultGroup = input.default_group.trim();
   if (input.default_ttl !== undefined) next.defaultTtl = parseDuration(input.default_ttl, 'default_ttl');
   if (input.max_ttl !== undefined) next.maxTtl = parseDuration(input.max_ttl, 'max_ttl');
+  if (input.credential_sharing !== undefined) next.credentialSharing = input.credential_sharing;
 
   if (next.dbName === '') throw badRequest('db_name: required');
   configNameField(next.dbName, 'db_name');

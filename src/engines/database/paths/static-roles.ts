@@ -24,6 +24,7 @@ import {
   type RotationStrategy,
   type StaticRole,
 } from '../static-model.ts';
+import { servedCredential } from '../static-consumers.ts';
 import { roleExists } from '../target-sql.ts';
 
 const staticRoleInput = z.object({
@@ -203,8 +204,9 @@ export function createStaticRolePaths(deps: DbDeps): PathDef[] {
         read: op(empty, async ({ params }) => {
           const name = roleNameParam(params);
           const role = await mustRole(deps, name);
-          if (!role.current) throw badRequest(`static role "${name}" has no credentials yet: its first rotation has not finished (see sys/rotations)`);
-          return { data: staticCredsWire(role, role.current, await ttlOf(name, role)) };
+          const served = await servedCredential(deps, role);
+          if (!served) throw badRequest(`static role "${name}" has no credentials yet: its first rotation has not finished (see sys/rotations)`);
+          return { data: staticCredsWire(role, served, await ttlOf(name, role)) };
         }),
       },
     },

@@ -1,0 +1,130 @@
+// Issue 20 item 6: no lockout window after a crash. A rotation's claim is tied to the claimant's PostgreSQL session
+// (a session-level advisory lock held for the life of the broker process), so a SIGKILLed broker's claims are free
+// at once; and while a single-user run is between `set` and `finish`, static-creds serves what the target accepts.
+// Each case: SIGKILL (at a test failpoint, or at a random moment of a rotate-role), restart on the same PostgreSQL,
+// and the credentials static-creds returns right after the restart log in, every time.
+import test, { type ExecutionContext } from 'ava';
+import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { newTarget, type Target } from './helpers/pg-target.ts';
+import { withPgClient } from './helpers/postgres.ts';
+import { canLogin, createUsers, history, mountDatabase, must, rotation, staticCreds, uniq, waitFor } from './consumers/kit.ts';
+
+process.env.SEALBOX_ROTATION_MIN_INTERVAL = '1s';
+
+interface Setup {
+  target: Target;
+  databaseUrl: string;
+  dataDir: string;
+  rootToken: string;
+}
+
+async function setUp(roles: { single?: boolean; alternating?: boolean }): Promise<Setup> {
+  const target = await newTarget();
+  const databaseUrl = await target.cluster.createDatabase();
+  const b = await startBroker({ timeoutMs: 180_000, databaseUrl });
+  await mountDatabase(b, target);
+  if (roles.single) {
+    const u = uniq('solo');
+    await createUsers(target, [u]);
+    await must(b, 'POST', 'database/static-roles/solo', { db_name: 'main', username: u, rotation_period: '1h' });
+  }
+  if (roles.alternating) {
+    const [a, z] = [uniq('alt_a'), uniq('alt_b')];
+    await createUsers(target, [a, z]);
+    await must(b, 'POST', 'database/static-roles/pair', { db_name: 'main', rotation_strategy: 'alternating', usernames: [a, z], rotation_period: '1h' });
+  }
+  await b.stop();
+  return { target, databaseUrl, dataDir: b.dataDir, rootToken: b.rootToken };
+}
+
+const opts = (s: Setup, env: Record<string, string> = {}) => ({ databaseUrl: s.databaseUrl, dataDir: s.dataDir, rootToken: s.rootToken, env });
+
+/** The claim a dead broker left on the rotation row (claim_until still ahead?), read from the broker's own database. */
+async function deadClaim(s: Setup, id: string): Promise<{ until: Date | null; step: string | null }> {
+  return withPgClient(s.databaseUrl, async (c) => {
+    const r = await c.query<{ claim_until: Date | null; claim_id: string | null; step: string | null }>('SELECT claim_until, claim_id, step FROM rotations WHERE id = $1', [id]);
+    const row = r.rows[0];
+    return { until: row?.claim_id ? row.claim_until : null, step: row?.step ?? null };
+  });
+}
+
+/**
+ * After a kill: restart, read static-creds at once (must log in), wait for the run to end, and check it did not wait
+ * for the dead claim to lapse (when the claim was still ahead once the broker was up).
+ */
+async function restartAndCheck(t: ExecutionContext, s: Setup, name: string): Promise<Broker> {
+  const id = `database/static-roles/${name}`;
+  const claim = await deadClaim(s, id);
+  const again = await startBroker({ ...opts(s), timeoutMs: 180_000 });
+  const upAt = Date.now();
+  const creds = await staticCreds(again, name);
+  t.true(await canLogin(s.target, creds), `static-creds right after the restart logs in (run was at ${claim.step ?? 'no step'})`);
+  const done = await waitFor('the run to end', async () => {
+    const r = await rotation(again, id);
+    return r.in_progress === null || r.in_progress.step === 'retire' ? r : null;
+  });
+  t.is(done.last_error, null);
+  if (claim.until && claim.until.getTime() > upAt + 1000) {
+    const runs = await history(again, id);
+    const last = Date.parse(runs[0]?.finished_at ?? '') || Date.now();
+    t.true(last < claim.until.getTime(), 'the resumed run ended before the dead claim would have lapsed');
+  }
+  const after = await staticCreds(again, name);
+  t.true(await canLogin(s.target, after), 'the credentials after the resumed run log in');
+  return again;
+}
+
+const FAILPOINTS = ['rotation:after-create', 'rotation:after-set-before-persist', 'rotation:after-set', 'rotation:after-test', 'rotation:after-finish-before-persist'];
+
+for (const name of ['solo', 'pair']) {
+  test.serial(`${name}: SIGKILL at each failpoint; static-creds right after the restart logs in, and the run resumes at once`, async (t) => {
+  t.timeout(900_000);
+    const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
+    for (const fp of FAILPOINTS) {
+      const crashing = await startBroker({ timeoutMs: 180_000, ...opts(s, { SEALBOX_TEST_MODE: '1', SEALBOX_TEST_FAILPOINTS: fp }) });
+      const died = await api(crashing, 'POST', `database/rotate-role/${name}`, { timeoutMs: 60_000 }).then(
+        (r) => `answered ${r.status} ${r.text}`,
+        (err: Error) => err,
+      );
+      t.true(died instanceof Error, `${fp}: the request dies with the process (${String(died)})`);
+      await crashing.stop();
+      t.is(crashing.proc.signalCode, 'SIGKILL', fp);
+      const again = await restartAndCheck(t, s, name);
+      await again.stop();
+    }
+  });
+
+  test.serial(`${name}: SIGKILL at 10 random moments of rotate-role; static-creds right after each restart logs in`, async (t) => {
+  t.timeout(900_000);
+    const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
+    let b = await startBroker({ ...opts(s), timeoutMs: 180_000 });
+    // How long one rotation takes here: the random moments fall inside it.
+    const t0 = Date.now();
+    await must(b, 'POST', `database/rotate-role/${name}`);
+    const span = Math.max(50, Date.now() - t0);
+    for (let i = 0; i < 10; i++) {
+      const request = api(b, 'POST', `database/rotate-role/${name}`, { timeoutMs: 60_000 }).catch((err: Error) => err);
+      // The random moment itself (not a synchronisation): somewhere inside the rotation, or just before or after it.
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * span * 1.2)));
+      b.proc.kill('SIGKILL');
+      await request;
+      await b.stop();
+      b = await restartAndCheck(t, s, name);
+    }
+    await b.stop();
+  });
+}
+
+test.serial('a claim records its session; a live broker keeps its claims (another replica does not take a run in progress)', async (t) => {
+  t.timeout(900_000);
+  const s = await setUp({ single: true });
+  const a = await startBroker({ ...opts(s), timeoutMs: 180_000 });
+  t.teardown(() => a.stop());
+  await must(a, 'POST', 'database/rotate-role/solo');
+  const row = await withPgClient(s.databaseUrl, async (c) => (await c.query<{ claim_session: string | null }>(`SELECT claim_session FROM rotations WHERE id = 'database/static-roles/solo'`)).rows[0]);
+  t.truthy(row?.claim_session, 'the claim names the session lock of its broker');
+  const held = await withPgClient(s.databaseUrl, async (c) =>
+    (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7002 AND objid = $1::bigint::oid AND granted`, [row?.claim_session])).rows[0]?.n,
+  );
+  t.is(held, 1, 'the broker holds that lock while it runs');
+});
