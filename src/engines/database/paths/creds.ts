@@ -5,11 +5,6 @@ import { op, type EngineRequest, type EngineResponse, type PathDef } from '../..
 import type { DbDeps } from '../deps.ts';
 import { loadConfig, loadRole, type CredsInternal } from '../model.ts';
 import { roleNameParam } from '../names.ts';
-import { scramVerifier } from '../scram.ts';
-import { defaultCreation, formatExpiration, renderStatements } from '../statements.ts';
-import { classify } from '../target-errors.ts';
-import { revokeUser, runInTransaction, statementFailure } from '../target-sql.ts';
-import { generateUsername } from '../usernames.ts';
 import { createUser } from '../create-user.ts';
 import { mintShared } from '../sharing.ts';
 
