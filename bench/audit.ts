@@ -16,6 +16,7 @@ import { canonicalJson } from '../src/core/audit/canonical.ts';
 import type { PendingEntry } from '../src/core/audit/entry.ts';
 import { createNoteSigner } from '../src/core/audit/signer.ts';
 import { verifyLog } from '../src/core/audit/verify.ts';
+import { systemClock } from '../src/lib/clock.ts';
 import { createLogger } from '../src/lib/log.ts';
 import { createAuditReadStore } from '../src/storage/audit-read-store.ts';
 import { createAuditStore } from '../src/storage/audit-store.ts';
@@ -61,7 +62,7 @@ await migrate(db, join(ROOT, 'migrations'));
 const signer = createNoteSigner(randomBytes(32));
 const macKey = randomBytes(32);
 const store = createAuditStore(db);
-const appender = createAuditAppender({ db, store, signer, log, checkpointEvery: 100_000, checkpointSeconds: 3600 });
+const appender = createAuditAppender({ db, store, signer, log, clock: systemClock, checkpointEvery: 100_000, checkpointSeconds: 3600 });
 // One Date for the entry and its copied time column (verify checks that the columns equal the entry).
 const pending = (i: number, now = new Date()): PendingEntry => ({
   fields: { type: 'request', time: now.toISOString(), request_id: `r${i}`, operation: 'read', mount: 'secret/', path: `secret/data/app/${i % 100}`, remote_address: '127.0.0.1', accessor: 'acc', policies: ['default'], identity: null, outcome: 'success', error_code: null, error: null, lease_id: null, request: { data: {} }, response: null },
@@ -98,7 +99,7 @@ const openLog = async (checkpointEvery: number, maxBatch: number, url?: string):
   const d = createPgDb({ url: u, log, maxConnections: 4 });
   await migrate(d, join(ROOT, 'migrations'));
   const entryMac = (leaf: Buffer) => createHmac('sha256', macKey).update(leaf).digest();
-  return { db: d, url: u, appender: createAuditAppender({ db: d, store: createAuditStore(d), signer, log, checkpointEvery, checkpointSeconds: 3600, maxBatch, entryMac }) };
+  return { db: d, url: u, appender: createAuditAppender({ db: d, store: createAuditStore(d), signer, log, clock: systemClock, checkpointEvery, checkpointSeconds: 3600, maxBatch, entryMac }) };
 };
 const fill = async (a: ReturnType<typeof createAuditAppender>, n: number, from: number, chunk = 50_000): Promise<void> => {
   for (let i = 0; i < n; i += chunk) await Promise.all(Array.from({ length: Math.min(chunk, n - i) }, (_, j) => a.append(pending(from + i + j))));

@@ -16,6 +16,7 @@ import pg from 'pg';
 import { createBarrier } from '../src/core/barrier.ts';
 import { createRowMac } from '../src/core/integrity/row-mac.ts';
 import { leaseFields } from '../src/core/integrity/rows.ts';
+import { systemClock } from '../src/lib/clock.ts';
 import { randomBase62, systemRandom } from '../src/lib/random.ts';
 import { createPgDb } from '../src/storage/pg-db.ts';
 import { createSealStore } from '../src/storage/seal-store.ts';
@@ -110,7 +111,7 @@ const minted = (await call(first.address, TOKEN, 'GET', 'database/creds/ro')) as
 await stop(first);
 
 const db = createPgDb({ url: brokerUrl, maxConnections: 4, log: createLogger({ level: 'warn' }) });
-const barrier = createBarrier({ db, sealStore: createSealStore(db), random: systemRandom });
+const barrier = createBarrier({ db, sealStore: createSealStore(db), random: systemRandom, clock: systemClock });
 const creds = JSON.parse(readFileSync(join(dataDir, 'dev-credentials.json'), 'utf8')) as { unseal_key: string };
 await barrier.unseal(Buffer.from(creds.unseal_key, 'base64'));
 const sample = (await db.query<{ mount_id: string; internal: Buffer }>('SELECT mount_id, internal FROM leases WHERE id = $1', [minted.lease_id])).rows[0];

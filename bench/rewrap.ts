@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { createBarrier } from '../src/core/barrier.ts';
 import { entryContext } from '../src/core/entry-storage.ts';
 import { createKeyringRewrap } from '../src/core/keyring-rewrap.ts';
+import { systemClock } from '../src/lib/clock.ts';
 import { createLogger } from '../src/lib/log.ts';
 import { systemRandom } from '../src/lib/random.ts';
 import type { Db } from '../src/storage/db.ts';
@@ -42,7 +43,7 @@ async function openDb(): Promise<Db> {
 const db = await openDb();
 await migrate(db, fileURLToPath(new URL('../migrations/', import.meta.url)));
 const sealStore = createSealStore(db);
-const barrier = createBarrier({ db, sealStore, random: systemRandom });
+const barrier = createBarrier({ db, sealStore, random: systemRandom, clock: systemClock });
 const rootKey = systemRandom.bytes(32);
 await db.tx((q) => barrier.writeInitialKeyring(q, rootKey));
 await barrier.unseal(rootKey);
@@ -63,7 +64,7 @@ for (let i = 0; i < ENTRIES; i += INSERT_BATCH) {
 }
 console.log(`store ${STORE}: ${ENTRIES} entries inserted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-const rewrap = createKeyringRewrap({ db, store: createKeyringStore(), barrier, log });
+const rewrap = createKeyringRewrap({ db, store: createKeyringStore(), barrier, clock: systemClock, log });
 const rates: { rewrap: number[]; raw: number[] } = { rewrap: [], raw: [] };
 for (let round = 1; round <= ROUNDS; round++) {
   await barrier.rotate();

@@ -45,7 +45,7 @@ function listFiles(dir) {
 
 /** What a build depends on: the sources and the config files, with the newest modification time among them. */
 function inputs(t) {
-  const files = [...listFiles(path.join(root, t.src)), ...t.extra.map((f) => path.join(root, f))];
+  const files = [...listFiles(path.join(root, t.src)).filter((f) => !f.endsWith('.test.ts')), ...t.extra.map((f) => path.join(root, f))];
   let newest = 0;
   for (const f of files) newest = Math.max(newest, fs.statSync(f).mtimeMs);
   return { files: files.map((f) => path.relative(root, f)), newest };
@@ -85,7 +85,10 @@ async function compile(t, esbuild) {
   }
   const started = Date.now();
   const srcDir = path.join(root, t.src);
-  const entryPoints = now.files.filter((f) => f.startsWith(`${t.src}/`) && f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => path.join(root, f));
+  // Unit tests beside their modules (`*.test.ts`) run from the sources under tsx; they are not part of dist/.
+  const entryPoints = now.files
+    .filter((f) => f.startsWith(`${t.src}/`) && f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
+    .map((f) => path.join(root, f));
   let result;
   try {
     // One output file per source file, the same layout as the sources (so `new URL('../migrations/', import.meta.url)`

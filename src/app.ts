@@ -106,8 +106,8 @@ export interface App {
   drain(): void;
   /** Printed once in dev mode. */
   dev?: { rootToken: string; unsealKey: string };
-  /** The background jobs (scheduler entries): run one's body now (tests), list their names. */
-  jobs: Pick<Scheduler, 'kick' | 'names'>;
+  /** The background jobs: tests advance their FakeClock, then run a job now instead of waiting for its schedule. */
+  jobs: Pick<Scheduler, 'runNow' | 'names'>;
   close(): Promise<void>;
 }
 
@@ -149,7 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const sealStore = createSealStore(db);
   const entries = createEntriesStore();
   const lockoutStore = createLockoutStore(db);
-  const barrier = createBarrier({ db, sealStore, random });
+  const barrier = createBarrier({ db, sealStore, random, clock });
   // Row integrity (issue 13): the key is the barrier's, so every check needs the broker unsealed.
   const rowMac = createRowMac({ deriveKey: (p) => barrier.deriveKey(p), log: log.child({ component: 'integrity' }), enabled: rowMacEnabled(process.env) });
   const seal = createSealManager({ db, sealStore, barrier, random, sealType: config.seal.type, rowMac });
@@ -197,6 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         store: createAuditStore(db),
         signer: auditSigner,
         log,
+        clock,
         checkpointEvery: config.audit_checkpoint_every,
         checkpointSeconds: config.audit_checkpoint_seconds,
         sink: auditSink,
@@ -286,7 +287,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   /** Rotations that belong to no mount (the barrier keyring), by kind. */
   const coreRotationTargets = new Map<string, RotationTarget>();
-  const keyringRewrap = createKeyringRewrap({ db, store: createKeyringStore(), barrier, log: log.child({ component: 'keyring' }) });
+  const keyringRewrap = createKeyringRewrap({ db, store: createKeyringStore(), barrier, clock, log: log.child({ component: 'keyring' }) });
   coreRotationTargets.set('keyring', keyringRotationTarget({ barrier }));
   const schedulerStore = createSchedulerStore();
   const scheduler = createScheduler({
@@ -390,6 +391,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           barrier,
           mountId: info.id,
           log: log.child({ mount: info.path }),
+          clock,
           policy: { threshold: config.lockout_threshold, windowSeconds: config.lockout_counter_reset, lockSeconds: config.lockout_duration },
         }),
         storage: createEngineStorage({ db, entries, barrier, mountId: info.id }),
@@ -424,7 +426,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   };
   const KEYRING_CHANNEL = 'sealbox_keyring';
   barrier.onRotate = () => db.notify(KEYRING_CHANNEL, 'rotated');
-  await db.listen(KEYRING_CHANNEL, () => void barrier.refresh().catch((err: Error) => log.warn({ err: err.message }, 'keyring refresh failed')));
+  await db.listen(KEYRING_CHANNEL, () => barrier.refresh().catch((err: Error) => log.warn({ err: err.message }, 'keyring refresh failed')));
 
   let dev: App['dev'];
   if (config.dev) {
@@ -456,7 +458,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     concurrency: config.lease_revoke_concurrency,
     ready: () => !barrier.isSealed(),
   });
-  registerBackgroundJobs({ scheduler, config, db, clock, log, expiry, tokens, leases, audit, rotations, keyringRewrap, leaseIntents, mounts, lockoutStore, schedulerStore });
+  registerBackgroundJobs({ scheduler, config, db, clock, log, expiry, tokens, leases, audit, rotations, keyringRewrap, leaseIntents, mounts, lockoutStore, schedulerStore, quotas });
   await scheduler.start({ timers: deps.timers });
 
   const mountOf = (apiPath: string): string | null => mounts.route(apiPath)?.mounted.info.path ?? null;
@@ -478,7 +480,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     http,
     pipeline,
     dev,
-    jobs: { kick: (name) => scheduler.kick(name), names: () => scheduler.names() },
+    jobs: { runNow: (name) => scheduler.runNow(name), names: () => scheduler.names() },
     drain: () => events.closeAll(),
     async close() {
       events.closeAll();

@@ -76,7 +76,7 @@ test('PostgreSQL: no plaintext in pg_dump or logs; a ciphertext copied into anot
   t.is(terms.length, 2);
   t.is(terms[0]?.key_term, 1);
   t.is(terms[1]?.key_term, 2);
-  t.true(await b.kick('keyring-rewrap'));
+  t.is(await b.kick('keyring-rewrap'), 'ok');
   const rewrapped = await withPgClient(url, async (c) =>
     (await c.query<{ key_term: number }>("SELECT key_term FROM entries WHERE key LIKE 'ver/a/%' ORDER BY key")).rows.map((r) => r.key_term),
   );

@@ -71,7 +71,7 @@ test('operators list, pause, resume and run jobs and read their history; bad inp
   const list = await api(b, 'GET', 'sys/scheduler/jobs');
   t.is(list.status, 200);
   const jobs = (list.json as { data: { jobs: { id: string; schedule: string; next_run_at: string | null; paused: boolean }[] } }).data.jobs;
-  t.deepEqual(jobs.map((j) => j.id).sort(), ['audit-checkpoint', 'engine-maintenance', 'job-history-prune', 'keyring-rewrap', 'lease-expiry', 'lease-intent-sweep', 'lease-orphan-sweep', 'login-failures-prune', 'rotations', 'token-tidy']);
+  t.deepEqual(jobs.map((j) => j.id).sort(), ['audit-checkpoint', 'engine-maintenance', 'job-history-prune', 'keyring-rewrap', 'lease-expiry', 'lease-intent-sweep', 'lease-orphan-sweep', 'login-failures-prune', 'rate-limit-counter-purge', 'rate-limit-sweep', 'rotations', 'token-tidy']);
   const maint = jobs.find((j) => j.id === 'engine-maintenance');
   t.is(maint?.schedule, '*/2 * * * * *');
   t.truthy(maint?.next_run_at);

@@ -161,6 +161,7 @@ export class SecretWorker {
     const existed = this.content !== undefined || this.removed;
     if (this.content?.equals(next)) {
       if (!this.written) this.log.info({ version: f.version }, 'file already up to date');
+      else this.log.debug({ version: f.version }, 'file unchanged');
       this.written = true;
       return;
     }

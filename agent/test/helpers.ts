@@ -2,6 +2,7 @@
 // PostgreSQL target for dynamic credentials, and a TCP forwarder whose target can move (broker restarts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -18,6 +19,14 @@ export type { Target };
 export const AGENT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sealbox-agent.mjs');
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Something happened that a waitFor() may be waiting for: an agent printed a line, or a file changed in a temp dir
+ * (the agent writes its files there, on_change commands append to them). waitFor re-checks on these, never on a timer.
+ */
+const activity = new EventEmitter();
+activity.setMaxListeners(0);
+const stirred = (): boolean => activity.emit('activity');
+
 const live = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 onExitSync(() => {
@@ -28,6 +37,9 @@ onExitSync(() => {
 export async function tempDir(prefix = 'agent-'): Promise<string> {
   const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
   tempDirs.add(d);
+  const watcher = fs.watch(d, stirred);
+  watcher.on('error', () => watcher.close());
+  watcher.unref();
   return d;
 }
 
@@ -81,8 +93,14 @@ export function runAgent(configFile: string, args: string[] = [], env: Record<st
   });
   live.add(proc);
   const chunks: string[] = [];
-  proc.stdout?.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
-  proc.stderr?.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
+  proc.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    chunks.push(c);
+    stirred();
+  });
+  proc.stderr?.setEncoding('utf8').on('data', (c: string) => {
+    chunks.push(c);
+    stirred();
+  });
   const exited = new Promise<number | null>((resolve) => {
     proc.on('exit', (code) => {
       live.delete(proc);
@@ -111,13 +129,48 @@ export function runAgent(configFile: string, args: string[] = [], env: Record<st
   };
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 50): Promise<number> {
+/**
+ * Resolves (with the milliseconds it took) once `check()` is true. It is checked now and again each time an agent
+ * prints something or a file in a temp dir changes: what these tests wait for is always done by an agent that logs it
+ * or writes a file. The only timer is the deadline.
+ */
+export function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<number> {
   const start = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(everyMs);
-  }
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let running = false;
+    let again = false;
+    const finish = (err?: unknown): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(deadline);
+      activity.off('activity', onActivity);
+      if (err === undefined) resolve(Date.now() - start);
+      else reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    const onActivity = (): void => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      void (async () => {
+        try {
+          do {
+            again = false;
+            if (await check()) return finish();
+          } while (again && !done);
+        } catch (err) {
+          finish(err);
+        } finally {
+          running = false;
+        }
+      })();
+    };
+    const deadline = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)), timeoutMs);
+    activity.on('activity', onActivity);
+    onActivity();
+  });
 }
 
 export async function readOr(file: string, fallback = ''): Promise<string> {
@@ -192,6 +245,20 @@ export function parseEnv(text: string): Record<string, string> {
     let v = m[2] ?? '';
     if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\n/g, '\n').replace(/\\(.)/g, '$1');
     out[m[1]] = v;
+  }
+  return out;
+}
+
+/** An agent's JSON (pino) log lines so far; other output is skipped. */
+export function logLines(agent: Pick<AgentProc, 'logs'>): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of agent.logs().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a line cut in two by a chunk boundary, or not JSON
+    }
   }
   return out;
 }

@@ -73,12 +73,12 @@ test('broker killed for 10 s and restarted: files stay valid throughout and the 
   // Recovery: the event stream comes back, and a new version reaches the file.
   await waitFor('event stream up again', async () => ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { events: string }).events === 'up', 30_000);
   await ok(again, 'POST', 'secret/data/app/config', { data: { color: 'green' } });
-  const ms = await waitFor('new KV version after the restart', async () => (await readOr(kvDest)) === 'green', 10_000, 20);
+  const ms = await waitFor('new KV version after the restart', async () => (await readOr(kvDest)) === 'green', 10_000);
   t.true(ms < 2000, `${ms} ms`);
   // The credential still logs in, and its lease is renewed by the restarted broker.
   t.is(await canLogin(), undefined);
   const renewedBefore = (agent.logs().match(/"lease renewed"/g) ?? []).length;
-  await waitFor('a lease renewal through the restarted broker', () => (agent.logs().match(/"lease renewed"/g) ?? []).length > renewedBefore, 40_000, 200);
+  await waitFor('a lease renewal through the restarted broker', () => (agent.logs().match(/"lease renewed"/g) ?? []).length > renewedBefore, 40_000);
   t.is(await canLogin(), undefined);
   t.is((await fetch(`http://127.0.0.1:${port}/ready`)).status, 200);
   t.false(agent.logs().includes('file removed'));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import { api, startBroker, type Broker } from '../../test/helpers/broker.ts';
-import { freePort, mountDatabase, newTarget, ok, parseEnv, readOr, runAgent, setupAppRole, sleep, tempDir, waitFor, writeConfig, type Target } from './helpers.ts';
+import { freePort, mountDatabase, newTarget, ok, parseEnv, logLines, readOr, runAgent, setupAppRole, tempDir, waitFor, writeConfig, type Target } from './helpers.ts';
 
 let b: Broker;
 let target: Target;
@@ -32,6 +32,7 @@ async function kvChanges(t: ExecutionContext, opts: { events: boolean; poll: str
     listen: `127.0.0.1:${port}`,
     poll_interval: opts.poll,
     events: opts.events,
+    log_level: 'debug',
     auth: { method: 'approle', role_id_file: files.roleIdFile, secret_id_file: files.secretIdFile },
     secrets: [
       {
@@ -58,13 +59,14 @@ async function kvChanges(t: ExecutionContext, opts: { events: boolean; poll: str
   for (let i = 1; i <= 5; i++) {
     await ok(b, 'POST', `secret/data/${opts.name}/config`, { data: { password: `v${i}` } });
     const written = Date.now();
-    await waitFor(`version ${i} in the file`, async () => (await readOr(dest)) === `password=v${i}\n`, 10_000, 10);
+    await waitFor(`version ${i} in the file`, async () => (await readOr(dest)) === `password=v${i}\n`, 10_000);
     latencies.push(Date.now() - written);
     await waitFor(`on_change ${i}`, async () => (await readOr(counter)).split('\n').filter(Boolean).length >= i, 5000);
   }
   // A write with the same data is a new version but the same file: no on_change.
-  await ok(b, 'POST', `secret/data/${opts.name}/config`, { data: { password: 'v5' } });
-  await sleep(opts.events ? 1000 : 2500);
+  const same = (await ok(b, 'POST', `secret/data/${opts.name}/config`, { data: { password: 'v5' } })) as { data: { version: number } };
+  // The agent says (at debug) when it fetched a version whose file it left as it was: after that, on_change did not run.
+  await waitFor(`version ${same.data.version} fetched and left alone`, () => logLines(agent).some((l) => l.msg === 'file unchanged' && l.version === same.data.version), 10_000);
   t.deepEqual((await readOr(counter)).split('\n').filter(Boolean), ['password=v1', 'password=v2', 'password=v3', 'password=v4', 'password=v5']);
   t.true(latencies.every((ms) => ms < 2000), `latencies ${latencies.join(', ')} ms`);
   t.log(`file updated ${latencies.join(', ')} ms after the write (${opts.events ? 'event stream' : `polling every ${opts.poll}`})`);

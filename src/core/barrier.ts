@@ -1,5 +1,6 @@
 import { deriveKey as hkdf, zero } from '../lib/crypto.ts';
 import { AppError } from '../lib/errors.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { Random } from '../lib/random.ts';
 import type { Db, Queryable } from '../storage/db.ts';
 import type { SealStore } from '../storage/seal-store.ts';
@@ -53,6 +54,8 @@ export interface BarrierDeps {
   db: Db;
   sealStore: SealStore;
   random: Random;
+  /** A new term's install time (stored with it, so every replica reports the same one). */
+  clock: Clock;
 }
 
 interface Unsealed {
@@ -127,7 +130,7 @@ export function createBarrier(deps: BarrierDeps): Barrier {
     isSealed: () => state === null,
     async writeInitialKeyring(q, rootKey) {
       const kek = Buffer.from(randomBytes(32));
-      await deps.sealStore.insertTerm(q, 1, sealKek(rootKey, 1, kek, randomBytes));
+      await deps.sealStore.insertTerm(q, 1, sealKek(rootKey, 1, kek, randomBytes), deps.clock.now());
       zero(kek);
     },
     async unseal(rootKey) {
@@ -168,14 +171,15 @@ export function createBarrier(deps: BarrierDeps): Barrier {
       for (;;) {
         await merge(s);
         const term = s.current.term + 1;
-        const inserted = await deps.db.tx((q) => deps.sealStore.insertTerm(q, term, sealKek(s.rootKey, term, kek, randomBytes)));
+        const installTime = deps.clock.now();
+        const inserted = await deps.db.tx((q) => deps.sealStore.insertTerm(q, term, sealKek(s.rootKey, term, kek, randomBytes), installTime));
         if (state !== s) {
           zero(kek);
           throw sealedError();
         }
         if (inserted) {
           s.keks.set(term, kek);
-          s.current = { term, installTime: new Date() };
+          s.current = { term, installTime };
           await barrier.onRotate?.();
           return s.current;
         }

@@ -4,6 +4,7 @@
  * term (entries, lease internals, pending rotation values) in batches, without re-encrypting a single value. Once no
  * envelope uses an old term, `sys/keyring/retire` may delete that term's KEK.
  */
+import type { Clock } from '../lib/clock.ts';
 import { AppError, badRequest } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Db, Queryable } from '../storage/db.ts';
@@ -22,7 +23,8 @@ export interface KeyringRewrapDeps {
   batch?: number;
   /** A run stops after this long and the next slot carries on (0: until done). */
   budgetMs?: number;
-  now?: () => number;
+  /** The run's time budget and how long a clean table is trusted before it is scanned again. */
+  clock: Clock;
 }
 
 export interface RewrapStatus {
@@ -49,7 +51,7 @@ const RESCAN_MS = 10 * 60_000;
 export function createKeyringRewrap(deps: KeyringRewrapDeps) {
   const { db, store, barrier } = deps;
   const batch = deps.batch ?? 500;
-  const now = deps.now ?? (() => Date.now());
+  const now = (): number => deps.clock.now().getTime();
   const clean = new Map<EnvelopeTable, { term: number; at: number }>();
 
   /** One transaction: lock a batch of old envelopes, re-wrap them, store them. Returns [rewrapped, failed]. */

@@ -6,7 +6,7 @@
 import { AppError, badRequest } from '../lib/errors.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import { randomBase62, type Random } from '../lib/random.ts';
+import { randomBase62, randomFraction, type Random } from '../lib/random.ts';
 import type { Db, Queryable } from '../storage/db.ts';
 import type { LeaseCountQuota, LeaseRow, LeasesStore } from '../storage/leases-store.ts';
 import type { Barrier } from './barrier.ts';
@@ -93,7 +93,7 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   /** The delay before retry number `attempts` (1-based): exponential with full jitter over its upper half. */
   function backoffMs(attempts: number): number {
     const ceiling = Math.min(MAX_BACKOFF_MS, limits.backoffMs * 2 ** Math.min(attempts - 1, 30));
-    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    return Math.round(ceiling / 2 + randomFraction(deps.random) * (ceiling / 2));
   }
 
   /** Records a failed revocation: back off, or after maxAttempts mark the lease irrevocable (retried daily). */
@@ -135,11 +135,11 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   const loadQuotas = async (): Promise<NonNullable<typeof quotaCache>> => {
     const all = await store.quotaCounters(db);
     const bad = new Map(all.filter((x) => !deps.rowMac.ok('lease_count_quotas', leaseQuotaFields(x), x.mac, x.name)).map((x) => [x.name, x.path]));
-    quotaCache = { at: Date.now(), quotas: all.filter((x) => !bad.has(x.name)), bad };
+    quotaCache = { at: clock.now().getTime(), quotas: all.filter((x) => !bad.has(x.name)), bad };
     return quotaCache;
   };
   const quotas = async (force: boolean): Promise<NonNullable<typeof quotaCache>> =>
-    !force && quotaCache && Date.now() - quotaCache.at <= QUOTA_CACHE_MS ? quotaCache : loadQuotas();
+    !force && quotaCache && clock.now().getTime() - quotaCache.at <= QUOTA_CACHE_MS ? quotaCache : loadQuotas();
 
   return {
     revokeClaimed,

@@ -1,3 +1,4 @@
+import type { Clock } from '../lib/clock.ts';
 import { hmacSha256 } from '../lib/crypto.ts';
 import { loginFailed } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
@@ -16,20 +17,20 @@ export interface LockoutPolicy {
 export const DEFAULT_LOCKOUT: LockoutPolicy = { threshold: 5, windowSeconds: 900, lockSeconds: 900 };
 
 /** Per-mount failed-login lockout, shared by all replicas through PostgreSQL. */
-export function createLoginLockout(deps: { store: LockoutStore; barrier: Barrier; mountId: string; policy: LockoutPolicy; log: Logger }): LoginLockout {
+export function createLoginLockout(deps: { store: LockoutStore; barrier: Barrier; mountId: string; policy: LockoutPolicy; log: Logger; clock: Clock }): LoginLockout {
   const key = (identity: string): Buffer => hmacSha256(deps.barrier.deriveKey('lockout-hmac'), `${deps.mountId}\u0000${identity}`);
   const enabled = deps.policy.threshold > 0;
   return {
     async assertNotLocked(identity) {
       if (!enabled) return;
-      const until = await deps.store.lockedUntil(deps.mountId, key(identity));
+      const until = await deps.store.lockedUntil(deps.mountId, key(identity), deps.clock.now());
       if (until) {
         deps.log.warn({ locked_until: until.toISOString() }, 'login refused: identity is locked out');
         throw loginFailed();
       }
     },
     async recordFailure(identity) {
-      if (enabled) await deps.store.recordFailure(deps.mountId, key(identity), deps.policy);
+      if (enabled) await deps.store.recordFailure(deps.mountId, key(identity), deps.policy, deps.clock.now());
     },
     async reset(identity) {
       if (enabled) await deps.store.reset(deps.mountId, key(identity));

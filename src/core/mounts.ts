@@ -111,7 +111,7 @@ export function createMountTable(deps: MountTableDeps) {
   return {
     reload,
     async listenForChanges(): Promise<void> {
-      await deps.db.listen(CHANNEL, () => void reload().catch((err: Error) => deps.log.error({ err: err.message }, 'mount reload failed')));
+      await deps.db.listen(CHANNEL, () => reload().catch((err: Error) => deps.log.error({ err: err.message }, 'mount reload failed')));
     },
 
     route(path: string): RouteMatch | null {

@@ -42,10 +42,6 @@ export interface QuotaLimiterDeps {
   log: Logger;
   /** Clients tracked in memory across all quotas; the oldest idle ones go first. Default 50,000. */
   maxClients?: number;
-  /** How often idle buckets are dropped. Default 10 s. */
-  sweepMs?: number;
-  /** How often expired shared counters are deleted. Default 60 s. */
-  purgeMs?: number;
   rowMac: RowMac;
   /** Definitions are MAC-checked, which needs the root key: while sealed, reload keeps what it has. */
   sealed: () => boolean;
@@ -150,16 +146,11 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
     exempt = config.rateLimitExemptPaths.map(parseExemptPath);
   };
 
-  const timers = [
-    setInterval(sweep, deps.sweepMs ?? 10_000),
-    setInterval(() => {
-      deps.store
-        .purgeExpired()
-        .then((n) => n > 0 && deps.log.debug({ rows: n }, 'expired rate limit counters deleted'))
-        .catch((err: Error) => deps.log.warn({ err: err.message }, 'rate limit counter cleanup failed'));
-    }, deps.purgeMs ?? 60_000),
-  ];
-  for (const t of timers) t.unref();
+  /** Deletes shared counters whose window and block have ended (the scheduler's `rate-limit-counter-purge` job). */
+  const purgeExpired = async (): Promise<void> => {
+    const n = await deps.store.purgeExpired();
+    if (n > 0) deps.log.debug({ rows: n }, 'expired rate limit counters deleted');
+  };
 
   const changed = async (name: string): Promise<void> => {
     await reload();
@@ -250,8 +241,11 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
       await changed('config');
     },
 
+    /** Drops idle in-memory buckets (the scheduler's shared `rate-limit-sweep` job; also done when memory is full). */
+    sweep,
+    purgeExpired,
     close(): void {
-      for (const t of timers) clearInterval(t);
+      // Nothing runs on a timer here any more: the scheduler runs sweep and purgeExpired.
     },
   };
 }

@@ -60,6 +60,13 @@ export function createScheduler(deps: SchedulerDeps) {
   /** Missed slots found at start-up while sealed: run at the job's first tick after unseal. */
   const pendingCatchUp = new Map<string, Date>();
   let stopped = false;
+  /** Manual slots are the clock's now, but never the same instant twice for a job (a fake clock may stand still). */
+  const lastManual = new Map<string, number>();
+  const manualSlot = (name: string): Date => {
+    const at = Math.max(deps.clock.now().getTime(), (lastManual.get(name) ?? -Infinity) + 1);
+    lastManual.set(name, at);
+    return new Date(at);
+  };
 
   const cronLogger = {
     info: (m: string) => deps.log.debug({ source: 'node-cron' }, m),
@@ -176,22 +183,32 @@ export function createScheduler(deps: SchedulerDeps) {
       }
     },
 
-    /** Runs an exclusive job now (operators, tests), as a manual slot; a job that is running is 'skipped'. */
+    /**
+     * Runs a job now, whatever its schedule says (operators; tests, after advancing a fake clock, instead of waiting
+     * for node-cron). An exclusive job runs as a manual slot, recorded in job_runs ('skipped' while a run is going);
+     * a shared job runs its body on this replica at once ('ok' or 'failed', not recorded, as its ticks are not).
+     */
     async runNow(name: string): Promise<RunOutcome> {
       const spec = specs.get(name);
       if (!spec) throw new Error(`unknown job ${name}`);
-      return track(runSlot(spec, deps.clock.now(), 'manual'));
+      if (!spec.exclusive) {
+        return track(
+          spec.run().then(
+            (): RunOutcome => 'ok',
+            (err: unknown): RunOutcome => {
+              deps.log.warn({ job: spec.name, err: errorText(err) }, 'job run failed');
+              return 'failed';
+            },
+          ),
+        );
+      }
+      return track(runSlot(spec, manualSlot(spec.name), 'manual'));
     },
 
-    /** Runs a job's body now, with no slot claimed and no history row (tests' "run the job now"); false: it was running. */
-    kick(name: string): Promise<boolean> {
-      const spec = specs.get(name);
-      if (!spec) throw new Error(`unknown job ${name}`);
-      return track(spec.exclusive ? underLock(spec) : spec.run().then(() => true));
-    },
+    /** The registered job names (for tests and tools that kick each job). */
+    names: (): string[] => [...specs.keys()],
 
     has: (name: string): boolean => specs.has(name),
-    names: (): string[] => [...specs.keys()],
     list: (): Promise<JobRow[]> => deps.store.list(deps.db),
     history: (name: string, limit: number): Promise<JobRunRow[]> => deps.store.history(deps.db, name, limit),
     setPaused: (name: string, paused: boolean): Promise<boolean> => deps.store.setPaused(deps.db, name, paused, deps.rowMac.sign('scheduled_jobs', jobFields({ name, paused }))),

@@ -20,3 +20,8 @@ export function randomBase62(random: Random, length: number): string {
   }
   return out;
 }
+
+/** A uniform fraction in [0, 1) from `random` (32 bits; for jitter, never for keys). */
+export function randomFraction(random: Random): number {
+  return random.bytes(4).readUInt32BE(0) / 2 ** 32;
+}

@@ -12,7 +12,8 @@ export interface Queryable {
 }
 
 /** Called with the payload of a notification, or with null when notifications may have been missed. */
-export type NotifyHandler = (payload: string | null) => void;
+/** May return a promise: the notification counts as handled (a debug log line tests wait for) when it settles. */
+export type NotifyHandler = (payload: string | null) => void | Promise<void>;
 
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';

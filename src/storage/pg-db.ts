@@ -52,7 +52,9 @@ export function createPgDb(opts: PgDbOptions): Db {
   const connectListener = async (): Promise<void> => {
     const client = new pg.Client({ connectionString: opts.url });
     client.on('notification', (m) => {
-      for (const h of handlers.get(m.channel) ?? []) h(m.payload ?? '');
+      const done = (handlers.get(m.channel) ?? []).map((h) => h(m.payload ?? ''));
+      // Once every handler has applied it (caches dropped, tables reloaded): what a test of replicas waits for.
+      void Promise.allSettled(done).then(() => opts.log.debug({ channel: m.channel }, 'notification handled'));
     });
     client.on('error', (err) => {
       opts.log.warn({ err: err.message }, 'notification connection failed; reconnecting');

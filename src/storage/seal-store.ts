@@ -41,10 +41,11 @@ export function createSealStore(db: Queryable) {
       return r.rows.map((row) => ({ term: row.term, sealedKey: toBuffer(row.sealed_key), createdAt: row.created_at }));
     },
     /** Inserts the next term; returns false if another replica took that term first. */
-    async insertTerm(q: Queryable, term: number, sealedKey: Uint8Array): Promise<boolean> {
-      const r = await q.query('INSERT INTO keyring_terms (term, sealed_key) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+    async insertTerm(q: Queryable, term: number, sealedKey: Uint8Array, createdAt: Date): Promise<boolean> {
+      const r = await q.query('INSERT INTO keyring_terms (term, sealed_key, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
         term,
         sealedKey,
+        createdAt,
       ]);
       return r.rowCount === 1;
     },

@@ -26,7 +26,9 @@ import { AppError } from '../../src/lib/errors.ts';
 import { createLogger } from '../../src/lib/log.ts';
 import { randomBase62 } from '../../src/lib/random.ts';
 import { normalizeVaultInput } from '../../src/lib/vault-input.ts';
-import { createFakeClock, createSeededRandom, type FakeClock, type SeededRandom } from './fakes.ts';
+import { createFakeClock, type FakeClock } from '../../src/lib/fake-clock.ts';
+import type { Random } from '../../src/lib/random.ts';
+import { createSeededRandom } from '../../src/lib/seeded-random.ts';
 
 export interface MemoryStorage extends EngineStorage {
   /** Every key stored, sorted. */
@@ -106,7 +108,7 @@ export interface EngineHarness {
   mount: MountInfo;
   storage: MemoryStorage;
   clock: FakeClock;
-  random: SeededRandom;
+  random: Random;
   /** Events the engine published (deps.publish). */
   published: { type: string; path: string; version?: number }[];
   /** Rotations the engine registered, by "kind/target". */

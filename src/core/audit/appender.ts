@@ -1,3 +1,4 @@
+import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { AuditRow, AuditStore, CheckpointRow, TreeNodeRow } from '../../storage/audit-store.ts';
 import type { Db } from '../../storage/db.ts';
@@ -16,6 +17,8 @@ export interface AuditAppenderDeps {
   store: AuditStore;
   signer: AuditSigner;
   log: Logger;
+  /** The checkpoint cadence and the signed `time` line of each checkpoint. */
+  clock: Clock;
   /** A signed checkpoint at every tree size that is a multiple of this (written in the batch that reaches it)… */
   checkpointEvery: number;
   /** …or after this many seconds with new entries, whichever comes first. */
@@ -63,7 +66,8 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
   const maxBatch = deps.maxBatch ?? 500;
   let queue: Waiting[] = [];
   let lastCheckpointSeq = -1;
-  let lastCheckpointAt = Date.now();
+  const nowMs = (): number => deps.clock.now().getTime();
+  let lastCheckpointAt = nowMs();
   let headSeq = 0;
   let closed = false;
   const stats = { batches: 0, entries: 0 };
@@ -79,7 +83,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     seq: f.size,
     hash: root,
     time,
-    note: deps.signer.signNote(checkpointBody(deps.signer.origin(), f.size, root, [`time ${Math.floor(Date.now() / 1000)}`, ...(macFrom !== null && macFrom <= f.size ? [`mac-from ${macFrom}`] : [])])),
+    note: deps.signer.signNote(checkpointBody(deps.signer.origin(), f.size, root, [`time ${Math.floor(nowMs() / 1000)}`, ...(macFrom !== null && macFrom <= f.size ? [`mac-from ${macFrom}`] : [])])),
     frontier: encodeFrontier(f),
   });
 
@@ -127,7 +131,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     if (c.head.seq <= lastCheckpointSeq) return;
     await deps.store.insertCheckpoint(checkpointRow(c.head.frontier, c.head.hash, c.time));
     lastCheckpointSeq = Math.max(lastCheckpointSeq, c.head.seq);
-    lastCheckpointAt = Date.now();
+    lastCheckpointAt = nowMs();
   };
 
   const readHead = async (): Promise<Head> => {
@@ -151,6 +155,15 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
   let refreshing = false;
   let dispatched = 0;
   let retry: { order: number; batch: Waiting[] }[] = [];
+  /** close() waits here until nothing is queued, in flight or being re-read (no polling). */
+  let idleWaiters: (() => void)[] = [];
+  const busy = (): boolean => inFlight > 0 || refreshing || queue.length > 0 || retry.length > 0;
+  const notifyIdle = (): void => {
+    if (busy() || idleWaiters.length === 0) return;
+    const waiting = idleWaiters;
+    idleWaiters = [];
+    for (const w of waiting) w();
+  };
 
   const settled = (batch: Waiting[], rows: AuditRow[], checkpoints: CheckpointRow[], next: Head): void => {
     for (const w of batch) w.resolve();
@@ -163,7 +176,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     const cp = checkpoints.at(-1);
     if (cp) {
       lastCheckpointSeq = Math.max(lastCheckpointSeq, cp.seq);
-      lastCheckpointAt = Date.now();
+      lastCheckpointAt = nowMs();
     }
     deps.sink?.write(rows);
   };
@@ -201,6 +214,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
         queue = [];
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'audit head unreadable; requests refused');
         for (const w of waiting) w.reject(err);
+        notifyIdle();
       },
     );
   };
@@ -265,6 +279,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
       );
     }
     if (!predicted && queue.length === 0 && retry.length > 0) refresh();
+    notifyIdle();
   };
 
   /**
@@ -273,7 +288,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
    */
   async function checkpointIfDue(): Promise<void> {
     if (lastCheckpointSeq < 0) lastCheckpointSeq = await deps.store.latestCheckpointSeq();
-    if (closed || headSeq <= lastCheckpointSeq || Date.now() - lastCheckpointAt < deps.checkpointSeconds * 1000) return;
+    if (closed || headSeq <= lastCheckpointSeq || nowMs() - lastCheckpointAt < deps.checkpointSeconds * 1000) return;
     await checkpointHead();
   }
 
@@ -294,7 +309,7 @@ export function createAuditAppender(deps: AuditAppenderDeps) {
     checkpointNow: (): Promise<void> => checkpointHead(),
     async close(): Promise<void> {
       closed = true;
-      while (inFlight > 0 || refreshing || queue.length > 0 || retry.length > 0) await new Promise((r) => setTimeout(r, 10));
+      if (busy()) await new Promise<void>((resolve) => idleWaiters.push(resolve));
       deps.log.info({ batches: stats.batches, entries: stats.entries }, 'audit appender closed');
       await deps.sink?.close();
     },

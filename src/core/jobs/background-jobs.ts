@@ -14,6 +14,7 @@ import type { createExpiryWorker } from '../lease-expiry.ts';
 import type { LeaseIntentsManager } from '../lease-intents.ts';
 import type { LeaseManager } from '../leases.ts';
 import type { MountTable } from '../mounts.ts';
+import type { QuotaLimiter } from '../quotas.ts';
 import type { RotationManager } from '../rotations.ts';
 import type { Scheduler } from '../scheduler.ts';
 import type { Tokens } from '../tokens.ts';
@@ -34,10 +35,11 @@ export interface BackgroundJobsDeps {
   mounts: MountTable;
   lockoutStore: LockoutStore;
   schedulerStore: SchedulerStore;
+  quotas: Pick<QuotaLimiter, 'sweep' | 'purgeExpired'>;
 }
 
 export function registerBackgroundJobs(deps: BackgroundJobsDeps): void {
-  const { scheduler, config, db, clock, log, expiry, tokens, leases, audit, rotations, keyringRewrap, leaseIntents, mounts, lockoutStore, schedulerStore } = deps;
+  const { scheduler, config, db, clock, log, expiry, tokens, leases, audit, rotations, keyringRewrap, leaseIntents, mounts, lockoutStore, schedulerStore, quotas } = deps;
   // A revoked token's leases become due now; the worker revokes them at once rather than at the next tick.
   tokens.onRevoked(async (accessors) => {
     if ((await leases.tokensRevoked(accessors)) > 0) void expiry.kick();
@@ -87,11 +89,14 @@ export function registerBackgroundJobs(deps: BackgroundJobsDeps): void {
     schedule: '15 * * * * *',
     exclusive: true,
     run: async () => {
-      while ((await lockoutStore.prune(config.lockout_counter_reset, 1000)) >= 1000) {
+      while ((await lockoutStore.prune(config.lockout_counter_reset, 1000, clock.now())) >= 1000) {
         // more expired windows are waiting
       }
     },
   });
+  // Rate limiting: idle in-memory buckets go (every replica has its own), and shared counters whose window has passed.
+  scheduler.add({ name: 'rate-limit-sweep', schedule: '*/10 * * * * *', exclusive: false, run: async () => quotas.sweep() });
+  scheduler.add({ name: 'rate-limit-counter-purge', schedule: '45 * * * * *', exclusive: false, run: () => quotas.purgeExpired() });
   scheduler.add({
     name: 'job-history-prune',
     schedule: '0 30 3 * * *',

@@ -14,7 +14,7 @@ import { ROOT_KIND, STATIC_KIND } from './static-model.ts';
 import { createStaticRotation } from './static-rotation.ts';
 
 export function createDatabaseEngine(deps: EngineDeps): Engine {
-  const pools = createTargetPools({ log: deps.log });
+  const pools = createTargetPools({ log: deps.log, clock: deps.clock });
   const cache = createReadCache(deps.storage, 1000);
   const dbDeps: DbDeps = {
     mount: deps.mount,

@@ -7,6 +7,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import pg from 'pg';
 import type { TargetPoolStats } from '../../core/engine.ts';
 import { AppError } from '../../lib/errors.ts';
+import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { buildConnectionString, describeTarget } from './connection-url.ts';
 import { effectiveMaxIdle, type DbConfig } from './model.ts';
@@ -97,10 +98,10 @@ export interface TargetPools {
   stats(): TargetPoolStats[];
 }
 
-export function createTargetPools(deps: { log: Logger; now?: () => number }): TargetPools {
+export function createTargetPools(deps: { log: Logger; clock: Clock }): TargetPools {
   const pools = new Map<string, PoolEntry>();
   const breakers = new Map<string, { version: string; until: number; reason: string }>();
-  const now = deps.now ?? Date.now;
+  const now = (): number => deps.clock.now().getTime();
 
   const end = (entry: PoolEntry): void => {
     void entry.pool.end().catch(() => {});
