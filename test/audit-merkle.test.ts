@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import nacl from 'tweetnacl';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { runCli } from './helpers/cli.ts';
 import { startPostgres } from './helpers/postgres.ts';
 import { mth, path, proof, rfcLeaf, rfcVerifyConsistency, rfcVerifyInclusion } from './helpers/rfc9162.ts';
@@ -25,7 +26,7 @@ const RATIO = Number(`3.${randomInt(100_000, 999_999)}`);
 test.before(async () => {
   const pg = await startPostgres();
   sinkFile = join(await mkdtemp(join(tmpdir(), 'sealbox-merkle-')), 'audit.jsonl');
-  b = await startBroker({
+  b = await startApp({
     databaseUrl: await pg.createDatabase(),
     env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '16', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1', SEALBOX_AUDIT_FILE: sinkFile },
   });

@@ -1,7 +1,8 @@
 // A child token never outlives its parent: its TTL is capped to the parent's remaining lifetime when it is created
 // and when it renews, so it stops working at the very moment its parent expires (not when the tidy job runs).
 import test from 'ava';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 
 interface Auth {
   client_token: string;
@@ -14,7 +15,7 @@ interface Lookup {
 
 let b: Broker;
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
 });
 test.after.always(() => b.stop());
 

@@ -29,7 +29,7 @@ import type { Random } from '../../src/lib/random.ts';
 import { createSeededRandom } from '../../src/lib/seeded-random.ts';
 import { onExitSync } from './exit.ts';
 
-export interface StartAppOptions extends Pick<StartBrokerOptions, 'dataDir' | 'databaseUrl' | 'rootToken' | 'args' | 'env' | 'dev'> {
+export interface StartAppOptions extends Pick<StartBrokerOptions, 'dataDir' | 'databaseUrl' | 'rootToken' | 'args' | 'env' | 'dev' | 'configFile'> {
   /** Seed of the app's randomness. Default: a fresh random seed (reported as `seed`, to replay a failure). */
   seed?: string;
   /** 'fake' (default): time moves only through `clock.advance`/`clock.set`. 'system': the wall clock. */
@@ -114,11 +114,12 @@ export async function startApp(opts: StartAppOptions = {}): Promise<InProcessBro
   }
 
   let dataDir = opts.dataDir ?? '';
-  if (!opts.dataDir) {
+  if (!opts.dataDir && !opts.configFile) {
     dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sealbox-app-'));
     tempDirs.add(dataDir);
   }
-  const argv: string[] = (opts.dev ?? true) ? ['--dev', '--listen', '127.0.0.1:0', '--data', dataDir, '--dev-root-token', rootToken] : ['--listen', '127.0.0.1:0', '--data', dataDir];
+  // With configFile, production mode as `server --config <file>` (the file decides storage; the app listens on 127.0.0.1:0).
+  const argv: string[] = opts.configFile ? ['--config', opts.configFile] : (opts.dev ?? true) ? ['--dev', '--listen', '127.0.0.1:0', '--data', dataDir, '--dev-root-token', rootToken] : ['--listen', '127.0.0.1:0', '--data', dataDir];
   argv.push(...(opts.args ?? []));
   const config = loadConfig(argv, env);
 
