@@ -1,9 +1,10 @@
 import test from 'ava';
-import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, vaultClient } from './helpers/broker.ts';
 
 let b: Broker;
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
 });
 test.after.always(async () => {
   await b?.stop();

@@ -4,7 +4,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { api, startBroker, vaultClient, type Broker, type VaultApiError } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, vaultClient, type VaultApiError } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 let b: Broker;
@@ -19,7 +20,7 @@ test.before(async () => {
   const configFile = path.join(configDir, 'config.json');
   await fs.writeFile(configFile, JSON.stringify({ lockout_duration: 3 }));
   pgUrl = await pg.createDatabase();
-  [b, pgBroker] = await Promise.all([startBroker(), startBroker({ databaseUrl: pgUrl, args: ['--config', configFile] })]);
+  [b, pgBroker] = await Promise.all([startApp(), startApp({ databaseUrl: pgUrl, args: ['--config', configFile] })]);
   for (const broker of [b, pgBroker]) {
     const r = await api(broker, 'POST', 'sys/auth/approle', { body: { type: 'approle' } });
     if (r.status !== 204 && r.status !== 200) throw new Error(`enabling approle failed: ${r.status} ${r.text}`);
@@ -163,7 +164,7 @@ test.serial('after 5 wrong secret IDs the right one is refused (PGlite, default 
 
 test.serial('lockout on PostgreSQL: refused after 5 failures, accepted again once the lockout ends', async (t) => {
   const c = await lockoutCheck(t, pgBroker, 'locked');
-  await new Promise((r) => setTimeout(r, 3500));
+  pgBroker.clock.advance(3_500);
   const ok = await login(pgBroker, { role_id: c.roleId, secret_id: c.secretId });
   t.is(ok.status, 200, ok.text);
 });
@@ -204,7 +205,7 @@ test.serial('a secret ID with ttl 1s expires', async (t) => {
   const look = await api(b, 'POST', 'auth/approle/role/short/secret-id/lookup', { body: { secret_id: c.secretId } });
   t.is(look.status, 200);
   t.is(dataOf<{ secret_id_ttl: number }>(look.json).secret_id_ttl, 1);
-  await new Promise((r) => setTimeout(r, 1300));
+  b.clock.advance(1_300);
   const r = await login(b, { role_id: c.roleId, secret_id: c.secretId });
   t.is(r.status, 400);
   t.deepEqual(r.json, INVALID);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
+import { startApp } from './helpers/app.ts';
 import { api, startBroker, vaultClient } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
@@ -15,6 +16,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
+// The first test drains real processes with SIGTERM; the others run the broker in-process (test/helpers/app.ts).
 test('PGlite: restart keeps secrets and the root token; the secret is nowhere in the data dir or the logs', async (t) => {
   const secret = `s3cret-${randomBytes(12).toString('hex')}`;
   const b1 = await startBroker();
@@ -47,7 +49,7 @@ test('PostgreSQL: no plaintext in pg_dump or logs; a ciphertext copied into anot
   const url = await pg.createDatabase();
   const secretA = `alpha-${randomBytes(12).toString('hex')}`;
   const secretB = `bravo-${randomBytes(12).toString('hex')}`;
-  const b = await startBroker({ databaseUrl: url });
+  const b = await startApp({ databaseUrl: url });
   t.teardown(() => b.stop());
   const v = vaultClient(b);
   await v.write('secret/data/a', { data: { password: secretA } });
@@ -70,10 +72,15 @@ test('PostgreSQL: no plaintext in pg_dump or logs; a ciphertext copied into anot
   const terms = await withPgClient(url, async (c) =>
     (await c.query<{ key: string; key_term: number }>("SELECT key, key_term FROM entries WHERE key LIKE 'ver/a/%' ORDER BY key")).rows,
   );
-  // Version 2 is written under term 2; version 1 was written under term 1, and the keyring-rewrap job (every 5 s) may already have moved it.
+  // Version 2 is written under term 2; version 1 stays under term 1 until the keyring-rewrap job moves it.
   t.is(terms.length, 2);
-  t.true(terms[0]?.key_term === 1 || terms[0]?.key_term === 2);
+  t.is(terms[0]?.key_term, 1);
   t.is(terms[1]?.key_term, 2);
+  t.is(await b.kick('keyring-rewrap'), 'ok');
+  const rewrapped = await withPgClient(url, async (c) =>
+    (await c.query<{ key_term: number }>("SELECT key_term FROM entries WHERE key LIKE 'ver/a/%' ORDER BY key")).rows.map((r) => r.key_term),
+  );
+  t.deepEqual(rewrapped, [2, 2], 'the rewrap moved version 1 to term 2');
   t.deepEqual((await v.read('secret/data/a?version=1')).data.data, { password: secretA });
   t.deepEqual((await v.read('secret/data/a')).data.data, { password: `${secretA}-v2` });
 
@@ -93,9 +100,9 @@ test('PostgreSQL: no plaintext in pg_dump or logs; a ciphertext copied into anot
 });
 
 test('dev mode: restarting with another --dev-root-token retires the old one', async (t) => {
-  const b1 = await startBroker({ rootToken: 'first-root' });
+  const b1 = await startApp({ rootToken: 'first-root' });
   await b1.stop();
-  const b2 = await startBroker({ dataDir: b1.dataDir, rootToken: 'second-root' });
+  const b2 = await startApp({ dataDir: b1.dataDir, rootToken: 'second-root' });
   t.teardown(() => b2.stop());
   t.is((await api(b2, 'GET', 'auth/token/lookup-self')).status, 200);
   t.is((await api(b2, 'GET', 'auth/token/lookup-self', { token: 'first-root' })).status, 403);
@@ -107,7 +114,7 @@ test('a data directory that does not exist yet is created, owner-only (npm start
   const { join } = await import('node:path');
   const parent = await mkdtemp(join(tmpdir(), 'sealbox-fresh-'));
   const dataDir = join(parent, 'not', 'yet', '.sealbox');
-  const b = await startBroker({ dataDir });
+  const b = await startApp({ dataDir });
   t.teardown(() => b.stop());
   t.is((await api(b, 'GET', 'sys/health', { token: null })).status, 200);
   t.is((await stat(dataDir)).mode & 0o077, 0, 'no access for group or others');

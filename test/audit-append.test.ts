@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { appendLeaf, emptyFrontier, frontierRoot, leafHash } from '../src/lib/merkle.ts';
-import { api, startBroker } from './helpers/broker.ts';
+import { startApp } from './helpers/app.ts';
+import { startBroker, api } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 interface Row {
@@ -72,7 +73,7 @@ test('two replicas writing at once leave one gap-free Merkle log whose head root
 test('fail closed: while the audit log cannot be written, a KV read returns 500 and no secret; afterwards reads work', async (t) => {
   const pg = await startPostgres();
   const url = await pg.createDatabase();
-  const b = await startBroker({ databaseUrl: url });
+  const b = await startApp({ databaseUrl: url });
   t.teardown(() => b.stop());
   const secret = `closed-${randomBytes(8).toString('hex')}`;
   t.is((await api(b, 'POST', 'secret/data/db', { body: { data: { password: secret } } })).status, 200);
@@ -98,7 +99,7 @@ test('fail closed: while the audit log cannot be written, a KV read returns 500 
 test('the audit file sink gets every entry as JSON Lines', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-sink-'));
   const file = join(dir, 'audit.jsonl');
-  const b = await startBroker({ env: { SEALBOX_AUDIT_FILE: file } });
+  const b = await startApp({ env: { SEALBOX_AUDIT_FILE: file } });
   for (let i = 0; i < 5; i++) await api(b, 'POST', `secret/data/s${i}`, { body: { data: { v: 'value' } } });
   await b.stop();
   const { readFile } = await import('node:fs/promises');

@@ -2,7 +2,8 @@
 // `time <unix seconds>` line), (2) entry MACs nulled from seq 1 (each checkpoint signs `mac-from <seq>`). Direct SQL
 // against brokers on PostgreSQL, then GET sys/audit-log/verify names the first bad seq.
 import test from 'ava';
-import { api, startBroker } from './helpers/broker.ts';
+import { startApp } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 interface Verdict {
@@ -18,7 +19,7 @@ const verdict = async (b: Parameters<typeof api>[0], query = ''): Promise<Verdic
 
 test('checkpoints sign time and mac-from; entry MACs nulled from seq 1 are named at seq 1, with and without the anchor', async (t) => {
   const url = await (await startPostgres()).createDatabase();
-  const b = await startBroker({ databaseUrl: url, env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '5', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1' } });
+  const b = await startApp({ databaseUrl: url, env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '5', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1' } });
   t.teardown(() => b.stop());
   for (let i = 0; i < 20; i++) {
     const r = await api(b, 'POST', `secret/data/m/${i % 4}`, { body: { data: { v: `value-${i}` } } });
@@ -45,13 +46,14 @@ test('deleted timed checkpoints between two kept ones: the first entry after the
   const url = await (await startPostgres()).createDatabase();
   // No count checkpoints in this run: only the timer (every second) signs, so deleting its checkpoints leaves a gap
   // that only the time cadence (2 × 1 s + 10 s slack) can show.
-  const b = await startBroker({ databaseUrl: url, env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '10000000', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1' } });
+  const b = await startApp({ databaseUrl: url, env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '10000000', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1' } });
   t.teardown(() => b.stop());
-  // Continuous activity for 15 s of the broker's clock (the entries' own signed times), not a sleep: real requests.
-  const first = Date.now();
-  for (let i = 0; Date.now() - first < 15_000; i++) {
+  // Activity over 15 s of the broker's clock (the entries' own signed times): a request, a second, the checkpoint job.
+  for (let i = 0; i < 15; i++) {
     const r = await api(b, 'POST', `secret/data/g/${i % 4}`, { body: { data: { n: i } } });
     t.is(r.status, 200, r.text);
+    b.clock.advance(1_000);
+    t.is(await b.kick('audit-checkpoint'), 'ok');
   }
   t.like(await verdict(b), { ok: true, first_bad_seq: null });
   let a = 0;

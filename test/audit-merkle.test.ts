@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import nacl from 'tweetnacl';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { runCli } from './helpers/cli.ts';
 import { startPostgres } from './helpers/postgres.ts';
 import { mth, path, proof, rfcLeaf, rfcVerifyConsistency, rfcVerifyInclusion } from './helpers/rfc9162.ts';
@@ -25,7 +26,11 @@ const RATIO = Number(`3.${randomInt(100_000, 999_999)}`);
 test.before(async () => {
   const pg = await startPostgres();
   sinkFile = join(await mkdtemp(join(tmpdir(), 'sealbox-merkle-')), 'audit.jsonl');
-  b = await startBroker({
+  // The wall clock and the real checkpoint timer (every second): the CLI's offline verify judges how old the last
+  // uncovered entries are by its own clock, as an auditor's would.
+  b = await startApp({
+    clock: 'system',
+    timers: true,
     databaseUrl: await pg.createDatabase(),
     env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '16', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1', SEALBOX_AUDIT_FILE: sinkFile },
   });

@@ -2,12 +2,13 @@
 // SQL or a broken restore) must not send the appender into an endless retry loop. Requests fail with 500 at once,
 // the log names the seq, and once the row is gone appends resume.
 import test from 'ava';
-import { api, startBroker } from './helpers/broker.ts';
+import { startApp } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 test('a stray row at head + 1: requests get 500 quickly, the log names the seq; after removing it, appends resume', async (t) => {
   const url = await (await startPostgres()).createDatabase();
-  const b = await startBroker({ databaseUrl: url });
+  const b = await startApp({ databaseUrl: url });
   t.teardown(() => b.stop());
   t.is((await api(b, 'POST', 'secret/data/app', { body: { data: { k: 'v' } } })).status, 200);
 

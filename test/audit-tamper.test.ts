@@ -5,7 +5,8 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Client as PgClient } from 'pg';
 import { rebuildTree } from './helpers/audit-attack.ts';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 interface Verdict {
@@ -32,7 +33,7 @@ async function verifyPair(log: Log): Promise<[Verdict, Verdict]> {
 /** A broker with ~40 entries, an anchor saved at the latest checkpoint, then ~15 more entries after it. */
 async function freshLog(): Promise<Log> {
   const url = await (await startPostgres()).createDatabase();
-  const b = await startBroker({ databaseUrl: url, env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '5', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1' } });
+  const b = await startApp({ databaseUrl: url, env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '5', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1' } });
   for (let i = 0; i < 40; i++) {
     const r = await api(b, 'POST', `secret/data/t/${i % 6}`, { body: { data: { v: `value-${i}`, n: i } } });
     if (r.status !== 200) throw new Error(r.text);

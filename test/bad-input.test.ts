@@ -1,10 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { rawRequest } from './helpers/raw-http.ts';
 
 let b: Broker;
 test.before(async () => {
-  b = await startBroker({ env: { SEALBOX_MAX_REQUEST_BYTES: '65536' } });
+  b = await startApp({ env: { SEALBOX_MAX_REQUEST_BYTES: '65536' } });
   const w = await api(b, 'POST', 'secret/data/keep', { body: { data: { v: 'original' } } });
   if (w.status !== 200) throw new Error(`setup write failed: ${w.text}`);
 });

@@ -1,7 +1,7 @@
 // The `cert` auth method: trusted certificates under auth/cert/certs/:name and login with the TLS client certificate.
 import test from 'ava';
 import https from 'node:https';
-import { startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
 import { createTestPki, type Issued, type TestPki } from './helpers/test-pki.ts';
 
 let pki: TestPki;
@@ -50,7 +50,7 @@ test.before(async () => {
   c.viaInterLeafOnly = viaInter;
   c.pinned = pki.selfSigned('pinned', '/CN=laptop', [CLIENT]);
 
-  b = await startBroker({ env: { SEALBOX_TLS_CERT_FILE: c.server.certFile, SEALBOX_TLS_KEY_FILE: c.server.keyFile } });
+  b = await startApp({ env: { SEALBOX_TLS_CERT_FILE: c.server.certFile, SEALBOX_TLS_KEY_FILE: c.server.keyFile } });
   const mount = await call('POST', 'sys/auth/cert', { token: b.rootToken, body: { type: 'cert' } });
   if (mount.status !== 204 && mount.status !== 200) throw new Error(`mount failed: ${JSON.stringify(mount)}`);
 });

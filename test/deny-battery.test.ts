@@ -2,14 +2,15 @@
 // token whose policy lacks exactly the capability the operation needs. Engines join automatically: the test mounts
 // every type in sys/plugins/catalog and walks sys/internal/specs/openapi.
 import test from 'ava';
-import { api, startBroker } from './helpers/broker.ts';
+import { startApp } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 
 type Op = 'read' | 'list' | 'update' | 'delete' | 'patch';
 const ALL = ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo'];
 const NEEDS: Record<Op, string[]> = { read: ['read'], list: ['list'], update: ['create', 'update'], delete: ['delete'], patch: ['patch'] };
 
 test('no token, a forged token, or a policy without the capability gets 403 on every path', async (t) => {
-  const b = await startBroker();
+  const b = await startApp();
   t.teardown(() => b.stop());
 
   const catalog = (await api(b, 'GET', 'sys/plugins/catalog')).json as { data: { auth: string[]; secret: string[] } };

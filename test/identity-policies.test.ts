@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, vaultClient } from './helpers/broker.ts';
 
 let b: Broker;
 let keys: Awaited<ReturnType<typeof generateKeyPair>>;
@@ -19,7 +20,7 @@ const saToken = (namespace: string, name: string): Promise<string> =>
     .sign(keys.privateKey);
 
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
   keys = await generateKeyPair('ES256', { extractable: true });
   const root = vaultClient(b);
   await root.write('sys/auth/kubernetes', { type: 'kubernetes' });

@@ -5,7 +5,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, vaultClient } from './helpers/broker.ts';
 import { createTestPki } from './helpers/test-pki.ts';
 
 interface KeyPair {
@@ -65,7 +66,7 @@ test.before(async () => {
   await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
   jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
 
-  b = await startBroker();
+  b = await startApp();
   for (const path of ['jwt', 'jwks']) {
     const r = await api(b, 'POST', `sys/auth/${path}`, { body: { type: 'jwt' } });
     if (r.status !== 204 && r.status !== 200) throw new Error(`enabling jwt failed: ${r.status} ${r.text}`);

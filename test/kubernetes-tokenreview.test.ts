@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, vaultClient } from './helpers/broker.ts';
 import { createTestPki } from './helpers/test-pki.ts';
 import { createLocalCredentials } from '../src/engines/kubernetes/local-credentials.ts';
 import { unverifiedClaims } from '../src/engines/kubernetes/paths/login.ts';
@@ -97,7 +98,7 @@ test.before(async () => {
   api503Host = `https://127.0.0.1:${(closed.address() as AddressInfo).port}`;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
 
-  b = await startBroker();
+  b = await startApp();
   for (const path of ['k8s', 'k8s-self', 'k8s-badca', 'k8s-down']) {
     const r = await api(b, 'POST', `sys/auth/${path}`, { body: { type: 'kubernetes' } });
     if (r.status !== 204) throw new Error(`enabling kubernetes failed: ${r.status} ${r.text}`);

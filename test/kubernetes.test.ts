@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, vaultClient } from './helpers/broker.ts';
 
 interface KeyPair {
   publicKey: CryptoKey;
@@ -79,7 +80,7 @@ async function lookupSelf(token: string): Promise<Self> {
 
 test.before(async () => {
   [rs, es, foreign] = await Promise.all([pair('RS256'), pair('ES256'), pair('RS256')]);
-  b = await startBroker();
+  b = await startApp();
   for (const path of ['kubernetes', 'k8s-iss']) {
     const r = await api(b, 'POST', `sys/auth/${path}`, { body: { type: 'kubernetes' } });
     if (r.status !== 204 && r.status !== 200) throw new Error(`enabling kubernetes failed: ${r.status} ${r.text}`);

@@ -1,11 +1,12 @@
 // KV version 1 mounts (options.version "1"): unversioned secrets at <mount>/<path>, and the version that
 // sys/internal/ui/mounts reports (consul-template and Vault Agent detect KV v1/v2 from it).
 import test from 'ava';
-import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, vaultClient } from './helpers/broker.ts';
 
 let b: Broker;
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
 });
 test.after.always(async () => {
   await b?.stop();

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import type pg from 'pg';
-import { api, startBroker } from './helpers/broker.ts';
+import { startApp } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 test.serial('random role IDs add no rows; the prune job deletes passed windows and keeps locked identities; lockout still locks', async (t) => {
@@ -11,7 +12,8 @@ test.serial('random role IDs add no rows; the prune job deletes passed windows a
   const storageUrl = await cluster.createDatabase();
   const storage = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withPgClient(storageUrl, fn);
   const rows = async (): Promise<number> => storage(async (c) => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM login_failures')).rows[0]?.n));
-  const b = await startBroker({ databaseUrl: storageUrl });
+  // The wall clock: the test moves the stored windows with the database's now(), and the prune compares with the broker's.
+  const b = await startApp({ databaseUrl: storageUrl, clock: 'system' });
   t.teardown(() => b.stop());
 
   t.is((await api(b, 'POST', 'sys/auth/approle', { body: { type: 'approle' } })).status, 204);

@@ -2,7 +2,8 @@
 // requests, labels stay bounded (mount paths, never request paths, tokens or lease ids), access is ACL-checked, and
 // the lease and pool gauges follow a real dynamic database credential.
 import test from 'ava';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ test('the strict parser rejects what the exposition format does not allow', (t) 
 });
 
 test('sys/metrics: valid exposition, counters move by mount, bounded labels, JSON form, ACL-checked', async (t) => {
-  const b = await startBroker();
+  const b = await startApp();
   t.teardown(() => b.stop());
   let r = await api(b, 'POST', 'secret/data/app/config', { body: { data: { password: 'metrics-secret-value' } } });
   t.is(r.status, 200, r.text);
@@ -291,7 +292,7 @@ test('sys/metrics: lease and pool gauges follow a dynamic database credential', 
   await withPgClient(url, async (c) => {
     await c.query(`DO $$ BEGIN CREATE ROLE metrics_readers NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
   });
-  const b = await startBroker({ databaseUrl: await cluster.createDatabase() });
+  const b = await startApp({ databaseUrl: await cluster.createDatabase() });
   t.teardown(() => b.stop());
   t.is((await api(b, 'POST', 'sys/mounts/database', { body: { type: 'database' } })).status, 204);
   let r = await api(b, 'POST', 'database/config/main', {

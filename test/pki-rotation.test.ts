@@ -6,12 +6,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { api, startBroker, type ApiResponse, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, type ApiResponse } from './helpers/broker.ts';
 
 let b: Broker;
 let dir = '';
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pki-rotation-'));
 });
 test.after.always(async () => {

@@ -6,7 +6,8 @@ import { createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { api, startBroker, type ApiResponse, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, type ApiResponse } from './helpers/broker.ts';
 import { startPostgres } from './helpers/postgres.ts';
 import { createTestPki, type TestPki } from './helpers/test-pki.ts';
 
@@ -79,7 +80,7 @@ async function setupHierarchy(broker: Broker): Promise<{ root: string; int: stri
 
 test.before(async () => {
   files = createTestPki();
-  b = await startBroker();
+  b = await startApp();
   const h = await setupHierarchy(b);
   rootPem = `${h.root}\n`;
   intPem = `${h.int}\n`;
@@ -366,7 +367,7 @@ test('the CRL is rebuilt when a fetch finds it past its refresh point (config/cr
   const first = await number();
   t.true(first >= 1);
   t.is(await number(), first, 'fresh: served as stored');
-  await new Promise((r) => setTimeout(r, 1300));
+  b.clock.advance(1_300);
   // Rebuilt (a higher CRL number): the engine-maintenance job may rebuild it in the same moment, so not exactly +1;
   // "a burst of CRL fetches at the refresh point rebuilds the CRL once" covers coalescing.
   const after = await number();
@@ -380,7 +381,7 @@ test('tidy removes expired certificates from the store and the CRL after the saf
   const crlHas = async (): Promise<boolean> =>
     openssl(['crl', '-noout', '-text'], (await api(b, 'GET', 'pki/crl/pem', { token: null })).text).out.includes(c.serial_number.replace(/:/g, '').toUpperCase());
   t.true(await crlHas());
-  await new Promise((r) => setTimeout(r, 3200));
+  b.clock.advance(3_200);
   const r = dataOf<{ cert_store_deleted_count: number; revoked_cert_deleted_count: number }>(
     await ok('POST', 'pki/tidy', { tidy_cert_store: true, tidy_revoked_certs: true, safety_buffer: '1s' }),
   );
@@ -408,7 +409,7 @@ test('generate_lease: the certificate comes with a lease; revoking the lease rev
 
 test('private keys (CA and leaf) never reach the logs, the audit log or PostgreSQL in plaintext', async (t) => {
   const pg = await startPostgres();
-  const pb = await startBroker({ databaseUrl: await pg.createDatabase() });
+  const pb = await startApp({ databaseUrl: await pg.createDatabase() });
   t.teardown(() => pb.stop());
   await ok('POST', 'sys/mounts/pki', { type: 'pki' }, pb);
   const root = dataOf<{ private_key: string; certificate: string }>(await ok('POST', 'pki/root/generate/exported', { common_name: 'Secret Root', ttl: '100h' }, pb));
@@ -511,7 +512,7 @@ test('CSRs with weak keys are refused everywhere: RSA-1024 on sign/:role and roo
 test('a burst of CRL fetches at the refresh point rebuilds the CRL once; concurrent revokes all reach the CRL', async (t) => {
   // On PostgreSQL (concurrent connections; embedded PGlite runs one statement at a time, which hides the race).
   const pg = await startPostgres();
-  const pb = await startBroker({ databaseUrl: await pg.createDatabase() });
+  const pb = await startApp({ databaseUrl: await pg.createDatabase() });
   t.teardown(() => pb.stop());
   await ok('POST', 'sys/mounts/pki_crlb', { type: 'pki' }, pb);
   await ok('POST', 'pki_crlb/root/generate/internal', { common_name: 'CRL Burst Root', ttl: '100h' }, pb);
@@ -521,7 +522,7 @@ test('a burst of CRL fetches at the refresh point rebuilds the CRL once; concurr
   const numberOf = (pem: string): number => Number(/CRL Number: *\n? *(\d+)/.exec(crlText(pem))?.[1] ?? -1);
   const first = numberOf((await api(pb, 'GET', 'pki_crlb/crl/pem', { token: null })).text);
   t.true(first >= 1);
-  await new Promise((r) => setTimeout(r, 1300));
+  pb.clock.advance(1_300);
   const burst = await Promise.all(Array.from({ length: 12 }, () => api(pb, 'GET', 'pki_crlb/crl/pem', { token: null })));
   for (const r of burst) t.is(r.status, 200, r.text);
   t.deepEqual([...new Set(burst.map((r) => numberOf(r.text)))], [first + 1], 'one rebuild, not one per fetch');

@@ -1,11 +1,12 @@
 // Policy parameter constraints (allowed/denied/required_parameters) and wrapping TTL bounds, enforced through a real
 // broker and a real client (node-vault), as Vault's acl.go enforces them.
 import test from 'ava';
-import { api, startBroker, vaultClient, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, vaultClient } from './helpers/broker.ts';
 
 let b: Broker;
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
 });
 test.after.always(async () => {
   await b?.stop();

@@ -3,11 +3,12 @@
 // nothing is stored.
 import test from 'ava';
 import { checkRotationFloor, shortestCronGap } from '../src/core/rotations/rotation-floor.ts';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 
 let b: Broker;
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
 });
 test.after.always(() => b.stop());
 

@@ -2,13 +2,14 @@
 // moves a mount with its data and leases (migration id and status); sys/mounts/auth/<path>/tune tunes an auth method.
 // A real broker on a real PostgreSQL.
 import test from 'ava';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { startPostgres } from './helpers/postgres.ts';
 
 let b: Broker;
 test.before(async () => {
   const pg = await startPostgres();
-  b = await startBroker({ databaseUrl: await pg.createDatabase() });
+  b = await startApp({ databaseUrl: await pg.createDatabase() });
 });
 test.after.always(async () => {
   await b?.stop();

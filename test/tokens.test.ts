@@ -1,5 +1,6 @@
 import test from 'ava';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 let b: Broker;
@@ -7,7 +8,7 @@ let dbUrl: string;
 test.before(async () => {
   const pg = await startPostgres();
   dbUrl = await pg.createDatabase();
-  b = await startBroker({ databaseUrl: dbUrl });
+  b = await startApp({ databaseUrl: dbUrl });
 });
 test.after.always(async () => {
   await b?.stop();
@@ -108,7 +109,7 @@ test.serial("a revoked or unknown token: lookup is Vault's 403 bad token, renew 
 
 test.serial('an expired token is 403 permission denied', async (t) => {
   const short = authOf((await api(b, 'POST', 'auth/token/create', { body: { ttl: '1s' } })).json);
-  await new Promise((r) => setTimeout(r, 1500));
+  b.clock.advance(1_500);
   t.is((await api(b, 'GET', 'auth/token/lookup-self', { token: short.client_token })).status, 403);
 });
 

@@ -3,11 +3,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 
 let b: Broker;
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
 });
 test.after.always(async () => {
   await b?.stop();
@@ -49,7 +50,7 @@ test('vault operator init: the Go client’s empty pgp_keys/root_token_pgp_key a
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-prod-'));
   const configFile = join(dir, 'config.json');
   await writeFile(configFile, JSON.stringify({ listen: '127.0.0.1:0', data_dir: dir, seal: { type: 'shamir' } }));
-  const p = await startBroker({ configFile, dataDir: dir });
+  const p = await startApp({ configFile, dataDir: dir });
   t.teardown(() => p.stop());
 
   const goClientBody = {

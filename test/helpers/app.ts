@@ -22,11 +22,14 @@ import { devBanner } from '../../src/dev-banner.ts';
 import { createListener, listenerAddress, type Listener } from '../../src/http/listener.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/log.ts';
+import type { RunOutcome } from '../../src/core/scheduler.ts';
 import type { Broker, StartBrokerOptions } from './broker.ts';
-import { createFakeClock, createSeededRandom, type FakeClock, type SeededRandom } from './fakes.ts';
+import { createFakeClock, type FakeClock } from '../../src/lib/fake-clock.ts';
+import type { Random } from '../../src/lib/random.ts';
+import { createSeededRandom } from '../../src/lib/seeded-random.ts';
 import { onExitSync } from './exit.ts';
 
-export interface StartAppOptions extends Pick<StartBrokerOptions, 'dataDir' | 'databaseUrl' | 'rootToken' | 'args' | 'env' | 'dev'> {
+export interface StartAppOptions extends Pick<StartBrokerOptions, 'dataDir' | 'databaseUrl' | 'rootToken' | 'args' | 'env' | 'dev' | 'configFile'> {
   /** Seed of the app's randomness. Default: a fresh random seed (reported as `seed`, to replay a failure). */
   seed?: string;
   /** 'fake' (default): time moves only through `clock.advance`/`clock.set`. 'system': the wall clock. */
@@ -42,10 +45,13 @@ export interface InProcessBroker extends Omit<Broker, 'proc'> {
   app: App;
   /** The app's clock. With `clock: 'system'` advance/set throw. */
   clock: FakeClock;
-  random: SeededRandom;
+  random: Random;
   seed: string;
-  /** Runs a background job's body now and waits for it; false when it was already running. */
-  kick(job: string): Promise<boolean>;
+  /**
+   * Runs a background job now and waits for it (App.jobs.runNow): 'ok', 'failed', 'skipped' (an exclusive job that
+   * was running), or 'not-claimed'. Advance `clock` first when the job acts on what is due.
+   */
+  kick(job: string): Promise<RunOutcome>;
   /** The background jobs' names. */
   jobs(): string[];
 }
@@ -108,11 +114,12 @@ export async function startApp(opts: StartAppOptions = {}): Promise<InProcessBro
   }
 
   let dataDir = opts.dataDir ?? '';
-  if (!opts.dataDir) {
+  if (!opts.dataDir && !opts.configFile) {
     dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sealbox-app-'));
     tempDirs.add(dataDir);
   }
-  const argv: string[] = (opts.dev ?? true) ? ['--dev', '--listen', '127.0.0.1:0', '--data', dataDir, '--dev-root-token', rootToken] : ['--listen', '127.0.0.1:0', '--data', dataDir];
+  // With configFile, production mode as `server --config <file>` (the file decides storage; the app listens on 127.0.0.1:0).
+  const argv: string[] = opts.configFile ? ['--config', opts.configFile] : (opts.dev ?? true) ? ['--dev', '--listen', '127.0.0.1:0', '--data', dataDir, '--dev-root-token', rootToken] : ['--listen', '127.0.0.1:0', '--data', dataDir];
   argv.push(...(opts.args ?? []));
   const config = loadConfig(argv, env);
 
@@ -124,6 +131,9 @@ export async function startApp(opts: StartAppOptions = {}): Promise<InProcessBro
       ? {
           now: () => systemClock.now(),
           advance: () => {
+            throw new Error('startApp: clock is "system"');
+          },
+          advanceSeconds: () => {
             throw new Error('startApp: clock is "system"');
           },
           set: () => {
@@ -145,6 +155,9 @@ export async function startApp(opts: StartAppOptions = {}): Promise<InProcessBro
     await app.close();
     throw err;
   }
+  // Boot takes real seconds, and a few schedule computations still start from the wall clock (node-cron's next
+  // runs): the fake clock is put at the wall clock once the app is up, never behind it.
+  if (opts.clock !== 'system' && opts.startAt === undefined && fake.now().getTime() < Date.now()) fake.set(Date.now());
   const address = listenerAddress(server);
   if (app.dev) mem.chunks.push(devBanner({ ...app.dev, address, dataDir: config.data_dir }));
   log.info({ address, storage: config.database_url ? 'postgresql' : 'pglite', dev: config.dev }, 'listening');
@@ -173,7 +186,7 @@ export async function startApp(opts: StartAppOptions = {}): Promise<InProcessBro
     clock,
     random,
     seed,
-    kick: (job) => app.jobs.kick(job),
+    kick: (job) => app.jobs.runNow(job),
     jobs: () => app.jobs.names(),
     logs: () => mem.chunks.join(''),
     logLines: () => [...mem.parsed],

@@ -27,7 +27,9 @@ import { createLogger } from '../../src/lib/log.ts';
 import { createTtlPolicy } from '../../src/core/leases/ttl-policy.ts';
 import { randomBase62 } from '../../src/lib/random.ts';
 import { normalizeVaultInput } from '../../src/lib/vault-input.ts';
-import { createFakeClock, createSeededRandom, type FakeClock, type SeededRandom } from './fakes.ts';
+import { createFakeClock, type FakeClock } from '../../src/lib/fake-clock.ts';
+import type { Random } from '../../src/lib/random.ts';
+import { createSeededRandom } from '../../src/lib/seeded-random.ts';
 
 export interface MemoryStorage extends EngineStorage {
   /** Every key stored, sorted. */
@@ -107,7 +109,7 @@ export interface EngineHarness {
   mount: MountInfo;
   storage: MemoryStorage;
   clock: FakeClock;
-  random: SeededRandom;
+  random: Random;
   /** Events the engine published (deps.publish). */
   published: { type: string; path: string; version?: number }[];
   /** Rotations the engine registered, by "kind/target". */

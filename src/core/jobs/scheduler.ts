@@ -209,15 +209,10 @@ export function createScheduler(deps: SchedulerDeps) {
       return track(runSlot(spec, manualSlot(spec.name), 'manual'));
     },
 
-    /** Runs a job's body now, with no slot claimed and no history row (tests' "run the job now"); false: it was running. */
-    kick(name: string): Promise<boolean> {
-      const spec = specs.get(name);
-      if (!spec) throw new Error(`unknown job ${name}`);
-      return track(spec.exclusive ? underLock(spec) : spec.run().then(() => true));
-    },
+    /** The registered job names (for tests and tools that kick each job). */
+    names: (): string[] => [...specs.keys()],
 
     has: (name: string): boolean => specs.has(name),
-    names: (): string[] => [...specs.keys()],
     list: (): Promise<JobRow[]> => deps.store.list(deps.db),
     history: (name: string, limit: number): Promise<JobRunRow[]> => deps.store.history(deps.db, name, limit),
     setPaused: (name: string, paused: boolean): Promise<boolean> => deps.store.setPaused(deps.db, name, paused, deps.rowMac.sign('scheduled_jobs', jobFields({ name, paused }))),
