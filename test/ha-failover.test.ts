@@ -121,6 +121,13 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   const workers = [0, 1, 0, 1].map((bi) => worker(bi));
   const everyKind = (after: number, n: number) => () => Promise.resolve((['write', 'read', 'login', 'creds'] as Kind[]).every((k) => ok(k, after) >= n));
   await until('load running on both brokers', everyKind(0, 4), 60_000);
+  // A slot of the exclusive keyring-rewrap job (every 5 s) has run before the failover, so that the check below can
+  // find it on the new primary (on a quiet machine the load above can be running in under 5 s).
+  await until(
+    'a keyring-rewrap slot ran before the failover',
+    () => withPgClient(pair.primary.url('sealbox'), async (c) => ((await c.query("SELECT 1 FROM job_runs WHERE job = 'keyring-rewrap' AND kind = 'scheduled' AND status <> 'running'")).rowCount ?? 0) > 0),
+    30_000,
+  );
 
   // ------------------------------------------------------------------ the failover
   const killedAt = Date.now();

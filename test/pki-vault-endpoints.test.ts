@@ -126,7 +126,7 @@ test.serial('sign-verbatim (cert-manager, all strings): the CSR signed as it is;
   t.regex(text, /DNS:anything\.internal, DNS:other\.test, IP Address:10\.1\.2\.3, URI:spiffe:\/\/acme\/pay/);
   t.notRegex(text, /ignored\.example\.com/);
   t.regex(text, /Digital Signature, Key Agreement/, 'the default key usages (no key encipherment for EC)');
-  t.true(Math.abs(r.expiration - (Date.now() / 1000 + 2160 * 3600)) < 120, 'ttl as a Go duration');
+  t.true(Math.abs(r.expiration - (Date.now() / 1000 + 2160 * 3600)) < 120, `ttl as a Go duration: expiration ${r.expiration}, now ${Date.now() / 1000}`);
 
   // With a role: its lifetimes (the role's max_ttl caps the ttl), not its name rules.
   await ok('POST', 'pki/roles/tight', { allowed_domains: 'example.com', allow_subdomains: true, max_ttl: '1h', ttl: '30m' });

@@ -28,10 +28,11 @@ test('the TTL service: the mount under the broker, the engine under the mount', 
   t.is(bare.defaultTtl(), HOUR, 'a default above the maximum is cut to it');
   t.deepEqual(bare.resolve({ ttl: 0, maxTtl: 0 }), { ttl: HOUR, maxTtl: HOUR, warnings: ['TTL of "7200s" exceeded the effective max_ttl of "3600s"; TTL value is capped accordingly'] });
   const tuned = policy.forMount({ config: { default_lease_ttl: 600, max_lease_ttl: 10 * HOUR } });
-  t.is(tuned.maxTtl(), HOUR, 'a mount cannot raise the broker maximum');
+  t.is(tuned.maxTtl(), 10 * HOUR, 'a tuned mount maximum replaces the broker one (Vault: SystemView.MaxLeaseTTL)');
   t.is(tuned.defaultTtl(), 600);
   t.deepEqual(tuned.resolve({ ttl: 300, maxTtl: 900 }), { ttl: 300, maxTtl: 900, warnings: [] });
-  t.is(tuned.resolve({ ttl: 5 * HOUR, maxTtl: 0 }).ttl, HOUR);
+  t.is(tuned.resolve({ ttl: 5 * HOUR, maxTtl: 0 }).ttl, 5 * HOUR);
+  t.is(tuned.resolve({ ttl: 20 * HOUR, maxTtl: 0 }).ttl, 10 * HOUR);
 });
 
 interface Running {

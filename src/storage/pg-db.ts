@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Logger } from '../lib/log.ts';
 import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
 import { translatePgError } from './pg-errors.ts';
+import { createSessionLocks } from './pg-session-locks.ts';
 
 export interface PgDbOptions {
   url: string;
@@ -95,35 +96,14 @@ export function createPgDb(opts: PgDbOptions): Db {
     }, delayMs).unref();
   };
 
-  const sessionLocks: [number, number][] = [];
-  let lockClient: Promise<pg.Client> | null = null;
-  /** The connection that holds this process's session locks; a failed one is replaced and the locks taken again. */
-  const lockConnection = (): Promise<pg.Client> => {
-    lockClient ??= (async () => {
+  const sessionLocks = createSessionLocks({
+    log: opts.log,
+    connect: async () => {
       const client = new pg.Client({ connectionString: opts.url });
-      client.on('error', (err) => {
-        opts.log.warn({ err: err.message }, 'session-lock connection failed; taking the locks again');
-        lockClient = null;
-        void client.end().catch(() => undefined);
-        if (!closed) setTimeout(() => void relock(), 1000).unref();
-      });
       await client.connect();
       return client;
-    })().catch((err: unknown) => {
-      lockClient = null;
-      throw err;
-    });
-    return lockClient;
-  };
-  const relock = async (): Promise<void> => {
-    try {
-      const c = await lockConnection();
-      for (const [a, b] of sessionLocks) await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [a, b]);
-    } catch (err) {
-      opts.log.warn({ err: (err as Error).message }, 'could not take the session locks again; retrying');
-      if (!closed) setTimeout(() => void relock(), 2000).unref();
-    }
-  };
+    },
+  });
 
   return {
     kind: 'postgres',
@@ -167,15 +147,11 @@ export function createPgDb(opts: PgDbOptions): Db {
     async notify(channel: string, payload: string): Promise<void> {
       await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
-    async holdSessionLock(classId: number, key: number): Promise<void> {
-      sessionLocks.push([classId, key]);
-      const c = await lockConnection();
-      await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
-    },
+    holdSessionLock: (classId: number, key: number): Promise<void> => sessionLocks.hold(classId, key),
     async close(): Promise<void> {
       closed = true;
       await listener?.end().catch(() => undefined);
-      if (lockClient) await (await lockClient.catch(() => null))?.end().catch(() => undefined);
+      await sessionLocks.close();
       await pool.end();
     },
   };

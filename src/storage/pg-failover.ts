@@ -19,6 +19,7 @@ import { isConnectionError } from './pg-conn-errors.ts';
 import { translatePgError } from './pg-errors.ts';
 import { parsePgTarget, type PgEndpoint } from './pg-hosts.ts';
 import { statementName } from './pg-db.ts';
+import { createSessionLocks } from './pg-session-locks.ts';
 
 export interface FailoverPgDbOptions {
   /** One URL, a multi-host URL, or a whitespace-separated list of URLs. */
@@ -131,37 +132,15 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
   };
   let previous: PgEndpoint | null = null;
 
-  // Session locks (rotation claims tied to this process): held on one connection to the primary, and taken again on
-  // the new primary after a failover (a lock held on the old primary ended with it).
-  const sessionLocks: [number, number][] = [];
-  let lockClient: Promise<pg.Client> | null = null;
-  const lockConnection = (): Promise<pg.Client> => {
-    lockClient ??= (async () => {
-      const cur = await resolvePrimary();
-      const client = new pg.Client(clientConfig(cur.endpoint));
-      client.on('error', (err) => {
-        log.warn({ err: err.message }, 'session-lock connection failed; taking the locks again');
-        lockClient = null;
-        void client.end().catch(() => undefined);
-        if (!closed) setTimeout(() => void relock(), 1000).unref();
-      });
+  // Session locks (rotation claims tied to this process): on the current primary, taken again after a failover.
+  const sessionLocks = createSessionLocks({
+    log,
+    connect: async () => {
+      const client = new pg.Client(clientConfig((await resolvePrimary()).endpoint));
       await client.connect();
       return client;
-    })().catch((err: unknown) => {
-      lockClient = null;
-      throw err;
-    });
-    return lockClient;
-  };
-  const relock = async (): Promise<void> => {
-    try {
-      const c = await lockConnection();
-      for (const [a, b] of sessionLocks) await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [a, b]);
-    } catch (err) {
-      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not take the session locks again; retrying');
-      if (!closed) setTimeout(() => void relock(), 2000).unref();
-    }
-  };
+    },
+  });
 
   // ------------------------------------------------------------------ statements
 
@@ -283,7 +262,9 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
     const cur = await resolvePrimary();
     const client = new pg.Client({ ...clientConfig(cur.endpoint), query_timeout: staleness });
     client.on('notification', (m) => {
-      for (const h of handlers.get(m.channel) ?? []) h(m.payload ?? '');
+      const done = (handlers.get(m.channel) ?? []).map((h) => h(m.payload ?? ''));
+      // Once every handler has applied it (caches dropped, tables reloaded): what a test of replicas waits for.
+      void Promise.allSettled(done).then(() => log.debug({ channel: m.channel }, 'notification handled'));
     });
     client.on('error', (err) => dropListener(client, err.message));
     client.on('end', () => dropListener(client, 'connection ended'));
@@ -375,11 +356,7 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
     kind: 'postgres',
     available: () => !closed && fresh(),
     primary: () => current?.endpoint.label ?? null,
-    async holdSessionLock(classId: number, key: number): Promise<void> {
-      sessionLocks.push([classId, key]);
-      const c = await lockConnection();
-      await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
-    },
+    holdSessionLock: (classId: number, key: number): Promise<void> => sessionLocks.hold(classId, key),
     query: <R>(sql: string, params?: readonly unknown[]) => once((q) => q.query<R>(sql, params)),
     exec: (sql: string) => once((q) => q.exec(sql)),
     async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
@@ -425,7 +402,7 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
         l.client.removeAllListeners('end');
         await l.client.end().catch(() => undefined);
       }
-      if (lockClient) await (await lockClient.catch(() => null))?.end().catch(() => undefined);
+      await sessionLocks.close();
       const cur = current;
       current = null;
       if (cur) await cur.pool.end().catch(() => undefined);

@@ -1,6 +1,7 @@
 /**
  * The one TTL service (issue 16 item 5, after OpenBao's SystemView): what a lease on a mount may live, from the mount's
- * tuned default_lease_ttl / max_lease_ttl under the broker's limits. The lease manager and every engine (the
+ * tuned default_lease_ttl / max_lease_ttl, else the broker's limits (as Vault's SystemView: a tuned mount value replaces
+ * the system one, so `secrets tune -max-lease-ttl=87600h pki` lets a root CA live ten years). The lease manager and every engine (the
  * database engine's VALID UNTIL, PKI's certificate lifetimes) ask it, so they cannot disagree.
  */
 import type { MountInfo, MountTtl } from '../engine.ts';
@@ -8,7 +9,7 @@ import type { MountInfo, MountTtl } from '../engine.ts';
 export interface TtlLimits {
   /** Seconds (SEALBOX_LEASE_DEFAULT_TTL): what a lease gets when neither the engine nor the mount says. */
   defaultTtl: number;
-  /** Seconds (SEALBOX_LEASE_MAX_TTL): no lease outlives this, whatever the mount or the engine asks. */
+  /** Seconds (SEALBOX_LEASE_MAX_TTL): the maximum of every mount that does not tune its own max_lease_ttl. */
   maxTtl: number;
 }
 
@@ -19,7 +20,7 @@ export function createTtlPolicy(limits: TtlLimits) {
   return {
     limits,
     forMount(mount: Pick<MountInfo, 'config'>): MountTtl {
-      const maxTtl = (): number => minPositive(secondsOf(mount.config.max_lease_ttl), limits.maxTtl);
+      const maxTtl = (): number => secondsOf(mount.config.max_lease_ttl) || limits.maxTtl;
       const defaultTtl = (): number => Math.min(secondsOf(mount.config.default_lease_ttl) || limits.defaultTtl, maxTtl());
       return {
         defaultTtl,

@@ -32,12 +32,13 @@ test('*name takes one or more segments, less the literal tail that follows it', 
   t.is(match('data'), null);
 });
 
-test('the first pattern that matches wins, so order decides between overlapping patterns', (t) => {
-  const specific = def('roles/admin');
+test('overlapping patterns: the one that declares it overrides the other is tried first; an undeclared overlap is refused', (t) => {
+  const specific: PathDef = { ...def('roles/admin'), overrides: ['roles/:name'] };
   const generic = def('roles/:name');
   t.is(createPathMatcher([specific, generic])('roles/admin')?.def, specific);
-  t.is(createPathMatcher([generic, specific])('roles/admin')?.def, generic);
   t.is(createPathMatcher([specific, generic])('roles/other')?.def, generic);
+  t.throws(() => createPathMatcher([def('roles/admin'), generic]), { message: /overlap/ });
+  t.throws(() => createPathMatcher([generic, def('roles/admin')]), { message: /overlap/ });
 });
 
 test('the empty pattern matches only the mount root, and several parameters are all captured', (t) => {

@@ -78,6 +78,7 @@ export const dbRoleSchema: z.ZodType<DbRole, unknown> = z.object({
   defaultGroup: z.string().default(''),
   defaultTtl: z.number().default(0),
   maxTtl: z.number().default(0),
+  credentialSharing: z.enum(['none', 'identity']).optional(),
 });
 
 /** What a `creds` lease carries in its (sealed) internal data. */

@@ -18,7 +18,8 @@ test('anything else is a 400 naming what was wrong, never a storage key', (t) =>
     [() => configNameParam({ name: 'pg main' }), /^config name: /],
     [() => configNameParam({ name: 'pg\u0000' }), /^config name: /],
     [() => configNameParam({ name: 'données' }), /^config name: /],
-    [() => configNameField('a.b', 'db_name'), /^db_name: /],
+    [() => configNameField('a b', 'db_name'), /^db_name: /],
+    [() => configNameField('.hidden', 'db_name'), /^db_name: /],
   ];
   for (const [fn, message] of cases) {
     const err = t.throws(fn, { instanceOf: AppError });
