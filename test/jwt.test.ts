@@ -218,7 +218,7 @@ test.serial('a token with an aud claim is refused by a role without bound_audien
 });
 
 test.serial('glob bound claims and JSON-pointer claims', async (t) => {
-  const body = { user_claim: '/user/name', bound_claims_type: 'glob', bound_claims: { '/ci/project': ['org/*', 'x*y*z'] }, claim_mappings: { '/ci/ref': 'ref' } };
+  const body = { user_claim: '/user/name', user_claim_json_pointer: true, bound_claims_type: 'glob', bound_claims: { '/ci/project': ['org/*', 'x*y*z'] }, claim_mappings: { '/ci/ref': 'ref' } };
   t.is((await api(b, 'POST', 'auth/jwt/role/ci', { body })).status, 204);
   const claims = (project: string): JWTPayload => ({ iss: ISSUER, exp: now() + 60, user: { name: 'builder' }, ci: { project, ref: 'main' } });
   const ok = await login(await sign(claims('org/web')), 'ci');

@@ -53,7 +53,8 @@ export function parsePublicKeyPem(pem: string, field: string): KeyObject {
 }
 
 /** A list of PEM keys in a request: ["-----BEGIN …", …] or a single PEM string. */
-export const pemListField = z.union([z.array(z.string().max(64 * 1024)).max(100), z.string().max(64 * 1024).transform((s) => [s])], {
+/** Vault's TypeCommaStringSlice: a list, or one string of PEMs separated by commas (a PEM never holds a comma). */
+export const pemListField = z.union([z.array(z.string().max(64 * 1024)).max(100), z.string().max(64 * 1024).transform((s) => s.split(','))], {
   error: 'must be a list of PEM-encoded public keys',
 });
 

@@ -54,7 +54,7 @@ export const stringListField = z.union(
 
 export const durationField = z.union([z.number(), z.string().max(64)], { error: 'must be a duration such as "30m" or a number of seconds' });
 
-const countField = z.union([z.number().int().min(0).max(1_000_000), z.string().regex(/^\d{1,7}$/).transform(Number)], {
+const countField = z.union([z.number().int({ error: 'must be a non-negative integer' }).min(0, { error: 'must be a non-negative integer' }).max(1_000_000), z.string().regex(/^\d{1,7}$/).transform(Number)], {
   error: 'must be a non-negative integer',
 });
 

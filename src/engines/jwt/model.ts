@@ -18,6 +18,8 @@ export interface JwtConfig {
   /** Empty: every supported asymmetric algorithm. */
   jwtSupportedAlgs: string[];
   defaultRole: string;
+  /** OIDC-only (the state parameter); kept so a read returns what was written. Absent in older configs: Vault's default, true. */
+  namespaceInState?: boolean;
 }
 
 export type BoundClaimValue = string | number | boolean;
@@ -26,6 +28,8 @@ export interface JwtRole {
   roleType: 'jwt';
   boundAudiences: string[];
   userClaim: string;
+  /** Vault's user_claim_json_pointer; absent in roles stored before it existed (then: a pointer when it starts with "/"). */
+  userClaimJsonPointer?: boolean;
   boundSubject: string;
   boundClaimsType: 'string' | 'glob';
   boundClaims: Record<string, BoundClaimValue | BoundClaimValue[]>;
@@ -44,6 +48,7 @@ export const jwtRoleSchema: z.ZodType<JwtRole, unknown> = z.object({
   roleType: z.literal('jwt').default('jwt'),
   boundAudiences: z.array(z.string()).default([]),
   userClaim: z.string().default(''),
+  userClaimJsonPointer: z.boolean().optional(),
   boundSubject: z.string().default(''),
   boundClaimsType: z.enum(['string', 'glob']).default('string'),
   boundClaims: z.record(z.string(), z.union([claimValue, z.array(claimValue)])).default({}),
@@ -77,6 +82,7 @@ export const newRole = (): JwtRole => ({
   roleType: 'jwt',
   boundAudiences: [],
   userClaim: '',
+  userClaimJsonPointer: false,
   boundSubject: '',
   boundClaimsType: 'string',
   boundClaims: {},
@@ -93,15 +99,26 @@ export const decodeConfig = (raw: Buffer | null | undefined): JwtConfig | null =
 export const decodeRole = (raw: Buffer | null | undefined): JwtRole | null => (raw ? decodeJson(raw, 'role', jwtRoleSchema) : null);
 
 
+/** Whether user_claim is read as a JSON pointer (Vault: only with user_claim_json_pointer; otherwise a top-level claim). */
+export const userClaimIsPointer = (r: JwtRole): boolean => r.userClaimJsonPointer ?? r.userClaim.startsWith('/');
+
 export function configWire(c: JwtConfig): Record<string, unknown> {
   return {
     bound_issuer: c.boundIssuer,
     default_role: c.defaultRole,
     jwks_ca_pem: c.jwksCaPem,
+    jwks_pairs: [],
     jwks_url: c.jwksUrl,
     jwt_supported_algs: c.jwtSupportedAlgs,
     jwt_validation_pubkeys: c.jwtValidationPubkeys,
+    namespace_in_state: c.namespaceInState ?? true,
+    oidc_client_id: '',
+    oidc_discovery_ca_pem: '',
     oidc_discovery_url: '',
+    oidc_response_mode: '',
+    oidc_response_types: [],
+    provider_config: {},
+    unsupported_critical_cert_extensions: [],
   };
 }
 
@@ -114,6 +131,12 @@ export function roleWire(r: JwtRole): Record<string, unknown> {
     bound_claims: Object.keys(r.boundClaims).length > 0 ? r.boundClaims : null,
     claim_mappings: Object.keys(r.claimMappings).length > 0 ? r.claimMappings : null,
     user_claim: r.userClaim,
+    user_claim_json_pointer: userClaimIsPointer(r),
+    groups_claim: '',
+    oidc_scopes: [],
+    allowed_redirect_uris: [],
+    verbose_oidc_logging: false,
+    max_age: 0,
     clock_skew_leeway: r.clockSkewLeeway,
     expiration_leeway: r.expirationLeeway,
     not_before_leeway: r.notBeforeLeeway,

@@ -17,7 +17,7 @@ import { loginTokenFields } from '../../../lib/role-token-fields.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import { claimsProblem, mappedMetadata } from '../claims.ts';
-import { CONFIG_KEY, decodeConfig, decodeRole, isRoleName, roleKey, type JwtConfig, type JwtDeps, type JwtRole } from '../model.ts';
+import { CONFIG_KEY, decodeConfig, decodeRole, isRoleName, roleKey, userClaimIsPointer, type JwtConfig, type JwtDeps, type JwtRole } from '../model.ts';
 
 const loginInput = z.object({
   role: z.string({ error: 'must be a string' }).max(1024).optional(),
@@ -81,7 +81,7 @@ export function createLoginPaths(deps: JwtLoginDeps): PathDef[] {
     }
     if (!claims) throw refuse(name, 'no configured key verified the signature');
 
-    const user = claimString(getClaim(claims, role.userClaim));
+    const user = claimString(userClaimIsPointer(role) ? getClaim(claims, role.userClaim) : Object.hasOwn(claims, role.userClaim) ? claims[role.userClaim] : undefined);
     const nowSeconds = Math.floor(deps.now().getTime() / 1000);
     const problem = user ? claimsProblem(config, role, claims, nowSeconds) : `claim "${role.userClaim}" is missing or not a string`;
     const metadata = problem === null ? mappedMetadata(role, claims) : null;

@@ -10,7 +10,14 @@ const roleInput = z.object({
   bound_service_account_names: stringListField.optional(),
   bound_service_account_namespaces: stringListField.optional(),
   audience: z.string().max(1024).optional(),
-  alias_name_source: z.enum(['serviceaccount_uid', 'serviceaccount_name'], { error: 'must be "serviceaccount_uid" or "serviceaccount_name"' }).optional(),
+  // Vault: "" means the default (serviceaccount_uid) on a role that has none; here it keeps the role's value.
+  alias_name_source: z.enum(['serviceaccount_uid', 'serviceaccount_name', ''], { error: 'must be "serviceaccount_uid" or "serviceaccount_name"' }).optional(),
+  // Namespaces chosen by label need the Kubernetes API's namespace list, which sealbox does not read.
+  bound_service_account_namespace_selector: z
+    .string()
+    .max(4096)
+    .refine((v) => v.trim() === '', { error: 'namespace label selectors are not supported; list the namespaces in bound_service_account_namespaces' })
+    .optional(),
   ...tokenFieldsShape,
 });
 type RoleInput = z.output<typeof roleInput>;
@@ -25,11 +32,14 @@ export function applyRole(current: K8sRole, input: RoleInput): K8sRole {
       ? cleanList(input.bound_service_account_namespaces)
       : current.boundServiceAccountNamespaces,
     audience: input.audience?.trim() ?? current.audience,
-    aliasNameSource: input.alias_name_source ?? current.aliasNameSource,
+    aliasNameSource: input.alias_name_source || current.aliasNameSource,
     token: applyTokenFields(current.token, input),
   };
   if (role.boundServiceAccountNames.length === 0) throw badRequest('"bound_service_account_names" can not be empty');
   if (role.boundServiceAccountNamespaces.length === 0) throw badRequest('"bound_service_account_namespaces" can not be empty');
+  for (const [field, list] of [['bound_service_account_names', role.boundServiceAccountNames], ['bound_service_account_namespaces', role.boundServiceAccountNamespaces]] as const) {
+    if (list.length > 1 && list.includes('*')) throw badRequest(`${field}: can not mix "*" with values`);
+  }
   if (role.boundServiceAccountNames.includes('*') && role.boundServiceAccountNamespaces.includes('*')) {
     throw badRequest('bound_service_account_names and bound_service_account_namespaces can not both be "*"');
   }
