@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
-import { mountDatabase, newTarget, setupAppRole, tempDir, waitFor, writeConfig } from '../agent/test/helpers.ts';
+import { mountDatabase, newTarget, noteActivity, setupAppRole, tempDir, waitFor, writeConfig } from '../agent/test/helpers.ts';
 import { api, PROJECT_ROOT, startBroker } from './helpers/broker.ts';
 import { withPgClient } from './helpers/postgres.ts';
 
@@ -32,10 +32,11 @@ function start(command: string, args: string[]): Started {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  // Each chunk re-checks the pending waitFor (it has no polling timer).
+  proc.stdout?.on('data', (c: Buffer) => ((out += c.toString()), noteActivity()));
+  proc.stderr?.on('data', (c: Buffer) => ((out += c.toString()), noteActivity()));
   // 'close': after the exit AND the last output (an 'exit' can come before the final log lines are read).
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => (resolve({ code, signal }), noteActivity())));
   return { proc, output: () => out, exited };
 }
 

@@ -26,6 +26,8 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 const activity = new EventEmitter();
 activity.setMaxListeners(0);
 const stirred = (): boolean => activity.emit('activity');
+/** Re-check every pending waitFor now (a test that watches its own process's output calls it on each chunk and on exit). */
+export const noteActivity = (): void => void stirred();
 
 const live = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
