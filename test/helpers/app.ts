@@ -22,7 +22,7 @@ import { devBanner } from '../../src/dev-banner.ts';
 import { createListener, listenerAddress, type Listener } from '../../src/http/listener.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/log.ts';
-import type { RunOutcome } from '../../src/core/scheduler.ts';
+import type { RunOutcome } from '../../src/core/jobs/scheduler.ts';
 import type { Broker, StartBrokerOptions } from './broker.ts';
 import { createFakeClock, type FakeClock } from '../../src/lib/fake-clock.ts';
 import type { Random } from '../../src/lib/random.ts';
