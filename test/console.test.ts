@@ -71,6 +71,7 @@ test.before(async () => {
       'path "sys/auth" { capabilities = ["read"] }',
       'path "pki/certs/" { capabilities = ["list"] }',
       'path "pki/cert/*" { capabilities = ["read"] }',
+      'path "sys/audit-log/lineage" { capabilities = ["read", "sudo"] }',
     ].join('\n'),
   });
   await ok('POST', 'sys/policies/acl/issuer', { policy: 'path "pki/issue/svc" { capabilities = ["update"] }' });
@@ -295,7 +296,8 @@ test.serial('operator: the certificate list links each certificate to its lineag
   const cred = page.getByTestId('lineage-credential');
   await cred.waitFor();
   t.regex(await cred.innerText(), /pki/);
-  const token = await page.getByTestId('lineage-token').innerText();
+  // The issuing token is the last token step (its parent chain, root here, comes before it).
+  const token = await page.getByTestId('lineage-token').last().innerText();
   t.true(token.includes(issuerAccessor), token);
   t.regex(token, /cert-issuer/);
   t.regex(token, /issuer/);

@@ -206,14 +206,17 @@ function Leases(props: { say: (m: string) => void }) {
       text,
       run: async () => {
         setConfirm(null);
+        let said = '';
         try {
           await run();
-          props.say(text.replace(/\?$/, '').replace(/^Revoke/, 'Revoked'));
+          said = text.replace(/\?$/, '').replace(/^Revoke/, 'Revoked');
         } catch (e) {
-          props.say(`failed: ${errorText(e)}`);
+          said = `failed: ${errorText(e)}`;
         }
+        // Said once the list shows the effect, so that what the status announces is what the page shows.
         await load(prefix);
         setReload((n) => n + 1);
+        props.say(said);
       },
     });
   const pre = norm(prefix);
