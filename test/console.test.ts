@@ -26,6 +26,8 @@ let browser: Browser;
 let auditorToken = '';
 let operatorToken = '';
 let deniedSeq = 0;
+let certSerial = '';
+let issuerAccessor = '';
 const approle = { roleId: '', secretId: '' };
 const bodies: Promise<string>[] = [];
 const pages: Page[] = [];
@@ -65,8 +67,14 @@ test.before(async () => {
       'path "sys/leases/lookup" { capabilities = ["update"] }',
       'path "sys/key-status" { capabilities = ["read"] }',
       'path "auth/token/lookup-self" { capabilities = ["read"] }',
+      'path "sys/mounts" { capabilities = ["read"] }',
+      'path "sys/auth" { capabilities = ["read"] }',
+      'path "pki/certs/" { capabilities = ["list"] }',
+      'path "pki/cert/*" { capabilities = ["read"] }',
+      'path "sys/audit-log/lineage" { capabilities = ["read", "sudo"] }',
     ].join('\n'),
   });
+  await ok('POST', 'sys/policies/acl/issuer', { policy: 'path "pki/issue/svc" { capabilities = ["update"] }' });
   await ok('POST', 'sys/auth/approle', { type: 'approle' });
   await ok('POST', 'auth/approle/role/ops', { token_policies: ['operator'] });
   approle.roleId = ((await ok('GET', 'auth/approle/role/ops/role-id')).json as { data: { role_id: string } }).data.role_id;
@@ -80,6 +88,13 @@ test.before(async () => {
   if (denied.status !== 403) throw new Error(`expected a denial, got ${denied.status}`);
   await ok('GET', 'database/creds/app');
   await ok('GET', 'database/creds/app');
+  // A PKI mount whose role leases its certificates; one certificate issued by a token of its own.
+  await ok('POST', 'sys/mounts/pki', { type: 'pki' });
+  await ok('POST', 'pki/root/generate/internal', { common_name: 'Console Test Root', ttl: '87600h' });
+  await ok('POST', 'pki/roles/svc', { allowed_domains: ['example.com'], allow_subdomains: true, ttl: '1h', generate_lease: true });
+  const issuer = ((await ok('POST', 'auth/token/create', { policies: ['issuer'], display_name: 'cert-issuer' })).json as { auth: { client_token: string; accessor: string } }).auth;
+  issuerAccessor = issuer.accessor;
+  certSerial = ((await ok('POST', 'pki/issue/svc', { common_name: 'web.example.com' }, issuer.client_token)).json as { data: { serial_number: string } }).data.serial_number;
   const search = await api(b, 'GET', 'sys/audit-log?path_prefix=secret/data/app&outcome=denied');
   deniedSeq = (search.json as { data: { entries: { seq: number }[] } }).data.entries[0]?.seq ?? -1;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
@@ -266,16 +281,93 @@ test.serial('operator: runs a rotation and revokes a lease from the console; the
   t.true(entries.some((e) => e.policies.includes('operator')), JSON.stringify(entries.map((e) => e.policies)));
 });
 
+test.serial('operator: the certificate list links each certificate to its lineage, which names the issuing token', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  await login(page, operatorToken);
+  await page.getByRole('link', { name: 'Certificates' }).click();
+  const row = page.locator(`tr[data-serial="${certSerial}"]`);
+  await row.waitFor();
+  t.regex(await row.innerText(), /CN=web\.example\.com/);
+  t.regex(await row.innerText(), /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
+  t.regex(await row.locator('td').nth(3).innerText(), /^no$/);
+  await shot(page, 'certificates-1280');
+  await row.getByRole('link', { name: `Lineage of ${certSerial}` }).click();
+  const cred = page.getByTestId('lineage-credential');
+  await cred.waitFor();
+  t.regex(await cred.innerText(), /pki/);
+  // The issuing token is the last token step (its parent chain, root here, comes before it).
+  const token = await page.getByTestId('lineage-token').last().innerText();
+  t.true(token.includes(issuerAccessor), token);
+  t.regex(token, /cert-issuer/);
+  t.regex(token, /issuer/);
+  await shot(page, 'certificate-lineage-1280');
+});
+
+test.serial('auditor: no certificates page without list on a PKI mount', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  await login(page, auditorToken);
+  await page.getByRole('link', { name: 'Operations' }).click();
+  await page.locator(`tr[data-rotation="${ROTATION}"]`).waitFor();
+  t.is(await page.getByRole('link', { name: 'Certificates' }).count(), 0);
+  t.is(await page.getByRole('table', { name: 'Leases by mount' }).count(), 0);
+});
+
+test.serial('operator: leases by mount count what the API lists, and revoke-prefix from the table empties the mount', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  // Two more leased certificates (three on pki/) and one more database credential.
+  await ok('POST', 'pki/issue/svc', { common_name: 'a.example.com' });
+  await ok('POST', 'pki/issue/svc', { common_name: 'b.example.com' });
+  await ok('GET', 'database/creds/app');
+  const listed = async (prefix: string): Promise<number> => {
+    const r = await api(b, 'GET', `sys/leases/lookup/${prefix}?list=true`);
+    if (r.status === 404) return 0;
+    const keys = (r.json as { data: { keys: string[] } }).data.keys;
+    let n = 0;
+    for (const k of keys) n += k.endsWith('/') ? await listed(`${prefix}${k}`) : 1;
+    return n;
+  };
+  t.is(await listed('pki/'), 3);
+  const dbCount = await listed('database/');
+  t.true(dbCount >= 2, `${dbCount} database leases`);
+  await login(page, operatorToken);
+  await page.getByRole('link', { name: 'Operations' }).click();
+  const pki = page.locator('tr[data-mount="pki/"]');
+  await pki.waitFor();
+  t.is(await pki.locator('td[data-col="count"]').innerText(), '3');
+  t.is(await pki.locator('td[data-col="soon"]').innerText(), '0');
+  t.is(await pki.locator('td[data-col="irrevocable"]').innerText(), '0');
+  t.is(await page.locator('tr[data-mount="database/"] td[data-col="count"]').innerText(), String(dbCount));
+  t.is(await page.locator('tr[data-mount="secret/"]').count(), 0, 'kv issues no leases');
+  await pki.getByRole('button', { name: 'Revoke every lease under pki/' }).click();
+  await page.getByRole('dialog').getByText('Revoke every lease under pki/?').waitFor();
+  await shot(page, 'operations-revoke-prefix-confirm-1280');
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByTestId('status').filter({ hasText: 'Revoked every lease under pki/' }).waitFor();
+  await page.locator('tr[data-mount="pki/"] td[data-col="count"]', { hasText: /^0$/ }).waitFor();
+  t.is(await listed('pki/'), 0, 'the API lists no lease under pki/');
+  t.is(await listed('database/'), dbCount, 'the other mounts keep theirs');
+  t.is(await pki.getByRole('button', { name: 'Revoke every lease under pki/' }).count(), 0);
+  // The revoked certificates show as revoked in the certificate list.
+  const revoked = ((await ok('GET', `pki/cert/${certSerial}`)).json as { data: { revocation_time: number } }).data.revocation_time;
+  t.true(revoked > 0, 'revoking the lease revoked the certificate');
+  await shot(page, 'operations-by-mount-1280');
+});
+
 test.serial('keyboard reaches every control, every input is labelled, and the pages work at 390×844', async (t) => {
   for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
     const { context, page } = await open(viewport);
     await page.goto(`${b.address}/ui/`);
     t.deepEqual(await unlabelled(page), [], 'login page');
     await login(page, operatorToken);
-    for (const name of ['Audit', 'Lineage', 'Operations']) {
+    for (const name of ['Audit', 'Lineage', 'Operations', 'Certificates']) {
       await page.getByRole('link', { name }).click();
       await page.getByRole('heading', { level: 1 }).waitFor();
       if (name === 'Operations') await page.locator(`tr[data-rotation="${ROTATION}"]`).waitFor();
+      if (name === 'Operations') await page.locator('tr[data-mount="pki/"]').waitFor();
+      if (name === 'Certificates') await page.locator('tr[data-serial]').first().waitFor();
       t.deepEqual(await unlabelled(page), [], `${name} at ${viewport.width}`);
       t.deepEqual(await unreachable(page), [], `${name} at ${viewport.width}: controls Tab never reached`);
       const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');

@@ -4,6 +4,7 @@ import 'uplot/dist/uPlot.min.css';
 import './styles.css';
 import { setToken } from './api.ts';
 import { AuditPage } from './audit.tsx';
+import { CertificatesPage, listableCertMounts } from './certificates.tsx';
 import { LineagePage } from './lineage.tsx';
 import { Login, type Session } from './login.tsx';
 import { OperationsPage } from './operations.tsx';
@@ -27,11 +28,18 @@ const PAGES = [
   ['audit', 'Audit'],
   ['lineage', 'Lineage'],
   ['operations', 'Operations'],
+  ['certificates', 'Certificates'],
 ] as const;
 
 function App() {
   const [session, setSession] = useState<Session | null>(null);
   const route = useRoute();
+  // The PKI mounts whose certificates the token may list; the Certificates page is offered only when there is one.
+  const [certMounts, setCertMounts] = useState<string[]>([]);
+  useEffect(() => {
+    if (session) void listableCertMounts().then(setCertMounts, () => setCertMounts([]));
+    else setCertMounts([]);
+  }, [session]);
   if (!session) return <Login onLogin={setSession} />;
   const logout = () => {
     setToken(null);
@@ -42,7 +50,7 @@ function App() {
       <header class="top">
         <span class="brand">sealbox</span>
         <nav aria-label="Pages">
-          {PAGES.map(([id, label]) => (
+          {PAGES.filter(([id]) => id !== 'certificates' || certMounts.length > 0).map(([id, label]) => (
             <a href={`#/${id}`} aria-current={route.page === id ? 'page' : undefined} key={id}>
               {label}
             </a>
@@ -56,7 +64,15 @@ function App() {
         </button>
       </header>
       <main>
-        {route.page === 'lineage' ? <LineagePage params={route.params} /> : route.page === 'operations' ? <OperationsPage /> : <AuditPage params={route.params} />}
+        {route.page === 'lineage' ? (
+          <LineagePage params={route.params} />
+        ) : route.page === 'operations' ? (
+          <OperationsPage />
+        ) : route.page === 'certificates' && certMounts.length > 0 ? (
+          <CertificatesPage mounts={certMounts} />
+        ) : (
+          <AuditPage params={route.params} />
+        )}
       </main>
     </div>
   );

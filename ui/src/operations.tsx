@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, can, capabilities, errorText } from './api.ts';
+import { LeasesByMount } from './lease-mounts.tsx';
 
 type Obj = Record<string, unknown>;
 /** A lease with less time left than this (seconds) is expiring soon. */
@@ -157,6 +158,7 @@ function Leases(props: { say: (m: string) => void }) {
   const [caps, setCaps] = useState<Record<string, string[]>>({});
   const [confirm, setConfirm] = useState<{ text: string; run: () => Promise<void> } | null>(null);
   const [error, setError] = useState('');
+  const [reload, setReload] = useState(0);
   const norm = (p: string) => p.trim().replace(/^\/+/, '');
   const load = async (p: string) => {
     setError('');
@@ -204,19 +206,24 @@ function Leases(props: { say: (m: string) => void }) {
       text,
       run: async () => {
         setConfirm(null);
+        let said = '';
         try {
           await run();
-          props.say(text.replace(/\?$/, '').replace(/^Revoke/, 'Revoked'));
+          said = text.replace(/\?$/, '').replace(/^Revoke/, 'Revoked');
         } catch (e) {
-          props.say(`failed: ${errorText(e)}`);
+          said = `failed: ${errorText(e)}`;
         }
+        // Said once the list shows the effect, so that what the status announces is what the page shows.
         await load(prefix);
+        setReload((n) => n + 1);
+        props.say(said);
       },
     });
   const pre = norm(prefix);
   return (
     <section aria-labelledby="lease-h">
       <h2 id="lease-h">Leases</h2>
+      <LeasesByMount soonSeconds={SOON} reload={reload} ask={ask} />
       {count && (
         <p data-testid="lease-count">
           {s(count.lease_count)} irrevocable leases{Array.isArray(count.leases) && count.leases.length > 0 ? `: ${(count.leases as Obj[]).map((l) => s(l.lease_id)).join(', ')}` : ''}
