@@ -35,6 +35,12 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     throw e;
   }
   const log = createLogger({ level: config.log_level });
+  // SIGTERM/SIGINT are ours from here on: one that arrives while the broker starts is kept and drains it as soon as it
+  // listens (a supervisor that stops a starting broker gets a clean stop, not a kill mid-boot); repeats are ignored.
+  let onSignal = (signal: string): void => void (pendingSignal ??= signal);
+  let pendingSignal: string | undefined;
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   // With tls_pki_mount, a self-signed certificate until the broker's own PKI mount can issue one.
   const boot = config.tls_pki_mount ? await bootstrapCertificate(config, { clock: systemClock, random: systemRandom }) : undefined;
   if (boot) log.warn({ expires: boot.notAfter.toISOString(), mount: config.tls_pki_mount }, 'serving a self-signed certificate until the PKI mount issues one');
@@ -77,7 +83,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       });
       server.closeIdleConnections();
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    onSignal = stop;
+    if (pendingSignal) stop(pendingSignal);
   });
 }
