@@ -79,12 +79,20 @@ test.serial('role CRUD: create with a comma string, read back Vault fields, LIST
   t.false(JSON.stringify(d).includes('hmac'), 'the role key is never returned');
 
   // Update keeps unspecified fields; the legacy `policies` name still works.
-  t.is((await api(b, 'POST', 'auth/approle/role/crud', { body: { policies: ['c'], token_bound_cidrs: '10.0.0.0/8' } })).status, 204);
+  t.is((await api(b, 'POST', 'auth/approle/role/crud', { body: { policies: ['c'] } })).status, 204);
   t.like(dataOf<Record<string, unknown>>((await api(b, 'GET', 'auth/approle/role/crud')).json), {
     token_policies: ['c'],
     token_ttl: 3600,
-    token_bound_cidrs: ['10.0.0.0/8'],
+    token_bound_cidrs: [],
   });
+  // token_bound_cidrs is not enforced, so a real value is refused (not stored and silently ignored); empty is fine.
+  const bound = await api(b, 'POST', 'auth/approle/role/crud', { body: { token_bound_cidrs: '10.0.0.0/8' } });
+  t.is(bound.status, 400);
+  t.regex(JSON.stringify(bound.json), /token_bound_cidrs: binding tokens to source addresses is not enforced/);
+  t.is((await api(b, 'POST', 'auth/approle/role/crud', { body: { token_bound_cidrs: [] } })).status, 204);
+  const sid = await api(b, 'POST', 'auth/approle/role/crud/secret-id', { body: { token_bound_cidrs: ['10.0.0.0/8'] } });
+  t.is(sid.status, 400);
+  t.regex(JSON.stringify(sid.json), /token_bound_cidrs: binding tokens/);
 
   // Role names are case-insensitive, as in Vault.
   t.is((await api(b, 'GET', 'auth/approle/role/CRUD')).status, 200);

@@ -75,7 +75,10 @@ function applyRole(role: RoleEntry, input: RoleInput): RoleEntry {
   if (input.token_type === 'batch' || input.token_type === 'default-batch') throw badRequest(`token_type: sealbox issues service tokens only; "${input.token_type}" is not supported`);
   next.tokenPeriod = seconds(input.token_period ?? input.period, 'token_period', role.tokenPeriod);
   if (input.token_num_uses !== undefined) next.tokenNumUses = input.token_num_uses;
-  if (input.token_bound_cidrs !== undefined) next.tokenBoundCidrs = validateCidrs(input.token_bound_cidrs, 'token_bound_cidrs');
+  if (input.token_bound_cidrs !== undefined) {
+    next.tokenBoundCidrs = validateCidrs(input.token_bound_cidrs, 'token_bound_cidrs');
+    if (next.tokenBoundCidrs.length > 0) throw badRequest('token_bound_cidrs: binding tokens to source addresses is not enforced by sealbox yet, so it is refused rather than stored and ignored; leave it empty (secret_id_bound_cidrs and cidr_list are enforced)');
+  }
   if (input.token_no_default_policy !== undefined) next.tokenNoDefaultPolicy = input.token_no_default_policy;
 
   if (next.tokenMaxTtl > 0 && next.tokenTtl > next.tokenMaxTtl) throw badRequest('token_ttl cannot be greater than token_max_ttl');

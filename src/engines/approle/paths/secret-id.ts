@@ -51,6 +51,7 @@ function newSecretIdEntry(deps: AppRoleDeps, role: RoleEntry, input: GenerateInp
   const cidrList = validateCidrs(input.cidr_list ?? [], 'cidr_list');
   if (!isCidrSubset(cidrList, role.secretIdBoundCidrs)) throw badRequest("cidr_list must be a subset of the role's secret_id_bound_cidrs");
   const tokenBoundCidrs = validateCidrs(input.token_bound_cidrs ?? [], 'token_bound_cidrs');
+  if (tokenBoundCidrs.length > 0) throw badRequest('token_bound_cidrs: binding tokens to source addresses is not enforced by sealbox yet, so it is refused rather than stored and ignored; leave it empty (secret_id_bound_cidrs and cidr_list are enforced)');
   if (!isCidrSubset(tokenBoundCidrs, role.tokenBoundCidrs)) throw badRequest("token_bound_cidrs must be a subset of the role's token_bound_cidrs");
 
   const numUses = input.num_uses ?? role.secretIdNumUses;
