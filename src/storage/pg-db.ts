@@ -4,6 +4,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
 import { translatePgError } from './pg-errors.ts';
 import { createSessionLocks } from './pg-session-locks.ts';
+import { inTransaction } from './pg-tx.ts';
 
 export interface PgDbOptions {
   url: string;
@@ -115,24 +116,10 @@ export function createPgDb(opts: PgDbOptions): Db {
       // (idle-in-transaction timeout, failover) would otherwise be an uncaught exception that kills the broker.
       const onError = (err: Error): void => opts.log.warn({ err: err.message }, 'database connection failed inside a transaction');
       client.on('error', onError);
-      let out: T;
-      try {
-        await client.query('BEGIN');
-        out = await fn(wrap(client));
-        await client.query('COMMIT');
-      } catch (err) {
-        // A client whose ROLLBACK failed is broken: destroy it rather than return it to the pool.
-        const broken = await client.query('ROLLBACK').then(
-          () => undefined,
-          (e: Error) => e,
-        );
+      return inTransaction(client, wrap(client), fn, (broken) => {
         client.off('error', onError);
-        client.release(broken);
-        throw err;
-      }
-      client.off('error', onError);
-      client.release();
-      return out;
+        client.release(broken as Error | undefined);
+      });
     },
     async listen(channel: string, handler: NotifyHandler): Promise<void> {
       const list = handlers.get(channel);

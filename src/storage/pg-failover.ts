@@ -20,6 +20,7 @@ import { translatePgError } from './pg-errors.ts';
 import { parsePgTarget, type PgEndpoint } from './pg-hosts.ts';
 import { statementName } from './pg-db.ts';
 import { createSessionLocks } from './pg-session-locks.ts';
+import { inTransaction } from './pg-tx.ts';
 
 export interface FailoverPgDbOptions {
   /** One URL, a multi-host URL, or a whitespace-separated list of URLs. */
@@ -361,23 +362,7 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
     exec: (sql: string) => once((q) => q.exec(sql)),
     async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       const { cur, client, done } = await checkout();
-      const q = on(cur, client);
-      let out: T;
-      try {
-        await q.exec('BEGIN');
-        out = await fn(q);
-        await q.exec('COMMIT');
-      } catch (err) {
-        // A client whose ROLLBACK failed is broken: destroy it rather than return it to the pool.
-        const broken = await client.query('ROLLBACK').then(
-          () => undefined,
-          (e: unknown) => e ?? true,
-        );
-        done(broken);
-        throw err;
-      }
-      done();
-      return out;
+      return inTransaction(client, on(cur, client), fn, done);
     },
     async listen(channel: string, handler: NotifyHandler): Promise<void> {
       const list = handlers.get(channel);

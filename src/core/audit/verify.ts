@@ -6,6 +6,7 @@
 import { appendLeaf, decodeFrontier, emptyFrontier, frontierRoot, leafHash, type Frontier } from '../../lib/merkle.ts';
 import { cosignatureTime, noteSignedBy, parseCheckpointBody, parseNote, parseVkey, type Vkey } from './note.ts';
 import { parsePruneMark } from './marks.ts';
+import type { ColumnsRecord } from '../../storage/audit-read-store.ts';
 
 /** One stored entry: its seq, the canonical JSON entry as stored, its stored leaf hash and copied columns. */
 export interface LogLink {
@@ -19,17 +20,8 @@ export interface LogLink {
   mac?: Uint8Array | null;
 }
 
-export interface EntryColumns {
-  time: Date | string;
-  request_id: string;
-  type: string;
-  operation: string;
-  mount_path: string | null;
-  path: string;
-  accessor: string | null;
-  remote_address: string | null;
-  outcome: string;
-}
+/** The search columns of an entry as read (a string time from a JSON export, a Date from storage). */
+export type EntryColumns = Omit<ColumnsRecord, 'time'> & { time: Date | string };
 
 export interface LogCheckpoint {
   seq: number;

@@ -8,8 +8,7 @@
  * ends. Due rotations are claimed with FOR UPDATE SKIP LOCKED, and a scheduled slot is recorded once in
  * rotation_runs, so each slot runs on one replica.
  */
-import cron from 'node-cron';
-import { AppError, badRequest } from '../../lib/errors.ts';
+import { AppError } from '../../lib/errors.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
@@ -22,6 +21,10 @@ import { rotationFields } from '../integrity/rows.ts';
 import type { Consumers } from '../consumers/consumers.ts';
 import { decideRetire, mountPrefix } from '../consumers/retire-step.ts';
 import { checkRotationFloor } from './rotation-floor.ts';
+import { moveMountRotations } from './move-mount.ts';
+import { checkSchedule, nextDue, withTimeout } from './schedule.ts';
+export { checkSchedule, nextDue } from './schedule.ts';
+export { failpointsFrom } from './failpoints.ts';
 import { CONTEXTS } from '../barrier/contexts.ts';
 
 export interface RotationManagerDeps {
@@ -67,39 +70,11 @@ const MAX_FAST_ATTEMPTS = 5;
 const ERROR_CHARS = 500;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
 const ctxOf = CONTEXTS.rotations;
-/** No step may hold a rotation forever (a lock wait on the target, a login that never answers). */
-const STEP_TIMEOUT_MS = 60_000;
 
 class NotStarted extends Error {
   constructor(readonly reason: 'claim-lost' | 'slot-taken') {
     super(reason);
   }
-}
-
-function withTimeout<T>(p: Promise<T>, step: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the ${step} step did not finish within ${STEP_TIMEOUT_MS / 1000} s`)), STEP_TIMEOUT_MS);
-  });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
-
-/** The next due time after `from`: the next cron slot (UTC), or `from + period`. Null: on demand only. */
-export function nextDue(schedule: string | null, periodSeconds: number | null, from: Date): Date | null {
-  if (schedule) {
-    const task = cron.createTask(schedule, () => undefined, { timezone: 'UTC' });
-    const next = task.getNextRuns(2).find((d) => d.getTime() > from.getTime());
-    void task.destroy();
-    return next ?? null;
-  }
-  if (periodSeconds && periodSeconds > 0) return new Date(from.getTime() + periodSeconds * 1000);
-  return null;
-}
-
-/** Validates a rotation schedule: a cron expression (UTC) or a period of at least 1 s. */
-export function checkSchedule(when: { schedule?: string | null; periodSeconds?: number | null }): void {
-  if (when.schedule && !cron.validate(when.schedule)) throw badRequest(`rotation_schedule: "${when.schedule.slice(0, 80)}" is not a valid cron expression`);
-  if (when.periodSeconds !== undefined && when.periodSeconds !== null && when.periodSeconds < 1) throw badRequest('rotation_period: must be at least 1s');
 }
 
 export function createRotationManager(deps: RotationManagerDeps) {
@@ -405,23 +380,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
 
     /** Drops a removed mount's rotations. */
     forgetMount: (mountId: string): Promise<void> => store.removeMount(db, mountId),
-    /**
-     * sys/remount: the mount's rotations follow it. Their ids start with the mount path (`<path><kind>/<target>`), and
-     * the id is part of each row's MAC: every row is checked, renamed and signed again, in the caller's transaction.
-     * A rotation in the middle of a run (its pending value sealed to the old id) keeps the mount where it is.
-     */
-    async moveMount(q: Queryable, mountId: string, fromPath: string, toPath: string): Promise<void> {
-      const rows = await store.forMountForUpdate(q, mountId);
-      for (const row of rows) {
-        deps.rowMac.verify('rotations', rotationFields(row), row.mac, row.id);
-        if (row.step !== null) throw new AppError('bad_request', `cannot remount "${fromPath}": rotation "${row.id.slice(0, 200)}" is in the middle of a run; retry when it has finished`);
-      }
-      for (const row of rows) {
-        if (!row.id.startsWith(fromPath)) continue;
-        const id = `${toPath}${row.id.slice(fromPath.length)}`;
-        await store.rename(q, row.id, id, sign({ ...row, id }));
-      }
-    },
+    moveMount: (q: Queryable, mountId: string, fromPath: string, toPath: string): Promise<void> => moveMountRotations({ store, rowMac: deps.rowMac }, q, mountId, fromPath, toPath),
 
     /** Creates a core rotation (the keyring) if it does not exist yet. */
     async ensureCore(id: string, kind: string, schedule: string | null): Promise<void> {
@@ -434,9 +393,3 @@ export function createRotationManager(deps: RotationManagerDeps) {
 }
 
 export type RotationManager = ReturnType<typeof createRotationManager>;
-
-/** Parses SEALBOX_TEST_FAILPOINTS, honoured only when SEALBOX_TEST_MODE=1 (never in production). */
-export function failpointsFrom(env: NodeJS.ProcessEnv): Set<string> {
-  if (env.SEALBOX_TEST_MODE !== '1' || !env.SEALBOX_TEST_FAILPOINTS) return new Set();
-  return new Set(env.SEALBOX_TEST_FAILPOINTS.split(',').map((s) => s.trim()).filter(Boolean));
-}
