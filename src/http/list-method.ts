@@ -100,9 +100,32 @@ export class ListMethodSocket extends Duplex {
     cb(err);
   }
 
-  /** Like net.Socket's: end the writable side, then destroy once it is flushed. */
+  #lingerMs = 0;
+
+  /**
+   * Close this connection gently after the answer: its request body was left unread. Closing a socket with unread bytes
+   * makes the kernel send a reset, and the client may then lose the answer it was sent (a 403 or 503 before the body).
+   * As Go's net/http does, half-close and discard what still arrives, for at most `ms`, then close.
+   */
+  lingerOnClose(ms: number): void {
+    this.#lingerMs = ms;
+  }
+
+  #linger(): void {
+    this.#stopReading();
+    this.transport.on('data', () => undefined);
+    this.transport.resume();
+    const timer = setTimeout(() => this.destroy(), this.#lingerMs);
+    timer.unref();
+    this.transport.once('end', () => this.destroy());
+    this.once('close', () => clearTimeout(timer));
+    this.end();
+  }
+
+  /** Like net.Socket's: end the writable side, then destroy once it is flushed (or linger first, see lingerOnClose). */
   destroySoon(): void {
-    if (this.writableFinished) this.destroy();
+    if (this.#lingerMs > 0) this.#linger();
+    else if (this.writableFinished) this.destroy();
     else {
       this.once('finish', () => this.destroy());
       this.end();
