@@ -109,7 +109,7 @@ const sameLogin = (a: DbConfig, b: DbConfig): boolean => a.connectionUrl === b.c
 /**
  * Field-by-field update under the config's lock: a rotate-root (which holds the same lock while it changes the
  * password) can never be overwritten by a write that read the config before it. The connection is checked before
- * the lock and, only if a concurrent change altered how it logs in, again inside it.
+ * the lock and, if that check failed or a concurrent change altered how it logs in, again inside it.
  */
 async function writeConfig(deps: DbDeps, req: EngineRequest<ConfigInput>): Promise<EngineResponse> {
   const name = configNameParam(req.params);
@@ -123,11 +123,13 @@ async function writeConfig(deps: DbDeps, req: EngineRequest<ConfigInput>): Promi
     const problem = await checkConnection(c);
     if (problem !== null) throw badRequest(`verify_connection: ${problem}; the config was not saved`);
   };
-  if (draft.verifyConnection) await verify(draft);
+  // Checked before the lock so that a bad login fails without holding it. A failure there is not final: a rotate-root
+  // may have changed the password between the read above and the check, so it is checked again under the lock.
+  const unverified = draft.verifyConnection && (await checkConnection(draft)) !== null;
   const saved = await deps.storage.locked(key, async (s) => {
     const current = await loadConfig(s, name);
     const next = applyConfig(current ?? newConfig(name), req.input);
-    if (next.verifyConnection && !sameLogin(next, draft)) await verify(next);
+    if (next.verifyConnection && (unverified || !sameLogin(next, draft))) await verify(next);
     next.version = deps.random.uuid();
     await s.put(key, encode(next));
     return next;
