@@ -20,6 +20,9 @@ export type Transport = Duplex & {
   setKeepAlive?(enable?: boolean, delay?: number): unknown;
 } & Partial<Pick<Socket, 'remoteAddress' | 'remotePort' | 'remoteFamily' | 'localAddress' | 'localPort'>>;
 
+/** How long a closing connection keeps discarding what the client still sends (Go's net/http waits 500 ms too). */
+const LINGER_MS = 500;
+
 export class ListMethodSocket extends Duplex {
   readonly transport: Transport;
   readonly #tracker: FramingTracker = createFramingTracker();
@@ -100,34 +103,29 @@ export class ListMethodSocket extends Duplex {
     cb(err);
   }
 
-  #lingerMs = 0;
-
   /**
-   * Close this connection gently after the answer: its request body was left unread. Closing a socket with unread bytes
-   * makes the kernel send a reset, and the client may then lose the answer it was sent (a 403 or 503 before the body).
-   * As Go's net/http does, half-close and discard what still arrives, for at most `ms`, then close.
+   * How Node's HTTP server closes a connection after its last answer (`Connection: close`). Closing a socket while
+   * request bytes are still unread makes the kernel send a reset, and the client may then lose the answer it was sent
+   * (a 403 or 503 given before the body arrived). As Go's net/http does: once the answer is flushed, half-close, discard
+   * what still arrives until the client closes its side, for at most LINGER_MS, then close.
    */
-  lingerOnClose(ms: number): void {
-    this.#lingerMs = ms;
-  }
-
-  #linger(): void {
+  destroySoon(): void {
     this.#stopReading();
     this.transport.on('data', () => undefined);
     this.transport.resume();
-    const timer = setTimeout(() => this.destroy(), this.#lingerMs);
-    timer.unref();
-    this.transport.once('end', () => this.destroy());
-    this.once('close', () => clearTimeout(timer));
-    this.end();
-  }
-
-  /** Like net.Socket's: end the writable side, then destroy once it is flushed (or linger first, see lingerOnClose). */
-  destroySoon(): void {
-    if (this.#lingerMs > 0) this.#linger();
-    else if (this.writableFinished) this.destroy();
+    const linger = (): void => {
+      if (this.transport.readableEnded) {
+        this.destroy();
+        return;
+      }
+      const timer = setTimeout(() => this.destroy(), LINGER_MS);
+      timer.unref();
+      this.transport.once('end', () => this.destroy());
+      this.once('close', () => clearTimeout(timer));
+    };
+    if (this.writableFinished) linger();
     else {
-      this.once('finish', () => this.destroy());
+      this.once('finish', linger);
       this.end();
     }
   }

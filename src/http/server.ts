@@ -7,7 +7,6 @@ import { isAppError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Random } from '../lib/random.ts';
 import { createBodyBudget } from './body.ts';
-import { closeAfterAnswer } from './close-after-answer.ts';
 import { ERROR_STATUS } from './error-status.ts';
 import { isListRequest } from './list-method.ts';
 import { createRateLimitMiddleware } from './rate-limit.ts';
@@ -97,7 +96,7 @@ export function createHttpApp(deps: HttpDeps): Koa<AppState> {
       if (isAppError(err)) {
         ctx.status = ERROR_STATUS[err.code];
         ctx.body = { errors: err.message === '' ? [] : [err.message, ...err.details] };
-        if (err.code === 'payload_too_large') closeAfterAnswer(ctx);
+        if (err.code === 'payload_too_large') ctx.set('Connection', 'close');
         if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
         if (ctx.status >= 500) ctx.state.log.error({ code: err.code, msg2: err.message }, 'request failed');
       } else {

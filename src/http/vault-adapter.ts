@@ -5,7 +5,6 @@ import type { Operation } from '../core/engine.ts';
 import type { Pipeline } from '../core/request.ts';
 import { parseDuration } from '../lib/durations.ts';
 import { AppError } from '../lib/errors.ts';
-import { closeAfterAnswer } from './close-after-answer.ts';
 import { hasBody, parseJsonObject, readBody, type BodyBudget, type BodyHold } from './body.ts';
 import { renderResponse } from './vault-response.ts';
 import { streamEvents } from './event-stream.ts';
@@ -119,7 +118,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
       try {
         return parseJsonObject(await readBody(ctx.req, deps.maxBodyBytes, authenticated ? undefined : hold));
       } catch (err) {
-        if (err instanceof AppError && err.code === 'unavailable') closeAfterAnswer(ctx);
+        if (err instanceof AppError && err.code === 'unavailable') ctx.set('Connection', 'close');
         throw err;
       }
     };
@@ -139,7 +138,7 @@ export function createVaultAdapter(deps: { pipeline: Pipeline; maxBodyBytes: num
     } finally {
       hold.budget.give(hold.held);
       // Refused before its body was read: do not read it now for nothing, end the connection after the answer.
-      if (!read && hasBody(ctx.req)) closeAfterAnswer(ctx);
+      if (!read && hasBody(ctx.req)) ctx.set('Connection', 'close');
     }
     const { response, mount } = result;
     if (response.stream) {
