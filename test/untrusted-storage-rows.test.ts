@@ -220,20 +220,23 @@ test.serial('a password policy weakened by SQL: its parsed form is ignored, its 
   t.true(loggedIntegrityError(p.a, 'password_policies', 'strong'));
 });
 
-test.serial('rotations: pause and resume work; a schedule, target or pause changed by SQL is refused', async (t) => {
+test.serial('rotations: pause, resume and grace work; a schedule, target, pause or grace changed by SQL is refused', async (t) => {
   const id = 'sys/keyring';
   const set = (body: Record<string, unknown>) => api(p.a, 'POST', `sys/rotations/${id}`, { body });
+  ok(await set({ grace: '10m' }), 'grace');
+  t.is(((await api(p.b, 'GET', `sys/rotations/${id}`)).json as { data: { grace: number } }).data.grace, 600, 'a grace set through the API is signed');
   ok(await set({ paused: true }), 'pause');
   t.true(((await api(p.b, 'GET', `sys/rotations/${id}`)).json as { data: { paused: boolean } }).data.paused);
   ok(await set({ paused: false }), 'resume');
   t.false(((await api(p.b, 'GET', `sys/rotations/${id}`)).json as { data: { paused: boolean } }).data.paused);
-  const saved = (await p.sql.query('SELECT schedule, period_seconds, paused, target, kind, mount_id, mac FROM rotations WHERE id = $1', [id])).rows[0] as Record<string, unknown>;
-  for (const change of [`schedule = '* * * * * *'`, `paused = true`, `target = 'other'`, `period_seconds = 1`]) {
+  const saved = (await p.sql.query('SELECT schedule, period_seconds, paused, target, kind, mount_id, mac, grace_seconds FROM rotations WHERE id = $1', [id])).rows[0] as Record<string, unknown>;
+  // A longer grace keeps a rotated-out credential alive; a null one falls back to the broker default.
+  for (const change of [`schedule = '* * * * * *'`, `paused = true`, `target = 'other'`, `period_seconds = 1`, `grace_seconds = 2592000`, `grace_seconds = NULL`]) {
     await p.sql.query(`UPDATE rotations SET ${change} WHERE id = $1`, [id]);
     for (const b of [p.a, p.b]) t.true(refused(await api(b, 'GET', `sys/rotations/${id}`)), change);
     t.true(refused(await set({ paused: false })), `${change}: no signed write on top of a changed row`);
-    await p.sql.query('UPDATE rotations SET schedule = $2, period_seconds = $3, paused = $4, target = $5, kind = $6, mount_id = $7, mac = $8 WHERE id = $1', [
-      id, saved.schedule, saved.period_seconds, saved.paused, saved.target, saved.kind, saved.mount_id, saved.mac,
+    await p.sql.query('UPDATE rotations SET schedule = $2, period_seconds = $3, paused = $4, target = $5, kind = $6, mount_id = $7, mac = $8, grace_seconds = $9 WHERE id = $1', [
+      id, saved.schedule, saved.period_seconds, saved.paused, saved.target, saved.kind, saved.mount_id, saved.mac, saved.grace_seconds,
     ]);
   }
   t.is((await api(p.b, 'GET', `sys/rotations/${id}`)).status, 200);

@@ -110,7 +110,13 @@ const toRow = (r: Raw): RotationRow => ({
  * A backoff (claim_until with no claim_id) is a retry time, not a claim: it is not freed this way.
  */
 export const SESSION_LOCK_CLASS = 7002;
-const claimFree = (now: string): string => `(claim_until IS NULL OR claim_until <= ${now}
+/**
+ * The furthest ahead the broker ever sets claim_until (a failed step's longest backoff is 10 minutes, a claim 15 s, a
+ * retire recheck 5 s): one further ahead was written by someone else, and holding a run (a retire step, say) back on
+ * it would let a database writer keep a rotated-out credential alive, so it counts as free.
+ */
+const CLAIM_HORIZON = "interval '1 hour'";
+const claimFree = (now: string): string => `(claim_until IS NULL OR claim_until <= ${now} OR claim_until > ${now}::timestamptz + ${CLAIM_HORIZON}
     OR (claim_id IS NOT NULL AND claim_session IS NOT NULL AND NOT EXISTS (
       SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = ${SESSION_LOCK_CLASS}::oid
         AND l.objid = rotations.claim_session::oid AND l.objsubid = 2 AND l.granted)))`;
@@ -119,17 +125,21 @@ export function createRotationsStore() {
   return {
     async upsert(
       q: Queryable,
-      r: { id: string; mountId: string | null; kind: string; target: string; schedule: string | null; periodSeconds: number | null; nextRunAt: Date | null; paused: boolean; mac: Buffer | null },
+      r: {
+        id: string; mountId: string | null; kind: string; target: string; schedule: string | null; periodSeconds: number | null; nextRunAt: Date | null;
+        paused: boolean; graceSeconds: number | null; mac: Buffer | null;
+      },
     ): Promise<void> {
       await q.query(
-        `INSERT INTO rotations (id, mount_id, kind, target, schedule, period_seconds, next_run_at, paused, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        `INSERT INTO rotations (id, mount_id, kind, target, schedule, period_seconds, next_run_at, paused, mac, grace_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (id) DO UPDATE SET schedule = EXCLUDED.schedule, period_seconds = EXCLUDED.period_seconds,
            mount_id = EXCLUDED.mount_id, kind = EXCLUDED.kind, target = EXCLUDED.target, paused = EXCLUDED.paused, mac = EXCLUDED.mac,
+           grace_seconds = EXCLUDED.grace_seconds,
            next_run_at = CASE WHEN rotations.schedule IS NOT DISTINCT FROM EXCLUDED.schedule
                                AND rotations.period_seconds IS NOT DISTINCT FROM EXCLUDED.period_seconds
                                AND rotations.next_run_at IS NOT NULL THEN rotations.next_run_at ELSE EXCLUDED.next_run_at END,
            updated_at = now()`,
-        [r.id, r.mountId, r.kind, r.target, r.schedule, r.periodSeconds, r.nextRunAt, r.paused, r.mac],
+        [r.id, r.mountId, r.kind, r.target, r.schedule, r.periodSeconds, r.nextRunAt, r.paused, r.mac, r.graceSeconds],
       );
     },
     async remove(q: Queryable, id: string): Promise<void> {
@@ -261,11 +271,11 @@ export function createRotationsStore() {
       ]);
     },
     /** Enters the retire step: the new value is current; the previous one is retired at `retireAt` at the latest. */
-    async enterRetire(q: Queryable, id: string, claimId: string, runId: string, r: { retireAt: Date; retirePath: string | null }): Promise<void> {
+    async enterRetire(q: Queryable, id: string, claimId: string, runId: string, r: { retireAt: Date; retirePath: string | null; pending: Buffer }): Promise<void> {
       await q.query(
-        `UPDATE rotations SET step = 'retire', attempts = 0, retire_at = $4, retire_path = $5, last_status = 'ok', last_error = NULL
+        `UPDATE rotations SET step = 'retire', attempts = 0, retire_at = $4, retire_path = $5, pending = $6, last_status = 'ok', last_error = NULL
           WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
-        [id, claimId, runId, r.retireAt, r.retirePath],
+        [id, claimId, runId, r.retireAt, r.retirePath, r.pending],
       );
       await q.query(`UPDATE rotation_runs SET step = 'retire' WHERE rotation_id = $1 AND run_id = $2`, [id, runId]);
     },
@@ -277,8 +287,8 @@ export function createRotationsStore() {
     async wakeRetire(q: Queryable, path: string): Promise<void> {
       await q.query(`UPDATE rotations SET claim_until = NULL WHERE retire_path = $1 AND step = 'retire' AND claim_id IS NULL`, [path]);
     },
-    async setGrace(q: Queryable, id: string, graceSeconds: number | null): Promise<void> {
-      await q.query(`UPDATE rotations SET grace_seconds = $2, updated_at = now() WHERE id = $1`, [id, graceSeconds]);
+    async setGrace(q: Queryable, id: string, graceSeconds: number | null, mac: Buffer | null): Promise<void> {
+      await q.query(`UPDATE rotations SET grace_seconds = $2, mac = $3, updated_at = now() WHERE id = $1`, [id, graceSeconds, mac]);
     },
     /** A step failed: keep the run where it is, retry after `retryAt`. */
     async stepFailed(q: Queryable, id: string, claimId: string, f: { error: string; retryAt: Date }): Promise<void> {

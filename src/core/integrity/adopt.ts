@@ -4,7 +4,7 @@ import type { UnsignedRowsStore } from '../../storage/unsigned-rows-store.ts';
 import { ROW_MAC_FIELDS, type MacFields, type MacTable, type MacValue, type RowMac } from './row-mac.ts';
 
 /** Columns the driver returns as strings (bigint, double precision) that the stores read as numbers. */
-const NUMERIC = new Set(['leases.ttl_seconds', 'rotations.period_seconds', 'lease_count_quotas.max_leases', 'rate_limit_quotas.rate']);
+const NUMERIC = new Set(['leases.ttl_seconds', 'rotations.period_seconds', 'rotations.grace_seconds', 'lease_count_quotas.max_leases', 'rate_limit_quotas.rate']);
 
 const normalise = (table: string, column: string, v: unknown): MacValue => {
   if (v === null || v === undefined) return null;

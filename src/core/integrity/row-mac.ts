@@ -28,12 +28,21 @@ export const ROW_MAC_FIELDS = {
   lease_count_quotas: ['name', 'path', 'max_leases'],
   /** `policy` is jsonb {document, length, rules}: only its document is bound; the rules are parsed from it. */
   password_policies: ['name', 'policy'],
-  rotations: ['id', 'mount_id', 'kind', 'target', 'schedule', 'period_seconds', 'paused'],
+  /** grace_seconds decides how long a rotated-out credential stays valid, so it is bound too (added in issue 20). */
+  rotations: ['id', 'mount_id', 'kind', 'target', 'schedule', 'period_seconds', 'paused', 'grace_seconds'],
   seal_configs: ['id', 'seal_type', 'secret_shares', 'secret_threshold'],
   scheduled_jobs: ['name', 'paused'],
 } as const;
 
 export type MacTable = keyof typeof ROW_MAC_FIELDS;
+
+/**
+ * Tables whose field list grew after rows were signed: the number of fields the older rows were signed over. Such a
+ * row still verifies while every added field is null (its value before the column existed, which means "the broker
+ * default" and never widens anything); the first write signs it over the full list. Setting an added field without
+ * the key fails the check as for any other field.
+ */
+export const ROW_MAC_EARLIER_FIELDS: Partial<Record<MacTable, number>> = { rotations: 7 };
 export type MacValue = string | number | boolean | null | Date | Uint8Array | readonly MacValue[] | { readonly [k: string]: MacValue | undefined };
 
 /** The values of a table's ROW_MAC_FIELDS, same order, same length (checked). */
@@ -75,13 +84,22 @@ export function createRowMac(deps: {
   /** False only with SEALBOX_TEST_MODE=1 and SEALBOX_TEST_NO_ROW_MAC=1 (benchmarks measure the cost of the checks). */
   enabled: boolean;
 }): RowMac {
+  const hmac = (key: Uint8Array, table: MacTable, fields: readonly MacValue[]): Buffer =>
+    createHmac('sha256', key).update(`sealbox-row/v1\u0000${table}\u0000`).update(canonical(fields)).digest();
   const compute = (key: Uint8Array, table: MacTable, fields: readonly MacValue[]): Buffer => {
     if (fields.length !== ROW_MAC_FIELDS[table].length) throw new Error(`row MAC of ${table}: ${fields.length} values for ${ROW_MAC_FIELDS[table].length} fields`);
-    return createHmac('sha256', key).update(`sealbox-row/v1\u0000${table}\u0000`).update(canonical(fields)).digest();
+    return hmac(key, table, fields);
+  };
+  /** A row signed before its table's later fields existed (ROW_MAC_EARLIER_FIELDS), while they are all still null. */
+  const earlier = (key: Uint8Array, table: MacTable, fields: readonly MacValue[], mac: Uint8Array): boolean => {
+    const n = ROW_MAC_EARLIER_FIELDS[table];
+    if (n === undefined || !fields.slice(n).every((v) => v === null)) return false;
+    return constantTimeEqual(hmac(key, table, fields.slice(0, n)), mac);
   };
   const check = (table: MacTable, fields: readonly MacValue[], mac: Uint8Array | null, display?: string): boolean => {
     if (!deps.enabled) return true;
-    const good = mac !== null && constantTimeEqual(compute(deps.deriveKey(ROW_MAC_PURPOSE), table, fields), mac);
+    const key = deps.deriveKey(ROW_MAC_PURPOSE);
+    const good = mac !== null && (constantTimeEqual(compute(key, table, fields), mac) || earlier(key, table, fields, mac));
     if (!good) {
       const pk = fields[0];
       const primaryKey = display ?? (pk instanceof Uint8Array ? Buffer.from(pk).toString('hex') : String(pk));

@@ -41,8 +41,8 @@ export const leaseQuotaFields = (q: Pick<LeaseCountQuota, 'name' | 'path' | 'max
 /** The document only: the generation rules are derived from it on every read. */
 export const passwordPolicyFields = (p: StoredPasswordPolicy): MacFields<'password_policies'> => [p.name, p.policy.document];
 
-export const rotationFields = (r: Pick<RotationRow, 'id' | 'mountId' | 'kind' | 'target' | 'schedule' | 'periodSeconds' | 'paused'>): MacFields<'rotations'> => [
-  r.id, r.mountId, r.kind, r.target, r.schedule, r.periodSeconds, r.paused,
+export const rotationFields = (r: Pick<RotationRow, 'id' | 'mountId' | 'kind' | 'target' | 'schedule' | 'periodSeconds' | 'paused' | 'graceSeconds'>): MacFields<'rotations'> => [
+  r.id, r.mountId, r.kind, r.target, r.schedule, r.periodSeconds, r.paused, r.graceSeconds,
 ];
 
 export const jobFields = (j: { name: string; paused: boolean }): MacFields<'scheduled_jobs'> => [j.name, j.paused];

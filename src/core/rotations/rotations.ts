@@ -70,6 +70,9 @@ const MAX_FAST_ATTEMPTS = 5;
 const ERROR_CHARS = 500;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
 const ctxOf = CONTEXTS.rotations;
+/** Keys of the sealed pending value that carry the retire step's deadline and consumer path (see the finish step). */
+const RETIRE_AT = 'sealbox_retire_at';
+const RETIRE_PATH = 'sealbox_retire_path';
 
 class NotStarted extends Error {
   constructor(readonly reason: 'claim-lost' | 'slot-taken') {
@@ -200,7 +203,12 @@ export function createRotationManager(deps: RotationManagerDeps) {
             if (target.retire && target.consumerPath && grace > 0 && deps.consumers) {
               const retirePath = `${mountPrefix(current.id, current.kind, current.target)}${target.consumerPath(current.target)}`;
               const retireAt = new Date(t.getTime() + grace * 1000);
-              await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath });
+              // The deadline and path the retire step acts on travel sealed with the pending value (bound to the rotation
+              // by the barrier): the retire_at/retire_path columns only schedule and display, so a database writer who
+              // moves them cannot keep the previous credential alive past its grace.
+              pending = { ...(pending ?? {}), [RETIRE_AT]: retireAt.toISOString(), [RETIRE_PATH]: retirePath };
+              const sealed = deps.barrier.encrypt(ctxOf(current.id), Buffer.from(JSON.stringify(pending), 'utf8')).sealed;
+              await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath, pending: sealed });
               current = { ...current, retireAt, retirePath };
               failpoint('rotation:after-finish');
               step = 'retire';
@@ -213,10 +221,12 @@ export function createRotationManager(deps: RotationManagerDeps) {
           case 'retire': {
             const t = now();
             const version = typeof pending?.version === 'number' ? pending.version : 0;
+            const sealedAt = typeof pending?.[RETIRE_AT] === 'string' ? new Date(pending[RETIRE_AT]) : null;
             const decision = await decideRetire(deps.consumers ?? null, {
-              path: current.retirePath ?? '',
+              path: typeof pending?.[RETIRE_PATH] === 'string' ? pending[RETIRE_PATH] : '',
               version,
-              retireAt: current.retireAt ?? t,
+              // A run that entered retire before the deadline was sealed (an older broker) retires now.
+              retireAt: sealedAt && !Number.isNaN(sealedAt.getTime()) ? sealedAt : t,
               now: t,
               force: forceRetire,
             });
@@ -267,8 +277,11 @@ export function createRotationManager(deps: RotationManagerDeps) {
   /** Creates or re-registers a rotation, signed; it stays paused only if its checked row says so. */
   async function upsert(r: { id: string; mountId: string | null; kind: string; target: string; schedule: string | null; periodSeconds: number | null; nextRunAt: Date | null }): Promise<void> {
     const existing = await store.get(db, r.id);
-    const paused = existing !== null && existing.paused && deps.rowMac.ok('rotations', rotationFields(existing), existing.mac, existing.id);
-    await store.upsert(db, { ...r, paused, mac: sign({ ...r, paused }) });
+    const trusted = existing !== null && deps.rowMac.ok('rotations', rotationFields(existing), existing.mac, existing.id);
+    // Pause and grace survive a re-registration only from a row that passes its check (else: running, broker default).
+    const paused = trusted && existing.paused;
+    const graceSeconds = trusted ? existing.graceSeconds : null;
+    await store.upsert(db, { ...r, paused, graceSeconds, mac: sign({ ...r, paused, graceSeconds }) });
   }
 
   /** Runs a rotation now (rotate-role, sys/rotations/:id/run), waiting for a run in progress elsewhere. */
@@ -316,16 +329,23 @@ export function createRotationManager(deps: RotationManagerDeps) {
     history: (id: string, limit: number) => store.history(db, id, limit),
     /** A run in its retire step: the consumers it waits for (sys/rotations/:id). */
     async retireView(row: RotationRow): Promise<{ path: string; version: number; acknowledged: string[]; pending: string[] } | null> {
-      if (row.step !== 'retire' || !row.retirePath || !deps.consumers) return null;
+      if (row.step !== 'retire' || !deps.consumers) return null;
       const pending = await openPending(row);
+      const path = typeof pending[RETIRE_PATH] === 'string' ? pending[RETIRE_PATH] : '';
+      if (!path) return null;
       const version = typeof pending.version === 'number' ? pending.version : 0;
-      const s = await deps.consumers.standing(row.retirePath, version);
+      const s = await deps.consumers.standing(path, version);
       const name = (c: { accessor: string; identity: string | null }) => c.identity ?? c.accessor;
-      return { path: row.retirePath, version, acknowledged: s.acknowledged.map(name), pending: s.pending.map(name) };
+      return { path, version, acknowledged: s.acknowledged.map(name), pending: s.pending.map(name) };
     },
     defaultGraceSeconds: deps.defaultGraceSeconds ?? 0,
     /** The retire step's grace of one rotation (null: the broker default; 0: no retirement). */
-    setGrace: (id: string, graceSeconds: number | null) => store.setGrace(db, id, graceSeconds),
+    async setGrace(id: string, graceSeconds: number | null): Promise<void> {
+      const row = await store.get(db, id);
+      if (!row) throw new AppError('not_found', '');
+      deps.rowMac.verify('rotations', rotationFields(row), row.mac, row.id);
+      await store.setGrace(db, id, graceSeconds, sign({ ...row, graceSeconds }));
+    },
     /** An acknowledgement arrived on `path`: the runs that wait on it are looked at by the next tick. */
     wakeRetire: (path: string) => store.wakeRetire(db, path),
 
