@@ -43,6 +43,7 @@ test('a schedule every 2 s writes new versions with values from the generator, k
     generator: { length: 24, lower: 2, upper: 2, digits: 3 },
     schedule: '*/2 * * * * *',
     period: null,
+    destroy_previous: false,
   });
   const rot = await api(b, 'GET', 'sys/rotations/secret/rotate/app/db');
   t.is(rot.status, 200, rot.text);

@@ -7,7 +7,7 @@ import { createMetadataPaths } from './paths/metadata.ts';
 import { createVersionsPaths } from './paths/versions.ts';
 import { createRotateConfigPaths } from './paths/rotate-config.ts';
 import { createKvV1Paths } from './v1.ts';
-import { kvRotationTarget, ROTATION_KIND } from './rotation.ts';
+import { dataVersion, kvRotationTarget, ROTATION_KIND } from './rotation.ts';
 
 /**
  * `version` "1" or 1: KV v1. "2", 2 or nothing: KV v2 (Vault mounts v1 when `kv` has no version; sealbox keeps v2, its
@@ -32,6 +32,7 @@ export function createKvEngine(deps: EngineDeps): Engine {
       ...createRotateConfigPaths(deps),
     ],
     rotations: { [ROTATION_KIND]: kvRotationTarget(deps) },
+    currentVersion: (path) => dataVersion(deps.storage, path),
   };
 }
 

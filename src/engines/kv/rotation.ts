@@ -1,7 +1,9 @@
 /**
  * Generated KV secrets (issue 7): a rotation policy on a KV v2 path. Core's rotation state machine drives it:
  *   create: generate the new value (and note the version it follows);   set: write it as a new version, merged into
- *   the current data (other fields such as "username" stay);  test: read it back;  finish: publish the new version.
+ *   the current data (other fields such as "username" stay);  test: read it back;  finish: publish the new version;
+ *   retire (issue 20): once the consumers of data/<path> acknowledged the new version (or the grace ran out), destroy
+ *   the version it replaced when the policy says `destroy_previous`.
  * A resumed set finds its value among the versions written since and writes nothing twice.
  */
 import type { EngineDeps, RotationTarget, StorageView } from '../../core/engine.ts';
@@ -9,8 +11,8 @@ import { badRequest } from '../../lib/errors.ts';
 import { z } from 'zod';
 import { getJson } from '../../lib/stored-json.ts';
 import { generate, matches, storedGenerator, type Generator } from './generator.ts';
-import { decodeData, decodeMeta, encode, isLive, liveCurrentData, loadMetaAndConfig, metaKey, newMeta, saveMeta, versionKey } from './model.ts';
-import { addVersion } from './versioning.ts';
+import { decodeData, decodeMeta, encode, isLive, liveCurrentData, loadMetaAndConfig, metaKey, newMeta, saveMeta, syncLatest, versionKey } from './model.ts';
+import { addVersion, destroy } from './versioning.ts';
 
 /** Stored at `rotate/<path>` in the mount's storage. */
 export interface RotationPolicy {
@@ -18,6 +20,8 @@ export interface RotationPolicy {
   generator: Generator;
   schedule: string | null;
   periodSeconds: number | null;
+  /** The retire step destroys the version the rotation replaced (default false: it stays readable). */
+  destroyPrevious: boolean;
 }
 
 export const ROTATION_KIND = 'rotate';
@@ -29,6 +33,7 @@ const policySchema: z.ZodType<RotationPolicy, unknown> = z.object({
   generator: storedGenerator,
   schedule: z.string().nullable().default(null),
   periodSeconds: z.number().nullable().default(null),
+  destroyPrevious: z.boolean().default(false),
 });
 
 export const loadPolicy = (s: StorageView, path: string): Promise<RotationPolicy | null> => getJson(s, policyKey(path), policySchema);
@@ -39,12 +44,25 @@ interface Pending {
   value: string;
   /** The secret's current version when the value was generated: the rotation writes the next one. */
   after: number;
+  /** The version consumers acknowledge (the one the rotation writes unless a write races it). */
+  version: number;
 }
 
 const pendingOf = (p: Readonly<Record<string, unknown>>): Pending => {
   if (typeof p.value !== 'string' || typeof p.after !== 'number') throw new Error('pending rotation value is malformed');
-  return { value: p.value, after: p.after };
+  return { value: p.value, after: p.after, version: typeof p.version === 'number' ? p.version : p.after + 1 };
 };
+
+/** Consumers of a generated secret acknowledge the version they read at data/<path>. */
+export const consumerPathOf = (path: string): string => `data/${path}`;
+
+/** data/<path> → the secret's current version, for acknowledgements (null: not a KV v2 secret here). */
+export async function dataVersion(s: StorageView, path: string): Promise<number | null> {
+  const m = /^data\/(.+)$/.exec(path);
+  if (!m?.[1]) return null;
+  const meta = decodeMeta(await s.get(metaKey(m[1])));
+  return meta && meta.currentVersion > 0 ? meta.currentVersion : null;
+}
 
 /** The first version after `after` whose data holds `value` under `key`, or 0. */
 async function findWritten(s: StorageView, path: string, key: string, p: Pending, current: number): Promise<number> {
@@ -71,7 +89,8 @@ export function kvRotationTarget(deps: RotationDeps): RotationTarget {
     async create(ctx) {
       const policy = await mustPolicy(ctx.target);
       const meta = decodeMeta(await deps.storage.get(metaKey(ctx.target)));
-      return { value: generate(policy.generator, deps.random), after: meta?.currentVersion ?? 0 };
+      const after = meta?.currentVersion ?? 0;
+      return { value: generate(policy.generator, deps.random), after, version: after + 1 };
     },
     async set(ctx, pending) {
       const path = ctx.target;
@@ -110,6 +129,22 @@ export function kvRotationTarget(deps: RotationDeps): RotationTarget {
       const meta = decodeMeta(await deps.storage.get(metaKey(path)));
       const version = meta && policy ? await findWritten(deps.storage, path, policy.key, p, meta.currentVersion) : 0;
       await deps.publish({ type: 'kv-v2/data-write', path: `data/${path}`, ...(version > 0 ? { version } : {}) });
+    },
+    consumerPath: consumerPathOf,
+    async retire(ctx, pending) {
+      const path = ctx.target;
+      const p = pendingOf(pending);
+      const policy = await loadPolicy(deps.storage, path);
+      if (!policy?.destroyPrevious || p.after < 1) return;
+      // Idempotent: a retire resumed after a crash destroys the same (already destroyed) version again.
+      await deps.storage.locked(metaKey(path), async (s) => {
+        const { meta } = await loadMetaAndConfig(s, path);
+        if (!meta) return;
+        const result = destroy(meta, [p.after]);
+        if (result.destroyed.length > 0) await s.delete(result.destroyed.map((n) => versionKey(path, n)));
+        await saveMeta(s, path, await syncLatest(s, path, result.meta, deps.clock.now()));
+      });
+      await deps.publish({ type: 'kv-v2/data-destroy', path: `data/${path}` });
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * rotate-config/*path: the rotation policy of a generated KV secret (issue 7). sealbox's own path (Vault's KV has
  * none): `POST {key, generator, schedule | period}` registers the rotation `<mount>rotate/<path>` in sys/rotations;
- * each run writes a new version whose `key` field holds a fresh value. GET reads the policy, DELETE removes it.
+ * each run writes a new version whose `key` field holds a fresh value; with `destroy_previous` its retire step destroys
+ * the version it replaced once the consumers of data/<path> acknowledged the new one. GET reads the policy, DELETE removes it.
  */
 import { z } from 'zod';
 import { notFound, badRequest } from '../../../lib/errors.ts';
@@ -17,6 +18,8 @@ const configInput = z.object({
   generator: generatorField,
   schedule: z.string().max(256).optional(),
   period: durationField.optional(),
+  /** Issue 20: the retire step destroys the version a rotation replaced, once its consumers moved on (or the grace ended). */
+  destroy_previous: z.boolean({ error: 'destroy_previous: must be a boolean' }).default(false),
 });
 
 const wire = (p: RotationPolicy) => ({
@@ -24,6 +27,7 @@ const wire = (p: RotationPolicy) => ({
   generator: generatorWire(p.generator),
   schedule: p.schedule,
   period: p.periodSeconds,
+  destroy_previous: p.destroyPrevious,
 });
 
 export function createRotateConfigPaths(deps: Pick<EngineDeps, 'storage' | 'rotations'>): PathDef[] {
@@ -43,7 +47,7 @@ export function createRotateConfigPaths(deps: Pick<EngineDeps, 'storage' | 'rota
           const schedule = input.schedule?.trim() ? input.schedule.trim() : null;
           const periodSeconds = input.period !== undefined ? parseDuration(input.period, 'period') : null;
           if (periodSeconds !== null && periodSeconds < 1) throw badRequest('period: must be at least 1s');
-          const policy: RotationPolicy = { key: input.key, generator, schedule, periodSeconds };
+          const policy: RotationPolicy = { key: input.key, generator, schedule, periodSeconds, destroyPrevious: input.destroy_previous };
           // A bad cron is refused by upsert (400) before anything is stored. The next run is at least one slot away,
           // so the policy is in place before the rotation first looks for it.
           await deps.rotations.upsert(ROTATION_KIND, path, { ...(schedule ? { schedule } : {}), ...(periodSeconds ? { periodSeconds } : {}) });
