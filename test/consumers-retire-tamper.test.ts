@@ -1,7 +1,8 @@
 // Issue 20, the security gap: a database writer must not keep a rotated-out credential alive. The retire step acts on
 // the deadline and consumer path sealed with the run's pending value, not on the retire_at/retire_path columns, and a
 // claim_until further ahead than the broker ever sets does not hold the run back. The broker runs on a real
-// PostgreSQL the test also writes to by SQL, as an attacker with database access would.
+// PostgreSQL the test also writes to by SQL, as an attacker with database access would. And a run that has nothing to
+// retire (a single-user role) does not wait in the retire step.
 import test from 'ava';
 import { api, startBroker } from './helpers/broker.ts';
 import { withPgClient } from './helpers/postgres.ts';
@@ -42,4 +43,23 @@ test('retire_at and claim_until moved 30 days ahead by SQL: the previous user is
   t.is(runs[0]?.consumers?.pending.length, 1, 'the consumer that never acknowledged is on record');
   t.false(await canLogin(target, v1), 'the previous user is refused after the signed grace, whatever the columns said');
   t.true(await canLogin(target, v2));
+});
+
+test('a single-user static role has nothing to retire: its run ends at finish even with a consumer on the old version', async (t) => {
+  t.timeout(300_000);
+  const target = await newTarget();
+  const b = await startBroker({ timeoutMs: 180_000, env: { SEALBOX_CONSUMER_LIVE_WINDOW: '5m' } });
+  t.teardown(() => b.stop());
+  await mountDatabase(b, target);
+  const [user] = [uniq('single')];
+  await createUsers(target, [user as string]);
+  const id = 'database/static-roles/one';
+  await must(b, 'POST', id, { db_name: 'main', username: user, rotation_period: '1h' });
+  const v1 = await staticCreds(b, 'one');
+  t.is((await api(b, 'PUT', 'sys/consumers/ack', { body: { path: 'database/static-creds/one', version: v1.version } })).status, 200);
+  await must(b, 'PUT', `sys/rotations/${id}`, { grace: '10m' });
+  await must(b, 'POST', 'database/rotate-role/one');
+  t.is((await rotation(b, id)).in_progress, null, 'no retire step: the previous password stopped working at set');
+  t.false(await canLogin(target, v1));
+  t.true(await canLogin(target, await staticCreds(b, 'one')));
 });

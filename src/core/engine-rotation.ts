@@ -23,6 +23,11 @@ export interface RotationTarget {
   consumerPath?(target: string): string;
   /** Optional: retires the previous value once consumers have the new one or the grace ran out. Idempotent. */
   retire?(ctx: RotationContext, pending: Readonly<Record<string, unknown>>): Promise<void>;
+  /**
+   * Optional: false when this run leaves nothing to retire (a single-user role, whose previous password stopped
+   * working at `set`; a KV policy that keeps old versions): the run then ends at `finish` without waiting for anyone.
+   */
+  retires?(ctx: RotationContext, pending: Readonly<Record<string, unknown>>): Promise<boolean>;
 }
 
 export interface RotationContext {

@@ -200,7 +200,8 @@ export function createRotationManager(deps: RotationManagerDeps) {
             failpoint('rotation:after-finish-before-persist');
             const t = now();
             const grace = current.graceSeconds ?? deps.defaultGraceSeconds ?? 0;
-            if (target.retire && target.consumerPath && grace > 0 && deps.consumers) {
+            const retires = target.retire && target.consumerPath && grace > 0 && deps.consumers ? ((await target.retires?.(ctx, pending ?? {})) ?? true) : false;
+            if (retires && target.consumerPath) {
               const retirePath = `${mountPrefix(current.id, current.kind, current.target)}${target.consumerPath(current.target)}`;
               const retireAt = new Date(t.getTime() + grace * 1000);
               // The deadline and path the retire step acts on travel sealed with the pending value (bound to the rotation

@@ -113,5 +113,9 @@ export function createStaticRotation(deps: DbDeps & { publish: EngineDeps['publi
     async retire(ctx, raw) {
       await retirePrevious(deps, ctx, pendingOf(raw).username);
     },
+    /** Only an alternating role keeps a previous user working after `finish`; a single user's old password is gone. */
+    async retires(ctx) {
+      return (await loadStaticRole(deps.storage, ctx.target))?.strategy === 'alternating';
+    },
   };
 }

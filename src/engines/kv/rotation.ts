@@ -131,6 +131,10 @@ export function kvRotationTarget(deps: RotationDeps): RotationTarget {
       await deps.publish({ type: 'kv-v2/data-write', path: `data/${path}`, ...(version > 0 ? { version } : {}) });
     },
     consumerPath: consumerPathOf,
+    /** Without destroy_previous nothing is retired: the run ends at finish. */
+    async retires(ctx) {
+      return (await loadPolicy(deps.storage, ctx.target))?.destroyPrevious === true;
+    },
     async retire(ctx, pending) {
       const path = ctx.target;
       const p = pendingOf(pending);
