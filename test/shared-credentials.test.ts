@@ -192,4 +192,17 @@ test.serial('creation_rate holds across two replicas (counted on the target); ca
   t.regex((overAll.json as { errors: string[] }).errors[0] ?? '', /max_credentials \(/);
   const bad = await api(pair.a, 'POST', 'database/config/main', { body: { creation_rate: -1 } });
   t.is(bad.status, 400);
+
+  // The limits show in each replica's metrics: its refusals since start and the live users it last counted.
+  const metric = async (b: Broker, name: string): Promise<number> => {
+    const r = await api(b, 'GET', 'sys/metrics?format=prometheus');
+    const line = r.text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes('config="main"'));
+    if (!line) throw new Error(`${name} for config main is missing (${r.status}): ${r.text.split("\n").filter((l) => l.startsWith("sealbox_database")).join(" / ").slice(0, 3000)}`);
+    return Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  const refusedA = ra.filter((r) => r.status === 429).length;
+  const refusedB = rb.filter((r) => r.status === 429).length;
+  t.true((await metric(pair.a, 'sealbox_database_creations_refused')) >= refusedA + 1, 'a: the burst refusals and the per-role cap');
+  t.true((await metric(pair.b, 'sealbox_database_creations_refused')) >= refusedB + 1, 'b: the burst refusals and the total cap');
+  t.true((await metric(pair.b, 'sealbox_database_live_users')) >= ok.length, 'b counted the live users when it checked the cap');
 });

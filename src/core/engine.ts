@@ -296,6 +296,8 @@ export interface TargetPoolStats {
   liveUsers?: number;
   /** Issue 20: creations this replica refused over a limit (429). */
   creationsRefused?: number;
+  /** A config with limits but no open pool (closed after a config change or never opened): only the limit figures count. */
+  noPool?: boolean;
 }
 
 /** Encrypted, mount-scoped storage. Every value is sealed by the barrier and bound to (mount, key). */

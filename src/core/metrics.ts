@@ -159,7 +159,8 @@ export function createMetrics(deps: MetricsDeps) {
     collect: collectLeases,
   });
 
-  const poolGauge = (name: string, help: string, pick: (p: TargetPoolStats) => number) =>
+  /** `pick` returns null for a config it has nothing to say about (a pool gauge for a config with no open pool). */
+  const poolGauge = (name: string, help: string, pick: (p: TargetPoolStats) => number | null) =>
     new Gauge({
       name,
       help,
@@ -168,14 +169,19 @@ export function createMetrics(deps: MetricsDeps) {
       collect() {
         this.reset();
         return guard('pools', () => {
-          for (const m of sources.pools()) for (const p of m.pools) this.set({ mount: m.mount, config: p.config }, pick(p));
+          for (const m of sources.pools()) {
+            for (const p of m.pools) {
+              const v = pick(p);
+              if (v !== null) this.set({ mount: m.mount, config: p.config }, v);
+            }
+          }
         });
       },
     });
-  poolGauge('sealbox_database_pool_connections', 'Open connections to a database target, by mount path and config name.', (p) => p.total);
-  poolGauge('sealbox_database_pool_idle_connections', 'Idle connections to a database target.', (p) => p.idle);
-  poolGauge('sealbox_database_pool_waiting_requests', 'Requests waiting for a connection to a database target (saturation).', (p) => p.waiting);
-  poolGauge('sealbox_database_pool_max_connections', 'The pool size limit of a database target (max_open_connections).', (p) => p.max);
+  poolGauge('sealbox_database_pool_connections', 'Open connections to a database target, by mount path and config name.', (p) => (p.noPool ? null : p.total));
+  poolGauge('sealbox_database_pool_idle_connections', 'Idle connections to a database target.', (p) => (p.noPool ? null : p.idle));
+  poolGauge('sealbox_database_pool_waiting_requests', 'Requests waiting for a connection to a database target (saturation).', (p) => (p.noPool ? null : p.waiting));
+  poolGauge('sealbox_database_pool_max_connections', 'The pool size limit of a database target (max_open_connections).', (p) => (p.noPool ? null : p.max));
   poolGauge('sealbox_database_live_users', 'Live users of a database config with limits (max_credentials), as this replica last counted them.', (p) => p.liveUsers ?? 0);
   poolGauge('sealbox_database_creations_refused', 'Creations this replica refused over a database config limit (429), since start.', (p) => p.creationsRefused ?? 0);
 

@@ -48,7 +48,13 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     close: () => pools.closeAll(),
     metrics: () => {
       const limits = new Map(guard.stats().map((l) => [l.config, l]));
-      return { pools: pools.stats().map((p) => ({ ...p, liveUsers: limits.get(p.config)?.live ?? 0, creationsRefused: limits.get(p.config)?.refused ?? 0 })) };
+      const open = pools.stats().map((p) => ({ ...p, liveUsers: limits.get(p.config)?.live ?? 0, creationsRefused: limits.get(p.config)?.refused ?? 0 }));
+      // A config's limit figures outlive its pool (a config write closes it; a refused caller never opens one).
+      const withPool = new Set(open.map((p) => p.config));
+      const limitsOnly = [...limits.values()]
+        .filter((l) => !withPool.has(l.config))
+        .map((l) => ({ config: l.config, total: 0, idle: 0, waiting: 0, max: 0, liveUsers: l.live, creationsRefused: l.refused, noPool: true }));
+      return { pools: [...open, ...limitsOnly] };
     },
   };
 }
