@@ -9,53 +9,22 @@
  * rotation_runs, so each slot runs on one replica.
  */
 import { AppError } from '../../lib/errors.ts';
-import type { Clock } from '../../lib/clock.ts';
-import type { Logger } from '../../lib/log.ts';
-import type { Random } from '../../lib/random.ts';
-import type { Db, Queryable } from '../../storage/db.ts';
-import { SESSION_LOCK_CLASS, type RetireRecord, type RotationRow, type RotationsStore, type RotationStep } from '../../storage/rotations-store.ts';
-import type { Barrier } from '../barrier/barrier.ts';
-import type { MountInfo, RotationContext, RotationRegistry, RotationTarget } from '../engine.ts';
-import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
+import type { Queryable } from '../../storage/db.ts';
+import { SESSION_LOCK_CLASS, type RetireRecord, type RotationRow, type RotationStep } from '../../storage/rotations-store.ts';
+import type { MountInfo, RotationContext, RotationRegistry } from '../engine.ts';
+import { rowIntegrityError } from '../integrity/row-mac.ts';
 import { rotationFields } from '../integrity/rows.ts';
-import type { Consumers } from '../consumers/consumers.ts';
 import { decideRetire, mountPrefix } from '../consumers/retire-step.ts';
 import { checkRotationFloor } from './rotation-floor.ts';
+import { sealedRetire, withRetire } from './retire-seal.ts';
 import { moveMountRotations } from './move-mount.ts';
 import { checkSchedule, nextDue, withTimeout } from './schedule.ts';
 export { checkSchedule, nextDue } from './schedule.ts';
 export { failpointsFrom } from './failpoints.ts';
 import { CONTEXTS } from '../barrier/contexts.ts';
 
-export interface RotationManagerDeps {
-  db: Db;
-  store: RotationsStore;
-  barrier: Barrier;
-  clock: Clock;
-  random: Random;
-  log: Logger;
-  replicaId: string;
-  /** The engine's target for a rotation row (mount id + kind), or a core target (mount id null); null if gone. */
-  targetFor(mountId: string | null, kind: string): RotationTarget | null;
-  /** Publishes "rotation/finished" for the rotated path. */
-  publish(e: { type: string; path: string }): Promise<void>;
-  /**
-   * Test-only crash points: names such as "rotation:after-set" at which the process kills itself with SIGKILL.
-   * Set only from SEALBOX_TEST_FAILPOINTS (with SEALBOX_TEST_MODE=1); empty in production.
-   */
-  failpoints: ReadonlySet<string>;
-  /** Records each finished or failed run in the audit log (scheduled runs are not requests). Absent: audit off. */
-  audit?: (e: { id: string; runId: string; kind: 'scheduled' | 'manual'; status: 'ok' | 'failed'; step: RotationStep | null; error: string | null }) => Promise<void>;
-  /** Counts finished and failed runs by the rotation's kind (sys/metrics). */
-  observe?: (kind: string, result: 'ok' | 'failed') => void;
-  rowMac: RowMac;
-  /** The floor of every schedule set through the API (rotation_min_interval), seconds; 0: none. */
-  minIntervalSeconds?: number;
-  /** Consumers of rotated secrets (issue 20); absent: the retire step never waits. */
-  consumers?: Consumers;
-  /** The retire step's grace when a rotation sets none, seconds (0: no retirement). */
-  defaultGraceSeconds?: number;
-}
+import type { RotationManagerDeps } from './manager-deps.ts';
+export type { RotationManagerDeps } from './manager-deps.ts';
 
 /** A rotation whose row fails its integrity check is not run; it is looked at again after this long. */
 const TAMPERED_RETRY_MS = 3600_000;
@@ -70,9 +39,6 @@ const MAX_FAST_ATTEMPTS = 5;
 const ERROR_CHARS = 500;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
 const ctxOf = CONTEXTS.rotations;
-/** Keys of the sealed pending value that carry the retire step's deadline and consumer path (see the finish step). */
-const RETIRE_AT = 'sealbox_retire_at';
-const RETIRE_PATH = 'sealbox_retire_path';
 
 class NotStarted extends Error {
   constructor(readonly reason: 'claim-lost' | 'slot-taken') {
@@ -112,6 +78,8 @@ export function createRotationManager(deps: RotationManagerDeps) {
       process.kill(process.pid, 'SIGKILL');
     }
   }
+
+  const sealPending = (id: string, value: Record<string, unknown>): Buffer => deps.barrier.encrypt(ctxOf(id), Buffer.from(JSON.stringify(value), 'utf8')).sealed;
 
   async function openPending(row: RotationRow): Promise<Record<string, unknown>> {
     if (!row.pending) throw new Error('the pending value is missing');
@@ -176,8 +144,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
         switch (step) {
           case 'create': {
             pending = await withTimeout(target.create(ctx), 'create');
-            const sealed = deps.barrier.encrypt(ctxOf(current.id), Buffer.from(JSON.stringify(pending), 'utf8')).sealed;
-            await store.advance(db, current.id, claimId, runId, 'set', sealed);
+            await store.advance(db, current.id, claimId, runId, 'set', sealPending(current.id, pending));
             failpoint('rotation:after-create');
             step = 'set';
             break;
@@ -200,17 +167,12 @@ export function createRotationManager(deps: RotationManagerDeps) {
             failpoint('rotation:after-finish-before-persist');
             const t = now();
             const grace = current.graceSeconds ?? deps.defaultGraceSeconds ?? 0;
-            const retires = target.retire && target.consumerPath && grace > 0 && deps.consumers ? ((await target.retires?.(ctx, pending ?? {})) ?? true) : false;
-            if (retires && target.consumerPath) {
-              const retirePath = `${mountPrefix(current.id, current.kind, current.target)}${target.consumerPath(current.target)}`;
+            const consumerPath = target.retire && grace > 0 && deps.consumers ? target.consumerPath : undefined;
+            if (consumerPath && ((await target.retires?.(ctx, pending ?? {})) ?? true)) {
+              const retirePath = `${mountPrefix(current.id, current.kind, current.target)}${consumerPath(current.target)}`;
               const retireAt = new Date(t.getTime() + grace * 1000);
-              // The deadline and path the retire step acts on travel sealed with the pending value (bound to the rotation
-              // by the barrier): the retire_at/retire_path columns only schedule and display, so a database writer who
-              // moves them cannot keep the previous credential alive past its grace.
-              pending = { ...(pending ?? {}), [RETIRE_AT]: retireAt.toISOString(), [RETIRE_PATH]: retirePath };
-              const sealed = deps.barrier.encrypt(ctxOf(current.id), Buffer.from(JSON.stringify(pending), 'utf8')).sealed;
-              await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath, pending: sealed });
-              current = { ...current, retireAt, retirePath };
+              pending = withRetire(pending ?? {}, retireAt, retirePath);
+              await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath, pending: sealPending(current.id, pending) });
               failpoint('rotation:after-finish');
               step = 'retire';
               break;
@@ -222,12 +184,12 @@ export function createRotationManager(deps: RotationManagerDeps) {
           case 'retire': {
             const t = now();
             const version = typeof pending?.version === 'number' ? pending.version : 0;
-            const sealedAt = typeof pending?.[RETIRE_AT] === 'string' ? new Date(pending[RETIRE_AT]) : null;
+            const sealed = sealedRetire(pending);
             const decision = await decideRetire(deps.consumers ?? null, {
-              path: typeof pending?.[RETIRE_PATH] === 'string' ? pending[RETIRE_PATH] : '',
+              path: sealed.path,
               version,
               // A run that entered retire before the deadline was sealed (an older broker) retires now.
-              retireAt: sealedAt && !Number.isNaN(sealedAt.getTime()) ? sealedAt : t,
+              retireAt: sealed.at ?? t,
               now: t,
               force: forceRetire,
             });
@@ -332,7 +294,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
     async retireView(row: RotationRow): Promise<{ path: string; version: number; acknowledged: string[]; pending: string[] } | null> {
       if (row.step !== 'retire' || !deps.consumers) return null;
       const pending = await openPending(row);
-      const path = typeof pending[RETIRE_PATH] === 'string' ? pending[RETIRE_PATH] : '';
+      const { path } = sealedRetire(pending);
       if (!path) return null;
       const version = typeof pending.version === 'number' ? pending.version : 0;
       const s = await deps.consumers.standing(path, version);
