@@ -12,6 +12,7 @@ import type { AppState } from './http/state.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/log.ts';
 import type { Random } from './lib/random.ts';
+import type { Db } from './storage/db.ts';
 import { buildCore } from './wiring/core.ts';
 import { buildEngines } from './wiring/engines.ts';
 import { buildHttp } from './wiring/http.ts';
@@ -44,6 +45,11 @@ export interface AppDeps {
   random: Random;
   /** false: background jobs start no timer and run only when kicked (App.jobs; in-process tests). Default true. */
   timers?: boolean;
+  /**
+   * The embedded database, already opening (`sealbox server` starts it in a worker thread before it loads the rest of
+   * the broker). Used when no database_url is set; without it buildApp opens PGlite in this thread.
+   */
+  embeddedDb?: Promise<Db>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {

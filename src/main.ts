@@ -1,12 +1,14 @@
+import { mkdir } from 'node:fs/promises';
 import type { RequestListener } from 'node:http';
-import { buildApp } from './app.ts';
+import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createListener, ListenerError, listenerAddress, type Listener, type ServingCertificate } from './http/listener.ts';
-import { bootstrapCertificate, startPkiTls } from './http/pki-tls.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/log.ts';
 import { devBanner } from './dev-banner.ts';
 import { systemRandom } from './lib/random.ts';
+import type { Db } from './storage/db.ts';
+import { createPgliteThreadDb } from './storage/pglite-thread-db.ts';
 
 const DRAIN_MS = 10_000;
 
@@ -20,6 +22,12 @@ function listenerOrExit(config: Config, handler: RequestListener, serving?: Serv
     }
     throw e;
   }
+}
+
+async function openEmbedded(dataDir: string): Promise<Db> {
+  // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
+  await mkdir(join(dataDir, 'pglite'), { recursive: true, mode: 0o700 });
+  return createPgliteThreadDb(join(dataDir, 'pglite'), dataDir);
 }
 
 /** `sealbox server`: load config, build the app, listen, and drain on SIGTERM/SIGINT. */
@@ -42,14 +50,21 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   // With tls_pki_mount, a self-signed certificate until the broker's own PKI mount can issue one.
-  const boot = config.tls_pki_mount ? await bootstrapCertificate(config, { clock: systemClock, random: systemRandom }) : undefined;
+  // (Imported only then: it loads the X.509 library, which the rest of start-up does not wait for.)
+  const pkiTlsModule = config.tls_pki_mount ? await import('./http/pki-tls.ts') : undefined;
+  const boot = pkiTlsModule ? await pkiTlsModule.bootstrapCertificate(config, { clock: systemClock, random: systemRandom }) : undefined;
   if (boot) log.warn({ expires: boot.notAfter.toISOString(), mount: config.tls_pki_mount }, 'serving a self-signed certificate until the PKI mount issues one');
   // Built before the app so that unusable TLS material stops the broker before storage is opened.
   const deferred: { handler?: RequestListener } = {};
   const server = listenerOrExit(config, (req, res) => deferred.handler?.(req, res), boot);
   if (!server) return 2;
-  const app = await buildApp({ config, log, clock: systemClock, random: systemRandom });
-  const pkiTls = boot ? startPkiTls({ config, server, pipeline: app.pipeline, bootstrap: boot, log, clock: systemClock, random: systemRandom }) : null;
+  // The embedded database starts in its worker thread now, on the other core, while the rest of the broker loads
+  // (buildApp and what it imports are most of the start-up's module loading) and wires itself.
+  const embeddedDb = config.database_url ? undefined : openEmbedded(config.data_dir);
+  embeddedDb?.catch(() => undefined); // awaited (and its failure reported) by buildApp
+  const { buildApp } = await import('./app.ts');
+  const app = await buildApp({ config, log, clock: systemClock, random: systemRandom, embeddedDb });
+  const pkiTls = boot && pkiTlsModule ? pkiTlsModule.startPkiTls({ config, server, pipeline: app.pipeline, bootstrap: boot, log, clock: systemClock, random: systemRandom }) : null;
   deferred.handler = app.http.callback();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

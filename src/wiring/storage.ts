@@ -37,7 +37,7 @@ import { VERSION } from './version.ts';
 
 const MIGRATIONS = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
-async function openDb(config: Config, log: Logger): Promise<Db> {
+async function openDb(config: Config, log: Logger, embedded?: Promise<Db>): Promise<Db> {
   if (config.database_url) {
     return createFailoverPgDb({
       url: config.database_url,
@@ -48,6 +48,7 @@ async function openDb(config: Config, log: Logger): Promise<Db> {
       queryTimeoutMs: config.database_query_timeout * 1000,
     });
   }
+  if (embedded) return embedded;
   // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
   await mkdir(join(config.data_dir, 'pglite'), { recursive: true, mode: 0o700 });
   return createPgliteDb(join(config.data_dir, 'pglite'), config.data_dir);
@@ -86,10 +87,10 @@ export interface StorageBundle {
   stores: ReturnType<typeof storesOf>;
 }
 
-export async function openStorage({ config, log }: AppDeps, life: Lifecycle): Promise<StorageBundle> {
+export async function openStorage({ config, log, embeddedDb }: AppDeps, life: Lifecycle): Promise<StorageBundle> {
   const tracing = await createTracing({ exporter: config.tracing_exporter, endpoint: config.tracing_endpoint, serviceName: 'sealbox', version: VERSION, log });
   life.own('tracing', () => tracing.shutdown());
-  const untracedDb = await openDb(config, log);
+  const untracedDb = await openDb(config, log, embeddedDb);
   const db = tracing.tracer ? tracedDb(untracedDb, tracing.tracer) : untracedDb;
   life.own('database', () => db.close());
   const applied = await migrate(db, MIGRATIONS);

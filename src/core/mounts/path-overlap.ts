@@ -16,8 +16,17 @@ function tokens(pattern: string): Token[] {
 
 /** True when some path matches both patterns. */
 export function patternsOverlap(a: string, b: string): boolean {
-  const x = tokens(a);
-  const y = tokens(b);
+  return tokensOverlap(tokens(a), tokens(b));
+}
+
+function tokensOverlap(x: readonly Token[], y: readonly Token[]): boolean {
+  // The cheap refusals first (most pairs of an engine's paths differ in a leading literal or, without `*`, in length).
+  const x0 = x[0];
+  const y0 = y[0];
+  if (x0?.kind === 'lit' && y0?.kind === 'lit' && x0.text !== y0.text) return false;
+  const xMany = x.some((t) => t.kind === 'many');
+  const yMany = y.some((t) => t.kind === 'many');
+  if (!xMany && !yMany && x.length !== y.length) return false;
   const memo = new Map<number, boolean>();
   const walk = (i: number, j: number): boolean => {
     const key = i * (y.length + 1) + j;
@@ -37,17 +46,33 @@ export function patternsOverlap(a: string, b: string): boolean {
   return walk(0, 0);
 }
 
+type Defs = readonly { pattern: string; overrides?: readonly string[] }[];
+
+// Every mount of one engine type has the same path list: it is checked once per process (a dev broker's start-up
+// checked the same lists for each of its mounts, at O(n^2) pairs each).
+const checked = new Map<string, string | null>();
+
 /**
  * Why this list of paths cannot be matched unambiguously, or null when it can. An overlap is allowed only where the
  * earlier path names the later one in `overrides` (the earlier one then takes the paths both match, as
  * "mounts/*path/tune" takes "mounts/a/tune" from "mounts/*path").
  */
-export function overlapError(defs: readonly { pattern: string; overrides?: readonly string[] }[]): string | null {
+export function overlapError(defs: Defs): string | null {
+  const key = JSON.stringify(defs.map((d) => [d.pattern, d.overrides ?? []]));
+  const known = checked.get(key);
+  if (known !== undefined) return known;
+  const found = findOverlap(defs);
+  checked.set(key, found);
+  return found;
+}
+
+function findOverlap(defs: Defs): string | null {
+  const toks = defs.map((d) => tokens(d.pattern));
   for (let i = 0; i < defs.length; i++) {
     for (let j = i + 1; j < defs.length; j++) {
       const a = defs[i];
       const b = defs[j];
-      if (!a || !b || !patternsOverlap(a.pattern, b.pattern) || a.overrides?.includes(b.pattern)) continue;
+      if (!a || !b || !tokensOverlap(toks[i] ?? [], toks[j] ?? []) || a.overrides?.includes(b.pattern)) continue;
       if (b.overrides?.includes(a.pattern)) return `path "${b.pattern}" overrides "${a.pattern}" but comes after it`;
       return `path patterns "${a.pattern}" and "${b.pattern}" overlap (some path matches both) and neither overrides the other`;
     }
