@@ -8,7 +8,7 @@ import { createLogger } from './lib/log.ts';
 import { devBanner } from './dev-banner.ts';
 import { systemRandom } from './lib/random.ts';
 import type { Db } from './storage/db.ts';
-import { createPgliteThreadDb } from './storage/pglite-thread-db.ts';
+import { createPgliteThreadDb, discardPrestartedPglite } from './storage/pglite-thread-db.ts';
 
 const DRAIN_MS = 10_000;
 
@@ -60,6 +60,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   if (!server) return 2;
   // The embedded database starts in its worker thread now, on the other core, while the rest of the broker loads
   // (buildApp and what it imports are most of the start-up's module loading) and wires itself.
+  if (config.database_url) discardPrestartedPglite();
   const embeddedDb = config.database_url ? undefined : openEmbedded(config.data_dir);
   embeddedDb?.catch(() => undefined); // awaited (and its failure reported) by buildApp
   const { buildApp } = await import('./app.ts');

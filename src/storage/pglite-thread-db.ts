@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { Db, NotifyHandler, Queryable, QueryResult } from './db.ts';
 import { lockDataDir } from './dir-lock.ts';
 import { translatePgError } from './pg-errors.ts';
-import { errorFromWire, type Notification, type Reply, type Request } from './pglite-wire.ts';
+import { errorFromWire, PRESTARTED, type Notification, type Reply, type Request } from './pglite-wire.ts';
 
 type Pending = { resolve: (r: Reply & { ok: true }) => void; reject: (e: Error) => void };
 type Outgoing = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
@@ -17,10 +17,28 @@ type Outgoing = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : n
  * the thread first loads tsx (a worker does not inherit the loader hooks of its parent).
  */
 function spawnWorker(dir: string): Worker {
+  const early = takePrestarted();
+  if (early) {
+    early.ref();
+    early.postMessage({ op: 'open', id: 0, dir } satisfies Request);
+    return early;
+  }
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pglite-worker.js', import.meta.url), { workerData: { dir } });
   const url = new URL('./pglite-worker.ts', import.meta.url).href;
   const boot = `import('tsx/esm/api').then((m) => m.tsImport(${JSON.stringify(url)}, ${JSON.stringify(import.meta.url)}))`;
   return new Worker(boot, { eval: true, workerData: { dir } });
+}
+
+function takePrestarted(): Worker | undefined {
+  const g = globalThis as { [PRESTARTED]?: unknown };
+  const w = g[PRESTARTED];
+  delete g[PRESTARTED];
+  return w instanceof Worker ? w : undefined;
+}
+
+/** Ends a worker bin/sealbox.mjs started when the broker turns out not to use the embedded database. */
+export function discardPrestartedPglite(): void {
+  void takePrestarted()?.terminate();
 }
 
 export async function createPgliteThreadDb(dir: string, lockDir: string): Promise<Db> {

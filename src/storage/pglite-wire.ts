@@ -1,6 +1,7 @@
 /** The messages between the broker and its PGlite worker thread (pglite-worker.ts, pglite-thread-db.ts). */
 
 export type Request =
+  | { op: 'open'; id: number; dir: string }
   | { op: 'query'; id: number; sql: string; params?: readonly unknown[]; tx?: number }
   | { op: 'exec'; id: number; sql: string; tx?: number }
   | { op: 'begin'; id: number }
@@ -42,3 +43,9 @@ export function errorToWire(err: unknown): WireError {
 export function errorFromWire(w: WireError): Error {
   return Object.assign(new Error(w.message), w.fields);
 }
+
+/**
+ * Where `bin/sealbox.mjs` leaves the PGlite worker it started before loading the broker (`sealbox server` only; the
+ * worker then waits for an `open` message naming the data directory). Taken once; unref'd until taken.
+ */
+export const PRESTARTED = Symbol.for('sealbox.pglite-worker');

@@ -7,24 +7,39 @@
  * by `begin` and held open inside PGlite's own `transaction()` until `end` arrives, so PGlite's queueing is unchanged:
  * a statement outside the transaction waits until it ends, exactly as in-thread.
  */
+import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
 import { seedFromTemplate } from './pglite-template.ts';
 import { errorToWire, type Reply, type Request } from './pglite-wire.ts';
 
 if (!parentPort) throw new Error('pglite-worker.ts runs as a worker thread');
 const port = parentPort;
-const { dir } = workerData as { dir: string };
+type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
+// (The project's TypeScript lib has no DOM or WebAssembly declarations.)
+const wasmApi = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
 
 const txs = new Map<number, { t: Transaction; end: (commit: boolean) => void }>();
 const ROLLBACK = Symbol('rollback');
 
 const send = (r: Reply): void => port.postMessage(r);
 
+/**
+ * The data directory: given at spawn, or (a worker `bin/sealbox.mjs` started before the configuration was read) in
+ * the first message. Such a worker has PGlite's module loaded and its WASM compiled by then.
+ */
+async function dataDir(): Promise<string> {
+  const given = (workerData as { dir?: unknown } | null)?.dir;
+  if (typeof given === 'string') return given;
+  return new Promise((resolve) => port.once('message', (m: Request) => resolve(m.op === 'open' ? m.dir : '')));
+}
+
 async function open(): Promise<PGlite> {
+  const wasm = readFile(new URL('./pglite.wasm', import.meta.resolve('@electric-sql/pglite'))).then((b) => wasmApi.compile(b));
+  const dir = await dataDir();
   // A new directory starts as a copy of the build-time template instead of running initdb in WASM (seconds).
   await seedFromTemplate(dir);
-  return PGlite.create(dir);
+  return PGlite.create(dir, { pgliteWasmModule: await wasm });
 }
 
 const ready = open();
@@ -78,6 +93,8 @@ async function handle(db: PGlite, m: Request): Promise<void> {
       await db.listen(m.channel, (payload) => port.postMessage({ notify: m.channel, payload }));
       send({ id: m.id, ok: true });
       return;
+    case 'open':
+      return; // consumed by dataDir()
     case 'close':
       await db.close();
       send({ id: m.id, ok: true });
