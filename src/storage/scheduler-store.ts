@@ -58,16 +58,23 @@ export function createSchedulerStore() {
       return r.rows[0]?.ok === true;
     },
     /** Creates the job row, or updates its schedule; returns the stored row (its next_run_at as last written). */
-    async upsert(q: Queryable, name: string, schedule: string): Promise<JobRow> {
+    /** Every job at start-up in one statement (one round trip, one commit: issue 17's start-up). */
+    async upsertMany(q: Queryable, jobs: readonly { name: string; schedule: string }[]): Promise<Map<string, JobRow>> {
       const r = await q.query<RawJob>(
-        `INSERT INTO scheduled_jobs (name, schedule) VALUES ($1, $2)
+        `INSERT INTO scheduled_jobs (name, schedule) SELECT * FROM unnest($1::text[], $2::text[])
          ON CONFLICT (name) DO UPDATE SET schedule = EXCLUDED.schedule, updated_at = now()
          RETURNING name, schedule, paused, next_run_at, last_run_at, last_status, last_error, mac`,
-        [name, schedule],
+        [jobs.map((j) => j.name), jobs.map((j) => j.schedule)],
       );
-      const row = r.rows[0];
-      if (!row) throw new Error(`could not store job ${name}`);
-      return toJob(row);
+      return new Map(r.rows.map((row) => [row.name, toJob(row)]));
+    },
+
+    async setNextRuns(q: Queryable, runs: readonly { name: string; nextRunAt: Date | null }[]): Promise<void> {
+      if (runs.length === 0) return;
+      await q.query(
+        `UPDATE scheduled_jobs s SET next_run_at = v.at FROM unnest($1::text[], $2::timestamptz[]) AS v(name, at) WHERE s.name = v.name`,
+        [runs.map((x) => x.name), runs.map((x) => x.nextRunAt)],
+      );
     },
 
     async get(q: Queryable, name: string): Promise<JobRow | null> {
@@ -104,10 +111,6 @@ export function createSchedulerStore() {
         `UPDATE scheduled_jobs SET last_run_at = $2, last_status = $3, last_error = $4, next_run_at = $5, updated_at = now() WHERE name = $1`,
         [name, f.at, f.status, f.error, f.nextRunAt],
       );
-    },
-
-    async setNextRun(q: Queryable, name: string, nextRunAt: Date | null): Promise<void> {
-      await q.query(`UPDATE scheduled_jobs SET next_run_at = $2 WHERE name = $1`, [name, nextRunAt]);
     },
 
     async history(q: Queryable, job: string, limit: number): Promise<JobRunRow[]> {

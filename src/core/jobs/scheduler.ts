@@ -158,12 +158,9 @@ export function createScheduler(deps: SchedulerDeps) {
     async start(opts: { timers?: boolean } = {}): Promise<void> {
       const timers = opts.timers ?? true;
       const { db, store } = deps;
-      // One transaction (one commit) for all the rows: start-up does not pay a commit per job (issue 17).
-      const rows = await db.tx(async (q) => {
-        const out = new Map<string, JobRow>();
-        for (const spec of specs.values()) out.set(spec.name, await store.upsert(q, spec.name, spec.schedule));
-        return out;
-      });
+      // One statement for all the rows, and one for their next runs: start-up does not pay a round trip per job (issue 17).
+      const rows = await store.upsertMany(db, [...specs.values()].map((spec) => ({ name: spec.name, schedule: spec.schedule })));
+      const nextRuns: { name: string; nextRunAt: Date | null }[] = [];
       for (const spec of specs.values()) {
         const row = rows.get(spec.name);
         if (!row) continue;
@@ -182,9 +179,10 @@ export function createScheduler(deps: SchedulerDeps) {
         await task.start();
         // node-cron knows the next run only once the task is started.
         if (!pendingCatchUp.has(spec.name) && (!spec.exclusive || row.nextRunAt === null || row.nextRunAt.getTime() < now.getTime())) {
-          await store.setNextRun(db, spec.name, task.getNextRun());
+          nextRuns.push({ name: spec.name, nextRunAt: task.getNextRun() });
         }
       }
+      await store.setNextRuns(db, nextRuns);
     },
 
     /**
