@@ -42,8 +42,8 @@ export function secretData(path: string, res: BrokerResponse): { data: Data; ver
     return { data: d.data, version: typeof v === 'number' ? v : undefined };
   }
   if (/\/data\//.test(path) && d.data === null && isRecord(d.metadata)) throw new BrokerError(`${path}: the current version is deleted`, 404);
-  // sealbox numbers static credentials (issue 20): the version an acknowledgement names.
-  if (/\/static-creds\//.test(path) && typeof d.version === 'number') return { data: d, version: d.version };
+  // sealbox numbers static credentials and a PKI mount's issuer generations (issue 20): the version an acknowledgement names.
+  if ((/\/static-creds\//.test(path) || /\/cert\/ca_chain$/.test(path)) && typeof d.version === 'number') return { data: d, version: d.version };
   return { data: d, version: undefined };
 }
 

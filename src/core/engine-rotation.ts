@@ -55,6 +55,10 @@ export interface RotationRegistry {
   nextRun(kind: string, target: string): Promise<Date | null>;
   /** The last finished rotation time (for static-creds' last_vault_rotation), or null. */
   lastRotated(kind: string, target: string): Promise<Date | null>;
-  /** The run in progress, if any: its step and its pending value (opened), so that reads can serve what the target accepts. */
-  inFlight?(kind: string, target: string): Promise<{ step: string; pending: Record<string, unknown> } | null>;
+  /**
+   * The run in progress, if any: its step and its pending value (opened), so that reads can serve what the target
+   * accepts; in the retire step, `retireAt` is the deadline sealed with the pending value (issue 20; null otherwise),
+   * which a database writer cannot move: what the previous value may still do ends there at the latest.
+   */
+  inFlight?(kind: string, target: string): Promise<{ step: string; pending: Record<string, unknown>; retireAt: Date | null } | null>;
 }

@@ -352,7 +352,8 @@ export function createRotationManager(deps: RotationManagerDeps) {
         inFlight: async (kind, target) => {
           const row = await store.get(db, idOf(kind, target));
           if (!row?.runId || !row.step || !row.pending) return null;
-          return { step: row.step, pending: await openPending(row) };
+          const pending = await openPending(row);
+          return { step: row.step, pending, retireAt: row.step === 'retire' ? sealedRetire(pending).at : null };
         },
         lastRotated: async (kind, target) => {
           const row = await store.get(db, idOf(kind, target));

@@ -11,8 +11,9 @@ import { badRequest } from '../../lib/errors.ts';
 import { z } from 'zod';
 import { getJson } from '../../lib/stored-json.ts';
 import { generate, matches, storedGenerator, type Generator } from './generator.ts';
-import { decodeData, decodeMeta, encode, isLive, liveCurrentData, loadMetaAndConfig, metaKey, newMeta, saveMeta, syncLatest, versionKey } from './model.ts';
-import { addVersion, destroy } from './versioning.ts';
+import { decodeData, decodeMeta, encode, isLive, liveCurrentData, loadMetaAndConfig, metaKey, newMeta, saveMeta, versionKey } from './model.ts';
+import { addVersion } from './versioning.ts';
+import { changeVersions, destroyChange } from './change-versions.ts';
 
 /** Stored at `rotate/<path>` in the mount's storage. */
 export interface RotationPolicy {
@@ -141,13 +142,7 @@ export function kvRotationTarget(deps: RotationDeps): RotationTarget {
       const policy = await loadPolicy(deps.storage, path);
       if (!policy?.destroyPrevious || p.after < 1) return;
       // Idempotent: a retire resumed after a crash destroys the same (already destroyed) version again.
-      await deps.storage.locked(metaKey(path), async (s) => {
-        const { meta } = await loadMetaAndConfig(s, path);
-        if (!meta) return;
-        const result = destroy(meta, [p.after]);
-        if (result.destroyed.length > 0) await s.delete(result.destroyed.map((n) => versionKey(path, n)));
-        await saveMeta(s, path, await syncLatest(s, path, result.meta, deps.clock.now()));
-      });
+      await changeVersions(deps, path, [p.after], destroyChange);
       await deps.publish({ type: 'kv-v2/data-destroy', path: `data/${path}` });
     },
   };

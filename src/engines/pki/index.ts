@@ -21,7 +21,8 @@ import { createIssuersPaths } from './paths/issuers.ts';
 import { createRootPaths } from './paths/root.ts';
 import { createSignVerbatimPaths } from './paths/sign-verbatim.ts';
 import { createTidyPaths } from './paths/tidy.ts';
-import { ISSUER_ROTATION_KIND, issuerRotationTarget } from './rotation.ts';
+import { chainVersion } from './issuer-retire.ts';
+import { ISSUER_ROTATION_KIND, ISSUER_ROTATION_TARGET, issuerRotationTarget } from './rotation.ts';
 import { createCertSecret } from './secret.ts';
 
 export interface PkiEngine extends Engine {
@@ -45,7 +46,7 @@ export function createPkiEngine(deps: EngineDeps): PkiEngine {
       ...createIntermediatePaths(pki),
       ...createConfigPaths(pki),
       ...createRolesPaths(pki),
-      ...createIssuePaths(pki, cache),
+      ...createIssuePaths(pki, cache, { rotations: deps.rotations, kind: ISSUER_ROTATION_KIND, target: ISSUER_ROTATION_TARGET }),
       ...createSignVerbatimPaths(pki, cache),
       ...createIssuersPaths(pki),
       ...createRevokePaths(pki, cache),
@@ -53,6 +54,8 @@ export function createPkiEngine(deps: EngineDeps): PkiEngine {
       ...createIssuerRotationPaths(pki, cache, deps.rotations),
     ],
     rotations: { [ISSUER_ROTATION_KIND]: issuerRotationTarget(pki) },
+    // Issue 20: consumers acknowledge the issuer generation they applied at cert/ca_chain.
+    currentVersion: (path) => chainVersion(deps.storage, path),
     secrets: { cert: createCertSecret(pki, cache) },
     rebuildCrlIfDue: () => rebuildCrlIfDue(pki, cache),
     // The scheduler's engine-maintenance job: keeps the CRL fresh even when nobody fetches it.

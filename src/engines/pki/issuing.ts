@@ -32,11 +32,17 @@ export interface IssueContext {
  * Role (when named), CA bundle, URL config and issuer settings in one storage round trip; 400 for an unknown role,
  * a missing CA, or an issuer whose usage excludes issuing. The issuer's own URLs, when set, replace config/urls.
  */
-export async function loadIssueContext(deps: PkiDeps, cache: IssuerCache, roleName: string | null): Promise<Omit<IssueContext, 'role'> & { role: Role | null }> {
+export async function loadIssueContext(
+  deps: PkiDeps,
+  cache: IssuerCache,
+  roleName: string | null,
+  /** Another issuer than the default (the previous one during a rotation's retire step), already checked by the caller. */
+  other?: CaBundle,
+): Promise<Omit<IssueContext, 'role'> & { role: Role | null }> {
   const found = await deps.storage.getMany([...(roleName !== null ? [roleKey(roleName)] : []), CA_KEY, URLS_KEY, ISSUER_META_KEY]);
   const role = roleName !== null ? decode<Role>(found.get(roleKey(roleName))) : null;
   if (roleName !== null && !role) throw badRequest(`unknown role: ${roleName.slice(0, 128)}`);
-  const bundle = decode<CaBundle>(found.get(CA_KEY));
+  const bundle = other ?? decode<CaBundle>(found.get(CA_KEY));
   const issuer = await cache.issuer(bundle);
   const meta = metaFor(issuer.bundle, decode<IssuerMeta>(found.get(ISSUER_META_KEY)));
   if (!meta.usage.includes('issuing-certificates')) throw badRequest('error fetching CA certificate: this issuer is not permitted to issue certificates (usage lacks issuing-certificates)');
@@ -44,8 +50,8 @@ export async function loadIssueContext(deps: PkiDeps, cache: IssuerCache, roleNa
 }
 
 /** loadIssueContext for a named role (issue/:role, sign/:role). */
-export async function loadRoleContext(deps: PkiDeps, cache: IssuerCache, roleName: string): Promise<IssueContext> {
-  const ctx = await loadIssueContext(deps, cache, roleName);
+export async function loadRoleContext(deps: PkiDeps, cache: IssuerCache, roleName: string, other?: CaBundle): Promise<IssueContext> {
+  const ctx = await loadIssueContext(deps, cache, roleName, other);
   if (!ctx.role) throw badRequest(`unknown role: ${roleName.slice(0, 128)}`);
   return { ...ctx, role: ctx.role };
 }

@@ -3,6 +3,7 @@
  *
  *   ca/bundle       → CaBundle: the issuing CA (certificate, its parents, its private key as PKCS #8)
  *   ca/pending      → PendingKey: the key of an intermediate CSR awaiting `intermediate/set-signed`
+ *   ca/next, ca/previous → CaBundle: the issuer a rotation installs, and the one it replaced (rotation.ts)
  *   config/urls     → UrlsConfig          config/crl → CrlConfig
  *   role/<name>     → Role (role.ts)
  *   certs/<serial>  → StoredCert (serial as "1f-0a-…"); leaf private keys are never stored
@@ -40,6 +41,13 @@ export interface CaBundle {
    * takes the first matching untrusted issuer) do not stop at the new self-signed root.
    */
   crossSigned?: boolean;
+  /**
+   * The mount's issuer generation (issue 20): 1 for a root or intermediate installed by hand, one more for each issuer
+   * rotation. It is the version consumers acknowledge at cert/ca_chain (absent: 1).
+   */
+  generation?: number;
+  /** Set on the previous issuer (ca/previous) once the rotation's retire step retired it: it signs only its CRL. */
+  retiredAt?: string;
 }
 
 export interface PendingKey {

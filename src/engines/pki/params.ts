@@ -7,6 +7,8 @@ export const byRole = withParams(z.object({ role: name }));
 export const byName = withParams(z.object({ name }));
 /** An issuer reference: "default", an issuer ID or an issuer name (resolved by the handler). */
 export const byRef = withParams(z.object({ ref: z.string().min(1).max(128) }));
+/** issuer/:ref/issue/:role and issuer/:ref/sign/:role. */
+export const byRefRole = withParams(z.object({ ref: z.string().min(1).max(128), role: name }));
 export const byType = withParams(
   z.object({ type: z.enum(['internal', 'exported'], { error: (iss) => `unsupported type "${String(iss.input).slice(0, 32)}": use "internal" or "exported"` }) }),
 );

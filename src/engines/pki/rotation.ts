@@ -8,6 +8,9 @@
  *           certificate, to the current one.
  *   finish: the new issuer becomes default (ca/bundle, its ca_chain = [new root, cross-signed]); the old one moves
  *           to ca/previous, which keeps signing its own CRL (issuer/previous/crl[/pem]) until it expires.
+ *   retire: (issue 20, with a grace) the previous issuer signs leaves (issuer/previous/issue|sign/:role) until the
+ *           consumers of cert/ca_chain acknowledged the new generation or the grace ended; then it is retired and
+ *           signs only its CRL (issuer-retire.ts).
  */
 import type { RotationTarget, StorageView } from '../../core/engine.ts';
 import { badRequest } from '../../lib/errors.ts';
@@ -18,12 +21,13 @@ import { revokedEntries, signCrl } from './crl.ts';
 import { CA_KEY, CRL_CONFIG_KEY, CRL_KEY, DEFAULT_CRL_CONFIG, DEFAULT_URLS, URLS_KEY, decode, encode, loadJson, type CaBundle, type CrlConfig, type PkiDeps, type UrlsConfig } from './model.ts';
 import { newSerialHex, serialColons } from './serial.ts';
 import { x509 } from './x509.ts';
+import { CHAIN_CONSUMER_PATH, PREVIOUS_CA_KEY, generationOf, retirePreviousIssuer } from './issuer-retire.ts';
 
 export const ISSUER_ROTATION_KIND = 'issuer';
 export const ISSUER_ROTATION_TARGET = 'default';
 export const ROTATION_CONFIG_KEY = 'config/issuer-rotation';
 export const NEXT_CA_KEY = 'ca/next';
-export const PREVIOUS_CA_KEY = 'ca/previous';
+export { PREVIOUS_CA_KEY };
 
 export interface IssuerRotationConfig {
   schedule: string | null;
@@ -37,6 +41,8 @@ interface Pending {
   bundle: CaBundle;
   /** The serial of the root the new one replaces. */
   replaces: string;
+  /** The new issuer's generation: the cert/ca_chain version its consumers acknowledge before the retire step acts. */
+  version: number;
 }
 
 function pendingOf(p: Readonly<Record<string, unknown>>): Pending {
@@ -44,7 +50,7 @@ function pendingOf(p: Readonly<Record<string, unknown>>): Pending {
   if (!bundle || typeof bundle.certificate !== 'string' || typeof bundle.privateKey !== 'string' || typeof p.replaces !== 'string') {
     throw new Error('pending issuer rotation is malformed');
   }
-  return { bundle, replaces: p.replaces };
+  return { bundle, replaces: p.replaces, version: typeof p.version === 'number' ? p.version : generationOf(bundle) };
 }
 
 const noSans = { dns: [], emails: [], ips: [], uris: [] };
@@ -100,8 +106,9 @@ export function issuerRotationTarget(deps: PkiDeps): RotationTarget {
         serial: serialColons(root.serialNumber),
         notAfter: root.notAfter.toISOString(),
         crossSigned: true,
+        generation: generationOf(old) + 1,
       };
-      const pending: Pending = { bundle, replaces: old.serial };
+      const pending: Pending = { bundle, replaces: old.serial, version: generationOf(old) + 1 };
       return { ...pending };
     },
     async set(ctx, raw) {
@@ -155,6 +162,16 @@ export function issuerRotationTarget(deps: PkiDeps): RotationTarget {
         await s.delete([NEXT_CA_KEY, CRL_KEY, PREVIOUS_CRL_KEY]);
       });
       deps.log.info({ serial: p.bundle.serial, replaces: p.replaces }, 'pki default issuer rotated');
+    },
+    consumerPath: () => CHAIN_CONSUMER_PATH,
+    /** Something to retire: the issuer this run replaced is ca/previous, not retired and not expired. */
+    async retires(_ctx, raw) {
+      const p = pendingOf(raw);
+      const previous = await loadJson<CaBundle>(deps.storage, PREVIOUS_CA_KEY);
+      return previous?.serial === p.replaces && !previous.retiredAt && Date.parse(previous.notAfter) > deps.clock.now().getTime();
+    },
+    async retire(_ctx, raw) {
+      await retirePreviousIssuer(deps, pendingOf(raw).replaces);
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The public fetch endpoints (no token needed, as in Vault): ca/pem, ca (DER), ca_chain, crl/pem (label
  * "X509 CRL"), crl (DER), and their JSON forms cert/ca, cert/ca_chain, cert/crl; plus cert/:serial and LIST certs.
+ * cert/ca_chain also says `version`: the issuer generation that consumers acknowledge (issue 20).
  */
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import { bySerial } from '../params.ts';
@@ -11,6 +12,7 @@ import type { IssuerCache } from '../issuer.ts';
 import { CA_KEY, certKey, decode, type CaBundle, type PkiDeps, type StoredCert } from '../model.ts';
 import { serialFromKey, serialKey } from '../serial.ts';
 import { pemBlocks, toPem } from '../x509.ts';
+import { generationOf } from '../issuer-retire.ts';
 
 const PEM_CHAIN = 'application/pem-certificate-chain';
 const raw = (body: string | Buffer, contentType: string): EngineResponse => ({ raw: { status: 200, body, contentType } });
@@ -21,13 +23,17 @@ async function chainPems(deps: PkiDeps): Promise<string[]> {
   return [bundle.certificate, ...bundle.parents].map((p) => `${p.trim()}\n`);
 }
 
-/** ca_chain's order: the CA and its parents, except after an issuer rotation (the cross-signed copy first; see CaBundle). */
-async function caChain(deps: PkiDeps): Promise<string[]> {
+/**
+ * ca_chain's order: the CA and its parents, except after an issuer rotation (the cross-signed copy first; see
+ * CaBundle); with the issuer generation, the version consumers acknowledge (issuer-retire.ts).
+ */
+async function caChainOf(deps: PkiDeps): Promise<{ pems: string[]; version: number }> {
   const bundle = decode<CaBundle>(await deps.storage.get(CA_KEY));
   if (!bundle) throw notFound();
   const pems = bundle.crossSigned ? [...bundle.parents, bundle.certificate] : [bundle.certificate, ...bundle.parents];
-  return pems.map((p) => `${p.trim()}\n`);
+  return { pems: pems.map((p) => `${p.trim()}\n`), version: generationOf(bundle) };
 }
+const caChain = async (deps: PkiDeps): Promise<string[]> => (await caChainOf(deps)).pems;
 
 async function crlDer(deps: PkiDeps, cache: IssuerCache): Promise<Buffer> {
   const der = await currentCrl(deps, cache);
@@ -66,8 +72,9 @@ export function createFetchPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
     pub(
       'cert/ca_chain',
       get(async () => {
-        const chain = (await caChain(deps)).join('').trim();
-        return { data: { certificate: chain, ca_chain: chain } };
+        const { pems, version } = await caChainOf(deps);
+        const chain = pems.join('').trim();
+        return { data: { certificate: chain, ca_chain: chain, version } };
       }),
       serials,
     ),

@@ -1,15 +1,21 @@
-/** issue/:role (generates the key pair) and sign/:role (signs a CSR after checking its signature, key and names). */
+/**
+ * issue/:role (generates the key pair) and sign/:role (signs a CSR after checking its signature, key and names), and
+ * Vault's issuer/:ref/issue/:role and issuer/:ref/sign/:role: the default issuer (by "default", its id or name), or
+ * the previous one ("previous" or its id) while an issuer rotation's retire step lets it sign (issuer-retire.ts).
+ */
 import { z } from 'zod';
-import { type EngineResponse, type PathDef } from '../../../core/engine.ts';
-import { byRole } from '../params.ts';
+import { type EngineResponse, type PathDef, type RotationRegistry } from '../../../core/engine.ts';
+import { byRefRole, byRole } from '../params.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { parseCsr, type ParsedCsr } from '../csr.ts';
 import { boolField, durationField, formatField, pemField, privateKeyFormatField, stringList } from '../input.ts';
 import { issueLeaf, leafResponse, loadRoleContext, type IssueContext } from '../issuing.ts';
-import type { IssuerCache } from '../issuer.ts';
+import { createIssuerCache, type IssuerCache } from '../issuer.ts';
+import { ISSUER_META_KEY, metaFor, refMatches, type IssuerMeta } from '../issuer-meta.ts';
+import { PREVIOUS_CA_KEY, isPreviousRef, previousSigner } from '../issuer-retire.ts';
 import { encodePrivateKey, generateLeafKey, keySpec } from '../keys.ts';
-import type { PkiDeps } from '../model.ts';
+import { CA_KEY, decode, type CaBundle, type PkiDeps } from '../model.ts';
 import { checkNames, type RequestedNames } from '../names.ts';
 import { roleName } from './roles.ts';
 
@@ -37,8 +43,7 @@ const requested = (input: IssueInput): RequestedNames => ({
 
 const ttlOf = (v: string | number | undefined): number | undefined => (v === undefined ? undefined : parseDuration(v, 'ttl'));
 
-async function issue(deps: PkiDeps, cache: IssuerCache, name: string, input: IssueInput): Promise<EngineResponse> {
-  const ctx = await loadRoleContext(deps, cache, roleName(name));
+async function issue(deps: PkiDeps, ctx: IssueContext, input: IssueInput): Promise<EngineResponse> {
   if (ctx.role.keyType === 'any') throw badRequest('role key type "any" not allowed for issuing certificates, only signing');
   const spec = keySpec(ctx.role.keyType, ctx.role.keyBits);
   const names = requested(input);
@@ -64,8 +69,7 @@ function checkCsrKey(ctx: IssueContext, csr: ParsedCsr): void {
   if (role.keyType === 'ec' && csr.key.bits !== role.keyBits) throw badRequest(`role requires EC keys of ${role.keyBits} bits, but the CSR's key has ${csr.key.bits}`);
 }
 
-async function sign(deps: PkiDeps, cache: IssuerCache, name: string, input: z.output<typeof signInput>): Promise<EngineResponse> {
-  const ctx = await loadRoleContext(deps, cache, roleName(name));
+async function sign(deps: PkiDeps, ctx: IssueContext, input: z.output<typeof signInput>): Promise<EngineResponse> {
   const csr = await parseCsr(input.csr);
   checkCsrKey(ctx, csr);
   const fromInput = requested(input);
@@ -80,9 +84,39 @@ async function sign(deps: PkiDeps, cache: IssuerCache, name: string, input: z.ou
   return leafResponse(ctx, leaf, input.format ?? 'pem');
 }
 
-export function createIssuePaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
+/** Where issuer rotation is registered (rotation.ts), for the previous issuer's signing check. */
+export interface IssuerRotationRef {
+  rotations: Pick<RotationRegistry, 'inFlight'>;
+  kind: string;
+  target: string;
+}
+
+export function createIssuePaths(deps: PkiDeps, cache: IssuerCache, rotation: IssuerRotationRef): PathDef[] {
+  // Its own cache: signing with both issuers in turn must not re-import a key on every request.
+  const previousCache = createIssuerCache();
+  /** The issue context for issuer `ref`: the default issuer, or the previous one while it may still sign. */
+  async function byIssuer(ref: string, role: string): Promise<IssueContext> {
+    const found = await deps.storage.getMany([CA_KEY, PREVIOUS_CA_KEY, ISSUER_META_KEY]);
+    const current = decode<CaBundle>(found.get(CA_KEY));
+    if (current && refMatches(ref, metaFor(current, decode<IssuerMeta>(found.get(ISSUER_META_KEY))))) return loadRoleContext(deps, cache, roleName(role));
+    if (isPreviousRef(ref, decode<CaBundle>(found.get(PREVIOUS_CA_KEY)))) {
+      const previous = await previousSigner({ storage: deps.storage, clock: deps.clock, ...rotation });
+      return loadRoleContext(deps, previousCache, roleName(role), previous);
+    }
+    throw badRequest(`unable to resolve issuer id for reference: ${ref.slice(0, 128)}`);
+  }
   return [
-    { pattern: 'issue/:role', issuesLeases: true, operations: { update: byRole.op(issueInput, async ({ params, input }) => issue(deps, cache, params.role, input)) } },
-    { pattern: 'sign/:role', issuesLeases: true, operations: { update: byRole.op(signInput, async ({ params, input }) => sign(deps, cache, params.role, input)) } },
+    { pattern: 'issue/:role', issuesLeases: true, operations: { update: byRole.op(issueInput, async ({ params, input }) => issue(deps, await loadRoleContext(deps, cache, roleName(params.role)), input)) } },
+    { pattern: 'sign/:role', issuesLeases: true, operations: { update: byRole.op(signInput, async ({ params, input }) => sign(deps, await loadRoleContext(deps, cache, roleName(params.role)), input)) } },
+    {
+      pattern: 'issuer/:ref/issue/:role',
+      issuesLeases: true,
+      operations: { update: byRefRole.op(issueInput, async ({ params, input }) => issue(deps, await byIssuer(params.ref, params.role), input)) },
+    },
+    {
+      pattern: 'issuer/:ref/sign/:role',
+      issuesLeases: true,
+      operations: { update: byRefRole.op(signInput, async ({ params, input }) => sign(deps, await byIssuer(params.ref, params.role), input)) },
+    },
   ];
 }
