@@ -81,12 +81,14 @@ export function createLeasesStore() {
     /**
      * Inserts a lease unless a lease count quota covering its id is full, in one statement (one round trip on the
      * mint path): the covering quotas are locked, checked, and counted up together with the insert. Returns the
-     * full quota, or null when the lease was stored.
+     * full quota, or null when the lease was stored. `endsIntent` names the lease intent (lease_intents) that the
+     * stored lease ends: it is deleted by the same statement, so that a secret is always either leased or intended.
      */
     async insertWithinQuota(
       q: Queryable,
       l: Omit<LeaseRow, 'lastRenewedAt' | 'state' | 'revokeAttempts' | 'lastError'>,
       verified: VerifiedQuotas,
+      endsIntent: string | null = null,
     ): Promise<{ name: string; path: string; maxLeases: number } | null> {
       const r = await q.query<{ full_name: string | null; full_path: string | null; full_max: string | null; inserted: string }>(
         `WITH q AS (SELECT name, path, used, max_leases FROM lease_count_quotas WHERE starts_with($1::text COLLATE "C", path) FOR UPDATE),
@@ -96,11 +98,12 @@ export function createLeasesStore() {
               ins AS (INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at, mac)
                       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
                        WHERE NOT EXISTS (SELECT 1 FROM full_q) AND EXISTS (SELECT 1 FROM mounts WHERE id::text = $2) RETURNING id),
-              bump AS (UPDATE lease_count_quotas SET used = used + 1 WHERE name IN (SELECT name FROM q) AND EXISTS (SELECT 1 FROM ins) RETURNING name)
+              bump AS (UPDATE lease_count_quotas SET used = used + 1 WHERE name IN (SELECT name FROM q) AND EXISTS (SELECT 1 FROM ins) RETURNING name),
+              gone AS (DELETE FROM lease_intents WHERE id = $14 AND EXISTS (SELECT 1 FROM ins) RETURNING id)
          SELECT (SELECT name FROM full_q) AS full_name, (SELECT path FROM full_q) AS full_path, (SELECT max_leases FROM full_q) AS full_max,
                 (SELECT count(*) FROM ins) AS inserted`,
         [l.id, l.mountId, l.secretType, l.internal, l.tokenAccessor, l.issuedAt, l.expiresAt, l.maxExpiresAt, l.ttlSeconds, l.renewable, l.dueAt, l.mac,
-          JSON.stringify(verified.map((x) => ({ name: x.name, max: x.maxLeases })))],
+          JSON.stringify(verified.map((x) => ({ name: x.name, max: x.maxLeases }))), endsIntent],
       );
       const row = r.rows[0];
       if (row?.full_name) return { name: row.full_name, path: row.full_path ?? '', maxLeases: Number(row.full_max ?? 0) };

@@ -40,7 +40,7 @@ export interface LeaseManagerDeps {
   rowMac: RowMac;
   /** Whether the token that holds a lease still exists (a lease whose token was revoked is never renewed). */
   tokenAlive?: (accessor: string) => Promise<boolean>;
-  /** Deletes a lease intent (lease-intents.ts) in the transaction that stores its lease, or once its secret is undone. */
+  /** Deletes a lease intent (lease-intents.ts) once its secret is undone (a stored lease ends its intent in its own insert). */
   forgetIntent?(q: Queryable, id: string): Promise<void>;
   /** Test-only crash points (SEALBOX_TEST_FAILPOINTS): "lease:before-insert" kills the process before a lease is stored. */
   failpoints?: ReadonlySet<string>;
@@ -189,18 +189,9 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
           dueAt: expiresAt,
         };
         const row = { ...lease, mac: deps.rowMac.sign('leases', leaseFields(lease)) };
-        const { intentId } = spec;
-        const forget = deps.forgetIntent;
-        // The lease and the end of its intent commit together: a secret is always either leased or still intended.
-        // Quotas are read outside the transaction (one connection on PGlite).
-        const insert = async (qs: Awaited<ReturnType<typeof quotas>>['quotas']) =>
-          intentId && forget
-            ? db.tx(async (q) => {
-                const f = await store.insertWithinQuota(q, row, qs);
-                if (!f) await forget(q, intentId);
-                return f;
-              })
-            : store.insertWithinQuota(db, row, qs);
+        // The lease and the end of its intent commit together, in one statement (one round trip, no transaction to
+        // open and close): a secret is always either leased or still intended. Quotas are read before it.
+        const insert = async (qs: Awaited<ReturnType<typeof quotas>>['quotas']) => store.insertWithinQuota(db, row, qs, spec.intentId ?? null);
         let full = await insert((await quotas(false)).quotas);
         if (full) {
           // Full, or a covering quota changed since it was checked: check again, then retry once.

@@ -7,7 +7,7 @@ import type { LeaseInfo, SecretType } from '../../core/engine.ts';
 import type { DbDeps } from './deps.ts';
 import { loadConfig, loadRole, type CredsInternal, type DbConfig, type DbRole } from './model.ts';
 import { defaultRenew, formatExpiration, renderStatements, SAFE_USERNAME } from './statements.ts';
-import { releaseShared, renewShared } from './sharing.ts';
+import { releaseShared, renewShared } from './shared-release.ts';
 import { revokeUser, roleExists, runInTransaction, statementFailure } from './target-sql.ts';
 
 function internalOf(lease: LeaseInfo): CredsInternal {

@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { Random } from '../../lib/random.ts';
 import type { EngineDeps, EngineStorage, LeaseIntents, MountInfo, MountTtl, PasswordGenerator, RotationRegistry, StorageView } from '../../core/engine.ts';
 import type { CreationGuard } from './limits.ts';
+import type { SharedMemory } from './shared-record.ts';
 import type { TargetPools } from './pools.ts';
 
 export interface DbDeps {
@@ -22,6 +23,8 @@ export interface DbDeps {
   pools: TargetPools;
   /** Caps on live users and the creation rate per config (limits.ts). */
   guard: CreationGuard;
+  /** Shared users (issue 20): this engine's last look at each identity's record, and one mint at a time per identity. */
+  sharedMemory: SharedMemory;
   clock: Clock;
   random: Random;
   log: Logger;

@@ -9,6 +9,7 @@ import { createRotatePaths } from './paths/rotate.ts';
 import { createCreationGuard } from './limits.ts';
 import { createTargetPools } from './pools.ts';
 import { createReadCache } from './read-cache.ts';
+import { createSharedMemory } from './shared-record.ts';
 import { createRootRotation } from './root-rotation.ts';
 import { createStaticRolePaths } from './paths/static-roles.ts';
 import { ROOT_KIND, STATIC_KIND } from './static-model.ts';
@@ -30,6 +31,7 @@ export function createDatabaseEngine(deps: EngineDeps): Engine {
     publish: deps.publish,
     pools,
     guard,
+    sharedMemory: createSharedMemory(1000, () => deps.clock.now().getTime()),
     clock: deps.clock,
     random: deps.random,
     log: deps.log,
