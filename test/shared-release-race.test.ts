@@ -188,3 +188,23 @@ test('a caller that finds the user leaving backs out (its ticket and intent go) 
   t.is(forgotten.length, 1, 'the caller took a ticket on the old user and backed out');
   t.is(intents.size, 2, 'the warm-up intent and the new user\'s');
 });
+
+test('tickets an older broker kept in the record still hold the user, and go with their leases', async (t) => {
+  const { s, deps, roles, key, record, mint } = await setup();
+  // The record as brokers before ticket rows wrote it: the tickets in users[username], no ticket rows.
+  const old = record() as SharedRecord;
+  await s.storage.put(key, encode({ ...old, users: { 'v-shared-u1': ['t0', 't1'] } } satisfies SharedRecord));
+  await s.storage.delete([ticketKey(key, 'v-shared-u1', 't0')]);
+  const release = (ticket: string) => releaseShared(deps, { config: 'main', role: 'shared', username: 'v-shared-u1', shared: { key, ticket } }, null);
+
+  await release('t0');
+  t.true(roles.has('v-shared-u1'), 't1 still holds the user');
+  t.deepEqual(record()?.users, { 'v-shared-u1': ['t1'] });
+  const got = await mint();
+  t.is((got.data as { username: string }).username, 'v-shared-u1', 'a new caller shares it (with a ticket row)');
+  await release('t1');
+  t.true(roles.has('v-shared-u1'), 'the new caller holds it');
+  await releaseShared(deps, { config: 'main', role: 'shared', username: 'v-shared-u1', shared: (got.lease?.internal as { shared: { key: string; ticket: string } }).shared }, null);
+  t.false(roles.has('v-shared-u1'), 'dropped with the last of both kinds');
+  t.is(record(), null);
+});
