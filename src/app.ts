@@ -13,6 +13,7 @@ import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/log.ts';
 import type { Random } from './lib/random.ts';
 import type { Db } from './storage/db.ts';
+import { startupMark } from './lib/startup-trace.ts';
 import { buildCore } from './wiring/core.ts';
 import { buildEngines } from './wiring/engines.ts';
 import { buildHttp } from './wiring/http.ts';
@@ -55,6 +56,8 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<App> {
   const life = createLifecycle();
   try {
+    startupMark('app modules loaded');
+    // The database opens (and migrates) while the broker wires itself: the wiring issues no statement.
     const storage = await openStorage(deps, life);
     const core = await buildCore(deps, storage);
     const services = buildServices(deps, storage, core);
@@ -63,7 +66,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const { pipeline, http } = buildHttp(deps, storage, core, services);
     const { barrier, seal, tokens, policies, mounts, quotas } = core;
     const { audit, bus, scheduler } = services;
-    barrier.onUnseal = unsealSteps(deps, storage, core, services);
+    // The timers need no statement: armed while the database opens (stopped by close() if the start fails).
+    await scheduler.arm({ timers: deps.timers });
+    life.own('scheduler timers', () => scheduler.stop());
+    startupMark('wired');
+    const applied = await storage.migrated;
+    startupMark('storage open and migrated');
+    barrier.onUnseal = unsealSteps(deps, storage, applied, core, services);
 
     let dev: App['dev'];
     await life.start([

@@ -7,6 +7,7 @@ import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/log.ts';
 import { devBanner } from './dev-banner.ts';
 import { systemRandom } from './lib/random.ts';
+import { startupMark } from './lib/startup-trace.ts';
 import type { Db } from './storage/db.ts';
 import { createPgliteThreadDb, discardPrestartedPglite } from './storage/pglite-thread-db.ts';
 
@@ -27,11 +28,14 @@ function listenerOrExit(config: Config, handler: RequestListener, serving?: Serv
 async function openEmbedded(dataDir: string): Promise<Db> {
   // A fresh checkout has no ./.sealbox yet: `npm start` must create it (owner-only: it holds the data).
   await mkdir(join(dataDir, 'pglite'), { recursive: true, mode: 0o700 });
-  return createPgliteThreadDb(join(dataDir, 'pglite'), dataDir);
+  const db = await createPgliteThreadDb(join(dataDir, 'pglite'), dataDir);
+  startupMark('embedded database open');
+  return db;
 }
 
 /** `sealbox server`: load config, build the app, listen, and drain on SIGTERM/SIGINT. */
 export async function runServer(argv: readonly string[]): Promise<number> {
+  startupMark('main loaded');
   let config;
   try {
     config = loadConfig(argv, process.env);
@@ -71,6 +75,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
   });
+  startupMark('listening');
   // The banner (stderr) before the `listening` line (stdout) that scripts wait for: whoever sees that line has the banner.
   if (app.dev) process.stderr.write(devBanner({ ...app.dev, address: listenerAddress(server), dataDir: config.data_dir }));
   log.info({ address: listenerAddress(server), storage: config.database_url ? 'postgresql' : 'pglite', dev: config.dev }, 'listening');

@@ -2,6 +2,8 @@
  * The broker's start-up as one explicit list, and its shutdown as the same list undone in reverse: every resource a
  * phase acquires (the database, tracing) and every step that starts something registers how it is undone.
  */
+import { startupMark } from '../lib/startup-trace.ts';
+
 export interface StartStep {
   name: string;
   start?: () => Promise<unknown> | void;
@@ -29,6 +31,7 @@ export function createLifecycle(): Lifecycle {
     async start(steps) {
       for (const step of steps) {
         await step.start?.();
+        if (step.start) startupMark(step.name);
         if (step.stop) undo.push({ name: step.name, stop: step.stop });
       }
     },

@@ -19,7 +19,7 @@ export async function bootSeal({ config, random }: AppDeps, core: CoreBundle): P
       },
       config.dev_root_token,
     );
-    await mounts.reload();
+    // (The unseal reloaded the mount table, the new secret/ mount included.)
     return { rootToken: creds.root_token, unsealKey: creds.unseal_key };
   }
   if (staticKey) await bootStaticSeal(seal, staticKey);

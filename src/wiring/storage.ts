@@ -20,6 +20,7 @@ import { createLeaseQuotasStore } from '../storage/lease-quotas-store.ts';
 import { createLeasesStore } from '../storage/leases-store.ts';
 import { createLockoutStore } from '../storage/lockout-store.ts';
 import { migrate } from '../storage/migrate.ts';
+import { openingDb } from '../storage/opening-db.ts';
 import { createMountsStore } from '../storage/mounts-store.ts';
 import { createPasswordPoliciesStore } from '../storage/password-policies-store.ts';
 import { createFailoverPgDb } from '../storage/pg-failover.ts';
@@ -80,8 +81,12 @@ const storesOf = (db: Db) => ({
 
 export interface StorageBundle {
   db: Db;
-  /** The migrations this process applied (row adoption after 0008 keys on it). */
-  applied: string[];
+  /**
+   * Resolves with the migrations this process applied (row adoption after 0008 keys on them) once the database is
+   * open and migrated. Until then `db` queues its statements: the broker wires itself meanwhile (none of the wiring
+   * issues a statement), and buildApp awaits this before anything starts.
+   */
+  migrated: Promise<string[]>;
   tracing: Tracing;
   storageAvailable(): boolean;
   stores: ReturnType<typeof storesOf>;
@@ -90,12 +95,17 @@ export interface StorageBundle {
 export async function openStorage({ config, log, embeddedDb }: AppDeps, life: Lifecycle): Promise<StorageBundle> {
   const tracing = await createTracing({ exporter: config.tracing_exporter, endpoint: config.tracing_endpoint, serviceName: 'sealbox', version: VERSION, log });
   life.own('tracing', () => tracing.shutdown());
-  const untracedDb = await openDb(config, log, embeddedDb);
+  const opening = openDb(config, log, embeddedDb);
+  const untracedDb = openingDb(config.database_url ? 'postgres' : 'pglite', opening);
   const db = tracing.tracer ? tracedDb(untracedDb, tracing.tracer) : untracedDb;
   life.own('database', () => db.close());
-  const applied = await migrate(db, MIGRATIONS);
-  if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  const migrated = opening.then(async () => {
+    const applied = await migrate(db, MIGRATIONS);
+    if (applied.length > 0) log.info({ applied }, 'migrations applied');
+    return applied;
+  });
+  migrated.catch(() => undefined); // awaited by buildApp, which reports it
   /** false while the database cannot be reached or is staler than its bound (sys/health answers 503). */
   const storageAvailable = (): boolean => untracedDb.available?.() ?? true;
-  return { db, applied, tracing, storageAvailable, stores: storesOf(db) };
+  return { db, migrated, tracing, storageAvailable, stores: storesOf(db) };
 }

@@ -9,7 +9,7 @@ import type { CoreBundle } from './core.ts';
 import type { ServicesBundle } from './services.ts';
 import type { StorageBundle } from './storage.ts';
 
-export function unsealSteps({ config, log }: AppDeps, { db, applied, stores }: StorageBundle, core: CoreBundle, services: ServicesBundle): () => Promise<void> {
+export function unsealSteps({ config, log }: AppDeps, { db, stores }: StorageBundle, applied: readonly string[], core: CoreBundle, services: ServicesBundle): () => Promise<void> {
   let adoptRows = applied.some((f) => f.startsWith('0008_')) || process.env.SEALBOX_ADOPT_UNSIGNED_ROWS === '1';
   return async () => {
     // The audit keys are kept from here: the request that seals the barrier is still appended, MAC'd and signed.

@@ -60,6 +60,8 @@ export function createScheduler(deps: SchedulerDeps) {
   /** Missed slots found at start-up while sealed: run at the job's first tick after unseal. */
   const pendingCatchUp = new Map<string, Date>();
   let stopped = false;
+  /** Set once start() has stored every job's row: ticks before it (timers armed early) do nothing. */
+  let stored = false;
   /** Manual slots are the clock's now, but never the same instant twice for a job (a fake clock may stand still). */
   const lastManual = new Map<string, number>();
   const manualSlot = (name: string): Date => {
@@ -130,7 +132,7 @@ export function createScheduler(deps: SchedulerDeps) {
   }
 
   async function fire(spec: JobSpec, ctx: TaskContext): Promise<void> {
-    if (stopped || !deps.ready()) return;
+    if (stopped || !stored || !deps.ready()) return;
     if (!spec.exclusive) {
       await spec.run().catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'scheduled job failed'));
       return;
@@ -152,20 +154,34 @@ export function createScheduler(deps: SchedulerDeps) {
     },
 
     /**
+     * Makes the timers and, unless `timers: false`, starts them: no database statement, so the broker calls this
+     * while its database is still opening (node-cron's first next-match computations cost ~100 ms of this thread
+     * for a dozen jobs, issue 17). A tick before start() has stored the rows does nothing. start() arms what is not yet armed.
+     */
+    async arm(opts: { timers?: boolean } = {}): Promise<void> {
+      for (const spec of specs.values()) {
+        if (tasks.has(spec.name)) continue;
+        const task = cron.createTask(spec.schedule, (ctx) => track(fire(spec, ctx)), { name: spec.name, timezone: 'UTC', noOverlap: true, logger: cronLogger });
+        tasks.set(spec.name, task);
+        if (opts.timers ?? true) await task.start();
+      }
+    },
+
+    /**
      * Stores the jobs, runs the catch-up of slots missed while no broker ran, and starts the timers. With
      * `timers: false` (in-process tests) no timer starts: jobs run only through runNow and kick.
      */
     async start(opts: { timers?: boolean } = {}): Promise<void> {
       const timers = opts.timers ?? true;
       const { db, store } = deps;
+      await this.arm(opts);
       // One statement for all the rows, and one for their next runs: start-up does not pay a round trip per job (issue 17).
       const rows = await store.upsertMany(db, [...specs.values()].map((spec) => ({ name: spec.name, schedule: spec.schedule })));
       const nextRuns: { name: string; nextRunAt: Date | null }[] = [];
       for (const spec of specs.values()) {
         const row = rows.get(spec.name);
-        if (!row) continue;
-        const task = cron.createTask(spec.schedule, (ctx) => track(fire(spec, ctx)), { name: spec.name, timezone: 'UTC', noOverlap: true, logger: cronLogger });
-        tasks.set(spec.name, task);
+        const task = tasks.get(spec.name);
+        if (!row || !task) continue;
         const now = deps.clock.now();
         const missedSlot = spec.exclusive && spec.catchUp && row.nextRunAt && row.nextRunAt.getTime() < now.getTime() - 1000 ? row.nextRunAt : null;
         // Sealed at start (a Shamir seal waits for operators): the catch-up runs at the first tick after unseal.
@@ -175,13 +191,12 @@ export function createScheduler(deps: SchedulerDeps) {
           deps.log.info({ job: spec.name, missed: row.nextRunAt.toISOString() }, 'running a job slot missed while the broker was down');
           await track(runSlot(spec, row.nextRunAt, 'catchup')).catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'catch-up run failed'));
         }
-        if (!timers) continue;
-        await task.start();
         // node-cron knows the next run only once the task is started.
-        if (!pendingCatchUp.has(spec.name) && (!spec.exclusive || row.nextRunAt === null || row.nextRunAt.getTime() < now.getTime())) {
+        if (timers && !pendingCatchUp.has(spec.name) && (!spec.exclusive || row.nextRunAt === null || row.nextRunAt.getTime() < now.getTime())) {
           nextRuns.push({ name: spec.name, nextRunAt: task.getNextRun() });
         }
       }
+      stored = true;
       await store.setNextRuns(db, nextRuns);
     },
 
