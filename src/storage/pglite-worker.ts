@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
+import { startupMark } from '../lib/startup-trace.ts';
 import { seedFromTemplate } from './pglite-template.ts';
 import { errorToWire, type Reply, type Request } from './pglite-wire.ts';
 
@@ -36,10 +37,14 @@ async function dataDir(): Promise<string> {
 
 async function open(): Promise<PGlite> {
   const wasm = readFile(new URL('./pglite.wasm', import.meta.resolve('@electric-sql/pglite'))).then((b) => wasmApi.compile(b));
+  void wasm.then(() => startupMark('PGlite thread: WASM compiled'));
   const dir = await dataDir();
+  startupMark('PGlite thread: data directory named');
   // A new directory starts as a copy of the build-time template instead of running initdb in WASM (seconds).
   await seedFromTemplate(dir);
-  return PGlite.create(dir, { pgliteWasmModule: await wasm });
+  const db = await PGlite.create(dir, { pgliteWasmModule: await wasm });
+  startupMark('PGlite thread: open');
+  return db;
 }
 
 const ready = open();
