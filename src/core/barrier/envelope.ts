@@ -15,7 +15,10 @@ const N = nacl.secretbox.nonceLength; // 24
 const WRAPPED = nacl.secretbox.keyLength + nacl.secretbox.overheadLength; // 48
 const HEADER = 1 + 4 + N + WRAPPED + N; // 101
 
-export const integrityError = (): AppError => new AppError('internal', 'stored value failed its integrity check');
+const INTEGRITY_MESSAGE = 'stored value failed its integrity check';
+export const integrityError = (): AppError => new AppError('internal', INTEGRITY_MESSAGE);
+/** A value that did not open (forged, moved, or written without the root key), as opposed to any other failure. */
+export const isIntegrityError = (err: unknown): boolean => err instanceof AppError && err.message === INTEGRITY_MESSAGE;
 
 export function sealEnvelope(
   term: number,

@@ -13,6 +13,7 @@
  * on the last ticket still agree.
  */
 import { createHash } from 'node:crypto';
+import { isIntegrityError } from '../../core/barrier/envelope.ts';
 import type { StorageView } from '../../core/engine.ts';
 import type { Logger } from '../../lib/log.ts';
 
@@ -43,7 +44,7 @@ export function fresh(u: SharedUser | null, now: number): u is SharedUser {
 
 /**
  * Whether any ticket still holds `username` (its ticket rows, or tickets an older broker kept in the record). A row
- * that does not open (written without the root key) holds nothing.
+ * that does not open (written without the root key) holds nothing; any other error is thrown.
  */
 export async function held(s: StorageView, key: string, username: string, rec: SharedRecord, log: Logger): Promise<boolean> {
   if ((rec.users[username] ?? []).length > 0) return true;
@@ -52,7 +53,10 @@ export async function held(s: StorageView, key: string, username: string, rec: S
     if (child.endsWith('/')) continue;
     try {
       if (await s.get(`${prefix}${child}`)) return true;
-    } catch {
+    } catch (err) {
+      // Only a ticket that does not open holds nothing; any other failure (an unknown key term, a lost connection)
+      // is not evidence that the user is free, so the release fails and is retried.
+      if (!isIntegrityError(err)) throw err;
       log.warn({ username }, 'a shared user ticket that does not open was ignored');
     }
   }
