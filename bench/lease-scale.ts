@@ -21,7 +21,7 @@ import { randomBase62, systemRandom } from '../src/lib/random.ts';
 import { createPgDb } from '../src/storage/pg-db.ts';
 import { createSealStore } from '../src/storage/seal-store.ts';
 import { createLogger } from '../src/lib/log.ts';
-import { ensureBuilt } from './lib.ts';
+import { brokerNodeArgs, ensureBuilt } from './lib.ts';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
 import { call, mountPostgresTarget, ROOT } from './lib.ts';
 import { CONTEXTS } from '../src/core/barrier/contexts.ts';
@@ -50,7 +50,7 @@ interface Started {
 /** Spawns a dev broker on the bench database and times spawn → first 200 from sys/health. */
 async function startTimed(): Promise<Started> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['bin/sealbox.mjs', 'server', '--dev', '--listen', '127.0.0.1:0', '--data', dataDir, '--dev-root-token', TOKEN], {
+  const proc = spawn(process.execPath, [...brokerNodeArgs(), 'bin/sealbox.mjs', 'server', '--dev', '--listen', '127.0.0.1:0', '--data', dataDir, '--dev-root-token', TOKEN], {
     cwd: ROOT,
     env: { ...process.env, SEALBOX_DATABASE_URL: brokerUrl, SEALBOX_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],

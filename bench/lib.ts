@@ -40,6 +40,9 @@ export function ensureBuilt(): void {
   built = true;
 }
 
+/** BENCH_BROKER_NODE_ARGS as a list of node flags for a broker process (every bench that spawns one passes them). */
+export const brokerNodeArgs = (): string[] => (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+
 /**
  * A dev broker on the given PostgreSQL with a known root token. BENCH_BROKER_NODE_ARGS adds node flags to the broker
  * alone (NODE_OPTIONS refuses some, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; the profile is written when it exits).
@@ -47,8 +50,7 @@ export function ensureBuilt(): void {
 export function spawnBroker(databaseUrl: string, rootToken: string, env: Record<string, string> = {}): Promise<Server> {
   ensureBuilt();
   const data = mkdtempSync(join(tmpdir(), 'bench-data-'));
-  const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
-  return spawnServer('broker', [...nodeArgs, 'bin/sealbox.mjs', 'server', '--dev', '--listen', '127.0.0.1:0', '--data', data, '--dev-root-token', rootToken], {
+  return spawnServer('broker', [...brokerNodeArgs(), 'bin/sealbox.mjs', 'server', '--dev', '--listen', '127.0.0.1:0', '--data', data, '--dev-root-token', rootToken], {
     SEALBOX_DATABASE_URL: databaseUrl,
     ...env,
   });

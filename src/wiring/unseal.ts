@@ -14,15 +14,22 @@ export function unsealSteps({ config, log }: AppDeps, { db, stores }: StorageBun
   return async () => {
     // The audit keys are kept from here: the request that seals the barrier is still appended, MAC'd and signed.
     services.auditEntryMac.keep();
-    services.auditSigner.publicKey();
     if (adoptRows) {
       await adoptUnsignedRows({ db, store: stores.unsignedRows, rowMac: core.rowMac, log });
       adoptRows = false;
     }
-    await core.seal.checkConfig();
-    await core.policies.ensureDefault();
-    await services.rotations.ensureCore('sys/keyring', 'keyring', config.keyring_rotation_schedule ?? null);
-    await core.mounts.reload();
-    await core.quotas.reload();
+    // Independent of each other, so issued together: the database always has the next statement queued (on PGlite,
+    // one thread away) while this thread derives the audit signing key. Every one must succeed, or the unseal fails
+    // (and the barrier seals again) once all have settled.
+    const steps = await Promise.allSettled([
+      core.seal.checkConfig(),
+      core.policies.ensureDefault(),
+      services.rotations.ensureCore('sys/keyring', 'keyring', config.keyring_rotation_schedule ?? null),
+      core.mounts.reload(),
+      core.quotas.reload(),
+      Promise.resolve().then(() => services.auditSigner.publicKey()),
+    ]);
+    const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   };
 }
