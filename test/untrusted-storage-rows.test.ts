@@ -52,7 +52,7 @@ test.serial("two mounts' paths swapped by SQL: a team-a token never reaches team
     const r = await read(b, 'team-a/data/s', token);
     t.not(owner(r), 'team-b');
     t.false(r.text.includes('team-b'));
-    t.true(loggedIntegrityError(b, 'mounts', 'team-a/'));
+    t.true(await loggedIntegrityError(b, 'mounts', 'team-a/'));
   }
   t.true(refused(await read(p.a, 'team-b/data/s')), 'root is refused too: the row is not acted on');
 
@@ -86,7 +86,7 @@ test.serial('each protected mount column changed by SQL takes the mount out of s
     await notify(p.sql, 'sealbox_mounts');
     await until(`b serves the restored mount (${column})`, async () => owner(await read(p.b, 'team-c/data/s')) === 'team-c');
   }
-  t.true(loggedIntegrityError(p.b, 'mounts', 'team-c/'));
+  t.true(await loggedIntegrityError(p.b, 'mounts', 'team-c/'));
 });
 
 async function mountDatabase(): Promise<void> {
@@ -143,7 +143,7 @@ test.serial('leases: moved to another token, given a later expiry, or any protec
       t.true(refused(r), `${column}: ${r.status} ${r.text}`);
       t.true(refused(await api(b, 'PUT', 'sys/leases/lookup', { body: { lease_id: id } })), column);
     }
-    t.true(loggedIntegrityError(p.b, 'leases', id), column);
+    t.true(await loggedIntegrityError(p.b, 'leases', id), column);
   }
 
   // A changed lease is not handed to its (possibly repointed) engine on revoke: the failure is recorded and retried.
@@ -180,7 +180,7 @@ test.serial('a lease count quota raised by SQL still caps leases at the authenti
     t.true(refused(r), r.text);
     t.true(refused(await api(b, 'GET', 'sys/quotas/lease-count/db-cap')));
   }
-  t.true(loggedIntegrityError(p.a, 'lease_count_quotas', 'db-cap'));
+  t.true(await loggedIntegrityError(p.a, 'lease_count_quotas', 'db-cap'));
   ok(await api(p.a, 'DELETE', 'sys/quotas/lease-count/db-cap'), 'delete');
 });
 
@@ -195,7 +195,7 @@ test.serial('a rate-limit quota raised by SQL keeps its checked limit; the chang
   await until('b reloads', async () => (await read(p.b, 'rl-marker/data/s')).status === 429);
   t.is((await read(p.b, 'rl/data/s')).status, 429, 'the raised rate is not applied');
   t.true(refused(await api(p.b, 'GET', 'sys/quotas/rate-limit/rq')));
-  t.true(loggedIntegrityError(p.b, 'rate_limit_quotas', 'rq'));
+  t.true(await loggedIntegrityError(p.b, 'rate_limit_quotas', 'rq'));
   // Exempt paths added to the quota config by SQL are not honoured either.
   ok(await api(p.a, 'POST', 'sys/quotas/config', { body: { rate_limit_exempt_paths: [] } }), 'config');
   await p.sql.query(`UPDATE quota_config SET rate_limit_exempt_paths = '["rl/"]'`);
@@ -203,7 +203,7 @@ test.serial('a rate-limit quota raised by SQL keeps its checked limit; the chang
   t.true(refused(await api(p.b, 'GET', 'sys/quotas/config')));
   t.true(refused(await api(p.b, 'POST', 'sys/quotas/config', { body: { enable_rate_limit_response_headers: true } })), 'no partial update on top of it');
   t.is((await read(p.b, 'rl/data/s')).status, 429, 'the added exempt path is not honoured');
-  t.true(loggedIntegrityError(p.b, 'quota_config', 'id=1'));
+  t.true(await loggedIntegrityError(p.b, 'quota_config', 'id=1'));
   for (const name of ['rq', 'marker']) ok(await api(p.a, 'DELETE', `sys/quotas/rate-limit/${name}`), 'delete');
   await p.sql.query('DELETE FROM quota_config');
 });
@@ -217,7 +217,7 @@ test.serial('a password policy weakened by SQL: its parsed form is ignored, its 
   t.is(((await gen(p.b)).json as { data: { password: string } }).data.password.length, 24, 'the rules come from the document');
   await p.sql.query(`UPDATE password_policies SET policy = jsonb_set(policy, '{document}', to_jsonb(replace(policy->>'document', '24', '4'))) WHERE name = 'strong'`);
   for (const b of [p.a, p.b]) t.true(refused(await gen(b)));
-  t.true(loggedIntegrityError(p.a, 'password_policies', 'strong'));
+  t.true(await loggedIntegrityError(p.a, 'password_policies', 'strong'));
 });
 
 test.serial('rotations: pause, resume and grace work; a schedule, target, pause or grace changed by SQL is refused', async (t) => {
@@ -240,7 +240,7 @@ test.serial('rotations: pause, resume and grace work; a schedule, target, pause 
     ]);
   }
   t.is((await api(p.b, 'GET', `sys/rotations/${id}`)).status, 200);
-  t.true(loggedIntegrityError(p.b, 'rotations', id));
+  t.true(await loggedIntegrityError(p.b, 'rotations', id));
 });
 
 test.serial('a scheduler job paused by SQL keeps running; paused through the API it is skipped', async (t) => {

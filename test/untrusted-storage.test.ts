@@ -30,12 +30,12 @@ test.serial('a default token given {root} by SQL is refused on both replicas, ca
   const fresh = await api(p.b, 'GET', 'secret/data/app', { token });
   t.true(refused(fresh), fresh.text);
   t.false(fresh.text.includes('secret-value'));
-  t.true(loggedIntegrityError(p.b, 'tokens', accessor));
+  t.true(await loggedIntegrityError(p.b, 'tokens', accessor));
   // a still holds the row it checked (default only: no widening), and refuses once its cache reloads.
   t.is((await api(p.a, 'GET', 'secret/data/app', { token })).status, 403);
   await notify(p.sql, 'sealbox_tokens');
   await until('a reloads the token', async () => refused(await api(p.a, 'GET', 'secret/data/app', { token })));
-  t.true(loggedIntegrityError(p.a, 'tokens', accessor));
+  t.true(await loggedIntegrityError(p.a, 'tokens', accessor));
 });
 
 test.serial('each protected token column changed by SQL makes the token unusable', async (t) => {
@@ -64,7 +64,7 @@ test.serial('each protected token column changed by SQL makes the token unusable
     t.is((await p.sql.query(`UPDATE tokens SET ${set} WHERE accessor = $1`, [accessor])).rowCount, 1, column);
     const r = await lookupSelf(p.b, token);
     t.true(refused(r), `${column}: ${r.status} ${r.text}`);
-    t.true(loggedIntegrityError(p.b, 'tokens', column === 'accessor' ? `${accessor}x` : accessor), column);
+    t.true(await loggedIntegrityError(p.b, 'tokens', column === 'accessor' ? `${accessor}x` : accessor), column);
   }
 });
 
@@ -114,7 +114,7 @@ test.serial('num_uses: the counter can only count down within its authenticated 
     t.is((await p.sql.query(`UPDATE tokens SET ${set} WHERE accessor = $1`, [accessor])).rowCount, 1);
     const r = await lookupSelf(p.b, token);
     t.true(refused(r), `${what}: ${r.text}`);
-    t.true(loggedIntegrityError(p.b, 'tokens', accessor));
+    t.true(await loggedIntegrityError(p.b, 'tokens', accessor));
   }
 });
 
@@ -168,7 +168,7 @@ test.serial('policies: the rules are derived from the checked document; an edite
   await until('a reloads the policy', async () => refused(await api(p.a, 'GET', 'secret/data/app', { token: reader.token })));
   const r = await api(p.b, 'GET', 'secret/data/app', { token: fresh.token });
   t.true(refused(r), r.text);
-  t.true(loggedIntegrityError(p.b, 'policies', 'fresh-reader'));
+  t.true(await loggedIntegrityError(p.b, 'policies', 'fresh-reader'));
   const read = await api(p.b, 'GET', 'sys/policies/acl/reader');
   t.true(refused(read), 'the document is not shown as if it were valid');
 

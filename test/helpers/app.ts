@@ -78,9 +78,27 @@ function installExitHook(): void {
 function memoryLog() {
   const chunks: string[] = [];
   const parsed: Record<string, unknown>[] = [];
+  const waiters = new Set<(line: Record<string, unknown>) => void>();
+  /** As the spawned broker's: true once a matching line is written (at once if one was), false after timeoutMs. */
+  const waitForLogLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<boolean> => {
+    if (parsed.some(match)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (found: boolean): void => {
+        clearTimeout(timer);
+        waiters.delete(waiter);
+        resolve(found);
+      };
+      const waiter = (line: Record<string, unknown>): void => {
+        if (match(line)) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      waiters.add(waiter);
+    });
+  };
   return {
     chunks,
     parsed,
+    waitForLogLine,
     destination: {
       write(msg: string): void {
         chunks.push(msg);
@@ -89,7 +107,11 @@ function memoryLog() {
           if (!s.startsWith('{')) continue;
           try {
             const obj: unknown = JSON.parse(s);
-            if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) parsed.push(obj as Record<string, unknown>);
+            if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
+              const rec = obj as Record<string, unknown>;
+              parsed.push(rec);
+              for (const w of waiters) w(rec);
+            }
           } catch {
             // not JSON
           }
@@ -190,6 +212,7 @@ export async function startApp(opts: StartAppOptions = {}): Promise<InProcessBro
     jobs: () => app.jobs.names(),
     logs: () => mem.chunks.join(''),
     logLines: () => [...mem.parsed],
+    waitForLogLine: mem.waitForLogLine,
     stop,
   };
 }

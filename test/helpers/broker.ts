@@ -58,6 +58,11 @@ export interface Broker {
   logs(): string;
   /** Parsed JSON (pino) log lines from stdout so far. */
   logLines(): Record<string, unknown>[];
+  /**
+   * Resolves true once a log line matching `match` has been read (at once if one already was), false if none came
+   * within `timeoutMs`. An answer over HTTP can arrive before the log line it caused is read from the pipe.
+   */
+  waitForLogLine(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<boolean>;
   /** Send `signal` (default SIGTERM), wait for exit (SIGKILL after 15 s), resolve with the exit code (null if killed by a signal). Idempotent. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -122,6 +127,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
   const parsed: Record<string, unknown>[] = [];
   let stdoutRest = '';
   let onLine: ((obj: Record<string, unknown>) => void) | undefined;
+  const lineWaiters = new Set<(obj: Record<string, unknown>) => void>();
 
   proc.stdout.setEncoding('utf8');
   proc.stderr.setEncoding('utf8');
@@ -139,6 +145,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
           const rec = obj as Record<string, unknown>;
           parsed.push(rec);
           onLine?.(rec);
+          for (const w of lineWaiters) w(rec);
         }
       } catch {
         // not JSON
@@ -213,7 +220,24 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     return stopping;
   };
 
-  return { address, rootToken, dataDir, proc, logs, logLines: () => [...parsed], stop };
+  const waitForLogLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<boolean> => {
+    if (parsed.some(match)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (found: boolean): void => {
+        clearTimeout(timer);
+        lineWaiters.delete(waiter);
+        resolve(found);
+      };
+      const waiter = (rec: Record<string, unknown>): void => {
+        if (match(rec)) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      lineWaiters.add(waiter);
+      void exited.then(() => done(parsed.some(match)));
+    });
+  };
+
+  return { address, rootToken, dataDir, proc, logs, logLines: () => [...parsed], waitForLogLine, stop };
 }
 
 export type VaultClient = vault.Client;

@@ -69,8 +69,7 @@ export const INTEGRITY = 'stored value failed its integrity check';
 export const refused = (r: { status: number; text: string }): boolean => r.status === 500 && r.text.includes(INTEGRITY);
 
 /** Whether a broker logged an integrity error naming this table and primary key. */
-export function loggedIntegrityError(b: Broker, table: string, primaryKey: string): boolean {
-  return b
-    .logLines()
-    .some((l) => l.msg === 'stored row failed its integrity check' && l.table === table && typeof l.primaryKey === 'string' && l.primaryKey.startsWith(primaryKey) && l.level === 'error');
+export function loggedIntegrityError(b: Broker, table: string, primaryKey: string): Promise<boolean> {
+  // Waited for, not read once: the refusal can reach the test before the broker's log line has been read from its pipe.
+  return b.waitForLogLine((l) => l.msg === 'stored row failed its integrity check' && l.table === table && typeof l.primaryKey === 'string' && l.primaryKey.startsWith(primaryKey) && l.level === 'error');
 }
