@@ -216,6 +216,31 @@ test('export shows progress on stderr when asked, and refuses bad flags', async 
   t.regex(exists.stderr, /cannot write/);
 });
 
+test.serial('an export taken while entries are appended stops where it began, so every checkpoint it needs is in it', async (t) => {
+  // The first page names the log size the export ends at, read before the checkpoints: every multiple of 5 up to it
+  // has its checkpoint in that page's list (a batch commits its entries and checkpoints together).
+  const first = (await api(b, 'GET', 'sys/audit-log/export?after=0&limit=1')).json as { data: { through: number; checkpoints: { seq: number }[] } };
+  const { through, checkpoints } = first.data;
+  t.true(through >= 10);
+  const signed = new Set(checkpoints.map((c) => c.seq));
+  for (let size = 5; size <= through; size += 5) t.true(signed.has(size), `checkpoint at ${size}`);
+  // The CLI in small pages while writes keep appending (each write and read is audited). Before the end was fixed,
+  // entries appended after the first page came with no checkpoint for their multiple of 5 and offline verify failed.
+  const file = path.join(fs.mkdtempSync(path.join(tmp, 'racing-')), 'racing.jsonl');
+  let writing = true;
+  const writer = (async () => {
+    for (let i = 0; writing && i < 200; i++) await api(b, 'POST', 'secret/data/racing', { body: { data: { n: String(i) } } });
+  })();
+  const r = await cli(['export', '-o', file, '-page-size=2', '-mark=false']);
+  writing = false;
+  await writer;
+  t.is(r.code, 0, r.stderr);
+  const key = (await api(b, 'GET', 'sys/audit-log/public-key')).json as { data: { public_key: string } };
+  const v = await cli(['verify', '--file', file, '--public-key', key.data.public_key, '-format=json'], { token: null, env: { SEALBOX_ADDR: 'http://127.0.0.1:1' } });
+  t.is(v.code, 0, v.stderr);
+  t.true((JSON.parse(v.stdout) as { ok: boolean }).ok);
+});
+
 test('an export verifies offline with the public key from the API', async (t) => {
   const { file, publicKey } = await exportOnce();
   const r = await cli(['verify', '--file', file, '--public-key', publicKey, '-format=json', '-progress'], { token: null, env: { SEALBOX_ADDR: 'http://127.0.0.1:1' } });

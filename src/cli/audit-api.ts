@@ -41,6 +41,8 @@ const exportSchema = z.object({
   prune_mark: z.string().nullable().optional(),
   cadence: z.object({ every: z.number().int(), seconds: z.number().int() }).optional(),
   next: seqSchema.nullable().optional(),
+  /** First page only: the log's size when the export began; the export stops there (older brokers omit it). */
+  through: z.number().int().nonnegative().optional(),
 });
 export type ExportPage = z.infer<typeof exportSchema>;
 

@@ -77,6 +77,8 @@ export async function runExport(argv: readonly string[], env: Env): Promise<numb
     let after = 0;
     let last = 0;
     let checkpoints: Checkpoint[] = [];
+    /** The log's size when the export began: entries appended since are the next export's (their checkpoints are not in this file). */
+    let endAt = Infinity;
     for (let first = true; ; first = false) {
       const page = await exportPage(client, after, pageSize, false);
       if (first) {
@@ -94,22 +96,24 @@ export async function runExport(argv: readonly string[], env: Env): Promise<numb
             prune_mark: page.prune_mark ?? null,
           })}\n`,
         );
+        endAt = page.through ?? Infinity;
         checkpoints = page.checkpoints ?? [];
         if (checkpoints.length > 0) {
           await write(checkpoints.map((c) => `${JSON.stringify({ type: 'checkpoint', ...c })}\n`).join(''));
         }
       }
-      if (page.entries.length > 0) {
+      const entries = page.entries.filter((e) => e.seq <= endAt);
+      if (entries.length > 0) {
         let chunk = '';
-        for (const e of page.entries) {
+        for (const e of entries) {
           if (e.seq <= last) throw new ApiError(`the server sent seq ${e.seq} after seq ${last}`);
           chunk += `${JSON.stringify({ type: 'entry', seq: e.seq, entry: e.entry, hash: e.hash })}\n`;
           last = e.seq;
         }
         await write(chunk);
-        progress.tick(page.entries.length);
+        progress.tick(entries.length);
       }
-      if (page.next === null || page.next === undefined || page.entries.length === 0) break;
+      if (page.next === null || page.next === undefined || page.entries.length === 0 || entries.length < page.entries.length || last >= endAt) break;
       after = page.next;
     }
 

@@ -218,7 +218,12 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
         read: op(exportInput, async ({ input }) => {
           const after = input.after ?? 0;
           const limit = input.limit ?? EXPORT_LIMIT.default;
-          // Checkpoints first: each one names a committed entry, so the pages below (read later) reach it.
+          // The first page fixes the export's end: the log's size read *before* the checkpoints. A batch commits its
+          // entries and the checkpoints they reach together, so every checkpoint at or below `through` is in the list
+          // read next; entries appended while the export pages on are left to the next export (the client stops at
+          // `through`), or their checkpoints would be missing from this file.
+          const through = after === 0 ? (await store.head()).seq : undefined;
+          // Each checkpoint names a committed entry, so the pages below (read later) reach it.
           const checkpoints = after === 0 ? (await store.checkpoints()).map(checkpointWire) : undefined;
           const prune = after === 0 ? await store.pruneMark() : undefined;
           const rows = await store.page(after, limit + 1);
@@ -229,6 +234,7 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
             next: rows.length > limit && last ? last.seq : null,
           };
           if (checkpoints) {
+            data.through = through;
             data.checkpoints = checkpoints;
             data.prune_mark = prune?.note ?? null;
             data.cadence = { every: deps.cadence.every, seconds: deps.cadence.seconds };
