@@ -4,7 +4,7 @@
 import test from 'ava';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
 import { newTarget } from './helpers/pg-target.ts';
-import { canLogin, createUsers, history, mountDatabase, must, rotation, staticCreds, uniq, waitFor } from './consumers/kit.ts';
+import { canLogin, createUsers, history, mountDatabase, must, runClosed, staticCreds, uniq, waitFor } from './consumers/kit.ts';
 
 process.env.SEALBOX_ROTATION_MIN_INTERVAL = '1s';
 const ID = 'database/static-roles/pair';
@@ -40,10 +40,7 @@ for (const failpoint of ['rotation:after-finish', 'rotation:after-retire-before-
     const current = await staticCreds(again, 'pair');
     t.not(current.username, v1.username, 'the rotation had finished: the other user is handed out');
     t.true(await canLogin(target, current), 'the current credentials log in right after the restart');
-    const done = await waitFor('the retire step to complete', async () => {
-      const r = await rotation(again, ID);
-      return r.in_progress === null ? r : null;
-    }, 60_000);
+    const done = await runClosed(again, ID);
     t.is(done.last_status, 'ok');
     const runs = await history(again, ID);
     t.is(runs.length, 2, 'the first rotation and this one: the retire step closed its run once');

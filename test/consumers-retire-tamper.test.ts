@@ -7,7 +7,7 @@ import test from 'ava';
 import { api, startBroker } from './helpers/broker.ts';
 import { withPgClient } from './helpers/postgres.ts';
 import { newTarget } from './helpers/pg-target.ts';
-import { canLogin, createUsers, history, mountDatabase, must, rotation, staticCreds, uniq, waitFor } from './consumers/kit.ts';
+import { canLogin, createUsers, history, mountDatabase, must, rotation, runClosed, staticCreds, uniq } from './consumers/kit.ts';
 
 process.env.SEALBOX_ROTATION_MIN_INTERVAL = '1s';
 const PATH = 'database/static-creds/pair';
@@ -37,7 +37,7 @@ test('retire_at and claim_until moved 30 days ahead by SQL: the previous user is
     const r = await c.query(`UPDATE rotations SET retire_at = now() + interval '30 days', claim_until = now() + interval '30 days' WHERE id = $1`, [ID]);
     t.is(r.rowCount, 1);
   });
-  await waitFor('the run to retire the previous user', async () => (await rotation(b, ID)).in_progress === null, 60_000);
+  await runClosed(b, ID, 'the run to retire the previous user', 60_000);
   const runs = await history(b, ID);
   t.is(runs[0]?.consumers?.reason, 'grace', JSON.stringify(runs[0]?.consumers));
   t.is(runs[0]?.consumers?.pending.length, 1, 'the consumer that never acknowledged is on record');

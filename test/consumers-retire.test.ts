@@ -10,7 +10,7 @@ import pg from 'pg';
 import { runAgent, setupAppRole, tempDir, writeConfig, type AgentProc } from '../agent/test/helpers.ts';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
 import { newTarget, type Target } from './helpers/pg-target.ts';
-import { canLogin, createUsers, history, mountDatabase, must, rotation, staticCreds, uniq, waitFor, type Creds } from './consumers/kit.ts';
+import { canLogin, createUsers, history, mountDatabase, must, rotation, runClosed, staticCreds, uniq, waitFor, type Creds } from './consumers/kit.ts';
 
 process.env.SEALBOX_ROTATION_MIN_INTERVAL = '1s';
 const PATH = 'database/static-creds/pair';
@@ -88,7 +88,7 @@ test.serial('5 agent consumers, one SIGSTOPped: the old user works until it ackn
 
   // It resumes, gets the event, writes the file, acknowledges: the previous user is retired.
   stopped.proc.kill('SIGCONT');
-  await waitFor('the run to retire the previous user', async () => (await rotation(b, ID)).in_progress === null, 60_000);
+  await runClosed(b, ID, 'the run to retire the previous user', 60_000);
   t.false(await canLogin(target, v1), 'the previous user is refused once every consumer acknowledged');
   t.true(await canLogin(target, await staticCreds(b, 'pair')));
   const runs = await history(b, ID);
@@ -101,7 +101,7 @@ test.serial('5 agent consumers, one SIGSTOPped: the old user works until it ackn
   await must(b, 'POST', 'database/rotate-role/pair');
   const v3 = await staticCreds(b, 'pair');
   const v2creds = v2;
-  await waitFor('the grace to end and the run to retire', async () => (await rotation(b, ID)).in_progress === null, 60_000);
+  await runClosed(b, ID, 'the grace to end and the run to retire', 60_000);
   const graced = await history(b, ID);
   t.is(graced[0]?.consumers?.reason, 'grace');
   t.is(graced[0]?.consumers?.pending.length, 1);
@@ -156,7 +156,7 @@ test.serial('20 rotations with 3 acknowledging agents: a client that reconnects 
   for (let i = 0; i < 20; i++) {
     await must(b, 'POST', 'database/rotate-role/pair');
     const v = (await staticCreds(b, 'pair')).version;
-    await waitFor(`rotation ${i + 1} to be acknowledged and retired`, async () => (await rotation(b, ID)).in_progress === null, 60_000);
+    await runClosed(b, ID, `rotation ${i + 1} to be acknowledged and retired`, 60_000);
     t.is(await ackedAt(b, v), 3);
   }
   stop = true;

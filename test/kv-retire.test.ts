@@ -3,7 +3,7 @@
 // then it is destroyed; without it, the previous version stays (Vault's KV history) and the run ends at finish.
 import test from 'ava';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
-import { history, must, rotation, waitFor } from './consumers/kit.ts';
+import { history, must, rotation, runClosed } from './consumers/kit.ts';
 
 process.env.SEALBOX_ROTATION_MIN_INTERVAL = '1s';
 
@@ -44,7 +44,7 @@ test.serial('destroy_previous: the replaced version stays readable until the con
   t.is(v2.metadata.version, 2);
 
   await ack('app/db', 2);
-  await waitFor('the retire step to finish', async () => (await rotation(b, id)).in_progress === null, 30_000);
+  await runClosed(b, id, 'the retire step to finish', 30_000);
   const gone = await version('app/db', 1);
   t.is(gone.status, 404, gone.text);
   t.true((gone.json as { data?: { metadata?: { destroyed?: boolean } } }).data?.metadata?.destroyed === true, gone.text);

@@ -4,7 +4,7 @@
 // issuer signs. Real broker processes (failpoints are process-wide).
 import test from 'ava';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
-import { history, must, rotation, waitFor } from './consumers/kit.ts';
+import { history, must, runClosed, waitFor } from './consumers/kit.ts';
 
 const ID = 'pki/issuer/default';
 
@@ -34,10 +34,7 @@ for (const failpoint of ['rotation:after-finish', 'rotation:after-retire-before-
     const again = await startBroker(opts);
     t.teardown(() => again.stop());
     t.not((await api(again, 'GET', 'pki/ca/pem')).text.trim(), oldRoot.trim(), 'the rotation had finished: the new issuer is the default');
-    const done = await waitFor('the retire step to complete', async () => {
-      const r = await rotation(again, ID);
-      return r.in_progress === null ? r : null;
-    }, 60_000);
+    const done = await runClosed(again, ID);
     t.is(done.last_status, 'ok');
     const runs = await history(again, ID);
     t.is(runs.length, 1, 'the retire step closed its run once');

@@ -78,6 +78,14 @@ export async function history(b: Broker, id: string): Promise<RunWire[]> {
   return ((await must(b, 'GET', `sys/rotations/${id}/history`)) as { data: { runs: RunWire[] } }).data.runs;
 }
 
+/** Waits until rotation `id` has no run in progress (its retire step done) and answers its state then. */
+export function runClosed(b: Broker, id: string, what = 'the retire step to complete', timeoutMs = 60_000): Promise<RotationWire> {
+  return waitFor(what, async () => {
+    const r = await rotation(b, id);
+    return r.in_progress === null ? r : null;
+  }, timeoutMs);
+}
+
 export async function canLogin(target: Target, c: Creds): Promise<boolean> {
   const client = new pg.Client({ host: '127.0.0.1', port: target.cluster.port, database: target.dbName, user: c.username, password: c.password, connectionTimeoutMillis: 5000 });
   client.on('error', () => {});

@@ -11,6 +11,7 @@
 // Background jobs start no timer: a test runs one with `kick(name)` (the job's body, now; `jobs()` lists them).
 // Dev mode is what `sealbox server --dev` builds: unsealed, a `secret/` KV v2 mount and the given root token.
 // What needs a real process (the CLI, replicas on one data dir, signals, SIGKILL, the agent) stays on startBroker.
+import { createLogWaiters } from './log-waiters.ts';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -78,27 +79,11 @@ function installExitHook(): void {
 function memoryLog() {
   const chunks: string[] = [];
   const parsed: Record<string, unknown>[] = [];
-  const waiters = new Set<(line: Record<string, unknown>) => void>();
-  /** As the spawned broker's: true once a matching line is written (at once if one was), false after timeoutMs. */
-  const waitForLogLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<boolean> => {
-    if (parsed.some(match)) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (found: boolean): void => {
-        clearTimeout(timer);
-        waiters.delete(waiter);
-        resolve(found);
-      };
-      const waiter = (line: Record<string, unknown>): void => {
-        if (match(line)) done(true);
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      waiters.add(waiter);
-    });
-  };
+  const waiters = createLogWaiters(parsed);
   return {
     chunks,
     parsed,
-    waitForLogLine,
+    waitForLogLine: (match: (line: Record<string, unknown>) => boolean, timeoutMs?: number) => waiters.waitFor(match, timeoutMs),
     destination: {
       write(msg: string): void {
         chunks.push(msg);
@@ -110,7 +95,7 @@ function memoryLog() {
             if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
               const rec = obj as Record<string, unknown>;
               parsed.push(rec);
-              for (const w of waiters) w(rec);
+              waiters.seen(rec);
             }
           } catch {
             // not JSON

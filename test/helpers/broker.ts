@@ -7,6 +7,7 @@
 //   t.teardown(() => b.stop());
 //
 // Brokers still running when the test process exits are killed, and temp data dirs are removed.
+import { createLogWaiters } from './log-waiters.ts';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -127,7 +128,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
   const parsed: Record<string, unknown>[] = [];
   let stdoutRest = '';
   let onLine: ((obj: Record<string, unknown>) => void) | undefined;
-  const lineWaiters = new Set<(obj: Record<string, unknown>) => void>();
+  const lineWaiters = createLogWaiters(parsed);
 
   proc.stdout.setEncoding('utf8');
   proc.stderr.setEncoding('utf8');
@@ -145,7 +146,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
           const rec = obj as Record<string, unknown>;
           parsed.push(rec);
           onLine?.(rec);
-          for (const w of lineWaiters) w(rec);
+          lineWaiters.seen(rec);
         }
       } catch {
         // not JSON
@@ -220,22 +221,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     return stopping;
   };
 
-  const waitForLogLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<boolean> => {
-    if (parsed.some(match)) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (found: boolean): void => {
-        clearTimeout(timer);
-        lineWaiters.delete(waiter);
-        resolve(found);
-      };
-      const waiter = (rec: Record<string, unknown>): void => {
-        if (match(rec)) done(true);
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      lineWaiters.add(waiter);
-      void exited.then(() => done(parsed.some(match)));
-    });
-  };
+  const waitForLogLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<boolean> => lineWaiters.waitFor(match, timeoutMs, exited);
 
   return { address, rootToken, dataDir, proc, logs, logLines: () => [...parsed], waitForLogLine, stop };
 }
