@@ -224,7 +224,8 @@ export function sysAuditPaths(deps: SysAuditDeps): PathDef[] {
           // `through`), or their checkpoints would be missing from this file.
           const through = after === 0 ? (await store.head()).seq : undefined;
           // Each checkpoint names a committed entry, so the pages below (read later) reach it.
-          const checkpoints = after === 0 ? (await store.checkpoints()).map(checkpointWire) : undefined;
+          // Only those up to `through`: one past it (appended since) would ask for entries this export does not carry.
+          const checkpoints = through !== undefined ? (await store.checkpoints()).filter((c) => c.seq <= through).map(checkpointWire) : undefined;
           const prune = after === 0 ? await store.pruneMark() : undefined;
           const rows = await store.page(after, limit + 1);
           const page = rows.slice(0, limit);
