@@ -34,13 +34,20 @@ test('subscribers hear only paths they may read; the types filter narrows furthe
   });
   await api(b, 'POST', 'secret/data/other/x', { body: { data: { a: 1 } } });
   await api(b, 'POST', 'secret/data/app/y', { body: { data: { a: 1 } } });
-  await mine.waitFor((x) => x.data.path === 'secret/data/app/y');
-  await new Promise((r) => setTimeout(r, 300));
+  // Two deletes close the sequence: a stream delivers in publish order, so once the last delete has arrived at both
+  // subscribers, anything either was going to hear from the writes has arrived too.
+  await api(b, 'DELETE', 'secret/data/other/x');
+  await api(b, 'DELETE', 'secret/data/app/y');
+  const isLast = (x: { event: string; data: Record<string, unknown> }) => x.event === 'kv-v2/data-delete' && x.data.path === 'secret/data/app/y';
+  await Promise.all([mine.waitFor(isLast), onlyDeletes.waitFor(isLast)]);
   t.deepEqual(
-    mine.events.map((e) => e.data.path),
-    ['secret/data/app/y'],
+    mine.events.map((e) => `${e.event} ${String(e.data.path)}`),
+    ['kv-v2/data-write secret/data/app/y', 'kv-v2/data-delete secret/data/app/y'],
   );
-  t.deepEqual(onlyDeletes.events, []);
+  t.deepEqual(
+    onlyDeletes.events.map((e) => `${e.event} ${String(e.data.path)}`),
+    ['kv-v2/data-delete secret/data/other/x', 'kv-v2/data-delete secret/data/app/y'],
+  );
 
   const noRead = await tokenWith(b, { 'secret/data/app/*': { capabilities: ['read'] } });
   const denied = await api(b, 'GET', 'sys/events/subscribe', { token: noRead });

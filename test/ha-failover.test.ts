@@ -11,6 +11,7 @@ import { api, startBroker, type ApiResponse, type Broker } from './helpers/broke
 import { pgBinariesMissing, startPrimaryStandby } from './helpers/pg-standby.ts';
 import { newTarget } from './helpers/pg-target.ts';
 import { withPgClient } from './helpers/postgres.ts';
+import { pollUntil } from './helpers/poll.ts';
 
 const GROUP = 'ha_readers';
 const LEASE_SECONDS = 8;
@@ -30,11 +31,7 @@ interface Done {
 }
 
 const until = async (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await pollUntil(what, check, { timeoutMs, everyMs: 100 });
 };
 
 test('brokers follow a promoted synchronous standby under load: nothing acknowledged is lost', async (t) => {

@@ -9,16 +9,13 @@ import test from 'ava';
 import { api, startBroker, type ApiResponse, type Broker } from './helpers/broker.ts';
 import { createNetns, NETNS_ENTRY, netnsUnavailable } from './helpers/netns.ts';
 import { pgBinariesMissing, startPgServer } from './helpers/pg-standby.ts';
+import { pollUntil } from './helpers/poll.ts';
 
 const STALENESS_S = 3;
 const PARTITION_MS = 20_000;
 
 const until = async (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await pollUntil(what, check, { timeoutMs, everyMs: 100 });
 };
 
 /** A request that may hang while the link is down: a timeout is an answer too (not a 200). */

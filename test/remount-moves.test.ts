@@ -2,7 +2,6 @@
 // (new id, same schedule, history kept, still runnable); the leases of a moved database mount keep their ids and
 // still renew and revoke (the target role is really dropped). And LIST requests are logged as LIST, not as the LINK
 // of the wire rewrite. A real broker on a real PostgreSQL, a real PostgreSQL target.
-import { once } from 'node:events';
 import net from 'node:net';
 import test from 'ava';
 import { api, startBroker, type ApiResponse, type Broker } from './helpers/broker.ts';
@@ -108,14 +107,10 @@ test.serial('the access log names a LIST request LIST', async (t) => {
   const res = await rawList('secret/metadata/listed');
   t.regex(res, /^HTTP\/1\.1 200 /);
   t.regex(res, /"keys":\["one"\]/);
-  const find = () => b.logLines().find((l) => l.msg === 'request' && l.path === '/v1/secret/metadata/listed');
   // The line is written before the response ends; it reaches this process with the broker's next stdout chunk.
-  const deadline = Date.now() + 10_000;
-  let line = find();
-  while (!line && Date.now() < deadline) {
-    await Promise.race([once(b.proc.stdout!, 'data'), new Promise((r) => setTimeout(r, 250))]);
-    line = find();
-  }
+  const isIt = (l: Record<string, unknown>) => l.msg === 'request' && l.path === '/v1/secret/metadata/listed';
+  t.true(await b.waitForLogLine(isIt, 10_000), 'no access log line for the LIST');
+  const line = b.logLines().find(isIt);
   t.is(line?.method, 'LIST', JSON.stringify(line));
   t.false(b.logs().includes('"method":"LINK"'));
 });

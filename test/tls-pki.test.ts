@@ -7,6 +7,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { startBroker, type Broker } from './helpers/broker.ts';
 import { createTestPki, type Issued, type TestPki } from './helpers/test-pki.ts';
+import { pollUntil } from './helpers/poll.ts';
 
 /** The role's TTL: renewal is due about 4 s after each issue. */
 const TTL_SECONDS = 6;
@@ -103,14 +104,8 @@ function served(): Promise<Served> {
   });
 }
 
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null>): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}\n--- broker output ---\n${b.logs().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null>): Promise<T> {
+  return pollUntil(what, probe, { timeoutMs: ms, everyMs: 200, context: () => `--- broker output ---\n${b.logs().slice(-4000)}` });
 }
 
 function openssl(args: string[]): { code: number; out: string } {

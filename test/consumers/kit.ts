@@ -5,6 +5,7 @@ import pg from 'pg';
 import { api, type Broker } from '../helpers/broker.ts';
 import { withPgClient } from '../helpers/postgres.ts';
 import type { Target } from '../helpers/pg-target.ts';
+import { pollUntil } from '../helpers/poll.ts';
 
 export interface Creds {
   username: string;
@@ -100,20 +101,7 @@ export async function canLogin(target: Target, c: Creds): Promise<boolean> {
   }
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Polls `check` (what the broker or the target reports) until it yields a value. */
-export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const start = Date.now();
-  let last: unknown;
-  while (Date.now() - start < timeoutMs) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await pause(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+export function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  return pollUntil(what, check, { timeoutMs, everyMs });
 }

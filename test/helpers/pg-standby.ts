@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { onExitSync, shQuote, startWatchdog } from './exit.ts';
+import { pollUntil } from './poll.ts';
 
 const USER = 'postgres';
 const PG_ROOT = '/usr/lib/postgresql';
@@ -230,13 +231,11 @@ export async function startPrimaryStandby(databases: string[]): Promise<PgPair> 
     try {
       await p.query("ALTER SYSTEM SET synchronous_standby_names = '*'");
       await p.query('SELECT pg_reload_conf()');
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const r = await p.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'");
-        if (r.rows[0]?.n === '1') break;
-        if (Date.now() > deadline) throw new Error('the standby did not become synchronous within 60 s');
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      await pollUntil(
+        'the standby to become synchronous',
+        async () => (await p.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'")).rows[0]?.n === '1',
+        { timeoutMs: 60_000, everyMs: 100 },
+      );
     } finally {
       await p.end();
     }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { api, startBroker, type Broker } from './broker.ts';
 import { startPostgres } from './postgres.ts';
+import { pollUntil } from './poll.ts';
 
 export interface ReplicaPair {
   a: Broker;
@@ -48,12 +49,7 @@ export async function notify(sql: pg.Client, channel: 'sealbox_tokens' | 'sealbo
 
 /** Polls `check` (a condition on the broker's answers, not a timer) until it holds; throws after `timeoutMs`. */
 export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
+  await pollUntil(what, check, { timeoutMs });
 }
 
 export async function createToken(b: Broker, body: Record<string, unknown>): Promise<{ token: string; accessor: string }> {

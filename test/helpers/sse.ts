@@ -3,6 +3,7 @@
 //   const sse = await subscribe(b, token, '?types=kv-v2/*');
 //   const e = await sse.waitFor((x) => x.event === 'kv-v2/data-write');
 //   sse.close();
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { api, type Broker } from './broker.ts';
 
@@ -18,6 +19,7 @@ export function subscribe(b: Broker, token: string, query = ''): Promise<Sse> {
   return new Promise((resolve, reject) => {
     const req = http.get(`${b.address}/v1/sys/events/subscribe${query}`, { headers: { 'x-vault-token': token, accept: 'text/event-stream' } }, (res) => {
       const events: Sse['events'] = [];
+      const arrived = new EventEmitter();
       let buf = '';
       let endResolve: () => void = () => {};
       const ended = new Promise<void>((r) => (endResolve = r));
@@ -32,22 +34,38 @@ export function subscribe(b: Broker, token: string, query = ''): Promise<Sse> {
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown>, at: Date.now() });
         }
+        arrived.emit('data');
       });
       res.on('end', () => endResolve());
-      res.on('close', () => endResolve());
+      res.on('close', () => {
+        endResolve();
+        arrived.emit('close');
+      });
       resolve({
         events,
         status: res.statusCode ?? 0,
         ended,
         close: () => req.destroy(),
-        async waitFor(pred, timeoutMs = 5000) {
-          const start = Date.now();
-          for (;;) {
-            const hit = events.find(pred);
-            if (hit) return hit;
-            if (Date.now() - start > timeoutMs) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
-            await new Promise((r) => setTimeout(r, 20));
-          }
+        // Checked when each chunk of the stream arrives; the only timer is the deadline.
+        waitFor(pred, timeoutMs = 5000) {
+          return new Promise((done, fail) => {
+            const finish = (err?: Error): void => {
+              clearTimeout(deadline);
+              arrived.off('data', check);
+              arrived.off('close', closed);
+              const hit = events.find(pred);
+              if (hit && !err) done(hit);
+              else fail(err ?? new Error('unreachable'));
+            };
+            const check = (): void => {
+              if (events.some(pred)) finish();
+            };
+            const closed = (): void => finish(events.some(pred) ? undefined : new Error(`the stream ended with no matching event; got ${JSON.stringify(events)}`));
+            const deadline = setTimeout(() => finish(new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`)), timeoutMs);
+            arrived.on('data', check);
+            arrived.on('close', closed);
+            check();
+          });
         },
       });
     });
