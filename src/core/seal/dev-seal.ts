@@ -41,7 +41,10 @@ export async function bootDevSeal(deps: DevSealDeps, rootTokenFlag?: string): Pr
   await mkdir(deps.dataDir, { recursive: true, mode: 0o700 });
   const path = join(deps.dataDir, FILE);
   let creds = await readCreds(path);
-  if (!creds && !(await deps.seal.isInitialized())) {
+  // A replica sharing DATA links the file before it initialises storage: when storage is initialised, the file is
+  // there, even if it was not when this process first looked.
+  if (!creds && (await deps.seal.isInitialized())) creds = await readCreds(path);
+  else if (!creds) {
     const fresh: DevCredentials = {
       unseal_key: deps.random.bytes(32).toString('base64'),
       root_token: rootTokenFlag ?? newTokenValue(deps.random),
