@@ -37,8 +37,11 @@ test('renderStatements splits every list entry, then substitutes', (t) => {
   t.deepEqual(renderStatements(['SELECT \'{{name}}\''], { name: 'a;b' }), [`SELECT 'a;b'`]);
 });
 
-test('formatExpiration is UTC in the form Vault writes, whatever the milliseconds', (t) => {
-  t.is(formatExpiration(new Date('2030-02-03T04:05:06.789Z')), '2030-02-03 04:05:06+0000');
+test('formatExpiration is UTC in the form Vault writes, rounded up so the password never ends before its lease', (t) => {
+  t.is(formatExpiration(new Date('2030-02-03T04:05:06.789Z')), '2030-02-03 04:05:07+0000');
+  t.is(formatExpiration(new Date('2030-02-03T04:05:06.001Z')), '2030-02-03 04:05:07+0000');
+  t.is(formatExpiration(new Date('2030-02-03T04:05:06.000Z')), '2030-02-03 04:05:06+0000');
+  t.is(formatExpiration(new Date('2030-12-31T23:59:59.500Z')), '2031-01-01 00:00:00+0000');
   t.is(formatExpiration(new Date(0)), '1970-01-01 00:00:00+0000');
 });
 

@@ -56,7 +56,9 @@ export function renderStatements(statements: readonly string[], vars: StatementV
 
 /** A timestamptz literal body in UTC, as Vault formats expirations ("2006-01-02 15:04:05+0000"). */
 export function formatExpiration(at: Date): string {
-  const iso = at.toISOString();
+  // Rounded up to the whole second: Vault's form has no fraction, and a password that stopped working before its
+  // lease ended (truncated, up to 999 ms early) left an agent's freshly fetched successor no time to land.
+  const iso = new Date(Math.ceil(at.getTime() / 1000) * 1000).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}+0000`;
 }
 
