@@ -35,7 +35,7 @@ export interface App {
   /** Printed once in dev mode. */
   dev?: { rootToken: string; unsealKey: string };
   /** The background jobs: tests advance their FakeClock, then run a job now instead of waiting for its schedule. */
-  jobs: Pick<Scheduler, 'runNow' | 'names'>;
+  jobs: Pick<Scheduler, 'runNow' | 'tick' | 'names'>;
   close(): Promise<void>;
 }
 
@@ -88,7 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       { name: 'scheduler', start: () => scheduler.start({ timers: deps.timers }), stop: () => scheduler.stop() },
       { name: 'event streams', stop: () => events.closeAll() },
     ]);
-    return { http, pipeline, dev, jobs: { runNow: (name) => scheduler.runNow(name), names: () => scheduler.names() }, drain: () => events.closeAll(), close: () => life.close() };
+    return { http, pipeline, dev, jobs: { runNow: (name) => scheduler.runNow(name), tick: (name) => scheduler.tick(name), names: () => scheduler.names() }, drain: () => events.closeAll(), close: () => life.close() };
   } catch (err) {
     await life.close().catch((closeErr: Error) => deps.log.warn({ err: closeErr.message }, 'closing after a failed start failed'));
     throw err;

@@ -38,6 +38,8 @@ export interface SchedulerDeps {
 }
 
 export type RunOutcome = JobRunRow['status'] | 'not-claimed';
+/** A tick's outcome: a run's, or 'not-due' (the schedule does not match the clock's now), or 'not-ready' (sealed, stopping or not started). */
+export type TickOutcome = RunOutcome | 'not-due' | 'not-ready';
 
 const ERROR_CHARS = 500;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
@@ -131,19 +133,28 @@ export function createScheduler(deps: SchedulerDeps) {
     return p;
   }
 
-  async function fire(spec: JobSpec, ctx: TaskContext): Promise<void> {
-    if (stopped || !stored || !deps.ready()) return;
+  /** One timer tick at `date`: the scheduled slot's outcome (a shared job's run: 'ok' or 'failed'). */
+  async function fire(spec: JobSpec, date: Date): Promise<TickOutcome> {
+    if (stopped || !stored || !deps.ready()) return 'not-ready';
     if (!spec.exclusive) {
-      await spec.run().catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'scheduled job failed'));
-      return;
+      return spec.run().then(
+        (): TickOutcome => 'ok',
+        (err: unknown): TickOutcome => {
+          deps.log.warn({ job: spec.name, err: errorText(err) }, 'scheduled job failed');
+          return 'failed';
+        },
+      );
     }
     const missed = pendingCatchUp.get(spec.name);
     if (missed) {
       pendingCatchUp.delete(spec.name);
       await runSlot(spec, missed, 'catchup').catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'catch-up run failed'));
     }
-    const slot = new Date(Math.floor(ctx.date.getTime() / 1000) * 1000);
-    await runSlot(spec, slot, 'scheduled').catch((err: unknown) => deps.log.warn({ job: spec.name, err: errorText(err) }, 'could not run a scheduled slot'));
+    const slot = new Date(Math.floor(date.getTime() / 1000) * 1000);
+    return runSlot(spec, slot, 'scheduled').catch((err: unknown): TickOutcome => {
+      deps.log.warn({ job: spec.name, err: errorText(err) }, 'could not run a scheduled slot');
+      return 'failed';
+    });
   }
 
   return {
@@ -161,7 +172,7 @@ export function createScheduler(deps: SchedulerDeps) {
     async arm(opts: { timers?: boolean } = {}): Promise<void> {
       for (const spec of specs.values()) {
         if (tasks.has(spec.name)) continue;
-        const task = cron.createTask(spec.schedule, (ctx) => track(fire(spec, ctx)), { name: spec.name, timezone: 'UTC', noOverlap: true, logger: cronLogger });
+        const task = cron.createTask(spec.schedule, (ctx: TaskContext) => track(fire(spec, ctx.date)), { name: spec.name, timezone: 'UTC', noOverlap: true, logger: cronLogger });
         tasks.set(spec.name, task);
         if (opts.timers ?? true) await task.start();
       }
@@ -222,6 +233,20 @@ export function createScheduler(deps: SchedulerDeps) {
       return track(runSlot(spec, manualSlot(spec.name), 'manual'));
     },
 
+    /**
+     * What the job's timer does when the clock's now (to the second) matches its schedule: its scheduled slot of now,
+     * claimed and recorded as a timer's ('not-due' when the schedule does not match). In-process tests, whose timers
+     * do not run, move a fake clock onto a slot and tick instead of waiting for node-cron.
+     */
+    async tick(name: string): Promise<TickOutcome> {
+      const spec = specs.get(name);
+      const task = tasks.get(name);
+      if (!spec || !task) throw new Error(`unknown job ${name}`);
+      const now = deps.clock.now();
+      if (!task.match(now)) return 'not-due';
+      return track(fire(spec, now));
+    },
+
     /** The registered job names (for tests and tools that kick each job). */
     names: (): string[] => [...specs.keys()],
 
@@ -232,6 +257,9 @@ export function createScheduler(deps: SchedulerDeps) {
 
     async stop(): Promise<void> {
       stopped = true;
+      // A run in flight records the job's next due time from its timer: the timers go after the runs, or a slot
+      // ending during shutdown would store none, and the slots missed until the next start would not be caught up.
+      await Promise.allSettled([...running]);
       for (const t of tasks.values()) await t.destroy();
       tasks.clear();
       await Promise.allSettled([...running]);
