@@ -190,3 +190,23 @@ test('operators list, pause, resume and run jobs and read their history; bad inp
   );
   t.regex(bad, /maintenance_schedule|cron/);
 });
+
+test('a run-now on the very second of a scheduled slot is a run of its own: neither takes the other’s slot', async (t) => {
+  const b = await startApp({ env: EVERY_2S });
+  t.teardown(() => b.stop());
+  const at = slotAfter(b.clock.now().getTime(), 1000);
+  b.clock.set(at);
+  // Manual first, then the timer's tick on the same millisecond …
+  t.deepEqual(((await api(b, 'POST', `sys/scheduler/jobs/${JOB}/run`)).json as { data: unknown }).data, { status: 'ok' });
+  t.is(await b.app.jobs.tick(JOB), 'ok');
+  // … and the other way round on the next slot.
+  b.clock.set(at + 2000);
+  t.is(await b.app.jobs.tick(JOB), 'ok');
+  t.deepEqual(((await api(b, 'POST', `sys/scheduler/jobs/${JOB}/run`)).json as { data: unknown }).data, { status: 'ok' });
+  const history = await runs(b);
+  t.deepEqual(
+    history.filter((r) => r.kind === 'scheduled').map((r) => [Date.parse(r.slot), r.status]),
+    [[at + 2000, 'ok'], [at, 'ok']],
+  );
+  t.is(history.filter((r) => r.kind === 'manual' && r.status === 'ok').length, 2);
+});

@@ -67,7 +67,9 @@ export function createScheduler(deps: SchedulerDeps) {
   /** Manual slots are the clock's now, but never the same instant twice for a job (a fake clock may stand still). */
   const lastManual = new Map<string, number>();
   const manualSlot = (name: string): Date => {
-    const at = Math.max(deps.clock.now().getTime(), (lastManual.get(name) ?? -Infinity) + 1);
+    let at = Math.max(deps.clock.now().getTime(), (lastManual.get(name) ?? -Infinity) + 1);
+    // Scheduled slots are whole seconds: a manual slot never is, so a run-now can never take a timer's slot (or lose to it).
+    if (at % 1000 === 0) at += 1;
     lastManual.set(name, at);
     return new Date(at);
   };
