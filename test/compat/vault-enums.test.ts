@@ -306,4 +306,10 @@ test.serial('AppRole and token fields: token_type, bind_secret_id, CIDR lists an
   for (const type of ['batch', 'default']) refused(t, await post('auth/token/create', { type }), 'type', /only "service" tokens are supported/, type);
   accepted(t, await post('auth/token/roles/tr', { token_type: 'default-service', orphan: 'true', token_period: '1h' }), 'token role');
   refused(t, await post('auth/token/roles/tr', { token_type: 'batch' }), 'token_type', /only "default" and "service" tokens are supported/);
+  accepted(t, await post('sys/policies/acl/caps', { policy: 'path "a/*" { capabilities = ["create", "read", "update", "patch", "delete", "list", "sudo"] }' }), 'capabilities');
+  for (const cap of ['scan', 'subscribe', 'recover']) {
+    const r = await post('sys/policies/acl/caps', { policy: `path "a/*" { capabilities = ["read", "${cap}"] }` });
+    t.is(r.status, 400, cap);
+    t.deepEqual(errorsOf(r), [`policy path "a/*": capability "${cap}" is not supported (sealbox has no ${cap} operation)`]);
+  }
 });
