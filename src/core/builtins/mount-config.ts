@@ -12,7 +12,7 @@ const stringList = z
   .nullable()
   .optional();
 
-/** The fields of Vault's mount config; any other key (`options`, `token_type`, `plugin_name` …) is dropped. */
+/** The fields of Vault's mount config; any other key (`options`, `plugin_name` …) is dropped. */
 export const mountConfigFields = {
   default_lease_ttl: duration,
   max_lease_ttl: duration,
@@ -22,6 +22,8 @@ export const mountConfigFields = {
   listing_visibility: z.enum(['', 'unauth', 'hidden'], { error: 'must be "unauth", "hidden" or ""' }).nullable().optional(),
   passthrough_request_headers: stringList,
   allowed_response_headers: stringList,
+  // Checked, not stored: every value sealbox accepts means service tokens, which is all it issues.
+  token_type: z.string().max(32).nullable().optional(),
 };
 export const mountConfigInput = z.object(mountConfigFields);
 export type MountConfigInput = z.output<typeof mountConfigInput>;
@@ -55,12 +57,21 @@ export function renderMountConfig(stored: Record<string, unknown>): Record<strin
   return out;
 }
 
+/** Vault's mount token_type: "", "default-service" and "service" (what sealbox issues); the batch ones are refused. */
+function checkTokenType(v: string | null | undefined, prefix: string): void {
+  const t = (v ?? '').trim();
+  if (t === '' || t === 'default-service' || t === 'service') return;
+  if (t === 'batch' || t === 'default-batch') throw badRequest(`${prefix}token_type: "${t}" is not supported; sealbox issues service tokens only ("service" or "default-service")`);
+  throw badRequest(`${prefix}token_type: invalid value "${t.slice(0, 32)}" (use "default-service", "default-batch", "service" or "batch")`);
+}
+
 /**
  * Applies the given fields over the stored config and returns the normalised result. Absent, null and "" TTLs
  * leave the current value; "system" resets it to the default (Vault's tune). `prefix` names the fields in errors.
  */
 export function applyMountConfig(current: Record<string, unknown>, input: MountConfigInput, prefix = ''): Record<string, unknown> {
   const next = renderMountConfig(current);
+  checkTokenType(input.token_type, prefix);
   for (const f of ['default_lease_ttl', 'max_lease_ttl'] as const) {
     const v = input[f];
     if (v === undefined || v === null || v === '') continue;

@@ -38,9 +38,10 @@ const tuneBody = z.object({
   options: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 
-/** Type aliases Vault users type: "kv-v2" is kv with options.version=2. */
+/** Type aliases Vault users type: "kv-v2" is kv with options.version=2; "generic" is Vault's old name of kv (v1). */
 function canonicalType(type: string, options: Record<string, unknown>): { type: string; options: Record<string, unknown> } {
   if (type === 'kv-v2') return { type: 'kv', options: { ...options, version: '2' } };
+  if (type === 'generic') return { type: 'kv', options: { version: '1', ...options } };
   return { type, options };
 }
 
@@ -98,6 +99,9 @@ export function sysMountsPaths(deps: { mounts: MountTable }): PathDef[] {
             return { data: mountWire(m) };
           }),
           update: byPath.op(mountBody, async ({ params, input }) => {
+            // Read back as false: a mount that asked for them is refused rather than made without them.
+            if (input.seal_wrap === true) throw badRequest('seal_wrap: seal wrapping is not supported (sealbox encrypts all storage with its barrier key): send false');
+            if (input.external_entropy_access === true) throw badRequest('external_entropy_access: not supported (sealbox has no external entropy source): send false');
             const t = canonicalType(input.type, input.options ?? {});
             await deps.mounts.mount({
               path: params.path,

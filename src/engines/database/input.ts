@@ -57,3 +57,19 @@ function normaliseStatements(v: string | string[]): string[] {
 
 /** A plain bounded string field, e.g. a username or a policy name. */
 export const shortString = (max: number) => z.string({ error: 'must be a string' }).max(max, { error: `must be at most ${max} characters` });
+
+/** Vault's credential_config (key=value pairs for the credential_type): an empty map only. */
+export const credentialConfigField = z.record(z.string().max(128), z.union([z.string().max(1024), z.number(), z.boolean()]), {
+  error: 'must be an object of key/value pairs',
+});
+
+/**
+ * sealbox makes passwords with the config's password_policy, so a role's credential_config (Vault: password_policy
+ * per role for "password") is refused when it holds anything, rather than stored and not applied.
+ */
+export function checkCredentialConfig(v: Record<string, unknown> | undefined): void {
+  const keys = Object.keys(v ?? {});
+  if (keys.length > 0) {
+    throw badRequest(`credential_config: not supported (${keys.slice(0, 4).map((k) => `"${k.slice(0, 32)}"`).join(', ')}); a role's passwords follow the config's password_policy`);
+  }
+}

@@ -36,6 +36,8 @@ export interface DbConfig {
   /** '' means the default template. */
   usernameTemplate: string;
   rootRotationStatements: string[];
+  /** Vault's password_authentication as written ("password" when absent); sealbox always sends SCRAM verifiers. */
+  passwordAuthentication?: 'password' | 'scram-sha-256';
   /** root_rotation_schedule (cron, UTC): rotates the broker's own password on a schedule; '' or absent: none. */
   rootRotationSchedule?: string;
   /** root_rotation_period in seconds; 0 or absent: none. */
@@ -121,6 +123,7 @@ export function configWire(c: DbConfig): Record<string, unknown> {
       max_idle_connections: effectiveMaxIdle(c),
       max_connection_lifetime: formatDuration(c.maxConnectionLifetime),
       ...(c.usernameTemplate === '' ? {} : { username_template: c.usernameTemplate }),
+      password_authentication: c.passwordAuthentication ?? 'password',
     },
     allowed_roles: c.allowedRoles,
     root_credentials_rotate_statements: c.rootRotationStatements,

@@ -168,10 +168,13 @@ export function metadataWire(meta: SecretMeta): Record<string, unknown> {
   };
 }
 
+/** A mount's delete_version_after when a negative one was written: deletion disabled on all keys (Vault's -1s). */
+export const DELETE_AFTER_DISABLED = -1;
+
 export function configWire(config: KvConfig): Record<string, unknown> {
   return {
     cas_required: config.casRequired,
-    delete_version_after: formatDuration(config.deleteVersionAfter),
+    delete_version_after: config.deleteVersionAfter < 0 ? '-1s' : formatDuration(config.deleteVersionAfter),
     max_versions: config.maxVersions,
   };
 }

@@ -17,8 +17,10 @@ export function effectiveMaxVersions(config: KvConfig, meta: SecretMeta): number
   return config.maxVersions > 0 ? config.maxVersions : DEFAULT_MAX_VERSIONS;
 }
 
-/** The smallest non-zero of the mount's and the secret's delete_version_after (Vault's rule); 0 if neither is set. */
+/** The smallest non-zero of the mount's and the secret's delete_version_after (Vault's rule); 0 if neither is set or the mount disables it. */
 export function effectiveDeleteAfter(config: KvConfig, meta: SecretMeta): number {
+  // A negative mount setting disables deletion on every key (Vault's IsDeleteVersionAfterDisabled).
+  if (config.deleteVersionAfter < 0) return 0;
   const set = [config.deleteVersionAfter, meta.deleteVersionAfter].filter((s) => s > 0);
   return set.length > 0 ? Math.min(...set) : 0;
 }

@@ -36,6 +36,12 @@ const EKU_OID: Record<string, string> = {
   EmailProtection: x509.ExtendedKeyUsage.emailProtection,
   TimeStamping: x509.ExtendedKeyUsage.timeStamping,
   OCSPSigning: x509.ExtendedKeyUsage.ocspSigning,
+  Any: '2.5.29.37.0',
+  IPSECEndSystem: '1.3.6.1.5.5.7.3.5',
+  IPSECTunnel: '1.3.6.1.5.5.7.3.6',
+  IPSECUser: '1.3.6.1.5.5.7.3.7',
+  MicrosoftServerGatedCrypto: '1.3.6.1.4.1.311.10.3.3',
+  NetscapeServerGatedCrypto: '2.16.840.1.113730.4.1',
 };
 
 function sanExtension(sans: SanSet): x509.Extension[] {
@@ -130,6 +136,7 @@ function leafEkus(role: Role): string[] {
   if (role.codeSigningFlag) ekus.add(x509.ExtendedKeyUsage.codeSigning);
   if (role.emailProtectionFlag) ekus.add(x509.ExtendedKeyUsage.emailProtection);
   for (const name of role.extKeyUsage) ekus.add(EKU_OID[name] ?? '');
+  for (const oid of role.extKeyUsageOids ?? []) ekus.add(oid);
   ekus.delete('');
   return [...ekus];
 }

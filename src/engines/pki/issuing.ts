@@ -64,16 +64,20 @@ export interface Validity {
 }
 
 /** The requested TTL (or the role's), capped at the role's max_ttl (else the mount's TTL service maximum) with Vault's warning. */
-export function validity(deps: PkiDeps, ctx: IssueContext, requestedTtl: number | undefined): Validity {
+export function validity(deps: PkiDeps, ctx: IssueContext, requestedTtl: number | undefined, fixedNotAfter?: Date): Validity {
   const now = deps.clock.now();
   const maxTtl = ctx.role.maxTtl || deps.ttl.maxTtl();
   let ttl = requestedTtl && requestedTtl > 0 ? requestedTtl : ctx.role.ttl;
   const warnings: string[] = [];
-  if (ttl > maxTtl) {
+  if (fixedNotAfter) {
+    // Vault's not_after: the given time, not capped by max_ttl (only by the CA's expiry, below).
+    if (fixedNotAfter <= now) throw badRequest(`not_after: ${fixedNotAfter.toISOString()} is in the past`);
+    ttl = Math.floor((fixedNotAfter.getTime() - now.getTime()) / 1000);
+  } else if (ttl > maxTtl) {
     warnings.push(`TTL "${formatDuration(ttl)}" is longer than permitted maxTTL "${formatDuration(maxTtl)}", so maxTTL is being used`);
     ttl = maxTtl;
   }
-  let notAfter = new Date(now.getTime() + ttl * 1000);
+  let notAfter = fixedNotAfter ?? new Date(now.getTime() + ttl * 1000);
   const caNotAfter = ctx.issuer.cert.notAfter;
   if (notAfter > caNotAfter && ctx.leafNotAfterBehavior === 'truncate') {
     notAfter = caNotAfter;
@@ -85,6 +89,19 @@ export function validity(deps: PkiDeps, ctx: IssueContext, requestedTtl: number 
     );
   }
   return { notBefore: new Date(now.getTime() - ctx.role.notBeforeDuration * 1000), notAfter, ttl, warnings };
+}
+
+/** Go's time.RFC3339 layout, which Vault parses not_after with ("2030-01-02T15:04:05Z", offsets and fractions allowed). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An issue/sign request's not_after (undefined when absent or empty); 400 with ttl as well, as Vault does. */
+export function parseNotAfter(raw: string | undefined, ttl: number | undefined): Date | undefined {
+  const s = (raw ?? '').trim();
+  if (s === '') return undefined;
+  if (ttl !== undefined && ttl > 0) throw badRequest('Either ttl or not_after should be provided. Both should not be provided in the same request.');
+  const at = RFC3339.test(s) ? new Date(s) : undefined;
+  if (!at || Number.isNaN(at.getTime())) throw badRequest(`not_after: "${s.slice(0, 64)}" is not a UTC time in the form YYYY-MM-ddTHH:MM:SSZ`);
+  return at;
 }
 
 export type OutputFormat = 'pem' | 'der' | 'pem_bundle';
@@ -99,10 +116,10 @@ export interface SignedLeaf {
 export async function issueLeaf(
   deps: PkiDeps,
   ctx: IssueContext,
-  req: { names: RequestedNames; publicKey: CryptoKey | x509.PublicKey; keyType: KeyType; ttl: number | undefined; subject?: Record<string, string[]>[] },
+  req: { names: RequestedNames; publicKey: CryptoKey | x509.PublicKey; keyType: KeyType; ttl: number | undefined; notAfter?: Date | undefined; subject?: Record<string, string[]>[] },
 ): Promise<SignedLeaf> {
   checkNames(ctx.role, req.names);
-  const v = validity(deps, ctx, req.ttl);
+  const v = validity(deps, ctx, req.ttl, req.notAfter);
   const { dns, emails } = sanNames(req.names);
   const sans: SanSet = { dns, emails, ips: req.names.ipSans, uris: req.names.uriSans };
   const serialHex = newSerialHex(deps.random);

@@ -38,6 +38,8 @@ export interface Role extends Subject {
   keyBits: number;
   keyUsage: string[];
   extKeyUsage: string[];
+  /** ext_key_usage_oids (absent in roles stored before it was accepted). */
+  extKeyUsageOids?: string[];
   useCsrCommonName: boolean;
   useCsrSans: boolean;
   requireCn: boolean;
@@ -56,7 +58,21 @@ export const KEY_USAGE_NAMES = [
   'EncipherOnly',
   'DecipherOnly',
 ] as const;
-export const EXT_KEY_USAGE_NAMES = ['ServerAuth', 'ClientAuth', 'CodeSigning', 'EmailProtection', 'TimeStamping', 'OCSPSigning'] as const;
+/** Vault's parseExtKeyUsagesValue names (matched case-insensitively, as Vault does). */
+export const EXT_KEY_USAGE_NAMES = [
+  'ServerAuth',
+  'ClientAuth',
+  'CodeSigning',
+  'EmailProtection',
+  'TimeStamping',
+  'OCSPSigning',
+  'Any',
+  'IPSECEndSystem',
+  'IPSECTunnel',
+  'IPSECUser',
+  'MicrosoftServerGatedCrypto',
+  'NetscapeServerGatedCrypto',
+] as const;
 
 export const roleInput = z.object({
   ttl: durationField.optional(),
@@ -81,6 +97,10 @@ export const roleInput = z.object({
   ...signatureFields,
   key_usage: stringList.optional(),
   ext_key_usage: stringList.optional(),
+  ext_key_usage_oids: stringList.optional(),
+  cn_validations: stringList.optional(),
+  issuer_ref: z.string().max(128).optional(),
+  not_after: z.string().max(64).optional(),
   use_csr_common_name: boolField.optional(),
   use_csr_sans: boolField.optional(),
   require_cn: boolField.optional(),
@@ -105,6 +125,31 @@ function canonicalNames(list: string[], known: readonly string[], field: string)
   });
 }
 
+const OID = /^[0-2](\.(0|[1-9]\d{0,9})){1,31}$/;
+
+function checkOids(list: string[]): string[] {
+  for (const oid of list) if (!OID.test(oid)) throw badRequest(`ext_key_usage_oids: "${oid.slice(0, 64)}" is not an object identifier such as "1.3.6.1.5.5.7.3.1"`);
+  return list;
+}
+
+/**
+ * Vault's cn_validations: "email" and/or "hostname" (an empty list: both, the default), or "disabled". sealbox
+ * checks a common name as Vault's default does (a host name or an email address the role allows), so the default is
+ * accepted and the others, which would change that check, are refused.
+ */
+function checkCnValidations(list: string[] | undefined): void {
+  const seen = new Set<string>();
+  for (const v of list ?? []) {
+    const k = v.toLowerCase();
+    if (!['email', 'hostname', 'disabled'].includes(k)) throw badRequest(`cn_validations: unknown value "${v.slice(0, 32)}" (use "email", "hostname" or "disabled")`);
+    if (seen.has(k)) throw badRequest(`cn_validations: "${k}" given more than once`);
+    seen.add(k);
+  }
+  if (seen.size > 0 && !(seen.size === 2 && seen.has('email') && seen.has('hostname'))) {
+    throw badRequest(`cn_validations: only the default ["email", "hostname"] is supported (sealbox always accepts a common name that is either); got ${JSON.stringify([...seen])}`);
+  }
+}
+
 /** A role from a write: Vault replaces the whole role on write, so absent fields take their defaults. */
 export function buildRole(input: RoleInput): { role: Role; warnings: string[] } {
   const type = input.key_type ?? 'ec';
@@ -118,6 +163,10 @@ export function buildRole(input: RoleInput): { role: Role; warnings: string[] } 
     keyBits = spec.bits;
   }
   checkSignature(input, keyType);
+  checkCnValidations(input.cn_validations);
+  const ref = (input.issuer_ref ?? '').trim();
+  if (ref !== '' && ref !== 'default') throw badRequest(`issuer_ref: only "default" is supported (a PKI mount has one issuer; it signs with it): got "${ref.slice(0, 64)}"`);
+  if ((input.not_after ?? '').trim() !== '') throw badRequest('not_after: a fixed expiry on a role is not supported; send not_after on the issue or sign request, or use ttl');
   const ttl = input.ttl === undefined ? DEFAULT_ROLE_TTL : parseDuration(input.ttl, 'ttl');
   const maxTtl = input.max_ttl === undefined ? 0 : parseDuration(input.max_ttl, 'max_ttl');
   if (maxTtl > 0 && ttl > maxTtl) throw badRequest('"ttl" value must be less than "max_ttl" value');
@@ -146,6 +195,7 @@ export function buildRole(input: RoleInput): { role: Role; warnings: string[] } 
     keyBits,
     keyUsage: canonicalNames(input.key_usage ?? ['DigitalSignature', 'KeyAgreement', 'KeyEncipherment'], KEY_USAGE_NAMES, 'key_usage'),
     extKeyUsage: canonicalNames(input.ext_key_usage ?? [], EXT_KEY_USAGE_NAMES, 'ext_key_usage'),
+    extKeyUsageOids: checkOids(input.ext_key_usage_oids ?? []),
     useCsrCommonName: input.use_csr_common_name ?? true,
     useCsrSans: input.use_csr_sans ?? true,
     requireCn: input.require_cn ?? true,
@@ -185,6 +235,10 @@ export function roleWire(r: Role): Record<string, unknown> {
     key_bits: r.keyBits,
     key_usage: r.keyUsage,
     ext_key_usage: r.extKeyUsage,
+    ext_key_usage_oids: r.extKeyUsageOids ?? [],
+    cn_validations: ['email', 'hostname'],
+    issuer_ref: 'default',
+    not_after: '',
     use_csr_common_name: r.useCsrCommonName,
     use_csr_sans: r.useCsrSans,
     require_cn: r.requireCn,

@@ -44,10 +44,16 @@ function checkPath(path: string): string {
   return p;
 }
 
+/** Capabilities OpenBao (scan) and Vault (subscribe, recover) know, for operations sealbox does not have. */
+const KNOWN_UNSUPPORTED = new Set(['scan', 'subscribe', 'recover']);
+
 function checkCapabilities(path: string, caps: unknown): Capability[] {
   if (!Array.isArray(caps)) throw badRequest(`policy path "${short(path)}": capabilities must be a list`);
   const out: Capability[] = [];
   for (const c of caps) {
+    if (typeof c === 'string' && KNOWN_UNSUPPORTED.has(c)) {
+      throw badRequest(`policy path "${short(path)}": capability "${c}" is not supported (sealbox has no ${c} operation)`);
+    }
     if (typeof c !== 'string' || !CAPABILITIES.has(c)) {
       throw badRequest(`policy path "${short(path)}": unknown capability "${String(c).slice(0, 30)}"`);
     }

@@ -42,6 +42,8 @@ const roleInput = z.object({
   token_num_uses: nonNegativeInt.optional(),
   token_bound_cidrs: stringListField.optional(),
   token_no_default_policy: boolField.optional(),
+  /** Vault: secret IDs kept out of performance replication. Read back false; true is refused (see applyRole). */
+  local_secret_ids: boolField.optional(),
 });
 type RoleInput = z.output<typeof roleInput>;
 
@@ -72,6 +74,7 @@ function applyRole(role: RoleEntry, input: RoleInput): RoleEntry {
   next.tokenTtl = seconds(input.token_ttl, 'token_ttl', role.tokenTtl);
   next.tokenMaxTtl = seconds(input.token_max_ttl, 'token_max_ttl', role.tokenMaxTtl);
   next.tokenExplicitMaxTtl = seconds(input.token_explicit_max_ttl, 'token_explicit_max_ttl', role.tokenExplicitMaxTtl ?? 0);
+  if (input.local_secret_ids === true) throw badRequest('local_secret_ids: not supported (sealbox has no performance replication; every replica shares the secret IDs): send false');
   if (input.token_type === 'batch' || input.token_type === 'default-batch') throw badRequest(`token_type: sealbox issues service tokens only; "${input.token_type}" is not supported`);
   next.tokenPeriod = seconds(input.token_period ?? input.period, 'token_period', role.tokenPeriod);
   if (input.token_num_uses !== undefined) next.tokenNumUses = input.token_num_uses;

@@ -34,6 +34,10 @@ const configInput = z.object({
   // Vault 1.18's names for the two above.
   rotation_schedule: shortString(256).optional(),
   rotation_period: durationField.optional(),
+  // The PostgreSQL plugin's and Vault's connection fields (see applyConfig).
+  password_authentication: shortString(32).optional(),
+  plugin_version: shortString(128).optional(),
+  disable_escaping: boolField.optional(),
 });
 type ConfigInput = z.output<typeof configInput>;
 
@@ -83,6 +87,18 @@ function applyConfig(current: DbConfig, input: ConfigInput): DbConfig {
   if (input.username_template !== undefined) next.usernameTemplate = input.username_template.trim();
   if (input.root_rotation_statements !== undefined) next.rootRotationStatements = input.root_rotation_statements;
 
+  if (input.password_authentication !== undefined) {
+    // Vault's PostgreSQL plugin: "password" (the default: the password goes to the server, which hashes it) or
+    // "scram-sha-256" (Vault hashes it first). sealbox always sends a SCRAM-SHA-256 verifier, never the password, so
+    // both give a user that logs in with SCRAM; the value is kept and read back.
+    const v = input.password_authentication.trim();
+    if (v !== '' && v !== 'password' && v !== 'scram-sha-256') throw badRequest(`password_authentication: '${v.slice(0, 32)}' is not a valid password authentication type (use "password" or "scram-sha-256")`);
+    next.passwordAuthentication = v === '' ? 'password' : v;
+  }
+  if ((input.plugin_version ?? '').trim() !== '') {
+    throw badRequest(`plugin_version: "${(input.plugin_version ?? '').trim().slice(0, 64)}" is not supported; sealbox has one built-in PostgreSQL plugin (send "" or leave it out)`);
+  }
+  if (input.disable_escaping === true) throw badRequest('disable_escaping: not supported (sealbox always URL-escapes the username and password it puts in connection_url): send false');
   if (next.pluginName === '') throw badRequest('plugin_name: required');
   if (next.pluginName !== PLUGIN_NAME) throw badRequest(`plugin_name: "${next.pluginName.slice(0, 64)}" is not supported; use "${PLUGIN_NAME}"`);
   if (next.connectionUrl === '') throw badRequest('connection_url: required');

@@ -5,7 +5,7 @@ import { parseDuration } from '../../../lib/durations.ts';
 import type { PathDef } from '../../../core/engine.ts';
 import { namedRecordPaths } from '../../../core/kit/engine-records.ts';
 import type { DbDeps } from '../deps.ts';
-import { durationField, shortString, statementsField } from '../input.ts';
+import { checkCredentialConfig, credentialConfigField, durationField, shortString, statementsField } from '../input.ts';
 import { dbRoleSchema, loadConfig, roleWire, type DbRole } from '../model.ts';
 import { configNameField, roleNameParam } from '../names.ts';
 
@@ -20,6 +20,7 @@ const roleInput = z.object({
   max_ttl: durationField.optional(),
   // Vault: "password" (default), "rsa_private_key", "client_certificate"; sealbox makes passwords only.
   credential_type: shortString(64).optional(),
+  credential_config: credentialConfigField.optional(),
   credential_sharing: z.enum(['none', 'identity'], { error: 'must be "none" or "identity"' }).optional(),
 });
 type RoleInput = z.output<typeof roleInput>;
@@ -43,6 +44,7 @@ function applyRole(current: DbRole, input: RoleInput): DbRole {
   if (input.credential_type !== undefined && !['', 'password'].includes(input.credential_type.trim())) {
     throw badRequest(`credential_type: "${input.credential_type.slice(0, 32)}" is not supported; only "password"`);
   }
+  checkCredentialConfig(input.credential_config);
   const next: DbRole = { ...current };
   if (input.db_name !== undefined) next.dbName = input.db_name.trim();
   if (input.creation_statements !== undefined) next.creationStatements = input.creation_statements;

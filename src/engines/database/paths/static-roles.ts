@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { badRequest, notFound } from '../../../lib/errors.ts';
 import { op, type EngineRequest, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import type { DbDeps } from '../deps.ts';
-import { durationField, shortString, statementsField, stringListField } from '../input.ts';
+import { checkCredentialConfig, credentialConfigField, durationField, shortString, statementsField, stringListField } from '../input.ts';
 import { encode, loadConfig, type DbConfig } from '../model.ts';
 import { configNameField, roleNameParam } from '../names.ts';
 import { applyWhen, nextRun, registryWhen, type RotationWhen } from '../schedule.ts';
@@ -36,6 +36,7 @@ const staticRoleInput = z.object({
   rotation_strategy: z.enum(['single', 'alternating'], { error: 'must be "single" or "alternating"' }).optional(),
   rotation_statements: statementsField.optional(),
   credential_type: shortString(64).optional(),
+  credential_config: credentialConfigField.optional(),
 });
 type StaticRoleInput = z.output<typeof staticRoleInput>;
 
@@ -94,6 +95,7 @@ function applyStaticRole(current: StaticRole, input: StaticRoleInput, isNew: boo
   if (input.credential_type !== undefined && input.credential_type.trim() !== 'password') {
     throw badRequest(`credential_type: "${input.credential_type.slice(0, 32)}" is not supported; only "password"`);
   }
+  checkCredentialConfig(input.credential_config);
   const when = applyWhen(whenOf(next), { schedule: input.rotation_schedule, period: input.rotation_period }, { schedule: 'rotation_schedule', period: 'rotation_period' });
   next.rotationSchedule = when.schedule;
   next.rotationPeriod = when.periodSeconds;

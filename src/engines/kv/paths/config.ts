@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { op, type EngineResponse, type PathDef } from '../../../core/engine.ts';
 import { boolField, durationField, maxVersionsField } from '../input.ts';
 import { parseDuration } from '../../../lib/durations.ts';
-import { CONFIG_KEY, configWire, encode, loadConfig, type KvConfig, type KvDeps } from '../model.ts';
+import { CONFIG_KEY, DELETE_AFTER_DISABLED, configWire, encode, loadConfig, type KvConfig, type KvDeps } from '../model.ts';
 
 const configInput = z.object({
   max_versions: maxVersionsField.optional(),
@@ -12,12 +12,23 @@ const configInput = z.object({
 });
 type ConfigInput = z.output<typeof configInput>;
 
+/**
+ * Vault's config delete_version_after: a negative duration disables deletion on all keys (stored as -1 and read back
+ * as "-1s", as Vault does), zero clears it, a positive one applies.
+ */
+function deleteAfterOf(v: string | number): number {
+  const negative = typeof v === 'number' ? v < 0 : v.trim().startsWith('-');
+  if (!negative) return parseDuration(v, 'delete_version_after');
+  parseDuration(typeof v === 'number' ? -v : v.trim().slice(1), 'delete_version_after');
+  return DELETE_AFTER_DISABLED;
+}
+
 function applyConfig(config: KvConfig, input: ConfigInput): KvConfig {
   return {
     maxVersions: input.max_versions ?? config.maxVersions,
     casRequired: input.cas_required ?? config.casRequired,
     deleteVersionAfter:
-      input.delete_version_after === undefined ? config.deleteVersionAfter : parseDuration(input.delete_version_after, 'delete_version_after'),
+      input.delete_version_after === undefined ? config.deleteVersionAfter : deleteAfterOf(input.delete_version_after),
   };
 }
 

@@ -75,6 +75,11 @@ const crlWire = (c: CrlConfig): Record<string, unknown> => ({
 const asWritten = (v: string | number): string => (typeof v === 'number' ? String(v) : v.trim());
 
 function crlEcho(cur: CrlConfig['echo'], input: z.output<typeof crlInput>): Record<string, string | boolean | number> {
+  // Stored and read back, but these would ask for CRLs sealbox does not make: refused rather than ignored.
+  if (input.enable_delta === true) throw badRequest('enable_delta: delta CRLs are not supported (sealbox builds full CRLs only): send false');
+  for (const k of ['unified_crl', 'unified_crl_on_existing_paths', 'cross_cluster_revocation'] as const) {
+    if (input[k] === true) throw badRequest(`${k}: cross-cluster (unified) revocation is not supported: send false`);
+  }
   const echo: Record<string, string | boolean | number> = { ...cur };
   if (input.expiry !== undefined) echo.expiry = asWritten(input.expiry);
   if (input.auto_rebuild_grace_period !== undefined) echo.auto_rebuild_grace_period = asWritten(input.auto_rebuild_grace_period);

@@ -10,7 +10,7 @@ import { badRequest } from '../../../lib/errors.ts';
 import { parseDuration } from '../../../lib/durations.ts';
 import { parseCsr, type ParsedCsr } from '../csr.ts';
 import { boolField, durationField, formatField, pemField, privateKeyFormatField, stringList } from '../input.ts';
-import { issueLeaf, leafResponse, loadRoleContext, type IssueContext } from '../issuing.ts';
+import { issueLeaf, leafResponse, loadRoleContext, parseNotAfter, type IssueContext } from '../issuing.ts';
 import { createIssuerCache, type IssuerCache } from '../issuer.ts';
 import { ISSUER_META_KEY, metaFor, refMatches, type IssuerMeta } from '../issuer-meta.ts';
 import { PREVIOUS_CA_KEY, isPreviousRef, previousSigner } from '../issuer-retire.ts';
@@ -26,6 +26,7 @@ const nameFields = {
   uri_sans: stringList.optional(),
   exclude_cn_from_sans: boolField.optional(),
   ttl: durationField.optional(),
+  not_after: z.string().max(64).optional(),
   format: formatField.optional(),
 };
 
@@ -48,10 +49,11 @@ async function issue(deps: PkiDeps, ctx: IssueContext, input: IssueInput): Promi
   const spec = keySpec(ctx.role.keyType, ctx.role.keyBits);
   const names = requested(input);
   const ttl = ttlOf(input.ttl);
+  const notAfter = parseNotAfter(input.not_after, ttl);
   // Names first: a refused request must not cost a key generation.
   checkNames(ctx.role, names);
   const keys = await generateLeafKey(spec);
-  const leaf = await issueLeaf(deps, ctx, { names, publicKey: keys.publicKey, keyType: spec.type, ttl });
+  const leaf = await issueLeaf(deps, ctx, { names, publicKey: keys.publicKey, keyType: spec.type, ttl, notAfter });
   const format = input.format ?? 'pem';
   const privateKey = encodePrivateKey(keys.privateKey, spec.type, input.private_key_format === 'pkcs8' ? 'pkcs8' : 'der', format === 'der' ? 'der' : 'pem');
   return leafResponse(ctx, leaf, format, { key: privateKey, type: spec.type });
@@ -80,7 +82,8 @@ async function sign(deps: PkiDeps, ctx: IssueContext, input: z.output<typeof sig
     uriSans: ctx.role.useCsrSans ? csr.uris : fromInput.uriSans,
     excludeCnFromSans: fromInput.excludeCnFromSans,
   };
-  const leaf = await issueLeaf(deps, ctx, { names, publicKey: csr.publicKey, keyType: csr.key.type, ttl: ttlOf(input.ttl) });
+  const ttl = ttlOf(input.ttl);
+  const leaf = await issueLeaf(deps, ctx, { names, publicKey: csr.publicKey, keyType: csr.key.type, ttl, notAfter: parseNotAfter(input.not_after, ttl) });
   return leafResponse(ctx, leaf, input.format ?? 'pem');
 }
 

@@ -13,7 +13,7 @@ import { revokeSerial } from '../revocation.ts';
 import { serialColons, serialKey } from '../serial.ts';
 import { pemBlocks, x509 } from '../x509.ts';
 
-const revokeInput = z.object({ serial_number: z.string({ error: 'serial_number: required' }).max(200) });
+const revokeInput = z.object({ serial_number: z.string().max(200).optional(), certificate: z.string().max(64 * 1024).optional() });
 const withKeyInput = z.object({
   serial_number: z.string().max(200).optional(),
   certificate: z.string().max(64 * 1024).optional(),
@@ -49,6 +49,21 @@ function publicOfPrivate(pem: string): Buffer {
   }
 }
 
+/** Vault's revoke: serial_number or certificate (a certificate this mount issued), exactly one of them. */
+async function revoke(deps: PkiDeps, cache: IssuerCache, input: z.output<typeof revokeInput>): Promise<EngineResponse> {
+  const hasSerial = (input.serial_number ?? '') !== '';
+  const hasCert = (input.certificate ?? '') !== '';
+  if (hasSerial === hasCert) throw badRequest('must provide either the certificate or the serial_number, but not both');
+  if (!hasCert) return revokedResponse(await revokeSerial(deps, cache, input.serial_number ?? ''));
+  const given = parseCert(input.certificate ?? '', 'certificate');
+  const serial = serialColons(given.serialNumber);
+  const stored = decode<StoredCert>(await deps.storage.get(certKey(serialKey(serial))));
+  if (!stored || !Buffer.from(parseCert(stored.certificate, 'stored certificate').rawData).equals(Buffer.from(given.rawData))) {
+    throw badRequest('certificate: not a certificate this mount issued and stored');
+  }
+  return revokedResponse(await revokeSerial(deps, cache, serial));
+}
+
 async function revokeWithKey(deps: PkiDeps, cache: IssuerCache, input: z.output<typeof withKeyInput>): Promise<EngineResponse> {
   const hasSerial = (input.serial_number ?? '') !== '';
   const hasCert = (input.certificate ?? '') !== '';
@@ -69,7 +84,7 @@ export function createRevokePaths(deps: PkiDeps, cache: IssuerCache): PathDef[] 
   return [
     {
       pattern: 'revoke',
-      operations: { update: op(revokeInput, async ({ input }) => revokedResponse(await revokeSerial(deps, cache, input.serial_number))) },
+      operations: { update: op(revokeInput, async ({ input }) => revoke(deps, cache, input)) },
     },
     { pattern: 'revoke-with-key', operations: { update: op(withKeyInput, async ({ input }) => revokeWithKey(deps, cache, input)) } },
   ];

@@ -27,6 +27,7 @@ const verbatimInput = z.object({
   format: formatField.optional(),
   key_usage: stringList.optional(),
   ext_key_usage: stringList.optional(),
+  ext_key_usage_oids: stringList.optional(),
   signature_bits: intField.optional(),
   use_pss: boolField.optional(),
   remove_roots_from_chain: boolField.optional(),
@@ -45,7 +46,7 @@ type VerbatimInput = z.output<typeof verbatimInput>;
 
 /** Vault's implicit sign-verbatim role: any name, any key, the request's usages, and the role's lifetimes only. */
 function verbatimRole(input: VerbatimInput, role: Role | null): Role {
-  const base = buildRole({ key_type: 'any', key_usage: input.key_usage, ext_key_usage: input.ext_key_usage, server_flag: false, client_flag: false }).role;
+  const base = buildRole({ key_type: 'any', key_usage: input.key_usage, ext_key_usage: input.ext_key_usage, ext_key_usage_oids: input.ext_key_usage_oids, server_flag: false, client_flag: false }).role;
   return {
     ...base,
     allowAnyName: true,

@@ -12,10 +12,20 @@ import { boolField, durationField } from '../input.ts';
 import type { IssuerCache } from '../issuer.ts';
 import { certKey, decode, revokedKey, type PkiDeps, type RevokedEntry, type StoredCert } from '../model.ts';
 
+/** Vault's tidy operations sealbox has nothing to tidy for (one issuer, no ACME, no legacy bundle): false only. */
+const UNSUPPORTED_TIDY = ['tidy_invalid_certs', 'tidy_revoked_cert_issuer_associations', 'tidy_expired_issuers', 'tidy_move_legacy_ca_bundle', 'tidy_acme'] as const;
+
 const tidyInput = z.object({
   tidy_cert_store: boolField.optional(),
   tidy_revoked_certs: boolField.optional(),
+  // Vault's older name for tidy_revoked_certs.
+  tidy_revocation_list: boolField.optional(),
+  ...Object.fromEntries(UNSUPPORTED_TIDY.map((k) => [k, boolField.optional()])) as Record<(typeof UNSUPPORTED_TIDY)[number], z.ZodOptional<typeof boolField>>,
   safety_buffer: durationField.optional(),
+  // Taken and checked; sealbox tidies without pausing and has no issuers or ACME accounts to tidy.
+  pause_duration: durationField.optional(),
+  issuer_safety_buffer: durationField.optional(),
+  acme_account_safety_buffer: durationField.optional(),
 });
 
 const BATCH = 500;
@@ -43,8 +53,13 @@ export function createTidyPaths(deps: PkiDeps, cache: IssuerCache): PathDef[] {
       pattern: 'tidy',
       operations: {
         update: op(tidyInput, async ({ input }) => {
+          for (const k of UNSUPPORTED_TIDY) if (input[k] === true) throw badRequest(`${k}: this tidy operation is not supported (sealbox has one issuer per mount and no ACME): send false`);
+          for (const k of ['pause_duration', 'issuer_safety_buffer', 'acme_account_safety_buffer'] as const) {
+            const v = input[k];
+            if (v !== undefined) parseDuration(v, k);
+          }
           const certStore = input.tidy_cert_store ?? false;
-          const revoked = input.tidy_revoked_certs ?? false;
+          const revoked = input.tidy_revoked_certs ?? input.tidy_revocation_list ?? false;
           if (!certStore && !revoked) throw badRequest('no tidy operation enabled: set tidy_cert_store and/or tidy_revoked_certs to true');
           const buffer = input.safety_buffer === undefined ? 72 * 3600 : parseDuration(input.safety_buffer, 'safety_buffer');
           if (buffer <= 0) throw badRequest('safety_buffer must be greater than zero');
