@@ -1,5 +1,6 @@
 // The review side of the audit log (issue 4): search, verify (with tampering caught at the exact seq), export,
-// checkpoints, public key, pruning; against a real broker on PostgreSQL, plus the pure verifier on synthetic chains.
+// checkpoints, public key, pruning; against an in-process broker on PostgreSQL with a fake clock (the time windows
+// and the time-based checkpoints move only when the test moves the clock), plus the pure verifier on synthetic chains.
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import nacl from 'tweetnacl';
@@ -7,7 +8,8 @@ import { noteSignedBy, parseCheckpointBody, parseNote } from '../src/core/audit/
 import { originFor } from '../src/core/audit/signer.ts';
 import { verifyLog, type LogCheckpoint, type LogLink } from '../src/core/audit/verify.ts';
 import type { Client as PgClient } from 'pg';
-import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api } from './helpers/broker.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
 let b: Broker;
@@ -58,7 +60,12 @@ interface ExportData {
 
 const dataOf = <T>(json: unknown): T => (json as { data: T }).data;
 const errorsOf = (json: unknown): string[] => ((json as { errors?: string[] } | undefined)?.errors ?? []).map(String);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Moves the fake clock past the time-based checkpoint cadence (1 s here) and runs the checkpoint job. */
+async function timeCheckpoint(t: ExecutionContext): Promise<void> {
+  b.clock.advance(1500);
+  t.is(await b.kick('audit-checkpoint'), 'ok');
+}
 
 async function search(t: ExecutionContext, query: Record<string, string | number>): Promise<SearchData> {
   const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
@@ -88,7 +95,7 @@ const mix = {
 test.before(async () => {
   const pg = await startPostgres();
   pgUrl = await pg.createDatabase();
-  b = await startBroker({
+  b = await startApp({
     databaseUrl: pgUrl,
     env: { SEALBOX_AUDIT_CHECKPOINT_EVERY: '5', SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1' },
   });
@@ -110,10 +117,11 @@ test.before(async () => {
   mix.deniedAccessor = denied.auth.accessor;
   const wrongSecretId = `${secretId.slice(0, -4)}ffff`;
   secrets.push(secretId, denied.auth.client_token, wrongSecretId, b.rootToken);
-  await sleep(20);
+  // The entries' times are the fake clock's: the set-up is a second before t0, the mix at t0, t1 a second after.
+  b.clock.advance(1000);
 
   // The mix: KV writes and reads, a denied read, a failed and a successful AppRole login.
-  mix.t0 = new Date().toISOString();
+  mix.t0 = b.clock.now().toISOString();
   await must('POST', 'secret/data/audit/app', { data: { password: SECRET_PASSWORD, api_key: SECRET_KEY } });
   await must('POST', 'secret/data/audit/other', { data: { password: SECRET_PASSWORD } });
   await must('GET', 'secret/data/audit/app');
@@ -126,9 +134,9 @@ test.before(async () => {
   };
   secrets.push(ok.auth.client_token);
   mix.loginAccessor = ok.auth.accessor;
-  await sleep(5);
-  mix.t1 = new Date().toISOString();
-  await sleep(20);
+  b.clock.advance(1000);
+  mix.t1 = b.clock.now().toISOString();
+  b.clock.advance(1000);
 });
 test.after.always(async () => {
   await b?.stop();
@@ -317,13 +325,16 @@ test.serial('who may review: sudo paths, a policy for auditors, a public public 
 });
 
 test.serial('checkpoints are C2SP notes signed by the published key, each naming a tree size and root', async (t) => {
-  await sleep(1500); // a time-based checkpoint pins the head
+  // A time-based checkpoint pins the head (the count-based ones are at multiples of 5).
+  const head = await sql(async (c) => Number((await c.query<{ s: string }>('SELECT max(seq)::text AS s FROM audit_entries')).rows[0]?.s));
+  await timeCheckpoint(t);
   const pk = Buffer.from(dataOf<{ public_key: string }>((await api(b, 'GET', 'sys/audit-log/public-key')).json).public_key, 'base64');
   const r = await api(b, 'GET', 'sys/audit-log/checkpoints');
   t.is(r.status, 200, r.text);
   const cps = dataOf<{ checkpoints: WireCheckpoint[] }>(r.json).checkpoints;
   t.true(cps.length >= 2, `${cps.length} checkpoints`);
   t.deepEqual(cps.map((c) => c.seq), [...cps.map((c) => c.seq)].sort((x, y) => x - y));
+  t.true(cps.some((c) => c.seq === head), `a checkpoint at the head ${head}: ${cps.map((c) => c.seq).join(',')}`);
   for (const cp of cps) {
     const note = parseNote(cp.note);
     t.truthy(note && noteSignedBy(note, originFor(pk), pk), `checkpoint ${cp.seq} is signed`);
@@ -408,7 +419,7 @@ test.serial('verify names the first of two swapped rows', async (t) => {
 });
 
 test.serial('verify names the first missing row when the tail behind the last checkpoint is cut off', async (t) => {
-  await sleep(1500);
+  await timeCheckpoint(t);
   await tamper(t, 'truncated tail', async (c) => {
     const last = Number((await c.query<{ s: string }>('SELECT max(seq)::text AS s FROM audit_checkpoints')).rows[0]?.s);
     const from = last - 2;
@@ -463,8 +474,10 @@ test.serial('export pages verify offline with only the public key; prune needs a
   const otherPk = Buffer.from(nacl.sign.keyPair().publicKey);
   t.false((await verifyLog(first.links, first.checkpoints, { publicKey: otherPk, origin: key.origin })).ok);
 
-  // Prune everything older than now: stops at the last checkpoint at or below the export mark, and the log still verifies.
-  const pruned = await api(b, 'POST', 'sys/audit-log/prune', { body: { before: new Date().toISOString() } });
+  // Prune everything older than now (a second after the export): stops at the last checkpoint at or below the export
+  // mark, and the log still verifies.
+  b.clock.advance(1000);
+  const pruned = await api(b, 'POST', 'sys/audit-log/prune', { body: { before: b.clock.now().toISOString() } });
   t.is(pruned.status, 200, pruned.text);
   const p = dataOf<{ pruned_through: number; deleted: number }>(pruned.json);
   t.true(p.pruned_through <= last && p.pruned_through > 0, `pruned through ${p.pruned_through}, exported through ${last}`);

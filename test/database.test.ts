@@ -1,5 +1,6 @@
 // Database secrets engine against a real PostgreSQL target (test/helpers/postgres.ts). The broker keeps its own
-// data in another database of the same cluster, so that a dump of the cluster covers both.
+// data in another database of the same cluster, so that a dump of the cluster covers both. The broker runs in the
+// test process (test/helpers/app.ts) with a fake clock: VALID UNTIL and the connect breaker follow that clock.
 //
 // Target layout: table `items`, group role `<prefix>_readers` with SELECT on it, and a non-superuser broker user
 // `<prefix>_broker` (LOGIN CREATEROLE, admin of the group, pg_signal_backend), as DESIGN/STACK-NOTES describe.
@@ -9,7 +10,10 @@ import net from 'node:net';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
-import { api, PROJECT_ROOT, startBroker, vaultClient, type ApiResponse, type Broker } from './helpers/broker.ts';
+import { BREAKER_MS } from '../src/engines/database/pools.ts';
+import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
+import { api, PROJECT_ROOT, vaultClient, type ApiResponse } from './helpers/broker.ts';
+import { pollUntil } from './helpers/poll.ts';
 import { startPostgres, withPgClient, type PgCluster } from './helpers/postgres.ts';
 import { startTcpProxy } from './helpers/tcp-proxy.ts';
 
@@ -85,7 +89,7 @@ test.before(async () => {
     await c.query(`CREATE SCHEMA scratch`);
     await c.query(`GRANT USAGE, CREATE ON SCHEMA scratch TO ${prefix}_creators`);
   });
-  b = await startBroker({ databaseUrl: await cluster.createDatabase() });
+  b = await startApp({ databaseUrl: await cluster.createDatabase() });
   const r = await api(b, 'POST', 'sys/mounts/database', { body: { type: 'database' } });
   if (r.status !== 204 && r.status !== 200) throw new Error(`mounting database failed: ${r.status} ${r.text}`);
   const cfg = await api(b, 'POST', 'database/config/main', {
@@ -117,9 +121,9 @@ test.serial('minted credentials log in over TCP with SCRAM, can SELECT but not I
   t.regex(insert ?? '', /permission denied/);
   const stored = await superuser(async (c) => (await c.query<{ p: string; u: Date }>('SELECT rolpassword AS p, rolvaliduntil AS u FROM pg_authid WHERE rolname = $1', [username])).rows[0]);
   t.regex(stored?.p ?? '', /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
-  // VALID UNTIL follows the role's default_ttl (1h), rounded up to the whole second (never before the lease ends).
-  const validFor = (stored?.u.getTime() ?? 0) - Date.now();
-  t.true(validFor > 3500_000 && validFor <= 3601_000, String(validFor));
+  // VALID UNTIL follows the role's default_ttl (1h) on the app's clock, rounded up to the whole second: never before the lease ends.
+  const validFor = (stored?.u.getTime() ?? 0) - b.clock.now().getTime();
+  t.true(validFor >= 3600_000 && validFor < 3601_000, String(validFor));
   const body = res.json as { lease_id?: string; lease_duration?: number; renewable?: boolean };
   if (hasLeases) {
     t.regex(body.lease_id ?? '', /^database\/creds\/readonly\/.+/);
@@ -319,7 +323,7 @@ test.serial('through the lease manager: renew moves VALID UNTIL, revoke kills th
     superuser(async (c) => (await c.query<{ u: Date }>('SELECT rolvaliduntil AS u FROM pg_roles WHERE rolname = $1', [username])).rows[0]?.u.getTime() ?? 0);
   await v.renew({ lease_id: leaseId, increment: 120 });
   const after = await validUntil();
-  t.true(Math.abs(after - (Date.now() + 120_000)) < 10_000, `VALID UNTIL ${new Date(after).toISOString()}`);
+  t.true(Math.abs(after - (b.clock.now().getTime() + 120_000)) < 10_000, `VALID UNTIL ${new Date(after).toISOString()}`);
 
   const session = new pg.Client({ connectionString: targetUrl(username, password) });
   const ended = new Promise<string>((resolve) => {
@@ -376,31 +380,42 @@ test.serial('a connection cut while a target query runs is a 503, and the broker
     }),
   );
   const create = `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${GROUP}`;
-  await ok(t, api(b, 'POST', 'database/roles/slow', { body: { db_name: 'proxied', creation_statements: ['SELECT pg_sleep(3)', create] } }));
+  // The slow role's first statement waits for an advisory lock that the test holds: it runs until the cut, however slow the machine.
+  const lockKey = 0x5ea1b0;
+  await ok(t, api(b, 'POST', 'database/roles/slow', { body: { db_name: 'proxied', creation_statements: [`SELECT pg_advisory_xact_lock(${lockKey})`, create] } }));
   await ok(t, api(b, 'POST', 'database/roles/fast', { body: { db_name: 'proxied', default_group: GROUP } }));
   minted.push((await mint(t, 'fast')).password);
 
+  const holder = new pg.Client({ connectionString: cluster.url(targetDb) });
+  await holder.connect();
+  t.teardown(() => holder.end().catch(() => undefined));
+  await holder.query('SELECT pg_advisory_lock($1)', [lockKey]);
   const pending = api(b, 'GET', 'database/creds/slow');
-  await new Promise((r) => setTimeout(r, 1000));
+  await pollUntil('the slow creation statement waits on the advisory lock', () =>
+    superuser(async (c) => ((await c.query(`SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'`, [BROKER_USER])).rowCount ?? 0) > 0),
+  );
   await proxy.down();
   const r = await pending;
   t.is(r.status, 503, r.text);
   t.regex(errorsOf(r), /database "proxied" is unavailable/);
+  await holder.query('SELECT pg_advisory_unlock($1)', [lockKey]);
+  // The broker is in this process: had the cut thrown an uncaught exception, this test run would have failed with it.
   const health = await api(b, 'GET', 'sys/health');
   t.is(health.status, 200, health.text);
-  t.is(b.proc.exitCode, null);
   t.is((await api(b, 'GET', 'database/config/main')).status, 200);
 
-  // Once the target is back, the same config works again (after the short breaker).
+  // While the target is down, a mint fails with a 503 and opens the short breaker.
+  const whileDown = await api(b, 'GET', 'database/creds/fast');
+  t.is(whileDown.status, 503, whileDown.text);
+  t.regex(errorsOf(whileDown), /database "proxied" is unavailable/);
+  // Once the target is back, the breaker still answers until its time is up on the clock; then the same config works again.
   await proxy.up();
-  let again: ApiResponse | undefined;
-  for (let i = 0; i < 20; i++) {
-    again = await api(b, 'GET', 'database/creds/fast');
-    if (again.status === 200) break;
-    await new Promise((res) => setTimeout(res, 300));
-  }
-  t.is(again?.status, 200, again?.text);
-  if (again?.status === 200) minted.push(dataOf<{ password: string }>(again).password);
+  const held = await api(b, 'GET', 'database/creds/fast');
+  t.is(held.status, 503, held.text);
+  b.clock.advance(BREAKER_MS);
+  const again = await api(b, 'GET', 'database/creds/fast');
+  t.is(again.status, 200, again.text);
+  if (again.status === 200) minted.push(dataOf<{ password: string }>(again).password);
   t.false(b.logs().includes('uncaught'), 'no uncaught exception logged');
 });
 
@@ -412,8 +427,9 @@ test.serial('a burst beyond max_open_connections waits for a free connection ins
     }),
   );
   const create = `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${GROUP}`;
-  await ok(t, api(b, 'POST', 'database/roles/sleepy', { body: { db_name: 'narrow', creation_statements: ['SELECT pg_sleep(0.7)', create] } }));
-  // 7 × 0.7 s on one connection: the last request waits longer than the 4 s TCP connect timeout.
+  // Real time on purpose: what is checked is that the wait for a free connection (pg-pool's own timer) is not the
+  // 4 s TCP connect timeout. 7 × 0.7 s on one connection: the last request waits longer than that.
+  await ok(t, api(b, 'POST', 'database/roles/sleepy', { body: { db_name: 'narrow', creation_statements: [`SELECT pg_sleep_for('700 milliseconds')`, create] } }));
   const results = await Promise.all(Array.from({ length: 7 }, () => api(b, 'GET', 'database/creds/sleepy')));
   for (const r of results) {
     t.is(r.status, 200, r.text);

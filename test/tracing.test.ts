@@ -50,15 +50,27 @@ const newTraceId = (): string => randomBytes(16).toString('hex');
 const newSpanId = (): string => randomBytes(8).toString('hex');
 const traceparent = (traceId: string, spanId: string, flags = '01'): string => `00-${traceId}-${spanId}-${flags}`;
 
-/** Waits until the collector holds a span matching `pick` (the batch processor exports every 100 ms here). */
-async function waitForSpan(pick: (s: OtlpSpan) => boolean, timeoutMs = 15_000): Promise<OtlpSpan> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = spans.find(pick);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no such span; spans so far: ${spans.map((s) => s.name).join(', ')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Called with every batch of spans the collector receives. */
+const spanWaiters = new Set<() => void>();
+
+/** Resolves with the first span matching `pick` as soon as the collector holds one (the batch processor exports every 100 ms here). */
+function waitForSpan(pick: (s: OtlpSpan) => boolean, timeoutMs = 15_000): Promise<OtlpSpan> {
+  const found = spans.find(pick);
+  if (found) return Promise.resolve(found);
+  return new Promise<OtlpSpan>((resolve, reject) => {
+    const waiter = (): void => {
+      const span = spans.find(pick);
+      if (!span) return;
+      clearTimeout(timer);
+      spanWaiters.delete(waiter);
+      resolve(span);
+    };
+    const timer = setTimeout(() => {
+      spanWaiters.delete(waiter);
+      reject(new Error(`no such span within ${timeoutMs} ms; spans so far: ${spans.map((s) => s.name).join(', ')}`));
+    }, timeoutMs);
+    spanWaiters.add(waiter);
+  });
 }
 
 /** Every span of the trace that descends from `root`. */
@@ -79,8 +91,13 @@ function descendants(root: OtlpSpan): OtlpSpan[] {
   return out;
 }
 
-const logsOf = (b: Broker, r: ApiResponse): Record<string, unknown>[] => {
+/**
+ * The request's log lines, once its access-log line (the last one a request writes) has been read from the broker's
+ * output: the HTTP answer, and the span exported after it, can arrive before the lines are read from the pipe.
+ */
+const logsOf = async (b: Broker, r: ApiResponse): Promise<Record<string, unknown>[]> => {
   const id = r.headers.get('x-request-id');
+  if (!(await b.waitForLogLine((l) => l.request_id === id && l.msg === 'request', 15_000))) throw new Error(`no access-log line for request ${String(id)}`);
   return b.logLines().filter((l) => l.request_id === id);
 };
 
@@ -104,6 +121,7 @@ test.before(async () => {
           if (name) services.add(name);
           for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
         }
+        for (const w of [...spanWaiters]) w();
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
@@ -180,7 +198,7 @@ test('a request with traceparent is a span of that trace, with storage child spa
     t.regex(String(attr(s, 'db.query.summary')), /^[A-Z]+( [a-z_.]+)?$/);
   }
 
-  const lines = logsOf(traced, r);
+  const lines = await logsOf(traced, r);
   t.true(lines.length >= 1, 'the access log line');
   for (const l of lines) t.is(l.trace_id, traceId);
 
@@ -225,7 +243,7 @@ test('without a usable traceparent the request starts a new trace, and logs carr
     t.not(server.traceId, '0'.repeat(32));
     t.is(server.name, 'sealbox read sys/');
     t.deepEqual(
-      logsOf(traced, r).map((l) => l.trace_id),
+      (await logsOf(traced, r)).map((l) => l.trace_id),
       [server.traceId],
     );
   }
@@ -240,7 +258,7 @@ test('an unsampled traceparent records no span, but the log lines still name the
   await waitForSpan((s) => s.traceId === marker);
   t.false(spans.some((s) => s.traceId === traceId));
   t.deepEqual(
-    logsOf(traced, r).map((l) => l.trace_id),
+    (await logsOf(traced, r)).map((l) => l.trace_id),
     [traceId],
   );
 });
@@ -249,10 +267,12 @@ test('tracing off (the default): nothing is exported and log lines have no trace
   const traceId = newTraceId();
   const r = await ok(t, api(untraced, 'GET', 'secret/data/payments/stripe-key', { headers: { traceparent: traceparent(traceId, newSpanId()) } }), 200);
   await ok(t, api(untraced, 'GET', 'sys/health', { token: null }), 200);
-  // The traced broker exports within ~100 ms; give the untraced one ten times that.
-  await new Promise((res) => setTimeout(res, 1000));
+  // Its whole life, not a while: a broker's graceful stop shuts its tracer provider down, which sends what is pending
+  // and waits for the collector's answer, so once it has exited everything it would ever export has arrived.
+  t.is(await untraced.stop(), 0, 'a graceful stop');
   t.false(spans.some((s) => s.traceId === traceId));
-  const lines = logsOf(untraced, r);
+  t.false(spans.some((s) => attr(s, 'sealbox.request_id') === r.headers.get('x-request-id')));
+  const lines = await logsOf(untraced, r);
   t.true(lines.length >= 1);
   for (const l of lines) t.false('trace_id' in l);
   t.false(untraced.logs().includes('tracing enabled'));
