@@ -1,4 +1,5 @@
 import cron from 'node-cron';
+import { nextCronSlot } from '../../lib/cron-next.ts';
 import { badRequest } from '../../lib/errors.ts';
 
 /** No step may hold a rotation forever (a lock wait on the target, a login that never answers). */
@@ -15,12 +16,8 @@ export function withTimeout<T>(p: Promise<T>, step: string): Promise<T> {
 
 /** The next due time after `from`: the next cron slot (UTC), or `from + period`. Null: on demand only. */
 export function nextDue(schedule: string | null, periodSeconds: number | null, from: Date): Date | null {
-  if (schedule) {
-    const task = cron.createTask(schedule, () => undefined, { timezone: 'UTC' });
-    const next = task.getNextRuns(2).find((d) => d.getTime() > from.getTime());
-    void task.destroy();
-    return next ?? null;
-  }
+  // From `from` (the broker's clock), not from the wall clock as node-cron's getNextRuns counts.
+  if (schedule) return nextCronSlot(schedule, from);
   if (periodSeconds && periodSeconds > 0) return new Date(from.getTime() + periodSeconds * 1000);
   return null;
 }
