@@ -2,7 +2,7 @@
  * The shortest interval between two runs of a rotation anyone may set through the API (`rotation_min_interval`,
  * default 1 minute): a tenant must not be able to make the broker rotate, and hit a target, every second.
  */
-import cron from 'node-cron';
+import { cronSlotsAfter } from '../../lib/cron-next.ts';
 import { badRequest } from '../../lib/errors.ts';
 
 /** How many upcoming slots of a cron expression are looked at: its short gaps show within its first repetitions. */
@@ -10,15 +10,10 @@ const SAMPLE = 60;
 
 /** The shortest gap, in seconds, between the next runs of a (valid) cron expression, UTC. */
 export function shortestCronGap(schedule: string, from: Date): number {
-  const task = cron.createTask(schedule, () => undefined, { timezone: 'UTC' });
-  try {
-    const runs = task.getNextRuns(SAMPLE).map((d) => d.getTime()).filter((t) => t > from.getTime());
-    let gap = Infinity;
-    for (let i = 1; i < runs.length; i++) gap = Math.min(gap, ((runs[i] ?? 0) - (runs[i - 1] ?? 0)) / 1000);
-    return gap;
-  } finally {
-    void task.destroy();
-  }
+  const runs = cronSlotsAfter(schedule, from, SAMPLE).map((d) => d.getTime());
+  let gap = Infinity;
+  for (let i = 1; i < runs.length; i++) gap = Math.min(gap, ((runs[i] ?? 0) - (runs[i - 1] ?? 0)) / 1000);
+  return gap;
 }
 
 /** A 400 naming the floor when a schedule or period would run more often than every `minSeconds`. */

@@ -1,4 +1,5 @@
 import cron from 'node-cron';
+import { nextCronSlot } from '../../lib/cron-next.ts';
 import { badRequest } from '../../lib/errors.ts';
 
 /** No step may hold a rotation forever (a lock wait on the target, a login that never answers). */
@@ -13,24 +14,10 @@ export function withTimeout<T>(p: Promise<T>, step: string): Promise<T> {
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
-/**
- * node-cron's matcher of a task: the first slot strictly after any date. (The public getNextRuns counts from the wall
- * clock, not from `from`: with an injected clock ahead of it, a slot after `from` would not be found.)
- */
-type CronMatcher = { getNextMatch?: (date: Date) => Date };
-
 /** The next due time after `from`: the next cron slot (UTC), or `from + period`. Null: on demand only. */
 export function nextDue(schedule: string | null, periodSeconds: number | null, from: Date): Date | null {
-  if (schedule) {
-    const task = cron.createTask(schedule, () => undefined, { timezone: 'UTC' });
-    try {
-      const matcher = (task as unknown as { timeMatcher?: CronMatcher }).timeMatcher;
-      if (typeof matcher?.getNextMatch === 'function') return matcher.getNextMatch(from);
-      return task.getNextRuns(2).find((d) => d.getTime() > from.getTime()) ?? null;
-    } finally {
-      void task.destroy();
-    }
-  }
+  // From `from` (the broker's clock), not from the wall clock as node-cron's getNextRuns counts.
+  if (schedule) return nextCronSlot(schedule, from);
   if (periodSeconds && periodSeconds > 0) return new Date(from.getTime() + periodSeconds * 1000);
   return null;
 }

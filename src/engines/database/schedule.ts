@@ -4,6 +4,7 @@
  * validates them up front (a clear 400 before anything is written) and works out `ttl` for reads.
  */
 import cron from 'node-cron';
+import { nextCronSlot } from '../../lib/cron-next.ts';
 import { badRequest } from '../../lib/errors.ts';
 import { parseDuration } from '../../lib/durations.ts';
 
@@ -49,14 +50,7 @@ export function applyWhen(
 
 /** The next run after `from`: the next cron slot (UTC), or `since + period`. Null when neither is set. */
 export function nextRun(when: RotationWhen, since: Date | null, from: Date): Date | null {
-  if (when.schedule !== '') {
-    const task = cron.createTask(when.schedule, () => undefined, { timezone: 'UTC' });
-    try {
-      return task.getNextRuns(2).find((d) => d.getTime() > from.getTime()) ?? null;
-    } finally {
-      void task.destroy();
-    }
-  }
+  if (when.schedule !== '') return nextCronSlot(when.schedule, from);
   if (when.periodSeconds > 0) return new Date((since ?? from).getTime() + when.periodSeconds * 1000);
   return null;
 }
