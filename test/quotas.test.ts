@@ -3,27 +3,46 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { api, startBroker, type ApiResponse, type Broker } from './helpers/broker.ts';
+import { createLogger } from '../src/lib/log.ts';
+import { migrate } from '../src/storage/migrate.ts';
+import { createPgDb } from '../src/storage/pg-db.ts';
+import { createQuotasStore } from '../src/storage/quotas-store.ts';
+import { startApp, type InProcessBroker } from './helpers/app.ts';
+import { api, PROJECT_ROOT, type ApiResponse } from './helpers/broker.ts';
 import { startPostgres } from './helpers/postgres.ts';
 
 // Rate-limit quotas (sys/quotas/rate-limit/:name). Every request here comes from 127.0.0.1, so every test shares
 // one client: the tests run serially and each uses its own mount.
+//
+// The brokers run in-process on a FakeClock, and a broker on a test's clock cuts its windows and blocks on that
+// clock (a real broker cuts them on the database clock: wiring/core.ts, core/quotas/quotas.ts `windows`). Time stands
+// still within a burst, so every count below is exact, and it moves to the next window or past a block only when a
+// test moves it. The last test checks the database clock itself.
 
 const EXCEEDED = '{"errors":["rate limit quota exceeded"]}';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Windows are aligned to whole intervals on the (shared) clock: start a burst just after a second begins. */
-const startOfSecond = () => sleep(1000 - (Date.now() % 1000) + 30);
 const count = (rs: ApiResponse[], status: number) => rs.filter((r) => r.status === status).length;
+const SECOND = 1000;
 
-let b: Broker;
+/**
+ * Puts the brokers' clocks at the start of the next whole second (where a window of 1 s begins), all at the same
+ * instant: replicas agree on a window only while their clocks read the same. Returns that instant.
+ */
+function nextWindow(...brokers: InProcessBroker[]): number {
+  const latest = Math.max(...brokers.map((br) => br.clock.now().getTime()));
+  const at = (Math.floor(latest / SECOND) + 1) * SECOND;
+  for (const br of brokers) br.clock.set(at);
+  return at;
+}
+
+let b: InProcessBroker;
 test.before(async () => {
-  b = await startBroker();
+  b = await startApp();
 });
 test.after.always(async () => {
   await b.stop();
 });
 
-async function mount(br: Broker, path: string): Promise<void> {
+async function mount(br: InProcessBroker, path: string): Promise<void> {
   const r = await api(br, 'POST', `sys/mounts/${path}`, { body: { type: 'kv-v2' } });
   if (r.status !== 204) throw new Error(`mount ${path}: ${r.status} ${r.text}`);
   const w = await api(br, 'POST', `${path}/data/x`, { body: { data: { v: 1 } } });
@@ -31,7 +50,7 @@ async function mount(br: Broker, path: string): Promise<void> {
 }
 
 /** A GET from another loopback address (Linux routes all of 127/8 to lo): another client to the broker. */
-function getFrom(br: Broker, localAddress: string, path: string): Promise<number> {
+function getFrom(br: InProcessBroker, localAddress: string, path: string): Promise<number> {
   const url = new URL(br.address);
   return new Promise((resolve, reject) => {
     const req = http.get({ host: url.hostname, port: url.port, path: `/v1/${path}`, localAddress, headers: { 'x-vault-token': br.rootToken } }, (res) => {
@@ -42,13 +61,17 @@ function getFrom(br: Broker, localAddress: string, path: string): Promise<number
   });
 }
 
-/** Management calls may themselves be limited by a quota under test: retry through 429s. */
-async function manage(br: Broker, method: string, path: string, body?: unknown): Promise<ApiResponse> {
-  for (;;) {
-    const r = await api(br, method, path, body === undefined ? {} : { body });
-    if (r.status !== 429) return r;
-    await sleep(200);
-  }
+/**
+ * Resolves once `br` has applied the next quota change made on another replica (its debug line "notification handled"
+ * on the quota channel, logged when the reload is done): call it before making the change.
+ */
+function quotaChangeApplied(br: InProcessBroker): () => Promise<void> {
+  const isHandled = (l: Record<string, unknown>) => l.msg === 'notification handled' && l.channel === 'sealbox_quotas';
+  const handled = () => br.logLines().filter(isHandled).length;
+  const before = handled();
+  return async () => {
+    if (!(await br.waitForLogLine((l) => isHandled(l) && handled() > before, 30_000))) throw new Error('the quota change was not applied on the other replica');
+  };
 }
 
 test.serial('bad quota definitions are refused with a 400 that says what is wrong, and nothing is stored', async (t) => {
@@ -128,54 +151,56 @@ test.serial('a burst past the quota gets 429 with Retry-After; sys/health and ot
   await mount(b, 'free');
   t.is((await api(b, 'POST', 'sys/quotas/rate-limit/limited', { body: { rate: 5, path: 'limited' } })).status, 204);
 
-  await startOfSecond();
+  nextWindow(b);
   const [burst, health, free] = await Promise.all([
     Promise.all(Array.from({ length: 30 }, () => api(b, 'GET', 'limited/data/x'))),
     Promise.all(Array.from({ length: 10 }, () => api(b, 'GET', 'sys/health', { token: null }))),
     Promise.all(Array.from({ length: 10 }, () => api(b, 'GET', 'free/data/x'))),
   ]);
-  const ok = count(burst, 200);
   const limited = burst.filter((r) => r.status === 429);
-  t.true(ok >= 1 && ok <= 5, `200s: ${ok}`);
-  t.is(ok + limited.length, 30, burst.map((r) => r.status).join(','));
+  t.is(count(burst, 200), 5, burst.map((r) => r.status).join(','));
+  t.is(limited.length, 25);
   for (const r of limited) {
     t.is(r.text, EXCEEDED);
-    t.regex(r.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    // The window began at this very instant: it ends in one second.
+    t.is(r.headers.get('retry-after'), '1');
   }
   t.deepEqual(health.map((r) => r.status), Array(10).fill(200));
   t.deepEqual(free.map((r) => r.status), Array(10).fill(200));
 
   // Buckets are per client address: another client still gets its own share.
   const flooder = await Promise.all(Array.from({ length: 12 }, () => getFrom(b, '127.0.0.2', 'limited/data/x')));
-  t.true(flooder.includes(429));
+  t.is(flooder.filter((s) => s === 200).length, 5, flooder.join(','));
+  t.is(flooder.filter((s) => s === 429).length, 7);
   t.is(await getFrom(b, '127.0.0.3', 'limited/data/x'), 200);
 
   // The quota applies before authentication: a flood of bad tokens is limited too, and learns nothing about them.
-  await startOfSecond();
-  t.true(count(await Promise.all(Array.from({ length: 6 }, () => api(b, 'GET', 'limited/data/x'))), 429) >= 1);
+  nextWindow(b);
+  t.is(count(await Promise.all(Array.from({ length: 6 }, () => api(b, 'GET', 'limited/data/x'))), 429), 1);
   const forged = await api(b, 'GET', 'limited/data/x', { token: 'sbx.forged' });
   t.is(forged.status, 429);
   // Percent-encoding the path does not dodge the quota.
   t.is((await api(b, 'GET', 'limi%74ed/data/x')).status, 429);
 
-  await startOfSecond();
+  nextWindow(b);
   t.is((await api(b, 'GET', 'limited/data/x')).status, 200);
   t.is((await api(b, 'GET', 'limited/data/x', { token: 'sbx.forged' })).status, 403);
 
   // The most specific quota wins: a looser one on a sub-path.
   t.is((await api(b, 'POST', 'sys/quotas/rate-limit/limited-loose', { body: { rate: 1000, path: 'limited/data/x' } })).status, 204);
-  await startOfSecond();
+  // Still the window in which 'limited' passed 2 of its 5: the looser quota alone counts.
   const loose = await Promise.all(Array.from({ length: 20 }, () => api(b, 'GET', 'limited/data/x')));
   t.is(count(loose, 200), 20);
-  t.is((await manage(b, 'DELETE', 'sys/quotas/rate-limit/limited-loose')).status, 204);
-  t.is((await manage(b, 'DELETE', 'sys/quotas/rate-limit/limited')).status, 204);
+  t.is((await api(b, 'DELETE', 'sys/quotas/rate-limit/limited-loose')).status, 204);
+  t.is((await api(b, 'DELETE', 'sys/quotas/rate-limit/limited')).status, 204);
 
-  await startOfSecond();
+  // The same window still: with the quota gone, nothing is counted.
   const after = await Promise.all(Array.from({ length: 20 }, () => api(b, 'GET', 'limited/data/x')));
   t.is(count(after, 200), 20);
   // Refusals are logged once per client and window, with the quota and the address but never a token.
+  // Refused: 127.0.0.1 and 127.0.0.2 in the first window, 127.0.0.1 in the second.
   const refusals = b.logLines().filter((l) => l.msg === 'rate limit quota exceeded' && l.quota === 'limited');
-  t.true(refusals.length >= 1 && refusals.length <= 4, `${refusals.length} refusal lines`);
+  t.is(refusals.length, 3, JSON.stringify(refusals));
   t.false(JSON.stringify(refusals).includes('sbx.'));
   t.false(JSON.stringify(refusals).includes(b.rootToken));
 });
@@ -183,23 +208,25 @@ test.serial('a burst past the quota gets 429 with Retry-After; sys/health and ot
 test.serial('with block_interval the client stays blocked after the window ends, then passes', async (t) => {
   await mount(b, 'blocky');
   t.is((await api(b, 'POST', 'sys/quotas/rate-limit/blocky', { body: { rate: 2, path: 'blocky', block_interval: '3s' } })).status, 204);
-  await startOfSecond();
+  const blockedAt = nextWindow(b);
   const burst = await Promise.all(Array.from({ length: 6 }, () => api(b, 'GET', 'blocky/data/x')));
-  t.true(count(burst, 200) >= 1 && count(burst, 200) <= 2);
-  const blockedAt = Date.now();
-  const retry = Number(burst.find((r) => r.status === 429)?.headers.get('retry-after'));
-  t.true(retry >= 2 && retry <= 3, `Retry-After ${retry}`);
+  t.is(count(burst, 200), 2, burst.map((r) => r.status).join(','));
+  // Blocked for 3 s from the first refusal, which came at the instant the window began.
+  t.deepEqual(burst.filter((r) => r.status === 429).map((r) => r.headers.get('retry-after')), ['3', '3', '3', '3']);
 
   // A new window has begun, but the block holds.
-  await sleep(1300);
+  b.clock.set(blockedAt + 1300);
   const still = await api(b, 'GET', 'blocky/data/x');
   t.is(still.status, 429);
   t.is(still.text, EXCEEDED);
-  t.true(Number(still.headers.get('retry-after')) >= 1);
+  t.is(still.headers.get('retry-after'), '2');
 
-  await sleep(Math.max(0, blockedAt + 3300 - Date.now()));
+  // Until its last millisecond.
+  b.clock.set(blockedAt + 3 * SECOND - 1);
+  t.is((await api(b, 'GET', 'blocky/data/x')).status, 429);
+  b.clock.set(blockedAt + 3 * SECOND);
   t.is((await api(b, 'GET', 'blocky/data/x')).status, 200);
-  t.is((await manage(b, 'DELETE', 'sys/quotas/rate-limit/blocky')).status, 204);
+  t.is((await api(b, 'DELETE', 'sys/quotas/rate-limit/blocky')).status, 204);
 });
 
 test.serial('response headers and exempt paths follow sys/quotas/config; sys/health is exempt even from a global quota', async (t) => {
@@ -210,30 +237,35 @@ test.serial('response headers and exempt paths follow sys/quotas/config; sys/hea
   });
   t.is((await api(b, 'POST', 'sys/quotas/rate-limit/hdr', { body: { rate: 3, path: 'hdr' } })).status, 204);
 
-  await startOfSecond();
+  nextWindow(b);
   const first = await api(b, 'GET', 'hdr/data/x');
   t.is(first.status, 200);
   t.is(first.headers.get('x-ratelimit-limit'), '3');
-  t.regex(first.headers.get('x-ratelimit-remaining') ?? '', /^[0-2]$/);
-  t.regex(first.headers.get('x-ratelimit-reset') ?? '', /^1$/);
+  t.is(first.headers.get('x-ratelimit-remaining'), '2');
+  t.is(first.headers.get('x-ratelimit-reset'), '1');
   const rest = await Promise.all(Array.from({ length: 6 }, () => api(b, 'GET', 'hdr/data/x')));
-  t.true(count(rest, 429) >= 4);
+  t.is(count(rest, 200), 2);
+  t.is(count(rest, 429), 4);
   // Exempt: an exact path and a prefix, with no quota headers.
   const exempt = await Promise.all(Array.from({ length: 8 }, (_, i) => api(b, 'GET', i % 2 === 0 ? 'hdr/data/free' : 'hdr/metadata/x')));
   t.is(count(exempt, 429), 0);
   t.is(exempt[0]?.headers.get('x-ratelimit-limit'), null);
-  t.is((await manage(b, 'DELETE', 'sys/quotas/rate-limit/hdr')).status, 204);
+  t.is((await api(b, 'DELETE', 'sys/quotas/rate-limit/hdr')).status, 204);
 
   // An empty exempt list still leaves sys/health exempt from a global quota.
   t.is((await api(b, 'POST', 'sys/quotas/config', { body: { rate_limit_exempt_paths: [] } })).status, 204);
   t.is((await api(b, 'POST', 'sys/quotas/rate-limit/global', { body: { rate: 2 } })).status, 204);
-  await startOfSecond();
+  nextWindow(b);
   const health = await Promise.all(Array.from({ length: 15 }, () => api(b, 'GET', 'sys/health', { token: null })));
   t.deepEqual(health.map((r) => r.status), Array(15).fill(200));
   const everything = await Promise.all(Array.from({ length: 6 }, () => api(b, 'GET', 'sys/seal-status', { token: null })));
-  t.true(count(everything, 429) >= 3);
-  t.is((await manage(b, 'DELETE', 'sys/quotas/rate-limit/global')).status, 204);
-  t.is((await manage(b, 'POST', 'sys/quotas/config', { enable_rate_limit_response_headers: false, rate_limit_exempt_paths: ['sys/health'] })).status, 204);
+  t.is(count(everything, 200), 2);
+  t.is(count(everything, 429), 4);
+  // The global quota limits managing it too: this window is spent, the next one lets the delete through.
+  t.is((await api(b, 'DELETE', 'sys/quotas/rate-limit/global')).status, 429);
+  nextWindow(b);
+  t.is((await api(b, 'DELETE', 'sys/quotas/rate-limit/global')).status, 204);
+  t.is((await api(b, 'POST', 'sys/quotas/config', { body: { enable_rate_limit_response_headers: false, rate_limit_exempt_paths: ['sys/health'] } })).status, 204);
 });
 
 test('two replicas on one PostgreSQL share the limit and each other\'s quota definitions', async (t) => {
@@ -241,41 +273,71 @@ test('two replicas on one PostgreSQL share the limit and each other\'s quota def
   const databaseUrl = await pg.createDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'sealbox-quotas-'));
   const rootToken = 'quota-root';
-  const [a, c] = await Promise.all([startBroker({ dataDir, databaseUrl, rootToken }), startBroker({ dataDir, databaseUrl, rootToken })]);
-  t.teardown(async () => {
-    await a.stop();
-    await c.stop();
-  });
+  // Debug logs: "notification handled" says when a change made on one replica has been applied on the other.
+  const env = { SEALBOX_LOG_LEVEL: 'debug' };
+  // One after the other (booting replicas together is replicas.test.ts's business): the second finds the store and
+  // the dev credentials the first made.
+  const a = await startApp({ dataDir, databaseUrl, rootToken, env });
+  t.teardown(() => a.stop());
+  const c = await startApp({ dataDir, databaseUrl, rootToken, env });
+  t.teardown(() => c.stop());
   t.is((await api(a, 'POST', 'secret/data/x', { body: { data: { v: 1 } } })).status, 200);
 
+  const appliedOnC = quotaChangeApplied(c);
   t.is((await api(a, 'POST', 'sys/quotas/rate-limit/shared', { body: { rate: 5, path: 'secret/' } })).status, 204);
-  await sleep(300);
+  await appliedOnC();
   t.like((await api(c, 'GET', 'sys/quotas/rate-limit/shared')).json, { data: { rate: 5, path: 'secret/' } });
 
-  // rate 5 → chunks of 1: together the replicas admit at most rate + 2 chunks in one window (in fact at most rate).
+  // rate 5 → chunks of 1, reserved under the counter's row lock: together the replicas admit exactly rate in one window.
   for (let round = 0; round < 2; round++) {
-    await startOfSecond();
+    nextWindow(a, c);
     const [fromA, fromC] = await Promise.all([
       Promise.all(Array.from({ length: 15 }, () => api(a, 'GET', 'secret/data/x'))),
       Promise.all(Array.from({ length: 15 }, () => api(c, 'GET', 'secret/data/x'))),
     ]);
     const ok = count(fromA, 200) + count(fromC, 200);
-    t.true(ok >= 1 && ok <= 5 + 2, `round ${round}: ${ok} passed`);
+    t.is(ok, 5, `round ${round}: ${ok} passed`);
     t.is(count(fromA, 429) + count(fromC, 429), 30 - ok);
     t.true(count(fromC, 429) > 0, 'the quota defined on the first replica applies on the second');
   }
 
-  // A block recorded by one replica holds on the other.
-  t.is((await manage(c, 'POST', 'sys/quotas/rate-limit/shared', { rate: 5, path: 'secret/', block_interval: '4s' })).status, 204);
-  await sleep(300);
-  await startOfSecond();
-  await Promise.all(Array.from({ length: 10 }, () => api(a, 'GET', 'secret/data/x')));
-  await sleep(1200);
-  t.is((await api(c, 'GET', 'secret/data/x')).status, 429);
+  // A block recorded by one replica holds on the other, after the window that caused it.
+  const appliedOnA = quotaChangeApplied(a);
+  t.is((await api(c, 'POST', 'sys/quotas/rate-limit/shared', { body: { rate: 5, path: 'secret/', block_interval: '4s' } })).status, 204);
+  await appliedOnA();
+  const blockedAt = nextWindow(a, c);
+  const flood = await Promise.all(Array.from({ length: 10 }, () => api(a, 'GET', 'secret/data/x')));
+  t.is(count(flood, 200), 5);
+  for (const br of [a, c]) br.clock.set(blockedAt + 1200);
+  const onC = await api(c, 'GET', 'secret/data/x');
+  t.is(onC.status, 429);
+  t.is(onC.headers.get('retry-after'), '3');
 
   // Deleted on one replica, gone on the other.
-  t.is((await manage(c, 'DELETE', 'sys/quotas/rate-limit/shared')).status, 204);
-  await sleep(300);
+  const deletedOnA = quotaChangeApplied(a);
+  t.is((await api(c, 'DELETE', 'sys/quotas/rate-limit/shared')).status, 204);
+  await deletedOnA();
   const after = await Promise.all(Array.from({ length: 10 }, () => api(a, 'GET', 'secret/data/x')));
   t.is(count(after, 200), 10);
+});
+
+test('on the database clock (every real broker\'s), windows and blocks are cut where PostgreSQL\'s now() falls', async (t) => {
+  const pg = await startPostgres();
+  const db = createPgDb({ url: await pg.createDatabase(), log: createLogger({ level: 'silent' }) });
+  t.teardown(() => db.close());
+  await migrate(db, join(PROJECT_ROOT, 'migrations'));
+  const opts = { intervalSeconds: 60, limit: 1, blockSeconds: 5 };
+  // One transaction, whose now() stands still: the statements see one instant of the database clock.
+  const [dbNow, first, second, third] = await db.tx(async (q) => {
+    const store = createQuotasStore(q);
+    const now = (await q.query<{ s: number }>('SELECT extract(epoch FROM now())::float8 AS s')).rows[0]?.s ?? NaN;
+    return [now, await store.reserve('db-clock', 'c1', 1, opts), await store.reserve('db-clock', 'c1', 1, opts), await store.reserve('db-clock', 'c1', 1, opts)];
+  });
+  // The window ends at the next multiple of 60 s of the database's epoch, whatever this process's clock says.
+  const windowLeft = 60 - (dbNow % 60);
+  t.like(first, { used: 1, blockedLeft: 0 });
+  t.true(Math.abs(first.windowLeft - windowLeft) < 1e-3, `${first.windowLeft} vs ${windowLeft}`);
+  // Over the limit in a full window: blocked for 5 s from that same instant, and the block holds at the next one.
+  t.deepEqual(second, { used: 2, windowLeft: first.windowLeft, blockedLeft: 5 });
+  t.deepEqual(third, { used: 3, windowLeft: first.windowLeft, blockedLeft: 5 });
 });

@@ -16,7 +16,7 @@ export interface QuotaConfigRow {
   mac?: Buffer | null;
 }
 
-/** What one reservation against the shared counter found, measured on the database clock. */
+/** What one reservation against the shared counter found, measured on the clock the windows are cut on (reserve's `now`). */
 export interface Reservation {
   /** The window's count after this reservation (it may pass the limit; the caller grants only what fits). */
   used: number;
@@ -84,37 +84,42 @@ export function createQuotasStore(db: Queryable) {
      * multiples of the interval on the database clock, so every replica agrees on where a window starts. When the
      * window was already full before this reservation and `blockSeconds` > 0, the client is blocked for that long.
      * One statement under the row lock, so concurrent reservations from several replicas all count.
+     * `now` replaces the database clock (windows, blocks and what is left of them) for a broker on a test's clock
+     * (core/quotas/quotas.ts `windows`); every real broker leaves it out.
      */
     async reserve(
       quotaName: string,
       clientKey: string,
       n: number,
-      opts: { intervalSeconds: number; limit: number; blockSeconds: number },
+      opts: { intervalSeconds: number; limit: number; blockSeconds: number; now?: Date },
     ): Promise<Reservation> {
       const r = await db.query<{ used: string | number; window_left: number; blocked_left: number | null }>(
         `INSERT INTO rate_limit_counters AS c (quota_name, client_key, window_end, used)
-         VALUES ($1, $2, to_timestamp((floor(extract(epoch FROM now())::float8 / $4::int) + 1) * $4::int), $3::bigint)
+         VALUES ($1, $2, to_timestamp((floor(extract(epoch FROM COALESCE($7::timestamptz, now()))::float8 / $4::int) + 1) * $4::int), $3::bigint)
          ON CONFLICT (quota_name, client_key) DO UPDATE SET
            used = CASE WHEN c.window_end = EXCLUDED.window_end THEN c.used + EXCLUDED.used ELSE EXCLUDED.used END,
            window_end = EXCLUDED.window_end,
            blocked_until = CASE
-             WHEN c.blocked_until > now() THEN c.blocked_until
-             WHEN $6::int > 0 AND c.window_end = EXCLUDED.window_end AND c.used >= $5::bigint THEN now() + make_interval(secs => $6::int)
+             WHEN c.blocked_until > COALESCE($7::timestamptz, now()) THEN c.blocked_until
+             WHEN $6::int > 0 AND c.window_end = EXCLUDED.window_end AND c.used >= $5::bigint
+               THEN COALESCE($7::timestamptz, now()) + make_interval(secs => $6::int)
              ELSE NULL END
-         RETURNING used, extract(epoch FROM window_end - now())::float8 AS window_left,
-           extract(epoch FROM blocked_until - now())::float8 AS blocked_left`,
-        [quotaName, clientKey, n, opts.intervalSeconds, opts.limit, opts.blockSeconds],
+         RETURNING used, extract(epoch FROM window_end - COALESCE($7::timestamptz, now()))::float8 AS window_left,
+           extract(epoch FROM blocked_until - COALESCE($7::timestamptz, now()))::float8 AS blocked_left`,
+        [quotaName, clientKey, n, opts.intervalSeconds, opts.limit, opts.blockSeconds, opts.now ?? null],
       );
       const row = r.rows[0];
       if (!row) throw new Error('rate limit reservation returned no row');
       return { used: Number(row.used), windowLeft: Math.max(0, Number(row.window_left)), blockedLeft: Math.max(0, Number(row.blocked_left ?? 0)) };
     },
 
-    /** Removes counters whose window and block have both ended. Returns how many rows went. */
-    async purgeExpired(): Promise<number> {
+    /** Removes counters whose window and block have both ended (by `now`, as for reserve). Returns how many rows went. */
+    async purgeExpired(now?: Date): Promise<number> {
       const r = await db.query(
         `DELETE FROM rate_limit_counters
-         WHERE window_end < now() - interval '5 seconds' AND (blocked_until IS NULL OR blocked_until < now())`,
+         WHERE window_end < COALESCE($1::timestamptz, now()) - interval '5 seconds'
+           AND (blocked_until IS NULL OR blocked_until < COALESCE($1::timestamptz, now()))`,
+        [now ?? null],
       );
       return r.rowCount;
     },

@@ -17,6 +17,7 @@ import { loadStaticKey } from '../core/seal/static-seal.ts';
 import { createTokens } from '../core/tokens/tokens.ts';
 import { createResponseWrapping } from '../core/tokens/wrapping.ts';
 import { ENGINE_FACTORIES } from '../engine-registry.ts';
+import { systemClock } from '../lib/clock.ts';
 import type { StorageBundle } from './storage.ts';
 
 export async function buildCore({ config, log, clock, random }: AppDeps, { db, stores }: StorageBundle) {
@@ -34,7 +35,10 @@ export async function buildCore({ config, log, clock, random }: AppDeps, { db, s
     limits: { defaultTtl: config.token_default_ttl, maxTtl: config.token_max_ttl },
     rowMac,
   });
-  const quotas = createQuotaLimiter({ db, store: stores.quotas, clock, log: log.child({ component: 'quotas' }), rowMac, sealed });
+  // Rate-limit windows are cut on the database clock, where replicas on real time agree; a broker on any other clock
+  // (a test's FakeClock) cuts them on that clock, which the database's real time cannot follow (core/quotas/quotas.ts).
+  const windows = clock === systemClock ? 'database' : 'clock';
+  const quotas = createQuotaLimiter({ db, store: stores.quotas, clock, windows, log: log.child({ component: 'quotas' }), rowMac, sealed });
   const coreStorage = (scope: string) => createCoreStorage({ db, store: stores.coreEntries, barrier, scope });
   const wrapping = createResponseWrapping({ tokens, storage: coreStorage('sys'), clock });
   tokens.onRevoked((accessors) => wrapping.forget(accessors));

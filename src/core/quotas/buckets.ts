@@ -3,7 +3,8 @@
  * PostgreSQL counter in chunks.
  *
  * How the replicas agree. Time is cut into fixed windows of `interval` seconds on the *database* clock (as Vault's
- * limiter refills its bucket every interval). The database holds one counter per (quota, client) and window. A replica
+ * limiter refills its bucket every interval; only a broker on a test's FakeClock cuts them on that clock instead, see
+ * `windows` in quotas.ts). The database holds one counter per (quota, client) and window. A replica
  * that has no local tokens left reserves a chunk of `chunk = max(1, floor(limit / 10))` with one
  * `INSERT … ON CONFLICT DO UPDATE SET used = used + chunk RETURNING used` and keeps only the part of that chunk that
  * still fits under the limit, `min(chunk, limit - (used - chunk))`. Reservations are serialised by the row lock, so

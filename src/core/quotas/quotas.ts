@@ -39,6 +39,13 @@ export interface QuotaLimiterDeps {
   db: Db;
   store: QuotasStore;
   clock: Clock;
+  /**
+   * What the shared windows and blocks are cut on. 'database' (the default, and every real broker's: wiring/core.ts):
+   * PostgreSQL's clock, the one clock all replicas share however far their hosts' clocks drift apart. 'clock': `clock`,
+   * for a broker on a test's FakeClock, whose windows then move when the test advances it; replicas sharing a counter
+   * agree only while their clocks read the same (the in-process replicas of one test, set to the same instants).
+   */
+  windows?: 'database' | 'clock';
   log: Logger;
   /** Clients tracked in memory across all quotas; the oldest idle ones go first. Default 50,000. */
   maxClients?: number;
@@ -78,6 +85,8 @@ const sameDef = (a: RateLimitQuota, b: RateLimitQuota): boolean =>
 export function createQuotaLimiter(deps: QuotaLimiterDeps) {
   const maxClients = deps.maxClients ?? 50_000;
   const nowMs = (): number => deps.clock.now().getTime();
+  /** The time reservations pass to the store: none on the database clock. */
+  const windowNow = (): Date | undefined => (deps.windows === 'clock' ? deps.clock.now() : undefined);
   /** Longest prefix first: the most specific quota wins. */
   let active: ActiveQuota[] = [];
   let config: QuotaConfig = DEFAULT_CONFIG;
@@ -148,7 +157,7 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
 
   /** Deletes shared counters whose window and block have ended (the scheduler's `rate-limit-counter-purge` job). */
   const purgeExpired = async (): Promise<void> => {
-    const n = await deps.store.purgeExpired();
+    const n = await deps.store.purgeExpired(windowNow());
     if (n > 0) deps.log.debug({ rows: n }, 'expired rate limit counters deleted');
   };
 
@@ -160,7 +169,8 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
   return {
     reload,
     async listenForChanges(): Promise<void> {
-      await deps.db.listen(CHANNEL, () => void reload().catch((err: Error) => deps.log.error({ err: err.message }, 'quota reload failed')));
+      // The reload's promise is returned: the notification counts as handled (the debug line replica tests wait for) once applied.
+      await deps.db.listen(CHANNEL, () => reload().catch((err: Error) => deps.log.error({ err: err.message }, 'quota reload failed')));
     },
 
     /** No quota at all: the request path skips everything else. */
@@ -193,7 +203,7 @@ export function createQuotaLimiter(deps: QuotaLimiterDeps) {
         q,
         b,
         nowMs,
-        (n) => deps.store.reserve(q.name, client, n, { intervalSeconds: q.def.intervalSeconds, limit: q.limit, blockSeconds: q.def.blockIntervalSeconds }),
+        (n) => deps.store.reserve(q.name, client, n, { intervalSeconds: q.def.intervalSeconds, limit: q.limit, blockSeconds: q.def.blockIntervalSeconds, now: windowNow() }),
         onReserveError,
       );
       if (d.firstRefusal) deps.log.info({ quota: q.name, client, retry_after: d.retryAfterSeconds }, 'rate limit quota exceeded');
