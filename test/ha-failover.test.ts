@@ -49,7 +49,9 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   const rootToken = 'ha-root';
   const env = { SEALBOX_DATABASE_STALENESS: '3s', SEALBOX_DATABASE_CONNECT_TIMEOUT: '2s' };
   const databaseUrl = pair.multiHostUrl('sealbox');
-  const brokers: Broker[] = await Promise.all([startBroker({ dataDir, databaseUrl, rootToken, env }), startBroker({ dataDir, databaseUrl, rootToken, env })]);
+  // The second broker names the standby first: it must pass over a live server in recovery to find the primary.
+  const standbyFirst = `postgresql://postgres:${pair.password}@127.0.0.1:${pair.standby.port},127.0.0.1:${pair.primary.port}/sealbox?target_session_attrs=read-write`;
+  const brokers: Broker[] = await Promise.all([startBroker({ dataDir, databaseUrl, rootToken, env }), startBroker({ dataDir, databaseUrl: standbyFirst, rootToken, env })]);
   t.teardown(async () => {
     await Promise.all(brokers.map((b) => b.stop()));
   });
