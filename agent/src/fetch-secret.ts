@@ -48,6 +48,9 @@ export function secretData(path: string, res: BrokerResponse): { data: Data; ver
 }
 
 export async function fetchSecret(broker: Broker, token: string, secret: SecretConfig, now: () => number, random: Random): Promise<Fetched> {
+  // A lease's time runs from when the broker granted it, somewhere between the request and its answer: counted from
+  // the request, so time the answer spent in queues (a loaded broker) is never taken for time left.
+  const sent = now();
   const res = secret.params
     ? await broker.request('POST', secret.path, { token, body: secret.params })
     : await broker.request('GET', secret.path, { token });
@@ -60,7 +63,7 @@ export async function fetchSecret(broker: Broker, token: string, secret: SecretC
   let refreshAt: number | undefined;
   const duration = typeof res.lease_duration === 'number' ? res.lease_duration : 0;
   if (res.lease_id && duration > 0) {
-    lease = { id: res.lease_id, durationMs: duration * 1000, renewable: res.renewable === true, expiresAt: at + duration * 1000 };
+    lease = { id: res.lease_id, durationMs: duration * 1000, renewable: res.renewable === true, expiresAt: sent + duration * 1000 };
     validUntil = lease.expiresAt;
   }
   if (typeof data.certificate === 'string' && data.certificate.includes('BEGIN CERTIFICATE')) {

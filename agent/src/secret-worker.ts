@@ -226,10 +226,12 @@ export class SecretWorker {
 
   private async renew(lease: Lease): Promise<void> {
     const token = await this.deps.tokens.get();
+    // Counted from the request, not the answer (see fetchSecret): a slow answer leaves less time, never more.
+    const sent = Date.now();
     const res = await this.deps.broker.request('PUT', 'sys/leases/renew', { token, body: { lease_id: lease.id, increment: Math.round(lease.durationMs / 1000) } });
     const now = Date.now();
     const d = (res.lease_duration ?? 0) * 1000;
-    const expiresAt = now + d;
+    const expiresAt = sent + d;
     const capped = res.renewable === false || d < lease.durationMs - 1000 || expiresAt <= lease.expiresAt + 250;
     this.lease = { ...lease, expiresAt: Math.max(expiresAt, now), renewable: !capped };
     this.validUntil = this.lease.expiresAt;

@@ -59,9 +59,11 @@ export function createTokenKeeper({ cfg, broker, log, once }: TokenKeeperOptions
     const t = current;
     if (!t || stopped) return;
     try {
+      // Counted from the request, not the answer: a slow answer leaves less time, never more.
+      const sent = Date.now();
       const res = await broker.request('POST', 'auth/token/renew-self', { token: t.token, body: { increment: `${Math.round(t.ttlMs / 1000)}s` } });
       const d = (res.auth?.lease_duration ?? 0) * 1000;
-      const expiresAt = Date.now() + d;
+      const expiresAt = sent + d;
       const capped = d < t.ttlMs - 1000 || expiresAt <= t.expiresAt + 250;
       current = { ...t, expiresAt, renewable: res.auth?.renewable !== false && !capped };
       log.debug({ ttl_s: d / 1000, capped }, 'token renewed');
@@ -85,10 +87,11 @@ export function createTokenKeeper({ cfg, broker, log, once }: TokenKeeperOptions
   async function doLogin(): Promise<string> {
     for (let attempt = 0; ; attempt++) {
       try {
+        const sent = Date.now();
         const t = await login(cfg, broker);
         const first = logins === 0;
         logins++;
-        current = { ...t, expiresAt: Date.now() + t.ttlMs };
+        current = { ...t, expiresAt: sent + t.ttlMs };
         log.info({ method: cfg.auth.method, ttl_s: t.ttlMs / 1000, renewable: t.renewable }, 'authenticated');
         plan();
         if (!first) for (const fn of listeners) fn();
