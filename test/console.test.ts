@@ -5,11 +5,14 @@
 // a secret written during the test appears in no page and no network response; every control is reached by Tab and
 // every input has a label; the pages work at 1280×800 and 390×844. Screenshots go to test-artifacts/console/.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { mountDatabase, newTarget, type Target } from '../agent/test/helpers.ts';
 import { api, PROJECT_ROOT, startBroker, type Broker } from './helpers/broker.ts';
+import { runCli } from './helpers/cli.ts';
+import { pollUntil } from './helpers/poll.ts';
 import { withPgClient } from './helpers/postgres.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -28,6 +31,7 @@ let operatorToken = '';
 let deniedSeq = 0;
 let certSerial = '';
 let issuerAccessor = '';
+let witnessVkey = '';
 const approle = { roleId: '', secretId: '' };
 const bodies: Promise<string>[] = [];
 const pages: Page[] = [];
@@ -43,8 +47,16 @@ const tokenFor = async (policy: string) =>
 test.before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   target = await newTarget('console_readers');
-  b = await startBroker({ databaseUrl: await target.cluster.createDatabase() });
+  // Checkpoints every second (a witness cosigns one below); one failed revocation makes a lease irrevocable.
+  b = await startBroker({
+    databaseUrl: await target.cluster.createDatabase(),
+    env: { SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1', SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: '1' },
+  });
   await mountDatabase(b, target, 'console_readers', { default_ttl: '1h', max_ttl: '2h' });
+  // A role whose revocation always fails: its leases turn irrevocable.
+  await ok('POST', 'database/roles/broken', { db_name: 'main', default_group: 'console_readers', default_ttl: '1h', max_ttl: '2h', revocation_statements: ['SELECT 1/0'] });
+  // A role whose leases are expiring soon (10 minutes, under the console's 15).
+  await ok('POST', 'database/roles/short', { db_name: 'main', default_group: 'console_readers', default_ttl: '10m', max_ttl: '10m' });
   await withPgClient(target.url, (c) => c.query(`CREATE ROLE ${STATIC_USER} LOGIN PASSWORD 'initial'`));
   await ok('POST', 'database/static-roles/report', { db_name: 'main', username: STATIC_USER, rotation_period: '24h' });
   await ok('POST', 'sys/policies/acl/auditor', {
@@ -97,6 +109,19 @@ test.before(async () => {
   certSerial = ((await ok('POST', 'pki/issue/svc', { common_name: 'web.example.com' }, issuer.client_token)).json as { data: { serial_number: string } }).data.serial_number;
   const search = await api(b, 'GET', 'sys/audit-log?path_prefix=secret/data/app&outcome=denied');
   deniedSeq = (search.json as { data: { entries: { seq: number }[] } }).data.entries[0]?.seq ?? -1;
+  // A witness (sealbox audit witness -once) cosigns a signed checkpoint of this log.
+  await pollUntil('a signed checkpoint', async () => (await fetch(`${b.address}/v1/sys/audit-log/checkpoint`)).status === 200);
+  const wdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealbox-console-witness-'));
+  const logVkey = ((await api(b, 'GET', 'sys/audit-log/public-key', { token: null })).json as { data: { vkey: string } }).data.vkey;
+  const wconfig = path.join(wdir, 'witness.json');
+  fs.writeFileSync(
+    wconfig,
+    JSON.stringify({ logs: [b.address], log_vkey: logVkey, name: 'console.test/w1', key_file: path.join(wdir, 'key'), state_file: path.join(wdir, 'state.json'), token: b.rootToken, interval_seconds: 1, health_listen: '127.0.0.1:0' }),
+  );
+  const w = await runCli(b, ['audit', 'witness', '-config', wconfig, '-once']);
+  if (w.code !== 0) throw new Error(`witness: ${w.stderr}`);
+  witnessVkey = /"vkey":"([^"]+)"/.exec(w.stderr)?.[1] ?? '';
+  if (!witnessVkey) throw new Error(`no witness vkey in ${w.stderr}`);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 });
 test.after.always(async () => {
@@ -196,15 +221,31 @@ test.serial('auditor: log in, search by path and outcome, open an entry, see the
   t.regex(await fig.locator('figcaption').innerText(), /1 denied/);
   await shot(page, 'audit-1280');
 
+  // Export the current result: one JSON line per entry shown, in order.
+  const shownSeqs = (await page.locator(ROWS).evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-seq'))))) as number[];
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export result' }).click()]);
+  const exported = fs.readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; path: string });
+  t.deepEqual(exported.map((e) => e.seq), shownSeqs);
+  t.true(exported.every((e) => e.path.startsWith('secret/data/app')));
+  t.regex(download.suggestedFilename(), /^sealbox-audit-\d+-\d+\.jsonl$/);
+  t.false(JSON.stringify(exported).includes(SECRET));
+
   // Open the denied entry.
   await page.getByRole('button', { name: `Open entry ${deniedSeq}` }).click();
   const json = await page.getByTestId('entry-json').innerText();
   t.regex(json, /"outcome": "denied"/);
   t.regex(json, /"path": "secret\/data\/app\/db"/);
 
-  // Verify status.
+  // Verify status, with the checkpoint and the witness's state.
   await page.getByRole('button', { name: 'Verify the log' }).click();
   t.regex(await page.getByTestId('verify').innerText(), /Verifies\s+yes/);
+  t.is(await page.getByTestId('witnessed').innerText(), 'no witness key given');
+  t.regex(await page.getByTestId('checkpoint').innerText(), /size [1-9]\d*, signed by \S+/);
+  await page.getByLabel(/Witness keys/).fill(witnessVkey);
+  await page.getByRole('button', { name: 'Verify the log' }).click();
+  t.regex(await page.getByTestId('verify').innerText(), /Verifies\s+yes/);
+  t.regex(await page.getByTestId('witnessed').innerText(), /^console\.test\/w1: [1-9]\d*$/);
+  await page.getByLabel(/Witness keys/).fill('');
 
   // A database credential's issue entry, followed to its lineage.
   await page.getByLabel('Path prefix').fill('database/creds/app');
@@ -259,6 +300,19 @@ test.serial('operator: runs a rotation and revokes a lease from the console; the
   const historyRows = page.getByRole('table', { name: `Runs of ${ROTATION}` }).locator('tbody tr');
   await historyRows.first().waitFor();
   t.true((await historyRows.count()) >= 2, `${await historyRows.count()} runs shown`);
+  t.regex(await historyRows.first().innerText(), /manual/);
+
+  // Pause and resume: the API shows each.
+  const paused = async () => ((await ok('GET', `sys/rotations/${ROTATION}`)).json as { data: { paused: boolean } }).data.paused;
+  await row.getByRole('button', { name: 'Pause', exact: true }).click();
+  await page.getByTestId('status').filter({ hasText: `paused ${ROTATION}` }).waitFor();
+  t.true(await paused());
+  await row.getByRole('button', { name: 'Resume', exact: true }).waitFor();
+  t.regex(await row.innerText(), /paused/);
+  await row.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.getByTestId('status').filter({ hasText: `resumed ${ROTATION}` }).waitFor();
+  t.false(await paused());
+  await row.getByRole('button', { name: 'Pause', exact: true }).waitFor();
 
   await page.getByLabel(/Lease prefix/).fill('database/creds/app/');
   await page.getByRole('button', { name: 'List leases' }).click();
@@ -324,6 +378,13 @@ test.serial('operator: leases by mount count what the API lists, and revoke-pref
   await ok('POST', 'pki/issue/svc', { common_name: 'a.example.com' });
   await ok('POST', 'pki/issue/svc', { common_name: 'b.example.com' });
   await ok('GET', 'database/creds/app');
+  // A lease whose revocation fails: irrevocable after one attempt (SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS=1).
+  await ok('GET', 'database/creds/short');
+  const brokenLease = ((await ok('GET', 'database/creds/broken')).json as { lease_id: string }).lease_id;
+  const failedRevoke = await api(b, 'PUT', 'sys/leases/revoke', { body: { lease_id: brokenLease } });
+  t.true(failedRevoke.status >= 500, `revoke of the broken lease: ${failedRevoke.status}`);
+  const irrevocableIds = ((await ok('GET', 'sys/leases?type=irrevocable')).json as { data: { leases: { lease_id: string }[] } }).data.leases.map((l) => l.lease_id);
+  t.deepEqual(irrevocableIds, [brokenLease]);
   const listed = async (prefix: string): Promise<number> => {
     const r = await api(b, 'GET', `sys/leases/lookup/${prefix}?list=true`);
     if (r.status === 404) return 0;
@@ -343,6 +404,9 @@ test.serial('operator: leases by mount count what the API lists, and revoke-pref
   t.is(await pki.locator('td[data-col="soon"]').innerText(), '0');
   t.is(await pki.locator('td[data-col="irrevocable"]').innerText(), '0');
   t.is(await page.locator('tr[data-mount="database/"] td[data-col="count"]').innerText(), String(dbCount));
+  t.is(await page.locator('tr[data-mount="database/"] td[data-col="irrevocable"]').innerText(), '1');
+  t.is(await page.locator('tr[data-mount="database/"] td[data-col="soon"]').innerText(), '1', 'the 10-minute lease expires soon');
+  t.is(await page.getByTestId('lease-count').innerText(), `1 irrevocable leases: ${brokenLease}`);
   t.is(await page.locator('tr[data-mount="secret/"]').count(), 0, 'kv issues no leases');
   await pki.getByRole('button', { name: 'Revoke every lease under pki/' }).click();
   await page.getByRole('dialog').getByText('Revoke every lease under pki/?').waitFor();
