@@ -445,7 +445,42 @@ test.serial('keyboard reaches every control, every input is labelled, and the pa
     await page.getByRole('link', { name: 'Audit' }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+
+    // The same checks with the pages filled in: a rotation's history and a lease list, then (as the auditor) a
+    // search result with an entry open and the log verified, and a lineage answer.
+    const check = async (p: Page, what: string) => {
+      t.deepEqual(await unlabelled(p), [], `${what} at ${viewport.width}`);
+      t.deepEqual(await unreachable(p), [], `${what} at ${viewport.width}: controls Tab never reached`);
+      const overflow = await p.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      t.true(overflow <= 1, `${what} at ${viewport.width} is ${overflow}px wider than the window`);
+    };
+    await page.getByRole('link', { name: 'Operations' }).click();
+    const rot = page.locator(`tr[data-rotation="${ROTATION}"]`);
+    await rot.getByRole('button', { name: 'History' }).click();
+    await page.getByRole('table', { name: `Runs of ${ROTATION}` }).locator('tbody tr').first().waitFor();
+    await page.getByLabel(/Lease prefix/).fill('database/creds/app/');
+    await page.getByRole('button', { name: 'List leases' }).click();
+    await page.locator('li[data-lease]').first().waitFor();
+    await check(page, 'Operations with history and leases');
+    await shot(page, `operator-operations-filled-${viewport.width}`);
     await context.close();
+
+    const { context: c2, page: p2 } = await open(viewport);
+    await login(p2, auditorToken);
+    await p2.getByLabel('Path prefix').fill('database/creds/app');
+    await p2.getByLabel('Outcome').selectOption('success');
+    await p2.getByRole('button', { name: 'Search' }).click();
+    await p2.locator(ROWS).first().waitFor();
+    await p2.locator(ROWS).first().getByRole('button').click();
+    await p2.getByRole('button', { name: 'Verify the log' }).click();
+    await p2.getByTestId('verify').waitFor();
+    await check(p2, 'Audit with a result');
+    await shot(p2, `auditor-audit-filled-${viewport.width}`);
+    await p2.getByRole('link', { name: 'Follow to lineage' }).click();
+    await p2.getByTestId('lineage-credential').waitFor();
+    await check(p2, 'Lineage with an answer');
+    await shot(p2, `auditor-lineage-filled-${viewport.width}`);
+    await c2.close();
   }
 });
 
