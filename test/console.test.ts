@@ -333,6 +333,13 @@ test.serial('operator: runs a rotation and revokes a lease from the console; the
   t.true(gone.status >= 400 && gone.status < 500, `lookup after revoke: ${gone.status}`);
   t.is(await page.locator(`li[data-lease="${leaseId}"]`).count(), 0);
   await shot(page, 'operations-operator-1280');
+  // A lease in the list leads to its lineage.
+  const other = page.locator('li[data-lease]').first();
+  const otherId = (await other.getAttribute('data-lease')) ?? '';
+  t.not(otherId, leaseId);
+  await other.getByRole('link', { name: 'Lineage' }).click();
+  t.regex(await page.getByTestId('lineage-lease').innerText(), new RegExp(`Lease ${otherId.replace(/[/]/g, '\\/')}`));
+  t.regex(await page.getByTestId('lineage-credential').innerText(), /dynamic database\/creds\/app/);
   // Every console action went through the API with the operator's token: the audit log says so.
   const entries = ((await ok('GET', 'sys/audit-log?path_prefix=sys/leases/revoke&outcome=success')).json as { data: { entries: { policies: string[] }[] } }).data.entries;
   t.true(entries.some((e) => e.policies.includes('operator')), JSON.stringify(entries.map((e) => e.policies)));
