@@ -442,6 +442,25 @@ test.serial('operator: leases by mount count what the API lists, and revoke-pref
   await shot(page, 'operations-by-mount-1280');
 });
 
+test.serial('operator: seal status and the keyring term with rewrap progress, after a keyring rotation', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  const before = ((await ok('GET', 'sys/key-status')).json as { data: { term: number } }).data.term;
+  await ok('POST', 'sys/rotate');
+  const k = ((await ok('GET', 'sys/key-status')).json as { data: { term: number; rewrap?: unknown } }).data;
+  t.is(k.term, before + 1);
+  await login(page, operatorToken);
+  await page.getByRole('link', { name: 'Operations' }).click();
+  const seal = page.getByTestId('seal');
+  await seal.filter({ hasText: 'Keyring term' }).waitFor();
+  const text = await seal.innerText();
+  t.regex(text, /Sealed\s+false/);
+  t.regex(text, new RegExp(`Keyring term\\s+${before + 1}\\b`));
+  t.truthy(k.rewrap, 'sys/key-status reports rewrap progress');
+  t.regex(text, /Rewrap progress\s+\d+ done, \d+ pending; old terms in use \[[\d,]*\]/);
+  await shot(page, 'operations-seal-1280');
+});
+
 test.serial('keyboard reaches every control, every input is labelled, and the pages work at 390×844', async (t) => {
   for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
     const { context, page } = await open(viewport);

@@ -312,6 +312,8 @@ function Seal() {
             <dd>
               {s(rewrap.done_values)} done, {s(rewrap.pending_values)} pending; old terms in use {s(rewrap.old_terms_in_use)}
             </dd>
+            <dt>Retirable terms</dt>
+            <dd>{s(rewrap.retirable_terms)}</dd>
           </>
         )}
       </dl>
