@@ -80,6 +80,9 @@ let before = '';
 let after = '';
 let serial = '';
 let certSeq = 0;
+let certAccessor = '';
+let webStaticAccessor = '';
+let workerStaticAccessor = '';
 let webStaticSeq = 0;
 let workerStaticSeq = 0;
 
@@ -120,7 +123,8 @@ test.before(async () => {
 
   // A certificate issued to the web pod's own login.
   const login = await api(b, 'POST', 'auth/kubernetes/login', { token: null, body: { role: 'web', jwt: await saToken('shop', 'web') } });
-  const webToken = (login.json as { auth: { client_token: string } }).auth.client_token;
+  const webToken = (login.json as { auth: { client_token: string; accessor: string } }).auth.client_token;
+  certAccessor = (login.json as { auth: { accessor: string } }).auth.accessor;
   serial = data<{ serial_number: string }>(await ok('POST', 'pki/issue/svc', { common_name: 'web.example.com' }, webToken)).serial_number;
 
   // The same facts through the audit search: what lineage must agree with.
@@ -134,6 +138,9 @@ test.before(async () => {
   const statics = await search({ path_prefix: 'database/static-creds/report', outcome: 'success' });
   webStaticSeq = statics[0]?.seq ?? -1;
   workerStaticSeq = statics[1]?.seq ?? -1;
+  webStaticAccessor = statics[0]?.accessor ?? '';
+  workerStaticAccessor = statics[1]?.accessor ?? '';
+  if (!webStaticAccessor || !workerStaticAccessor || webStaticAccessor === workerStaticAccessor) throw new Error('static reads by two tokens expected');
   // "Before the rotation" is the moment of the web pod's read, "after" the moment of the worker pod's.
   before = statics[0]?.time ?? '';
   after = statics[1]?.time ?? '';
@@ -162,6 +169,17 @@ test.serial('a minted username: the dynamic credential, its lease, the agent tok
   const seqs = d.audit_seqs as number[];
   for (const s of [minted.issueSeq, minted.loginSeq, webStaticSeq]) t.true(seqs.includes(s), `seq ${s} in ${seqs.join(',')}`);
   t.false(seqs.includes(workerStaticSeq), 'the other pod’s request is not in this chain');
+  // At a time before the rotation and after it, the dynamic user's chain is the same.
+  for (const at of [before, after]) {
+    const d2 = data<Obj>(await lineage({ username: minted.username, at }));
+    t.like(d2.token as Obj, { accessor: minted.accessor });
+    // The agent fetches its two secrets at once, so "before" (the web pod's static read) may precede the issue.
+    const lease2 = d2.lease as Obj;
+    t.is(lease2.id, minted.leaseId);
+    t.is(lease2.live_at, new Date(at) >= new Date(String(lease2.issued_at)), `at ${at}, issued ${String(lease2.issued_at)}`);
+    t.like(d2.login as Obj, { seq: minted.loginSeq, alias_metadata: { service_account_name: 'web', service_account_namespace: 'shop' } });
+    t.true((d2.audit_seqs as number[]).includes(minted.issueSeq));
+  }
   // The same chain from the lease ID and from the accessor.
   const byLease = data<Obj>(await lineage({ lease_id: minted.leaseId }));
   t.like(byLease.login as Obj, { alias_name: 'shop/web', seq: minted.loginSeq });
@@ -189,6 +207,7 @@ test.serial('the rotated static user: before the rotation the web pod held it, a
   t.is(preHolders.length, 1, JSON.stringify(preHolders));
   t.like((preHolders[0]?.token as Obj).login as Obj, { alias_name: 'shop/web', alias_metadata: { service_account_name: 'web', service_account_namespace: 'shop', role: 'web' } });
   t.deepEqual(preHolders[0]?.reads, [webStaticSeq]);
+  t.is((preHolders[0]?.token as Obj).accessor, webStaticAccessor);
   const rotation = pre.rotation as { in_force: Obj | null; next: Obj | null; id: string };
   t.is(rotation.id, 'database/static-roles/report');
   t.like(rotation.next as Obj, { kind: 'manual', status: 'ok' });
@@ -198,6 +217,7 @@ test.serial('the rotated static user: before the rotation the web pod held it, a
   t.is(postHolders.length, 1, JSON.stringify(postHolders));
   t.like((postHolders[0]?.token as Obj).login as Obj, { alias_name: 'batch/worker', alias_metadata: { service_account_name: 'worker' } });
   t.deepEqual(postHolders[0]?.reads, [workerStaticSeq]);
+  t.is((postHolders[0]?.token as Obj).accessor, workerStaticAccessor);
   const inForce = (post.rotation as { in_force: Obj }).in_force;
   t.like(inForce, { kind: 'manual', status: 'ok', run_id: (rotation.next as Obj).run_id });
   t.like(inForce.triggered_by as Obj, { path: 'database/rotate-role/report', display_name: 'root' });
@@ -210,7 +230,8 @@ test.serial('a certificate serial: the issuing token and its Kubernetes login; a
     t.is(r.status, 200, r.text);
     const d = data<Obj>(r);
     t.like(d.credential as Obj, { type: 'certificate', engine: 'pki', role: 'svc', issued_seq: certSeq });
-    t.like(d.login as Obj, { alias_name: 'shop/web', method: 'kubernetes' });
+    t.like(d.login as Obj, { alias_name: 'shop/web', method: 'kubernetes', alias_metadata: { service_account_name: 'web', service_account_namespace: 'shop' } });
+    t.is((d.token as Obj).accessor, certAccessor);
     t.true((d.audit_seqs as number[]).includes(certSeq));
   }
   // value_hmac, from sys/audit-hash, finds the same credential.

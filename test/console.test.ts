@@ -5,11 +5,14 @@
 // a secret written during the test appears in no page and no network response; every control is reached by Tab and
 // every input has a label; the pages work at 1280×800 and 390×844. Screenshots go to test-artifacts/console/.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { mountDatabase, newTarget, type Target } from '../agent/test/helpers.ts';
 import { api, PROJECT_ROOT, startBroker, type Broker } from './helpers/broker.ts';
+import { runCli } from './helpers/cli.ts';
+import { pollUntil } from './helpers/poll.ts';
 import { withPgClient } from './helpers/postgres.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -28,6 +31,7 @@ let operatorToken = '';
 let deniedSeq = 0;
 let certSerial = '';
 let issuerAccessor = '';
+let witnessVkey = '';
 const approle = { roleId: '', secretId: '' };
 const bodies: Promise<string>[] = [];
 const pages: Page[] = [];
@@ -43,8 +47,16 @@ const tokenFor = async (policy: string) =>
 test.before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   target = await newTarget('console_readers');
-  b = await startBroker({ databaseUrl: await target.cluster.createDatabase() });
+  // Checkpoints every second (a witness cosigns one below); one failed revocation makes a lease irrevocable.
+  b = await startBroker({
+    databaseUrl: await target.cluster.createDatabase(),
+    env: { SEALBOX_AUDIT_CHECKPOINT_SECONDS: '1', SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS: '1' },
+  });
   await mountDatabase(b, target, 'console_readers', { default_ttl: '1h', max_ttl: '2h' });
+  // A role whose revocation always fails: its leases turn irrevocable.
+  await ok('POST', 'database/roles/broken', { db_name: 'main', default_group: 'console_readers', default_ttl: '1h', max_ttl: '2h', revocation_statements: ['SELECT 1/0'] });
+  // A role whose leases are expiring soon (10 minutes, under the console's 15).
+  await ok('POST', 'database/roles/short', { db_name: 'main', default_group: 'console_readers', default_ttl: '10m', max_ttl: '10m' });
   await withPgClient(target.url, (c) => c.query(`CREATE ROLE ${STATIC_USER} LOGIN PASSWORD 'initial'`));
   await ok('POST', 'database/static-roles/report', { db_name: 'main', username: STATIC_USER, rotation_period: '24h' });
   await ok('POST', 'sys/policies/acl/auditor', {
@@ -97,6 +109,19 @@ test.before(async () => {
   certSerial = ((await ok('POST', 'pki/issue/svc', { common_name: 'web.example.com' }, issuer.client_token)).json as { data: { serial_number: string } }).data.serial_number;
   const search = await api(b, 'GET', 'sys/audit-log?path_prefix=secret/data/app&outcome=denied');
   deniedSeq = (search.json as { data: { entries: { seq: number }[] } }).data.entries[0]?.seq ?? -1;
+  // A witness (sealbox audit witness -once) cosigns a signed checkpoint of this log.
+  await pollUntil('a signed checkpoint', async () => (await fetch(`${b.address}/v1/sys/audit-log/checkpoint`)).status === 200);
+  const wdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealbox-console-witness-'));
+  const logVkey = ((await api(b, 'GET', 'sys/audit-log/public-key', { token: null })).json as { data: { vkey: string } }).data.vkey;
+  const wconfig = path.join(wdir, 'witness.json');
+  fs.writeFileSync(
+    wconfig,
+    JSON.stringify({ logs: [b.address], log_vkey: logVkey, name: 'console.test/w1', key_file: path.join(wdir, 'key'), state_file: path.join(wdir, 'state.json'), token: b.rootToken, interval_seconds: 1, health_listen: '127.0.0.1:0' }),
+  );
+  const w = await runCli(b, ['audit', 'witness', '-config', wconfig, '-once']);
+  if (w.code !== 0) throw new Error(`witness: ${w.stderr}`);
+  witnessVkey = /"vkey":"([^"]+)"/.exec(w.stderr)?.[1] ?? '';
+  if (!witnessVkey) throw new Error(`no witness vkey in ${w.stderr}`);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 });
 test.after.always(async () => {
@@ -196,15 +221,31 @@ test.serial('auditor: log in, search by path and outcome, open an entry, see the
   t.regex(await fig.locator('figcaption').innerText(), /1 denied/);
   await shot(page, 'audit-1280');
 
+  // Export the current result: one JSON line per entry shown, in order.
+  const shownSeqs = (await page.locator(ROWS).evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-seq'))))) as number[];
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export result' }).click()]);
+  const exported = fs.readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; path: string });
+  t.deepEqual(exported.map((e) => e.seq), shownSeqs);
+  t.true(exported.every((e) => e.path.startsWith('secret/data/app')));
+  t.regex(download.suggestedFilename(), /^sealbox-audit-\d+-\d+\.jsonl$/);
+  t.false(JSON.stringify(exported).includes(SECRET));
+
   // Open the denied entry.
   await page.getByRole('button', { name: `Open entry ${deniedSeq}` }).click();
   const json = await page.getByTestId('entry-json').innerText();
   t.regex(json, /"outcome": "denied"/);
   t.regex(json, /"path": "secret\/data\/app\/db"/);
 
-  // Verify status.
+  // Verify status, with the checkpoint and the witness's state.
   await page.getByRole('button', { name: 'Verify the log' }).click();
   t.regex(await page.getByTestId('verify').innerText(), /Verifies\s+yes/);
+  t.is(await page.getByTestId('witnessed').innerText(), 'no witness key given');
+  t.regex(await page.getByTestId('checkpoint').innerText(), /size [1-9]\d*, signed by \S+/);
+  await page.getByLabel(/Witness keys/).fill(witnessVkey);
+  await page.getByRole('button', { name: 'Verify the log' }).click();
+  t.regex(await page.getByTestId('verify').innerText(), /Verifies\s+yes/);
+  t.regex(await page.getByTestId('witnessed').innerText(), /^console\.test\/w1: [1-9]\d*$/);
+  await page.getByLabel(/Witness keys/).fill('');
 
   // A database credential's issue entry, followed to its lineage.
   await page.getByLabel('Path prefix').fill('database/creds/app');
@@ -259,6 +300,19 @@ test.serial('operator: runs a rotation and revokes a lease from the console; the
   const historyRows = page.getByRole('table', { name: `Runs of ${ROTATION}` }).locator('tbody tr');
   await historyRows.first().waitFor();
   t.true((await historyRows.count()) >= 2, `${await historyRows.count()} runs shown`);
+  t.regex(await historyRows.first().innerText(), /manual/);
+
+  // Pause and resume: the API shows each.
+  const paused = async () => ((await ok('GET', `sys/rotations/${ROTATION}`)).json as { data: { paused: boolean } }).data.paused;
+  await row.getByRole('button', { name: 'Pause', exact: true }).click();
+  await page.getByTestId('status').filter({ hasText: `paused ${ROTATION}` }).waitFor();
+  t.true(await paused());
+  await row.getByRole('button', { name: 'Resume', exact: true }).waitFor();
+  t.regex(await row.innerText(), /paused/);
+  await row.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.getByTestId('status').filter({ hasText: `resumed ${ROTATION}` }).waitFor();
+  t.false(await paused());
+  await row.getByRole('button', { name: 'Pause', exact: true }).waitFor();
 
   await page.getByLabel(/Lease prefix/).fill('database/creds/app/');
   await page.getByRole('button', { name: 'List leases' }).click();
@@ -279,6 +333,13 @@ test.serial('operator: runs a rotation and revokes a lease from the console; the
   t.true(gone.status >= 400 && gone.status < 500, `lookup after revoke: ${gone.status}`);
   t.is(await page.locator(`li[data-lease="${leaseId}"]`).count(), 0);
   await shot(page, 'operations-operator-1280');
+  // A lease in the list leads to its lineage.
+  const other = page.locator('li[data-lease]').first();
+  const otherId = (await other.getAttribute('data-lease')) ?? '';
+  t.not(otherId, leaseId);
+  await other.getByRole('link', { name: 'Lineage' }).click();
+  t.regex(await page.getByTestId('lineage-lease').innerText(), new RegExp(`Lease ${otherId.replace(/[/]/g, '\\/')}`));
+  t.regex(await page.getByTestId('lineage-credential').innerText(), /dynamic database\/creds\/app/);
   // Every console action went through the API with the operator's token: the audit log says so.
   const entries = ((await ok('GET', 'sys/audit-log?path_prefix=sys/leases/revoke&outcome=success')).json as { data: { entries: { policies: string[] }[] } }).data.entries;
   t.true(entries.some((e) => e.policies.includes('operator')), JSON.stringify(entries.map((e) => e.policies)));
@@ -317,6 +378,18 @@ test.serial('auditor: no certificates page without list on a PKI mount', async (
   t.is(await page.getByRole('table', { name: 'Leases by mount' }).count(), 0);
 });
 
+test.serial('a token without sudo on the audit paths is offered neither the Audit nor the Lineage page', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  await login(page, await tokenFor('default'));
+  const links = await page.getByRole('navigation', { name: 'Pages' }).getByRole('link').allInnerTexts();
+  t.deepEqual(links, ['Operations']);
+  // Asked for by address, the Lineage page is not shown either: the first page the token may use is.
+  await page.evaluate('window.location.hash = "#/lineage?username=x"');
+  await page.getByRole('heading', { level: 1, name: 'Operations' }).waitFor();
+  t.is(await page.getByRole('form', { name: "Ask for a credential's lineage" }).count(), 0);
+});
+
 test.serial('operator: leases by mount count what the API lists, and revoke-prefix from the table empties the mount', async (t) => {
   const { context, page } = await open({ width: 1280, height: 800 });
   t.teardown(() => context.close());
@@ -324,6 +397,13 @@ test.serial('operator: leases by mount count what the API lists, and revoke-pref
   await ok('POST', 'pki/issue/svc', { common_name: 'a.example.com' });
   await ok('POST', 'pki/issue/svc', { common_name: 'b.example.com' });
   await ok('GET', 'database/creds/app');
+  // A lease whose revocation fails: irrevocable after one attempt (SEALBOX_LEASE_REVOKE_MAX_ATTEMPTS=1).
+  await ok('GET', 'database/creds/short');
+  const brokenLease = ((await ok('GET', 'database/creds/broken')).json as { lease_id: string }).lease_id;
+  const failedRevoke = await api(b, 'PUT', 'sys/leases/revoke', { body: { lease_id: brokenLease } });
+  t.true(failedRevoke.status >= 500, `revoke of the broken lease: ${failedRevoke.status}`);
+  const irrevocableIds = ((await ok('GET', 'sys/leases?type=irrevocable')).json as { data: { leases: { lease_id: string }[] } }).data.leases.map((l) => l.lease_id);
+  t.deepEqual(irrevocableIds, [brokenLease]);
   const listed = async (prefix: string): Promise<number> => {
     const r = await api(b, 'GET', `sys/leases/lookup/${prefix}?list=true`);
     if (r.status === 404) return 0;
@@ -343,6 +423,9 @@ test.serial('operator: leases by mount count what the API lists, and revoke-pref
   t.is(await pki.locator('td[data-col="soon"]').innerText(), '0');
   t.is(await pki.locator('td[data-col="irrevocable"]').innerText(), '0');
   t.is(await page.locator('tr[data-mount="database/"] td[data-col="count"]').innerText(), String(dbCount));
+  t.is(await page.locator('tr[data-mount="database/"] td[data-col="irrevocable"]').innerText(), '1');
+  t.is(await page.locator('tr[data-mount="database/"] td[data-col="soon"]').innerText(), '1', 'the 10-minute lease expires soon');
+  t.is(await page.getByTestId('lease-count').innerText(), `1 irrevocable leases: ${brokenLease}`);
   t.is(await page.locator('tr[data-mount="secret/"]').count(), 0, 'kv issues no leases');
   await pki.getByRole('button', { name: 'Revoke every lease under pki/' }).click();
   await page.getByRole('dialog').getByText('Revoke every lease under pki/?').waitFor();
@@ -359,13 +442,35 @@ test.serial('operator: leases by mount count what the API lists, and revoke-pref
   await shot(page, 'operations-by-mount-1280');
 });
 
+test.serial('operator: seal status and the keyring term with rewrap progress, after a keyring rotation', async (t) => {
+  const { context, page } = await open({ width: 1280, height: 800 });
+  t.teardown(() => context.close());
+  const before = ((await ok('GET', 'sys/key-status')).json as { data: { term: number } }).data.term;
+  await ok('POST', 'sys/rotate');
+  const k = ((await ok('GET', 'sys/key-status')).json as { data: { term: number; rewrap?: unknown } }).data;
+  t.is(k.term, before + 1);
+  await login(page, operatorToken);
+  await page.getByRole('link', { name: 'Operations' }).click();
+  const seal = page.getByTestId('seal');
+  await seal.filter({ hasText: 'Keyring term' }).waitFor();
+  const text = await seal.innerText();
+  t.regex(text, /Sealed\s+false/);
+  t.regex(text, new RegExp(`Keyring term\\s+${before + 1}\\b`));
+  t.truthy(k.rewrap, 'sys/key-status reports rewrap progress');
+  t.regex(text, /Rewrap progress\s+\d+ done, \d+ pending; old terms in use \[[\d,]*\]/);
+  await shot(page, 'operations-seal-1280');
+});
+
 test.serial('keyboard reaches every control, every input is labelled, and the pages work at 390×844', async (t) => {
   for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
     const { context, page } = await open(viewport);
     await page.goto(`${b.address}/ui/`);
     t.deepEqual(await unlabelled(page), [], 'login page');
     await login(page, operatorToken);
-    for (const name of ['Audit', 'Lineage', 'Operations', 'Certificates']) {
+    // The operator's policy has no sudo on sys/audit-log: no Audit page is offered, and #/audit opens the first it may use.
+    t.is(await page.getByRole('link', { name: 'Audit' }).count(), 0);
+    t.is(await page.getByRole('heading', { level: 1 }).innerText(), 'Lineage');
+    for (const name of ['Lineage', 'Operations', 'Certificates']) {
       await page.getByRole('link', { name }).click();
       await page.getByRole('heading', { level: 1 }).waitFor();
       if (name === 'Operations') await page.locator(`tr[data-rotation="${ROTATION}"]`).waitFor();
@@ -378,10 +483,45 @@ test.serial('keyboard reaches every control, every input is labelled, and the pa
       await shot(page, `operator-${name.toLowerCase()}-${viewport.width}`);
     }
     // Enter on a focused link follows it (navigation by keyboard alone).
-    await page.getByRole('link', { name: 'Audit' }).focus();
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Lineage' }).focus();
     await page.keyboard.press('Enter');
-    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.getByRole('heading', { name: 'Lineage' }).waitFor();
+
+    // The same checks with the pages filled in: a rotation's history and a lease list, then (as the auditor) a
+    // search result with an entry open and the log verified, and a lineage answer.
+    const check = async (p: Page, what: string) => {
+      t.deepEqual(await unlabelled(p), [], `${what} at ${viewport.width}`);
+      t.deepEqual(await unreachable(p), [], `${what} at ${viewport.width}: controls Tab never reached`);
+      const overflow = await p.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      t.true(overflow <= 1, `${what} at ${viewport.width} is ${overflow}px wider than the window`);
+    };
+    await page.getByRole('link', { name: 'Operations' }).click();
+    const rot = page.locator(`tr[data-rotation="${ROTATION}"]`);
+    await rot.getByRole('button', { name: 'History' }).click();
+    await page.getByRole('table', { name: `Runs of ${ROTATION}` }).locator('tbody tr').first().waitFor();
+    await page.getByLabel(/Lease prefix/).fill('database/creds/app/');
+    await page.getByRole('button', { name: 'List leases' }).click();
+    await page.locator('li[data-lease]').first().waitFor();
+    await check(page, 'Operations with history and leases');
+    await shot(page, `operator-operations-filled-${viewport.width}`);
     await context.close();
+
+    const { context: c2, page: p2 } = await open(viewport);
+    await login(p2, auditorToken);
+    await p2.getByLabel('Path prefix').fill('database/creds/app');
+    await p2.getByLabel('Outcome').selectOption('success');
+    await p2.getByRole('button', { name: 'Search' }).click();
+    await p2.locator(ROWS).first().waitFor();
+    await p2.locator(ROWS).first().getByRole('button').click();
+    await p2.getByRole('button', { name: 'Verify the log' }).click();
+    await p2.getByTestId('verify').waitFor();
+    await check(p2, 'Audit with a result');
+    await shot(p2, `auditor-audit-filled-${viewport.width}`);
+    await p2.getByRole('link', { name: 'Follow to lineage' }).click();
+    await p2.getByTestId('lineage-credential').waitFor();
+    await check(p2, 'Lineage with an answer');
+    await shot(p2, `auditor-lineage-filled-${viewport.width}`);
+    await c2.close();
   }
 });
 

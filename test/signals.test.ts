@@ -88,12 +88,20 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-test.serial('SIGTERM to the PID of `npm start` reaches the broker: it drains, the port is freed, npm exits 0', async (t) => {
+test.serial('`npm start` serves the console at /ui/; SIGTERM to its PID reaches the broker: it drains, the port is freed, npm exits 0', async (t) => {
   t.timeout(240_000);
   const dir = await dataDir(t);
   const s = start(NPM, ['start', '--', '--listen', '127.0.0.1:0', '--data', dir, '--dev-root-token', 'dev-root']);
   t.teardown(() => void s.proc.kill('SIGKILL'));
   const url = await listeningAddress(s);
+  // `npm start` serves the console that `npm ci` (prepare: scripts/build.mjs) built into ui/dist/.
+  const ui = await fetch(new URL('/ui/', url));
+  t.is(ui.status, 200);
+  t.regex(ui.headers.get('content-security-policy') ?? '', /^default-src 'none'; script-src 'self';/);
+  t.regex(await ui.text(), /<script type="module" src="app\.js"><\/script>/);
+  const js = await fetch(new URL('/ui/app.js', url));
+  t.is(js.status, 200);
+  t.true((await js.text()).length > 10_000, 'the bundled console');
   t.true(s.proc.kill('SIGTERM'));
   t.deepEqual(await s.exited, { code: 0, signal: null }, s.output());
   t.regex(s.output(), /"signal":"SIGTERM","msg":"draining"/);

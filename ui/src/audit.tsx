@@ -31,25 +31,55 @@ export function lineageLink(e: AuditEntry): string | null {
   return null;
 }
 
+/** A signed checkpoint's origin, size and the names on its signature lines (the log's own first, then witnesses). */
+export function checkpointSigners(note: string): { origin: string; size: string; signers: string[] } {
+  const cut = note.lastIndexOf('\n\n');
+  const body = cut < 0 ? note : note.slice(0, cut);
+  const [origin = '', size = ''] = body.split('\n');
+  const signers = (cut < 0 ? '' : note.slice(cut + 2))
+    .split('\n')
+    .map((l) => /^\u2014 (\S+) /u.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined);
+  return { origin, size, signers };
+}
+
 function Verify() {
   const [state, setState] = useState<Record<string, unknown> | null>(null);
   const [checkpoint, setCheckpoint] = useState('');
+  const [witnessKeys, setWitnessKeys] = useState('');
   const [error, setError] = useState('');
-  const run = async () => {
+  const run = async (e: Event) => {
+    e.preventDefault();
     setError('');
+    setState(null);
+    setCheckpoint('');
     try {
-      setState((await call('GET', 'sys/audit-log/verify')).data);
-      setCheckpoint(await callText('sys/audit-log/checkpoint'));
-    } catch (e) {
-      setError(errorText(e));
+      const keys = witnessKeys.split(/[\s,]+/).filter((k) => k !== '').join(',');
+      const verified = (await call('GET', 'sys/audit-log/verify', { query: { witness_keys: keys || undefined } })).data;
+      // No checkpoint signed yet is a 404: shown as such, beside the verify result (both appear together).
+      const note = await callText('sys/audit-log/checkpoint').catch(() => '');
+      setCheckpoint(note);
+      setState(verified);
+    } catch (err) {
+      setError(errorText(err));
     }
   };
+  const witnessed = Object.entries((state?.witnessed_through as Record<string, number> | undefined) ?? {});
+  const problems = (state?.problems as string[] | undefined) ?? [];
+  const cp = checkpoint ? checkpointSigners(checkpoint) : null;
+  const cosigners = cp ? cp.signers.filter((n) => n !== cp.origin) : [];
   return (
     <section aria-labelledby="verify-h">
       <h2 id="verify-h">Chain and tree</h2>
-      <button type="button" onClick={run}>
-        Verify the log
-      </button>
+      <form class="filters" onSubmit={run} aria-label="Verify the audit log">
+        <p>
+          <label for="v-witness">Witness keys (verifier keys, optional)</label>
+          <input id="v-witness" value={witnessKeys} onInput={(e) => setWitnessKeys((e.currentTarget as HTMLInputElement).value)} />
+        </p>
+        <p class="actions">
+          <button type="submit">Verify the log</button>
+        </p>
+      </form>
       {error && <p role="alert" class="error">{error}</p>}
       {state && (
         <dl class="kv" data-testid="verify">
@@ -62,7 +92,21 @@ function Verify() {
           <dt>Signed through</dt>
           <dd>{String(state.signed_through)}</dd>
           <dt>Witnessed through</dt>
-          <dd>{String(state.witnessed_through ?? 'no witness')}</dd>
+          <dd data-testid="witnessed">{witnessed.length === 0 ? 'no witness key given' : witnessed.map(([name, size]) => `${name}: ${size}`).join(', ')}</dd>
+          {problems.length > 0 && (
+            <>
+              <dt>Problems</dt>
+              <dd class="denied">{problems.join('; ')}</dd>
+            </>
+          )}
+        </dl>
+      )}
+      {state && (
+        <dl class="kv" data-testid="checkpoint">
+          <dt>Latest checkpoint</dt>
+          <dd>{cp ? `size ${cp.size}, signed by ${cp.signers[0] ?? '—'}` : 'none signed yet'}</dd>
+          <dt>Witness cosignatures</dt>
+          <dd>{cp ? (cosigners.length > 0 ? cosigners.join(', ') : 'none') : '—'}</dd>
         </dl>
       )}
       {checkpoint && (

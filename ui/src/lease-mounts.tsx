@@ -42,7 +42,7 @@ async function loadRows(soonSeconds: number): Promise<MountRow[]> {
   let irrevocable: string[] = [];
   if (can(caps['sys/leases'], 'read', 'sudo')) {
     try {
-      irrevocable = ((await call<{ leases?: { lease_id: string }[] }>('GET', 'sys/leases')).data.leases ?? []).map((l) => l.lease_id);
+      irrevocable = ((await call<{ leases?: { lease_id: string }[] }>('GET', 'sys/leases', { query: { type: 'irrevocable' } })).data.leases ?? []).map((l) => l.lease_id);
     } catch {
       irrevocable = [];
     }

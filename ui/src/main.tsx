@@ -2,7 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
-import { setToken } from './api.ts';
+import { can, capabilities, setToken } from './api.ts';
 import { AuditPage } from './audit.tsx';
 import { CertificatesPage, listableCertMounts } from './certificates.tsx';
 import { LineagePage } from './lineage.tsx';
@@ -36,11 +36,23 @@ function App() {
   const route = useRoute();
   // The PKI mounts whose certificates the token may list; the Certificates page is offered only when there is one.
   const [certMounts, setCertMounts] = useState<string[]>([]);
+  // The audit search and lineage need sudo on their paths: a token without it is not offered those pages.
+  const [auditCaps, setAuditCaps] = useState<{ audit: boolean; lineage: boolean } | null>(null);
   useEffect(() => {
     if (session) void listableCertMounts().then(setCertMounts, () => setCertMounts([]));
     else setCertMounts([]);
+    setAuditCaps(null);
+    if (session)
+      void capabilities(['sys/audit-log', 'sys/audit-log/lineage']).then((c) =>
+        setAuditCaps({ audit: can(c['sys/audit-log'], 'read', 'sudo'), lineage: can(c['sys/audit-log/lineage'], 'read', 'sudo') }),
+      );
   }, [session]);
   if (!session) return <Login onLogin={setSession} />;
+  if (!auditCaps) return <p role="status">Loading…</p>;
+  const allowed = (id: string): boolean =>
+    id === 'audit' ? auditCaps.audit : id === 'lineage' ? auditCaps.lineage : id === 'certificates' ? certMounts.length > 0 : true;
+  const known = PAGES.some(([id]) => id === route.page);
+  const page = known && allowed(route.page) ? route.page : (PAGES.find(([id]) => allowed(id))?.[0] ?? 'operations');
   const logout = () => {
     setToken(null);
     setSession(null);
@@ -50,8 +62,8 @@ function App() {
       <header class="top">
         <span class="brand">sealbox</span>
         <nav aria-label="Pages">
-          {PAGES.filter(([id]) => id !== 'certificates' || certMounts.length > 0).map(([id, label]) => (
-            <a href={`#/${id}`} aria-current={route.page === id ? 'page' : undefined} key={id}>
+          {PAGES.filter(([id]) => allowed(id)).map(([id, label]) => (
+            <a href={`#/${id}`} aria-current={page === id ? 'page' : undefined} key={id}>
               {label}
             </a>
           ))}
@@ -64,11 +76,11 @@ function App() {
         </button>
       </header>
       <main>
-        {route.page === 'lineage' ? (
+        {page === 'lineage' ? (
           <LineagePage params={route.params} />
-        ) : route.page === 'operations' ? (
+        ) : page === 'operations' ? (
           <OperationsPage />
-        ) : route.page === 'certificates' && certMounts.length > 0 ? (
+        ) : page === 'certificates' ? (
           <CertificatesPage mounts={certMounts} />
         ) : (
           <AuditPage params={route.params} />

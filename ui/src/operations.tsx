@@ -167,7 +167,7 @@ function Leases(props: { say: (m: string) => void }) {
       const c = await capabilities(['sys/leases/revoke', `sys/leases/revoke-prefix/${pre}`, 'sys/leases/lookup']);
       setCaps(c);
       try {
-        setCount((await call('GET', 'sys/leases')).data);
+        setCount((await call('GET', 'sys/leases', { query: { type: 'irrevocable' } })).data);
       } catch {
         setCount(null);
       }
@@ -225,7 +225,7 @@ function Leases(props: { say: (m: string) => void }) {
       <h2 id="lease-h">Leases</h2>
       <LeasesByMount soonSeconds={SOON} reload={reload} ask={ask} />
       {count && (
-        <p data-testid="lease-count">
+        <p data-testid="lease-count" class="wrap">
           {s(count.lease_count)} irrevocable leases{Array.isArray(count.leases) && count.leases.length > 0 ? `: ${(count.leases as Obj[]).map((l) => s(l.lease_id)).join(', ')}` : ''}
         </p>
       )}
@@ -312,6 +312,8 @@ function Seal() {
             <dd>
               {s(rewrap.done_values)} done, {s(rewrap.pending_values)} pending; old terms in use {s(rewrap.old_terms_in_use)}
             </dd>
+            <dt>Retirable terms</dt>
+            <dd>{s(rewrap.retirable_terms)}</dd>
           </>
         )}
       </dl>
