@@ -3,12 +3,12 @@
  * and CRL distribution points from config/urls) and the signature by the issuing CA.
  */
 import type { Algorithm, CryptoKey, CryptoKeyPair, EcdsaParams } from './x509.ts';
-import { createHash } from 'node:crypto';
 import type { Issuer } from './issuer.ts';
 import type { KeyType } from './keys.ts';
 import type { UrlsConfig } from './model.ts';
 import type { Role } from './role.ts';
-import { x509 } from './x509.ts';
+import { buildLeaf, sanExtensionDer, subjectKeyIdExtension, type BuiltCert } from './leaf-der.ts';
+import { subtle, x509 } from './x509.ts';
 
 export interface SanSet {
   dns: string[];
@@ -44,7 +44,7 @@ const EKU_OID: Record<string, string> = {
   NetscapeServerGatedCrypto: '2.16.840.1.113730.4.1',
 };
 
-function sanExtension(sans: SanSet): x509.Extension[] {
+export function sanExtension(sans: SanSet): x509.Extension[] {
   const names: x509.JsonGeneralName[] = [
     ...sans.dns.map((value) => ({ type: 'dns' as const, value })),
     ...sans.emails.map((value) => ({ type: 'email' as const, value })),
@@ -67,7 +67,7 @@ export function urlExtensions(urls: UrlsConfig): x509.Extension[] {
 const akiCache = new WeakMap<x509.X509Certificate, Promise<x509.Extension>>();
 
 /** The authority key identifier of certificates signed by `issuer`: its own subject key identifier (computed once per CA). */
-function authorityKeyId(issuer: x509.X509Certificate): Promise<x509.Extension> {
+export function authorityKeyId(issuer: x509.X509Certificate): Promise<x509.Extension> {
   let aki = akiCache.get(issuer);
   if (!aki) {
     const ski = issuer.getExtension(x509.SubjectKeyIdentifierExtension);
@@ -77,49 +77,33 @@ function authorityKeyId(issuer: x509.X509Certificate): Promise<x509.Extension> {
   return aki;
 }
 
-/** DER length at `at`: [length, header bytes]. */
-function derLength(der: Uint8Array, at: number): [number, number] {
-  const first = der[at] ?? 0;
-  if (first < 0x80) return [first, 1];
-  let len = 0;
-  for (let i = 1; i <= (first & 0x7f); i++) len = len * 256 + (der[at + i] ?? 0);
-  return [len, 1 + (first & 0x7f)];
-}
-
 /**
- * RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING of a SubjectPublicKeyInfo, computed
- * synchronously (the library's version goes through WebCrypto's thread pool twice per certificate).
+ * A small cache of DER by a key made of the very values it is encoded from: a role write, a new config/urls or
+ * another subject gives another key, so nothing has to be invalidated. Cleared whole when full.
  */
-function subjectKeyId(publicKey: x509.PublicKey): x509.Extension {
-  const der = new Uint8Array(publicKey.rawData);
-  const [, outerHeader] = derLength(der, 1);
-  const algAt = 1 + outerHeader;
-  const [algLen, algHeader] = derLength(der, algAt + 1);
-  const bitsAt = algAt + 1 + algHeader + algLen;
-  const [bitsLen, bitsHeader] = derLength(der, bitsAt + 1);
-  const start = bitsAt + 1 + bitsHeader + 1; // skip the unused-bits byte
-  const keyBits = der.subarray(start, bitsAt + 1 + bitsHeader + bitsLen);
-  return new x509.SubjectKeyIdentifierExtension(createHash('sha1').update(keyBits).digest('hex'));
+function derCache<T>(limit: number): (key: string, make: () => T) => T {
+  const entries = new Map<string, T>();
+  return (key, make) => {
+    let der = entries.get(key);
+    if (!der) {
+      if (entries.size >= limit) entries.clear();
+      der = make();
+      entries.set(key, der);
+    }
+    return der;
+  };
 }
 
-const urlCache = new Map<string, x509.Extension[]>();
-
-function cachedUrlExtensions(urls: UrlsConfig): x509.Extension[] {
-  const key = JSON.stringify(urls);
-  let ext = urlCache.get(key);
-  if (!ext) {
-    if (urlCache.size > 64) urlCache.clear();
-    ext = urlExtensions(urls);
-    urlCache.set(key, ext);
-  }
-  return ext;
-}
+const urlDer = derCache<Buffer[]>(64);
+const roleDer = derCache<Buffer[]>(256);
+const subjectDer = derCache<Buffer>(1024);
+const rawOf = (ext: x509.Extension): Buffer => Buffer.from(ext.rawData);
 
 /**
  * The role's key usages; key encipherment only for RSA keys (an EC or Ed25519 key cannot encipher) and key
  * agreement only for EC keys.
  */
-function leafKeyUsage(role: Role, keyType: KeyType): number {
+export function leafKeyUsage(role: Role, keyType: KeyType): number {
   let flags = 0;
   for (const name of role.keyUsage) {
     if (name === 'KeyEncipherment' && keyType !== 'rsa') continue;
@@ -129,7 +113,7 @@ function leafKeyUsage(role: Role, keyType: KeyType): number {
   return flags;
 }
 
-function leafEkus(role: Role): string[] {
+export function leafEkus(role: Role): string[] {
   const ekus = new Set<string>();
   if (role.serverFlag) ekus.add(x509.ExtendedKeyUsage.serverAuth);
   if (role.clientFlag) ekus.add(x509.ExtendedKeyUsage.clientAuth);
@@ -143,7 +127,8 @@ function leafEkus(role: Role): string[] {
 
 export interface LeafRequest {
   subject: Record<string, string[]>[];
-  publicKey: CryptoKey | x509.PublicKey;
+  /** A key, or its DER SubjectPublicKeyInfo. */
+  publicKey: CryptoKey | x509.PublicKey | Uint8Array;
   keyType: KeyType;
   sans: SanSet;
   serialHex: string;
@@ -153,27 +138,38 @@ export interface LeafRequest {
   urls: UrlsConfig;
 }
 
-export async function signLeaf(issuer: Issuer, req: LeafRequest): Promise<x509.X509Certificate> {
-  const extensions: x509.Extension[] = [];
-  const usage = leafKeyUsage(req.role, req.keyType);
-  if (usage !== 0) extensions.push(new x509.KeyUsagesExtension(usage, true));
-  const ekus = leafEkus(req.role);
-  if (ekus.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(ekus, false));
-  extensions.push(req.publicKey instanceof x509.PublicKey ? subjectKeyId(req.publicKey) : await x509.SubjectKeyIdentifierExtension.create(req.publicKey));
-  extensions.push(await authorityKeyId(issuer.cert));
-  extensions.push(...sanExtension(req.sans));
-  extensions.push(...cachedUrlExtensions(req.urls));
-  return x509.X509CertificateGenerator.create({
-    serialNumber: req.serialHex,
-    subject: req.subject,
-    issuer: issuer.cert.subjectName,
-    notBefore: req.notBefore,
-    notAfter: req.notAfter,
-    publicKey: req.publicKey,
-    signingKey: issuer.signingKey,
-    signingAlgorithm: issuer.signingAlgorithm,
-    extensions,
-  });
+/** The role's key usage and EKU extensions (DER), encoded once per distinct role content and key type. */
+function roleExtensions(role: Role, keyType: KeyType): Buffer[] {
+  const usage = leafKeyUsage(role, keyType);
+  const ekus = leafEkus(role);
+  return roleDer(`${usage}\0${ekus.join(',')}`, () => [
+    ...(usage !== 0 ? [rawOf(new x509.KeyUsagesExtension(usage, true))] : []),
+    ...(ekus.length > 0 ? [rawOf(new x509.ExtendedKeyUsageExtension(ekus, false))] : []),
+  ]);
+}
+
+async function spkiOf(key: LeafRequest['publicKey']): Promise<Uint8Array> {
+  if (key instanceof Uint8Array) return key;
+  if (key instanceof x509.PublicKey) return new Uint8Array(key.rawData);
+  return new Uint8Array(await subtle.exportKey('spki', key));
+}
+
+/**
+ * A leaf signed by `issuer`, encoded by leaf-der.ts: key usage, EKU, subject and authority key identifiers, SANs,
+ * then AIA and CRL distribution points. Its DER and PEM; nothing parses it again.
+ */
+export async function signLeaf(issuer: Issuer, req: LeafRequest): Promise<BuiltCert> {
+  const spki = await spkiOf(req.publicKey);
+  const san = sanExtensionDer(req.sans);
+  const extensions = [
+    ...roleExtensions(req.role, req.keyType),
+    subjectKeyIdExtension(spki),
+    issuer.leaf.authorityKeyId,
+    ...(san ? [san] : []),
+    ...urlDer(JSON.stringify(req.urls), () => urlExtensions(req.urls).map(rawOf)),
+  ];
+  const subject = subjectDer(JSON.stringify(req.subject), () => Buffer.from(new x509.Name(req.subject).toArrayBuffer()));
+  return buildLeaf(issuer.leaf, { serialHex: req.serialHex, notBefore: req.notBefore, notAfter: req.notAfter, subject, spki, extensions });
 }
 
 export interface CaRequest {

@@ -107,7 +107,9 @@ export function parseNotAfter(raw: string | undefined, ttl: number | undefined):
 export type OutputFormat = 'pem' | 'der' | 'pem_bundle';
 
 export interface SignedLeaf {
-  cert: x509.X509Certificate;
+  /** The certificate as DER and as PEM (no trailing newline). */
+  der: Buffer;
+  pem: string;
   serial: string;
   validity: Validity;
 }
@@ -116,14 +118,14 @@ export interface SignedLeaf {
 export async function issueLeaf(
   deps: PkiDeps,
   ctx: IssueContext,
-  req: { names: RequestedNames; publicKey: CryptoKey | x509.PublicKey; keyType: KeyType; ttl: number | undefined; notAfter?: Date | undefined; subject?: Record<string, string[]>[] },
+  req: { names: RequestedNames; publicKey: CryptoKey | x509.PublicKey | Uint8Array; keyType: KeyType; ttl: number | undefined; notAfter?: Date | undefined; subject?: Record<string, string[]>[] },
 ): Promise<SignedLeaf> {
   checkNames(ctx.role, req.names);
   const v = validity(deps, ctx, req.ttl, req.notAfter);
   const { dns, emails } = sanNames(req.names);
   const sans: SanSet = { dns, emails, ips: req.names.ipSans, uris: req.names.uriSans };
   const serialHex = newSerialHex(deps.random);
-  const cert = await signLeaf(ctx.issuer, {
+  const { der, pem } = await signLeaf(ctx.issuer, {
     subject: req.subject ?? subjectName(req.names.commonName, ctx.role),
     publicKey: req.publicKey,
     keyType: req.keyType,
@@ -136,21 +138,17 @@ export async function issueLeaf(
   });
   const serial = serialColons(serialHex);
   if (!ctx.role.noStore) {
-    const stored: StoredCert = { certificate: cert.toString('pem'), notAfter: v.notAfter.toISOString() };
+    const stored: StoredCert = { certificate: pem, notAfter: v.notAfter.toISOString() };
     await deps.storage.put(certKey(serial.replace(/:/g, '-')), encode(stored));
   }
-  return { cert, serial, validity: v };
+  return { der, pem, serial, validity: v };
 }
-
-const derB64 = (pem: string): string => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
 
 /** Vault's issue/sign answer: certificate, issuing_ca, ca_chain, serial_number, expiration (and the key, for issue). */
 export function leafResponse(ctx: IssueContext, leaf: SignedLeaf, format: OutputFormat, privateKey?: { key: string; type: KeyType }): EngineResponse {
-  const certPem = `${leaf.cert.toString('pem')}\n`;
-  const conv = (pem: string): string => (format === 'der' ? derB64(pem) : pem.trim());
-  const chain = ctx.issuer.chain.map(conv);
+  const chain = format === 'der' ? [...ctx.issuer.chainDer] : ctx.issuer.chain.map((pem) => pem.trim());
   const data: Record<string, unknown> = {
-    certificate: format === 'pem_bundle' ? [certPem.trim(), ...chain].join('\n') : conv(certPem),
+    certificate: format === 'der' ? leaf.der.toString('base64') : format === 'pem_bundle' ? [leaf.pem.trim(), ...chain].join('\n') : leaf.pem.trim(),
     issuing_ca: chain[0] ?? '',
     ca_chain: chain,
     serial_number: leaf.serial,

@@ -6,7 +6,7 @@ import type { Algorithm, CryptoKey, CryptoKeyPair, EcKeyAlgorithm, EcKeyGenParam
 import { createPrivateKey, generateKeyPair as nodeGenerateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { badRequest } from '../../lib/errors.ts';
-import { subtle, toPem, x509 } from './x509.ts';
+import { subtle, toPem } from './x509.ts';
 
 export type KeyType = 'ec' | 'rsa' | 'ed25519';
 /** A role may also accept any key type in CSRs. */
@@ -102,7 +102,8 @@ const generateNodeKeyPair = promisify(nodeGenerateKeyPair) as unknown as (
 ) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 
 export interface LeafKeyPair {
-  publicKey: x509.PublicKey;
+  /** DER SubjectPublicKeyInfo. */
+  publicKey: Buffer;
   privateKey: KeyObject;
 }
 
@@ -117,7 +118,7 @@ export async function generateLeafKey(spec: KeySpec): Promise<LeafKeyPair> {
       : spec.type === 'rsa'
         ? await generateNodeKeyPair('rsa', { modulusLength: spec.bits })
         : await generateNodeKeyPair('ed25519', {});
-  return { publicKey: new x509.PublicKey(pair.publicKey.export({ format: 'der', type: 'spki' })), privateKey: pair.privateKey };
+  return { publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }), privateKey: pair.privateKey };
 }
 
 /** The key spec of a public key (a CSR's or a certificate's); throws a 400 for anything else. */
