@@ -4,7 +4,7 @@
 import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import { authorityKeyId, leafEkus, leafKeyUsage, sanExtension, selfSignCa, signLeaf, urlExtensions, type LeafRequest, type SanSet } from './certificate.ts';
-import { positiveInteger, readTlv, x509Time } from './der.ts';
+import { positiveInteger, readTlv, x509Time } from './der-writer.ts';
 import { algorithmFor, createIssuerCache, type Issuer } from './issuer.ts';
 import { exportPkcs8, generateKeyPair, keySpec, type KeySpec } from './keys.ts';
 import type { CaBundle, UrlsConfig } from './model.ts';

@@ -9,7 +9,7 @@
  * The bytes are the library's (test/pki-leaf-der.test.ts compares the TBS of both for every key type).
  */
 import { createHash, createPrivateKey, sign as nodeSign, type KeyObject } from 'node:crypto';
-import { octetString, positiveInteger, readTlv, sequence, tlv, x509Time } from './der.ts';
+import { octetString, positiveInteger, readTlv, sequence, tlv, x509Time } from './der-writer.ts';
 import type { KeySpec } from './keys.ts';
 import type { SanSet } from './certificate.ts';
 import { toPem, x509 } from './x509.ts';
