@@ -9,8 +9,14 @@ import { toBuffer, type Queryable } from './db.ts';
 export interface SealedRow {
   /** entries: "<mount_id>\u0000<key>"; leases and rotations: the id. */
   ref: string;
-  sealed: Buffer;
+  /** The row's physical address: stable while claimOld's lock is held, so store() finds the row without its key. */
+  ctid: string;
+  /** The envelope's first HEAD bytes (version, term, wrapped DEK): all a rewrap reads; the value stays in the row. */
+  head: Buffer;
 }
+
+/** The length of an envelope's DEK head (core/barrier/envelope.ts DEK_HEAD_BYTES). */
+export const HEAD = 77;
 
 export type EnvelopeTable = 'entries' | 'leases' | 'rotations' | 'core_entries';
 
@@ -29,51 +35,50 @@ const SEP = '\u0000';
 
 export function createKeyringStore() {
   return {
-    /** Locks up to `limit` rows whose envelope predates `term` (skipping rows other transactions hold). */
-    async claimOld(q: Queryable, table: EnvelopeTable, term: number, limit: number): Promise<SealedRow[]> {
+    /**
+     * Locks up to `limit` rows whose envelope predates `term` (skipping rows other transactions hold), in key order
+     * after the ref `after` (the last ref of the previous batch; null: from the start), so that a run reads each row
+     * once through the primary key instead of scanning past the rows it has already moved.
+     */
+    async claimOld(q: Queryable, table: EnvelopeTable, term: number, limit: number, after: string | null = null): Promise<SealedRow[]> {
       if (table === 'entries') {
-        const r = await q.query<{ mount_id: string; key: string; sealed: Uint8Array }>(
-          'SELECT mount_id, key, sealed FROM entries WHERE key_term < $1 LIMIT $2 FOR UPDATE SKIP LOCKED',
-          [term, limit],
+        const at = after === null ? -1 : after.indexOf(SEP);
+        const from = after === null ? '' : 'AND (mount_id, key) > ($3::uuid, $4::text COLLATE "C")';
+        const r = await q.query<{ ctid: string; mount_id: string; key: string; head: Uint8Array }>(
+          `SELECT ctid::text AS ctid, mount_id, key, substring(sealed from 1 for ${HEAD}) AS head FROM entries WHERE key_term < $1 ${from}
+            ORDER BY mount_id, key LIMIT $2 FOR UPDATE SKIP LOCKED`,
+          after === null ? [term, limit] : [term, limit, after.slice(0, at), after.slice(at + 1)],
         );
-        return r.rows.map((row) => ({ ref: `${row.mount_id}${SEP}${row.key}`, sealed: toBuffer(row.sealed) }));
+        return r.rows.map((row) => ({ ref: `${row.mount_id}${SEP}${row.key}`, ctid: row.ctid, head: toBuffer(row.head) }));
       }
       const col = COLUMN[table];
-      const r = await q.query<{ id: string; sealed: Uint8Array }>(
-        `SELECT id, ${col} AS sealed FROM ${table} WHERE ${col} IS NOT NULL AND substring(${col} from 2 for 4) < $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [termBytes(term), limit],
+      const r = await q.query<{ ctid: string; id: string; head: Uint8Array }>(
+        `SELECT ctid::text AS ctid, id, substring(${col} from 1 for ${HEAD}) AS head FROM ${table}
+          WHERE ${col} IS NOT NULL AND substring(${col} from 2 for 4) < $1 ${after === null ? '' : 'AND id > $3'}
+          ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        after === null ? [termBytes(term), limit] : [termBytes(term), limit, after],
       );
-      return r.rows.map((row) => ({ ref: row.id, sealed: toBuffer(row.sealed) }));
+      return r.rows.map((row) => ({ ref: row.id, ctid: row.ctid, head: toBuffer(row.head) }));
     },
 
-    /** Stores re-wrapped envelopes of rows locked by claimOld in the same transaction. Returns the rows updated. */
-    async store(q: Queryable, table: EnvelopeTable, rows: readonly { ref: string; sealed: Buffer; term: number }[]): Promise<number> {
+    /**
+     * Stores re-wrapped heads of rows claimed by claimOld in the same transaction, in one statement (arrays through
+     * unnest, so its text is the same for every batch). Each row is found by its ctid (a TID scan: the lock keeps the
+     * row where it was) and written only if it still starts with the head that was claimed (`old`: an envelope's
+     * random DEK nonce makes it unique), so the new head always goes before the rest of the envelope it was made for.
+     * Returns the rows updated.
+     */
+    async store(q: Queryable, table: EnvelopeTable, term: number, rows: readonly { ctid: string; old: Buffer; head: Buffer }[]): Promise<number> {
       if (rows.length === 0) return 0;
-      const params: unknown[] = [];
-      if (table === 'entries') {
-        const values = rows.map((row) => {
-          const at = row.ref.indexOf(SEP);
-          params.push(row.ref.slice(0, at), row.ref.slice(at + 1), row.sealed, row.term);
-          const n = params.length;
-          return `($${n - 3}::uuid, $${n - 2}::text, $${n - 1}::bytea, $${n}::int)`;
-        });
-        const r = await q.query(
-          `UPDATE entries e SET sealed = v.sealed, key_term = v.term FROM (VALUES ${values.join(', ')}) AS v(mount_id, key, sealed, term)
-            WHERE e.mount_id = v.mount_id AND e.key = v.key COLLATE "C"`,
-          params,
-        );
-        return r.rowCount;
-      }
-      const col = COLUMN[table];
-      const values = rows.map((row) => {
-        params.push(row.ref, row.sealed);
-        const n = params.length;
-        return `($${n - 1}::text, $${n}::bytea)`;
-      });
-      const r = await q.query(
-        `UPDATE ${table} t SET ${col} = v.sealed FROM (VALUES ${values.join(', ')}) AS v(id, sealed) WHERE t.id = v.id AND t.${col} IS NOT NULL`,
-        params,
-      );
+      const params = [rows.map((row) => row.ctid), rows.map((row) => row.old.toString('hex')), rows.map((row) => row.head.toString('hex'))];
+      const splice = (col: string) =>
+        `${col} = decode(v.head, 'hex') || substring(t.${col} from ${HEAD + 1})
+           FROM unnest($1::tid[], $2::text[], $3::text[]) AS v(ctid, old, head)
+          WHERE t.ctid = v.ctid AND substring(t.${col} from 1 for ${HEAD}) = decode(v.old, 'hex')`;
+      const r =
+        table === 'entries'
+          ? await q.query(`UPDATE entries t SET key_term = $4, ${splice('sealed')}`, [...params, term])
+          : await q.query(`UPDATE ${table} t SET ${splice(COLUMN[table])}`, params);
       return r.rowCount;
     },
 

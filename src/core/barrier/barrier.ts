@@ -5,7 +5,7 @@ import type { Db, Queryable } from '../../storage/db.ts';
 import type { SealStore } from '../../storage/seal-store.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { EncryptionContext } from './contexts.ts';
-import { envelopeTerm, openEnvelope, openKek, rewrapEnvelope, sealEnvelope, sealKek, type DekCache } from './envelope.ts';
+import { dekHeadTerm, envelopeTerm, openEnvelope, openKek, rewrapDekHeads, sealEnvelope, sealKek, type DekCache } from './envelope.ts';
 
 export interface SealedValue {
   sealed: Buffer;
@@ -31,10 +31,13 @@ export interface Barrier {
   /** Adds a keyring term; new writes use it, old terms keep decrypting. */
   rotate(): Promise<KeyStatus>;
   /**
-   * Keyring rewrap: the same value (same ciphertext, same context binding) with its DEK wrapped by the current term's
-   * KEK instead of the old one. Unchanged when it already uses the current term. Throws if it does not open under `ctx`.
+   * Keyring rewrap of a batch of DEK heads (envelope.ts, the first DEK_HEAD_BYTES of each envelope): each with its DEK
+   * wrapped by the current term's KEK instead of an older one; the caller keeps the rest of each envelope, so the
+   * value's ciphertext (and its context binding) is unchanged. The values are not opened: every read checks them
+   * (SECURITY.md, "Key hierarchy"). Null for a head already at the current term or newer (nothing to do) or whose DEK
+   * does not open (damaged, forged, or an unknown term): `failed` counts those.
    */
-  rewrap(ctx: EncryptionContext, sealed: Uint8Array, q?: Queryable): Promise<SealedValue>;
+  rewrapDeks(heads: readonly Uint8Array[], q?: Queryable): Promise<{ heads: (Buffer | null)[]; term: number; failed: number }>;
   /** Deletes an old term's KEK (inside the caller's transaction) and forgets it; never the current term. */
   retire(term: number, q: Queryable): Promise<boolean>;
   keyStatus(): KeyStatus;
@@ -116,13 +119,16 @@ export function createBarrier(deps: BarrierDeps): Barrier {
     if (fresh.current.term > s.current.term) s.current = fresh.current;
   };
 
+  /** A term's KEK; one keyring reload if it is not known here (another replica rotated). */
+  const knownKek = async (s: Unsealed, term: number, q?: Queryable): Promise<Buffer | undefined> => {
+    const kek = s.keks.get(term);
+    if (kek) return kek;
+    await merge(s, q);
+    return s.keks.get(term);
+  };
+
   const kekFor = async (s: Unsealed, term: number, q?: Queryable): Promise<Buffer> => {
-    let kek = s.keks.get(term);
-    if (!kek) {
-      // Another replica rotated: reload the keyring once.
-      await merge(s, q);
-      kek = s.keks.get(term);
-    }
+    const kek = await knownKek(s, term, q);
     if (!kek) throw new AppError('internal', 'stored value uses an unknown key term');
     return kek;
   };
@@ -186,15 +192,33 @@ export function createBarrier(deps: BarrierDeps): Barrier {
         }
       }
     },
-    async rewrap(ctx, sealed, q) {
+    async rewrapDeks(heads, q) {
       const s = need();
-      const from = envelopeTerm(sealed);
       const { term } = s.current;
-      if (from === term) return { sealed: Buffer.from(sealed), term };
-      const oldKek = await kekFor(s, from, q);
+      const old: number[] = [];
+      const terms = new Set<number>();
+      let failed = 0;
+      heads.forEach((head, i) => {
+        const from = dekHeadTerm(head);
+        if (from === null) failed++;
+        else if (from < term) {
+          terms.add(from);
+          old.push(i);
+        }
+      });
+      for (const t of terms) await knownKek(s, t, q);
+      // The keys are taken only now, after the last await: a seal, or a term retired by a reload, zeroes its key.
+      if (state !== s) throw sealedError();
       const kek = s.keks.get(term);
       if (!kek) throw new AppError('internal', 'current key term is missing');
-      return { sealed: rewrapEnvelope(oldKek, term, kek, ctx, sealed, randomBytes), term };
+      const moved = rewrapDekHeads(s.keks, term, kek, old.map((i) => heads[i] as Uint8Array), randomBytes);
+      const out: (Buffer | null)[] = heads.map(() => null);
+      old.forEach((i, j) => {
+        const next = moved[j] ?? null;
+        if (next) out[i] = next;
+        else failed++;
+      });
+      return { heads: out, term, failed };
     },
     async retire(term, q) {
       const s = need();

@@ -98,37 +98,46 @@ export function openKek(rootKey: Uint8Array, term: number, sealed: Uint8Array): 
   return openEnvelope(rootKey, `keyring/${term}`, sealed);
 }
 
+/** An envelope's DEK head: version, term, DEK nonce and wrapped DEK, all that a keyring rewrap reads or rewrites. */
+export const DEK_HEAD_BYTES = 5 + N + WRAPPED; // 77
+
+/** The term of an envelope or of its DEK head; null if it is not one (too short, another format). */
+export function dekHeadTerm(head: Uint8Array): number | null {
+  if (head.length < DEK_HEAD_BYTES || head[0] !== VERSION) return null;
+  return Buffer.from(head.buffer, head.byteOffset, head.byteLength).readUInt32BE(1);
+}
+
 /**
- * Re-wraps an envelope's DEK under another KEK (keyring rotation) without touching the value: the value nonce and
- * ciphertext, and so the context sealed inside them, are copied as they are. The DEK must open under `oldKek`, and the
- * value must open under the DEK with the expected context, so a damaged or misplaced row is reported, never carried forward.
+ * Keyring rewrap of a batch of DEK heads (the first DEK_HEAD_BYTES of envelopes): each DEK is opened under the KEK of
+ * the term in its head and wrapped again under `kek` (term `term`) with a fresh nonce; the result is the new head,
+ * and the caller keeps the rest of the envelope (value nonce and value ciphertext) as it is. The value is not opened
+ * here: it stays sealed by the same DEK, with its context inside, so a rewrapped envelope opens under a context exactly
+ * when the original did, with the same plaintext, and openEnvelope checks that on every read (SECURITY.md, "Key
+ * hierarchy"). A DEK comes out only of a wrapping made under the KEK (secretbox is authenticated), so a writer without
+ * the keys can move or mix heads and values, never make one that opens. A head whose DEK does not open (forged,
+ * damaged, or a term with no KEK in `keks`) gives null. One draw of randomness serves the whole batch; each unwrapped
+ * DEK is zeroed at once.
  */
-export function rewrapEnvelope(
-  oldKek: Uint8Array,
+export function rewrapDekHeads(
+  keks: ReadonlyMap<number, Uint8Array>,
   term: number,
   kek: Uint8Array,
-  ctx: string,
-  sealed: Uint8Array,
+  heads: readonly Uint8Array[],
   randomBytes: (n: number) => Uint8Array,
-): Buffer {
-  envelopeTerm(sealed);
-  const dek = nacl.secretbox.open(sealed.subarray(5 + N, 5 + N + WRAPPED), sealed.subarray(5, 5 + N), oldKek);
-  if (!dek) throw integrityError();
-  try {
-    const framed = nacl.secretbox.open(sealed.subarray(HEADER), sealed.subarray(5 + N + WRAPPED, HEADER), dek);
-    if (!framed) throw integrityError();
-    const buf = Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
-    const ctxLen = buf.readUInt16BE(0);
-    const sameCtx = buf.toString('utf8', 2, 2 + ctxLen) === ctx;
-    buf.fill(0);
-    if (!sameCtx) throw integrityError();
-    const dekNonce = randomBytes(N);
-    const out = Buffer.from(sealed);
-    out.writeUInt32BE(term, 1);
-    out.set(dekNonce, 5);
-    out.set(nacl.secretbox(dek, dekNonce, kek), 5 + N);
-    return out;
-  } finally {
+): (Buffer | null)[] {
+  const nonces = randomBytes(N * heads.length);
+  return heads.map((head, i) => {
+    const from = dekHeadTerm(head);
+    const oldKek = from === null ? undefined : keks.get(from);
+    const dek = oldKek ? nacl.secretbox.open(head.subarray(5 + N, DEK_HEAD_BYTES), head.subarray(5, 5 + N), oldKek) : null;
+    if (!dek) return null;
+    const dekNonce = nonces.subarray(i * N, (i + 1) * N);
+    const next = Buffer.alloc(DEK_HEAD_BYTES);
+    next[0] = VERSION;
+    next.writeUInt32BE(term, 1);
+    next.set(dekNonce, 5);
+    next.set(nacl.secretbox(dek, dekNonce, kek), 5 + N);
     dek.fill(0);
-  }
+    return next;
+  });
 }

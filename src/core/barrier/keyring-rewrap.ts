@@ -1,8 +1,8 @@
 /**
  * Barrier keyring rotation (DESIGN §2, §6; issue 7). The core rotation `sys/keyring` adds a key term through the
  * rotation state machine; then the `keyring-rewrap` job re-wraps the DEK of every envelope written under an older
- * term (entries, lease internals, pending rotation values) in batches, without re-encrypting a single value. Once no
- * envelope uses an old term, `sys/keyring/retire` may delete that term's KEK.
+ * term (entries, lease internals, pending rotation values) in batches, without re-encrypting, or even opening, a single
+ * value. Once no envelope uses an old term, `sys/keyring/retire` may delete that term's KEK.
  */
 import { AppError, badRequest } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -35,7 +35,10 @@ export interface RewrapStatus {
 }
 
 const TABLES: readonly EnvelopeTable[] = ['entries', 'leases', 'rotations', 'core_entries'];
-/** The barrier context of an envelope from its table and row ref (entries: "<mount id>\0<key>"), from the one map. */
+/**
+ * The barrier context an envelope is read under, from its table and row ref (entries: "<mount id>\0<key>"), from the
+ * one map. The rewrap itself needs none (it never opens a value); the tests read rewrapped rows through it.
+ */
 export const contextOf = (table: EnvelopeTable, ref: string): EncryptionContext => {
   if (table === 'entries') {
     const at = ref.indexOf('\u0000');
@@ -52,23 +55,25 @@ export function createKeyringRewrap(deps: KeyringRewrapDeps) {
   const now = (): number => deps.clock.now().getTime();
   const clean = new Map<EnvelopeTable, { term: number; at: number }>();
 
-  /** One transaction: lock a batch of old envelopes, re-wrap them, store them. Returns [rewrapped, failed]. */
-  async function rewrapBatch(table: EnvelopeTable, term: number): Promise<[number, number]> {
+  /**
+   * One transaction: lock the next batch of old envelopes after the ref `after`, re-wrap their DEKs (one call, values
+   * not opened: each read checks its value and context), store them in one statement. Returns how many were
+   * re-wrapped and failed, and the last ref claimed (null: none left).
+   */
+  async function rewrapBatch(table: EnvelopeTable, term: number, after: string | null): Promise<[number, number, string | null]> {
     return db.tx(async (q) => {
-      const rows = await store.claimOld(q, table, term, batch);
-      const out: { ref: string; sealed: Buffer; term: number }[] = [];
-      let failed = 0;
-      for (const row of rows) {
-        try {
-          const next = await barrier.rewrap(contextOf(table, row.ref), row.sealed, q);
-          if (next.term === term) out.push({ ref: row.ref, sealed: next.sealed, term });
-        } catch {
-          failed++;
-        }
-      }
-      const stored = await store.store(q, table, out);
-      if (failed > 0) deps.log.warn({ table, failed }, 'keyring rewrap: some stored values do not open under their own context; left as they are');
-      return [stored, rows.length === 0 ? 0 : failed + (out.length - stored)];
+      const rows = await store.claimOld(q, table, term, batch, after);
+      const next = await barrier.rewrapDeks(rows.map((row) => row.head), q);
+      const out: { ctid: string; old: Buffer; head: Buffer }[] = [];
+      rows.forEach((row, i) => {
+        const head = next.heads[i];
+        if (head) out.push({ ctid: row.ctid, old: row.head, head });
+      });
+      // The barrier's term: the job's, or a newer one if the keyring moved on meanwhile (both are past the old rows').
+      const stored = await store.store(q, table, next.term, out);
+      const failed = next.failed;
+      if (failed > 0) deps.log.warn({ table, failed }, 'keyring rewrap: some stored DEKs do not open under their key term; left as they are');
+      return [stored, failed + (out.length - stored), rows.at(-1)?.ref ?? null];
     });
   }
 
@@ -83,11 +88,13 @@ export function createKeyringRewrap(deps: KeyringRewrapDeps) {
       const c = clean.get(table);
       if (table !== 'entries' && c && c.term === term && now() - c.at < RESCAN_MS) continue;
       let tableFailed = 0;
-      for (;;) {
-        const [done, failed] = await rewrapBatch(table, term);
+      // Each run walks the table once in key order; rows it skipped (locked, or failed) are met again by the next run.
+      for (let after: string | null = null; ; ) {
+        const [done, failed, last] = await rewrapBatch(table, term, after);
         total += done;
         tableFailed += failed;
-        if (done === 0) break; // nothing left, or only rows that cannot be re-wrapped
+        if (last === null) break;
+        after = last;
         if (budgetMs > 0 && now() - started > budgetMs) return total;
       }
       if (tableFailed === 0) clean.set(table, { term, at: now() });
