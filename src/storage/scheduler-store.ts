@@ -92,17 +92,35 @@ export function createSchedulerStore() {
       return r.rowCount > 0;
     },
 
-    /** Claims a slot for this replica; false when another replica has it. */
-    async claim(q: Queryable, job: string, slot: Date, kind: JobRunRow['kind'], replica: string, now: Date): Promise<boolean> {
+    /**
+     * Claims a slot for this replica; false when another replica has it. A row for the slot still `running` is taken
+     * over (its replica and start time become this claim's) when it is this replica's own (a claim whose answer was
+     * lost in an outage, or a run whose result could not be written: the caller knows no run of it is in flight here),
+     * or another replica's that was claimed before `staleBefore` while no replica holds the job's advisory lock
+     * (`lockKey`: nothing of the job runs anywhere). The row lock makes one replica win a takeover.
+     */
+    async claim(q: Queryable, job: string, slot: Date, kind: JobRunRow['kind'], replica: string, now: Date, takeover?: { staleBefore: Date; lockKey: number }): Promise<boolean> {
       const r = await q.query(
-        `INSERT INTO job_runs (job, slot, kind, replica, started_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job, slot) DO NOTHING`,
-        [job, slot, kind, replica, now],
+        `INSERT INTO job_runs (job, slot, kind, replica, started_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (job, slot) DO UPDATE SET replica = EXCLUDED.replica, started_at = EXCLUDED.started_at
+         WHERE job_runs.status = 'running'
+           AND (job_runs.replica = EXCLUDED.replica OR ($6::timestamptz IS NOT NULL AND job_runs.started_at < $6::timestamptz AND pg_try_advisory_xact_lock(7001, $7::int)))`,
+        [job, slot, kind, replica, now, takeover?.staleBefore ?? null, takeover?.lockKey ?? 0],
       );
       return r.rowCount > 0;
     },
 
-    async finish(q: Queryable, job: string, slot: Date, status: JobRunRow['status'], error: string | null, now: Date): Promise<void> {
-      await q.query(`UPDATE job_runs SET finished_at = $3, status = $4, error = $5 WHERE job = $1 AND slot = $2`, [job, slot, now, status, error]);
+    /** Records a claimed slot's outcome, if the claim is still this replica's (false: already recorded, or taken over). */
+    async finish(q: Queryable, job: string, slot: Date, replica: string, status: JobRunRow['status'], error: string | null, now: Date): Promise<boolean> {
+      const r = await q.query(`UPDATE job_runs SET finished_at = $4, status = $5, error = $6 WHERE job = $1 AND slot = $2 AND replica = $3 AND status = 'running'`, [
+        job,
+        slot,
+        replica,
+        now,
+        status,
+        error,
+      ]);
+      return r.rowCount > 0;
     },
 
     /** Records the outcome on the job row and when it is due next (null: unknown). */

@@ -4,6 +4,7 @@
  * exactly one replica: the slot is claimed with an INSERT into job_runs, and the job body also holds an advisory
  * lock so that a slow run never overlaps the next one on another replica (node-cron's noOverlap is per process).
  * Next-due times and history live in PostgreSQL; a slot missed while every broker was down runs once at start-up.
+ * A slot that meets the database away (a failover) is tried again until shortly before the next tick (slot-retry.ts).
  */
 import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { Clock } from '../../lib/clock.ts';
@@ -12,6 +13,7 @@ import type { Db } from '../../storage/db.ts';
 import type { RowMac } from '../integrity/row-mac.ts';
 import { jobFields } from '../integrity/rows.ts';
 import type { JobRow, JobRunRow, SchedulerStore } from '../../storage/scheduler-store.ts';
+import { CLAIM_LEASE_MS, RETRY_MARGIN_MS, RETRY_MAX_MS, slotRetry, storageUnavailable } from './slot-retry.ts';
 
 export interface JobSpec {
   name: string;
@@ -42,6 +44,8 @@ export type RunOutcome = JobRunRow['status'] | 'not-claimed';
 export type TickOutcome = RunOutcome | 'not-due' | 'not-ready';
 
 const ERROR_CHARS = 500;
+/** A slot's body is run again after the storage went away under it at most this many times (a failover is one event). */
+const BODY_ATTEMPTS = 3;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
 /** A stable 32-bit key for pg_try_advisory_xact_lock, one per job name. */
 const lockKey = (name: string): number => {
@@ -59,6 +63,10 @@ export function createScheduler(deps: SchedulerDeps) {
   const tasks = new Map<string, ScheduledTask>();
   const running = new Set<Promise<unknown>>();
   const localRunning = new Set<string>();
+  /** Slots (job and time) being claimed, run or recorded by this process: a claim left `running` by this replica is ours to take again only when its slot is not here. */
+  const inFlight = new Set<string>();
+  /** Cut a retry's backoff short at stop(). */
+  const wakers = new Set<() => void>();
   /** Missed slots found at start-up while sealed: run at the job's first tick after unseal. */
   const pendingCatchUp = new Map<string, Date>();
   let stopped = false;
@@ -101,28 +109,91 @@ export function createScheduler(deps: SchedulerDeps) {
     });
   }
 
-  /** One exclusive run of a slot: claim it, check pause, run under the lock, record the outcome. */
-  async function runSlot(spec: JobSpec, slot: Date, kind: JobRunRow['kind']): Promise<RunOutcome> {
-    const { db, store } = deps;
-    if (!(await store.claim(db, spec.name, slot, kind, deps.replicaId, deps.clock.now()))) return 'not-claimed';
-    let status: JobRunRow['status'] = 'ok';
-    let error: string | null = null;
+  /** The claimed slot's run: pause check, then the body under the lock. A storage outage meanwhile is thrown (the slot is tried again). */
+  async function runClaimed(spec: JobSpec, kind: JobRunRow['kind']): Promise<{ status: JobRunRow['status']; error: string | null }> {
     try {
-      const row = await store.get(db, spec.name);
-      if (row?.paused && kind !== 'manual' && deps.rowMac.ok('scheduled_jobs', jobFields(row), row.mac, row.name)) status = 'skipped';
-      else if (!(await underLock(spec))) {
-        status = 'skipped';
-        error = 'the previous run is still going';
-      }
+      const row = await deps.store.get(deps.db, spec.name);
+      if (row?.paused && kind !== 'manual' && deps.rowMac.ok('scheduled_jobs', jobFields(row), row.mac, row.name)) return { status: 'skipped', error: null };
+      if (!(await underLock(spec))) return { status: 'skipped', error: 'the previous run is still going' };
+      return { status: 'ok', error: null };
     } catch (err) {
-      status = 'failed';
-      error = errorText(err);
+      if (storageUnavailable(err)) throw err;
+      const error = errorText(err);
       deps.log.warn({ job: spec.name, err: error }, 'scheduled job failed');
+      return { status: 'failed', error };
     }
+  }
+
+  /** The slot's outcome on its job_runs row and the job's row, in one transaction (a retry writes both or neither). */
+  async function record(spec: JobSpec, slot: Date, out: { status: JobRunRow['status']; error: string | null }): Promise<void> {
     const now = deps.clock.now();
-    await store.finish(db, spec.name, slot, status, error, now);
-    await store.recordRun(db, spec.name, { at: now, status, error, nextRunAt: tasks.get(spec.name)?.getNextRun() ?? null });
-    return status;
+    await deps.db.tx(async (q) => {
+      // Not ours any more (recorded by an earlier try whose answer was lost, or taken over): the job row is not ours to write either.
+      if (!(await deps.store.finish(q, spec.name, slot, deps.replicaId, out.status, out.error, now))) return;
+      await deps.store.recordRun(q, spec.name, { at: now, status: out.status, error: out.error, nextRunAt: tasks.get(spec.name)?.getNextRun() ?? null });
+    });
+  }
+
+  /** Until when (performance.now) a timer's slot is tried again: shortly before the job's next slot, and never past RETRY_MAX_MS. */
+  function retryDeadline(spec: JobSpec, slot: Date, kind: JobRunRow['kind']): number {
+    // A run-now answers an operator's request: one try, as before.
+    if (kind === 'manual') return -Infinity;
+    const task = tasks.get(spec.name);
+    // The next slot after this one, on the scheduler's clock (a whole second at most RETRY_MAX_MS on).
+    let next = Math.ceil((slot.getTime() + 1) / 1000) * 1000;
+    while (task && next - slot.getTime() < RETRY_MAX_MS && !task.match(new Date(next))) next += 1000;
+    const budget = Math.min(next - deps.clock.now().getTime() - RETRY_MARGIN_MS, RETRY_MAX_MS);
+    return performance.now() + budget;
+  }
+
+  /**
+   * One exclusive run of a slot: claim it, check pause, run under the lock, record the outcome. Meeting the storage
+   * away (a failover), it tries again with backoff on this replica: the claim (taking back its own row), the body
+   * if it did not finish, and the record of a known outcome (the body is not run again for a lost write).
+   */
+  async function runSlot(spec: JobSpec, slot: Date, kind: JobRunRow['kind']): Promise<RunOutcome> {
+    const key = `${spec.name}@${slot.getTime()}`;
+    if (inFlight.has(key)) return 'not-claimed';
+    inFlight.add(key);
+    try {
+      return await runSlotTries(spec, slot, kind);
+    } finally {
+      inFlight.delete(key);
+    }
+  }
+
+  async function runSlotTries(spec: JobSpec, slot: Date, kind: JobRunRow['kind']): Promise<RunOutcome> {
+    const { db, store } = deps;
+    const retry = slotRetry(
+      retryDeadline(spec, slot, kind),
+      () => stopped || !deps.ready(),
+      (wake) => {
+        wakers.add(wake);
+        return () => wakers.delete(wake);
+      },
+    );
+    let outcome: { status: JobRunRow['status']; error: string | null } | null = null;
+    let bodyAttempts = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!outcome) {
+          const now = deps.clock.now();
+          const takeover = { staleBefore: new Date(now.getTime() - CLAIM_LEASE_MS), lockKey: lockKey(spec.name) };
+          if (!(await store.claim(db, spec.name, slot, kind, deps.replicaId, now, takeover))) return 'not-claimed';
+          bodyAttempts++;
+          outcome = await runClaimed(spec, kind);
+        }
+        await record(spec, slot, outcome);
+        if (attempt > 1) deps.log.info({ job: spec.name, slot: slot.toISOString(), attempt, status: outcome.status }, 'scheduled slot run after the storage came back');
+        return outcome.status;
+      } catch (err) {
+        if (!storageUnavailable(err)) throw err;
+        const bodyGaveUp = !outcome && bodyAttempts >= BODY_ATTEMPTS;
+        if (bodyGaveUp) outcome = { status: 'failed', error: errorText(err) };
+        if (!(await retry.next())) throw err;
+        deps.log.info({ job: spec.name, slot: slot.toISOString(), attempt, err: errorText(err) }, 'storage unavailable for a scheduled slot; trying it again');
+      }
+    }
   }
 
   function track<T>(p: Promise<T>): Promise<T> {
@@ -259,6 +330,7 @@ export function createScheduler(deps: SchedulerDeps) {
 
     async stop(): Promise<void> {
       stopped = true;
+      for (const wake of [...wakers]) wake();
       // A run in flight records the job's next due time from its timer: the timers go after the runs, or a slot
       // ending during shutdown would store none, and the slots missed until the next start would not be caught up.
       await Promise.allSettled([...running]);
