@@ -130,7 +130,8 @@ test.serial('a revoked token whose row is restored by SQL is refused: its tombst
     const r = await lookupSelf(b, token);
     t.true(refused(r), r.text);
   }
-  t.true(p.b.logLines().some((l) => l.table === 'tokens' && l.primaryKey === accessor && String(l.reason).includes('tombstone')));
+  // Waited for, not read once: the refusal can reach the test before the line has come through b's pipe.
+  t.true(await p.b.waitForLogLine((l) => l.table === 'tokens' && l.primaryKey === accessor && String(l.reason).includes('tombstone')), 'b logged the tombstone refusal');
   t.is((await p.sql.query('SELECT count(*)::int AS n FROM token_tombstones WHERE accessor = $1', [accessor])).rows[0].n, 1);
 });
 
