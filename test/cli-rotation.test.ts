@@ -49,9 +49,9 @@ test.serial('run rotates the keyring; history shows the run', async (t) => {
   const h = await cli(['rotation', 'history', 'sys/keyring']);
   t.is(h.code, 0, h.stderr);
   const lines = h.stdout.trim().split('\n');
-  t.regex(lines[0] ?? '', /^STARTED \(UTC\)\s+FINISHED \(UTC\)\s+KIND\s+STATUS\s+STEP\s+REPLICA\s+ERROR$/);
+  t.regex(lines[0] ?? '', /^STARTED \(UTC\)\s+FINISHED \(UTC\)\s+KIND\s+STATUS\s+STEP\s+REPLICA\s+STEPS\s+ERROR$/);
   t.is(lines.length, 3, h.stdout);
-  for (const l of lines.slice(1)) t.regex(l, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+manual\s+ok\s+-\s+\S+\s+-$/);
+  for (const l of lines.slice(1)) t.regex(l, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+manual\s+ok\s+-\s+\S+\s+create \d\d:\d\d:\d\d( -> \w+ \d\d:\d\d:\d\d)+\s+-$/);
   const hj = await cli(['rotation', 'history', '-limit=1', '-format=json', 'sys/keyring']);
   t.is(hj.code, 0, hj.stderr);
   const runs = (JSON.parse(hj.stdout) as { data: { runs: { status: string }[] } }).data.runs;

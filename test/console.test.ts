@@ -281,7 +281,7 @@ test.serial('auditor: the operations page shows no button the auditor could not 
 test.serial('operator: runs a rotation and revokes a lease from the console; the API shows both', async (t) => {
   const { context, page } = await open({ width: 1280, height: 800 });
   t.teardown(() => context.close());
-  const runs = async () => ((await ok('GET', `sys/rotations/${ROTATION}/history`)).json as { data: { runs: { kind: string; status: string }[] } }).data.runs;
+  const runs = async () => ((await ok('GET', `sys/rotations/${ROTATION}/history`)).json as { data: { runs: { run_id: string; kind: string; status: string; steps: { step: string; at: string }[] }[] } }).data.runs;
   const manualBefore = (await runs()).filter((r) => r.kind === 'manual').length;
   // The operator logs in through AppRole.
   await page.goto(`${b.address}/ui/`);
@@ -301,6 +301,15 @@ test.serial('operator: runs a rotation and revokes a lease from the console; the
   await historyRows.first().waitFor();
   t.true((await historyRows.count()) >= 2, `${await historyRows.count()} runs shown`);
   t.regex(await historyRows.first().innerText(), /manual/);
+  // The run just made shows each step it went through, in order, with its time.
+  const newest = after.find((r) => r.kind === 'manual' && r.status === 'ok');
+  const steps = historyRows.first().getByRole('list', { name: `Steps of run ${newest?.run_id ?? ''}` }).getByRole('listitem');
+  t.deepEqual(
+    (await steps.allInnerTexts()).map((x) => x.replace(/^→\s*/, '').trim()),
+    (newest?.steps ?? []).map((x) => `${x.step} ${x.at.slice(11, 19)}`),
+  );
+  t.true((await steps.count()) >= 4, 'create, set, test and finish at least');
+  t.is(await steps.first().locator('time').getAttribute('datetime'), newest?.steps[0]?.at ?? null);
 
   // Pause and resume: the API shows each.
   const paused = async () => ((await ok('GET', `sys/rotations/${ROTATION}`)).json as { data: { paused: boolean } }).data.paused;

@@ -23,6 +23,13 @@ async function latest(path: string): Promise<Version> {
   if (r.status !== 200) throw new Error(`read ${path}: ${r.status} ${r.text}`);
   return (r.json as { data: Version }).data;
 }
+interface RunWire {
+  status: string;
+  kind: string;
+  started_at: string;
+  finished_at: string | null;
+  steps: { step: string; at: string }[];
+}
 const errorOf = (r: { json: unknown }): string => (r.json as { errors?: string[] } | undefined)?.errors?.[0] ?? '';
 
 const LOWER = /[a-z]/g;
@@ -69,8 +76,23 @@ test.serial('a schedule every 2 s writes new versions with values from the gener
     t.true(n(p, LOWER) >= 2 && n(p, UPPER) >= 2 && n(p, DIGITS) >= 3, p.replace(/./g, '*'));
   }
   const history = await api(b, 'GET', 'sys/rotations/secret/rotate/app/db/history');
-  const runs = (history.json as { data: { runs: { status: string; kind: string }[] } }).data.runs;
+  const runs = (history.json as { data: { runs: RunWire[] } }).data.runs;
   t.true(runs.filter((r) => r.status === 'ok' && r.kind === 'scheduled').length >= 3);
+  // Each finished run lists every step it went through, in order, with non-decreasing times within the run's span.
+  for (const r of runs.filter((x) => x.status === 'ok')) {
+    t.deepEqual(
+      r.steps.map((x) => x.step),
+      ['create', 'set', 'test', 'finish'],
+      JSON.stringify(r),
+    );
+    const times = r.steps.map((x) => Date.parse(x.at));
+    t.is(times[0], Date.parse(r.started_at), 'the run starts with create');
+    t.true(
+      times.every((x, i) => i === 0 || x >= (times[i - 1] ?? x)),
+      JSON.stringify(r.steps),
+    );
+    t.true((times.at(-1) ?? 0) <= Date.parse(r.finished_at ?? ''), 'the last step is entered before the run finished');
+  }
 
   // Removing the policy stops the rotation and removes it from sys/rotations.
   t.is((await api(b, 'DELETE', 'secret/rotate-config/app/db')).status, 204);

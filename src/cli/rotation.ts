@@ -48,7 +48,8 @@ ${ENV_HELP}
 
 const HISTORY_USAGE = `usage: sealbox rotation history [-limit N] [-format table|json] ID
 
-Prints a rotation's runs, newest first: when, on which replica, how it ended, and the error of a failed run.
+Prints a rotation's runs, newest first: when, on which replica, each step with its time (UTC; "!" marks a failed
+attempt), how it ended, and the error of a failed run.
 ${ID_HELP}
 
   -limit N             at most N runs (1..1000, default 100)
@@ -69,6 +70,14 @@ const dataOf = (body: unknown): Record<string, unknown> => (isObject(body) && is
 
 /** "2025-01-02T03:04:05.000Z" → "2025-01-02 03:04:05Z" (UTC, as the schedules are). */
 const when = (v: unknown): string => (typeof v === 'string' && v !== '' ? v.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
+
+/** A run's steps: "create 12:00:01 -> set 12:00:02 -> set! 12:00:03" (times UTC, "!" a failed attempt); "-" for none. */
+const stepsCell = (v: unknown): string => {
+  const steps = Array.isArray(v) ? (v as unknown[]).filter(isObject) : [];
+  if (steps.length === 0) return '-';
+  const time = (at: unknown): string => (typeof at === 'string' ? (/T(\d\d:\d\d:\d\d)/.exec(at)?.[1] ?? '?') : '?');
+  return steps.map((s) => `${cell(s.step)}${s.status === 'failed' ? '!' : ''} ${time(s.at)}`).join(' -> ');
+};
 
 const listCommand: Command = {
   summary: 'list rotations and their schedules',
@@ -158,8 +167,8 @@ const historyCommand: Command = {
       process.stdout.write(`No runs of ${cell(id)} yet.\n`);
       return 0;
     }
-    const table = runs.map((r) => [when(r.started_at), when(r.finished_at), cell(r.kind), cell(r.status), cell(r.status === 'running' ? r.step : null), cell(r.replica), cell(r.error)]);
-    process.stdout.write(renderTable(['STARTED (UTC)', 'FINISHED (UTC)', 'KIND', 'STATUS', 'STEP', 'REPLICA', 'ERROR'], table));
+    const table = runs.map((r) => [when(r.started_at), when(r.finished_at), cell(r.kind), cell(r.status), cell(r.status === 'running' ? r.step : null), cell(r.replica), stepsCell(r.steps), cell(r.error)]);
+    process.stdout.write(renderTable(['STARTED (UTC)', 'FINISHED (UTC)', 'KIND', 'STATUS', 'STEP', 'REPLICA', 'STEPS', 'ERROR'], table));
     return 0;
   },
 };

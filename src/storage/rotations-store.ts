@@ -51,7 +51,35 @@ export interface RotationRunRow {
   step: string | null;
   error: string | null;
   consumers: RetireRecord | null;
+  /** Every step the run went through, in order (migrations/0015); empty for runs from before it. */
+  steps: RunStep[];
 }
+
+/** One entry of rotation_runs.steps: a step entered at `at`, or (status "failed") an attempt of it that failed. */
+export interface RunStep {
+  step: string;
+  at: Date;
+  status?: 'failed';
+  error?: string;
+}
+
+/** Appends one entry to rotation_runs.steps (in the statement that moves the run on). */
+const appendStep = (step: string, at: string): string =>
+  `steps = coalesce(steps, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('step', ${step}::text, 'at', ${at}::timestamptz))`;
+
+const parseSteps = (v: unknown): RunStep[] => {
+  const list: unknown = typeof v === 'string' ? JSON.parse(v) : v;
+  if (!Array.isArray(list)) return [];
+  const out: RunStep[] = [];
+  for (const e of list as unknown[]) {
+    if (typeof e !== 'object' || e === null) continue;
+    const { step, at, status, error } = e as Record<string, unknown>;
+    const t = typeof at === 'string' ? new Date(at) : null;
+    if (typeof step !== 'string' || !t || Number.isNaN(t.getTime())) continue;
+    out.push({ step, at: t, ...(status === 'failed' ? { status } : {}), ...(typeof error === 'string' ? { error } : {}) });
+  }
+  return out;
+};
 
 interface Raw {
   id: string;
@@ -232,19 +260,20 @@ export function createRotationsStore() {
       );
       if (upd.rowCount === 0) return 'claim-lost';
       const ins = await q.query(
-        `INSERT INTO rotation_runs (rotation_id, run_id, slot, kind, replica, started_at, step) VALUES ($1, $2, $3, $4, $5, $6, 'create')
+        `INSERT INTO rotation_runs (rotation_id, run_id, slot, kind, replica, started_at, step, steps)
+         VALUES ($1, $2, $3, $4, $5, $6, 'create', jsonb_build_array(jsonb_build_object('step', 'create', 'at', $6::timestamptz)))
          ON CONFLICT DO NOTHING`,
         [id, run.runId, run.slot, run.kind, run.replica, run.now],
       );
       return ins.rowCount === 0 ? 'slot-taken' : 'ok';
     },
-    /** Persists the next step (and the sealed pending value) before that step's effect. */
-    async advance(q: Queryable, id: string, claimId: string, runId: string, step: RotationStep, pending?: Buffer): Promise<void> {
+    /** Persists the next step (and the sealed pending value) before that step's effect; `at` (the broker's clock) goes in the run's steps. */
+    async advance(q: Queryable, id: string, claimId: string, runId: string, step: RotationStep, at: Date, pending?: Buffer): Promise<void> {
       await q.query(
         `UPDATE rotations SET step = $4, pending = COALESCE($5, pending), attempts = 0 WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
         [id, claimId, runId, step, pending ?? null],
       );
-      await q.query(`UPDATE rotation_runs SET step = $3 WHERE rotation_id = $1 AND run_id = $2`, [id, runId, step]);
+      await q.query(`UPDATE rotation_runs SET step = $3, ${appendStep('$3', '$4')} WHERE rotation_id = $1 AND run_id = $2`, [id, runId, step, at]);
     },
     /** Ends a run: clears it, records the outcome and the next due time, and lets the claim go. */
     async finishRun(
@@ -271,13 +300,13 @@ export function createRotationsStore() {
       ]);
     },
     /** Enters the retire step: the new value is current; the previous one is retired at `retireAt` at the latest. */
-    async enterRetire(q: Queryable, id: string, claimId: string, runId: string, r: { retireAt: Date; retirePath: string | null; pending: Buffer }): Promise<void> {
+    async enterRetire(q: Queryable, id: string, claimId: string, runId: string, r: { retireAt: Date; retirePath: string | null; pending: Buffer; at: Date }): Promise<void> {
       await q.query(
         `UPDATE rotations SET step = 'retire', attempts = 0, retire_at = $4, retire_path = $5, pending = $6, last_status = 'ok', last_error = NULL
           WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
         [id, claimId, runId, r.retireAt, r.retirePath, r.pending],
       );
-      await q.query(`UPDATE rotation_runs SET step = 'retire' WHERE rotation_id = $1 AND run_id = $2`, [id, runId]);
+      await q.query(`UPDATE rotation_runs SET step = 'retire', ${appendStep("'retire'", '$3')} WHERE rotation_id = $1 AND run_id = $2`, [id, runId, r.at]);
     },
     /** A retire step that waits: let the claim go; the run is looked at again at `recheckAt` (or when a consumer acknowledges). */
     async waitRetire(q: Queryable, id: string, claimId: string, recheckAt: Date): Promise<void> {
@@ -290,8 +319,14 @@ export function createRotationsStore() {
     async setGrace(q: Queryable, id: string, graceSeconds: number | null, mac: Buffer | null): Promise<void> {
       await q.query(`UPDATE rotations SET grace_seconds = $2, mac = $3, updated_at = now() WHERE id = $1`, [id, graceSeconds, mac]);
     },
-    /** A step failed: keep the run where it is, retry after `retryAt`. */
-    async stepFailed(q: Queryable, id: string, claimId: string, f: { error: string; retryAt: Date }): Promise<void> {
+    /** A step failed: keep the run where it is, retry after `retryAt`; the run's steps note the failed attempt (at `at`). */
+    async stepFailed(q: Queryable, id: string, claimId: string, f: { error: string; retryAt: Date; runId: string; step: string | null; at: Date }): Promise<void> {
+      if (f.step)
+        await q.query(
+          `UPDATE rotation_runs SET steps = coalesce(steps, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('step', $3::text, 'at', $4::timestamptz, 'status', 'failed', 'error', $5::text))
+            WHERE rotation_id = $1 AND run_id = $2 AND status = 'running'`,
+          [id, f.runId, f.step, f.at, f.error],
+        );
       await q.query(
         `UPDATE rotations SET attempts = attempts + 1, last_error = $3, last_status = 'retrying', claim_id = NULL, claim_until = $4 WHERE id = $1 AND claim_id = $2`,
         [id, claimId, f.error, f.retryAt],
@@ -305,8 +340,8 @@ export function createRotationsStore() {
       await q.query(`UPDATE rotations SET claim_id = NULL, claim_until = NULL WHERE id = $1 AND claim_id = $2`, [id, claimId]);
     },
     async history(q: Queryable, id: string, limit: number): Promise<RotationRunRow[]> {
-      const r = await q.query<{ run_id: string; slot: Date | null; kind: 'scheduled' | 'manual'; replica: string; started_at: Date; finished_at: Date | null; status: RotationRunRow['status']; step: string | null; error: string | null; consumers: RetireRecord | string | null }>(
-        `SELECT run_id, slot, kind, replica, started_at, finished_at, status, step, error, consumers FROM rotation_runs WHERE rotation_id = $1 ORDER BY started_at DESC LIMIT $2`,
+      const r = await q.query<{ run_id: string; slot: Date | null; kind: 'scheduled' | 'manual'; replica: string; started_at: Date; finished_at: Date | null; status: RotationRunRow['status']; step: string | null; error: string | null; consumers: RetireRecord | string | null; steps: unknown }>(
+        `SELECT run_id, slot, kind, replica, started_at, finished_at, status, step, error, consumers, steps FROM rotation_runs WHERE rotation_id = $1 ORDER BY started_at DESC LIMIT $2`,
         [id, limit],
       );
       return r.rows.map((x) => ({
@@ -320,6 +355,7 @@ export function createRotationsStore() {
         step: x.step,
         error: x.error,
         consumers: typeof x.consumers === 'string' ? (JSON.parse(x.consumers) as RetireRecord) : x.consumers,
+        steps: parseSteps(x.steps),
       }));
     },
   };

@@ -26,6 +26,29 @@ function Confirm(props: { text: string; onConfirm: () => void; onCancel: () => v
   );
 }
 
+/** "2026-01-02T12:00:01.234Z" → "12:00:01" (UTC, as the rest of the history shows times). */
+const clock = (at: string): string => /T(\d\d:\d\d:\d\d)/.exec(at)?.[1] ?? at;
+
+/** A run's steps in order, each with its time; a run from before steps were kept shows only its last step. */
+function RunSteps(props: { run: Obj }) {
+  const steps = Array.isArray(props.run.steps) ? (props.run.steps as unknown[]).filter((x): x is Obj => typeof x === 'object' && x !== null) : [];
+  if (steps.length === 0) return <span>{s(props.run.step)}</span>;
+  return (
+    <ol class="run-steps" aria-label={`Steps of run ${s(props.run.run_id)}`}>
+      {steps.map((st, i) => {
+        const at = s(st.at);
+        const failed = st.status === 'failed';
+        return (
+          <li key={i} class={failed ? 'error' : undefined} title={failed ? s(st.error) : undefined}>
+            {s(st.step)}
+            {failed ? ' (failed)' : ''} <time dateTime={at}>{clock(at)}</time>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
 function Rotations(props: { say: (m: string) => void }) {
   const [rows, setRows] = useState<Obj[]>([]);
   const [caps, setCaps] = useState<Record<string, string[]>>({});
@@ -126,7 +149,7 @@ function Rotations(props: { say: (m: string) => void }) {
                 <th scope="col">Started</th>
                 <th scope="col">Finished</th>
                 <th scope="col">Status</th>
-                <th scope="col">Step</th>
+                <th scope="col">Steps (UTC)</th>
                 <th scope="col">Error</th>
               </tr>
             </thead>
@@ -138,7 +161,9 @@ function Rotations(props: { say: (m: string) => void }) {
                   <td>{s(run.started_at)}</td>
                   <td>{s(run.finished_at)}</td>
                   <td>{s(run.status)}</td>
-                  <td>{s(run.step)}</td>
+                  <td>
+                    <RunSteps run={run} />
+                  </td>
                   <td>{s(run.error)}</td>
                 </tr>
               ))}

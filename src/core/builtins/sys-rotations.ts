@@ -33,6 +33,8 @@ const runWire = (r: RotationRunRow) => ({
   step: r.step,
   error: r.error,
   consumers: r.consumers,
+  // Every step with the time it was entered (a failed attempt: status "failed" and its error); [] for runs from before 0015.
+  steps: r.steps.map((x) => ({ step: x.step, at: x.at.toISOString(), ...(x.status ? { status: x.status, error: x.error ?? null } : {}) })),
 });
 /** The retire step's grace: a duration ("15m", seconds), or null for the broker default. */
 const graceField = z.union([z.null(), z.number().int().min(0).max(30 * 86400), z.string().max(32)]).transform((v) => {

@@ -144,7 +144,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
         switch (step) {
           case 'create': {
             pending = await withTimeout(target.create(ctx), 'create');
-            await store.advance(db, current.id, claimId, runId, 'set', sealPending(current.id, pending));
+            await store.advance(db, current.id, claimId, runId, 'set', now(), sealPending(current.id, pending));
             failpoint('rotation:after-create');
             step = 'set';
             break;
@@ -152,13 +152,13 @@ export function createRotationManager(deps: RotationManagerDeps) {
           case 'set':
             await withTimeout(target.set(ctx, pending ?? {}), 'set');
             failpoint('rotation:after-set-before-persist');
-            await store.advance(db, current.id, claimId, runId, 'test');
+            await store.advance(db, current.id, claimId, runId, 'test', now());
             failpoint('rotation:after-set');
             step = 'test';
             break;
           case 'test':
             await withTimeout(target.test(ctx, pending ?? {}), 'test');
-            await store.advance(db, current.id, claimId, runId, 'finish');
+            await store.advance(db, current.id, claimId, runId, 'finish', now());
             failpoint('rotation:after-test');
             step = 'finish';
             break;
@@ -172,7 +172,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
               const retirePath = `${mountPrefix(current.id, current.kind, current.target)}${consumerPath(current.target)}`;
               const retireAt = new Date(t.getTime() + grace * 1000);
               pending = withRetire(pending ?? {}, retireAt, retirePath);
-              await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath, pending: sealPending(current.id, pending) });
+              await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath, pending: sealPending(current.id, pending), at: t });
               failpoint('rotation:after-finish');
               step = 'retire';
               break;
@@ -219,7 +219,8 @@ export function createRotationManager(deps: RotationManagerDeps) {
       const attempts = current.attempts + 1;
       // Keep the run at its step (nothing is rolled back: the pending value may already be live) and retry with backoff.
       const delayMs = attempts >= MAX_FAST_ATTEMPTS ? 10 * 60_000 : Math.min(60_000, 1000 * 2 ** attempts);
-      await store.stepFailed(db, current.id, claimId, { error, retryAt: new Date(now().getTime() + delayMs) }).catch(() => undefined);
+      const t = now();
+      await store.stepFailed(db, current.id, claimId, { error, retryAt: new Date(t.getTime() + delayMs), runId, step: failedStep, at: t }).catch(() => undefined);
       deps.log.warn({ rotation: current.id, run_id: runId, step: current.step, attempts, err: error }, 'rotation step failed; will retry');
       return 'failed';
     } finally {
