@@ -92,14 +92,18 @@ export async function alternate(a: () => Promise<Run>, b: () => Promise<Run>, ro
     as.push(await a());
     bs.push(await b());
   }
-  const merge = (runs: Run[]): Run => ({
+  return [mergeRuns(as), mergeRuns(bs)];
+}
+
+/** Several runs of one side as one: mean rate, worst latencies, summed failures. */
+export function mergeRuns(runs: Run[]): Run {
+  return {
     rps: runs.reduce((s, r) => s + r.rps, 0) / runs.length,
     p50: Math.max(...runs.map((r) => r.p50)),
     p99: Math.max(...runs.map((r) => r.p99)),
     non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
     errors: runs.reduce((s, r) => s + r.errors, 0),
-  });
-  return [merge(as), merge(bs)];
+  };
 }
 
 /** Mounts `database/` on a broker and writes config `main` for a PostgreSQL target reached as the cluster's superuser. */

@@ -12,7 +12,7 @@ import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import autocannon from 'autocannon';
 import { startPostgres } from '../test/helpers/postgres.ts';
-import { alternate, call, CONNECTIONS, row, SECONDS, spawnBroker, type Run } from './lib.ts';
+import { alternate, call, CONNECTIONS, mergeRuns, row, SECONDS, spawnBroker, type Run } from './lib.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 const subtle = webcrypto.subtle;
@@ -128,14 +128,7 @@ async function perRound(a: () => Promise<Run>, b: () => Promise<Run>): Promise<{
     as.push(ra);
     bs.push(rb);
   }
-  const merge = (runs: Run[]): Run => ({
-    rps: runs.reduce((s, r) => s + r.rps, 0) / runs.length,
-    p50: Math.max(...runs.map((r) => r.p50)),
-    p99: Math.max(...runs.map((r) => r.p99)),
-    non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
-    errors: runs.reduce((s, r) => s + r.errors, 0),
-  });
-  return { a: merge(as), b: merge(bs), ratios: bs.map((r, i) => r.rps / (as[i]?.rps ?? Number.NaN)) };
+  return { a: mergeRuns(as), b: mergeRuns(bs), ratios: bs.map((r, i) => r.rps / (as[i]?.rps ?? Number.NaN)) };
 }
 const best = (xs: number[]): string => Math.max(...xs).toFixed(2);
 function median(xs: number[]): string {
