@@ -8,6 +8,7 @@
  */
 import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { Clock } from '../../lib/clock.ts';
+import { nextCronSlot } from '../../lib/cron-next.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Db } from '../../storage/db.ts';
 import type { RowMac } from '../integrity/row-mac.ts';
@@ -138,10 +139,8 @@ export function createScheduler(deps: SchedulerDeps) {
   function retryDeadline(spec: JobSpec, slot: Date, kind: JobRunRow['kind']): number {
     // A run-now answers an operator's request: one try, as before.
     if (kind === 'manual') return -Infinity;
-    const task = tasks.get(spec.name);
-    // The next slot after this one, on the scheduler's clock (a whole second at most RETRY_MAX_MS on).
-    let next = Math.ceil((slot.getTime() + 1) / 1000) * 1000;
-    while (task && next - slot.getTime() < RETRY_MAX_MS && !task.match(new Date(next))) next += 1000;
+    // The next slot after this one, on the scheduler's clock.
+    const next = nextCronSlot(spec.schedule, slot)?.getTime() ?? Infinity;
     const budget = Math.min(next - deps.clock.now().getTime() - RETRY_MARGIN_MS, RETRY_MAX_MS);
     return performance.now() + budget;
   }
@@ -165,7 +164,7 @@ export function createScheduler(deps: SchedulerDeps) {
   async function runSlotTries(spec: JobSpec, slot: Date, kind: JobRunRow['kind']): Promise<RunOutcome> {
     const { db, store } = deps;
     const retry = slotRetry(
-      retryDeadline(spec, slot, kind),
+      () => retryDeadline(spec, slot, kind),
       () => stopped || !deps.ready(),
       (wake) => {
         wakers.add(wake);

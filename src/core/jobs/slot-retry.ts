@@ -28,13 +28,16 @@ export interface SlotRetry {
 }
 
 /**
- * Backoff (100 ms doubling to 2 s) on real time, up to `deadline` (performance.now milliseconds). `cancelled` is
+ * Backoff (100 ms doubling to 2 s) on real time, up to `deadlineOf()` (performance.now milliseconds). `cancelled` is
  * polled and `onCancel` lets stop() cut a wait short.
  */
-export function slotRetry(deadline: number, cancelled: () => boolean, onCancel: (wake: () => void) => () => void): SlotRetry {
+export function slotRetry(deadlineOf: () => number, cancelled: () => boolean, onCancel: (wake: () => void) => () => void): SlotRetry {
   let delay = FIRST_DELAY_MS;
+  // Worked out at the first failure: a slot that never meets an outage pays nothing for it.
+  let deadline: number | undefined;
   return {
     async next(): Promise<boolean> {
+      deadline ??= deadlineOf();
       const wait = Math.min(delay, deadline - performance.now());
       if (cancelled() || wait <= 0) return false;
       delay = Math.min(delay * 2, MAX_DELAY_MS);
