@@ -16,7 +16,7 @@ const STALENESS_S = 3;
 const PARTITION_MS = 20_000;
 
 const until = async (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
-  await pollUntil(what, check, { timeoutMs, everyMs: 100 });
+  await pollUntil(what, check, { timeoutMs });
 };
 
 /** A request that may hang while the link is down: a timeout is an answer too (not a 200). */

@@ -8,6 +8,7 @@ import { api, startBroker, type Broker } from './helpers/broker.ts';
 import { startApp, type InProcessBroker } from './helpers/app.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 import { until } from './helpers/replica-pair.ts';
+import { watchTable } from './helpers/activity.ts';
 
 const EVERY_2S = { SEALBOX_MAINTENANCE_SCHEDULE: '*/2 * * * * *' };
 const JOB = 'engine-maintenance';
@@ -37,6 +38,9 @@ test('two replicas: every slot of an exclusive job runs once; killing the replic
     await a.stop();
     await b.stop();
   });
+  // A slot that runs logs nothing: its job_runs rows are the event the waits re-check on.
+  const stopWatch = await watchTable(databaseUrl, 'job_runs');
+  t.teardown(stopWatch);
   const scheduled = async (x: Broker): Promise<Run[]> => (await runs(x)).filter((r) => r.kind === 'scheduled');
   // node-cron's timers in both processes: wait for three of their slots to have run (a condition, not a duration).
   await until('three scheduled slots have run', async () => (await scheduled(a)).filter((r) => r.status !== 'running').length >= 3, 60_000);

@@ -89,7 +89,7 @@ test.serial('20 agents of one service account share one user; two accounts get t
         return destination;
       }),
     );
-    await waitFor(`${n} agents to write their files`, async () => (await Promise.all(files.map((f) => fsp.access(f).then(() => true, () => false)))).every(Boolean), 120_000, 200);
+    await waitFor(`${n} agents to write their files`, async () => (await Promise.all(files.map((f) => fsp.access(f).then(() => true, () => false)))).every(Boolean), 120_000);
     return files;
   }
   const credsIn = async (files: string[]): Promise<Creds[]> => Promise.all(files.map(async (f) => JSON.parse(await fsp.readFile(f, 'utf8')) as Creds));
@@ -111,7 +111,7 @@ test.serial('20 agents of one service account share one user; two accounts get t
 
   // Every agent stops and revokes its lease: the shared users are dropped with the last of their leases.
   await Promise.all(agents.splice(0).map((a) => a.stop()));
-  await waitFor('the shared users to be dropped', async () => (await members(target, 'shared_readers')).length === 0, 60_000, 200);
+  await waitFor('the shared users to be dropped', async () => (await members(target, 'shared_readers')).length === 0, 60_000);
   t.false(await canLogin(target, web[0] as Creds));
 
   // Without sharing: 20 agents, 20 users.
@@ -151,7 +151,8 @@ test.serial('a caller arriving late in a shared user life gets a new user; renew
   const first = (await must(b, 'GET', 'database/creds/short', undefined, t1)) as { lease_duration: number; data: Creds };
   t.true(first.lease_duration <= 4);
   const created = Date.now();
-  await waitFor('the first user to pass half its life', async () => Date.now() - created > 2500, 10_000, 100);
+  // A moment: checked when the clock reaches it.
+  await waitFor('the first user to pass half its life', async () => Date.now() - created > 2500, 10_000, { at: [created + 2501] });
   const late = (await must(b, 'GET', 'database/creds/short', undefined, t2)) as { lease_duration: number; data: Creds };
   t.not(late.data.username, first.data.username, 'late in its life: a new shared user');
   t.true(late.lease_duration >= 3, `the late caller's lease is not about to expire (${late.lease_duration} s)`);
@@ -181,17 +182,20 @@ test.serial('creation_rate holds across two replicas (counted on the target); ca
 
   // Caps on live users.
   await must(pair.a, 'POST', 'database/config/main', { creation_rate: 0, max_credentials_per_role: ok.length + 1, allowed_roles: '*' });
-  await waitFor('a user under the per-role cap', async () => (await api(pair.b, 'GET', 'database/creds/plain')).status === 200, 20_000, 300);
+  // b may hold the config it read before this write for up to a second (read-cache.ts): checked again when that ends.
+  const capWritten = Date.now();
+  await waitFor('a user under the per-role cap', async () => (await api(pair.b, 'GET', 'database/creds/plain')).status === 200, 20_000, { at: [capWritten + 1001, capWritten + 2001] });
   const over = await api(pair.a, 'GET', 'database/creds/plain');
   t.is(over.status, 429, over.text);
   t.regex((over.json as { errors: string[] }).errors[0] ?? '', /max_credentials_per_role/);
   t.truthy(over.headers.get('retry-after'));
   await must(pair.a, 'POST', 'database/config/main', { max_credentials_per_role: 0, max_credentials: ok.length + 1, allowed_roles: '*' });
   // b may hold the config it read before this write for up to a second (read-cache.ts): the cap holds once it is seen.
+  const totalWritten = Date.now();
   const overAll = await waitFor('the total cap on b', async () => {
     const r = await api(pair.b, 'GET', 'database/creds/shared', { token: pair.rootToken });
     return r.status === 429 ? r : null;
-  }, 20_000, 300);
+  }, 20_000, { at: [totalWritten + 1001, totalWritten + 2001] });
   t.is(overAll.status, 429, overAll.text);
   t.regex((overAll.json as { errors: string[] }).errors[0] ?? '', /max_credentials \(/);
   const bad = await api(pair.a, 'POST', 'database/config/main', { body: { creation_rate: -1 } });
@@ -247,6 +251,6 @@ test.serial('two replicas at once share one user; releasing the last lease while
     held = next;
   }
   await Promise.all(held.map((l) => must(pair.b, 'PUT', 'sys/leases/revoke', { lease_id: l.lease_id })));
-  await waitFor('the shared users to be dropped with their last leases', async () => (await members(target, 'pair_readers')).length === 0, 30_000, 200);
+  await waitFor('the shared users to be dropped with their last leases', async () => (await members(target, 'pair_readers')).length === 0, 30_000);
   t.pass();
 });

@@ -105,7 +105,7 @@ function served(): Promise<Served> {
 }
 
 function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null>): Promise<T> {
-  return pollUntil(what, probe, { timeoutMs: ms, everyMs: 200, context: () => `--- broker output ---\n${b.logs().slice(-4000)}` });
+  return pollUntil(what, probe, { timeoutMs: ms, context: () => `--- broker output ---\n${b.logs().slice(-4000)}` });
 }
 
 function openssl(args: string[]): { code: number; out: string } {

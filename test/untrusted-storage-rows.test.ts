@@ -2,6 +2,7 @@
 // attacker changes rows by SQL and sends the NOTIFY that makes the replicas reload; the brokers refuse to act on a
 // changed row (500, logged with table and key) and never widen access. Ordinary operations keep working.
 import test from 'ava';
+import { watchTable } from './helpers/activity.ts';
 import { api, startBroker } from './helpers/broker.ts';
 import { newTarget, type Target } from './helpers/pg-target.ts';
 import { stopPostgres } from './helpers/postgres.ts';
@@ -247,6 +248,9 @@ test.serial('a scheduler job paused by SQL keeps running; paused through the API
   const job = 'keyring-rewrap';
   const after = async (since: Date, status: string) =>
     ((await p.sql.query('SELECT 1 FROM job_runs WHERE job = $1 AND started_at > $2 AND status = $3', [job, since, status])).rowCount ?? 0) > 0;
+  // A slot that runs logs nothing: its job_runs rows are the event.
+  const stopWatch = await watchTable(p.databaseUrl, 'job_runs');
+  t.teardown(stopWatch);
   const since = new Date();
   await p.sql.query('UPDATE scheduled_jobs SET paused = true WHERE name = $1', [job]);
   await until('a slot runs after the forged pause', () => after(since, 'ok'), 30_000);

@@ -2,7 +2,6 @@
 // PostgreSQL target for dynamic credentials, and a TCP forwarder whose target can move (broker restarts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -10,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { onActivity, stir, watchDir } from '../../test/helpers/activity.ts';
 import { api, type Broker } from '../../test/helpers/broker.ts';
 import { onExitSync } from '../../test/helpers/exit.ts';
 import type { Target } from '../../test/helpers/pg-target.ts';
@@ -17,17 +17,14 @@ import type { Target } from '../../test/helpers/pg-target.ts';
 export type { Target };
 
 export const AGENT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sealbox-agent.mjs');
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Something happened that a waitFor() may be waiting for: an agent printed a line, or a file changed in a temp dir
- * (the agent writes its files there, on_change commands append to them). waitFor re-checks on these, never on a timer.
+ * Something happened that a waitFor() may be waiting for (test/helpers/activity.ts): an agent printed a line, a file
+ * changed in a temp dir (the agent writes its files there, on_change commands append to them), or a broker logged
+ * something. waitFor re-checks on these, never on a timer.
  */
-const activity = new EventEmitter();
-activity.setMaxListeners(0);
-const stirred = (): boolean => activity.emit('activity');
 /** Re-check every pending waitFor now (a test that watches its own process's output calls it on each chunk and on exit). */
-export const noteActivity = (): void => void stirred();
+export const noteActivity = (): void => stir();
 
 const live = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
@@ -39,9 +36,7 @@ onExitSync(() => {
 export async function tempDir(prefix = 'agent-'): Promise<string> {
   const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
   tempDirs.add(d);
-  const watcher = fs.watch(d, stirred);
-  watcher.on('error', () => watcher.close());
-  watcher.unref();
+  watchDir(d);
   return d;
 }
 
@@ -97,18 +92,20 @@ export function runAgent(configFile: string, args: string[] = [], env: Record<st
   const chunks: string[] = [];
   proc.stdout?.setEncoding('utf8').on('data', (c: string) => {
     chunks.push(c);
-    stirred();
+    stir();
   });
   proc.stderr?.setEncoding('utf8').on('data', (c: string) => {
     chunks.push(c);
-    stirred();
+    stir();
   });
   const exited = new Promise<number | null>((resolve) => {
     proc.on('exit', (code) => {
       live.delete(proc);
       // 'exit' can come before the last output is read (a compiled agent exits right after writing): wait for the
       // pipes to close, but not forever (an on_change child may hold them).
-      const timer = setTimeout(() => resolve(code), 2000);
+      // A failure bound, not a wait: 'close' is the event; a process holding the pipes must not hang the test.
+      const settle = (): void => resolve(code);
+      const timer = setTimeout(settle, 2000);
       proc.once('close', () => {
         clearTimeout(timer);
         resolve(code);
@@ -146,11 +143,11 @@ export function waitFor(what: string, check: () => Promise<boolean> | boolean, t
       if (done) return;
       done = true;
       clearTimeout(deadline);
-      activity.off('activity', onActivity);
+      off();
       if (err === undefined) resolve(Date.now() - start);
       else reject(err instanceof Error ? err : new Error(String(err)));
     };
-    const onActivity = (): void => {
+    const recheck = (): void => {
       if (running) {
         again = true;
         return;
@@ -170,8 +167,8 @@ export function waitFor(what: string, check: () => Promise<boolean> | boolean, t
       })();
     };
     const deadline = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)), timeoutMs);
-    activity.on('activity', onActivity);
-    onActivity();
+    const off = onActivity(recheck);
+    recheck();
   });
 }
 

@@ -1,11 +1,11 @@
 // Shared by the issue-20 test files (rotation that waits for its consumers, shared credentials): a database mount on a
-// real PostgreSQL target, static roles, logins, and waiting on broker state (polling what the broker reports; no sleep
-// stands in for an event).
+// real PostgreSQL target, static roles, logins, and waiting on broker state (re-checked on what brokers and agents do;
+// no sleep stands in for an event).
 import pg from 'pg';
 import { api, type Broker } from '../helpers/broker.ts';
 import { withPgClient } from '../helpers/postgres.ts';
 import type { Target } from '../helpers/pg-target.ts';
-import { pollUntil } from '../helpers/poll.ts';
+import { pollUntil, type PollOptions } from '../helpers/poll.ts';
 
 export interface Creds {
   username: string;
@@ -101,7 +101,10 @@ export async function canLogin(target: Target, c: Creds): Promise<boolean> {
   }
 }
 
-/** Polls `check` (what the broker or the target reports) until it yields a value. */
-export function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  return pollUntil(what, check, { timeoutMs, everyMs });
+/**
+ * Waits until `check` (what the broker or the target reports) yields a value: re-checked on what the brokers and
+ * agents do (test/helpers/poll.ts), on `opts.on` and at `opts.at`, never on a timer.
+ */
+export function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, opts: Omit<PollOptions, 'timeoutMs'> = {}): Promise<T> {
+  return pollUntil(what, check, { timeoutMs, ...opts });
 }

@@ -11,6 +11,7 @@
 // Background jobs start no timer: a test runs one with `kick(name)` (the job's body, now; `jobs()` lists them).
 // Dev mode is what `sealbox server --dev` builds: unsealed, a `secret/` KV v2 mount and the given root token.
 // What needs a real process (the CLI, replicas on one data dir, signals, SIGKILL, the agent) stays on startBroker.
+import { stir } from './activity.ts';
 import { createLogWaiters } from './log-waiters.ts';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -101,6 +102,8 @@ function memoryLog() {
             // not JSON
           }
         }
+        // Not inside pino's write: a wait's check may call into the app.
+        queueMicrotask(stir);
       },
     },
   };

@@ -7,6 +7,7 @@
 //   t.teardown(() => b.stop());
 //
 // Brokers still running when the test process exits are killed, and temp data dirs are removed.
+import { stir } from './activity.ts';
 import { createLogWaiters } from './log-waiters.ts';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -152,20 +153,26 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
         // not JSON
       }
     }
+    stir();
   });
   proc.stderr.on('data', (chunk: string) => {
     chunks.push(chunk);
+    stir();
   });
 
   const exited = new Promise<number | null>((resolve) => {
     proc.on('exit', (code) => {
       live.delete(proc);
       watchdog?.cancel();
+      stir();
       // 'exit' can come before the last log lines are read: wait for the pipes, but not forever.
-      const timer = setTimeout(() => resolve(code), 2000);
+      // A failure bound, not a wait: 'close' is the event; a process holding the pipes must not hang the test.
+      const settle = (): void => resolve(code);
+      const timer = setTimeout(settle, 2000);
       proc.once('close', () => {
         clearTimeout(timer);
         resolve(code);
+        stir();
       });
     });
     proc.on('error', (err) => {

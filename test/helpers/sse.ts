@@ -5,6 +5,7 @@
 //   sse.close();
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import { stir } from './activity.ts';
 import { api, type Broker } from './broker.ts';
 
 export interface Sse {
@@ -35,6 +36,7 @@ export function subscribe(b: Broker, token: string, query = ''): Promise<Sse> {
           if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown>, at: Date.now() });
         }
         arrived.emit('data');
+        stir();
       });
       res.on('end', () => endResolve());
       res.on('close', () => {
