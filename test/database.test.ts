@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
-import { BREAKER_MS } from '../src/engines/database/pools.ts';
+import { BREAKER_MS, CONNECT_TIMEOUT_MS } from '../src/engines/database/pools.ts';
 import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
 import { api, PROJECT_ROOT, vaultClient, type ApiResponse } from './helpers/broker.ts';
 import { pollUntil } from './helpers/poll.ts';
@@ -48,6 +48,22 @@ async function closedPort(): Promise<number> {
   });
 }
 
+/**
+ * Resolves once a broker session waits on an advisory lock (pg_stat_activity), re-checked as the target's server log
+ * grows: with log_lock_waits the wait itself is logged after deadlock_timeout (test.before sets both for the broker).
+ */
+async function lockWaited(t: ExecutionContext): Promise<void> {
+  const stop = cluster.watchServerLog();
+  try {
+    await pollUntil('a creation statement of the broker waits on the advisory lock', () =>
+      superuser(async (c) => ((await c.query(`SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'`, [BROKER_USER])).rowCount ?? 0) > 0),
+    );
+  } finally {
+    stop();
+  }
+  t.pass();
+}
+
 async function roleCount(): Promise<number> {
   return superuser(async (c) => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM pg_roles')).rows[0]?.n));
 }
@@ -83,6 +99,9 @@ test.before(async () => {
     await c.query(`CREATE ROLE ${BROKER_USER} LOGIN CREATEROLE PASSWORD '${BROKER_PASSWORD}'`);
     await c.query(`GRANT ${GROUP} TO ${BROKER_USER} WITH ADMIN OPTION`);
     await c.query(`GRANT pg_signal_backend TO ${BROKER_USER}`);
+    // A broker session that waits on a lock for 100 ms says so in the server log: the event the lock tests wait on.
+    await c.query(`ALTER ROLE ${BROKER_USER} SET log_lock_waits = on`);
+    await c.query(`ALTER ROLE ${BROKER_USER} SET deadlock_timeout = '100ms'`);
     // For the REASSIGN/DROP OWNED test: a schema where members of this group may create objects.
     await c.query(`CREATE ROLE ${prefix}_creators NOLOGIN`);
     await c.query(`GRANT ${prefix}_creators TO ${BROKER_USER} WITH ADMIN OPTION`);
@@ -391,9 +410,7 @@ test.serial('a connection cut while a target query runs is a 503, and the broker
   t.teardown(() => holder.end().catch(() => undefined));
   await holder.query('SELECT pg_advisory_lock($1)', [lockKey]);
   const pending = api(b, 'GET', 'database/creds/slow');
-  await pollUntil('the slow creation statement waits on the advisory lock', () =>
-    superuser(async (c) => ((await c.query(`SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'`, [BROKER_USER])).rowCount ?? 0) > 0),
-  );
+  await lockWaited(t);
   await proxy.down();
   const r = await pending;
   t.is(r.status, 503, r.text);
@@ -428,9 +445,25 @@ test.serial('a burst beyond max_open_connections waits for a free connection ins
   );
   const create = `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${GROUP}`;
   // Real time on purpose: what is checked is that the wait for a free connection (pg-pool's own timer) is not the
-  // 4 s TCP connect timeout. 7 × 0.7 s on one connection: the last request waits longer than that.
-  await ok(t, api(b, 'POST', 'database/roles/sleepy', { body: { db_name: 'narrow', creation_statements: [`SELECT pg_sleep_for('700 milliseconds')`, create] } }));
-  const results = await Promise.all(Array.from({ length: 7 }, () => api(b, 'GET', 'database/creds/sleepy')));
+  // 4 s TCP connect timeout. The first creation statement waits on an advisory lock the test holds, so it keeps the
+  // one connection busy; the other 6 requests wait for it until past the connect timeout, and only then is the lock
+  // released.
+  const lockKey = 0x5ea1b1;
+  await ok(t, api(b, 'POST', 'database/roles/sleepy', { body: { db_name: 'narrow', creation_statements: [`SELECT pg_advisory_xact_lock(${lockKey})`, create] } }));
+  const holder = new pg.Client({ connectionString: cluster.url(targetDb) });
+  await holder.connect();
+  t.teardown(() => holder.end().catch(() => undefined));
+  await holder.query('SELECT pg_advisory_lock($1)', [lockKey]);
+  const sent = Date.now();
+  const answered: number[] = [];
+  const pending = Array.from({ length: 7 }, () => api(b, 'GET', 'database/creds/sleepy').then((r) => (answered.push(r.status), r)));
+  await lockWaited(t);
+  // What is waited for here is a moment: the connect timeout counted from the requests, which only the clock shows.
+  const past = sent + CONNECT_TIMEOUT_MS + 500;
+  await pollUntil('the connect timeout to pass with the requests waiting', () => Date.now() >= past, { at: [past] });
+  t.deepEqual(answered, [], 'no request answered while the connection was busy');
+  await holder.query('SELECT pg_advisory_unlock($1)', [lockKey]);
+  const results = await Promise.all(pending);
   for (const r of results) {
     t.is(r.status, 200, r.text);
     if (r.status === 200) minted.push(dataOf<{ password: string }>(r).password);

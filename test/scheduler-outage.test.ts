@@ -2,7 +2,8 @@
 // `running` in job_runs. In-process brokers on a real PostgreSQL with a fake clock; the outage is made exact by a
 // trigger that terminates the broker's own backend (SQLSTATE 57P01, what a primary going down sends) the first time
 // the slot's claim or its result write reaches job_runs. No failover, no timing: the fault hits that one statement.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import pg from 'pg';
 import { startApp, type InProcessBroker } from './helpers/app.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 
@@ -21,16 +22,26 @@ interface Row {
 const rowsOf = (url: string): Promise<Row[]> =>
   withPgClient(url, async (c) => (await c.query<Row>(`SELECT slot, replica, status, error FROM job_runs WHERE job = $1 AND kind = 'scheduled' ORDER BY slot`, [JOB])).rows);
 
+/** Held by the test for as long as it runs: the faulted statement waits on it until its termination takes effect. */
+const HELD_LOCK = 0x5ea1b2;
+
 /** The first `when` statement on this job's job_runs rows (INSERT: the claim; UPDATE to a result: its record) loses its connection. */
-async function faultOnce(url: string, when: 'claim' | 'record'): Promise<() => Promise<number>> {
+async function faultOnce(t: ExecutionContext, url: string, when: 'claim' | 'record'): Promise<() => Promise<number>> {
   const name = `test_fault_${when}`;
+  // Advisory locks are per database, and each test has its own.
+  const holder = new pg.Client({ connectionString: url });
+  holder.on('error', () => {});
+  await holder.connect();
+  t.teardown(() => holder.end().catch(() => undefined));
+  await holder.query('SELECT pg_advisory_lock($1)', [HELD_LOCK]);
   await withPgClient(url, async (c) => {
     await c.query(`CREATE SEQUENCE ${name}_seq`);
     await c.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         IF NEW.job = '${JOB}' AND nextval('${name}_seq') = 1 THEN
           PERFORM pg_terminate_backend(pg_backend_pid());
-          PERFORM pg_sleep(30); -- cut short: the termination is handled here
+          -- Waits on a lock the test holds: the termination ends the wait (and the statement), never the lock.
+          PERFORM pg_advisory_xact_lock(${HELD_LOCK});
         END IF;
         RETURN NEW;
       END $$`);
@@ -59,7 +70,7 @@ for (const when of ['claim', 'record'] as const) {
   test(`the slot's ${when === 'claim' ? 'claim' : 'result write'} loses its connection: the slot is tried again and ends ok, and the other replica does not run it`, async (t) => {
     const { databaseUrl, a, b, replicaOfA, at } = await pair();
     t.teardown(() => Promise.all([a.stop(), b.stop()]).then(() => undefined));
-    const reached = await faultOnce(databaseUrl, when);
+    const reached = await faultOnce(t, databaseUrl, when);
     const slot = at + 10_000;
     a.clock.set(slot);
     b.clock.set(slot);
