@@ -8,7 +8,9 @@ import path from 'node:path';
 import test from 'ava';
 import pg from 'pg';
 import { runAgent, setupAppRole, tempDir, writeConfig, type AgentProc } from '../agent/test/helpers.ts';
+import { stir } from './helpers/activity.ts';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
+import { pollUntil } from './helpers/poll.ts';
 import { newTarget, type Target } from './helpers/pg-target.ts';
 import { canLogin, createUsers, history, mountDatabase, must, rotation, runClosed, staticCreds, uniq, waitFor, type Creds } from './consumers/kit.ts';
 
@@ -126,10 +128,12 @@ test.serial('20 rotations with 3 acknowledging agents: a client that reconnects 
   let logins = 0;
   let queries = 0;
   let stop = false;
+  // A client acts when something happens (test/helpers/poll.ts: its file changed, an agent or the broker logged),
+  // not in a loop of its own: it reads its file, connects anew if it changed, and runs a query.
   const clients = files.map(async (file) => {
     let seen = '';
-    let conn: pg.Client | null = null;
-    while (!stop) {
+    let conn = null as pg.Client | null;
+    await pollUntil(`client of ${file} to stop`, async () => {
       const text = await fsp.readFile(file, 'utf8');
       if (text !== seen) {
         seen = text;
@@ -149,8 +153,8 @@ test.serial('20 rotations with 3 acknowledging agents: a client that reconnects 
         await conn.query('SELECT 1');
         queries++;
       }
-      await new Promise((r) => setImmediate(r));
-    }
+      return stop;
+    }, { timeoutMs: 900_000 });
     await conn?.end().catch(() => {});
   });
   for (let i = 0; i < 20; i++) {
@@ -160,6 +164,7 @@ test.serial('20 rotations with 3 acknowledging agents: a client that reconnects 
     t.is(await ackedAt(b, v), 3);
   }
   stop = true;
+  stir();
   await Promise.all(clients);
   t.is(failedLogins, 0, `${failedLogins} of ${logins} logins failed`);
   t.true(logins >= 3 + 20, `each client reconnected on every change (${logins} logins, ${queries} queries)`);

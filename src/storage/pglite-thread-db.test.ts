@@ -61,15 +61,20 @@ test.serial('a statement outside an open transaction waits for it (one connectio
   const order: string[] = [];
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  let wrote!: () => void;
+  const written = new Promise<void>((r) => (wrote = r));
   const tx = db.tx(async (q) => {
     await q.query("INSERT INTO t (k) VALUES ('held')");
     order.push('tx wrote');
+    wrote();
     await gate;
     order.push('tx ends');
   });
   const outside = db.query<{ n: number }>("SELECT count(*)::int AS n FROM t WHERE k = 'held'").then((r) => (order.push('outside read'), r.rows[0]?.n));
-  // The outside statement is queued behind the transaction; let the transaction go only after it is queued.
-  await new Promise<void>((r) => setImmediate(r));
+  // The outside statement is queued behind the transaction; let the transaction go only after it is queued. It was
+  // posted to the worker (db.query posts at once) before the transaction's INSERT was: once that INSERT has been
+  // answered, the worker holds the outside statement, behind the open transaction.
+  await written;
   release();
   await tx;
   t.is(await outside, 1);

@@ -199,8 +199,21 @@ export interface RunResult {
 class FakeSocket extends Duplex {
   output: Buffer[] = [];
   remoteAddress = '127.0.0.1';
+  /** How many times the reader has asked for more (stream.Readable calls _read once what it had is taken). */
+  reads = 0;
+  private wanted: (() => void)[] = [];
   constructor() {
-    super({ allowHalfOpen: true, read() {} });
+    super({ allowHalfOpen: true });
+    this.once('close', () => this._read());
+  }
+  override _read(): void {
+    this.reads++;
+    for (const w of this.wanted.splice(0)) w();
+  }
+  /** Resolves once the reader has asked for more since `reads` was `since` (it took what was pushed), or the socket is gone. */
+  takenSince(since: number): Promise<void> {
+    if (this.destroyed || this.reads > since) return Promise.resolve();
+    return new Promise((resolve) => this.wanted.push(resolve));
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
     this.output.push(Buffer.from(chunk));
@@ -240,7 +253,7 @@ function recordingServer(records: string[], open: Set<Promise<void>>): Server {
   return server;
 }
 
-/** Runs one stream (pushed in `chunks`, one per event-loop turn) through a real http.Server. */
+/** Runs one stream (pushed in `chunks`, each once the reader has taken the one before) through a real http.Server. */
 export async function runStream(chunks: readonly Buffer[], wrap: boolean): Promise<RunResult> {
   const records: string[] = [];
   const open = new Set<Promise<void>>();
@@ -253,8 +266,10 @@ export async function runStream(chunks: readonly Buffer[], wrap: boolean): Promi
   server.emit('connection', wrapped ?? socket);
   for (const c of chunks) {
     if (socket.destroyed) break;
+    const reads = socket.reads;
     socket.push(Buffer.from(c));
-    await new Promise((r) => setImmediate(r));
+    // One chunk at a time: the next is pushed once the reader has taken this one (not merged with it in the buffer).
+    await socket.takenSince(reads);
   }
   if (!socket.destroyed) socket.push(null);
   await closed;
