@@ -1,12 +1,16 @@
 // Issue 20 item 6: no lockout window after a crash. A rotation's claim is tied to the claimant's PostgreSQL session
 // (a session-level advisory lock held for the life of the broker process), so a SIGKILLed broker's claims are free
 // at once; and while a single-user run is between `set` and `finish`, static-creds serves what the target accepts.
-// Each case: SIGKILL (at a test failpoint, or at a random moment of a rotate-role), restart on the same PostgreSQL,
-// and the credentials static-creds returns right after the restart log in, every time.
+// Each case: SIGKILL (at a test failpoint, or at each write a rotate-role makes to its rotation row, held there by a
+// lock of the test), restart on the same PostgreSQL, and the credentials static-creds returns right after the
+// restart log in, every time.
 import test, { type ExecutionContext } from 'ava';
+import pg from 'pg';
 import { api, startBroker, type Broker } from './helpers/broker.ts';
 import { newTarget, type Target } from './helpers/pg-target.ts';
-import { withPgClient } from './helpers/postgres.ts';
+import { startPostgres, withPgClient } from './helpers/postgres.ts';
+import { stir } from './helpers/activity.ts';
+import { pollUntil } from './helpers/poll.ts';
 import { canLogin, createUsers, history, mountDatabase, must, rotation, staticCreds, uniq, waitFor } from './consumers/kit.ts';
 
 process.env.SEALBOX_ROTATION_MIN_INTERVAL = '1s';
@@ -74,6 +78,65 @@ async function restartAndCheck(t: ExecutionContext, s: Setup, name: string): Pro
   return again;
 }
 
+const HELD_LOCK = 0x5ea1b3;
+
+/**
+ * Kill points at the writes of a run to its `rotations` row: a trigger counts them, and the n-th (`arm(n)`) waits on
+ * an advisory lock the test holds, so the broker is stopped right there, however fast or slow the machine. The wait
+ * is seen in pg_stat_activity, re-checked as the server logs it (log_lock_waits). `release()` lets the held
+ * statement go once the broker is dead (it commits if it was a statement of its own, or its transaction is rolled
+ * back): a crash with the statement sent and never answered.
+ */
+async function killPoints(t: ExecutionContext, s: Setup) {
+  const dbName = new URL(s.databaseUrl).pathname.slice(1);
+  await withPgClient(s.databaseUrl, async (c) => {
+    await c.query(`ALTER DATABASE ${pg.escapeIdentifier(dbName)} SET log_lock_waits = on`);
+    await c.query(`ALTER DATABASE ${pg.escapeIdentifier(dbName)} SET deadlock_timeout = '50ms'`);
+    await c.query('CREATE TABLE test_kill_at (n int NOT NULL)');
+    await c.query('INSERT INTO test_kill_at VALUES (0)');
+    await c.query('CREATE SEQUENCE test_kill_seq');
+    await c.query(`CREATE FUNCTION test_kill_point() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('test_kill_seq') = (SELECT n FROM test_kill_at) THEN
+          PERFORM pg_advisory_xact_lock(${HELD_LOCK});
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await c.query('CREATE TRIGGER test_kill_point BEFORE INSERT OR UPDATE ON rotations FOR EACH ROW EXECUTE FUNCTION test_kill_point()');
+  });
+  const holder = new pg.Client({ connectionString: s.databaseUrl });
+  holder.on('error', () => {});
+  await holder.connect();
+  t.teardown(() => holder.end().catch(() => undefined));
+  await holder.query('SELECT pg_advisory_lock($1)', [HELD_LOCK]);
+  const stopLog = (await startPostgres()).watchServerLog();
+  t.teardown(stopLog);
+  return {
+    /** From now on, count the writes again and hold the n-th (0: none). */
+    async arm(n: number): Promise<void> {
+      await holder.query('UPDATE test_kill_at SET n = $1', [n]);
+      await holder.query("SELECT setval('test_kill_seq', 1, false)");
+    },
+    /** Writes counted since arm(). */
+    async count(): Promise<number> {
+      return Number((await holder.query<{ n: string }>('SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS n FROM test_kill_seq')).rows[0]?.n ?? 0);
+    },
+    /** Resolves once a statement of the broker waits on the held lock, or `settled()` turns true (no n-th write came). */
+    async held(settled: () => boolean): Promise<boolean> {
+      return pollUntil('a write to the rotation row to wait on the held lock', async () => {
+        const waiting = ((await holder.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`)).rowCount ?? 0) > 0;
+        return waiting ? 'held' : settled() ? 'answered' : null;
+      }, { timeoutMs: 120_000 }).then((r) => r === 'held');
+    },
+    /** Disarms, and lets a held statement go (its broker is dead): the lock is taken again once it is done. */
+    async release(): Promise<void> {
+      await holder.query('UPDATE test_kill_at SET n = 0');
+      await holder.query('SELECT pg_advisory_unlock($1)', [HELD_LOCK]);
+      await holder.query('SELECT pg_advisory_lock($1)', [HELD_LOCK]);
+    },
+  };
+}
+
 const FAILPOINTS = ['rotation:after-create', 'rotation:after-set-before-persist', 'rotation:after-set', 'rotation:after-test', 'rotation:after-finish-before-persist'];
 
 for (const name of ['solo', 'pair']) {
@@ -94,24 +157,38 @@ for (const name of ['solo', 'pair']) {
     }
   });
 
-  test.serial(`${name}: SIGKILL at 10 random moments of rotate-role; static-creds right after each restart logs in`, async (t) => {
+  test.serial(`${name}: SIGKILL at each write of rotate-role to its rotation row, and just after it; static-creds right after each restart logs in`, async (t) => {
   t.timeout(900_000);
     const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
+    const kill = await killPoints(t, s);
     let b = await startBroker({ ...opts(s), timeoutMs: 180_000 });
-    // How long one rotation takes here: the random moments fall inside it.
-    const t0 = Date.now();
+    // How many writes one rotation makes to its row: the kill points (each one, then just after the answer).
+    await kill.arm(0);
     await must(b, 'POST', `database/rotate-role/${name}`);
-    const span = Math.max(50, Date.now() - t0);
-    for (let i = 0; i < 10; i++) {
-      const request = api(b, 'POST', `database/rotate-role/${name}`, { timeoutMs: 60_000 }).catch((err: Error) => err);
-      // The random moment itself (not a synchronisation): somewhere inside the rotation, or just before or after it.
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * span * 1.2)));
+    const writes = await kill.count();
+    t.true(writes >= 4, `${writes} writes to the rotation row in one rotate-role`);
+    const heldAt: number[] = [];
+    for (let i = 1; i <= writes + 1; i++) {
+      await kill.arm(i <= writes ? i : 0);
+      let settled = false;
+      const request = api(b, 'POST', `database/rotate-role/${name}`, { timeoutMs: 60_000 })
+        .catch((err: Error) => err)
+        .finally(() => {
+          settled = true;
+          stir();
+        });
+      if (i <= writes) {
+        if (await kill.held(() => settled)) heldAt.push(i);
+      } else await request;
       b.proc.kill('SIGKILL');
       await request;
       await b.stop();
+      await kill.release();
       b = await restartAndCheck(t, s, name);
     }
     await b.stop();
+    t.log(`killed at writes ${heldAt.join(', ')} of ${writes}, and after the answer`);
+    t.true(heldAt.length >= writes - 1, `the broker was held at ${heldAt.length} of ${writes} writes`);
   });
 }
 
