@@ -4,7 +4,9 @@
 // restart; every acknowledged write must read back; `audit verify` must pass and hold every acknowledged request;
 // no database user minted before the failover may outlive its lease; each scheduler slot must have run once, and
 // none may stay `running` (a slot the outage hit is tried again on its replica).
+import { EventEmitter } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
+import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -12,7 +14,8 @@ import { api, startBroker, type ApiResponse, type Broker } from './helpers/broke
 import { pgBinariesMissing, startPrimaryStandby } from './helpers/pg-standby.ts';
 import { newTarget } from './helpers/pg-target.ts';
 import { withPgClient } from './helpers/postgres.ts';
-import { pollUntil } from './helpers/poll.ts';
+import { pollUntil, wakeOn, type PollOptions } from './helpers/poll.ts';
+import { watchTable } from './helpers/activity.ts';
 
 const GROUP = 'ha_readers';
 const LEASE_SECONDS = 8;
@@ -31,9 +34,37 @@ interface Done {
   text?: string;
 }
 
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
-  await pollUntil(what, check, { timeoutMs, everyMs: 100 });
+/** Each request of the load loop that completes. */
+const progress = new EventEmitter();
+progress.setMaxListeners(0);
+
+/** Re-checked on the brokers' output (activity), each completed request of the load and what `opts` adds. */
+const until = async (what: string, check: () => Promise<boolean>, timeoutMs: number, opts: PollOptions = {}): Promise<void> => {
+  await pollUntil(what, check, { timeoutMs, ...opts, on: [wakeOn(progress, 'done'), ...(opts.on ?? [])] });
 };
+
+/**
+ * When each user was dropped on the target, from its server log (log_min_duration_statement = 0 logs each statement
+ * as it completes, log_line_prefix '%n [%p] ' with its epoch time and backend): the COMMIT that follows a DROP ROLE
+ * on the same backend is the moment the user is gone (the broker drops a user inside a transaction).
+ */
+function dropsInLog(log: string): Map<string, number> {
+  const gone = new Map<string, number>();
+  const pending = new Map<string, string>();
+  for (const line of log.split('\n')) {
+    const m = /^(\d+\.\d+) \[(\d+)\] LOG: {2}duration: [\d.]+ ms {2}(?:statement|execute [^:]*): (.*)$/.exec(line);
+    if (!m) continue;
+    const [, at, pid, sql] = m as unknown as [string, string, string, string];
+    const drop = /^DROP ROLE IF EXISTS "((?:[^"]|"")+)"/.exec(sql);
+    if (drop?.[1]) pending.set(pid, drop[1].replace(/""/g, '"'));
+    else if (/^(COMMIT|ROLLBACK)\b/i.test(sql)) {
+      const u = pending.get(pid);
+      pending.delete(pid);
+      if (u !== undefined && /^COMMIT/i.test(sql)) gone.set(u, Math.round(Number(at) * 1000));
+    }
+  }
+  return gone;
+}
 
 test('brokers follow a promoted synchronous standby under load: nothing acknowledged is lost', async (t) => {
   const missing = pgBinariesMissing();
@@ -46,6 +77,14 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   const pair = await startPrimaryStandby(['sealbox']);
   t.teardown(() => pair.cleanup());
   const target = await newTarget(GROUP);
+  // The target logs each statement with its time as it completes: when each minted user is dropped is read there.
+  await withPgClient(target.cluster.superuserUrl, async (c) => {
+    await c.query("ALTER SYSTEM SET log_line_prefix = '%n [%p] '");
+    await c.query('SELECT pg_reload_conf()');
+    await c.query(`ALTER DATABASE ${pg.escapeIdentifier(target.dbName)} SET log_min_duration_statement = 0`);
+  });
+  const stopLogWatch = target.cluster.watchServerLog();
+  t.teardown(stopLogWatch);
   const dataDir = await mkdtemp(join(tmpdir(), 'sealbox-ha-'));
   const rootToken = 'ha-root';
   const env = { SEALBOX_DATABASE_STALENESS: '3s', SEALBOX_DATABASE_CONNECT_TIMEOUT: '2s' };
@@ -57,6 +96,9 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
     await Promise.all(brokers.map((b) => b.stop()));
   });
   const [a] = brokers as [Broker, Broker];
+  // job_runs changes are events for the waits on slots (a slot that runs logs nothing); the trigger replicates.
+  const stopJobWatch = await watchTable(pair.primary.url('sealbox'), 'job_runs');
+  t.teardown(stopJobWatch);
 
   const must = async (r: Promise<ApiResponse>, status = 204): Promise<ApiResponse> => {
     const res = await r;
@@ -112,6 +154,7 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
       else r = await api(b, 'GET', 'database/creds/short');
       const ended = Date.now();
       done.push({ kind, broker: bi, status: r.status, started, ended, requestId: r.headers.get('x-request-id'), ...(r.status === 200 ? {} : { text: r.text.slice(0, 200) }) });
+      progress.emit('done');
       if (r.status === 200 && kind === 'write') acked.set(`k${n}`, `value-${n}`);
       if (r.status === 200 && kind === 'login') loginTokens.push((r.json as { auth: { client_token: string } }).auth.client_token);
       if (r.status === 200 && kind === 'creds') {
@@ -123,20 +166,6 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   };
   const ok = (kind: Kind, after = 0) => done.filter((d) => d.kind === kind && d.status === 200 && d.started >= after).length;
   const workers = [0, 1, 0, 1].map((bi) => worker(bi));
-  // When each minted user leaves the target, watched all along (a user's own expiry is the bound, not the last one's).
-  const goneAt = new Map<string, number>();
-  let watching = true;
-  const watcher = (async () => {
-    while (watching) {
-      const names = minted.map((m) => m.username).filter((u) => !goneAt.has(u));
-      if (names.length > 0) {
-        const live = await withPgClient(target.url, async (c) => new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [names])).rows.map((r) => r.rolname))).catch(() => null);
-        const at = Date.now();
-        if (live) for (const u of names) if (!live.has(u)) goneAt.set(u, at);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
   const everyKind = (after: number, n: number) => () => Promise.resolve((['write', 'read', 'login', 'creds'] as Kind[]).every((k) => ok(k, after) >= n));
   await until('load running on both brokers', everyKind(0, 4), 60_000);
   // A slot of the exclusive keyring-rewrap job (every 5 s) has run before the failover, so that the check below can
@@ -150,13 +179,18 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   // ------------------------------------------------------------------ the failover
   // The primary dies 200-400 ms before a keyring-rewrap slot (every 5 s, on the second): the brokers' claims of
   // that slot meet the outage, and the slot must still run once the new primary is found.
-  await until('a keyring-rewrap slot is 200-400 ms away', () => Promise.resolve(Date.now() % 5000 >= 4600 && Date.now() % 5000 < 4800), 30_000);
+  // A moment, so the wait is for the clock to reach it: the next time 4600-4800 ms into a 5 s slot.
+  const inWindow = (): boolean => Date.now() % 5000 >= 4600 && Date.now() % 5000 < 4800;
+  const nextWindow = Math.floor(Date.now() / 5000) * 5000 + 4650 + (Date.now() % 5000 >= 4650 ? 5000 : 0);
+  await until('a keyring-rewrap slot is 200-400 ms away', () => Promise.resolve(inWindow()), 30_000, { at: [nextWindow, nextWindow + 5000, nextWindow + 10_000] });
   const killedAt = Date.now();
   const slotAtKill = Math.ceil(killedAt / 5000) * 5000;
   failedOverAt = killedAt;
   await pair.primary.stop('immediate');
   await pair.standby.promote();
   const promotedAt = Date.now();
+  const stopJobWatchAfter = await watchTable(pair.standby.url('sealbox'), 'job_runs');
+  t.teardown(stopJobWatchAfter);
   const servedAgain: number[] = [];
   await Promise.all(
     brokers.map(async (b, bi) => {
@@ -215,9 +249,15 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   const before = minted.filter((m) => m.before);
   t.true(before.length > 0);
   const lastExpiry = Math.max(...before.map((m) => m.expiresAt));
-  await until('every user minted before the failover is dropped', async () => before.every((m) => goneAt.has(m.username)), Math.max(1000, lastExpiry + SLACK_SECONDS * 1000 - Date.now()));
-  watching = false;
-  await watcher;
+  // Re-checked as the target's server log grows (watchServerLog above).
+  const goneAt = await pollUntil(
+    'every user minted before the failover is dropped',
+    async () => {
+      const gone = dropsInLog(await target.cluster.serverLog());
+      return before.every((m) => gone.has(m.username)) ? gone : null;
+    },
+    { timeoutMs: Math.max(1000, lastExpiry + SLACK_SECONDS * 1000 - Date.now()) },
+  );
   const late = before.filter((m) => (goneAt.get(m.username) ?? Infinity) > m.expiresAt + SLACK_SECONDS * 1000);
   t.deepEqual(
     late.map((m) => `${m.username}: dropped ${(goneAt.get(m.username) ?? Infinity) - m.expiresAt} ms after its lease ended`),

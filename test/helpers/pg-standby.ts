@@ -14,7 +14,6 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { onExitSync, shQuote, startWatchdog } from './exit.ts';
-import { pollUntil } from './poll.ts';
 
 const USER = 'postgres';
 const PG_ROOT = '/usr/lib/postgresql';
@@ -224,18 +223,29 @@ export async function startPrimaryStandby(databases: string[]): Promise<PgPair> 
     const sDir = path.join(ctx.tmp, 'standby');
     // -R writes standby.signal and primary_conninfo (with the password from PGPASSWORD).
     await ctx.asPg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(pPort), '-U', USER, '-D', sDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+    // Synchronous from here: a commit is acknowledged once the standby has it (the settings README documents). Set
+    // after the base backup (the standby, once promoted, must not wait for a standby of its own) and put in effect
+    // by a restart, so that every process of the primary has it before the probe below (a reload would be seen by
+    // the checkpointer and the walsenders some time later, when nothing tells).
+    const s0 = await primary.client();
+    try {
+      await s0.query("ALTER SYSTEM SET synchronous_standby_names = '*'");
+    } finally {
+      await s0.end();
+    }
+    await ctx.asPg('pg_ctl', ['-D', pDir, '-l', path.join(ctx.tmp, 'primary.log'), '-m', 'fast', '-w', '-t', '60', '-o', `-p ${pPort}`, 'restart']);
     const sPort = await start(ctx, sDir);
     const standby = node(ctx, sDir, sPort);
-    // Synchronous from here: a commit is acknowledged once the standby has it (the settings README documents).
     const p = await primary.client();
     try {
-      await p.query("ALTER SYSTEM SET synchronous_standby_names = '*'");
-      await p.query('SELECT pg_reload_conf()');
-      await pollUntil(
-        'the standby to become synchronous',
-        async () => (await p.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'")).rows[0]?.n === '1',
-        { timeoutMs: 60_000, everyMs: 100 },
-      );
+      // A commit on the primary waits (synchronous_commit = on) until a synchronous standby has it: it returns once
+      // the standby is connected, caught up and synchronous, which no timer stands in for. statement_timeout bounds it.
+      await p.query("SET statement_timeout = '60s'");
+      await p.query('SET synchronous_commit = on');
+      // A transaction that takes a transaction ID writes a commit record, and its commit waits for the standby.
+      await p.query('SELECT txid_current()');
+      const sync = (await p.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'")).rows[0]?.n;
+      if (sync !== '1') throw new Error(`the standby is not synchronous after a synchronous commit (${sync ?? '?'} synchronous standbys)`);
     } finally {
       await p.end();
     }
