@@ -10,6 +10,7 @@ import { rebuildTree } from './helpers/audit-attack.ts';
 import { api, BROKER_ENTRY, PROJECT_ROOT, startBroker } from './helpers/broker.ts';
 import { runCli } from './helpers/cli.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
+import { whenOutput } from './helpers/wait-output.ts';
 
 test('a witness cosigns as the log grows across two replicas, and refuses after a rewrite of old entries', async (t) => {
   const url = await (await startPostgres()).createDatabase();
@@ -85,17 +86,10 @@ test('a witness cosigns as the log grows across two replicas, and refuses after 
   const proc = spawn(process.execPath, [BROKER_ENTRY, 'audit', 'witness', '-config', config], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   t.teardown(() => void proc.kill('SIGKILL'));
   let err = '';
-  const healthAddress = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no health line: ${err}`)), 60_000);
-    proc.stderr.setEncoding('utf8').on('data', (c: string) => {
-      err += c;
-      const m = /"msg":"health listening","address":"([^"]+)"/.exec(err);
-      if (m && err.includes('refusing to cosign')) {
-        clearTimeout(timer);
-        resolve(m[1] ?? '');
-      }
-    });
-  });
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const healthLine = (): RegExpExecArray | null => (err.includes('refusing to cosign') ? /"msg":"health listening","address":"([^"]+)"/.exec(err) : null);
+  await whenOutput(proc.stderr, () => healthLine() !== null, () => `the health line and the refusal; got: ${err}`, 60_000);
+  const healthAddress = healthLine()?.[1] ?? '';
   const health = await fetch(`http://${healthAddress}/health`);
   t.is(health.status, 503);
   t.regex(((await health.json()) as { error: string }).error, /fork/);
