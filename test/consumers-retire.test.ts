@@ -133,29 +133,35 @@ test.serial('20 rotations with 3 acknowledging agents: a client that reconnects 
   const clients = files.map(async (file) => {
     let seen = '';
     let conn = null as pg.Client | null;
-    await pollUntil(`client of ${file} to stop`, async () => {
-      const text = await fsp.readFile(file, 'utf8');
-      if (text !== seen) {
-        seen = text;
-        const c = await readCreds(file);
-        const next = new pg.Client({ host: '127.0.0.1', port: target.cluster.port, database: target.dbName, user: c.username, password: c.password });
-        next.on('error', () => {});
-        logins++;
-        try {
-          await next.connect();
-          await conn?.end().catch(() => {});
-          conn = next;
-        } catch {
-          failedLogins++;
+    const ended = await pollUntil<true | Error>(`client of ${file} to stop`, async () => {
+      // What fails here fails the test, as in a loop of its own (pollUntil would take a throw for "not yet").
+      try {
+        const text = await fsp.readFile(file, 'utf8');
+        if (text !== seen) {
+          seen = text;
+          const c = await readCreds(file);
+          const next = new pg.Client({ host: '127.0.0.1', port: target.cluster.port, database: target.dbName, user: c.username, password: c.password });
+          next.on('error', () => {});
+          logins++;
+          try {
+            await next.connect();
+            await conn?.end().catch(() => {});
+            conn = next;
+          } catch {
+            failedLogins++;
+          }
         }
+        if (conn) {
+          await conn.query('SELECT 1');
+          queries++;
+        }
+        return stop;
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
       }
-      if (conn) {
-        await conn.query('SELECT 1');
-        queries++;
-      }
-      return stop;
     }, { timeoutMs: 900_000 });
     await conn?.end().catch(() => {});
+    if (ended instanceof Error) throw ended;
   });
   for (let i = 0; i < 20; i++) {
     await must(b, 'POST', 'database/rotate-role/pair');

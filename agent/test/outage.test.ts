@@ -65,11 +65,13 @@ test('broker killed for 10 s and restarted: files stay valid throughout and the 
   await pollUntil('the agent to retry the broker through the outage', async () => {
     const retried = logLines(agent).filter((l) => l.msg === 'event stream down').length - downsBefore;
     if ((await readOr(kvDest)) !== 'blue') failures.push('kv file changed or missing');
-    const err = await canLogin();
+    const err = await canLogin().catch((e: Error) => `db file: ${e.message}`);
     if (err) failures.push(err);
     // The agent itself stays up and says so.
-    const health = await fetch(`http://127.0.0.1:${port}/health`);
-    if (health.status !== 200) failures.push(`health ${health.status}`);
+    // A health request that throws is a failure (pollUntil would take a throw for "not yet").
+    const health = await fetch(`http://127.0.0.1:${port}/health`).catch((e: Error) => e);
+    if (health instanceof Error) failures.push(`health: ${health.message}`);
+    else if (health.status !== 200) failures.push(`health ${health.status}`);
     checks++;
     return retried >= OUTAGE_RETRIES;
   }, { timeoutMs: 60_000, context: () => agent.logs().slice(-3000) });
