@@ -19,6 +19,7 @@ import process from 'node:process';
 import pg from 'pg';
 import type { Client as PgClient } from 'pg';
 import { onExitSync, shQuote, startWatchdog } from './exit.ts';
+import { pgTemplate } from './pg-template.ts';
 
 export interface PgCluster {
   /** Connection URL for `dbName` (default `postgres`) as the superuser. */
@@ -193,7 +194,7 @@ async function launchSystem(
   const dataDir = path.join(tmp, 'data');
   const logFile = path.join(tmp, 'postgres.log');
   const pwFile = path.join(tmp, 'pwfile');
-  const password = randomHex(16);
+  let password = randomHex(16);
 
   const bin = (name: string): string => path.join(binDir, name);
   const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', LANG: 'C' };
@@ -224,23 +225,38 @@ async function launchSystem(
   });
 
   try {
-    await fsp.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
-    if (root && pgUser) {
-      await fsp.mkdir(dataDir, { mode: 0o700 });
-      for (const p of [tmp, dataDir, pwFile]) await fsp.chown(p, pgUser.uid, pgUser.gid);
+    const initdb = async (into: string, withPwFile: string): Promise<void> => {
+      if (root && pgUser) {
+        await fsp.mkdir(into, { mode: 0o700 });
+        await fsp.chown(into, pgUser.uid, pgUser.gid);
+      }
+      await asPg('initdb', [
+        '-D', into,
+        '-U', SUPERUSER,
+        `--pwfile=${withPwFile}`,
+        '--auth-host=scram-sha-256',
+        '--auth-local=scram-sha-256',
+        '-E', 'UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
+      ]);
+    };
+    const own = async (p: string): Promise<void> => {
+      if (root && pgUser) await fsp.chown(p, pgUser.uid, pgUser.gid);
+    };
+    await own(tmp);
+    const template = await pgTemplate({ base, major, initdb, own, randomHex });
+    if (template) {
+      // cp -a keeps the postgres user's ownership and the data directory's 0700.
+      await run('cp', ['-a', template.dataDir, dataDir]);
+      password = template.password;
+    } else {
+      await fsp.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+      await own(pwFile);
+      await initdb(dataDir, pwFile);
+      await fsp.rm(pwFile, { force: true });
     }
-    await asPg('initdb', [
-      '-D', dataDir,
-      '-U', SUPERUSER,
-      `--pwfile=${pwFile}`,
-      '--auth-host=scram-sha-256',
-      '--auth-local=scram-sha-256',
-      '-E', 'UTF8',
-      '--locale=C',
-      '--no-sync',
-      '--no-instructions',
-    ]);
-    await fsp.rm(pwFile, { force: true });
     await fsp.appendFile(
       path.join(dataDir, 'postgresql.conf'),
       [
