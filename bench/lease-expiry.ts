@@ -68,8 +68,13 @@ const target = new pg.Client({ connectionString: targetUrl });
 await target.connect();
 const names = (tag: string): string[] => Array.from({ length: N }, (_, i) => `v-bench-${tag}-${i}`);
 
-/** CREATE ROLE … LOGIN IN ROLE <group> for every name, 500 per round trip (no password: creation is not measured). */
+/**
+ * CREATE ROLE … LOGIN IN ROLE <group> for every name, 500 per round trip (no password: creation is not measured).
+ * The shared catalogs are vacuumed first: every round creates and drops N roles, and without it the dead rows the
+ * earlier rounds left slow the later ones down (either side), so that rounds would not compare.
+ */
 async function createRoles(users: readonly string[]): Promise<void> {
+  await target.query('VACUUM pg_authid, pg_auth_members, pg_shdepend');
   for (let i = 0; i < users.length; i += 500) {
     await target.query(users.slice(i, i + 500).map((u) => `CREATE ROLE ${pg.escapeIdentifier(u)} LOGIN IN ROLE ${GROUP}`).join(';\n'));
   }
