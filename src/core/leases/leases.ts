@@ -46,6 +46,13 @@ export interface LeaseManagerDeps {
   failpoints?: ReadonlySet<string>;
 }
 
+/** A claimed lease whose row checked, with its engine's secret type and its opened data (prepareClaimed). */
+export interface ClaimedLease {
+  row: LeaseRow;
+  type: SecretType;
+  lease: LeaseInfo;
+}
+
 export interface Registered {
   id: string;
   duration: number;
@@ -113,16 +120,34 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     return row;
   };
 
+  /** Records a failed revocation of a lease this claim holds (retry with backoff, or irrevocable); never throws. */
+  const revokeFailed = (row: LeaseRow, claimId: string, err: unknown): Promise<void> =>
+    failed(row, claimId, err).catch((e: Error) => deps.log.error({ lease_id: row.id, err: e.message }, 'could not record a failed revocation'));
+
+  /**
+   * A lease this claim holds, ready for its engine: row checked, secret type resolved, internal data opened. Null
+   * when any of that fails (recorded as a failed revocation). A row that fails its check is never handed to an engine
+   * (its mount or type may have been repointed): it is retried and ends up listed as irrevocable for an operator.
+   */
+  async function prepareClaimed(row: LeaseRow, claimId: string): Promise<ClaimedLease | null> {
+    try {
+      checked(row);
+      return { row, type: typeOf(row), lease: await info(row) };
+    } catch (err) {
+      await revokeFailed(row, claimId, err);
+      return null;
+    }
+  }
+
   /** Runs the engine's revoke for a lease this claim holds; true when it is gone (the caller deletes the row). */
   async function revokeClaimed(row: LeaseRow, claimId: string): Promise<boolean> {
+    const ready = await prepareClaimed(row, claimId);
+    if (!ready) return false;
     try {
-      // A row that fails its check is never handed to an engine (its mount or type may have been repointed): the
-      // failure is recorded, retried, and the lease ends up listed as irrevocable for an operator.
-      checked(row);
-      await typeOf(row).revoke(await info(row));
+      await ready.type.revoke(ready.lease);
       return true;
     } catch (err) {
-      await failed(row, claimId, err).catch((e: Error) => deps.log.error({ lease_id: row.id, err: e.message }, 'could not record a failed revocation'));
+      await revokeFailed(row, claimId, err);
       return false;
     }
   }
@@ -141,6 +166,8 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
 
   return {
     revokeClaimed,
+    prepareClaimed,
+    revokeFailed,
 
     /**
      * Throws 429 when a lease count quota covering `path` (mount path + request path) is full. Counters are read at
