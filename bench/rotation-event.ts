@@ -192,7 +192,11 @@ async function fanOut(): Promise<void> {
   baseline.proc.kill('SIGTERM');
   if (failure) throw new Error(failure);
 
-  const median = (xs: number[]): number => pct(xs, 50);
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    const m = v.length >> 1;
+    return v.length % 2 === 1 ? (v[m] ?? NaN) : ((v[m - 1] ?? NaN) + (v[m] ?? NaN)) / 2;
+  };
   console.log(`fan-out: ${SUBSCRIBERS} subscribers over ${SUBSCRIBERS} connections (own token each), ${FANOUT_EVENTS} events per round, ${ROUNDS} rounds A B A B`);
   const ratios: number[] = [];
   rounds.forEach(({ s, b }, i) => {

@@ -152,12 +152,13 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
   // numUses < 0: the last use is being spent; the token is revoked when that request ends.
   const live = (entry: TokenEntry | null): TokenEntry | null => (!entry || expired(entry) || entry.numUses < 0 ? null : entry);
 
-  const lookupHmac = async (key: Buffer): Promise<TokenEntry | null> => {
+  /** `freshForMs`: a cached entry due to expire sooner than that is read again (a periodic re-check keeps it warm). */
+  const lookupHmac = async (key: Buffer, freshForMs = 0): Promise<TokenEntry | null> => {
     const hex = key.toString('hex');
     const hit = cache.get(hex);
     const nowMs = clock.now().getTime();
     let entry: TokenEntry | null;
-    if (hit && hit.until > nowMs) entry = hit.entry;
+    if (hit && hit.until > nowMs + freshForMs) entry = hit.entry;
     else {
       const seen = generation;
       const stored = await store.getByHmac(db, key);
