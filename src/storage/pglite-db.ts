@@ -59,6 +59,8 @@ function fromPglite(db: PGlite, release: () => void): Db {
     async notify(channel: string, payload: string): Promise<void> {
       await db.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
+    // One process owns the directory (dir-lock.ts): every write is this process's own, so nothing can be missed.
+    notifying: () => true,
     async holdSessionLock(classId: number, key: number): Promise<void> {
       // One connection for the life of the process: a session lock on it ends with the process.
       await db.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
