@@ -51,3 +51,14 @@ test('a write that returns the wrong number of results, or throws at once, fails
   });
   await t.throwsAsync(throwing.submit(1), { message: 'sync failure' });
 });
+
+test('gather: items submitted in the same event-loop turn share the first batch', async (t) => {
+  const c = controlled();
+  const g = createGroupCommit<number, string>({ write: c.write, gather: true });
+  const all = [1, 2, 3].map((n) => g.submit(n));
+  t.is(c.batches.length, 0, 'nothing written within the turn');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  t.deepEqual(c.batches.map((b) => b.items), [[1, 2, 3]]);
+  c.batches[0]?.finish(['a', 'b', 'c']);
+  t.deepEqual(await Promise.all(all), ['a', 'b', 'c']);
+});

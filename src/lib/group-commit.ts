@@ -11,6 +11,11 @@ export interface GroupCommitOptions<I, O> {
   maxBatch?: number;
   /** Batches in flight at once (default 1). */
   depth?: number;
+  /**
+   * true: an idle queue waits for the end of the current event-loop turn (setImmediate) before it writes, so that
+   * items submitted in the same turn (answers that arrived together) share a batch. Default false: at once.
+   */
+  gather?: boolean;
 }
 
 export interface GroupCommit<I, O> {
@@ -30,6 +35,7 @@ export function createGroupCommit<I, O>(opts: GroupCommitOptions<I, O>): GroupCo
   const depth = opts.depth ?? 1;
   let queue: Waiting<I, O>[] = [];
   let inFlight = 0;
+  let scheduled = false;
   const stats = { batches: 0, items: 0 };
 
   const settle = (batch: Waiting<I, O>[], results: readonly O[]): void => {
@@ -76,7 +82,13 @@ export function createGroupCommit<I, O>(opts: GroupCommitOptions<I, O>): GroupCo
     submit(item: I): Promise<O> {
       return new Promise<O>((resolve, reject) => {
         queue.push({ item, resolve, reject });
-        pump();
+        if (!opts.gather || inFlight > 0) return pump();
+        if (scheduled) return;
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          pump();
+        });
       });
     },
   };

@@ -37,6 +37,7 @@ export function createLeaseIntents(deps: LeaseIntentsDeps) {
   // Concurrent mints record their intents together: one INSERT per batch. Each resolves once its row is committed,
   // before its engine creates anything; a failed batch fails each of its mints before anything was created.
   const inserts = createGroupCommit<LeaseIntentRow, void>({
+    gather: true,
     write: async (rows) => {
       await store.insertMany(db, rows);
       return rows.map(() => undefined);

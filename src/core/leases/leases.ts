@@ -145,7 +145,7 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   // Leases no quota covers are group-committed: concurrent mints store theirs (each ending its intent) in one
   // statement per batch. Each register returns only once its own row is committed (read-your-writes); a failed
   // batch fails each of its registers, which then revoke their secrets as any failed registration does.
-  const inserts = createGroupCommit<{ lease: NewLease; endsIntent: string | null }, BatchOutcome>({ write: (items) => store.insertBatch(db, items) });
+  const inserts = createGroupCommit<{ lease: NewLease; endsIntent: string | null }, BatchOutcome>({ write: (items) => store.insertBatch(db, items), gather: true });
 
   return {
     revokeClaimed,
