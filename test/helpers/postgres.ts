@@ -64,6 +64,14 @@ export function startPostgres(): Promise<PgCluster> {
   return cached;
 }
 
+/**
+ * Start another throwaway cluster, not the cached one (a benchmark that needs two servers, e.g. the broker's storage
+ * apart from a target it manages, as in a real deployment). The caller stops it; exit handlers clean up anyway.
+ */
+export function startSeparatePostgres(): Promise<PgCluster> {
+  return launch();
+}
+
 /** Stop the cached cluster, if one was started (for `test.after.always(stopPostgres)`). */
 export async function stopPostgres(): Promise<void> {
   const current = cached;
