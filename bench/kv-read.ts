@@ -6,8 +6,10 @@
 // Prints req/s, p50 and p99 for both and the ratio broker/baseline. Goal (issue 2): ratio >= 0.5. It also measures
 // the same reads on a broker with auditing off (SEALBOX_AUDIT=false): issue 2's pipeline had no audit log yet, and
 // every audited read also appends an audit entry (issue 4; bench/audit.ts measures that cost on its own).
-import { startPostgres } from '../test/helpers/postgres.ts';
-import { alternate, call, CONNECTIONS, load, row, SECONDS, spawnBroker, spawnServer } from './lib.ts';
+import { readFileSync } from 'node:fs';
+import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
+import { measureCpu } from './cpu.ts';
+import { call, CONNECTIONS, load, mergeRuns, row, SECONDS, spawnBroker, spawnServer, type Run } from './lib.ts';
 
 const TOKEN = 'bench-root-token';
 const pg = await startPostgres();
@@ -26,10 +28,37 @@ try {
   await load(base.url, base.headers, 2);
   await load(kv.url, kv.headers, 2);
   await load(plain.url, plain.headers, 2);
-  const [b, k] = await alternate(
-    () => load(base.url, base.headers),
-    () => load(kv.url, kv.headers),
-  );
+  // A B A B rounds: each round's ratio is printed, then the best and the median (issue 18: the ratio is what counts).
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+  const bs: Run[] = [];
+  const ks: Run[] = [];
+  // CPU per request of the server process plus PostgreSQL (postmaster and backends): what a busy machine disturbs less.
+  const postmaster = await withPgClient(pg.superuserUrl, async (c) => {
+    const dir = (await c.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory ?? '';
+    return Number(readFileSync(`${dir}/postmaster.pid`, 'utf8').split('\n')[0]);
+  });
+  const measured = async (server: { proc: { pid?: number } }, r: () => Promise<Run>): Promise<[Run, number]> => {
+    const { result, ms } = await measureCpu({ server: server.proc.pid ?? 0, postgres: postmaster }, r);
+    return [result, ((ms.server ?? 0) + (ms.postgres ?? 0)) / Math.max(1, result.rps * SECONDS)];
+  };
+  const cpuRatios: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const [bi, bc] = await measured(baseline, () => load(base.url, base.headers));
+    const [ki, kc] = await measured(broker, () => load(kv.url, kv.headers));
+    bs.push(bi);
+    ks.push(ki);
+    cpuRatios.push(bc / kc);
+    console.log(
+      `round ${i + 1}: baseline ${bi.rps.toFixed(0)} req/s, sealbox ${ki.rps.toFixed(0)} req/s, ratio ${(ki.rps / bi.rps).toFixed(2)}; ` +
+        `CPU per request (server + PostgreSQL): baseline ${(bc * 1000).toFixed(0)} µs, sealbox ${(kc * 1000).toFixed(0)} µs, ratio ${(bc / kc).toFixed(2)}`,
+    );
+  }
+  cpuRatios.sort((x, y) => x - y);
+  console.log(`CPU ratio (baseline µs / sealbox µs) per round: best ${(cpuRatios.at(-1) ?? 0).toFixed(2)}, median ${(cpuRatios[Math.floor(cpuRatios.length / 2)] ?? 0).toFixed(2)}`);
+  const ratios = bs.map((bi, i) => (ks[i] as Run).rps / bi.rps).sort((x, y) => x - y);
+  const median = ratios.length % 2 === 1 ? (ratios[(ratios.length - 1) / 2] as number) : ((ratios[ratios.length / 2 - 1] as number) + (ratios[ratios.length / 2] as number)) / 2;
+  console.log(`ratio per round: best ${(ratios[ratios.length - 1] as number).toFixed(2)}, median ${median.toFixed(2)} (issue 18 goal >= 1.0)`);
+  const [b, k] = [mergeRuns(bs), mergeRuns(ks)];
   const p = await load(plain.url, plain.headers);
   console.log(`kv-read: ${CONNECTIONS} connections, ${SECONDS} s each, alternated ${process.env.BENCH_ROUNDS ?? 2} rounds, PostgreSQL ${pg.majorVersion} (${pg.kind})`);
   console.log(row('baseline (Koa + 1 PK SELECT)', b));

@@ -113,7 +113,7 @@ async function compile(t, esbuild) {
   }
   // A clean output directory: a source file that was removed must not live on as a stale .js file.
   for (const e of fs.existsSync(outDir) ? fs.readdirSync(outDir) : []) {
-    if (e !== 'pglite-template' && e !== 'pglite-template.json') fs.rmSync(path.join(outDir, e), { recursive: true, force: true });
+    if (e !== 'pglite-template' && e !== 'pglite-template.json' && e !== 'pglite-template.tar') fs.rmSync(path.join(outDir, e), { recursive: true, force: true });
   }
   for (const o of result.outputFiles) {
     fs.mkdirSync(path.dirname(o.path), { recursive: true });
@@ -238,3 +238,14 @@ const made = await template.buildPgliteTemplate({
   },
 });
 if (made) say(`PGlite data-directory template ready in ${(made.ms / 1000).toFixed(1)} s (${made.version})`);
+// The same template as one tarball, for in-memory clusters (the test harness's default).
+const { PGlite } = await import('@electric-sql/pglite');
+const tarred = await template.buildPgliteTarball(async (dir) => {
+  const pg = await PGlite.create(dir);
+  try {
+    return new Uint8Array(await (await pg.dumpDataDir('none')).arrayBuffer());
+  } finally {
+    await pg.close();
+  }
+}, force);
+if (tarred) say('PGlite template tarball ready (dist/pglite-template.tar)');

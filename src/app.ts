@@ -81,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       { name: 'mount table', start: async () => (await mounts.reload(), await mounts.listenForChanges()), stop: () => mounts.close() },
       { name: 'quotas', start: async () => (await quotas.reload(), await quotas.listenForChanges()), stop: () => quotas.close() },
       { name: 'token cache', start: () => tokens.listenForInvalidations() },
+      { name: 'entry cache', start: () => core.entryCache.listen() },
       { name: 'keyring terms', start: () => shareKeyringTerms({ db: storage.db, barrier, log: deps.log }) },
       { name: 'seal', start: async () => void (dev = await bootSeal(deps, core)), stop: () => seal.seal() },
       { name: 'audit appender', stop: () => audit?.close() },

@@ -65,6 +65,9 @@ const schema = z
     database_staleness: durationSeconds.refine((s) => s >= 1 && s <= 300, 'must be 1s..300s').default(10),
     database_connect_timeout: durationSeconds.refine((s) => s >= 1 && s <= 300, 'must be 1s..300s').default(5),
     database_query_timeout: durationSeconds.refine((s) => s >= 1 && s <= 3600, 'must be 1s..3600s').default(30),
+    /** Sealed entry records cached per mount (issue 18; 0: no cache), and their bytes per mount. */
+    entry_cache_entries: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
+    entry_cache_bytes: z.coerce.number().int().min(0).max(16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     seal: z
       .object({
         type: z.enum(['shamir', 'static']).default('shamir'),
@@ -178,6 +181,8 @@ const ENV: Record<string, string> = {
   SEALBOX_DATABASE_STALENESS: 'database_staleness',
   SEALBOX_DATABASE_CONNECT_TIMEOUT: 'database_connect_timeout',
   SEALBOX_DATABASE_QUERY_TIMEOUT: 'database_query_timeout',
+  SEALBOX_ENTRY_CACHE_ENTRIES: 'entry_cache_entries',
+  SEALBOX_ENTRY_CACHE_BYTES: 'entry_cache_bytes',
   SEALBOX_DEV_ROOT_TOKEN: 'dev_root_token',
   SEALBOX_MAX_REQUEST_BYTES: 'max_request_bytes',
   SEALBOX_MAX_UNAUTHENTICATED_BODY_BYTES: 'max_unauthenticated_body_bytes',

@@ -100,7 +100,7 @@ test('PostgreSQL: no plaintext in pg_dump or logs; a ciphertext copied into anot
 });
 
 test('dev mode: restarting with another --dev-root-token retires the old one', async (t) => {
-  const b1 = await startApp({ rootToken: 'first-root' });
+  const b1 = await startApp({ rootToken: 'first-root', storage: 'disk' });
   await b1.stop();
   const b2 = await startApp({ dataDir: b1.dataDir, rootToken: 'second-root' });
   t.teardown(() => b2.stop());

@@ -3,7 +3,11 @@
 // stopped with `-m immediate` and the standby promoted. The brokers must serve again within 10 s without a
 // restart; every acknowledged write must read back; `audit verify` must pass and hold every acknowledged request;
 // no database user minted before the failover may outlive its lease; each scheduler slot must have run once, and
-// none may stay `running` (a slot the outage hit is tried again on its replica).
+// none may stay `running` (a slot the outage hit is tried again on its replica). Rotations across it (item 2): a
+// static role rotated before the failover keeps its acknowledged runs and steps on the new primary; a scheduled
+// rotation in flight when the primary dies (its ALTER ROLE waits on a lock the test holds on the target) is finished
+// after it, once, with no step recorded twice or lost; a rotation asked for after the promotion completes once, its
+// claim's session lock held on the new primary; the static credentials then log in.
 import { EventEmitter } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
 import pg from 'pg';
@@ -34,6 +38,22 @@ interface Done {
   text?: string;
 }
 
+interface StepWire {
+  step: string;
+  status?: string;
+}
+interface RunWire {
+  run_id: string;
+  kind: string;
+  status: string;
+  step: string | null;
+  steps: StepWire[];
+}
+/** The target lock the in-flight rotation's statement waits on (pg_advisory_lock's one-bigint form). */
+const ROTATION_LOCK = 21_021;
+/** The steps a run entered (failed attempts left out): each once, in order. */
+const stepsOf = (r: RunWire): string[] => r.steps.filter((x) => x.status !== 'failed').map((x) => x.step);
+
 /** Each request of the load loop that completes. */
 const progress = new EventEmitter();
 progress.setMaxListeners(0);
@@ -45,23 +65,35 @@ const until = async (what: string, check: () => Promise<boolean>, timeoutMs: num
 
 /**
  * When each user was dropped on the target, from its server log (log_min_duration_statement = 0 logs each statement
- * as it completes, log_line_prefix '%n [%p] ' with its epoch time and backend): the COMMIT that follows a DROP ROLE
- * on the same backend is the moment the user is gone (the broker drops a user inside a transaction).
+ * as it completes, log_line_prefix '%n [%p] ' with its epoch time and backend; a multi-line statement continues on
+ * lines that start with a tab). A user is gone when the statement that dropped it committed: at the COMMIT of an
+ * explicit transaction (the per-lease revocation), or at the end of a statement list run outside one (the expiry
+ * worker's batched revocation, an implicit transaction).
  */
 function dropsInLog(log: string): Map<string, number> {
-  const gone = new Map<string, number>();
-  const pending = new Map<string, string>();
+  const entries: { at: number; pid: string; sql: string }[] = [];
   for (const line of log.split('\n')) {
     const m = /^(\d+\.\d+) \[(\d+)\] LOG: {2}duration: [\d.]+ ms {2}(?:statement|execute [^:]*): (.*)$/.exec(line);
-    if (!m) continue;
-    const [, at, pid, sql] = m as unknown as [string, string, string, string];
-    const drop = /^DROP ROLE IF EXISTS "((?:[^"]|"")+)"/.exec(sql);
-    if (drop?.[1]) pending.set(pid, drop[1].replace(/""/g, '"'));
-    else if (/^(COMMIT|ROLLBACK)\b/i.test(sql)) {
-      const u = pending.get(pid);
-      pending.delete(pid);
-      if (u !== undefined && /^COMMIT/i.test(sql)) gone.set(u, Math.round(Number(at) * 1000));
+    if (m) entries.push({ at: Math.round(Number(m[1]) * 1000), pid: m[2] as string, sql: m[3] as string });
+    else if (line.startsWith('\t') && entries.length > 0) (entries[entries.length - 1] as { sql: string }).sql += `\n${line.slice(1)}`;
+  }
+  const gone = new Map<string, number>();
+  const inTx = new Map<string, string[]>();
+  for (const { at, pid, sql } of entries) {
+    if (/^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(sql)) {
+      inTx.set(pid, []);
+      continue;
     }
+    if (/^\s*(COMMIT|END|ROLLBACK)\b/i.test(sql)) {
+      const pending = inTx.get(pid) ?? [];
+      inTx.delete(pid);
+      if (!/^\s*ROLLBACK/i.test(sql)) for (const u of pending) gone.set(u, at);
+      continue;
+    }
+    const names = [...sql.matchAll(/DROP ROLE IF EXISTS "((?:[^"]|"")+)"/g)].map((d) => (d[1] as string).replace(/""/g, '"'));
+    const pending = inTx.get(pid);
+    if (pending) pending.push(...names);
+    else for (const u of names) gone.set(u, at);
   }
   return gone;
 }
@@ -124,6 +156,46 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   const roleId = ((await must(api(a, 'GET', 'auth/approle/role/app/role-id'), 200)).json as { data: { role_id: string } }).data.role_id;
   const secretId = ((await must(api(a, 'POST', 'auth/approle/role/app/secret-id', { body: {} }), 200)).json as { data: { secret_id: string } }).data.secret_id;
 
+  // Static roles: `ha-before` rotated (twice: at creation and by rotate-role) before the failover; `ha-flight`, whose
+  // rotation statement first waits for ROTATION_LOCK on the target, to be in flight when the primary dies.
+  const rotUsers = { before: `ha_rot_before_${process.pid}`, flight: `ha_rot_flight_${process.pid}` };
+  await withPgClient(target.url, async (c) => {
+    for (const u of Object.values(rotUsers)) await c.query(`CREATE ROLE ${pg.escapeIdentifier(u)} LOGIN PASSWORD 'initial'`);
+  });
+  await must(api(a, 'POST', 'database/static-roles/ha-before', { body: { db_name: 'main', username: rotUsers.before, rotation_period: '24h' } }));
+  await must(
+    api(a, 'POST', 'database/static-roles/ha-flight', {
+      body: {
+        db_name: 'main',
+        username: rotUsers.flight,
+        rotation_period: '24h',
+        rotation_statements: [`SELECT pg_advisory_xact_lock(${ROTATION_LOCK})`, `ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`],
+      },
+    }),
+  );
+  await must(api(a, 'POST', 'database/rotate-role/ha-before', { timeoutMs: 60_000 }));
+  const rotId = (name: string) => `database/static-roles/${name}`;
+  const history = async (b: Broker, name: string): Promise<RunWire[]> => ((await must(api(b, 'GET', `sys/rotations/${rotId(name)}/history`), 200)).json as { data: { runs: RunWire[] } }).data.runs;
+  const rotationRow = async (b: Broker, name: string) =>
+    ((await must(api(b, 'GET', `sys/rotations/${rotId(name)}`), 200)).json as { data: { last_status: string | null; in_progress: { step: string } | null } }).data;
+  const staticCreds = async (b: Broker, name: string) => ((await must(api(b, 'GET', `database/static-creds/${name}`), 200)).json as { data: { username: string; password: string } }).data;
+  const canLogin = async (c: { username: string; password: string }): Promise<boolean> => {
+    const client = new pg.Client({ host: '127.0.0.1', port: target.cluster.port, database: target.dbName, user: c.username, password: c.password, connectionTimeoutMillis: 5000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
+  const beforeRuns = await history(a, 'ha-before');
+  t.deepEqual(beforeRuns.map((r) => [r.status, stepsOf(r)]), [['ok', ['create', 'set', 'test', 'finish']], ['ok', ['create', 'set', 'test', 'finish']]], 'ha-before: two acknowledged runs');
+  const flightRunsBefore = (await history(a, 'ha-flight')).map((r) => r.run_id);
+
   // ------------------------------------------------------------------ the load
   await must(api(a, 'POST', 'secret/data/ha/seed', { body: { data: { v: 'seed' } } }), 200);
   const done: Done[] = [];
@@ -176,6 +248,23 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
     30_000,
   );
 
+  // The in-flight rotation: ha-flight's next run is due in 1-2 s (a one-shot daily slot), and its `set` step's first
+  // statement waits on ROTATION_LOCK, held here until the brokers serve again after the failover.
+  const lockHolder = new pg.Client({ connectionString: target.url });
+  lockHolder.on('error', () => undefined);
+  await lockHolder.connect();
+  t.teardown(() => lockHolder.end().catch(() => undefined));
+  await lockHolder.query('SELECT pg_advisory_lock($1)', [ROTATION_LOCK]);
+  const due = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
+  await must(api(a, 'PUT', `sys/rotations/${rotId('ha-flight')}`, { body: { schedule: `${due.getUTCSeconds()} ${due.getUTCMinutes()} ${due.getUTCHours()} * * *` } }), 200);
+  await until(
+    'ha-flight in flight: its set step waits on the target lock',
+    async () =>
+      (await rotationRow(a, 'ha-flight')).in_progress?.step === 'set' &&
+      (await withPgClient(target.url, async (c) => ((await c.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1", [ROTATION_LOCK])).rowCount ?? 0) > 0)),
+    30_000,
+  );
+
   // ------------------------------------------------------------------ the failover
   // The primary dies 200-400 ms before a keyring-rewrap slot (every 5 s, on the second): the brokers' claims of
   // that slot meet the outage, and the slot must still run once the new primary is found.
@@ -207,6 +296,47 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   t.log(`primary killed; standby promoted after ${promotedAt - killedAt} ms; both brokers served writes ${servedAgain.map((s) => s - killedAt).join(' / ')} ms after the kill`);
   t.true(recovered - killedAt <= 10_000, `brokers served again ${recovered - killedAt} ms after the primary died`);
   await until('every kind of request succeeds after the failover', everyKind(recovered, 4), 60_000);
+
+  // ------------------------------------------------------------------ rotations across the failover (under the load)
+  // The run in flight at the crash is finished now that its statement can go on: resumed by its driver, or taken
+  // over from the stored step by a claim on the new primary; once either way.
+  t.is((await rotationRow(a, 'ha-flight')).in_progress?.step, 'set', 'ha-flight is still at its set step');
+  await lockHolder.query('SELECT pg_advisory_unlock($1)', [ROTATION_LOCK]);
+  await until('ha-flight finished after the failover', async () => {
+    const r = await rotationRow(a, 'ha-flight');
+    return r.in_progress === null && r.last_status === 'ok';
+  }, 60_000);
+  const flightRuns = (await history(brokers[1] as Broker, 'ha-flight')).filter((r) => !flightRunsBefore.includes(r.run_id));
+  t.deepEqual(
+    flightRuns.map((r) => [r.kind, r.status, r.step, stepsOf(r)]),
+    [['scheduled', 'ok', 'finish', ['create', 'set', 'test', 'finish']]],
+    `the in-flight run finished once, each step once: ${JSON.stringify(flightRuns)}`,
+  );
+  const lost = brokers.map((b) => b.logLines().filter((l) => l.msg === 'rotation claim lost; leaving the run to its new owner').length);
+  t.log(`ha-flight's run after the failover: steps ${JSON.stringify(flightRuns[0]?.steps.map((x) => x.status ?? x.step))}; claims lost per broker ${JSON.stringify(lost)}`);
+  const flightCreds = await staticCreds(brokers[1] as Broker, 'ha-flight');
+  t.true(await canLogin(flightCreds), 'ha-flight: the credentials of the run finished after the failover log in');
+  // Acknowledged before the failover: the same runs, with the same steps, read back from the new primary.
+  const beforeNow = await history(brokers[1] as Broker, 'ha-before');
+  t.deepEqual(
+    beforeNow.filter((r) => beforeRuns.some((b) => b.run_id === r.run_id)),
+    beforeRuns,
+    'ha-before: the runs acknowledged before the failover, unchanged',
+  );
+  // Asked for after the promotion: one run, its claim taken on the new primary under a session lock held there.
+  const oldCreds = await staticCreds(a, 'ha-before');
+  await must(api(brokers[1] as Broker, 'POST', 'database/rotate-role/ha-before', { timeoutMs: 60_000 }));
+  const afterRuns = (await history(a, 'ha-before')).filter((r) => !beforeRuns.some((b) => b.run_id === r.run_id));
+  t.deepEqual(afterRuns.map((r) => [r.kind, r.status, stepsOf(r)]), [['manual', 'ok', ['create', 'set', 'test', 'finish']]], 'ha-before: one run after the promotion');
+  const newCreds = await staticCreds(a, 'ha-before');
+  t.true(await canLogin(newCreds), 'ha-before: the password rotated after the failover logs in');
+  t.false(await canLogin(oldCreds), 'ha-before: the one before it does not');
+  const sessions = await withPgClient(pair.standby.url('sealbox'), async (c) => {
+    const claim = (await c.query<{ s: string | null }>('SELECT claim_session::text AS s FROM rotations WHERE id = $1', [rotId('ha-before')])).rows[0]?.s ?? null;
+    const held = (await c.query<{ k: string }>("SELECT objid::text AS k FROM pg_locks WHERE locktype = 'advisory' AND classid = 7002 AND objsubid = 2 AND granted")).rows.map((r) => r.k);
+    return { claim, held };
+  });
+  t.true(sessions.claim !== null && sessions.held.includes(sessions.claim), `the claim's session lock is held on the new primary: ${JSON.stringify(sessions)}`);
   stop = true;
   await Promise.all(workers);
 

@@ -56,7 +56,7 @@ const all = Array.from({ length: SECRETS }, (_, i) => i);
 
 test('keyring rotation: rewrap of 10,000 secrets, progress in key-status, retire of the old term, restart', async (t) => {
   t.timeout(600_000);
-  const b = await startApp({ env: { SEALBOX_LOG_LEVEL: 'info' } });
+  const b = await startApp({ env: { SEALBOX_LOG_LEVEL: 'info' }, storage: 'disk' });
   t.teardown(() => b.stop());
 
   const t0 = Date.now();

@@ -4,7 +4,7 @@
  * secret, the token keeper, the event stream (polling while it is down), and the health endpoint.
  */
 import type http from 'node:http';
-import type { Logger } from 'pino';
+import type { Logger } from './log.ts';
 import { writeFileAtomic, readCurrent } from './atomic-write.ts';
 import { createBroker, BrokerError, type Broker } from './broker-client.ts';
 import type { AgentConfig } from './config.ts';

@@ -4,7 +4,7 @@
  * a 404 means the broker has no event stream (the agent polls) and is asked again later.
  */
 import type http from 'node:http';
-import type { Logger } from 'pino';
+import type { Logger } from './log.ts';
 import type { Broker } from './broker-client.ts';
 import { backoffMs } from './timing.ts';
 

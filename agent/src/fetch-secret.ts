@@ -3,7 +3,7 @@
  * inner data), its lease, how long it stays valid, and when to fetch it again (certificates at 2/3 of their
  * lifetime, static credentials right after their next rotation).
  */
-import { X509Certificate } from 'node:crypto';
+import process from 'node:process';
 import type { BrokerResponse, Broker } from './broker-client.ts';
 import { BrokerError } from './broker-client.ts';
 import type { SecretConfig } from './config.ts';
@@ -68,7 +68,8 @@ export async function fetchSecret(broker: Broker, token: string, secret: SecretC
   }
   if (typeof data.certificate === 'string' && data.certificate.includes('BEGIN CERTIFICATE')) {
     try {
-      const cert = new X509Certificate(data.certificate);
+      // node:crypto only for a certificate (issue 18: not loaded by an agent that fetches passwords).
+      const cert = new (process.getBuiltinModule('node:crypto').X509Certificate)(data.certificate);
       const from = Date.parse(cert.validFrom);
       const to = Date.parse(cert.validTo);
       if (to > from) {

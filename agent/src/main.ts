@@ -3,10 +3,9 @@
  * (login, fetch, write; in --once mode), 2 a config or usage error. Errors print one clear line on stderr.
  */
 import process from 'node:process';
-import type { Logger } from 'pino';
 import { AgentFailure, runOnce, startAgent } from './agent.ts';
 import { ConfigError, loadConfig, type AgentConfig } from './config.ts';
-import { createLogger } from './log.ts';
+import { createLogger, type Logger } from './log.ts';
 import { checkTemplate, RenderError } from './render.ts';
 import { checkDestination } from './atomic-write.ts';
 

@@ -4,7 +4,7 @@
  * extended, re-issue certificates, poll when there is no event stream, back off while the broker is down, and
  * remove the file once what it holds has expired.
  */
-import type { Logger } from 'pino';
+import type { Logger } from './log.ts';
 import { checkDestination, readCurrent, removeFile, writeFileAtomic } from './atomic-write.ts';
 import { BrokerError, type Broker } from './broker-client.ts';
 import type { SecretConfig } from './config.ts';

@@ -3,7 +3,7 @@
  * is refused, capped by the token's max TTL, or the token turns out to be dead. Leases belong to the token that
  * created them, so every new token after the first is announced (the agent then re-fetches leased secrets).
  */
-import type { Logger } from 'pino';
+import type { Logger } from './log.ts';
 import { login, type AgentToken } from './auth.ts';
 import { BrokerError, type Broker } from './broker-client.ts';
 import type { AgentConfig } from './config.ts';

@@ -1,11 +1,13 @@
 /**
  * The agent's one HTTP transport to the broker: node:http/https with one keep-alive agent per client, used for the
  * JSON API calls (broker-client.ts) and for the event stream (events.ts). Errors never carry request data (the
- * headers hold the token).
+ * headers hold the token). node:https (and with it node:tls) is loaded only for an https:// broker address: an agent
+ * talking plain HTTP to a sidecar or a mesh does not pay for it (issue 18).
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
+import process from 'node:process';
 
 export interface TransportOptions {
   /** The broker's base address, e.g. "https://sealbox:8200". */
@@ -47,7 +49,11 @@ const MAX_BODY = 16 * 1024 * 1024;
 
 const errCode = (err: NodeJS.ErrnoException, fallback: string): string => err.code ?? fallback;
 
+/** node:https, loaded on first use (synchronously: a built-in module). */
+const loadHttps = (): typeof https => process.getBuiltinModule('node:https');
+
 export function createTransport(o: TransportOptions): Transport {
+  // The files are read now (a missing CA or key fails at start, not at the first request), for either scheme.
   const tls = {
     ca: o.caFile ? fs.readFileSync(o.caFile) : undefined,
     cert: o.clientCert ? fs.readFileSync(o.clientCert.certFile) : undefined,
@@ -55,13 +61,20 @@ export function createTransport(o: TransportOptions): Transport {
     rejectUnauthorized: !o.tlsSkipVerify,
   };
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, ...tls });
+  let secureClient: { mod: typeof https; agent: https.Agent } | undefined;
+  const secure = (): { mod: typeof https; agent: https.Agent } => {
+    if (!secureClient) {
+      const mod = loadHttps();
+      secureClient = { mod, agent: new mod.Agent({ keepAlive: true, maxSockets: 16, ...tls }) };
+    }
+    return secureClient;
+  };
   const base = o.address.replace(/\/+$/, '');
 
   function open(method: string, path: string, headers: Record<string, string | number>, timeoutMs: number): http.ClientRequest {
     const url = new URL(`${base}/v1/${path.replace(/^\/+/, '')}`);
-    const secure = url.protocol === 'https:';
-    const req = (secure ? https : http).request(url, { method, headers, agent: secure ? httpsAgent : httpAgent });
+    const s = url.protocol === 'https:' ? secure() : undefined;
+    const req = s ? s.mod.request(url, { method, headers, agent: s.agent }) : http.request(url, { method, headers, agent: httpAgent });
     req.setTimeout(timeoutMs, () => req.destroy(new TransportError('ETIMEDOUT', 'no answer within the timeout')));
     return req;
   }
@@ -108,7 +121,7 @@ export function createTransport(o: TransportOptions): Transport {
     },
     close() {
       httpAgent.destroy();
-      httpsAgent.destroy();
+      secureClient?.agent.destroy();
     },
   };
 }

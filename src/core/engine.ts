@@ -195,6 +195,12 @@ export interface SecretType {
   renew?(lease: LeaseInfo): Promise<void>;
   /** Destroys the secret. Must succeed when it is already gone; throws when the target cannot be reached. */
   revoke(lease: LeaseInfo): Promise<void>;
+  /**
+   * Optional (issue 18): destroys several secrets in as few round trips to their targets as it can (the expiry
+   * worker's batches). Resolves with one entry per lease, in order: null when that secret is gone, else the error
+   * its own `revoke` would have thrown (that lease alone is retried). Must never report a secret gone that is not.
+   */
+  revokeMany?(leases: readonly LeaseInfo[]): Promise<readonly (Error | null)[]>;
 }
 
 export interface Handler {

@@ -28,6 +28,8 @@ export interface MetricsSources {
   auditSinkDropped?(): number;
   /** Connection pools of the mounted engines that report any (database targets). */
   pools(): { mount: string; pools: readonly TargetPoolStats[] }[];
+  /** The entry cache's counters (issue 18). */
+  entryCache?(): { hits: number; misses: number; invalidations: number; flushes: number; entries: number; bytes: number };
   now(): Date;
 }
 
@@ -106,6 +108,28 @@ export function createMetrics(deps: MetricsDeps) {
       this.inc(read());
     },
   });
+
+  const cacheFigure = (name: string, help: string, pick: (s: NonNullable<ReturnType<NonNullable<MetricsSources['entryCache']>>>) => number, kind: 'counter' | 'gauge'): void => {
+    const read = sources.entryCache;
+    if (!read) return;
+    const spec = {
+      name,
+      help,
+      registers,
+      collect(this: Counter | Gauge) {
+        this.reset();
+        this.inc(pick(read()));
+      },
+    };
+    if (kind === 'counter') new Counter(spec);
+    else new Gauge(spec);
+  };
+  cacheFigure('sealbox_entry_cache_hits_total', 'Entry reads answered from the sealed-record cache (then opened as a storage read is).', (s) => s.hits, 'counter');
+  cacheFigure('sealbox_entry_cache_misses_total', 'Entry reads the cache could not answer (they went to storage).', (s) => s.misses, 'counter');
+  cacheFigure('sealbox_entry_cache_invalidations_total', 'Cached keys or mounts dropped by a write here or a notification from any replica.', (s) => s.invalidations, 'counter');
+  cacheFigure('sealbox_entry_cache_flushes_total', 'Times the whole entry cache was dropped (notification link lost, stale or restored; keyring rewrap).', (s) => s.flushes, 'counter');
+  cacheFigure('sealbox_entry_cache_entries', 'Sealed records held by the entry cache.', (s) => s.entries, 'gauge');
+  cacheFigure('sealbox_entry_cache_bytes', 'Bytes of sealed records held by the entry cache.', (s) => s.bytes, 'gauge');
 
   new Gauge({
     name: 'sealbox_sealed',

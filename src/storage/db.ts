@@ -30,6 +30,12 @@ export interface Db extends Queryable {
   close(): Promise<void>;
   /** False while the store cannot confirm the broker's cached state (PostgreSQL unreachable: sys/health is 503). */
   available?(): boolean;
+  /**
+   * True while every change another process commits reaches this process's listen() handlers (PostgreSQL: the LISTEN
+   * connection is up and, with a staleness bound, confirmed within it; PGlite: one process, always). Caches that only
+   * notifications keep current (the entry cache) answer only while this holds. Absent: never (no cache may answer).
+   */
+  notifying?(): boolean;
 }
 
 /** Normalises a bytea value (pg returns Buffer, PGlite Uint8Array). */

@@ -28,6 +28,17 @@ export function createLeaseIntentsStore() {
         row.createdAt,
       ]);
     },
+    /** Many intents in one statement (concurrent mints, group-committed by core/leases/lease-intents.ts). */
+    async insertMany(q: Queryable, rows: readonly LeaseIntentRow[]): Promise<void> {
+      if (rows.length === 0) return;
+      const json = rows.map((r) => ({ id: r.id, mount_id: r.mountId, secret_type: r.secretType, internal: r.internal.toString('base64'), created_at: r.createdAt.toISOString() }));
+      await q.query(
+        `INSERT INTO lease_intents (id, mount_id, secret_type, internal, created_at)
+         SELECT x.id, x.mount_id, x.secret_type, decode(x.internal, 'base64'), x.created_at
+           FROM jsonb_to_recordset($1::jsonb) AS x(id text, mount_id text, secret_type text, internal text, created_at timestamptz)`,
+        [JSON.stringify(json)],
+      );
+    },
     async delete(q: Queryable, id: string): Promise<void> {
       await q.query('DELETE FROM lease_intents WHERE id = $1', [id]);
     },

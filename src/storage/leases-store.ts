@@ -76,6 +76,10 @@ export interface LeaseCountQuota {
 /** The lease count quotas the broker has checked: a covering quota not in this list, or changed since, counts as full. */
 export type VerifiedQuotas = readonly { name: string; maxLeases: number }[];
 
+/** A lease as an engine's mint stores it (the bookkeeping columns take their defaults). */
+export type NewLease = Omit<LeaseRow, 'lastRenewedAt' | 'state' | 'revokeAttempts' | 'lastError'>;
+export type BatchOutcome = 'inserted' | 'covered' | 'no-mount';
+
 export function createLeasesStore() {
   return {
     /**
@@ -86,7 +90,7 @@ export function createLeasesStore() {
      */
     async insertWithinQuota(
       q: Queryable,
-      l: Omit<LeaseRow, 'lastRenewedAt' | 'state' | 'revokeAttempts' | 'lastError'>,
+      l: NewLease,
       verified: VerifiedQuotas,
       endsIntent: string | null = null,
     ): Promise<{ name: string; path: string; maxLeases: number } | null> {
@@ -109,6 +113,38 @@ export function createLeasesStore() {
       if (row?.full_name) return { name: row.full_name, path: row.full_path ?? '', maxLeases: Number(row.full_max ?? 0) };
       if (Number(row?.inserted ?? 0) !== 1) throw new Error('the mount was removed while the secret was issued');
       return null;
+    },
+
+    /**
+     * Inserts many leases in one statement (concurrent mints, group-committed: core/leases/lease-inserts.ts), each
+     * with the end of its intent, for leases no lease count quota covers. Per lease, in order: 'inserted';
+     * 'covered' when a quota covers its id (nothing written for it: it goes through insertWithinQuota); 'no-mount'
+     * when its mount is gone (nothing written).
+     */
+    async insertBatch(q: Queryable, items: readonly { lease: NewLease; endsIntent: string | null }[]): Promise<BatchOutcome[]> {
+      if (items.length === 0) return [];
+      const b64 = (v: Buffer | null): string | null => (v ? v.toString('base64') : null);
+      const rows = items.map(({ lease: l, endsIntent }, n) => ({
+        n, id: l.id, mount_id: l.mountId, secret_type: l.secretType, internal: b64(l.internal), token_accessor: l.tokenAccessor,
+        issued_at: l.issuedAt.toISOString(), expires_at: l.expiresAt.toISOString(), max_expires_at: l.maxExpiresAt.toISOString(),
+        ttl_seconds: l.ttlSeconds, renewable: l.renewable, due_at: l.dueAt.toISOString(), mac: b64(l.mac), intent: endsIntent,
+      }));
+      const r = await q.query<{ n: number; outcome: BatchOutcome }>(
+        `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n int, id text, mount_id text, secret_type text, internal text,
+                      token_accessor text, issued_at timestamptz, expires_at timestamptz, max_expires_at timestamptz, ttl_seconds bigint,
+                      renewable boolean, due_at timestamptz, mac text, intent text)),
+              c AS (SELECT v.n FROM v WHERE EXISTS (SELECT 1 FROM lease_count_quotas qq WHERE starts_with(v.id COLLATE "C", qq.path))),
+              ins AS (INSERT INTO leases (id, mount_id, secret_type, internal, token_accessor, issued_at, expires_at, max_expires_at, ttl_seconds, renewable, due_at, mac)
+                      SELECT v.id, v.mount_id, v.secret_type, decode(v.internal, 'base64'), v.token_accessor, v.issued_at, v.expires_at, v.max_expires_at,
+                             v.ttl_seconds, v.renewable, v.due_at, decode(v.mac, 'base64')
+                        FROM v WHERE v.n NOT IN (SELECT n FROM c) AND EXISTS (SELECT 1 FROM mounts WHERE id::text = v.mount_id) RETURNING id),
+              gone AS (DELETE FROM lease_intents WHERE id IN (SELECT v.intent FROM v JOIN ins ON ins.id = v.id) RETURNING id)
+         SELECT v.n, CASE WHEN v.n IN (SELECT n FROM c) THEN 'covered' WHEN v.id IN (SELECT id FROM ins) THEN 'inserted' ELSE 'no-mount' END AS outcome
+           FROM v ORDER BY v.n`,
+        [JSON.stringify(rows)],
+      );
+      const byN = new Map(r.rows.map((x) => [Number(x.n), x.outcome]));
+      return items.map((_, n) => byN.get(n) ?? 'no-mount');
     },
 
     async get(q: Queryable, id: string): Promise<LeaseRow | null> {

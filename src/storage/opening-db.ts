@@ -23,5 +23,6 @@ export function openingDb(kind: Db['kind'], opening: Promise<Db>): Db {
     holdSessionLock: (classId: number, key: number) => use((d) => d.holdSessionLock(classId, key)),
     close: () => opening.then((d) => d.close(), () => undefined),
     available: () => (open ? (open.available?.() ?? true) : false),
+    notifying: () => open?.notifying?.() ?? false,
   };
 }

@@ -135,6 +135,7 @@ export function createPgDb(opts: PgDbOptions): Db {
       await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
     holdSessionLock: (classId: number, key: number): Promise<void> => sessionLocks.hold(classId, key),
+    notifying: () => !closed && listener !== null,
     async close(): Promise<void> {
       closed = true;
       await listener?.end().catch(() => undefined);

@@ -273,6 +273,8 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
       await client.connect();
       const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
       if (target.readWrite && r.rows[0]?.r === true) throw Object.assign(new Error('the server is in recovery (a standby)'), { code: '25006' });
+      // Named apart from the pool's connections in pg_stat_activity: the one that keeps this broker's caches current.
+      await client.query("SELECT set_config('application_name', left(current_setting('application_name') || ' (listen)', 63), false)");
       for (const ch of handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(ch)}`);
     } catch (err) {
       client.removeAllListeners('end');
@@ -356,6 +358,8 @@ export function createFailoverPgDb(opts: FailoverPgDbOptions): FailoverDb {
   return {
     kind: 'postgres',
     available: () => !closed && fresh(),
+    // The LISTEN connection is up and was confirmed within the staleness bound: what was cached is current.
+    notifying: () => !closed && listener !== null && fresh(),
     primary: () => current?.endpoint.label ?? null,
     holdSessionLock: (classId: number, key: number): Promise<void> => sessionLocks.hold(classId, key),
     query: <R>(sql: string, params?: readonly unknown[]) => once((q) => q.query<R>(sql, params)),

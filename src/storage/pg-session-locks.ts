@@ -42,7 +42,8 @@ export function createSessionLocks(deps: { connect: () => Promise<pg.Client>; lo
   };
   return {
     async hold(classId: number, key: number): Promise<void> {
-      held.push([classId, key]);
+      // Once in the list however often it is asked for (a caller tries again after a failed first take).
+      if (!held.some(([a, b]) => a === classId && b === key)) held.push([classId, key]);
       const c = await connection();
       await c.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
     },

@@ -8,12 +8,14 @@
  * The template is used only when it was made by the PGlite version that is installed now; otherwise (or when it is
  * missing: a source checkout that was never built) the broker falls back to PGlite's own initdb.
  */
-import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 /** `<repo>/dist/pglite-template`, from both `src/storage/` (tsx) and `dist/storage/` (compiled). */
 const TEMPLATE_DIR = fileURLToPath(new URL('../../dist/pglite-template/', import.meta.url));
 const MARKER = fileURLToPath(new URL('../../dist/pglite-template.json', import.meta.url));
+/** The same cluster as one tar file (PGlite's `dumpDataDir`), loaded into an in-memory PGlite without touching disk. */
+const TARBALL = fileURLToPath(new URL('../../dist/pglite-template.tar', import.meta.url));
 
 interface Marker {
   pglite: string;
@@ -60,6 +62,38 @@ export async function seedFromTemplate(dir: string): Promise<boolean> {
   return true;
 }
 
+/** The template as a tarball for `new PGlite('memory://', { loadDataDir })`, or null when none matches this PGlite. */
+export async function templateTarball(): Promise<Blob | null> {
+  const marker = await readMarker();
+  if (marker === null || marker.pglite !== (await installedPgliteVersion())) return null;
+  try {
+    return new Blob([await readFile(TARBALL)], { type: 'application/x-tar' });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Writes `dist/pglite-template.tar` from the template directory unless it is there and newer than the marker.
+ * `dump` opens a copy of the template and returns PGlite's `dumpDataDir('none')` of it.
+ */
+export async function buildPgliteTarball(dump: (dir: string) => Promise<Uint8Array>, force = false): Promise<boolean> {
+  const [tar, marker] = await Promise.all([stat(TARBALL).catch(() => null), stat(MARKER).catch(() => null)]);
+  if (marker === null) return false;
+  if (!force && tar !== null && tar.mtimeMs >= marker.mtimeMs) return false;
+  const copy = `${TEMPLATE_DIR.replace(/\/$/, '')}.dump-${process.pid}`;
+  await rm(copy, { recursive: true, force: true });
+  try {
+    await cp(TEMPLATE_DIR, copy, { recursive: true });
+    const bytes = await dump(copy);
+    await writeFile(`${TARBALL}.tmp`, bytes);
+    await rename(`${TARBALL}.tmp`, TARBALL);
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+  return true;
+}
+
 export interface TemplateBuild {
   /** The migration files that exist now (their names), which the template must have applied. */
   migrations: string[];
@@ -80,6 +114,7 @@ export async function buildPgliteTemplate(opts: TemplateBuild): Promise<{ ms: nu
   const started = Date.now();
   // Without a marker, seedFromTemplate ignores the old template, so `initialise` runs a real initdb.
   await rm(MARKER, { force: true });
+  await rm(TARBALL, { force: true });
   const tmp = `${TEMPLATE_DIR.replace(/\/$/, '')}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await opts.initialise(tmp);

@@ -135,6 +135,8 @@ export async function createPgliteThreadDb(dir: string, lockDir: string): Promis
     async notify(channel: string, payload: string): Promise<void> {
       await base.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
+    // One process owns the directory (dir-lock.ts): every write is this process's own, so nothing can be missed.
+    notifying: () => true,
     async holdSessionLock(classId: number, key: number): Promise<void> {
       // One connection for the life of the process: a session lock on it ends with the process.
       await base.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);

@@ -12,7 +12,7 @@ import { createRotationsStore } from './rotations-store.ts';
 
 const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
-test('each step is appended with the given time; a failed attempt is noted; old runs have none', async (t) => {
+test('each step is appended with the given time; a failed attempt is noted; a driver whose claim was taken over writes nothing; old runs have none', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealbox-steps-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const db = await createPgliteDb(path.join(dir, 'pglite'), dir);
@@ -28,10 +28,14 @@ test('each step is appended with the given time; a failed attempt is noted; old 
   await store.advance(db, id, 'c1', 'r1', 'set', at(1), Buffer.from('sealed'));
   await store.stepFailed(db, id, 'c1', { error: 'ALTER ROLE failed', retryAt: at(4), runId: 'r1', step: 'set', at: at(2) });
   t.truthy(await store.claimOne(db, id, 'c2', at(5), at(30), null));
-  await store.advance(db, id, 'c2', 'r1', 'test', at(6));
-  await store.advance(db, id, 'c2', 'r1', 'finish', at(7));
-  await store.enterRetire(db, id, 'c2', 'r1', { retireAt: at(20), retirePath: null, pending: Buffer.from('sealed'), at: at(8) });
-  await store.finishRun(db, id, 'c2', 'r1', { status: 'ok', error: null, now: at(9), nextRunAt: null });
+  // The driver under c1, still going after c2 took the run over (a failover, a stall), writes nothing: no step twice.
+  t.false(await store.advance(db, id, 'c1', 'r1', 'test', at(5)));
+  await store.stepFailed(db, id, 'c1', { error: 'stale', retryAt: at(9), runId: 'r1', step: 'test', at: at(5) });
+  t.true(await store.advance(db, id, 'c2', 'r1', 'test', at(6)));
+  t.true(await store.advance(db, id, 'c2', 'r1', 'finish', at(7)));
+  t.true(await store.enterRetire(db, id, 'c2', 'r1', { retireAt: at(20), retirePath: null, pending: Buffer.from('sealed'), at: at(8) }));
+  t.false(await store.finishRun(db, id, 'c1', 'r1', { status: 'failed', error: 'stale', now: at(9), nextRunAt: null }));
+  t.true(await store.finishRun(db, id, 'c2', 'r1', { status: 'ok', error: null, now: at(9), nextRunAt: null }));
 
   // A run written before migration 0015: no steps.
   await db.query(`INSERT INTO rotation_runs (rotation_id, run_id, kind, replica, started_at, finished_at, status, step) VALUES ($1, 'r0', 'manual', 'a', $2, $2, 'ok', 'finish')`, [id, at(-60)]);

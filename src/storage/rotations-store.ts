@@ -267,46 +267,48 @@ export function createRotationsStore() {
       );
       return ins.rowCount === 0 ? 'slot-taken' : 'ok';
     },
-    /** Persists the next step (and the sealed pending value) before that step's effect; `at` (the broker's clock) goes in the run's steps. */
-    async advance(q: Queryable, id: string, claimId: string, runId: string, step: RotationStep, at: Date, pending?: Buffer): Promise<void> {
-      await q.query(
-        `UPDATE rotations SET step = $4, pending = COALESCE($5, pending), attempts = 0 WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
-        [id, claimId, runId, step, pending ?? null],
+    /**
+     * Persists the next step (and the sealed pending value) before that step's effect; `at` (the broker's clock) goes in
+     * the run's steps. One statement: the run's history gets the step only if the rotation moved on under this claim
+     * (false: the claim was taken over, e.g. across a failover, and a stale driver must neither record nor go on).
+     */
+    async advance(q: Queryable, id: string, claimId: string, runId: string, step: RotationStep, at: Date, pending?: Buffer): Promise<boolean> {
+      const r = await q.query(
+        `WITH moved AS (UPDATE rotations SET step = $4, pending = COALESCE($5, pending), attempts = 0 WHERE id = $1 AND claim_id = $2 AND run_id = $3 RETURNING 1)
+         UPDATE rotation_runs SET step = $4, ${appendStep('$4', '$6')} WHERE rotation_id = $1 AND run_id = $3 AND EXISTS (SELECT 1 FROM moved)`,
+        [id, claimId, runId, step, pending ?? null, at],
       );
-      await q.query(`UPDATE rotation_runs SET step = $3, ${appendStep('$3', '$4')} WHERE rotation_id = $1 AND run_id = $2`, [id, runId, step, at]);
+      return r.rowCount > 0;
     },
-    /** Ends a run: clears it, records the outcome and the next due time, and lets the claim go. */
+    /** Ends a run: clears it, records the outcome and the next due time, and lets the claim go (false: the claim was not ours any more). */
     async finishRun(
       q: Queryable,
       id: string,
       claimId: string,
       runId: string,
       f: { status: 'ok' | 'failed'; error: string | null; now: Date; nextRunAt: Date | null; consumers?: RetireRecord | null },
-    ): Promise<void> {
-      await q.query(
-        `UPDATE rotations SET run_id = NULL, run_slot = NULL, run_kind = NULL, step = NULL, pending = NULL, attempts = 0,
-                last_run_at = $4, last_status = $5, last_error = $6, next_run_at = $7, claim_id = NULL, claim_until = NULL,
-                retire_at = NULL, retire_path = NULL, updated_at = now()
-          WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
-        [id, claimId, runId, f.now, f.status, f.error, f.nextRunAt],
+    ): Promise<boolean> {
+      const r = await q.query(
+        `WITH ended AS (
+           UPDATE rotations SET run_id = NULL, run_slot = NULL, run_kind = NULL, step = NULL, pending = NULL, attempts = 0,
+                  last_run_at = $4, last_status = $5, last_error = $6, next_run_at = $7, claim_id = NULL, claim_until = NULL,
+                  retire_at = NULL, retire_path = NULL, updated_at = now()
+            WHERE id = $1 AND claim_id = $2 AND run_id = $3 RETURNING 1)
+         UPDATE rotation_runs SET finished_at = $4, status = $5, error = $6, consumers = $8 WHERE rotation_id = $1 AND run_id = $3 AND EXISTS (SELECT 1 FROM ended)`,
+        [id, claimId, runId, f.now, f.status, f.error, f.nextRunAt, f.consumers ? JSON.stringify(f.consumers) : null],
       );
-      await q.query(`UPDATE rotation_runs SET finished_at = $3, status = $4, error = $5, consumers = $6 WHERE rotation_id = $1 AND run_id = $2`, [
-        id,
-        runId,
-        f.now,
-        f.status,
-        f.error,
-        f.consumers ? JSON.stringify(f.consumers) : null,
-      ]);
+      return r.rowCount > 0;
     },
-    /** Enters the retire step: the new value is current; the previous one is retired at `retireAt` at the latest. */
-    async enterRetire(q: Queryable, id: string, claimId: string, runId: string, r: { retireAt: Date; retirePath: string | null; pending: Buffer; at: Date }): Promise<void> {
-      await q.query(
-        `UPDATE rotations SET step = 'retire', attempts = 0, retire_at = $4, retire_path = $5, pending = $6, last_status = 'ok', last_error = NULL
-          WHERE id = $1 AND claim_id = $2 AND run_id = $3`,
-        [id, claimId, runId, r.retireAt, r.retirePath, r.pending],
+    /** Enters the retire step: the new value is current; the previous one is retired at `retireAt` at the latest (false: the claim was lost). */
+    async enterRetire(q: Queryable, id: string, claimId: string, runId: string, r: { retireAt: Date; retirePath: string | null; pending: Buffer; at: Date }): Promise<boolean> {
+      const res = await q.query(
+        `WITH moved AS (
+           UPDATE rotations SET step = 'retire', attempts = 0, retire_at = $4, retire_path = $5, pending = $6, last_status = 'ok', last_error = NULL
+            WHERE id = $1 AND claim_id = $2 AND run_id = $3 RETURNING 1)
+         UPDATE rotation_runs SET step = 'retire', ${appendStep("'retire'", '$7')} WHERE rotation_id = $1 AND run_id = $3 AND EXISTS (SELECT 1 FROM moved)`,
+        [id, claimId, runId, r.retireAt, r.retirePath, r.pending, r.at],
       );
-      await q.query(`UPDATE rotation_runs SET step = 'retire', ${appendStep("'retire'", '$3')} WHERE rotation_id = $1 AND run_id = $2`, [id, runId, r.at]);
+      return res.rowCount > 0;
     },
     /** A retire step that waits: let the claim go; the run is looked at again at `recheckAt` (or when a consumer acknowledges). */
     async waitRetire(q: Queryable, id: string, claimId: string, recheckAt: Date): Promise<void> {
@@ -319,17 +321,17 @@ export function createRotationsStore() {
     async setGrace(q: Queryable, id: string, graceSeconds: number | null, mac: Buffer | null): Promise<void> {
       await q.query(`UPDATE rotations SET grace_seconds = $2, mac = $3, updated_at = now() WHERE id = $1`, [id, graceSeconds, mac]);
     },
-    /** A step failed: keep the run where it is, retry after `retryAt`; the run's steps note the failed attempt (at `at`). */
+    /**
+     * A step failed: keep the run where it is, retry after `retryAt`; the run's steps note the failed attempt (at `at`),
+     * in the same statement and only while the claim is this driver's (a driver whose claim was taken over writes nothing).
+     */
     async stepFailed(q: Queryable, id: string, claimId: string, f: { error: string; retryAt: Date; runId: string; step: string | null; at: Date }): Promise<void> {
-      if (f.step)
-        await q.query(
-          `UPDATE rotation_runs SET steps = coalesce(steps, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('step', $3::text, 'at', $4::timestamptz, 'status', 'failed', 'error', $5::text))
-            WHERE rotation_id = $1 AND run_id = $2 AND status = 'running'`,
-          [id, f.runId, f.step, f.at, f.error],
-        );
       await q.query(
-        `UPDATE rotations SET attempts = attempts + 1, last_error = $3, last_status = 'retrying', claim_id = NULL, claim_until = $4 WHERE id = $1 AND claim_id = $2`,
-        [id, claimId, f.error, f.retryAt],
+        `WITH failed AS (
+           UPDATE rotations SET attempts = attempts + 1, last_error = $3, last_status = 'retrying', claim_id = NULL, claim_until = $4 WHERE id = $1 AND claim_id = $2 RETURNING 1)
+         UPDATE rotation_runs SET steps = coalesce(steps, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('step', $6::text, 'at', $7::timestamptz, 'status', 'failed', 'error', $3::text))
+          WHERE rotation_id = $1 AND run_id = $5 AND status = 'running' AND $6::text IS NOT NULL AND EXISTS (SELECT 1 FROM failed)`,
+        [id, claimId, f.error, f.retryAt, f.runId, f.step, f.at],
       );
     },
     /** A slot that another replica already ran: move on to the next due time. */

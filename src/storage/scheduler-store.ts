@@ -148,6 +148,36 @@ export function createSchedulerStore() {
       }));
     },
 
+    /** The slots still `running` that were claimed before `staleBefore`. */
+    async staleRunning(q: Queryable, staleBefore: Date): Promise<{ job: string; slot: Date; replica: string }[]> {
+      const r = await q.query<{ job: string; slot: Date; replica: string }>(`SELECT job, slot, replica FROM job_runs WHERE status = 'running' AND started_at < $1 LIMIT 1000`, [staleBefore]);
+      return r.rows.map((x) => ({ job: x.job, slot: new Date(x.slot), replica: x.replica }));
+    },
+
+    /** The keys of the session-level advisory locks of `classId` that some session holds (two-int form). */
+    async heldSessionKeys(q: Queryable, classId: number): Promise<Set<number>> {
+      const r = await q.query<{ k: string }>(
+        `SELECT objid::bigint::text AS k FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int::oid AND objsubid = 2 AND granted`,
+        [classId],
+      );
+      return new Set(r.rows.map((x) => Number(x.k)));
+    },
+
+    /**
+     * Closes as `failed` these slots if still `running` (claimed by `replica`) since before `staleBefore`, unless the
+     * job's advisory lock is held (something of the job runs, so the row may be live). Returns how many.
+     */
+    async abandon(q: Queryable, runs: readonly { job: string; slot: Date; replica: string; lockKey: number }[], f: { staleBefore: Date; now: Date; error: string }): Promise<number> {
+      const r = await q.query(
+        `UPDATE job_runs r SET status = 'failed', finished_at = $5, error = $6
+           FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int[]) AS c(job, slot, replica, key)
+          WHERE r.job = c.job AND r.slot = c.slot AND r.replica = c.replica AND r.status = 'running' AND r.started_at < $7
+            AND pg_try_advisory_xact_lock(7001, c.key)`,
+        [runs.map((x) => x.job), runs.map((x) => x.slot), runs.map((x) => x.replica), runs.map((x) => x.lockKey), f.now, f.error, f.staleBefore],
+      );
+      return r.rowCount;
+    },
+
     /** Drops run history older than `before` (kept bounded by a daily job). */
     async pruneRuns(q: Queryable, before: Date): Promise<number> {
       const r = await q.query(`DELETE FROM job_runs WHERE started_at < $1 AND status <> 'running'`, [before]);

@@ -89,5 +89,7 @@ export function tracedDb(db: Db, tracer: Tracer): Db {
     notify: (channel, payload) => db.notify(channel, payload),
     holdSessionLock: (classId, key) => db.holdSessionLock(classId, key),
     close: () => db.close(),
+    available: db.available ? () => db.available?.() ?? true : undefined,
+    notifying: () => db.notifying?.() ?? false,
   };
 }

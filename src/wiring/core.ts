@@ -5,6 +5,7 @@
 import type { AppDeps } from '../app.ts';
 import { createBarrier } from '../core/barrier/barrier.ts';
 import { createCoreStorage } from '../core/barrier/core-storage.ts';
+import { createEntryCache } from '../core/barrier/entry-cache.ts';
 import { checkedPasswordPolicies } from '../core/integrity/password-policies.ts';
 import { createRowMac, rowMacEnabled } from '../core/integrity/row-mac.ts';
 import { createTtlPolicy } from '../core/leases/ttl-policy.ts';
@@ -49,7 +50,14 @@ export async function buildCore({ config, log, clock, random }: AppDeps, { db, s
   const ttl = createTtlPolicy({ defaultTtl: config.lease_default_ttl, maxTtl: config.lease_max_ttl });
   const mounts = createMountTable({ db, store: stores.mounts, random, log, factories: ENGINE_FACTORIES, rowMac, sealed });
   const staticKey = config.seal.type === 'static' && !config.dev ? await loadStaticKey({ keyFile: config.seal.key_file, key: config.seal.key }) : undefined;
-  return { barrier, rowMac, seal, tokens, quotas, coreStorage, wrapping, policies, authorizer, passwordPolicies, passwords, ttl, mounts, staticKey };
+  // Sealed entry records of every mount (issue 18), kept current by NOTIFY; engines read through it (wiring/engines.ts).
+  const entryCache = createEntryCache({
+    db,
+    log: log.child({ component: 'entry-cache' }),
+    maxEntries: config.entry_cache_entries,
+    maxBytes: config.entry_cache_bytes,
+  });
+  return { entryCache, barrier, rowMac, seal, tokens, quotas, coreStorage, wrapping, policies, authorizer, passwordPolicies, passwords, ttl, mounts, staticKey };
 }
 
 export type CoreBundle = Awaited<ReturnType<typeof buildCore>>;

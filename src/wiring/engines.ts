@@ -97,8 +97,11 @@ export function buildEngines({ config, log, clock, random }: AppDeps, storage: S
     ...sysPoliciesPaths({ policies: core.policies, tokens, capabilities: (t, p) => authorizer.capabilities(t, p) }),
   ];
   const lockoutPolicy = { threshold: config.lockout_threshold, windowSeconds: config.lockout_counter_reset, lockSeconds: config.lockout_duration };
-  const instantiate = (factory: EngineFactory, info: MountInfo) =>
-    factory.create({
+  const { entryCache } = core;
+  const instantiate = (factory: EngineFactory, info: MountInfo) => {
+    // A new engine for this mount (a new mount, a move, a tune): nothing cached for the mount before it is kept.
+    entryCache.forgetMount(info.id);
+    const engine = factory.create({
       mount: info,
       ttl: core.ttl.forMount(info),
       passwords: core.passwords,
@@ -107,11 +110,19 @@ export function buildEngines({ config, log, clock, random }: AppDeps, storage: S
       publish: (e) => bus.publish({ ...e, path: `${info.path}${e.path}` }),
       mountAccessor: mountAccessor(info),
       lockout: createLoginLockout({ db, store: stores.lockout, barrier, mountId: info.id, log: log.child({ mount: info.path }), clock, policy: lockoutPolicy }),
-      storage: createEngineStorage({ db, entries: stores.entries, barrier, mountId: info.id }),
+      storage: createEngineStorage({ db, entries: stores.entries, barrier, mountId: info.id, cache: entryCache.forMount(info.id) }),
       clock,
       random,
       log: log.child({ mount: info.path }),
     });
+    return {
+      ...engine,
+      close: async () => {
+        entryCache.forgetMount(info.id);
+        await engine.close?.();
+      },
+    };
+  };
   const canSudo = (t: Parameters<typeof authorizer.allowed>[0]) => authorizer.allowed(t, 'auth/token/create', 'update', true);
   mounts.serve({
     builtins: [

@@ -44,6 +44,7 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
         const pools = m.engine.metrics?.().pools;
         return pools && pools.length > 0 ? [{ mount: m.info.path, pools }] : [];
       }),
+      entryCache: () => core.entryCache.stats(),
       now: () => clock.now(),
     },
   });
@@ -126,7 +127,14 @@ export function buildServices({ config, log, clock, random }: AppDeps, { db, sto
     rowMac,
     audit: auditRecorder ? rotationAuditor({ recorder: auditRecorder, clock, random }) : undefined,
   });
-  const keyringRewrap = createKeyringRewrap({ db, store: stores.keyring, barrier, clock, log: log.child({ component: 'keyring' }) });
+  const keyringRewrap = createKeyringRewrap({
+    db,
+    store: stores.keyring,
+    barrier,
+    clock,
+    log: log.child({ component: 'keyring' }),
+    entriesMoved: () => core.entryCache.flush(),
+  });
   const scheduler = createScheduler({
     db,
     store: stores.scheduler,

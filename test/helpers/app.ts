@@ -29,6 +29,7 @@ import type { Broker, StartBrokerOptions } from './broker.ts';
 import { createFakeClock, type FakeClock } from '../../src/lib/fake-clock.ts';
 import type { Random } from '../../src/lib/random.ts';
 import { createSeededRandom } from '../../src/lib/seeded-random.ts';
+import { createMemoryPgliteDb } from '../../src/storage/pglite-db.ts';
 import { onExitSync } from './exit.ts';
 
 export interface StartAppOptions extends Pick<StartBrokerOptions, 'dataDir' | 'databaseUrl' | 'rootToken' | 'args' | 'env' | 'dev' | 'configFile'> {
@@ -40,6 +41,13 @@ export interface StartAppOptions extends Pick<StartBrokerOptions, 'dataDir' | 'd
   startAt?: Date | number;
   /** true: the background jobs run on their cron timers as in a real broker. Default false (run them with kick). */
   timers?: boolean;
+  /**
+   * Where embedded PGlite keeps its cluster when the test gives no dataDir, databaseUrl or configFile. 'memory'
+   * (default): in memory, loaded from the build's template tarball, gone at stop (the app's data directory holds
+   * the rest). 'disk': in `<dataDir>/pglite`, as a real broker, for a test that restarts on the same directory
+   * or looks at the files.
+   */
+  storage?: 'memory' | 'disk';
 }
 
 export interface InProcessBroker extends Omit<Broker, 'proc'> {
@@ -154,7 +162,8 @@ export async function startApp(opts: StartAppOptions = {}): Promise<InProcessBro
 
   const deferred: { handler?: Parameters<typeof createListener>[1] } = {};
   const server: Listener = createListener(config, (req, res) => deferred.handler?.(req, res));
-  const app = await buildApp({ config, log, clock, random, timers: opts.timers ?? false });
+  const inMemory = !opts.dataDir && !opts.configFile && !config.database_url && (opts.storage ?? 'memory') === 'memory';
+  const app = await buildApp({ config, log, clock, random, timers: opts.timers ?? false, embeddedDb: inMemory ? createMemoryPgliteDb() : undefined });
   deferred.handler = app.http.callback();
   try {
     await new Promise<void>((resolve, reject) => {

@@ -23,6 +23,8 @@ export interface PgNode {
   /** Superuser URL of `db` on this server alone. */
   url(db?: string): string;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Starts a stopped server again, on the same port (bench/mixed-load's PostgreSQL restart). */
+  start(): Promise<void>;
   /** pg_ctl promote -w: returns once the server accepts writes. */
   promote(): Promise<void>;
   /** A client on `db` (default postgres); closed by the caller. */
@@ -139,6 +141,16 @@ function node(ctx: Ctx, dataDir: string, port: number): PgNode {
       if (!ctx.running.has(dataDir)) return;
       await ctx.asPg('pg_ctl', ['-D', dataDir, '-m', mode, '-w', '-t', '30', 'stop']);
       ctx.running.delete(dataDir);
+    },
+    async start() {
+      if (ctx.running.has(dataDir)) return;
+      ctx.running.add(dataDir);
+      try {
+        await ctx.asPg('pg_ctl', ['-D', dataDir, '-l', path.join(ctx.tmp, `${path.basename(dataDir)}.log`), '-w', '-t', '60', '-o', `-p ${port}`, 'start']);
+      } catch (err) {
+        ctx.running.delete(dataDir);
+        throw err;
+      }
     },
     async promote() {
       await ctx.asPg('pg_ctl', ['-D', dataDir, '-w', '-t', '30', 'promote']);

@@ -20,6 +20,7 @@ import pg from 'pg';
 import type { Client as PgClient } from 'pg';
 import { stir } from './activity.ts';
 import { onExitSync, shQuote, startWatchdog } from './exit.ts';
+import { pgTemplate } from './pg-template.ts';
 
 export interface PgCluster {
   /** Connection URL for `dbName` (default `postgres`) as the superuser. */
@@ -69,6 +70,14 @@ export function startPostgres(): Promise<PgCluster> {
     });
   }
   return cached;
+}
+
+/**
+ * Start another throwaway cluster, not the cached one (a benchmark that needs two servers, e.g. the broker's storage
+ * apart from a target it manages, as in a real deployment). The caller stops it; exit handlers clean up anyway.
+ */
+export function startSeparatePostgres(): Promise<PgCluster> {
+  return launch();
 }
 
 /** Stop the cached cluster, if one was started (for `test.after.always(stopPostgres)`). */
@@ -201,7 +210,7 @@ async function launchSystem(
   const dataDir = path.join(tmp, 'data');
   const logFile = path.join(tmp, 'postgres.log');
   const pwFile = path.join(tmp, 'pwfile');
-  const password = randomHex(16);
+  let password = randomHex(16);
 
   const bin = (name: string): string => path.join(binDir, name);
   const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', LANG: 'C' };
@@ -232,23 +241,38 @@ async function launchSystem(
   });
 
   try {
-    await fsp.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
-    if (root && pgUser) {
-      await fsp.mkdir(dataDir, { mode: 0o700 });
-      for (const p of [tmp, dataDir, pwFile]) await fsp.chown(p, pgUser.uid, pgUser.gid);
+    const initdb = async (into: string, withPwFile: string): Promise<void> => {
+      if (root && pgUser) {
+        await fsp.mkdir(into, { mode: 0o700 });
+        await fsp.chown(into, pgUser.uid, pgUser.gid);
+      }
+      await asPg('initdb', [
+        '-D', into,
+        '-U', SUPERUSER,
+        `--pwfile=${withPwFile}`,
+        '--auth-host=scram-sha-256',
+        '--auth-local=scram-sha-256',
+        '-E', 'UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
+      ]);
+    };
+    const own = async (p: string): Promise<void> => {
+      if (root && pgUser) await fsp.chown(p, pgUser.uid, pgUser.gid);
+    };
+    await own(tmp);
+    const template = await pgTemplate({ base, major, initdb, own, randomHex });
+    if (template) {
+      // cp -a keeps the postgres user's ownership and the data directory's 0700.
+      await run('cp', ['-a', template.dataDir, dataDir]);
+      password = template.password;
+    } else {
+      await fsp.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+      await own(pwFile);
+      await initdb(dataDir, pwFile);
+      await fsp.rm(pwFile, { force: true });
     }
-    await asPg('initdb', [
-      '-D', dataDir,
-      '-U', SUPERUSER,
-      `--pwfile=${pwFile}`,
-      '--auth-host=scram-sha-256',
-      '--auth-local=scram-sha-256',
-      '-E', 'UTF8',
-      '--locale=C',
-      '--no-sync',
-      '--no-instructions',
-    ]);
-    await fsp.rm(pwFile, { force: true });
     await fsp.appendFile(
       path.join(dataDir, 'postgresql.conf'),
       [

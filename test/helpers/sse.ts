@@ -16,7 +16,7 @@ export interface Sse {
   waitFor(pred: (e: { event: string; data: Record<string, unknown> }) => boolean, timeoutMs?: number): Promise<{ event: string; data: Record<string, unknown>; at: number }>;
 }
 
-export function subscribe(b: Broker, token: string, query = ''): Promise<Sse> {
+export function subscribe(b: Pick<Broker, 'address'>, token: string, query = ''): Promise<Sse> {
   return new Promise((resolve, reject) => {
     const req = http.get(`${b.address}/v1/sys/events/subscribe${query}`, { headers: { 'x-vault-token': token, accept: 'text/event-stream' } }, (res) => {
       const events: Sse['events'] = [];
@@ -76,7 +76,7 @@ export function subscribe(b: Broker, token: string, query = ''): Promise<Sse> {
 }
 
 /** A token whose only policy is `policy` (a JSON path map), for ACL-filtering checks. */
-export async function tokenWith(b: Broker, policy: Record<string, unknown>): Promise<string> {
+export async function tokenWith(b: Pick<Broker, 'address' | 'rootToken'>, policy: Record<string, unknown>): Promise<string> {
   const name = `p${Math.random().toString(36).slice(2, 8)}`;
   await api(b, 'PUT', `sys/policies/acl/${name}`, { body: { policy: JSON.stringify({ path: policy }) } });
   const r = await api(b, 'POST', 'auth/token/create', { body: { policies: [name] } });

@@ -3,11 +3,14 @@
 //   const proxy = await startTcpProxy(pg.port);   // 127.0.0.1:<proxy.port> → 127.0.0.1:<pg.port>
 //   await proxy.down();   // refuses new connections and cuts the open ones
 //   await proxy.up();     // accepts again, on the same port
+//   proxy.refuseNew();    // refuses new connections and keeps the open ones (a reconnect cannot get through)
 import net from 'node:net';
 
 export interface TcpProxy {
   readonly port: number;
   down(): Promise<void>;
+  /** Stops accepting connections; those already open stay up (up() accepts again). */
+  refuseNew(): void;
   up(): Promise<void>;
   close(): Promise<void>;
 }
@@ -47,6 +50,11 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   return {
     port,
     down: stop,
+    refuseNew() {
+      const s = server;
+      server = null;
+      s?.close();
+    },
     async up() {
       if (server) return;
       server = makeServer();

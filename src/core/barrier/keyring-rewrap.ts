@@ -12,6 +12,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Barrier } from './barrier.ts';
 import type { RotationTarget } from '../engine.ts';
 import { CONTEXTS, type EncryptionContext } from './contexts.ts';
+import { ENTRY_CACHE_CHANNEL } from './entry-cache.ts';
 
 export interface KeyringRewrapDeps {
   db: Db;
@@ -24,6 +25,8 @@ export interface KeyringRewrapDeps {
   budgetMs?: number;
   /** The run's time budget and how long a clean table is trusted before it is scanned again. */
   clock: Clock;
+  /** Called after a batch moved entries: this replica's entry cache drops what it held (the others hear NOTIFY). */
+  entriesMoved?: () => void;
 }
 
 export interface RewrapStatus {
@@ -71,6 +74,8 @@ export function createKeyringRewrap(deps: KeyringRewrapDeps) {
       });
       // The barrier's term: the job's, or a newer one if the keyring moved on meanwhile (both are past the old rows').
       const stored = await store.store(q, table, next.term, out);
+      // Cached sealed records of these rows now differ from storage: every replica drops its entry cache at commit.
+      if (table === 'entries' && stored > 0) await q.query('SELECT pg_notify($1, $2)', [ENTRY_CACHE_CHANNEL, '*']);
       const failed = next.failed;
       if (failed > 0) deps.log.warn({ table, failed }, 'keyring rewrap: some stored DEKs do not open under their key term; left as they are');
       return [stored, failed + (out.length - stored), rows.at(-1)?.ref ?? null];
@@ -91,6 +96,7 @@ export function createKeyringRewrap(deps: KeyringRewrapDeps) {
       // Each run walks the table once in key order; rows it skipped (locked, or failed) are met again by the next run.
       for (let after: string | null = null; ; ) {
         const [done, failed, last] = await rewrapBatch(table, term, after);
+        if (table === 'entries' && done > 0) deps.entriesMoved?.();
         total += done;
         tableFailed += failed;
         if (last === null) break;

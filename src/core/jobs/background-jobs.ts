@@ -62,12 +62,15 @@ export function registerBackgroundJobs(deps: BackgroundJobsDeps): void {
       await tokens.pruneTombstones();
     },
   });
+  // What dead brokers left behind: leases whose token is gone, and job slots still `running` for a replica that is gone.
   scheduler.add({
     name: 'lease-orphan-sweep',
     schedule: '0 */10 * * * *',
     exclusive: true,
     run: async () => {
       if ((await leases.sweepOrphans()) > 0) void expiry.kick();
+      const abandoned = await scheduler.sweepAbandoned();
+      if (abandoned > 0) log.warn({ slots: abandoned }, 'closed job slots left running by a replica that is gone');
     },
   });
   // Secrets whose broker died between creating them on a target and storing their lease (lease-intents.ts).

@@ -14,6 +14,7 @@ import type { Db } from '../../storage/db.ts';
 import type { RowMac } from '../integrity/row-mac.ts';
 import { jobFields } from '../integrity/rows.ts';
 import type { JobRow, JobRunRow, SchedulerStore } from '../../storage/scheduler-store.ts';
+import { jobLockKey, replicaSessionKey, SCHEDULER_SESSION_CLASS, sweepAbandonedRuns } from './abandoned-runs.ts';
 import { CLAIM_LEASE_MS, RETRY_MARGIN_MS, RETRY_MAX_MS, slotRetry, storageUnavailable } from './slot-retry.ts';
 
 export interface JobSpec {
@@ -48,12 +49,7 @@ const ERROR_CHARS = 500;
 /** A slot's body is run again after the storage went away under it at most this many times (a failover is one event). */
 const BODY_ATTEMPTS = 3;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
-/** A stable 32-bit key for pg_try_advisory_xact_lock, one per job name. */
-const lockKey = (name: string): number => {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  return h | 0;
-};
+const lockKey = jobLockKey;
 
 export function validSchedule(expr: string): boolean {
   return cron.validate(expr);
@@ -161,8 +157,18 @@ export function createScheduler(deps: SchedulerDeps) {
     }
   }
 
+  /** Held for the process's life from its first claim: while it is, no sweep takes this replica's `running` slots for abandoned. */
+  let session: Promise<void> | null = null;
+  const holdSession = (): Promise<void> =>
+    (session ??= deps.db.holdSessionLock(SCHEDULER_SESSION_CLASS, replicaSessionKey(deps.replicaId)).catch((err: unknown) => {
+      deps.log.warn({ err: errorText(err) }, 'could not take the scheduler session lock; taking it again at the next slot');
+      session = null;
+    }));
+
   async function runSlotTries(spec: JobSpec, slot: Date, kind: JobRunRow['kind']): Promise<RunOutcome> {
     const { db, store } = deps;
+    // Not waited for: a sweep takes only rows older than CLAIM_LEASE_MS, and a slot need not wait on a failing connection.
+    void holdSession();
     const retry = slotRetry(
       () => retryDeadline(spec, slot, kind),
       () => stopped || !deps.ready(),
@@ -323,6 +329,8 @@ export function createScheduler(deps: SchedulerDeps) {
     names: (): string[] => [...specs.keys()],
 
     has: (name: string): boolean => specs.has(name),
+    /** Closes slots left `running` by replicas that are gone (abandoned-runs.ts); run by a periodic job. */
+    sweepAbandoned: (): Promise<number> => sweepAbandonedRuns(deps, (job, slot) => inFlight.has(`${job}@${slot.getTime()}`)),
     list: (): Promise<JobRow[]> => deps.store.list(deps.db),
     history: (name: string, limit: number): Promise<JobRunRow[]> => deps.store.history(deps.db, name, limit),
     setPaused: (name: string, paused: boolean): Promise<boolean> => deps.store.setPaused(deps.db, name, paused, deps.rowMac.sign('scheduled_jobs', jobFields({ name, paused }))),

@@ -1,7 +1,8 @@
 /**
  * The expiry worker (DESIGN §4): every replica runs it, as the scheduler's shared `lease-expiry` job (every second). Each pass claims due leases with FOR UPDATE SKIP LOCKED
  * (so replicas split the work with no coordinator and never take the same lease), revokes them through their
- * engines with bounded concurrency, and deletes the revoked rows in one statement. A full batch means more
+ * engines with bounded concurrency (grouped: an engine with revokeMany takes a group in one call, revoke-groups.ts),
+ * and deletes the revoked rows in one statement. A full batch means more
  * may be due, so the next pass starts at once.
  */
 import { randomUUID } from 'node:crypto';
@@ -9,7 +10,8 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Db } from '../../storage/db.ts';
 import type { LeaseRow, LeasesStore } from '../../storage/leases-store.ts';
-import type { LeaseManager } from './leases.ts';
+import type { ClaimedLease, LeaseManager } from './leases.ts';
+import { pool, revokeInGroups } from './revoke-groups.ts';
 
 export interface ExpiryWorkerDeps {
   db: Db;
@@ -27,17 +29,8 @@ const CLAIM_SECONDS = 60;
 /** A lease is never started this close to the end of its claim: it goes back to the queue for the next pass. */
 const CLAIM_MARGIN_MS = 20_000;
 
-/** Runs fn over items with at most `limit` in flight. */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  });
-  await Promise.all(lanes);
-}
+/** Leases per revokeMany call: a full default batch (500) goes to a target in two lists, run side by side. */
+const REVOKE_CHUNK = 250;
 
 export function createExpiryWorker(deps: ExpiryWorkerDeps) {
   let running: Promise<void> | null = null;
@@ -51,15 +44,16 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps) {
     const claimUntil = now.getTime() + CLAIM_SECONDS * 1000;
     const rows: LeaseRow[] = await deps.store.claimDue(deps.db, claimId, now, new Date(claimUntil), deps.batch);
     if (rows.length === 0) return 0;
-    const gone: string[] = [];
-    const late: string[] = [];
+    const ready: ClaimedLease[] = [];
     await pool(rows, deps.concurrency, async (row) => {
-      // Past the margin another replica may take the lease once the claim ends: never revoke it here then.
-      if (deps.clock.now().getTime() > claimUntil - CLAIM_MARGIN_MS) {
-        late.push(row.id);
-        return;
-      }
-      if (await deps.leases.revokeClaimed(row, claimId)) gone.push(row.id);
+      const item = await deps.leases.prepareClaimed(row, claimId);
+      if (item) ready.push(item);
+    });
+    const { gone, late } = await revokeInGroups(ready, {
+      concurrency: deps.concurrency,
+      chunk: REVOKE_CHUNK,
+      late: () => deps.clock.now().getTime() > claimUntil - CLAIM_MARGIN_MS,
+      failed: (item, err) => deps.leases.revokeFailed(item.row, claimId, err),
     });
     await deps.store.deleteMany(deps.db, gone, claimId);
     await deps.store.release(deps.db, late, claimId, deps.clock.now());

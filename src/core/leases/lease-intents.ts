@@ -9,7 +9,8 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { randomBase62, type Random } from '../../lib/random.ts';
 import type { Db, Queryable } from '../../storage/db.ts';
-import type { LeaseIntentsStore } from '../../storage/lease-intents-store.ts';
+import type { LeaseIntentRow, LeaseIntentsStore } from '../../storage/lease-intents-store.ts';
+import { createGroupCommit } from '../../lib/group-commit.ts';
 import type { Barrier } from '../barrier/barrier.ts';
 import type { LeaseIntents, MountInfo, SecretType } from '../engine.ts';
 import { CONTEXTS } from '../barrier/contexts.ts';
@@ -33,6 +34,15 @@ const BATCH = 100;
 export function createLeaseIntents(deps: LeaseIntentsDeps) {
   const { db, store } = deps;
   const forget = (q: Queryable, id: string): Promise<void> => store.delete(q, id);
+  // Concurrent mints record their intents together: one INSERT per batch. Each resolves once its row is committed,
+  // before its engine creates anything; a failed batch fails each of its mints before anything was created.
+  const inserts = createGroupCommit<LeaseIntentRow, void>({
+    gather: true,
+    write: async (rows) => {
+      await store.insertMany(db, rows);
+      return rows.map(() => undefined);
+    },
+  });
 
   return {
     forget,
@@ -43,7 +53,7 @@ export function createLeaseIntents(deps: LeaseIntentsDeps) {
         async record(type, internal) {
           const id = `${mount.path}${randomBase62(deps.random, 24)}`;
           const sealed = deps.barrier.encrypt(ctxOf(id), Buffer.from(JSON.stringify(internal), 'utf8')).sealed;
-          await store.insert(db, { id, mountId: mount.id, secretType: type, internal: sealed, createdAt: deps.clock.now() });
+          await inserts.submit({ id, mountId: mount.id, secretType: type, internal: sealed, createdAt: deps.clock.now() });
           return id;
         },
         forget: (id) => forget(db, id),

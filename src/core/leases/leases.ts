@@ -8,7 +8,8 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { randomBase62, randomFraction, type Random } from '../../lib/random.ts';
 import type { Db, Queryable } from '../../storage/db.ts';
-import type { LeaseCountQuota, LeaseRow, LeasesStore } from '../../storage/leases-store.ts';
+import type { BatchOutcome, LeaseCountQuota, LeaseRow, LeasesStore, NewLease } from '../../storage/leases-store.ts';
+import { createGroupCommit } from '../../lib/group-commit.ts';
 import type { Barrier } from '../barrier/barrier.ts';
 import type { LeaseInfo, LeaseSpec, MountInfo, SecretType } from '../engine.ts';
 import { rowIntegrityError, type RowMac } from '../integrity/row-mac.ts';
@@ -44,6 +45,13 @@ export interface LeaseManagerDeps {
   forgetIntent?(q: Queryable, id: string): Promise<void>;
   /** Test-only crash points (SEALBOX_TEST_FAILPOINTS): "lease:before-insert" kills the process before a lease is stored. */
   failpoints?: ReadonlySet<string>;
+}
+
+/** A claimed lease whose row checked, with its engine's secret type and its opened data (prepareClaimed). */
+export interface ClaimedLease {
+  row: LeaseRow;
+  type: SecretType;
+  lease: LeaseInfo;
 }
 
 export interface Registered {
@@ -113,16 +121,34 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     return row;
   };
 
+  /** Records a failed revocation of a lease this claim holds (retry with backoff, or irrevocable); never throws. */
+  const revokeFailed = (row: LeaseRow, claimId: string, err: unknown): Promise<void> =>
+    failed(row, claimId, err).catch((e: Error) => deps.log.error({ lease_id: row.id, err: e.message }, 'could not record a failed revocation'));
+
+  /**
+   * A lease this claim holds, ready for its engine: row checked, secret type resolved, internal data opened. Null
+   * when any of that fails (recorded as a failed revocation). A row that fails its check is never handed to an engine
+   * (its mount or type may have been repointed): it is retried and ends up listed as irrevocable for an operator.
+   */
+  async function prepareClaimed(row: LeaseRow, claimId: string): Promise<ClaimedLease | null> {
+    try {
+      checked(row);
+      return { row, type: typeOf(row), lease: await info(row) };
+    } catch (err) {
+      await revokeFailed(row, claimId, err);
+      return null;
+    }
+  }
+
   /** Runs the engine's revoke for a lease this claim holds; true when it is gone (the caller deletes the row). */
   async function revokeClaimed(row: LeaseRow, claimId: string): Promise<boolean> {
+    const ready = await prepareClaimed(row, claimId);
+    if (!ready) return false;
     try {
-      // A row that fails its check is never handed to an engine (its mount or type may have been repointed): the
-      // failure is recorded, retried, and the lease ends up listed as irrevocable for an operator.
-      checked(row);
-      await typeOf(row).revoke(await info(row));
+      await ready.type.revoke(ready.lease);
       return true;
     } catch (err) {
-      await failed(row, claimId, err).catch((e: Error) => deps.log.error({ lease_id: row.id, err: e.message }, 'could not record a failed revocation'));
+      await revokeFailed(row, claimId, err);
       return false;
     }
   }
@@ -138,9 +164,20 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   };
   const quotas = async (force: boolean): Promise<NonNullable<typeof quotaCache>> =>
     !force && quotaCache && clock.now().getTime() - quotaCache.at <= QUOTA_CACHE_MS ? quotaCache : loadQuotas();
+  /** Whether a quota (trusted or not) as last read covers a lease id. */
+  const coveredBy = (c: NonNullable<typeof quotaCache>, id: string): boolean => [...c.quotas.map((x) => x.path), ...c.bad.values()].some((p) => id.startsWith(p));
+
+  // Leases no quota covers are group-committed: concurrent mints store theirs (each ending its intent) in one
+  // statement per batch. Each register returns only once its own row is committed (read-your-writes); a failed
+  // batch fails each of its registers, which then revoke their secrets as any failed registration does.
+  const inserts = createGroupCommit<{ lease: NewLease; endsIntent: string | null }, BatchOutcome>({ write: (items) => store.insertBatch(db, items), gather: true });
 
   return {
     revokeClaimed,
+    prepareClaimed,
+    revokeFailed,
+    /** Lease insert batches written, and leases in them (tests). */
+    insertStats: inserts.stats,
 
     /**
      * Throws 429 when a lease count quota covering `path` (mount path + request path) is full. Counters are read at
@@ -191,8 +228,16 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
         const row = { ...lease, mac: deps.rowMac.sign('leases', leaseFields(lease)) };
         // The lease and the end of its intent commit together, in one statement (one round trip, no transaction to
         // open and close): a secret is always either leased or still intended. Quotas are read before it.
+        const cached = await quotas(false);
+        if (!coveredBy(cached, id)) {
+          // No quota covers it (as last read; the batch statement checks again): group-committed with other mints.
+          const outcome = await inserts.submit({ lease: row, endsIntent: spec.intentId ?? null });
+          if (outcome === 'no-mount') throw new Error('the mount was removed while the secret was issued');
+          if (outcome === 'inserted') return { id, duration: ttl, renewable: spec.renewable, warnings };
+          // 'covered': a quota appeared since it was read; the quota-checked insert below decides.
+        }
         const insert = async (qs: Awaited<ReturnType<typeof quotas>>['quotas']) => store.insertWithinQuota(db, row, qs, spec.intentId ?? null);
-        let full = await insert((await quotas(false)).quotas);
+        let full = await insert(cached.quotas);
         if (full) {
           // Full, or a covering quota changed since it was checked: check again, then retry once.
           const fresh = await quotas(true);

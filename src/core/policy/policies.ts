@@ -9,7 +9,7 @@ import { parsePolicy, type PolicyRule } from './acl/parse.ts';
 import { expandTemplates, isTemplated } from './acl/templates.ts';
 import type { RowMac } from '../integrity/row-mac.ts';
 import { policyFields } from '../integrity/rows.ts';
-import type { Authorizer } from './policy.ts';
+import type { Authorizer, Capability } from './policy.ts';
 import type { TokenEntry } from '../tokens/tokens.ts';
 
 /** Vault's built-in `default` policy (the part that applies here). Editable, never deletable. */
@@ -69,7 +69,11 @@ export function normalizePolicyName(name: string): string {
 export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger; rowMac: RowMac }) {
   const rulesCache = new Map<string, PolicyRule[] | null>();
   const aclCache = new Map<string, Acl>();
+  // Each token entry's ACL, for `aclCached`: valid while no policy changed since (the generation is bumped by clear).
+  let generation = 0;
+  const byEntry = new WeakMap<TokenEntry, { generation: number; acl: Acl }>();
   const clear = (): void => {
+    generation++;
     rulesCache.clear();
     aclCache.clear();
   };
@@ -91,6 +95,9 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
   };
 
   const aclFor = async (token: TokenEntry): Promise<Acl> => {
+    const known = byEntry.get(token);
+    if (known && known.generation === generation) return known.acl;
+    const seen = generation;
     const names = token.policies.filter((p) => p !== 'root');
     const sets = await rulesFor(names);
     const templated = sets.some((rules) => rules.some(isTemplated));
@@ -102,6 +109,7 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
       if (aclCache.size >= ACL_CACHE_MAX) aclCache.clear();
       aclCache.set(key, acl);
     }
+    if (seen === generation) byEntry.set(token, { generation, acl });
     return acl;
   };
 
@@ -112,6 +120,11 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
 
   return {
     aclFor,
+    /** The ACL `aclFor` last gave for this very entry object, if no policy changed since; undefined otherwise. */
+    aclCached(token: TokenEntry): Acl | undefined {
+      const known = byEntry.get(token);
+      return known && known.generation === generation ? known.acl : undefined;
+    },
     async listenForChanges(): Promise<void> {
       await deps.db.listen(CHANNEL, () => clear());
     },
@@ -146,6 +159,12 @@ export function createPolicies(deps: { db: Db; store: PoliciesStore; log: Logger
 
 export type Policies = ReturnType<typeof createPolicies>;
 
+function decide(caps: ReadonlySet<Capability>, capability: Capability, needsSudo: boolean): boolean {
+  if (caps.has('deny')) return false;
+  if (needsSudo && !caps.has('sudo')) return false;
+  return caps.has(capability);
+}
+
 /** Vault's ACL semantics: root may do anything; otherwise the most specific rule decides, deny wins, sudo where required. */
 export function createAclAuthorizer(
   policies: Policies,
@@ -158,10 +177,12 @@ export function createAclAuthorizer(
     },
     async allowed(token, path, capability, needsSudo) {
       if (token.policies.includes('root')) return true;
-      const caps = (await policies.aclFor(token)).capabilities(path);
-      if (caps.has('deny')) return false;
-      if (needsSudo && !caps.has('sudo')) return false;
-      return caps.has(capability);
+      return decide((await policies.aclFor(token)).capabilities(path), capability, needsSudo);
+    },
+    allowedNow(token, path, capability, needsSudo) {
+      if (token.policies.includes('root')) return true;
+      const acl = policies.aclCached(token);
+      return acl && decide(acl.capabilities(path), capability, needsSudo);
     },
     async check(token, path, capability, needsSudo, data) {
       if (token.policies.includes('root')) return { allowed: true };

@@ -17,6 +17,11 @@ export interface AclResult extends WrappingLimits {
 export interface Authorizer {
   allowed(token: TokenEntry, path: string, capability: Capability, needsSudo: boolean): boolean | Promise<boolean>;
   /**
+   * `allowed` answered at once from what is already cached (compiled policies), or undefined when it would have to
+   * wait (then ask `allowed`). For hot paths that decide many times over, such as an event fanned out to subscribers.
+   */
+  allowedNow?(token: TokenEntry, path: string, capability: Capability, needsSudo: boolean): boolean | undefined;
+  /**
    * The request-time check: `allowed` plus the path's parameter constraints on the request's data (Vault checks them
    * for read, create, update and patch) and its wrapping TTL bounds, which the caller enforces.
    */

@@ -40,6 +40,12 @@ const ERROR_CHARS = 500;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) || 'failed';
 const ctxOf = CONTEXTS.rotations;
 
+/** A step's write found the claim no longer this driver's (taken over, e.g. across a failover): stop, record nothing. */
+class ClaimLost extends Error {}
+const mine = (moved: boolean): void => {
+  if (!moved) throw new ClaimLost('claim lost');
+};
+
 class NotStarted extends Error {
   constructor(readonly reason: 'claim-lost' | 'slot-taken') {
     super(reason);
@@ -144,7 +150,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
         switch (step) {
           case 'create': {
             pending = await withTimeout(target.create(ctx), 'create');
-            await store.advance(db, current.id, claimId, runId, 'set', now(), sealPending(current.id, pending));
+            mine(await store.advance(db, current.id, claimId, runId, 'set', now(), sealPending(current.id, pending)));
             failpoint('rotation:after-create');
             step = 'set';
             break;
@@ -152,13 +158,13 @@ export function createRotationManager(deps: RotationManagerDeps) {
           case 'set':
             await withTimeout(target.set(ctx, pending ?? {}), 'set');
             failpoint('rotation:after-set-before-persist');
-            await store.advance(db, current.id, claimId, runId, 'test', now());
+            mine(await store.advance(db, current.id, claimId, runId, 'test', now()));
             failpoint('rotation:after-set');
             step = 'test';
             break;
           case 'test':
             await withTimeout(target.test(ctx, pending ?? {}), 'test');
-            await store.advance(db, current.id, claimId, runId, 'finish', now());
+            mine(await store.advance(db, current.id, claimId, runId, 'finish', now()));
             failpoint('rotation:after-test');
             step = 'finish';
             break;
@@ -172,12 +178,12 @@ export function createRotationManager(deps: RotationManagerDeps) {
               const retirePath = `${mountPrefix(current.id, current.kind, current.target)}${consumerPath(current.target)}`;
               const retireAt = new Date(t.getTime() + grace * 1000);
               pending = withRetire(pending ?? {}, retireAt, retirePath);
-              await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath, pending: sealPending(current.id, pending), at: t });
+              mine(await store.enterRetire(db, current.id, claimId, runId, { retireAt, retirePath, pending: sealPending(current.id, pending), at: t }));
               failpoint('rotation:after-finish');
               step = 'retire';
               break;
             }
-            await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: await nextDueNow(current.id, t) });
+            mine(await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: await nextDueNow(current.id, t) }));
             step = null;
             break;
           }
@@ -203,7 +209,7 @@ export function createRotationManager(deps: RotationManagerDeps) {
               failpoint('rotation:after-retire-before-persist');
             }
             const record: RetireRecord = decision.record;
-            await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: await nextDueNow(current.id, t), consumers: record });
+            mine(await store.finishRun(db, current.id, claimId, runId, { status: 'ok', error: null, now: t, nextRunAt: await nextDueNow(current.id, t), consumers: record }));
             deps.log.info({ rotation: current.id, run_id: runId, retired: decision.act === 'retire', reason: record.reason }, 'rotation retire step done');
             step = null;
             break;
@@ -214,6 +220,10 @@ export function createRotationManager(deps: RotationManagerDeps) {
       finished = true;
       return 'ok';
     } catch (err) {
+      if (err instanceof ClaimLost) {
+        deps.log.warn({ rotation: current.id, run_id: runId }, 'rotation claim lost; leaving the run to its new owner');
+        return 'skipped';
+      }
       const error = errorText(err);
       failedError = error;
       const attempts = current.attempts + 1;

@@ -149,6 +149,28 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     await store.deleteTombstone(q ?? db, built.tokenHmac);
   };
 
+  // numUses < 0: the last use is being spent; the token is revoked when that request ends.
+  const live = (entry: TokenEntry | null): TokenEntry | null => (!entry || expired(entry) || entry.numUses < 0 ? null : entry);
+
+  /** `freshForMs`: a cached entry due to expire sooner than that is read again (a periodic re-check keeps it warm). */
+  const lookupHmac = async (key: Buffer, freshForMs = 0): Promise<TokenEntry | null> => {
+    const hex = key.toString('hex');
+    const hit = cache.get(hex);
+    const nowMs = clock.now().getTime();
+    let entry: TokenEntry | null;
+    if (hit && hit.until > nowMs + freshForMs) entry = hit.entry;
+    else {
+      const seen = generation;
+      const stored = await store.getByHmac(db, key);
+      entry = stored && checked(stored);
+      if (entry && entry.numUses === 0 && seen === generation) {
+        if (cache.size >= CACHE_MAX) cache.clear();
+        cache.set(hex, { entry, until: nowMs + CACHE_MS });
+      }
+    }
+    return live(entry);
+  };
+
   return {
     hmac,
     async listenForInvalidations(): Promise<void> {
@@ -178,24 +200,23 @@ export function createTokens(deps: { db: Db; store: TokensStore; barrier: Barrie
     /** The live entry for a token, or null if it is unknown, expired or revoked. */
     async lookup(token: string): Promise<TokenEntry | null> {
       if (token.length === 0 || token.length > 256) return null;
-      const key = hmac(token);
-      const hex = key.toString('hex');
-      const hit = cache.get(hex);
+      return lookupHmac(hmac(token));
+    },
+
+    /** `lookup` by the token's HMAC (`hmac(token)`): a long-lived holder of a token (an event stream) works it out once. */
+    lookupHmac,
+
+    /**
+     * What `lookupHmac` would answer from the cache alone, without waiting: the live entry, null (cached but expired
+     * or being spent), or undefined when it is not cached (ask `lookupHmac`). Invalidations apply to both alike.
+     * Takes the HMAC in hex (`hmac(token).toString('hex')`), worked out once by a caller that asks for every event.
+     */
+    peek(hmacHex: string): TokenEntry | null | undefined {
+      const hit = cache.get(hmacHex);
       const nowMs = clock.now().getTime();
-      let entry: TokenEntry | null;
-      if (hit && hit.until > nowMs) entry = hit.entry;
-      else {
-        const seen = generation;
-        const stored = await store.getByHmac(db, key);
-        entry = stored && checked(stored);
-        if (entry && entry.numUses === 0 && seen === generation) {
-          if (cache.size >= CACHE_MAX) cache.clear();
-          cache.set(hex, { entry, until: nowMs + CACHE_MS });
-        }
-      }
-      // numUses < 0: the last use is being spent; the token is revoked when that request ends.
-      if (!entry || expired(entry) || entry.numUses < 0) return null;
-      return entry;
+      if (!hit || hit.until <= nowMs) return undefined;
+      const e = hit.entry;
+      return (e.expiresAt !== null && e.expiresAt.getTime() <= nowMs) || e.numUses < 0 ? null : e;
     },
 
     /**

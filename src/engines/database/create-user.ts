@@ -27,7 +27,18 @@ export async function createUser(
   });
   await deps.guard.reserve(config, role.name, username);
   const password = await deps.passwords.generate(config.passwordPolicy === '' ? undefined : config.passwordPolicy);
-  const verifier = await scramVerifier(password, deps.random);
+  const reload = (): Promise<DbConfig | null> => loadConfig(deps.storage, config.name);
+  const internal: CredsInternal = { config: config.name, role: role.name, username };
+  // Recorded before the user exists: if this broker dies before the lease is stored, a sweep drops the user. The
+  // intent's round trip to storage and the SCRAM verifier (libuv's thread pool) overlap; both end before CREATE ROLE.
+  const [verified, recorded] = await Promise.allSettled([scramVerifier(password, deps.random), deps.intents.record(CREDS_SECRET, { ...internal, ...a.extra })]);
+  if (verified.status === 'rejected' || recorded.status === 'rejected') {
+    if (recorded.status === 'fulfilled') await deps.intents.forget(recorded.value).catch(() => undefined);
+    await deps.guard.release(config, username).catch(() => undefined);
+    throw verified.status === 'rejected' ? verified.reason : (recorded as PromiseRejectedResult).reason;
+  }
+  const verifier = verified.value;
+  const intentId = recorded.value;
   const expiresAt = new Date(now.getTime() + a.lifetimeSeconds * 1000);
   const expiration = formatExpiration(expiresAt);
   const statements =
@@ -35,10 +46,6 @@ export async function createUser(
       ? renderStatements(role.creationStatements, { name: username, username, password: verifier, expiration })
       : [defaultCreation(username, verifier, expiration, role.defaultGroup)];
 
-  const reload = (): Promise<DbConfig | null> => loadConfig(deps.storage, config.name);
-  const internal: CredsInternal = { config: config.name, role: role.name, username };
-  // Recorded before the user exists: if this broker dies before the lease is stored, a sweep drops the user.
-  const intentId = await deps.intents.record(CREDS_SECRET, { ...internal, ...a.extra });
   let interrupted = false;
   try {
     await deps.pools.withClient(

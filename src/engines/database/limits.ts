@@ -35,6 +35,21 @@ export function createCreationGuard(deps: { storage: EngineStorage; clock: Clock
     refused.set(config, (refused.get(config) ?? 0) + 1);
     throw new AppError('rate_limited', message, [], { retryAfterSeconds });
   };
+  /** These users are gone: one read (and one locked write when any was counted), however many they are. */
+  const releaseMany = async (config: DbConfig, usernames: readonly string[]): Promise<void> => {
+    if (usernames.length === 0) return;
+    if (!limited(config) && !(await deps.storage.get(keyOf(config.name)))) return;
+    await deps.storage.locked(keyOf(config.name), async (s) => {
+      const raw = await s.get(keyOf(config.name));
+      if (!raw) return;
+      const rec = JSON.parse(raw.toString('utf8')) as LimitsRecord;
+      const counted = usernames.filter((u) => u in rec.users);
+      if (counted.length === 0) return;
+      for (const u of counted) delete rec.users[u];
+      live.set(config.name, Object.keys(rec.users).length);
+      await s.put(keyOf(config.name), encode(rec));
+    });
+  };
   return {
     /** Counts `username` against the config's limits before it is created; 429 when one is reached. */
     async reserve(config: DbConfig, role: string, username: string): Promise<void> {
@@ -66,18 +81,10 @@ export function createCreationGuard(deps: { storage: EngineStorage; clock: Clock
       });
     },
     /** The user is gone (dropped, or its creation failed): it no longer counts. Idempotent. */
-    async release(config: DbConfig, username: string): Promise<void> {
-      if (!limited(config) && !(await deps.storage.get(keyOf(config.name)))) return;
-      await deps.storage.locked(keyOf(config.name), async (s) => {
-        const raw = await s.get(keyOf(config.name));
-        if (!raw) return;
-        const rec = JSON.parse(raw.toString('utf8')) as LimitsRecord;
-        if (!(username in rec.users)) return;
-        delete rec.users[username];
-        live.set(config.name, Object.keys(rec.users).length);
-        await s.put(keyOf(config.name), encode(rec));
-      });
+    release(config: DbConfig, username: string): Promise<void> {
+      return releaseMany(config, [username]);
     },
+    releaseMany,
     /** For sys/metrics: live users (as last seen by this replica) and creations refused here, per config. */
     stats(): LimitStats[] {
       const names = new Set([...live.keys(), ...refused.keys()]);
