@@ -48,6 +48,7 @@ export async function createMemoryPgliteDb(): Promise<Db> {
 
 function fromPglite(db: PGlite, release: () => void): Db {
   const base = wrap(db);
+  const sessionLocks = new Set<string>();
   return {
     kind: 'pglite',
     query: base.query,
@@ -62,8 +63,11 @@ function fromPglite(db: PGlite, release: () => void): Db {
     // One process owns the directory (dir-lock.ts): every write is this process's own, so nothing can be missed.
     notifying: () => true,
     async holdSessionLock(classId: number, key: number): Promise<void> {
-      // One connection for the life of the process: a session lock on it ends with the process.
+      // One connection for the life of the process: a session lock on it ends with the process. Taken once.
+      const id = `${classId}:${key}`;
+      if (sessionLocks.has(id)) return;
       await db.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
+      sessionLocks.add(id);
     },
     async close(): Promise<void> {
       try {

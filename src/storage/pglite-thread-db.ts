@@ -98,6 +98,7 @@ export async function createPgliteThreadDb(dir: string, lockDir: string): Promis
     },
   });
   const base = on();
+  const sessionLocks = new Set<string>();
 
   return {
     kind: 'pglite',
@@ -138,8 +139,11 @@ export async function createPgliteThreadDb(dir: string, lockDir: string): Promis
     // One process owns the directory (dir-lock.ts): every write is this process's own, so nothing can be missed.
     notifying: () => true,
     async holdSessionLock(classId: number, key: number): Promise<void> {
-      // One connection for the life of the process: a session lock on it ends with the process.
+      // One connection for the life of the process: a session lock on it ends with the process. Taken once.
+      const id = `${classId}:${key}`;
+      if (sessionLocks.has(id)) return;
       await base.query('SELECT pg_advisory_lock($1::int, $2::int)', [classId, key]);
+      sessionLocks.add(id);
     },
     async close(): Promise<void> {
       try {

@@ -59,18 +59,16 @@ export function createRotationManager(deps: RotationManagerDeps) {
    * holds any more (its broker died) is free at once. Without the lock (it could not be taken) claims lapse as before.
    */
   const sessionKey = 1 + (deps.random.bytes(4).readUInt32BE(0) % 0x7ffffffe);
-  let session: Promise<number | null> | null = null;
-  const claimSession = (): Promise<number | null> => {
-    session ??= db.holdSessionLock(SESSION_LOCK_CLASS, sessionKey).then(
+  // Asked at each claim, not once: after a failover the lock must be held on the new primary before a claim records
+  // its key, or another replica would see a live claim as a dead broker's (the store answers at once while it holds).
+  const claimSession = (): Promise<number | null> =>
+    db.holdSessionLock(SESSION_LOCK_CLASS, sessionKey).then(
       () => sessionKey,
       (err: Error) => {
         deps.log.warn({ err: err.message }, 'could not take the rotation session lock; claims of a dead broker lapse after their time');
-        session = null;
         return null;
       },
     );
-    return session;
-  };
   const now = (): Date => deps.clock.now();
   /** Every schedule that comes through the API: valid, and not more often than the floor. */
   const checkApiSchedule = (when: { schedule?: string | null; periodSeconds?: number | null }): void => {
