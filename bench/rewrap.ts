@@ -83,7 +83,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   rates.rewrap.push(ENTRIES / rewrapS);
   rates.raw.push(ENTRIES / rawS);
   console.log(
-    `round ${round}: rewrap ${rewrapS.toFixed(2)} s = ${(ENTRIES / rewrapS).toFixed(0)} DEKs/s   raw UPDATE ${rawS.toFixed(2)} s = ${(ENTRIES / rawS).toFixed(0)} rows/s`,
+    `round ${round}: rewrap ${rewrapS.toFixed(2)} s = ${(ENTRIES / rewrapS).toFixed(0)} DEKs/s   raw UPDATE ${rawS.toFixed(2)} s = ${(ENTRIES / rawS).toFixed(0)} rows/s   ratio ${(rawS / rewrapS).toFixed(2)}`,
   );
 }
 
@@ -105,6 +105,9 @@ const avg = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 const rewrapRate = avg(rates.rewrap);
 const rawRate = avg(rates.raw);
 console.log(`crypto alone (tweetnacl, no database): ${cryptoRate.toFixed(0)} rewraps/s`);
+const ratios = rates.rewrap.map((x, i) => x / (rates.raw[i] as number)).sort((a, b) => a - b);
+const median = ratios.length % 2 ? (ratios[(ratios.length - 1) / 2] as number) : ((ratios[ratios.length / 2 - 1] as number) + (ratios[ratios.length / 2] as number)) / 2;
+console.log(`per-round ratio rewrap/raw: best ${(ratios[ratios.length - 1] as number).toFixed(2)}, median ${median.toFixed(2)} (goal >= 0.5: ${median >= 0.5 ? 'met' : 'not met'})`);
 console.log(`\nrewrap ${rewrapRate.toFixed(0)} DEKs/s   raw SQL UPDATE ${rawRate.toFixed(0)} rows/s   ratio rewrap/raw ${(rewrapRate / rawRate).toFixed(2)} (${ROUNDS} rounds, ${ENTRIES} entries, ${STORE})`);
 barrier.seal();
 await db.close();
