@@ -91,7 +91,14 @@ export async function alternate(a: () => Promise<Run>, b: () => Promise<Run>, ro
   for (let i = 0; i < rounds; i++) {
     as.push(await a());
     bs.push(await b());
+    const ra = as[i] as Run;
+    const rb = bs[i] as Run;
+    console.log(`  round ${i + 1}: A ${ra.rps.toFixed(0)} req/s   B ${rb.rps.toFixed(0)} req/s   ratio A/B ${(ra.rps / rb.rps).toFixed(2)}`);
   }
+  const ratios = as.map((r, i) => r.rps / (bs[i] as Run).rps).sort((x, y) => x - y);
+  const mid = ratios.length / 2;
+  const median = ratios.length % 2 ? (ratios[Math.floor(mid)] as number) : ((ratios[mid - 1] as number) + (ratios[mid] as number)) / 2;
+  console.log(`  ratio A/B over ${rounds} rounds: best ${(ratios[ratios.length - 1] as number).toFixed(2)}, median ${median.toFixed(2)}`);
   return [mergeRuns(as), mergeRuns(bs)];
 }
 
