@@ -110,7 +110,11 @@ test.before(async () => {
   const search = await api(b, 'GET', 'sys/audit-log?path_prefix=secret/data/app&outcome=denied');
   deniedSeq = (search.json as { data: { entries: { seq: number }[] } }).data.entries[0]?.seq ?? -1;
   // A witness (sealbox audit witness -once) cosigns a signed checkpoint of this log.
-  await pollUntil('a signed checkpoint', async () => (await fetch(`${b.address}/v1/sys/audit-log/checkpoint`)).status === 200);
+  // The broker signs checkpoints on its own timer (no log line): re-checked at 250 ms beats as well as on its output.
+  const asked = Date.now();
+  await pollUntil('a signed checkpoint', async () => (await fetch(`${b.address}/v1/sys/audit-log/checkpoint`)).status === 200, {
+    at: Array.from({ length: 120 }, (_, i) => asked + (i + 1) * 250),
+  });
   const wdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealbox-console-witness-'));
   const logVkey = ((await api(b, 'GET', 'sys/audit-log/public-key', { token: null })).json as { data: { vkey: string } }).data.vkey;
   const wconfig = path.join(wdir, 'witness.json');

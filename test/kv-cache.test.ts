@@ -5,7 +5,8 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { startApp, type InProcessBroker } from './helpers/app.ts';
 import { api } from './helpers/broker.ts';
-import { pollUntil } from './helpers/poll.ts';
+import { listenActivity } from './helpers/activity.ts';
+import { pollUntil, type PollOptions } from './helpers/poll.ts';
 import { startPostgres, withPgClient } from './helpers/postgres.ts';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
 
@@ -14,6 +15,19 @@ let a: InProcessBroker;
 let b: InProcessBroker;
 let url: string;
 let proxy: TcpProxy;
+let stopListening: (() => Promise<void>) | undefined;
+
+/**
+ * The waits of this file re-check on each NOTIFY of the replicas' cache channels (listenActivity), and at the beats
+ * of the brokers' own timers: a LISTEN connection confirmed by the heartbeat or re-opened after a cut has no event a
+ * test can see, only the moment the broker's timer comes round (every 2 s at the default 10 s staleness).
+ */
+const until = <T>(what: string, check: () => Promise<T | null | undefined | false>, opts: PollOptions = {}): Promise<T> => {
+  const start = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const at = Array.from({ length: Math.floor(timeoutMs / 250) }, (_, i) => start + (i + 1) * 250);
+  return pollUntil(what, check, { ...opts, timeoutMs, at });
+};
 
 test.before(async () => {
   const pg = await startPostgres();
@@ -25,8 +39,10 @@ test.before(async () => {
   const viaProxy = url.replace(`:${pg.port}/`, `:${proxy.port}/`);
   a = await startApp({ databaseUrl: `${viaProxy}?application_name=replica-a`, rootToken, clock: 'system' });
   b = await startApp({ databaseUrl: `${url}?application_name=replica-b`, rootToken, dataDir: a.dataDir, clock: 'system' });
+  stopListening = await listenActivity(url, ['sealbox_entries', 'sealbox_mounts', 'sealbox_keyring']);
 });
 test.after.always(async () => {
+  await stopListening?.();
   await b?.stop();
   await a?.stop();
   await proxy?.close();
@@ -53,7 +69,7 @@ async function read(r: InProcessBroker, path: string, token?: string): Promise<{
 }
 /** Reads on `r` until one is answered from the cache (the hit counter moves): the record is cached there. */
 async function cachedOn(r: InProcessBroker, path: string): Promise<Awaited<ReturnType<typeof read>>> {
-  return pollUntil(`a cached read of ${path}`, async () => {
+  return until(`a cached read of ${path}`, async () => {
     const before = await hits(r);
     const got = await read(r, path);
     return (await hits(r)) > before ? got : null;
@@ -66,7 +82,7 @@ test.serial('a write on B reaches A: A answers the old or the new version, never
   await write(b, 'cross/app', { v: 2 });
   // Within the NOTIFY delay A may still answer version 1; once it answers 2 it never answers 1 again.
   let seen = 0;
-  await pollUntil('A reads version 2', async () => {
+  await until('A reads version 2', async () => {
     const r = await read(a, 'cross/app');
     t.is(r.status, 200);
     t.true(r.version === 1 || r.version === 2, `version ${r.version}`);
@@ -79,17 +95,17 @@ test.serial('a write on B reaches A: A answers the old or the new version, never
   // Every kind of change on B reaches A's cache: soft delete, undelete, destroy, delete-metadata.
   const status = async (): Promise<number> => (await read(a, 'cross/app')).status;
   t.is((await api(b, 'DELETE', 'secret/data/cross/app')).status, 204);
-  await pollUntil('A sees the soft delete', async () => (await status()) === 404);
+  await until('A sees the soft delete', async () => (await status()) === 404);
   t.is((await api(b, 'POST', 'secret/undelete/cross/app', { body: { versions: [2] } })).status, 204);
-  await pollUntil('A sees the undelete', async () => (await read(a, 'cross/app')).data?.v === 2);
+  await until('A sees the undelete', async () => (await read(a, 'cross/app')).data?.v === 2);
   await cachedOn(a, 'cross/app');
   t.is((await api(b, 'POST', 'secret/destroy/cross/app', { body: { versions: [2] } })).status, 204);
-  await pollUntil('A sees the destroy', async () => (await status()) === 404);
+  await until('A sees the destroy', async () => (await status()) === 404);
   await write(b, 'cross/app', { v: 3 });
-  await pollUntil('A sees version 3', async () => (await read(a, 'cross/app')).version === 3);
+  await until('A sees version 3', async () => (await read(a, 'cross/app')).version === 3);
   await cachedOn(a, 'cross/app');
   t.is((await api(b, 'DELETE', 'secret/metadata/cross/app')).status, 204);
-  await pollUntil('A sees the metadata deleted', async () => {
+  await until('A sees the metadata deleted', async () => {
     const r = await read(a, 'cross/app');
     return r.status === 404 && r.data === null;
   });
@@ -139,7 +155,7 @@ test.serial('a lost LISTEN connection drops A\'s cache: A never answers from it 
   t.is(await hits(a), h0, 'that read was not answered from the cache');
   t.deepEqual((await cachedOn(a, 'listen/app')).data, { v: 2 }, 'caching resumed after LISTEN came back');
   await write(b, 'listen/app', { v: 3 });
-  await pollUntil('A sees version 3 through the restored LISTEN connection', async () => (await read(a, 'listen/app')).version === 3);
+  await until('A sees version 3 through the restored LISTEN connection', async () => (await read(a, 'listen/app')).version === 3);
 });
 
 test.serial('integrity: a tampered row is refused from storage, and once invalidated, A never answers what storage no longer holds', async (t) => {
@@ -163,7 +179,7 @@ test.serial('integrity: a tampered row is refused from storage, and once invalid
   t.false(refused.text.includes(secret));
   // An invalidation (what any write sends): A's cached copy goes, and A refuses too, every time after.
   await withPgClient(url, (c) => c.query('SELECT pg_notify($1, $2)', ['sealbox_entries', JSON.stringify({ m: mountId, k: ['meta/tamper/app'] })]));
-  await pollUntil('A refuses the tampered row', async () => (await read(a, 'tamper/app')).status === 500);
+  await until('A refuses the tampered row', async () => (await read(a, 'tamper/app')).status === 500);
   for (let i = 0; i < 3; i++) t.is((await read(a, 'tamper/app')).status, 500, 'a refused record is never cached');
 
   // A record removed from storage: after the invalidation A answers 404, not its cached copy.
@@ -171,7 +187,7 @@ test.serial('integrity: a tampered row is refused from storage, and once invalid
   await cachedOn(a, 'tamper/gone');
   await withPgClient(url, (c) => c.query("DELETE FROM entries WHERE mount_id = $1 AND key LIKE '%tamper/gone%'", [mountId]));
   await withPgClient(url, (c) => c.query('SELECT pg_notify($1, $2)', ['sealbox_entries', JSON.stringify({ m: mountId })]));
-  await pollUntil('A answers 404 for a removed record', async () => (await read(a, 'tamper/gone')).status === 404);
+  await until('A answers 404 for a removed record', async () => (await read(a, 'tamper/gone')).status === 404);
   t.false(a.logs().includes(secret) || b.logs().includes(secret));
 });
 
@@ -212,7 +228,7 @@ test.serial('keyring rotation: a rewrap drops the cache on both replicas; with t
   const flushes = await metric(b, 'sealbox_entry_cache_flushes_total');
   t.is((await api(a, 'PUT', 'sys/rotate')).status, 204);
   t.is(await a.kick('keyring-rewrap'), 'ok');
-  await pollUntil("B's cache dropped by the rewrap's notification", async () => (await metric(b, 'sealbox_entry_cache_flushes_total')) > flushes);
+  await until("B's cache dropped by the rewrap's notification", async () => (await metric(b, 'sealbox_entry_cache_flushes_total')) > flushes);
   const status = (await api(a, 'GET', 'sys/key-status')).json as { data: { term: number; rewrap: { retirable_terms: number[] } } };
   const old = status.data.term - 1;
   t.true(status.data.rewrap.retirable_terms.includes(old), JSON.stringify(status.data));

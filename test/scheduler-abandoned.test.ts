@@ -33,7 +33,9 @@ test('slots left running by a replica that is gone are closed as abandoned; live
         replicaSessionKey(replica),
       ])
     ).rowCount ?? 0) > 0;
-  await pollUntil('the scheduler session lock is held', () => held(self), { timeoutMs: 10_000 });
+  // Taken in the background at the first slot (not awaited there, no log line): re-checked at 100 ms beats too.
+  const asked = Date.now();
+  await pollUntil('the scheduler session lock is held', () => held(self), { timeoutMs: 10_000, at: Array.from({ length: 100 }, (_, i) => asked + (i + 1) * 100) });
 
   const now = b.clock.now().getTime();
   const stale = new Date(now - CLAIM_LEASE_MS - 60_000);
