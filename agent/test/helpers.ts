@@ -9,9 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { onActivity, stir, watchDir } from '../../test/helpers/activity.ts';
+import { stir, watchDir } from '../../test/helpers/activity.ts';
 import { api, type Broker } from '../../test/helpers/broker.ts';
 import { onExitSync } from '../../test/helpers/exit.ts';
+import { pollUntil } from '../../test/helpers/poll.ts';
 import type { Target } from '../../test/helpers/pg-target.ts';
 
 export type { Target };
@@ -129,47 +130,27 @@ export function runAgent(configFile: string, args: string[] = [], env: Record<st
 }
 
 /**
- * Resolves (with the milliseconds it took) once `check()` is true. It is checked now and again each time an agent
- * prints something or a file in a temp dir changes: what these tests wait for is always done by an agent that logs it
- * or writes a file. The only timer is the deadline.
+ * Resolves (with the milliseconds it took) once `check()` is true: test/helpers/poll.ts's pollUntil, which checks now
+ * and again each time an agent prints something or a file in a watched temp dir changes (what these tests wait for is
+ * always done by an agent that logs it or writes a file). Unlike pollUntil, a check that throws fails the wait.
  */
-export function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<number> {
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<number> {
   const start = Date.now();
-  return new Promise((resolve, reject) => {
-    let done = false;
-    let running = false;
-    let again = false;
-    const finish = (err?: unknown): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(deadline);
-      off();
-      if (err === undefined) resolve(Date.now() - start);
-      else reject(err instanceof Error ? err : new Error(String(err)));
-    };
-    const recheck = (): void => {
-      if (running) {
-        again = true;
-        return;
+  let failure: { err: unknown } | undefined;
+  await pollUntil(
+    what,
+    async () => {
+      try {
+        return await check();
+      } catch (err) {
+        failure = { err };
+        return true;
       }
-      running = true;
-      void (async () => {
-        try {
-          do {
-            again = false;
-            if (await check()) return finish();
-          } while (again && !done);
-        } catch (err) {
-          finish(err);
-        } finally {
-          running = false;
-        }
-      })();
-    };
-    const deadline = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)), timeoutMs);
-    const off = onActivity(recheck);
-    recheck();
-  });
+    },
+    { timeoutMs },
+  );
+  if (failure) throw failure.err instanceof Error ? failure.err : new Error(String(failure.err));
+  return Date.now() - start;
 }
 
 export async function readOr(file: string, fallback = ''): Promise<string> {
