@@ -10,20 +10,14 @@
 // B: N roles created the same way; a raw loop on one connection runs, per user, `SELECT pg_terminate_backend(pid)
 //    FROM pg_stat_activity WHERE usename = $1` then `DROP ROLE`.
 // Goal: broker revocations/s ≥ 0.8 of the raw loop's, median of the rounds' ratios.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createBarrier } from '../src/core/barrier/barrier.ts';
 import { CONTEXTS } from '../src/core/barrier/contexts.ts';
-import { createRowMac } from '../src/core/integrity/row-mac.ts';
 import { leaseFields } from '../src/core/integrity/rows.ts';
-import { systemClock } from '../src/lib/clock.ts';
-import { createLogger } from '../src/lib/log.ts';
-import { systemRandom } from '../src/lib/random.ts';
-import { createPgDb } from '../src/storage/pg-db.ts';
-import { createSealStore } from '../src/storage/seal-store.ts';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
+import { openLeaseRows } from './lease-rows.ts';
 import { brokerNodeArgs, call, ensureBuilt, mountPostgresTarget, spawnServer } from './lib.ts';
 
 const N = Number(process.env.BENCH_EXPIRY_N ?? 10_000);
@@ -53,15 +47,7 @@ await call(broker.address, TOKEN, 'POST', 'database/roles/ro', { db_name: 'main'
 // One real lease: the mount id and the shape of `internal`.
 const minted = (await call(broker.address, TOKEN, 'GET', 'database/creds/ro')) as { lease_id: string };
 
-const db = createPgDb({ url: brokerUrl, maxConnections: 4, log: createLogger({ level: 'warn' }) });
-const barrier = createBarrier({ db, sealStore: createSealStore(), random: systemRandom, clock: systemClock });
-const creds = JSON.parse(readFileSync(join(dataDir, 'dev-credentials.json'), 'utf8')) as { unseal_key: string };
-await barrier.unseal(Buffer.from(creds.unseal_key, 'base64'));
-const sample = (await db.query<{ mount_id: string; internal: Buffer }>('SELECT mount_id, internal FROM leases WHERE id = $1', [minted.lease_id])).rows[0];
-if (!sample) throw new Error('the minted lease is not in the leases table');
-const mountId = sample.mount_id;
-const rowMac = createRowMac({ deriveKey: (purpose) => barrier.deriveKey(purpose), log: createLogger({ level: 'warn' }), enabled: true });
-const internal = JSON.parse((await barrier.decrypt(CONTEXTS.leases(minted.lease_id), sample.internal)).toString('utf8')) as Record<string, unknown>;
+const { db, barrier, rowMac, mountId, internal } = await openLeaseRows(brokerUrl, dataDir, minted.lease_id);
 await call(broker.address, TOKEN, 'PUT', 'sys/leases/revoke', { lease_id: minted.lease_id });
 
 const target = new pg.Client({ connectionString: targetUrl });

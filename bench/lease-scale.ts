@@ -13,14 +13,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createBarrier } from '../src/core/barrier/barrier.ts';
-import { createRowMac } from '../src/core/integrity/row-mac.ts';
 import { leaseFields } from '../src/core/integrity/rows.ts';
-import { systemClock } from '../src/lib/clock.ts';
 import { randomBase62, systemRandom } from '../src/lib/random.ts';
-import { createPgDb } from '../src/storage/pg-db.ts';
-import { createSealStore } from '../src/storage/seal-store.ts';
-import { createLogger } from '../src/lib/log.ts';
+import { openLeaseRows } from './lease-rows.ts';
 import { brokerNodeArgs, ensureBuilt } from './lib.ts';
 import { startPostgres, withPgClient } from '../test/helpers/postgres.ts';
 import { call, mountPostgresTarget, ROOT } from './lib.ts';
@@ -111,16 +106,7 @@ await call(first.address, TOKEN, 'POST', 'database/roles/ro', { db_name: 'main',
 const minted = (await call(first.address, TOKEN, 'GET', 'database/creds/ro')) as { lease_id: string };
 await stop(first);
 
-const db = createPgDb({ url: brokerUrl, maxConnections: 4, log: createLogger({ level: 'warn' }) });
-const barrier = createBarrier({ db, sealStore: createSealStore(), random: systemRandom, clock: systemClock });
-const creds = JSON.parse(readFileSync(join(dataDir, 'dev-credentials.json'), 'utf8')) as { unseal_key: string };
-await barrier.unseal(Buffer.from(creds.unseal_key, 'base64'));
-const sample = (await db.query<{ mount_id: string; internal: Buffer }>('SELECT mount_id, internal FROM leases WHERE id = $1', [minted.lease_id])).rows[0];
-if (!sample) throw new Error('the minted lease is not in the leases table');
-const mountId = sample.mount_id;
-// The rows are signed as the broker signs them (issue 13): it refuses to act on a lease row without a valid MAC.
-const rowMac = createRowMac({ deriveKey: (purpose) => barrier.deriveKey(purpose), log: createLogger({ level: 'warn' }), enabled: true });
-const internal = JSON.parse((await barrier.decrypt(CONTEXTS.leases(minted.lease_id), sample.internal)).toString('utf8')) as Record<string, unknown>;
+const { db, barrier, rowMac, mountId, internal } = await openLeaseRows(brokerUrl, dataDir, minted.lease_id);
 
 /** Inserts leases for users that do not exist, in batches, until the table holds `target` rows. */
 async function fillTo(target: number): Promise<void> {
