@@ -18,6 +18,7 @@ import { api, startBroker, type ApiResponse, type Broker } from './helpers/broke
 import { pgBinariesMissing, startPrimaryStandby } from './helpers/pg-standby.ts';
 import { newTarget } from './helpers/pg-target.ts';
 import { withPgClient } from './helpers/postgres.ts';
+import { canLogin as canLoginTo } from './consumers/kit.ts';
 import { pollUntil, wakeOn, type PollOptions } from './helpers/poll.ts';
 import { watchTable } from './helpers/activity.ts';
 
@@ -179,19 +180,7 @@ test('brokers follow a promoted synchronous standby under load: nothing acknowle
   const rotationRow = async (b: Broker, name: string) =>
     ((await must(api(b, 'GET', `sys/rotations/${rotId(name)}`), 200)).json as { data: { last_status: string | null; in_progress: { step: string } | null } }).data;
   const staticCreds = async (b: Broker, name: string) => ((await must(api(b, 'GET', `database/static-creds/${name}`), 200)).json as { data: { username: string; password: string } }).data;
-  const canLogin = async (c: { username: string; password: string }): Promise<boolean> => {
-    const client = new pg.Client({ host: '127.0.0.1', port: target.cluster.port, database: target.dbName, user: c.username, password: c.password, connectionTimeoutMillis: 5000 });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  };
+  const canLogin = (c: { username: string; password: string }): Promise<boolean> => canLoginTo(target, c);
   const beforeRuns = await history(a, 'ha-before');
   t.deepEqual(beforeRuns.map((r) => [r.status, stepsOf(r)]), [['ok', ['create', 'set', 'test', 'finish']], ['ok', ['create', 'set', 'test', 'finish']]], 'ha-before: two acknowledged runs');
   const flightRunsBefore = (await history(a, 'ha-flight')).map((r) => r.run_id);
