@@ -306,7 +306,7 @@ export async function loadConfig(file: string): Promise<AgentConfig> {
 }
 
 async function parseYamlText(text: string, file: string): Promise<unknown> {
-  const { parse } = await import('yaml');
+  const { parse } = await import('./yaml.ts');
   try {
     return parse(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
