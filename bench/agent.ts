@@ -2,8 +2,9 @@
 // 'setInterval(()=>{},1e9)'`) started in the same run, in alternating rounds A B A B (goal: agent <= empty + 8 MB,
 // issue 18); then start-to-ready time and the latency from a KV write to the new content in the file (p50/p99 over
 // 100 changes; goal p99 <= 1 s), with the event stream on (poll_interval 60 s).
-// The agent runs compiled (`npm run build`, copied here into a scratch dir) with the node flags of the image: they are
-// read from the ENTRYPOINT of deploy/docker/agent.Dockerfile, so this measures what production runs. "Steady state" is
+// The agent runs compiled (`npm run build`, copied here into a scratch dir) with the node flags of the image and the
+// script the image runs (the bundle, agent/dist/bundle/main.js): both are read from the ENTRYPOINT of
+// deploy/docker/agent.Dockerfile, so this measures what production runs. "Steady state" is
 // after GET /ready answered 200 (every file written) and the RSS has stopped moving (4 samples 0.5 s apart within
 // 0.25 MB, at most 15 s). The empty node runs without flags (the goal's baseline); the same empty node with the
 // image's flags is printed beside it for reference.
@@ -63,13 +64,16 @@ const pct = (xs: number[], p: number): number => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The node flags of the agent image: the ENTRYPOINT's words between the node binary and agent/dist/main.js. */
-function imageNodeFlags(dockerfile: string): string[] {
+/**
+ * What the agent image runs: the ENTRYPOINT's node flags (its words between the node binary and the script) and the
+ * script under agent/dist/ (`bundle/main.js`, the agent bundled with its dependencies).
+ */
+function imageEntry(dockerfile: string): { flags: string[]; script: string } {
   const line = dockerfile.split('\n').filter((l) => l.startsWith('ENTRYPOINT ')).at(-1);
   const words = line ? (JSON.parse(line.slice('ENTRYPOINT '.length)) as string[]) : [];
-  const main = words.indexOf('agent/dist/main.js');
-  if (main < 1) throw new Error('deploy/docker/agent.Dockerfile: no exec-form ENTRYPOINT running agent/dist/main.js');
-  return words.slice(1, main);
+  const main = words.findIndex((w) => /^agent\/dist\/.+\.js$/.test(w));
+  if (main < 1) throw new Error('deploy/docker/agent.Dockerfile: no exec-form ENTRYPOINT running a script in agent/dist/');
+  return { flags: words.slice(1, main), script: (words[main] ?? '').slice('agent/dist/'.length) };
 }
 
 /** RSS once it has stopped moving: 4 samples 0.5 s apart within 0.25 MB of each other (at most 15 s). */
@@ -103,16 +107,16 @@ try {
   await fsp.writeFile(path.join(work, 'secret-id'), secretId);
   for (let i = 0; i < 10; i++) await ok(b, 'POST', `secret/data/bench/s${i}`, { data: { user: `u${i}`, password: `p${i}-0`, n: i } });
 
-  // The build npm ci runs (scripts/build.mjs: esbuild into agent/dist/), copied to a scratch dir.
+  // The build npm ci runs (scripts/build.mjs: esbuild into agent/dist/ and agent/dist/bundle/), copied to a scratch dir.
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--only', 'agent'], { stdio: 'inherit' });
   await fsp.cp(path.join(AGENT_DIR, 'dist'), scratch, { recursive: true });
-  const flags = imageNodeFlags(fs.readFileSync(path.join(ROOT, 'deploy', 'docker', 'agent.Dockerfile'), 'utf8'));
-  const agentArgs = [...flags, path.join(scratch, 'main.js')];
+  const { flags, script } = imageEntry(fs.readFileSync(path.join(ROOT, 'deploy', 'docker', 'agent.Dockerfile'), 'utf8'));
+  const agentArgs = [...flags, path.join(scratch, script)];
   const EMPTY = ['-e', 'setInterval(()=>{},1e9)'];
   // Start time and write-to-file latency, with the image's flags and without (what the flags cost in speed).
   const variants: [string, string[]][] = [
     [`compiled, image flags (${flags.join(' ') || 'none'})`, agentArgs],
-    ['compiled, no flags', [path.join(scratch, 'main.js')]],
+    ['compiled, no flags', [path.join(scratch, script)]],
   ];
 
   const config = async (port: number, out: string): Promise<string> => {
@@ -150,7 +154,7 @@ try {
     });
 
   console.log(`agent bench: 10 KV v2 secrets via AppRole, event stream on, poll_interval 60 s; node ${process.version}, ${os.cpus().length} cores`);
-  console.log(`agent: compiled agent/dist with the image's node flags: ${flags.join(' ') || '(none)'} (deploy/docker/agent.Dockerfile ENTRYPOINT)`);
+  console.log(`agent: agent/dist/${script} with the image's node flags: ${flags.join(' ') || '(none)'} (deploy/docker/agent.Dockerfile ENTRYPOINT)`);
   console.log(`empty: node -e 'setInterval(()=>{},1e9)' (no flags); "empty+flags": the same with the image's flags, for reference`);
   console.log(`\nsteady-state RSS (MB), ${ROUNDS} rounds A B A B; goal: agent <= empty + ${GOAL_MB} MB`);
   const rounds: { agent: number; empty: number; emptyFlags: number }[] = [];

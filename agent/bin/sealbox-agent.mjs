@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { URL } from 'node:url';
 
-const entry = new URL('../dist/main.js', import.meta.url);
+// The bundle (agent/dist/bundle/, made with agent/dist/ by scripts/build.mjs) when it is there: zod/mini is tree-shaken
+// into it, which costs a fraction of the memory of loading its modules from node_modules.
+const bundled = new URL('../dist/bundle/main.js', import.meta.url);
+const entry = existsSync(bundled) ? bundled : new URL('../dist/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('sealbox-agent: agent/dist/ is missing: run "npm run build" in the repository root (npm ci runs it too)\n');
   process.exit(1);

@@ -1,5 +1,6 @@
-// The messages the zod schema gave, kept by the hand-written checks (config-check.ts); compared over ~68,000 mutated
-// documents against the zod version when it was replaced (issue 18).
+// The messages the config's zod schema gives (config.ts, zod/mini). Issue 18 had replaced the first zod schema with
+// checks by hand for memory, keeping its messages; the zod/mini schema that came back (issue 16) gave the same result
+// or first error as those checks over ~39,000 mutated documents.
 import test from 'ava';
 import { validateConfig } from './config.ts';
 

@@ -1,11 +1,12 @@
 /**
  * The agent's config file (README "The agent"; every field in agent/examples/complete.yaml): YAML or JSON, validated once at
- * start-up (config-check.ts: by hand, not zod, for memory; `auth` is chosen by `method`). Every error names the field,
- * e.g. `secrets[1].destination: is required`. Nothing is fetched or written before the whole file checks out.
+ * start-up against one zod schema (`zod/mini`, tree-shaken into the agent's bundle; `auth` a union discriminated by
+ * `method`). Every error names the field, e.g. `secrets[1].destination: is required`. Nothing is fetched or written
+ * before the whole file checks out.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigIssue, fail, fieldName, isMapping, mapping, optBool, optInt, optStr, required, str, type Where } from './config-check.ts';
+import * as z from 'zod/mini';
 import { parseDurationMs } from './durations.ts';
 
 export class ConfigError extends Error {
@@ -65,149 +66,189 @@ export interface AgentConfig {
 const SIGNALS = ['HUP', 'INT', 'QUIT', 'USR1', 'USR2', 'TERM', 'WINCH', 'ALRM', 'CONT'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** A duration ("30s", "5m", a number of seconds) in milliseconds, at least `minMs`; absent: `fallbackMs`. */
-function duration(v: unknown, where: Where, fallbackMs: number, minMs = 0): number {
-  if (v === undefined) return fallbackMs;
-  const ms = parseDurationMs(v);
-  if (ms === undefined || ms < minMs) return fail(where, `must be a duration such as "30s" or "5m"${minMs ? ` (at least ${minMs} ms)` : ''}`);
-  return ms;
+type Payload = z.core.ParsePayload;
+
+/** Reports `message` at `at` (below the value being transformed) and ends that value. */
+function fail(p: Payload, message: string, at: PropertyKey[] = []): never {
+  p.issues.push({ code: 'custom', message, input: p.value, path: at });
+  return z.NEVER;
 }
 
+/** `schema`'s output converted by `fn` (zod/mini's pipe into a transform). */
+const then = <S extends z.ZodMiniType, O>(schema: S, fn: (v: z.output<S>, p: Payload) => O) => z.pipe(schema, z.transform<z.output<S>, O>(fn));
+
+/** A required or optional field's messages: "is required (hint)" when absent, `bad` when of the wrong kind. */
+const says = (bad: string, hint = '') => ({
+  error: (iss: { input?: unknown }) => (iss.input === undefined ? `is required${hint ? ` (${hint})` : ''}` : bad),
+});
+const str = (hint = '') => z.string(says('must be a non-empty string', hint)).check(z.refine((v) => v.trim() !== '', 'must be a non-empty string'));
+const bool = z.boolean(says('must be true or false'));
+const int = (min: number, max: number) => z.optional(z.int(says(`must be an integer from ${min} to ${max}`)).check(z.minimum(min), z.maximum(max)));
+const mapping = <S extends z.core.$ZodLooseShape>(shape: S, hint = '', bad = 'must be a mapping (object)') => z.strictObject(shape, says(bad, hint));
+
+/** A duration ("30s", "5m", a number of seconds) in milliseconds, at least `minMs`; absent: `fallbackMs`. */
+const duration = (fallbackMs: number, minMs = 0) =>
+  then(z.optional(z.unknown()), (v, p): number => {
+    if (v === undefined) return fallbackMs;
+    const ms = parseDurationMs(v);
+    if (ms === undefined || ms < minMs) return fail(p, `must be a duration such as "30s" or "5m"${minMs ? ` (at least ${minMs} ms)` : ''}`);
+    return ms;
+  });
+
 /** File mode: "0400", "0o640", or a number read as octal digits like chmod (400 means 0400). */
-function fileMode(v: unknown, where: Where): number {
+const fileMode = then(z.optional(z.unknown()), (v, p): number => {
   if (v === undefined) return 0o400;
   const text = typeof v === 'number' && Number.isInteger(v) ? String(v) : typeof v === 'string' ? v.trim().replace(/^0o/i, '') : '';
   const mode = parseInt(text, 8);
-  if (!/^[0-7]{3,4}$/.test(text)) return fail(where, 'must be an octal file mode such as "0400" or "0640"');
-  if (mode & 0o7000) return fail(where, 'setuid, setgid and sticky bits are not allowed');
+  if (!/^[0-7]{3,4}$/.test(text)) return fail(p, 'must be an octal file mode such as "0400" or "0640"');
+  if (mode & 0o7000) return fail(p, 'setuid, setgid and sticky bits are not allowed');
   return mode;
-}
+});
 
-function listen(v: unknown, where: Where): { host: string; port: number } | undefined {
-  if (v === undefined) return undefined;
-  const m = /^(.*):(\d{1,5})$/.exec(str(v, where).trim());
+const listen = then(str(), (v, p): { host: string; port: number } => {
+  const m = /^(.*):(\d{1,5})$/.exec(v.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m?.[1] || port > 65535) return fail(where, 'must be HOST:PORT, e.g. "127.0.0.1:8100"');
+  if (!m?.[1] || port > 65535) return fail(p, 'must be HOST:PORT, e.g. "127.0.0.1:8100"');
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+});
+
+/** The first message `schema` gives for `v`, or its output. */
+function sub<S extends z.ZodMiniType>(schema: S, v: unknown): { ok: true; data: z.output<S> } | { ok: false; message: string } {
+  const r = schema.safeParse(v);
+  return r.success ? { ok: true, data: r.data } : { ok: false, message: r.error.issues[0]?.message ?? 'is required' };
 }
 
-function onChange(v: unknown, where: Where): OnChange | undefined {
-  if (v === undefined) return undefined;
-  const o = mapping(v, where, (f) => ({ command: f('command'), timeout: duration(f('timeout'), [...where, 'timeout'], 30_000, 1), signal: f('signal'), pidFile: f('pid_file') }));
-  const at = (field: string): Where => [...where, field];
-  if (o.command !== undefined) {
-    const raw: unknown = typeof o.command === 'string' ? [o.command] : o.command;
-    const list = Array.isArray(raw) ? raw.filter((x): x is string => typeof x === 'string' && x.length > 0) : [];
-    if (!Array.isArray(raw) || list.length === 0 || list.length !== raw.length) return fail(at('command'), 'must be a non-empty list of strings, e.g. ["/bin/kill", "-HUP", "1"]');
-    if (o.signal !== undefined || o.pidFile !== undefined) return fail(at('command'), 'give either command or signal + pid_file, not both');
-    return { kind: 'command', command: list, timeoutMs: o.timeout };
-  }
-  if (o.signal === undefined && o.pidFile === undefined) return fail(at('command'), 'on_change needs a command, or a signal and a pid_file');
-  const name = str(o.signal, at('signal')).toUpperCase().replace(/^SIG/, '');
-  if (!(SIGNALS as readonly string[]).includes(name)) return fail(at('signal'), `unknown signal "${name}" (expected one of: ${SIGNALS.join(', ')})`);
-  return { kind: 'signal', signal: `SIG${name}` as NodeJS.Signals, pidFile: str(o.pidFile, at('pid_file')) };
-}
-
-function auth(v: unknown, where: Where, file: (v: unknown, where: Where) => string): AuthConfig {
-  const methods = `one of: ${AUTH_METHODS.join(', ')}`;
-  if (v === undefined) return required(where, methods);
-  if (!isMapping(v)) return fail(where, 'must be a mapping (object)');
-  const method = v.method;
-  if (method === undefined) return required([...where, 'method'], methods);
-  if (!(AUTH_METHODS as readonly unknown[]).includes(method)) return fail([...where, 'method'], `unknown auth method "${String(method)}" (expected ${methods})`);
-  const at = (field: string): Where => [...where, field];
-  const mount = (x: unknown, m: string): string => (optStr(x, at('mount')) ?? m).replace(/^\/+|\/+$/g, '');
-  const optFile = (x: unknown, field: string): string | undefined => (x === undefined ? undefined : file(x, at(field)));
-  return mapping(v, where, (f): AuthConfig => {
-    f('method');
-    switch (method as AuthMethod) {
-      case 'approle':
-        return { method: 'approle', mount: mount(f('mount'), 'approle'), roleIdFile: file(f('role_id_file'), at('role_id_file')), secretIdFile: file(f('secret_id_file'), at('secret_id_file')) };
-      case 'kubernetes':
-        return { method: 'kubernetes', mount: mount(f('mount'), 'kubernetes'), role: str(f('role'), at('role')), tokenFile: optFile(f('token_file'), 'token_file') ?? DEFAULT_SA_TOKEN_FILE };
-      case 'jwt':
-        return { method: 'jwt', mount: mount(f('mount'), 'jwt'), role: str(f('role'), at('role')), tokenFile: file(f('token_file'), at('token_file')) };
-      case 'token':
-        return { method: 'token', tokenFile: file(f('token_file'), at('token_file')) };
-      case 'cert':
-        return { method: 'cert', mount: mount(f('mount'), 'cert'), name: optStr(f('name'), at('name')), certFile: file(f('cert_file'), at('cert_file')), keyFile: file(f('key_file'), at('key_file')) };
+const onChange = then(
+  mapping({ command: z.optional(z.unknown()), timeout: duration(30_000, 1), signal: z.optional(z.unknown()), pid_file: z.optional(z.unknown()) }),
+  (v, p): OnChange => {
+    if (v.command !== undefined) {
+      const raw: unknown = typeof v.command === 'string' ? [v.command] : v.command;
+      const list = Array.isArray(raw) ? raw.filter((x): x is string => typeof x === 'string' && x.length > 0) : [];
+      if (!Array.isArray(raw) || list.length === 0 || list.length !== raw.length) return fail(p, 'must be a non-empty list of strings, e.g. ["/bin/kill", "-HUP", "1"]', ['command']);
+      if (v.signal !== undefined || v.pid_file !== undefined) return fail(p, 'give either command or signal + pid_file, not both', ['command']);
+      return { kind: 'command', command: list, timeoutMs: v.timeout };
     }
+    if (v.signal === undefined && v.pid_file === undefined) return fail(p, 'on_change needs a command, or a signal and a pid_file', ['command']);
+    const signal = sub(str(), v.signal);
+    if (!signal.ok) return fail(p, signal.message, ['signal']);
+    const name = signal.data.toUpperCase().replace(/^SIG/, '');
+    if (!(SIGNALS as readonly string[]).includes(name)) return fail(p, `unknown signal "${name}" (expected one of: ${SIGNALS.join(', ')})`, ['signal']);
+    const pidFile = sub(str(), v.pid_file);
+    if (!pidFile.ok) return fail(p, pidFile.message, ['pid_file']);
+    return { kind: 'signal', signal: `SIG${name}` as NodeJS.Signals, pidFile: pidFile.data };
+  },
+);
+
+/** `auth`: one strict mapping per method, chosen by `method`. */
+function authSchema(file: (hint?: string) => z.ZodMiniType<string>) {
+  const methods = `one of: ${AUTH_METHODS.join(', ')}`;
+  const mount = (method: string) => then(z.optional(str()), (v) => (v ?? method).replace(/^\/+|\/+$/g, ''));
+  return z.discriminatedUnion(
+    'method',
+    [
+      then(mapping({ method: z.literal('approle'), mount: mount('approle'), role_id_file: file(), secret_id_file: file() }), (a): AuthConfig => ({
+        method: a.method,
+        mount: a.mount,
+        roleIdFile: a.role_id_file,
+        secretIdFile: a.secret_id_file,
+      })),
+      then(mapping({ method: z.literal('kubernetes'), mount: mount('kubernetes'), role: str(), token_file: z.optional(file()) }), (a): AuthConfig => ({
+        method: a.method,
+        mount: a.mount,
+        role: a.role,
+        tokenFile: a.token_file ?? DEFAULT_SA_TOKEN_FILE,
+      })),
+      then(mapping({ method: z.literal('jwt'), mount: mount('jwt'), role: str(), token_file: file() }), (a): AuthConfig => ({ method: a.method, mount: a.mount, role: a.role, tokenFile: a.token_file })),
+      then(mapping({ method: z.literal('token'), token_file: file() }), (a): AuthConfig => ({ method: a.method, tokenFile: a.token_file })),
+      then(mapping({ method: z.literal('cert'), mount: mount('cert'), name: z.optional(str()), cert_file: file(), key_file: file() }), (a): AuthConfig => ({
+        method: a.method,
+        mount: a.mount,
+        name: a.name,
+        certFile: a.cert_file,
+        keyFile: a.key_file,
+      })),
+    ],
+    {
+      error: (iss) => {
+        if (iss.input === undefined) return `is required (${methods})`;
+        if (typeof iss.input !== 'object' || iss.input === null || Array.isArray(iss.input)) return 'must be a mapping (object)';
+        // The issue's path is auth.method.
+        const method = (iss.input as { method?: unknown }).method;
+        return method === undefined ? `is required (${methods})` : `unknown auth method "${String(method)}" (expected ${methods})`;
+      },
+    },
+  );
+}
+
+function secretSchema(baseDir: string, file: (hint?: string) => z.ZodMiniType<string>) {
+  const shape = mapping(
+    {
+      path: then(str('e.g. secret/data/app/config'), (v) => v.replace(/^\/+/, '').replace(/^v1\//, '')),
+      destination: file(),
+      template: z.optional(z.string({ error: 'must be a string' })),
+      template_file: z.optional(str()),
+      params: z.optional(z.record(z.string(), z.unknown(), { error: 'must be a mapping, e.g. {common_name: web.example.com}' })),
+      mode: fileMode,
+      uid: int(0, 2 ** 31),
+      gid: int(0, 2 ** 31),
+      on_change: z.optional(onChange),
+      ack: z.optional(bool),
+      ack_interval: duration(60_000, 1000),
+    },
+    '',
+    'must be a mapping with path and destination',
+  );
+  return then(shape, (s, p): SecretConfig => {
+    let template = s.template;
+    if (s.template !== undefined && s.template_file) return fail(p, 'give either template or template_file, not both', ['template_file']);
+    if (s.template_file) {
+      try {
+        template = fs.readFileSync(path.resolve(baseDir, s.template_file), 'utf8');
+      } catch (err) {
+        return fail(p, `cannot read ${s.template_file}: ${(err as Error).message}`, ['template_file']);
+      }
+    }
+    return { path: s.path, params: s.params, destination: s.destination, template, mode: s.mode, uid: s.uid, gid: s.gid, onChange: s.on_change, ack: s.ack ?? false, ackIntervalMs: s.ack_interval };
   });
 }
 
-function secret(v: unknown, where: Where, baseDir: string, file: (v: unknown, where: Where) => string): SecretConfig {
-  const at = (field: string): Where => [...where, field];
-  const s = mapping(
-    v,
-    where,
-    (f) => {
-      const template = f('template');
-      const params = f('params');
-      const out = {
-        path: str(f('path'), at('path'), 'e.g. secret/data/app/config').replace(/^\/+/, '').replace(/^v1\//, ''),
-        destination: file(f('destination'), at('destination')),
-        template: template === undefined || typeof template === 'string' ? template : fail(at('template'), 'must be a string'),
-        templateFile: optStr(f('template_file'), at('template_file')),
-        params: params === undefined || isMapping(params) ? params : fail(at('params'), 'must be a mapping, e.g. {common_name: web.example.com}'),
-        mode: fileMode(f('mode'), at('mode')),
-        uid: optInt(f('uid'), at('uid'), 0, 2 ** 31),
-        gid: optInt(f('gid'), at('gid'), 0, 2 ** 31),
-        onChange: onChange(f('on_change'), at('on_change')),
-        ack: optBool(f('ack'), at('ack')),
-        ackIntervalMs: duration(f('ack_interval'), at('ack_interval'), 60_000, 1000),
-      };
-      return out;
-    },
-    { bad: 'must be a mapping with path and destination' },
+/** The schema of the config document; `baseDir` resolves relative file names (the config file's directory). */
+export function configSchema(baseDir: string) {
+  const file = (hint = '') => then(str(hint), (v) => path.resolve(baseDir, v));
+  const address = then(str('e.g. https://sealbox:8200'), (v) => v.replace(/\/+$/, '')).check(
+    z.refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), { error: (iss) => `"${String(iss.input)}" is not an http(s) URL` }),
   );
-  let template = s.template;
-  if (s.template !== undefined && s.templateFile) return fail(at('template_file'), 'give either template or template_file, not both');
-  if (s.templateFile) {
-    try {
-      template = fs.readFileSync(path.resolve(baseDir, s.templateFile), 'utf8');
-    } catch (err) {
-      return fail(at('template_file'), `cannot read ${s.templateFile}: ${(err as Error).message}`);
-    }
-  }
-  return { path: s.path, params: s.params, destination: s.destination, template, mode: s.mode, uid: s.uid, gid: s.gid, onChange: s.onChange, ack: s.ack ?? false, ackIntervalMs: s.ackIntervalMs };
-}
-
-function address(v: unknown, where: Where): string {
-  const a = str(v, where, 'e.g. https://sealbox:8200').replace(/\/+$/, '');
-  if (!URL.canParse(a) || !['http:', 'https:'].includes(new URL(a).protocol)) return fail(where, `"${a}" is not an http(s) URL`);
-  return a;
-}
-
-/** The config document checked and converted; `baseDir` resolves relative file names (the config file's directory). */
-function checkConfig(doc: unknown, baseDir: string): AgentConfig {
-  const file = (v: unknown, where: Where): string => path.resolve(baseDir, str(v, where));
   const secretsHint = 'is required: a list of {path, destination}';
-  return mapping(
-    doc,
-    [],
-    (f): AgentConfig => {
-      const broker = mapping(f('broker'), ['broker'], (b) => ({
-        address: address(b('address'), ['broker', 'address']),
-        caFile: b('ca_file') === undefined ? undefined : file(b('ca_file'), ['broker', 'ca_file']),
-        tlsSkipVerify: optBool(b('tls_skip_verify'), ['broker', 'tls_skip_verify']) ?? false,
-        timeoutMs: duration(b('timeout'), ['broker', 'timeout'], 10_000, 100),
-      }), { hint: 'with address' });
-      const l = listen(f('listen'), ['listen']);
-      const a = auth(f('auth'), ['auth'], file);
-      const list = f('secrets');
-      if (!Array.isArray(list) || list.length === 0) fail(['secrets'], secretsHint);
-      const secrets = Array.from(list as unknown[], (x, i) => secret(x, ['secrets', i], baseDir, file));
-      const exitAfterAuth = optBool(f('exit_after_auth'), ['exit_after_auth']) ?? false;
-      const revokeOnShutdown = optBool(f('revoke_on_shutdown'), ['revoke_on_shutdown']) ?? false;
-      const pollIntervalMs = duration(f('poll_interval'), ['poll_interval'], 60_000, 100);
-      const events = optBool(f('events'), ['events']) ?? true;
-      const r = f('retry');
-      const retry = r === undefined ? { initialMs: 500, maxMs: 30_000 } : mapping(r, ['retry'], (g) => ({ initialMs: duration(g('initial'), ['retry', 'initial'], 500, 10), maxMs: duration(g('max'), ['retry', 'max'], 30_000, 10) }));
-      const level = f('log_level');
-      if (level !== undefined && !(LOG_LEVELS as readonly unknown[]).includes(level)) fail(['log_level'], `must be one of ${LOG_LEVELS.join(', ')}`);
-      return { broker, listen: l, auth: a, secrets, exitAfterAuth, revokeOnShutdown, pollIntervalMs, events, retry, logLevel: (level as string | undefined) ?? 'info' };
+  const doc = mapping(
+    {
+      broker: mapping({ address, ca_file: z.optional(file()), tls_skip_verify: z.optional(bool), timeout: duration(10_000, 100) }, 'with address'),
+      listen: z.optional(listen),
+      auth: authSchema(file),
+      secrets: z.array(secretSchema(baseDir, file), { error: secretsHint }).check(z.minLength(1, { error: secretsHint })),
+      exit_after_auth: z.optional(bool),
+      revoke_on_shutdown: z.optional(bool),
+      poll_interval: duration(60_000, 100),
+      events: z.optional(bool),
+      retry: z.optional(mapping({ initial: duration(500, 10), max: duration(30_000, 10) })),
+      log_level: z.optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
     },
-    { bad: 'must be a mapping (object) with broker, auth and secrets' },
+    '',
+    'must be a mapping (object) with broker, auth and secrets',
+  );
+  return then(
+    doc,
+    (c): AgentConfig => ({
+      broker: { address: c.broker.address, caFile: c.broker.ca_file, tlsSkipVerify: c.broker.tls_skip_verify ?? false, timeoutMs: c.broker.timeout },
+      listen: c.listen,
+      auth: c.auth,
+      secrets: c.secrets,
+      exitAfterAuth: c.exit_after_auth ?? false,
+      revokeOnShutdown: c.revoke_on_shutdown ?? false,
+      pollIntervalMs: c.poll_interval,
+      events: c.events ?? true,
+      retry: { initialMs: c.retry?.initial ?? 500, maxMs: c.retry?.max ?? 30_000 },
+      logLevel: c.log_level ?? 'info',
+    }),
   );
 }
 
@@ -219,15 +260,23 @@ function withoutNulls(v: unknown, key = ''): unknown {
   return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, withoutNulls(x, k)]));
 }
 
+/** "secrets[1].destination" from the issue's path. */
+function fieldName(where: readonly PropertyKey[]): string {
+  return where.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
+}
+
+/** The first issue as the user sees it: an unknown field is named by its own path. */
+function describe(issue: z.core.$ZodIssue): string {
+  const where = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+  return where.length === 0 ? `the config ${message}` : `${fieldName(where)}: ${message}`;
+}
+
 /** Validate an already-parsed document. `baseDir` resolves relative file names (the config file's directory). */
 export function validateConfig(doc: unknown, baseDir: string): AgentConfig {
-  let cfg: AgentConfig;
-  try {
-    cfg = checkConfig(withoutNulls(doc), baseDir);
-  } catch (err) {
-    if (!(err instanceof ConfigIssue)) throw err;
-    throw new ConfigError(err.where.length === 0 ? `the config ${err.message}` : `${fieldName(err.where)}: ${err.message}`);
-  }
+  const parsed = configSchema(baseDir).safeParse(withoutNulls(doc));
+  if (!parsed.success) throw new ConfigError(describe(parsed.error.issues[0] ?? { code: 'custom', path: [], message: 'is not valid', input: doc }));
+  const cfg = parsed.data;
   const seen = new Map<string, number>();
   cfg.secrets.forEach((s, i) => {
     const prev = seen.get(s.destination);
@@ -257,7 +306,7 @@ export async function loadConfig(file: string): Promise<AgentConfig> {
 }
 
 async function parseYamlText(text: string, file: string): Promise<unknown> {
-  const { parse } = await import('yaml');
+  const { parse } = await import('./yaml.ts');
   try {
     return parse(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
