@@ -1,10 +1,14 @@
 // Barrier keyring rotation (issue 7): the core rotation sys/keyring adds a key term, the keyring-rewrap job moves
 // every stored value's DEK to it in the background (progress in sys/key-status), and the old term can then be
 // retired. Over 10,000 KV secrets: every secret still reads after the rewrap, after the retire and after a restart.
-// In-process (test/helpers/app.ts): the clock moves and the jobs run only when the test says so.
+// In-process (test/helpers/app.ts): the clock moves and the jobs run only when the test says so. The 10,000-secret
+// case stores on the harness's PostgreSQL: on embedded PGlite its 20,000 requests cost two CPU-minutes.
 import test from 'ava';
 import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
 import { api } from './helpers/broker.ts';
+import { startPostgres, stopPostgres } from './helpers/postgres.ts';
+
+test.after.always(() => stopPostgres());
 
 const SECRETS = 10_000;
 const CONCURRENCY = 24;
@@ -56,7 +60,8 @@ const all = Array.from({ length: SECRETS }, (_, i) => i);
 
 test('keyring rotation: rewrap of 10,000 secrets, progress in key-status, retire of the old term, restart', async (t) => {
   t.timeout(600_000);
-  const b = await startApp({ env: { SEALBOX_LOG_LEVEL: 'info' }, storage: 'disk' });
+  const databaseUrl = await (await startPostgres()).createDatabase();
+  const b = await startApp({ env: { SEALBOX_LOG_LEVEL: 'info' }, databaseUrl });
   t.teardown(() => b.stop());
 
   const t0 = Date.now();
@@ -119,7 +124,8 @@ test('keyring rotation: rewrap of 10,000 secrets, progress in key-status, retire
   t.deepEqual(s.rewrap.retirable_terms, [1]);
   for (let i = 1; i < seen.length; i++) t.true((seen[i] ?? 0) <= (seen[i - 1] ?? 0), 'pending never grows');
 
-  t.deepEqual(await unreadable(b, all), [], 'every secret reads after the rewrap');
+  // A sample reads now; every secret is read after the retire and a restart below, which only term 2 can open.
+  t.deepEqual(await unreadable(b, all.filter((i) => i % 7 === 0)), [], 'secrets read after the rewrap');
 
   const retire = await api(b, 'POST', 'sys/keyring/retire', { body: { term: 1 } });
   t.is(retire.status, 200, retire.text);
@@ -147,7 +153,7 @@ test('keyring rotation: rewrap of 10,000 secrets, progress in key-status, retire
 
   // Restart on the same data: the keyring without term 1 still opens everything.
   await b.stop();
-  const b2 = await startApp({ dataDir: b.dataDir, rootToken: b.rootToken });
+  const b2 = await startApp({ dataDir: b.dataDir, rootToken: b.rootToken, databaseUrl });
   t.teardown(() => b2.stop());
   const restarted = await keyStatus(b2);
   t.is(restarted.term, 2);
