@@ -184,8 +184,8 @@ async function killPoints(t: ExecutionContext, s: Setup) {
 const FAILPOINTS = ['rotation:after-create', 'rotation:after-set-before-persist', 'rotation:after-set', 'rotation:after-test', 'rotation:after-finish-before-persist'];
 
 for (const name of ['solo', 'pair']) {
-  test.serial(`${name}: SIGKILL at each failpoint; static-creds right after the restart logs in, and the run resumes at once`, async (t) => {
-  t.timeout(900_000);
+  test(`${name}: SIGKILL at each failpoint; static-creds right after the restart logs in, and the run resumes at once`, async (t) => {
+    t.timeout(900_000);
     const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
     for (const fp of FAILPOINTS) {
       const crashing = await startBroker({ timeoutMs: 180_000, ...opts(s, { SEALBOX_TEST_MODE: '1', SEALBOX_TEST_FAILPOINTS: fp }) });
@@ -201,8 +201,8 @@ for (const name of ['solo', 'pair']) {
     }
   });
 
-  test.serial(`${name}: SIGKILL at each write of rotate-role to its rotation row, and just after it; static-creds right after each restart logs in`, async (t) => {
-  t.timeout(900_000);
+  test(`${name}: SIGKILL at each write of rotate-role to its rotation row, and just after it; static-creds right after each restart logs in`, async (t) => {
+    t.timeout(900_000);
     const s = await setUp(name === 'solo' ? { single: true } : { alternating: true });
     const kill = await killPoints(t, s);
     let b = await startBroker({ ...opts(s), timeoutMs: 180_000 });
