@@ -11,14 +11,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = path.join(root, 'node_modules', '.cache', 'sealbox-ts');
+// esbuild's version is part of the key; esbuild itself is loaded only when a file is not in the cache yet.
+const version = JSON.parse(fs.readFileSync(path.join(root, 'node_modules', 'esbuild', 'package.json'), 'utf8')).version;
 let esbuild;
-let version;
 
 export async function load(url, context, nextLoad) {
   if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);
   const file = fileURLToPath(url);
-  esbuild ??= await import('esbuild');
-  version ??= esbuild.version;
   const st = fs.statSync(file);
   const key = crypto.createHash('sha1').update(`${version}\0${file}\0${st.size}\0${st.mtimeMs}`).digest('hex');
   const cached = path.join(cacheDir, `${key}.js`);
@@ -27,6 +26,7 @@ export async function load(url, context, nextLoad) {
   } catch {
     // not compiled yet
   }
+  esbuild ??= await import('esbuild');
   const { code } = esbuild.transformSync(fs.readFileSync(file, 'utf8'), { loader: 'ts', format: 'esm', target: 'node20', sourcemap: 'inline', sourcefile: file });
   fs.mkdirSync(cacheDir, { recursive: true });
   const tmp = `${cached}.${process.pid}.tmp`;

@@ -1,8 +1,9 @@
 // Barrier keyring rotation (issue 7): the core rotation sys/keyring adds a key term, the keyring-rewrap job moves
 // every stored value's DEK to it in the background (progress in sys/key-status), and the old term can then be
-// retired. Over 10,000 KV secrets: every secret still reads after the rewrap, after the retire and after a restart.
-// In-process (test/helpers/app.ts): the clock moves and the jobs run only when the test says so. The 10,000-secret
-// case stores on the harness's PostgreSQL: on embedded PGlite its 20,000 requests cost two CPU-minutes.
+// retired. Over 10,000 KV secrets: a sample reads right after the rewrap, and every secret reads after the retire
+// and a restart (which only the new term can open). In-process (test/helpers/app.ts): the clock moves and the jobs
+// run only when the test says so. The 10,000-secret case stores on the harness's PostgreSQL: on embedded PGlite its
+// ~20,000 requests cost about two CPU-minutes.
 import test from 'ava';
 import { startApp, type InProcessBroker as Broker } from './helpers/app.ts';
 import { api } from './helpers/broker.ts';
